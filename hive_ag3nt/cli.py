@@ -1,0 +1,76 @@
+"""``hive-ag3nt``: the harness that runs inside an agent's container."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hive_ag3nt import __version__
+
+
+def _client(socket: Path | None) -> Any:
+    from hive_c0re.paths import agent_socket_in_container
+    from hive_c0re.wire import Client
+
+    return Client(socket or agent_socket_in_container())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hive-ag3nt")
+def cli() -> None:
+    """The agent harness: runs Claude turns on the mail that reaches this container."""
+
+
+@cli.group(hidden=True)
+@click.option("--socket", type=click.Path(path_type=Path), envvar="HYPERHIVE_SOCKET",
+              help="agent socket [default: /run/hive/hive.sock]")
+@click.pass_context
+def debug(ctx: click.Context, socket: Path | None) -> None:
+    """Talk to this agent's socket by hand (operations only)."""
+    ctx.obj = socket
+
+
+@debug.command("send")
+@click.argument("to")
+@click.argument("body", metavar="BODY|-")
+@click.option("--reply-to", type=int)
+@click.pass_obj
+def debug_send(socket: Path | None, to: str, body: str, reply_to: int | None) -> None:
+    """Send BODY (stdin for '-') as this agent."""
+    from hive_c0re.errors import HiveError
+
+    text = sys.stdin.read() if body == "-" else body
+    try:
+        with _client(socket) as client:
+            answer = client.call("send", to=to, body=text, in_reply_to=reply_to)
+    except HiveError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(answer["ids"]))
+
+
+@debug.command("recv")
+@click.option("--wait", type=click.FloatRange(0, 180), default=0.0, help="0 peeks")
+@click.option("--max", "limit", type=click.IntRange(1, 32), default=32)
+@click.option("--ack", is_flag=True, help="ack the leased mail at once")
+@click.pass_obj
+def debug_recv(socket: Path | None, wait: float, limit: int, ack: bool) -> None:
+    """Lease (or with --wait 0, peek at) this agent's mail, one JSON line per message."""
+    from hive_c0re.errors import HiveError
+
+    try:
+        with _client(socket) as client:
+            found = client.call("recv", wait_seconds=wait, max=limit)["messages"]
+            if ack and wait > 0:
+                client.call("ack_turn")
+    except HiveError as exc:
+        raise click.ClickException(str(exc)) from None
+    for message in found:
+        click.echo(json.dumps(message, ensure_ascii=False))
+
+
+def main() -> None:
+    cli(prog_name="hive-ag3nt")

@@ -1,0 +1,3 @@
+from hive_c0re.cli import main
+
+main()

@@ -1,0 +1,78 @@
+"""peewee models over the tables ``migrations.py`` creates (never ``create_tables``)."""
+
+from __future__ import annotations
+
+import peewee
+
+database = peewee.DatabaseProxy()
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Agent(BaseModel):
+    name = peewee.TextField(primary_key=True)
+    allowed_recipients = peewee.TextField(default="[]")  # JSON list of names
+    registered_at = peewee.FloatField()
+
+
+class Message(BaseModel):
+    id = peewee.AutoField()
+    sender = peewee.TextField()
+    recipient = peewee.TextField()
+    body = peewee.TextField()
+    in_reply_to = peewee.IntegerField(null=True)
+    sent_at = peewee.FloatField()
+    leased_at = peewee.FloatField(null=True)
+    acked_at = peewee.FloatField(null=True)
+    deliveries = peewee.IntegerField(default=0)
+
+
+class Approval(BaseModel):
+    id = peewee.AutoField()
+    agent = peewee.TextField()
+    kind = peewee.TextField()
+    ref = peewee.TextField(null=True)
+    sha = peewee.TextField(null=True)
+    status = peewee.TextField()
+    note = peewee.TextField(null=True)
+    description = peewee.TextField(null=True)
+    created_at = peewee.FloatField()
+    updated_at = peewee.FloatField()
+
+
+class Question(BaseModel):
+    id = peewee.AutoField()
+    asker = peewee.TextField()
+    target = peewee.TextField()
+    question = peewee.TextField()
+    options = peewee.TextField(default="[]")
+    multi = peewee.BooleanField(default=False)
+    deadline = peewee.FloatField()
+    answer = peewee.TextField(null=True)
+    asked_at = peewee.FloatField()
+    answered_at = peewee.FloatField(null=True)
+
+
+class Reminder(BaseModel):
+    id = peewee.AutoField()
+    agent = peewee.TextField()
+    message = peewee.TextField()
+    file_path = peewee.TextField(null=True)
+    due_at = peewee.FloatField()
+    created_at = peewee.FloatField()
+    fired_at = peewee.FloatField(null=True)
+
+
+class HiveEvent(BaseModel):
+    id = peewee.AutoField()
+    at = peewee.FloatField()
+    kind = peewee.TextField()
+    agent = peewee.TextField(null=True)
+    data = peewee.TextField(default="{}")
+
+
+ALL_MODELS: tuple[type[BaseModel], ...] = (Agent, Message, Approval, Question, Reminder, HiveEvent)

@@ -1,0 +1,329 @@
+"""The broker's store: every read and write of ``broker.sqlite`` goes through here.
+
+Messages move through three states: *unread* (stored, ``leased_at`` NULL),
+*in flight* (leased to the recipient's current turn) and *acked* (the turn
+ended well). A send is committed before it is answered; a requeue puts
+in-flight mail back to unread and the next lease says it is a redelivery.
+The store is synchronous and single-connection; the daemon calls it from its
+event loop, where each call is a short transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import peewee
+
+from hive_c0re.broker import migrations
+from hive_c0re.broker.models import Agent, HiveEvent, Message, database
+from hive_c0re.errors import InboxFull, InvalidInput, NotFound, PolicyRefused, StoreError
+from hive_c0re.names import BROADCAST, MANAGER, OPERATOR, SYSTEM, validate_agent_name
+from hive_c0re.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+# Recipients that exist without registration: the operator reads on host.sock,
+# the manager on its own socket.
+FIXED_MAILBOXES = frozenset({OPERATOR, MANAGER})
+# Senders whose mail no allow-list restricts.
+UNRESTRICTED_SENDERS = frozenset({OPERATOR, MANAGER, SYSTEM})
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message as its recipient sees it."""
+
+    id: int
+    sender: str
+    recipient: str
+    body: str
+    in_reply_to: int | None
+    sent_at: float
+    redelivered: bool
+
+    def as_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "from": self.sender,
+            "to": self.recipient,
+            "body": self.body,
+            "in_reply_to": self.in_reply_to,
+            "sent_at": self.sent_at,
+            "redelivered": self.redelivered,
+        }
+
+
+@dataclass(frozen=True)
+class AgentRecord:
+    name: str
+    allowed_recipients: tuple[str, ...]
+    registered_at: float
+
+
+@dataclass(frozen=True)
+class MailboxCounts:
+    unread: int
+    in_flight: int
+
+
+def open_database(path: Path, settings: Settings) -> peewee.SqliteDatabase:
+    """Open (creating if needed) the broker file with the hive's pragmas and schema."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    db = peewee.SqliteDatabase(
+        str(path),
+        pragmas={
+            # auto_vacuum only takes effect on an empty file, so it comes first.
+            "auto_vacuum": "incremental",
+            "journal_mode": "wal",
+            "synchronous": settings.sqlite_synchronous,
+            "foreign_keys": 1,
+            "busy_timeout": settings.busy_timeout_ms,
+        },
+        timeout=settings.busy_timeout_ms / 1000,
+    )
+    try:
+        db.connect()
+        migrations.migrate(db)
+    except peewee.DatabaseError as exc:
+        db.close()
+        raise StoreError(f"cannot open broker file {path}: {exc}") from exc
+    return db
+
+
+class Store:
+    """The broker's narrow interface. One open store per process (models bind globally)."""
+
+    def __init__(self, path: Path, settings: Settings, clock: Clock = time.time) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.db = open_database(path, settings)
+        database.initialize(self.db)
+        # The daemon is the only writer of the agent table, so an in-memory copy
+        # stays exact and keeps peewee's query building off the send path.
+        self._agents = {row.name: _agent_record(row) for row in Agent.select()}
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- agents -----------------------------------------------------------------
+
+    def register_agent(self, name: str, allowed_recipients: Sequence[str] = ()) -> AgentRecord:
+        """Create or update an agent's record (idempotent)."""
+        validate_agent_name(name)
+        allowed = _validate_allow_list(allowed_recipients)
+        now = self.clock()
+        with self.db.atomic():
+            (Agent.insert(name=name, allowed_recipients=json.dumps(allowed), registered_at=now)
+             .on_conflict(conflict_target=[Agent.name],
+                          update={Agent.allowed_recipients: json.dumps(allowed)})
+             .execute())
+            row = Agent.get(Agent.name == name)
+        self._agents[name] = _agent_record(row)
+        return self._agents[name]
+
+    def unregister_agent(self, name: str) -> None:
+        """Forget the agent's record; its stored mail stays for a later re-register."""
+        validate_agent_name(name)
+        if Agent.delete().where(Agent.name == name).execute() == 0:
+            raise NotFound(f"no agent named {name!r}")
+        self._agents.pop(name, None)
+
+    def agent(self, name: str) -> AgentRecord:
+        record = self._agents.get(name)
+        if record is None:
+            validate_agent_name(name)
+            raise NotFound(f"no agent named {name!r}", hint="`hive-c0re agents` lists them")
+        return record
+
+    def agents(self) -> list[AgentRecord]:
+        return [self._agents[name] for name in sorted(self._agents)]
+
+    def counts(self, recipient: str) -> MailboxCounts:
+        """Unread and in-flight mail of one recipient."""
+        row = self.db.execute_sql(
+            "SELECT COALESCE(SUM(leased_at IS NULL), 0), COALESCE(SUM(leased_at IS NOT NULL), 0)"
+            " FROM message WHERE recipient = ? AND acked_at IS NULL",
+            (recipient,),
+        ).fetchone()
+        return MailboxCounts(unread=int(row[0]), in_flight=int(row[1]))
+
+    # -- sending ----------------------------------------------------------------
+
+    def resolve_recipients(self, sender: str, to: str) -> list[str]:
+        """Expand ``to`` into concrete mailboxes ``sender`` may reach; raise if it may not."""
+        if to == BROADCAST:
+            everyone = [a.name for a in self.agents()] + [MANAGER]
+            allowed = self._allowed_for(sender)
+            return [n for n in everyone if n != sender and (allowed is None or n in allowed)]
+        if to not in FIXED_MAILBOXES:
+            self.agent(to)  # raises NotFound
+        if to == sender:
+            raise InvalidInput(f"{sender} cannot send to itself")
+        allowed = self._allowed_for(sender)
+        if allowed is not None and to not in allowed:
+            raise PolicyRefused(
+                f"{sender} may not send to {to}: not in its allowed recipients",
+                hint="allowed: " + ", ".join(sorted(allowed)),
+            )
+        return [to]
+
+    def send(
+        self, sender: str, to: str, body: str, in_reply_to: int | None = None
+    ) -> dict[int, str]:
+        """Store one message per recipient of ``to`` in one transaction.
+
+        Return each stored message's id with its recipient.
+
+        Nothing is stored unless every recipient has room: a full inbox refuses
+        the whole send with InboxFull, so an ``ok`` always means delivered.
+        """
+        if len(body.encode()) > self.settings.max_body_bytes:
+            raise InvalidInput(f"message body is over {self.settings.max_body_bytes} bytes")
+        recipients = self.resolve_recipients(sender, to)
+        if not recipients:
+            raise InvalidInput(f"{to!r} reaches nobody {sender} may send to")
+        now = self.clock()
+        with self.db.atomic():
+            if in_reply_to is not None:
+                self._check_reply(sender, in_reply_to)
+            full = [r for r in recipients if self._inbox_at_cap(r)]
+            if full:
+                raise InboxFull(
+                    f"inbox of {', '.join(full)} is full ({self.settings.inbox_cap} unread);"
+                    " nothing was sent",
+                    hint="the recipient must read its mail first, or raise inbox_cap",
+                )
+            return {
+                int(self.db.execute_sql(
+                    "INSERT INTO message (sender, recipient, body, in_reply_to, sent_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (sender, r, body, in_reply_to, now),
+                ).lastrowid): r
+                for r in recipients
+            }
+
+    def _inbox_at_cap(self, recipient: str) -> bool:
+        # Probing for the cap-th unread row walks the covering index only as far as the cap.
+        row = self.db.execute_sql(
+            "SELECT 1 FROM message WHERE recipient = ? AND acked_at IS NULL AND leased_at IS NULL"
+            " LIMIT 1 OFFSET ?",
+            (recipient, self.settings.inbox_cap - 1),
+        ).fetchone()
+        return row is not None
+
+    def _allowed_for(self, sender: str) -> frozenset[str] | None:
+        """None means unrestricted; otherwise the set of recipients ``sender`` may reach."""
+        if sender in UNRESTRICTED_SENDERS:
+            return None
+        listed = self.agent(sender).allowed_recipients
+        if not listed:
+            return None
+        return frozenset(listed) | {MANAGER, OPERATOR}
+
+    def _check_reply(self, sender: str, message_id: int) -> None:
+        original = Message.get_or_none(Message.id == message_id)
+        if original is None or sender not in (original.recipient, original.sender):
+            # One message for both cases: a sender learns nothing about others' mail.
+            raise NotFound(f"in_reply_to {message_id}: no such message in {sender}'s mail")
+
+    # -- receiving --------------------------------------------------------------
+
+    def peek(self, recipient: str, limit: int) -> list[Delivery]:
+        """Unread mail, oldest first, left unread."""
+        return self._unread(recipient, limit)
+
+    def lease(self, recipient: str, limit: int) -> list[Delivery]:
+        """Lease up to ``limit`` unread messages to the recipient's current turn."""
+        return self._take(recipient, limit, ack=False)
+
+    def read_and_ack(self, recipient: str, limit: int) -> list[Delivery]:
+        """Lease and ack at once: for the operator, who has no turns to end."""
+        return self._take(recipient, limit, ack=True)
+
+    def _take(self, recipient: str, limit: int, *, ack: bool) -> list[Delivery]:
+        now = self.clock()
+        with self.db.atomic():
+            found = self._unread(recipient, limit)
+            if found:
+                marks = ",".join("?" * len(found))
+                self.db.execute_sql(
+                    "UPDATE message SET leased_at = ?, acked_at = ?, deliveries = deliveries + 1"
+                    f" WHERE id IN ({marks})",  # noqa: S608 (only '?' marks are joined in)
+                    (now, now if ack else None, *(d.id for d in found)),
+                )
+        return found
+
+    def ack_turn(self, recipient: str) -> int:
+        """Ack every message leased to the recipient; return how many."""
+        return int(
+            Message.update(acked_at=self.clock())
+            .where((Message.recipient == recipient) & Message.leased_at.is_null(False)
+                   & Message.acked_at.is_null())
+            .execute()
+        )
+
+    def requeue_inflight(self, recipient: str) -> int:
+        """Put leased, unacked mail back to unread; the next lease marks it redelivered."""
+        return int(
+            Message.update(leased_at=None)
+            .where((Message.recipient == recipient) & Message.leased_at.is_null(False)
+                   & Message.acked_at.is_null())
+            .execute()
+        )
+
+    def _unread(self, recipient: str, limit: int) -> list[Delivery]:
+        cursor = self.db.execute_sql(
+            "SELECT id, sender, recipient, body, in_reply_to, sent_at, deliveries > 0"
+            " FROM message WHERE recipient = ? AND acked_at IS NULL AND leased_at IS NULL"
+            " ORDER BY id LIMIT ?",
+            (recipient, limit),
+        )
+        return [Delivery(*row[:6], redelivered=bool(row[6])) for row in cursor.fetchall()]
+
+    # -- events and retention -----------------------------------------------------
+
+    def record_event(self, kind: str, agent: str | None = None, **data: Any) -> int:
+        return int(HiveEvent.insert(at=self.clock(), kind=kind, agent=agent,
+                                    data=json.dumps(data)).execute())
+
+    def delete_acked_before(self, cutoff: float) -> int:
+        """Delete acked messages acked before ``cutoff``; unacked mail is never touched."""
+        with self.db.atomic():
+            return int(Message.delete()
+                       .where(Message.acked_at.is_null(False) & (Message.acked_at < cutoff))
+                       .execute())
+
+    def retention_pass(self) -> tuple[int, int]:
+        """Age out acked mail and give freed pages back; return (deleted, freelist pages)."""
+        cutoff = self.clock() - self.settings.acked_retention_days * 86400
+        deleted = self.delete_acked_before(cutoff)
+        self.db.execute_sql(f"PRAGMA incremental_vacuum({int(self.settings.vacuum_pages)})")
+        free = int(self.db.execute_sql("PRAGMA freelist_count").fetchone()[0])
+        return deleted, free
+
+
+def _validate_allow_list(names: Sequence[str]) -> list[str]:
+    if isinstance(names, str) or not isinstance(names, Sequence):
+        raise InvalidInput("allowed_recipients must be a list of agent names")
+    out: list[str] = []
+    for name in names:
+        if name in (MANAGER, OPERATOR):
+            continue  # always allowed; storing them would suggest otherwise
+        out.append(validate_agent_name(name))
+    return sorted(set(out))
+
+
+def _agent_record(row: Agent) -> AgentRecord:
+    return AgentRecord(
+        name=row.name,
+        allowed_recipients=tuple(json.loads(row.allowed_recipients)),
+        registered_at=row.registered_at,
+    )
+

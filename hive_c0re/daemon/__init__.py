@@ -1,0 +1,1 @@
+"""``hive-c0re serve``: the asyncio daemon that owns the broker and every socket."""

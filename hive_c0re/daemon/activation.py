@@ -1,0 +1,57 @@
+"""Listening sockets: taken from systemd socket activation, else bound here."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+
+from hive_c0re.errors import HiveError
+
+LISTEN_FDS_START = 3
+
+
+def activated_sockets(environ: Mapping[str, str] | None = None) -> dict[str, socket.socket]:
+    """Sockets systemd passed us, by ``FileDescriptorName`` (default name: ``unknown``).
+
+    Only honoured when ``LISTEN_PID`` is this process, so a child never
+    mistakes its parent's descriptors for its own.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("LISTEN_PID") != str(os.getpid()):
+        return {}
+    count = int(env.get("LISTEN_FDS", "0"))
+    names = env.get("LISTEN_FDNAMES", "").split(":") if env.get("LISTEN_FDNAMES") else []
+    found: dict[str, socket.socket] = {}
+    for index in range(count):
+        fd = LISTEN_FDS_START + index
+        name = names[index] if index < len(names) else "unknown"
+        os.set_inheritable(fd, False)
+        found[name] = socket.socket(fileno=fd)
+    return found
+
+
+def bind_unix(path: Path, mode: int) -> socket.socket:
+    """Bind a listening unix socket at ``path``, replacing a stale socket file.
+
+    Refuse to remove anything that is not a socket: a wrong path must never
+    cost the operator a file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISSOCK(path.lstat().st_mode):
+            raise HiveError(f"{path} exists and is not a socket; refusing to replace it")
+        path.unlink()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(str(path))
+        path.chmod(mode)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise HiveError(f"cannot listen on {path}: {exc.strerror or exc}") from None
+    sock.setblocking(False)
+    return sock

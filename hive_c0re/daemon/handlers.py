@@ -1,0 +1,138 @@
+"""One function per verb. Identity comes from the socket (``Caller``), never the payload."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from hive_c0re import wire
+from hive_c0re.broker.store import AgentRecord, Delivery
+from hive_c0re.names import validate_agent_name, validate_recipient
+
+if TYPE_CHECKING:
+    from hive_c0re.daemon.service import Caller, Hive
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[["Hive", "Caller", dict[str, Any]], Awaitable[dict[str, Any]]]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handles(verb: str) -> Callable[[Handler], Handler]:
+    if verb not in wire.VERBS:
+        raise AssertionError(f"handler for {verb!r}, which wire.VERBS does not declare")
+
+    def register(fn: Handler) -> Handler:
+        HANDLERS[verb] = fn
+        return fn
+
+    return register
+
+
+def _messages(found: list[Delivery]) -> dict[str, Any]:
+    return wire.ok(messages=[d.as_wire() for d in found])
+
+
+def _agent_view(hive: Hive, agent: AgentRecord) -> dict[str, Any]:
+    counts = hive.store.counts(agent.name)
+    return {
+        "name": agent.name,
+        "allowed_recipients": list(agent.allowed_recipients),
+        "unread": counts.unread,
+        "in_flight": counts.in_flight,
+        "socket": str(hive.paths.agent_socket(agent.name)),
+        "listening": hive.is_listening(agent.name),
+    }
+
+
+@handles("whoami")
+async def whoami(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    return wire.ok(name=caller.name, socket=str(caller.kind))
+
+
+@handles("list")
+async def list_agents(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    return wire.ok(agents=[_agent_view(hive, a) for a in hive.store.agents()])
+
+
+@handles("agent_status")
+async def agent_status(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    agent = hive.store.agent(validate_agent_name(args["name"]))
+    return wire.ok(agent=_agent_view(hive, agent))
+
+
+@handles("register")
+async def register(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    name = validate_agent_name(args["name"])
+    agent = hive.store.register_agent(name, args.get("allowed_recipients", []))
+    await hive.listen_for_agent(name)
+    log.info("registered agent %s (allowed recipients: %s)", name,
+             ", ".join(agent.allowed_recipients) or "anyone", extra={"HIVE_AGENT": name})
+    return wire.ok(agent=_agent_view(hive, agent))
+
+
+@handles("unregister")
+async def unregister(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    name = validate_agent_name(args["name"])
+    hive.store.unregister_agent(name)
+    hive.stop_listening_for_agent(name)
+    log.info("unregistered agent %s; its mail is kept", name, extra={"HIVE_AGENT": name})
+    return wire.ok()
+
+
+@handles("send")
+async def send(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    to = validate_recipient(args["to"])
+    ids = hive.send(caller.name, to, args["body"], args.get("in_reply_to"))
+    return wire.ok(ids=ids)
+
+
+@handles("inbox")
+async def inbox(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    take = lambda: hive.store.read_and_ack(caller.name, args.get("max", wire.MAX_RECV_BATCH))  # noqa: E731
+    return _messages(await _wait_for_mail(hive, caller.name, args.get("wait_seconds", 0), take))
+
+
+@handles("recv")
+async def recv(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    limit = args.get("max", wire.MAX_RECV_BATCH)
+    wait = args.get("wait_seconds", 0)
+    if wait == 0:
+        return _messages(hive.store.peek(caller.name, limit))
+    found = await _wait_for_mail(hive, caller.name, wait,
+                                 lambda: hive.store.lease(caller.name, limit))
+    if found:
+        log.debug("leased %d message(s) to %s", len(found), caller.name,
+                  extra={"HIVE_AGENT": caller.name})
+    return _messages(found)
+
+
+async def _wait_for_mail(
+    hive: Hive, mailbox: str, wait: float, take: Callable[[], list[Delivery]]
+) -> list[Delivery]:
+    """Take mail now, or wait until a send wakes ``mailbox`` or ``wait`` runs out."""
+    deadline = asyncio.get_running_loop().time() + wait
+    while True:
+        found = take()
+        remaining = deadline - asyncio.get_running_loop().time()
+        if found or remaining <= 0:
+            return found
+        # No await between take() and registering the waiter: no wake-up can slip by.
+        await hive.signals.wait(mailbox, remaining)
+
+
+@handles("ack_turn")
+async def ack_turn(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    return wire.ok(acked=hive.store.ack_turn(caller.name))
+
+
+@handles("requeue_inflight")
+async def requeue_inflight(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    count = hive.store.requeue_inflight(caller.name)
+    if count:
+        log.info("requeued %d in-flight message(s) of %s", count, caller.name,
+                 extra={"HIVE_AGENT": caller.name})
+        hive.signals.notify(caller.name)
+    return wire.ok(requeued=count)

@@ -1,0 +1,104 @@
+"""One listening socket and its connections: frames in, answers out, limits enforced.
+
+A connection is its own task, so a slow or silent client only ever holds
+itself up; it is closed when it idles past ``idle_timeout``, stops reading
+answers for ``write_timeout``, or sends a frame over ``max_frame_bytes``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from hive_c0re import wire
+from hive_c0re.errors import InvalidInput
+from hive_c0re.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Dispatch = Callable[[bytes], Awaitable[dict[str, Any]]]
+
+
+class Listener:
+    """Serves one socket whose every connection speaks as the same identity."""
+
+    def __init__(self, sock: socket.socket, dispatch: Dispatch, settings: Settings,
+                 label: str) -> None:
+        self.sock = sock
+        self.dispatch = dispatch
+        self.settings = settings
+        self.label = label
+        self.connections: set[asyncio.Task[None]] = set()
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_unix_server(
+            self._accepted, sock=self.sock, limit=self.settings.max_frame_bytes
+        )
+
+    async def close(self, *, drop_connections: bool) -> None:
+        if self.server is not None:
+            self.server.close()
+        if drop_connections:
+            for task in list(self.connections):
+                task.cancel()
+            await asyncio.gather(*self.connections, return_exceptions=True)
+
+    async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        if len(self.connections) >= self.settings.max_connections:
+            log.warning("%s: refusing a connection past max_connections=%d", self.label,
+                        self.settings.max_connections)
+            await self._answer(writer, wire.failure(InvalidInput("too many connections")))
+            writer.close()
+            return
+        self.connections.add(task)
+        try:
+            await self._serve(reader, writer)
+        except (ConnectionError, TimeoutError):
+            pass  # the client went away or stopped reading: its loss alone
+        finally:
+            self.connections.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            line, last = await self._next_frame(reader, writer)
+            if line is None:
+                return
+            if line.strip() and not await self._answer(writer, await self.dispatch(line)):
+                return
+            if last:
+                return
+
+    async def _next_frame(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> tuple[bytes | None, bool]:
+        """The next request line and whether the client has finished sending."""
+        try:
+            line = await asyncio.wait_for(reader.readuntil(b"\n"), self.settings.idle_timeout)
+            return line, False
+        except asyncio.IncompleteReadError as exc:
+            # A last request without its newline is still answered, then the connection ends.
+            return (exc.partial or None), True
+        except asyncio.LimitOverrunError:
+            error = InvalidInput(f"frame larger than {self.settings.max_frame_bytes} bytes",
+                                 hint="split the request or raise max_frame_bytes")
+            await self._answer(writer, wire.failure(error))
+            return None, True
+        except TimeoutError:
+            return None, True
+
+    async def _answer(self, writer: asyncio.StreamWriter, answer: dict[str, Any]) -> bool:
+        if writer.is_closing():
+            return False
+        writer.write(wire.encode(answer))
+        await asyncio.wait_for(writer.drain(), self.settings.write_timeout)
+        return True

@@ -1,0 +1,198 @@
+"""The daemon: owns the store, the sockets, the wake-ups and the periodic passes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from hive_c0re import wire
+from hive_c0re.broker.store import Store
+from hive_c0re.daemon import notify
+from hive_c0re.daemon.activation import activated_sockets, bind_unix
+from hive_c0re.daemon.handlers import HANDLERS
+from hive_c0re.daemon.mail import MailSignals
+from hive_c0re.daemon.server import Listener
+from hive_c0re.errors import HiveError, PolicyRefused
+from hive_c0re.names import MANAGER, OPERATOR
+from hive_c0re.paths import Paths
+from hive_c0re.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HOST_SOCKET_MODE = 0o600  # the operator is root
+AGENT_SOCKET_MODE = 0o660
+
+
+@dataclass(frozen=True)
+class Caller:
+    kind: wire.Kind
+    name: str
+
+
+class Hive:
+    """The daemon's state. Every verb handler gets this and the caller's identity."""
+
+    def __init__(self, store: Store, paths: Paths, settings: Settings) -> None:
+        self.store = store
+        self.paths = paths
+        self.settings = settings
+        self.signals = MailSignals()
+        self.host: Listener | None = None
+        self.manager: Listener | None = None
+        self.agents: dict[str, Listener] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+
+    # -- requests ---------------------------------------------------------------
+
+    async def dispatch(self, caller: Caller, line: bytes) -> dict[str, Any]:
+        request_id = None
+        try:
+            verb, args, request_id = wire.decode_request(line, caller.kind)
+            answer = await HANDLERS[verb.name](self, caller, args)
+        except HiveError as exc:
+            if isinstance(exc, PolicyRefused):
+                log.info("refused %s: %s", caller.name, exc.message,
+                         extra={"HIVE_AGENT": caller.name})
+            answer = wire.failure(exc)
+        except Exception:
+            log.exception("internal error serving %s", caller.name,
+                          extra={"HIVE_AGENT": caller.name})
+            answer = wire.failure(HiveError("internal error; the daemon's journal has details"))
+        if request_id is not None:
+            answer["id"] = request_id
+        return answer
+
+    def send(self, sender: str, to: str, body: str, in_reply_to: int | None) -> list[int]:
+        """Store, then wake every recipient that is waiting."""
+        stored = self.store.send(sender, to, body, in_reply_to)
+        for recipient in stored.values():
+            self.signals.notify(recipient)
+        ids = list(stored)
+        log.debug("%s -> %s: message(s) %s", sender, to, ids,
+                  extra={"HIVE_AGENT": sender if sender != OPERATOR else to,
+                         "HIVE_FROM": sender, "HIVE_TO": to})
+        return ids
+
+    # -- sockets ----------------------------------------------------------------
+
+    def _listener(self, sock: socket.socket, caller: Caller) -> Listener:
+        async def dispatch(line: bytes) -> dict[str, Any]:
+            return await self.dispatch(caller, line)
+
+        return Listener(sock, dispatch, self.settings, label=f"{caller.kind}:{caller.name}")
+
+    async def start_host(self, sock: socket.socket) -> None:
+        self.host = self._listener(sock, Caller(wire.Kind.HOST, OPERATOR))
+        await self.host.start()
+        self.paths.manager_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        manager_sock = bind_unix(self.paths.manager_socket, AGENT_SOCKET_MODE)
+        self.manager = self._listener(manager_sock, Caller(wire.Kind.MANAGER, MANAGER))
+        await self.manager.start()
+
+    def is_listening(self, name: str) -> bool:
+        return name in self.agents
+
+    async def listen_for_agent(self, name: str) -> None:
+        """(Re)create ``name``'s socket; an old listener is dropped first (idempotent)."""
+        old = self.agents.pop(name, None)
+        if old is not None:
+            self._close_later(old, drop_connections=False)
+        directory = self.paths.agent_runtime(name)
+        self.paths.agents_runtime.mkdir(parents=True, exist_ok=True, mode=0o755)
+        directory.mkdir(exist_ok=True, mode=0o700)
+        sock = bind_unix(self.paths.agent_socket(name), AGENT_SOCKET_MODE)
+        listener = self._listener(sock, Caller(wire.Kind.AGENT, name))
+        self.agents[name] = listener
+        await listener.start()
+
+    def stop_listening_for_agent(self, name: str) -> None:
+        listener = self.agents.pop(name, None)
+        if listener is not None:
+            self._close_later(listener, drop_connections=True)
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(self.paths.agent_runtime(name))
+
+    def _close_later(self, listener: Listener, *, drop_connections: bool) -> None:
+        task = asyncio.get_running_loop().create_task(
+            listener.close(drop_connections=drop_connections))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def close(self) -> None:
+        for listener in [self.host, self.manager, *self.agents.values()]:
+            if listener is not None:
+                await listener.close(drop_connections=True)
+        await asyncio.gather(*self._closing, return_exceptions=True)
+
+    def status_line(self) -> str:
+        agents = self.store.agents()
+        unread = sum(self.store.counts(a.name).unread for a in agents)
+        return (f"{len(agents)} agent(s); {unread} unread; "
+                f"{self.signals.waiting()} waiting on mail")
+
+
+async def _every(interval: float, step: Any) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            step()
+        except Exception:
+            log.exception("periodic step %s failed; retrying next time", step.__name__)
+
+
+async def serve(paths: Paths, settings: Settings) -> None:
+    """Run the daemon until SIGTERM or SIGINT."""
+    started = time.monotonic()
+    store = Store(paths.broker, settings)
+    hive = Hive(store, paths, settings)
+    paths.runtime.mkdir(parents=True, exist_ok=True, mode=0o755)
+    activated = activated_sockets()
+    host_sock = activated.pop("host", None) or activated.pop("unknown", None)
+    for name, extra in activated.items():
+        log.warning("ignoring an activated socket named %r", name)
+        extra.close()
+    if host_sock is None:
+        host_sock = bind_unix(paths.host_socket, HOST_SOCKET_MODE)
+    await hive.start_host(host_sock)
+    for agent in store.agents():
+        await hive.listen_for_agent(agent.name)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+    def retention() -> None:
+        deleted, free = store.retention_pass()
+        if deleted:
+            log.info("retention: deleted %d acked message(s); %d free page(s) left", deleted, free)
+
+    def report() -> None:
+        notify.status(hive.status_line())
+
+    tasks = [
+        loop.create_task(_every(settings.retention_interval, retention)),
+        loop.create_task(_every(10.0, report)),
+    ]
+    interval = notify.watchdog_interval()
+    if interval:
+        tasks.append(loop.create_task(notify.pet_watchdog(interval)))
+    retention()
+    notify.ready(hive.status_line())
+    log.info("hive-c0re ready in %.0f ms: %s", (time.monotonic() - started) * 1000,
+             hive.status_line())
+    await stop.wait()
+
+    notify.stopping()
+    log.info("hive-c0re stopping")
+    for task in tasks:
+        task.cancel()
+    await hive.close()
+    store.close()

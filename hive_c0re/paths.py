@@ -1,0 +1,89 @@
+"""Every location the hive uses, in one place.
+
+Each comes from its systemd variable (``STATE_DIRECTORY``,
+``RUNTIME_DIRECTORY``), else the FHS default, and a ``HYPERHIVE_*`` variable
+overrides it (tests, benchmarks, the demo). No other module reads the
+environment for paths, and every per-agent path goes through
+:func:`validate_agent_name` first.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from hive_c0re.names import validate_agent_name
+
+
+def _first_dir(value: str) -> str:
+    # systemd passes several directories colon-separated when a unit lists more than one.
+    return value.split(":", 1)[0]
+
+
+def _pick(override: str, systemd_var: str, default: str) -> Path:
+    env = os.environ
+    if env.get(override):
+        return Path(env[override])
+    if env.get(systemd_var):
+        return Path(_first_dir(env[systemd_var]))
+    return Path(default)
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The hive's directories; build with :meth:`from_env` or pass explicit roots."""
+
+    state: Path
+    runtime: Path
+
+    @classmethod
+    def from_env(cls) -> Paths:
+        return cls(
+            state=_pick("HYPERHIVE_STATE_DIR", "STATE_DIRECTORY", "/var/lib/hyperhive"),
+            runtime=_pick("HYPERHIVE_RUNTIME_DIR", "RUNTIME_DIRECTORY", "/run/hyperhive"),
+        )
+
+    @property
+    def broker(self) -> Path:
+        return self.state / "broker.sqlite"
+
+    @property
+    def host_socket(self) -> Path:
+        return self.runtime / "host.sock"
+
+    @property
+    def manager_dir(self) -> Path:
+        return self.runtime / "manager"
+
+    @property
+    def manager_socket(self) -> Path:
+        return self.manager_dir / "hive.sock"
+
+    @property
+    def agents_runtime(self) -> Path:
+        return self.runtime / "agents"
+
+    def agent_runtime(self, name: str) -> Path:
+        return self.agents_runtime / validate_agent_name(name)
+
+    def agent_socket(self, name: str) -> Path:
+        return self.agent_runtime(name) / "hive.sock"
+
+    def agent_state(self, name: str) -> Path:
+        return self.state / "agents" / validate_agent_name(name)
+
+    def applied_repo(self, name: str) -> Path:
+        return self.state / "applied" / validate_agent_name(name)
+
+
+def host_socket_from_env() -> Path:
+    """The operator socket a client should dial (``HYPERHIVE_SOCKET`` wins)."""
+    explicit = os.environ.get("HYPERHIVE_SOCKET")
+    return Path(explicit) if explicit else Paths.from_env().host_socket
+
+
+def agent_socket_in_container() -> Path:
+    """The socket an agent's harness dials (``HYPERHIVE_SOCKET`` wins, for tests)."""
+    explicit = os.environ.get("HYPERHIVE_SOCKET")
+    return Path(explicit) if explicit else Path("/run/hive/hive.sock")

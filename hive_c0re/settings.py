@@ -1,0 +1,118 @@
+"""The daemon's settings, each declared once.
+
+Every setting has a name, a type, a default, an environment variable and a
+help line; ``hive-c0re serve`` options, validation, ``hive-c0re settings`` and
+the man page all come from :data:`SETTINGS`, and a test proves each one is
+documented.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from hive_c0re.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    type: type[int] | type[float] | type[str]
+    default: int | float | str
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+
+    @property
+    def env(self) -> str:
+        return "HYPERHIVE_" + self.name.upper()
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def parse(self, raw: str | int | float) -> int | float | str:
+        """Convert and check one value; raise InvalidInput naming the setting and the rule."""
+        try:
+            value = self.type(raw)
+        except (TypeError, ValueError):
+            raise InvalidInput(
+                f"setting {self.name} ({self.env}) must be {self.type.__name__}, got {raw!r}"
+            ) from None
+        if self.choices and value not in self.choices:
+            raise InvalidInput(f"setting {self.name} must be one of {', '.join(self.choices)}")
+        if isinstance(value, int | float):
+            if self.minimum is not None and value < self.minimum:
+                raise InvalidInput(f"setting {self.name} must be at least {self.minimum:g}")
+            if self.maximum is not None and value > self.maximum:
+                raise InvalidInput(f"setting {self.name} must be at most {self.maximum:g}")
+        return value
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("acked_retention_days", float, 30.0,
+            "acked messages older than this many days are deleted", minimum=0),
+    Setting("inbox_cap", int, 10_000,
+            "unread messages one recipient may hold; sends past it are refused", minimum=1),
+    Setting("retention_interval", float, 3600.0,
+            "seconds between retention passes (delete old acked messages, vacuum)",
+            minimum=1),
+    Setting("vacuum_pages", int, 2000,
+            "pages freed per incremental vacuum step", minimum=1),
+    Setting("max_frame_bytes", int, 262_144,
+            "largest request line accepted on any socket", minimum=1024, maximum=16_777_216),
+    Setting("max_body_bytes", int, 65_536,
+            "largest message body accepted by send", minimum=1, maximum=8_388_608),
+    Setting("max_connections", int, 256,
+            "open connections allowed per socket; more are closed at once", minimum=1),
+    Setting("idle_timeout", float, 600.0,
+            "seconds a connection may stay silent between requests before it is closed",
+            minimum=1),
+    Setting("write_timeout", float, 10.0,
+            "seconds an answer may wait on a client that does not read before it is dropped",
+            minimum=0.1),
+    Setting("sqlite_synchronous", str, "NORMAL",
+            "sqlite synchronous pragma: NORMAL survives a daemon crash, FULL also power loss",
+            choices=("NORMAL", "FULL")),
+    Setting("busy_timeout_ms", int, 5000,
+            "how long a sqlite write waits for a lock held by a reader", minimum=0),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed values of :data:`SETTINGS`; defaults live only in that table."""
+
+    acked_retention_days: float
+    inbox_cap: int
+    retention_interval: float
+    vacuum_pages: int
+    max_frame_bytes: int
+    max_body_bytes: int
+    max_connections: int
+    idle_timeout: float
+    write_timeout: float
+    sqlite_synchronous: str
+    busy_timeout_ms: int
+
+    @classmethod
+    def load(
+        cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Defaults, then ``HYPERHIVE_*`` variables, then explicit overrides (None = unset)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            values[setting.name] = setting.default
+            if setting.env in env:
+                values[setting.name] = setting.parse(env[setting.env])
+            given = (overrides or {}).get(setting.name)
+            if given is not None:
+                values[setting.name] = setting.parse(given)
+        return cls(**values)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}

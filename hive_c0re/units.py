@@ -1,0 +1,30 @@
+"""The unit files that ship with the package, rendered for this installation."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from importlib import resources
+from pathlib import Path
+
+UNIT_NAMES = ("hive-c0re.socket", "hive-c0re.service")
+
+
+def default_exec() -> str:
+    """This interpreter running hive-c0re: right for a venv, a distro package or a wheel."""
+    return f"{shlex.quote(sys.executable)} -m hive_c0re"
+
+
+def render(name: str, executable: str | None = None) -> str:
+    template = resources.files("hive_c0re").joinpath("unit_files", name).read_text()
+    return template.replace("@HIVE_C0RE@", executable or default_exec())
+
+
+def install(directory: Path, executable: str | None = None) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in UNIT_NAMES:
+        target = directory / name
+        target.write_text(render(name, executable))
+        written.append(target)
+    return written

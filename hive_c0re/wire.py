@@ -1,0 +1,286 @@
+"""The socket protocol: verbs, frames, limits, errors, and a small client.
+
+Newline-delimited JSON over unix stream sockets. A request is one object per
+line, ``{"cmd": "<verb>", ...}``; an answer is ``{"version": 1, "ok": true,
+...}`` or ``{"version": 1, "ok": false, "error": "...", "code": "..."}``.
+A request may carry an ``id`` (string or integer) that its answer echoes.
+
+:data:`VERBS` is the one description of every verb: the daemon validates with
+it, the tests fuzz from it, and ``hive-c0re wire-schema`` prints it as JSON
+Schema for ``man/hyperhive.7``. The harness and manager import this module and
+nothing else of the host side.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from hive_c0re.errors import HiveError, InvalidInput, Unreachable, from_wire
+
+VERSION = 1
+MAX_RECV_WAIT = 180
+MAX_RECV_BATCH = 32
+
+
+class Kind(StrEnum):
+    """Which socket a connection came in on; decides identity and verbs."""
+
+    HOST = "host"
+    AGENT = "agent"
+    MANAGER = "manager"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str  # "string" | "integer" | "number" | "boolean" | "names"
+    help: str
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int | None = None
+
+    def check(self, verb: str, value: Any) -> Any:
+        """Return ``value`` if it fits; raise InvalidInput naming the verb, field and rule."""
+        where = f"{verb}.{self.name}"
+        if self.type == "string":
+            if not isinstance(value, str):
+                raise InvalidInput(f"{where} must be a string")
+            if self.max_length is not None and len(value) > self.max_length:
+                raise InvalidInput(f"{where} is longer than {self.max_length} characters")
+        elif self.type in ("integer", "number"):
+            numeric = (int,) if self.type == "integer" else (int, float)
+            # bool is an int in Python but never a count on the wire.
+            if isinstance(value, bool) or not isinstance(value, numeric):
+                raise InvalidInput(f"{where} must be an {self.type}")
+            if value != value or value in (float("inf"), float("-inf")):
+                raise InvalidInput(f"{where} must be a finite number")
+            if self.minimum is not None and value < self.minimum:
+                raise InvalidInput(f"{where} must be at least {self.minimum:g}")
+            if self.maximum is not None and value > self.maximum:
+                raise InvalidInput(f"{where} must be at most {self.maximum:g}")
+        elif self.type == "boolean":
+            if not isinstance(value, bool):
+                raise InvalidInput(f"{where} must be true or false")
+        elif self.type == "names":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise InvalidInput(f"{where} must be a list of names")
+            if len(value) > 256:
+                raise InvalidInput(f"{where} has more than 256 names")
+        return value
+
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"description": self.help}
+        if self.type == "names":
+            schema.update(type="array", items={"type": "string"}, maxItems=256)
+        else:
+            schema["type"] = self.type
+        if self.minimum is not None:
+            schema["minimum"] = self.minimum
+        if self.maximum is not None:
+            schema["maximum"] = self.maximum
+        if self.max_length is not None:
+            schema["maxLength"] = self.max_length
+        return schema
+
+
+@dataclass(frozen=True)
+class Verb:
+    name: str
+    sockets: frozenset[Kind]
+    help: str
+    fields: tuple[Field, ...] = ()
+    answer: Mapping[str, str] = field(default_factory=dict)
+
+    def parse(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        own = sorted(f.name for f in self.fields)
+        unknown = sorted(set(request) - set(own) - {"cmd", "id"})
+        if unknown:
+            raise InvalidInput(f"{self.name} takes no field {unknown[0][:64]!r}",
+                               hint="fields: " + (", ".join(own) or "none"))
+        args: dict[str, Any] = {}
+        for f in self.fields:
+            if f.name in request and request[f.name] is not None:
+                args[f.name] = f.check(self.name, request[f.name])
+            elif f.required:
+                raise InvalidInput(f"{self.name} needs the field {f.name!r}")
+        return args
+
+
+ALL = frozenset(Kind)
+AGENTS = frozenset({Kind.AGENT, Kind.MANAGER})
+HOST = frozenset({Kind.HOST})
+
+_TO = Field("to", "string", "an agent, 'operator', 'manager' or '*' for everyone",
+            required=True, max_length=64)
+_BODY = Field("body", "string", "the message text (at most max_body_bytes as UTF-8)",
+              required=True)
+_REPLY = Field("in_reply_to", "integer", "id of a message this one answers", minimum=1,
+               maximum=2**63 - 1)
+_NAME = Field("name", "string", "an agent name", required=True, max_length=64)
+_MAX = Field("max", "integer", f"most messages to return (1-{MAX_RECV_BATCH}, default "
+             f"{MAX_RECV_BATCH})", minimum=1, maximum=MAX_RECV_BATCH)
+_WAIT = Field("wait_seconds", "number",
+              f"how long to wait for mail (0-{MAX_RECV_WAIT}); 0 peeks without leasing",
+              minimum=0, maximum=MAX_RECV_WAIT)
+
+VERBS: dict[str, Verb] = {v.name: v for v in (
+    Verb("whoami", ALL, "who this socket says you are",
+         answer={"name": "your identity", "socket": "host, agent or manager"}),
+    Verb("list", HOST, "every registered agent with its mailbox counts",
+         answer={"agents": "list of {name, allowed_recipients, unread, in_flight, socket}"}),
+    Verb("agent_status", HOST, "one agent's record and mailbox counts", (_NAME,),
+         answer={"agent": "{name, allowed_recipients, unread, in_flight, socket}"}),
+    Verb("register", HOST, "create or update an agent and (re)create its socket", (
+        _NAME,
+        Field("allowed_recipients", "names",
+              "agents it may send to; empty means anyone (manager and operator always)"),
+    ), answer={"agent": "the agent's record"}),
+    Verb("unregister", HOST, "remove an agent's socket and record; its mail is kept", (_NAME,),
+         answer={}),
+    Verb("send", ALL, "store a message for a peer, 'operator', 'manager' or '*'",
+         (_TO, _BODY, _REPLY), answer={"ids": "ids of the stored messages, one per recipient"}),
+    Verb("inbox", HOST, "the operator's unread mail, marked read", (_MAX, _WAIT),
+         answer={"messages": "list of {id, from, to, body, in_reply_to, sent_at, redelivered}"}),
+    Verb("recv", AGENTS, "lease unread mail to this turn, waiting up to wait_seconds",
+         (_WAIT, _MAX),
+         answer={"messages": "list of {id, from, to, body, in_reply_to, sent_at, redelivered}"}),
+    Verb("ack_turn", AGENTS, "the turn ended well: ack every leased message",
+         answer={"acked": "how many"}),
+    Verb("requeue_inflight", AGENTS, "put leased, unacked mail back; it comes again redelivered",
+         answer={"requeued": "how many"}),
+)}
+
+
+def ok(**payload: Any) -> dict[str, Any]:
+    return {"version": VERSION, "ok": True, **payload}
+
+
+def failure(error: HiveError) -> dict[str, Any]:
+    answer: dict[str, Any] = {"version": VERSION, "ok": False, "error": error.message,
+                              "code": error.code}
+    if error.hint:
+        answer["hint"] = error.hint
+    return answer
+
+
+def encode(message: Mapping[str, Any]) -> bytes:
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
+def decode_request(line: bytes, kind: Kind) -> tuple[Verb, dict[str, Any], Any]:
+    """Parse one request line for a socket of ``kind``; return (verb, args, request id).
+
+    Raise InvalidInput with a message saying what is wrong with the frame.
+    """
+    try:
+        request = json.loads(line)
+    except UnicodeDecodeError:
+        raise InvalidInput("request is not UTF-8") from None
+    except (ValueError, RecursionError):
+        raise InvalidInput("request is not valid JSON",
+                           hint='send one JSON object per line, like {"cmd": "whoami"}') from None
+    if not isinstance(request, dict):
+        raise InvalidInput("request must be a JSON object with a 'cmd' field")
+    request_id = request.get("id")
+    if request_id is not None and (isinstance(request_id, bool)
+                                   or not isinstance(request_id, str | int)):
+        request_id = None
+    cmd = request.get("cmd")
+    if not isinstance(cmd, str):
+        raise InvalidInput("request needs a string field 'cmd'")
+    verb = VERBS.get(cmd)
+    if verb is None or kind not in verb.sockets:
+        offered = sorted(v.name for v in VERBS.values() if kind in v.sockets)
+        raise InvalidInput(f"unknown verb {cmd[:64]!r} on the {kind} socket",
+                           hint="verbs here: " + ", ".join(offered))
+    return verb, verb.parse(request), request_id
+
+
+def json_schema() -> dict[str, Any]:
+    """The protocol as JSON Schema: one request schema per verb, keyed by socket."""
+    requests = {}
+    for verb in VERBS.values():
+        requests[verb.name] = {
+            "description": verb.help,
+            "sockets": sorted(verb.sockets),
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["cmd", *[f.name for f in verb.fields if f.required]],
+            "properties": {
+                "cmd": {"const": verb.name},
+                "id": {"type": ["string", "integer"], "description": "echoed in the answer"},
+                **{f.name: f.json_schema() for f in verb.fields},
+            },
+            "answer": dict(verb.answer),
+        }
+    return {"version": VERSION, "framing": "one JSON object per line (UTF-8, '\\n')",
+            "requests": requests}
+
+
+class Client:
+    """A blocking client for one socket; one request at a time."""
+
+    def __init__(self, path: Path, timeout: float = 30.0) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._sock: socket.socket | None = None
+        self._buffer = b""
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def _connect(self) -> socket.socket:
+        if self._sock is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(self.timeout)
+            try:
+                sock.connect(str(self.path))
+            except OSError as exc:
+                sock.close()
+                raise Unreachable(f"cannot reach the hive at {self.path}: {exc.strerror or exc}",
+                                  hint="is hive-c0re running? (systemctl status hive-c0re)"
+                                  ) from None
+            self._sock = sock
+        return self._sock
+
+    def call(self, cmd: str, **args: Any) -> dict[str, Any]:
+        """Send one request; return the answer's payload or raise the error it carries."""
+        request = {"cmd": cmd, **{k: v for k, v in args.items() if v is not None}}
+        wait = float(args.get("wait_seconds") or 0)
+        sock = self._connect()
+        try:
+            sock.settimeout(self.timeout + wait)
+            sock.sendall(encode(request))
+            line = self._read_line(sock)
+        except OSError as exc:
+            self.close()
+            raise Unreachable(f"connection to {self.path} failed: {exc}") from None
+        answer = json.loads(line)
+        if not answer.get("ok"):
+            raise from_wire(answer.get("code"), str(answer.get("error", "unknown error")))
+        return dict(answer)
+
+    def _read_line(self, sock: socket.socket) -> bytes:
+        while b"\n" not in self._buffer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                self.close()
+                raise Unreachable(f"{self.path} closed the connection without an answer")
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line
