@@ -72,5 +72,97 @@ def debug_recv(socket: Path | None, wait: float, limit: int, ack: bool) -> None:
         click.echo(json.dumps(message, ensure_ascii=False))
 
 
+class _EchoStopped(Exception):
+    """SIGTERM or SIGINT arrived while the echo agent was waiting for mail."""
+
+
+class _EchoStop:
+    """A stop request interrupts a wait for mail at once, but never a turn."""
+
+    def __init__(self) -> None:
+        import signal
+
+        self.requested = False
+        self.waiting = False
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.requested = True
+        if self.waiting:
+            raise _EchoStopped
+
+    def wait_for_mail(self, client: Any, seconds: float) -> list[dict[str, Any]]:
+        """Long-poll ``recv``; an empty list once a stop was requested."""
+        try:
+            self.waiting = True
+            if self.requested:
+                return []
+            return list(client.call("recv", wait_seconds=seconds)["messages"])
+        except _EchoStopped:
+            return []
+        finally:
+            self.waiting = False
+
+
+def _echo_answer(client: Any, me: str, message: dict[str, Any]) -> None:
+    import logging
+
+    from hive_c0re.errors import HiveError, Unreachable
+    from hive_c0re.names import OPERATOR, SYSTEM
+
+    log = logging.getLogger("hive_ag3nt.echo")
+    sender, number = message["from"], message["id"]
+    fields = {"HIVE_AGENT": me, "HIVE_MESSAGE": number, "HIVE_FROM": sender}
+    # Events from system are not conversation; and answering another agent's
+    # reply would let two echo agents bounce one message between them forever.
+    if sender == SYSTEM or (message["in_reply_to"] and sender != OPERATOR):
+        log.info("%s: #%d from %s needs no answer", me, number, sender, extra=fields)
+        return
+    try:
+        ids = client.call("send", to=sender, body=f"{me} heard: {message['body']}",
+                          in_reply_to=number)["ids"]
+    except Unreachable:
+        raise
+    except HiveError as exc:
+        log.warning("%s: cannot answer #%d from %s: %s", me, number, sender, exc, extra=fields)
+        return
+    log.info("%s: answered #%d from %s with #%d", me, number, sender, ids[0], extra=fields)
+
+
+@debug.command("echo", hidden=True)
+@click.option("--wait", type=click.FloatRange(1, 180), default=60.0, show_default=True,
+              help="seconds each recv waits for mail")
+@click.pass_obj
+def debug_echo(socket: Path | None, wait: float) -> None:
+    """Stand in for an agent: answer each message with '<name> heard: <body>' until SIGTERM."""
+    import logging
+
+    from hive_c0re import logs
+    from hive_c0re.errors import HiveError
+
+    logs.setup("hive-ag3nt")
+    log = logging.getLogger("hive_ag3nt.echo")
+    stop = _EchoStop()
+    try:
+        with _client(socket) as client:
+            me = client.call("whoami")["name"]
+            # Mail a killed predecessor had leased comes back, marked redelivered.
+            requeued = client.call("requeue_inflight")["requeued"]
+            log.info("%s: echo agent listening (%d requeued)", me, requeued,
+                     extra={"HIVE_AGENT": me})
+            while not stop.requested:
+                found = stop.wait_for_mail(client, wait)
+                for message in found:
+                    _echo_answer(client, me, message)
+                if found:
+                    client.call("ack_turn")
+    except _EchoStopped:
+        pass  # a stop that landed between two statements of a wait
+    except HiveError as exc:
+        raise click.ClickException(str(exc)) from None
+    log.info("echo agent stopped")
+
+
 def main() -> None:
     cli(prog_name="hive-ag3nt")

@@ -37,7 +37,7 @@ class JournalHandler(logging.Handler):
                 PRIORITY=str(_PRIORITY.get(record.levelno, 6)),
                 LOGGER=record.name,
                 CODE_FILE=record.pathname,
-                CODE_LINE=str(record.lineno),
+                CODE_LINE=record.lineno,
                 CODE_FUNC=record.funcName,
                 SYSLOG_IDENTIFIER=self.identifier,
                 **fields,

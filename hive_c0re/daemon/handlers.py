@@ -68,6 +68,7 @@ async def register(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str
     name = validate_agent_name(args["name"])
     agent = hive.store.register_agent(name, args.get("allowed_recipients", []))
     await hive.listen_for_agent(name)
+    hive.report_status()
     log.info("registered agent %s (allowed recipients: %s)", name,
              ", ".join(agent.allowed_recipients) or "anyone", extra={"HIVE_AGENT": name})
     return wire.ok(agent=_agent_view(hive, agent))
@@ -78,6 +79,7 @@ async def unregister(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[s
     name = validate_agent_name(args["name"])
     hive.store.unregister_agent(name)
     hive.stop_listening_for_agent(name)
+    hive.report_status()
     log.info("unregistered agent %s; its mail is kept", name, extra={"HIVE_AGENT": name})
     return wire.ok()
 

@@ -131,6 +131,9 @@ class Hive:
                 await listener.close(drop_connections=True)
         await asyncio.gather(*self._closing, return_exceptions=True)
 
+    def report_status(self) -> None:
+        notify.status(self.status_line())
+
     def status_line(self) -> str:
         agents = self.store.agents()
         unread = sum(self.store.counts(a.name).unread for a in agents)
@@ -174,12 +177,9 @@ async def serve(paths: Paths, settings: Settings) -> None:
         if deleted:
             log.info("retention: deleted %d acked message(s); %d free page(s) left", deleted, free)
 
-    def report() -> None:
-        notify.status(hive.status_line())
-
     tasks = [
         loop.create_task(_every(settings.retention_interval, retention)),
-        loop.create_task(_every(10.0, report)),
+        loop.create_task(_every(10.0, hive.report_status)),
     ]
     interval = notify.watchdog_interval()
     if interval:
