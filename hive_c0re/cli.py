@@ -76,7 +76,7 @@ def _setting_options(fn: F) -> F:
 @_setting_options
 @click.pass_obj
 @reports_errors
-def serve(obj: Context, **overrides: Any) -> None:
+def serve(obj: Context, /, **overrides: Any) -> None:
     """Run the daemon (normally started by hive-c0re.socket)."""
     import asyncio
 

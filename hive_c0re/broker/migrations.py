@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import peewee
 
+from hive_c0re.broker.models import execute
 from hive_c0re.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -101,15 +102,18 @@ LATEST = MIGRATIONS[-1].version
 
 
 def schema_version(db: peewee.SqliteDatabase) -> int:
-    return int(db.execute_sql("PRAGMA user_version").fetchone()[0])
+    return int(execute(db, "PRAGMA user_version").fetchone()[0])
 
 
-def migrate(db: peewee.SqliteDatabase, *, upto: int = LATEST) -> int:
-    """Bring ``db`` to version ``upto``, one transaction per step; return the new version.
+def migrate(db: peewee.SqliteDatabase, *, upto: int | None = None) -> int:
+    """Bring ``db`` to version ``upto`` (default: the latest), one transaction per step.
+
+    Return the version reached.
 
     Raise StoreError if the file is newer than this hyperhive knows.
     """
     current = schema_version(db)
+    upto = LATEST if upto is None else upto
     if current > LATEST:
         raise StoreError(
             f"broker file has schema version {current}, newer than this hyperhive ({LATEST})",
@@ -119,9 +123,9 @@ def migrate(db: peewee.SqliteDatabase, *, upto: int = LATEST) -> int:
         if current < step.version <= upto:
             with db.atomic():
                 for statement in step.statements:
-                    db.execute_sql(statement)
+                    execute(db, statement)
                 # user_version cannot take a bound parameter; the value is our own int.
-                db.execute_sql(f"PRAGMA user_version = {int(step.version)}")
+                execute(db, f"PRAGMA user_version = {int(step.version)}")
             log.info("broker schema migrated to %d: %s", step.version, step.description)
             current = step.version
     return current

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from typing import Any
+
 import peewee
 
 database = peewee.DatabaseProxy()
@@ -76,3 +79,9 @@ class HiveEvent(BaseModel):
 
 
 ALL_MODELS: tuple[type[BaseModel], ...] = (Agent, Message, Approval, Question, Reminder, HiveEvent)
+
+
+def execute(db: peewee.SqliteDatabase, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+    """Raw SQL for the hot paths; peewee leaves ``execute_sql`` untyped."""
+    cursor: sqlite3.Cursor = db.execute_sql(sql, params)  # type: ignore[no-untyped-call]
+    return cursor

@@ -21,7 +21,7 @@ from typing import Any
 import peewee
 
 from hive_c0re.broker import migrations
-from hive_c0re.broker.models import Agent, HiveEvent, Message, database
+from hive_c0re.broker.models import Agent, HiveEvent, Message, database, execute
 from hive_c0re.errors import InboxFull, InvalidInput, NotFound, PolicyRefused, StoreError
 from hive_c0re.names import BROADCAST, MANAGER, OPERATOR, SYSTEM, validate_agent_name
 from hive_c0re.settings import Settings
@@ -147,7 +147,8 @@ class Store:
 
     def counts(self, recipient: str) -> MailboxCounts:
         """Unread and in-flight mail of one recipient."""
-        row = self.db.execute_sql(
+        row = execute(
+            self.db,
             "SELECT COALESCE(SUM(leased_at IS NULL), 0), COALESCE(SUM(leased_at IS NOT NULL), 0)"
             " FROM message WHERE recipient = ? AND acked_at IS NULL",
             (recipient,),
@@ -200,18 +201,23 @@ class Store:
                     " nothing was sent",
                     hint="the recipient must read its mail first, or raise inbox_cap",
                 )
-            return {
-                int(self.db.execute_sql(
-                    "INSERT INTO message (sender, recipient, body, in_reply_to, sent_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (sender, r, body, in_reply_to, now),
-                ).lastrowid): r
-                for r in recipients
-            }
+            return {self._insert(sender, r, body, in_reply_to, now): r for r in recipients}
+
+    def _insert(self, sender: str, recipient: str, body: str, in_reply_to: int | None,
+                now: float) -> int:
+        cursor = execute(
+            self.db,
+            "INSERT INTO message (sender, recipient, body, in_reply_to, sent_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (sender, recipient, body, in_reply_to, now),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
 
     def _inbox_at_cap(self, recipient: str) -> bool:
         # Probing for the cap-th unread row walks the covering index only as far as the cap.
-        row = self.db.execute_sql(
+        row = execute(
+            self.db,
             "SELECT 1 FROM message WHERE recipient = ? AND acked_at IS NULL AND leased_at IS NULL"
             " LIMIT 1 OFFSET ?",
             (recipient, self.settings.inbox_cap - 1),
@@ -252,12 +258,11 @@ class Store:
         with self.db.atomic():
             found = self._unread(recipient, limit)
             if found:
+                # Only '?' marks are joined into the statement; the ids are bound.
                 marks = ",".join("?" * len(found))
-                self.db.execute_sql(
-                    "UPDATE message SET leased_at = ?, acked_at = ?, deliveries = deliveries + 1"
-                    f" WHERE id IN ({marks})",  # noqa: S608 (only '?' marks are joined in)
-                    (now, now if ack else None, *(d.id for d in found)),
-                )
+                update = ("UPDATE message SET leased_at = ?, acked_at = ?,"
+                          f" deliveries = deliveries + 1 WHERE id IN ({marks})")
+                execute(self.db, update, (now, now if ack else None, *(d.id for d in found)))
         return found
 
     def ack_turn(self, recipient: str) -> int:
@@ -279,13 +284,18 @@ class Store:
         )
 
     def _unread(self, recipient: str, limit: int) -> list[Delivery]:
-        cursor = self.db.execute_sql(
+        cursor = execute(
+            self.db,
             "SELECT id, sender, recipient, body, in_reply_to, sent_at, deliveries > 0"
             " FROM message WHERE recipient = ? AND acked_at IS NULL AND leased_at IS NULL"
             " ORDER BY id LIMIT ?",
             (recipient, limit),
         )
-        return [Delivery(*row[:6], redelivered=bool(row[6])) for row in cursor.fetchall()]
+        return [
+            Delivery(id=row[0], sender=row[1], recipient=row[2], body=row[3], in_reply_to=row[4],
+                     sent_at=row[5], redelivered=bool(row[6]))
+            for row in cursor.fetchall()
+        ]
 
     # -- events and retention -----------------------------------------------------
 
@@ -304,8 +314,8 @@ class Store:
         """Age out acked mail and give freed pages back; return (deleted, freelist pages)."""
         cutoff = self.clock() - self.settings.acked_retention_days * 86400
         deleted = self.delete_acked_before(cutoff)
-        self.db.execute_sql(f"PRAGMA incremental_vacuum({int(self.settings.vacuum_pages)})")
-        free = int(self.db.execute_sql("PRAGMA freelist_count").fetchone()[0])
+        execute(self.db, f"PRAGMA incremental_vacuum({int(self.settings.vacuum_pages)})")
+        free = int(execute(self.db, "PRAGMA freelist_count").fetchone()[0])
         return deleted, free
 
 

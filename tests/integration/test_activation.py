@@ -8,7 +8,6 @@ import time
 import pytest
 
 from hive_c0re.errors import PolicyRefused
-
 from tests.sandbox import SandboxHive
 
 
@@ -38,9 +37,8 @@ def test_journal_holds_lines_with_hive_agent_fields(hive: SandboxHive) -> None:
     for name in ("bob", "carol"):
         hive.call("register", name=name)
     hive.call("register", name="alice", allowed_recipients=["bob"])
-    with hive.client(hive.agent_socket("alice")) as alice:
-        with pytest.raises(PolicyRefused):
-            alice.call("send", to="carol", body="x")
+    with hive.client(hive.agent_socket("alice")) as alice, pytest.raises(PolicyRefused):
+        alice.call("send", to="carol", body="x")
     lines = [json.loads(line) for line in hive.sandbox.journal("HIVE_AGENT=alice").splitlines()]
     messages = [line["MESSAGE"] for line in lines]
     assert any("registered agent alice" in m for m in messages), messages

@@ -1,0 +1,58 @@
+"""A hive-c0re daemon as a plain child process, for tests that need no systemd."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hive_c0re.errors import Unreachable
+from hive_c0re.wire import Client
+
+
+class DaemonProcess:
+    def __init__(self, **settings: str) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="hhd", dir="/tmp"))
+        self.env = {
+            **os.environ,
+            "HYPERHIVE_STATE_DIR": str(self.root / "state"),
+            "HYPERHIVE_RUNTIME_DIR": str(self.root / "run"),
+            **{f"HYPERHIVE_{k.upper()}": v for k, v in settings.items()},
+        }
+        self.log = (self.root / "daemon.log").open("wb")
+        self.proc = subprocess.Popen([sys.executable, "-m", "hive_c0re", "serve"],
+                                     env=self.env, stdout=self.log, stderr=self.log)
+        self.wait_ready()
+
+    @property
+    def host_socket(self) -> Path:
+        return self.root / "run" / "host.sock"
+
+    def agent_socket(self, name: str) -> Path:
+        return self.root / "run" / "agents" / name / "hive.sock"
+
+    def wait_ready(self, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with Client(self.host_socket, timeout=5) as client:
+                    client.call("whoami")
+                return
+            except Unreachable:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError((self.root / "daemon.log").read_text()) from None
+                time.sleep(0.02)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
