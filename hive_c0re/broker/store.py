@@ -258,11 +258,14 @@ class Store:
         with self.db.atomic():
             found = self._unread(recipient, limit)
             if found:
-                # Only '?' marks are joined into the statement; the ids are bound.
-                marks = ",".join("?" * len(found))
-                update = ("UPDATE message SET leased_at = ?, acked_at = ?,"
-                          f" deliveries = deliveries + 1 WHERE id IN ({marks})")
-                execute(self.db, update, (now, now if ack else None, *(d.id for d in found)))
+                # ``found`` is the oldest unread mail, so "unread up to its last id" is
+                # exactly that set (same transaction, same connection).
+                execute(
+                    self.db,
+                    "UPDATE message SET leased_at = ?, acked_at = ?, deliveries = deliveries + 1"
+                    " WHERE recipient = ? AND acked_at IS NULL AND leased_at IS NULL AND id <= ?",
+                    (now, now if ack else None, recipient, found[-1].id),
+                )
         return found
 
     def ack_turn(self, recipient: str) -> int:
