@@ -135,6 +135,41 @@ def unregister(obj: Context, name: str) -> None:
     output.emit_json({"unregistered": name}) if obj.as_json else output.note(f"unregistered {name}")
 
 
+def _lifecycle_command(verb: str, help_text: str) -> None:
+    @click.argument("name")
+    @click.pass_obj
+    @reports_errors
+    def command(obj: Context, name: str) -> None:
+        agent = obj.call(verb, name=name)["agent"]
+        output.emit_json(agent) if obj.as_json else output.note(
+            f"{name}: {verb} done (desired: {agent['desired']})")
+
+    command.__doc__ = help_text
+    cli.command(verb)(command)
+
+
+_lifecycle_command("spawn", "Create (or revive) agent NAME's container and start it.")
+_lifecycle_command("start", "Start agent NAME's stopped container.")
+_lifecycle_command("stop", "Stop agent NAME's container; it stays stopped.")
+_lifecycle_command("restart", "Restart agent NAME's container.")
+_lifecycle_command("rebuild", "Re-apply NAME's applied config and restart it.")
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--purge", is_flag=True, help="also wipe its state dir and config repos")
+@click.option("--yes", is_flag=True, help="do not ask before --purge")
+@click.pass_obj
+@reports_errors
+def destroy(obj: Context, name: str, purge: bool, yes: bool) -> None:
+    """Remove agent NAME's container; its state is kept (spawn revives it) unless --purge."""
+    if purge and not yes:
+        click.confirm(f"wipe {name}'s notes, credentials and config for good?", abort=True)
+    obj.call("destroy", name=name, purge=purge)
+    output.emit_json({"destroyed": name, "purged": purge}) if obj.as_json else output.note(
+        f"destroyed {name}" + (" and purged its state" if purge else "; its state is kept"))
+
+
 @cli.command()
 @click.argument("to", metavar="AGENT")
 @click.argument("body", metavar="BODY|-")

@@ -76,6 +76,40 @@ class Paths:
     def applied_repo(self, name: str) -> Path:
         return self.state / "applied" / validate_agent_name(name)
 
+    def applied_flake(self, name: str) -> str:
+        """The flake reference NixOS builds an agent's container from."""
+        return f"git+file://{self.applied_repo(name)}#{name}"
+
+    def proposed_repo(self, name: str) -> Path:
+        return self.agent_state(name) / "config"
+
+    def agent_claude(self, name: str) -> Path:
+        return self.agent_state(name) / "claude"
+
+    def agent_notes(self, name: str) -> Path:
+        """The agent's ``/state``: notes, events, model choice."""
+        return self.agent_state(name) / "state"
+
+    def agent_policy(self, name: str) -> Path:
+        """What the daemon hands the container read-only (``/etc/hive``)."""
+        return self.runtime / "policy" / validate_agent_name(name)
+
+    @property
+    def container_roots(self) -> Path:
+        """The small per-agent root directories nspawn boots from (rebuilt at will)."""
+        return self.runtime / "roots"
+
+
+def unit_dir(user_scope: bool) -> Path:
+    """Where agent units go: the system's ``/etc/systemd/system`` or a user manager's."""
+    explicit = os.environ.get("HYPERHIVE_UNIT_DIR")
+    if explicit:
+        return Path(explicit)
+    if not user_scope:
+        return Path("/etc/systemd/system")
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config) / "systemd" / "user"
+
 
 def host_socket_from_env() -> Path:
     """The operator socket a client should dial (``HYPERHIVE_SOCKET`` wins)."""

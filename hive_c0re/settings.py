@@ -79,6 +79,20 @@ SETTINGS: tuple[Setting, ...] = (
             choices=("NORMAL", "FULL")),
     Setting("busy_timeout_ms", int, 5000,
             "how long a sqlite write waits for a lock held by a reader", minimum=0),
+    Setting("systemd_scope", str, "system",
+            "which systemd manager runs agent containers: the system's, or the user's",
+            choices=("system", "user")),
+    Setting("backend", str, "nspawn",
+            "container backend: nspawn (any systemd distribution) or nixos",
+            choices=("nspawn", "nixos")),
+    Setting("uid_base_start", int, 0x70000000,
+            "first host uid of the agents' user namespaces; each agent takes 65536 from here",
+            minimum=65536, maximum=0xFFFF0000),
+    Setting("agent_command", str, "{python} -m hive_ag3nt debug echo",
+            "what a container runs ({python} is this interpreter); the stand-in echoes mail"),
+    Setting("apply_settle_seconds", float, 3.0,
+            "how long a container must stay up after a config change to count as deployed",
+            minimum=0),
 )
 
 
@@ -97,6 +111,11 @@ class Settings:
     write_timeout: float
     sqlite_synchronous: str
     busy_timeout_ms: int
+    systemd_scope: str
+    backend: str
+    uid_base_start: int
+    agent_command: str
+    apply_settle_seconds: float
 
     @classmethod
     def load(

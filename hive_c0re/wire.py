@@ -155,6 +155,19 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
          answer={"acked": "how many"}),
     Verb("requeue_inflight", AGENTS, "put leased, unacked mail back; it comes again redelivered",
          answer={"requeued": "how many"}),
+    Verb("spawn", HOST, "create (or revive) an agent's container and start it", (_NAME,),
+         answer={"agent": "the agent's record"}),
+    Verb("start", HOST, "start a stopped agent's container", (_NAME,),
+         answer={"agent": "the agent's record"}),
+    Verb("stop", HOST, "stop an agent's container (it stays stopped)", (_NAME,),
+         answer={"agent": "the agent's record"}),
+    Verb("restart", HOST, "restart an agent's container", (_NAME,),
+         answer={"agent": "the agent's record"}),
+    Verb("rebuild", HOST, "re-apply the agent's applied config and restart it", (_NAME,),
+         answer={"agent": "the agent's record"}),
+    Verb("destroy", HOST, "remove an agent's container; its state is kept unless purge", (
+        _NAME, Field("purge", "boolean", "also wipe its state and config repos")),
+        answer={}),
 )}
 
 

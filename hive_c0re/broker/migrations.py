@@ -96,6 +96,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         )""",
         "CREATE INDEX hive_event_at ON hive_event (at)",
     )),
+    Migration(3, "agents get containers: uid range and desired state", (
+        # NULL uid_base: a plain registered mailbox with no container.
+        "ALTER TABLE agent ADD COLUMN uid_base INTEGER",
+        "ALTER TABLE agent ADD COLUMN desired TEXT NOT NULL DEFAULT 'none'",
+        "CREATE UNIQUE INDEX agent_uid_base ON agent (uid_base) WHERE uid_base IS NOT NULL",
+    )),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -20,6 +20,8 @@ class Agent(BaseModel):
     name = peewee.TextField(primary_key=True)
     allowed_recipients = peewee.TextField(default="[]")  # JSON list of names
     registered_at = peewee.FloatField()
+    uid_base = peewee.IntegerField(null=True)
+    desired = peewee.TextField(default="none")
 
 
 class Message(BaseModel):

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -60,11 +61,22 @@ class Delivery:
         }
 
 
+class Desired(StrEnum):
+    """What the operator (or an approved request) wants an agent's container to be."""
+
+    NONE = "none"  # a plain mailbox: registered, no container
+    RUNNING = "running"
+    STOPPED = "stopped"
+    DESTROYED = "destroyed"  # container gone, state kept: spawn revives it
+
+
 @dataclass(frozen=True)
 class AgentRecord:
     name: str
     allowed_recipients: tuple[str, ...]
     registered_at: float
+    uid_base: int | None = None
+    desired: Desired = Desired.NONE
 
 
 @dataclass(frozen=True)
@@ -128,6 +140,24 @@ class Store:
         self._agents[name] = _agent_record(row)
         return self._agents[name]
 
+    def set_container(self, name: str, *, desired: Desired, uid_base: int | None = None) -> AgentRecord:
+        """Record an agent's desired container state (and its uid range on first spawn)."""
+        agent = self.agent(name)
+        base = agent.uid_base if uid_base is None else uid_base
+        with self.db.atomic():
+            Agent.update(desired=desired.value, uid_base=base).where(Agent.name == name).execute()
+            row = Agent.get(Agent.name == name)
+        self._agents[name] = _agent_record(row)
+        return self._agents[name]
+
+    def free_uid_base(self, first: int, size: int = 65536) -> int:
+        """The lowest uid range at or above ``first`` that no agent holds."""
+        taken = {a.uid_base for a in self._agents.values()}
+        base = first
+        while base in taken:
+            base += size
+        return base
+
     def unregister_agent(self, name: str) -> None:
         """Forget the agent's record; its stored mail stays for a later re-register."""
         validate_agent_name(name)
@@ -160,11 +190,13 @@ class Store:
     def resolve_recipients(self, sender: str, to: str) -> list[str]:
         """Expand ``to`` into concrete mailboxes ``sender`` may reach; raise if it may not."""
         if to == BROADCAST:
-            everyone = [a.name for a in self.agents()] + [MANAGER]
+            everyone = [a.name for a in self.agents() if a.desired is not Desired.DESTROYED]
+            everyone.append(MANAGER)
             allowed = self._allowed_for(sender)
             return [n for n in everyone if n != sender and (allowed is None or n in allowed)]
-        if to not in FIXED_MAILBOXES:
-            self.agent(to)  # raises NotFound
+        if to not in FIXED_MAILBOXES and self.agent(to).desired is Desired.DESTROYED:
+            raise NotFound(f"agent {to} is destroyed; its mail is kept",
+                           hint=f"`hive-c0re spawn {to}` revives it")
         if to == sender:
             raise InvalidInput(f"{sender} cannot send to itself")
         allowed = self._allowed_for(sender)
@@ -338,5 +370,7 @@ def _agent_record(row: Agent) -> AgentRecord:
         name=row.name,
         allowed_recipients=tuple(json.loads(row.allowed_recipients)),
         registered_at=row.registered_at,
+        uid_base=row.uid_base,
+        desired=Desired(row.desired),
     )
 

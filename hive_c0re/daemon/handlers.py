@@ -39,6 +39,8 @@ def _agent_view(hive: Hive, agent: AgentRecord) -> dict[str, Any]:
     counts = hive.store.counts(agent.name)
     return {
         "name": agent.name,
+        "desired": str(agent.desired),
+        "uid_base": agent.uid_base,
         "allowed_recipients": list(agent.allowed_recipients),
         "unread": counts.unread,
         "in_flight": counts.in_flight,
@@ -138,3 +140,27 @@ async def requeue_inflight(hive: Hive, caller: Caller, args: dict[str, Any]) -> 
                  extra={"HIVE_AGENT": caller.name})
         hive.signals.notify(caller.name)
     return wire.ok(requeued=count)
+
+
+def _lifecycle_verb(verb: str) -> Handler:
+    async def handle(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+        name = validate_agent_name(args["name"])
+        action = getattr(hive.lifecycle, verb)
+        agent = await action(name)
+        hive.report_status()
+        return wire.ok(agent=_agent_view(hive, hive.store.agent(agent.name)))
+
+    handle.__name__ = verb
+    return handle
+
+
+for _verb in ("spawn", "start", "stop", "restart", "rebuild"):
+    handles(_verb)(_lifecycle_verb(_verb))
+
+
+@handles("destroy")
+async def destroy(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    name = validate_agent_name(args["name"])
+    await hive.lifecycle.destroy(name, purge=args.get("purge", False))
+    hive.report_status()
+    return wire.ok()

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import os
 import shutil
 import signal
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hive_c0re import wire
-from hive_c0re.broker.store import Store
+from hive_c0re.broker.store import Desired, Store
 from hive_c0re.daemon import notify
 from hive_c0re.daemon.activation import activated_sockets, bind_unix
 from hive_c0re.daemon.handlers import HANDLERS
@@ -23,6 +25,10 @@ from hive_c0re.errors import HiveError, PolicyRefused
 from hive_c0re.names import MANAGER, OPERATOR
 from hive_c0re.paths import Paths
 from hive_c0re.settings import Settings
+
+if TYPE_CHECKING:
+    from hive_c0re.lifecycle.agents import Lifecycle
+    from hive_c0re.lifecycle.backend import Backend
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +54,11 @@ class Hive:
         self.manager: Listener | None = None
         self.agents: dict[str, Listener] = {}
         self._closing: set[asyncio.Task[None]] = set()
+
+    @functools.cached_property
+    def lifecycle(self) -> Lifecycle:
+        # Built on first use: a hive of plain mailboxes never loads the container code.
+        return build_lifecycle(self)
 
     # -- requests ---------------------------------------------------------------
 
@@ -99,8 +110,12 @@ class Hive:
     def is_listening(self, name: str) -> bool:
         return name in self.agents
 
-    async def listen_for_agent(self, name: str) -> None:
-        """(Re)create ``name``'s socket; an old listener is dropped first (idempotent)."""
+    async def listen_for_agent(self, name: str, owner: int | None = None) -> None:
+        """(Re)create ``name``'s socket; an old listener is dropped first (idempotent).
+
+        ``owner`` is the host uid of the agent container's root, which must be
+        able to connect to the socket and create its own UI socket beside it.
+        """
         old = self.agents.pop(name, None)
         if old is not None:
             self._close_later(old, drop_connections=False)
@@ -108,6 +123,9 @@ class Hive:
         self.paths.agents_runtime.mkdir(parents=True, exist_ok=True, mode=0o755)
         directory.mkdir(exist_ok=True, mode=0o700)
         sock = bind_unix(self.paths.agent_socket(name), AGENT_SOCKET_MODE)
+        if owner is not None:
+            os.chown(directory, owner, owner)
+            os.chown(self.paths.agent_socket(name), owner, owner)
         listener = self._listener(sock, Caller(wire.Kind.AGENT, name))
         self.agents[name] = listener
         await listener.start()
@@ -141,6 +159,26 @@ class Hive:
                 f"{self.signals.waiting()} waiting on mail")
 
 
+def build_lifecycle(hive: Hive) -> Lifecycle:
+    """The container backend the settings ask for, under the right systemd manager."""
+    from hive_c0re.lifecycle.agents import Lifecycle
+    from hive_c0re.lifecycle.backend import Scope, Systemctl
+    from hive_c0re.paths import unit_dir
+
+    scope = Scope(hive.settings.systemd_scope)
+    systemctl = Systemctl(scope)
+    if hive.settings.backend == "nixos":
+        from hive_c0re.lifecycle.nixos import NixosBackend
+
+        backend: Backend = NixosBackend(systemctl=systemctl, flake_for=hive.paths.applied_flake)
+    else:
+        from hive_c0re.lifecycle.nspawn import NspawnBackend
+
+        backend = NspawnBackend(systemctl, unit_dir(scope is Scope.USER),
+                                hive.paths.container_roots)
+    return Lifecycle(hive, backend)
+
+
 async def _every(interval: float, step: Any) -> None:
     while True:
         await asyncio.sleep(interval)
@@ -165,7 +203,8 @@ async def serve(paths: Paths, settings: Settings) -> None:
         host_sock = bind_unix(paths.host_socket, HOST_SOCKET_MODE)
     await hive.start_host(host_sock)
     for agent in store.agents():
-        await hive.listen_for_agent(agent.name)
+        if agent.desired is not Desired.DESTROYED:
+            await hive.listen_for_agent(agent.name, agent.uid_base)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -186,6 +225,9 @@ async def serve(paths: Paths, settings: Settings) -> None:
         tasks.append(loop.create_task(notify.pet_watchdog(interval)))
     retention()
     notify.ready(hive.status_line())
+    # After READY: bringing containers up may take longer than a start timeout.
+    if any(agent.uid_base is not None for agent in store.agents()):
+        tasks.append(loop.create_task(hive.lifecycle.bring_up()))
     log.info("hive-c0re ready in %.0f ms: %s", (time.monotonic() - started) * 1000,
              hive.status_line())
     await stop.wait()

@@ -1,0 +1,1 @@
+"""Agents' containers: backends (nspawn, nixos), state dirs and config repos."""

@@ -1,0 +1,226 @@
+"""Lifecycle verbs: spawn, start, stop, restart, rebuild, destroy (and --purge).
+
+The daemon owns every step: state dirs with tight modes, the config repos, the
+agent's socket, the read-only policy handed to the container, and the
+backend's unit. Slow work (systemctl, git) runs in a worker thread so the
+broker keeps serving; each agent's steps are serialised by its own lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shlex
+import shutil
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hive_c0re.broker.store import AgentRecord, Desired
+from hive_c0re.errors import HiveError, InvalidInput
+from hive_c0re.lifecycle.agent_config import AgentConfig, load_agent_config
+from hive_c0re.lifecycle.backend import Backend, ContainerSpec
+from hive_c0re.lifecycle.gitrepo import ConfigRepo
+from hive_c0re.names import SYSTEM, validate_agent_name
+
+if TYPE_CHECKING:
+    from hive_c0re.daemon.service import Hive
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = "agent.toml"
+POLICY_FILE = "policy.json"
+
+
+def seed_config() -> str:
+    from importlib import resources
+
+    return resources.files("hive_c0re.lifecycle").joinpath("templates", CONFIG_FILE).read_text()
+
+
+class Lifecycle:
+    """Every container-changing action of the hive goes through here."""
+
+    def __init__(self, hive: Hive, backend: Backend) -> None:
+        self.hive = hive
+        self.backend = backend
+        self.paths = hive.paths
+        self.settings = hive.settings
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        if self.settings.uid_base_start % 65536:
+            raise InvalidInput("setting uid_base_start must be a multiple of 65536")
+
+    def lock(self, name: str) -> asyncio.Lock:
+        return self._locks[validate_agent_name(name)]
+
+    # -- verbs ------------------------------------------------------------------
+
+    async def spawn(self, name: str) -> AgentRecord:
+        """Create (or revive) an agent's container and start it."""
+        async with self.lock(name):
+            existing = self._find(name)
+            if existing is not None and existing.desired not in (Desired.DESTROYED, Desired.NONE):
+                raise InvalidInput(f"agent {name} already exists ({existing.desired})",
+                                   hint=f"`hive-c0re start {name}` starts a stopped agent")
+            await asyncio.to_thread(self._prepare_state, name)
+            config = await asyncio.to_thread(self.applied_config, name)
+            store = self.hive.store
+            store.register_agent(name, list(config.allowed_recipients))
+            base = (existing.uid_base if existing and existing.uid_base is not None
+                    else store.free_uid_base(self.settings.uid_base_start))
+            agent = store.set_container(name, desired=Desired.RUNNING, uid_base=base)
+            await self._deploy(agent, config, restart=False)
+            log.info("spawned agent %s (uid base %d)", name, base, extra={"HIVE_AGENT": name})
+            self._wake(name, "spawn")
+            return agent
+
+    async def start(self, name: str) -> AgentRecord:
+        async with self.lock(name):
+            agent = self._container(name)
+            config = await asyncio.to_thread(self.applied_config, name)
+            agent = self.hive.store.set_container(name, desired=Desired.RUNNING)
+            await self._deploy(agent, config, restart=False)
+            self._wake(name, "start")
+            return agent
+
+    async def stop(self, name: str) -> AgentRecord:
+        async with self.lock(name):
+            self._container(name)
+            agent = self.hive.store.set_container(name, desired=Desired.STOPPED)
+            await asyncio.to_thread(self.backend.stop, name)
+            log.info("stopped agent %s", name, extra={"HIVE_AGENT": name})
+            return agent
+
+    async def restart(self, name: str) -> AgentRecord:
+        async with self.lock(name):
+            agent = self._container(name)
+            await asyncio.to_thread(self.backend.restart, name)
+            self.hive.store.set_container(name, desired=Desired.RUNNING)
+            self._wake(name, "restart")
+            return agent
+
+    async def rebuild(self, name: str) -> AgentRecord:
+        """Re-apply the applied config: policy, allow-list, unit; then restart."""
+        async with self.lock(name):
+            agent = self._container(name)
+            config = await asyncio.to_thread(self.applied_config, name)
+            await self._deploy(agent, config, restart=True)
+            self._wake(name, "rebuild")
+            return agent
+
+    async def destroy(self, name: str, *, purge: bool) -> None:
+        """Remove the container; keep ``agents/<n>`` and ``applied/<n>`` unless ``purge``."""
+        async with self.lock(name):
+            agent = self.hive.store.agent(name)
+            if agent.uid_base is not None:
+                await asyncio.to_thread(self.backend.uninstall, name)
+            self.hive.stop_listening_for_agent(name)
+            shutil.rmtree(self.paths.agent_policy(name), ignore_errors=True)
+            if purge:
+                await asyncio.to_thread(self._purge_state, name)
+                self.hive.store.unregister_agent(name)
+            else:
+                self.hive.store.set_container(name, desired=Desired.DESTROYED)
+            log.info("destroyed agent %s%s", name, " and purged its state" if purge else "",
+                     extra={"HIVE_AGENT": name})
+
+    async def bring_up(self) -> None:
+        """At daemon start: every agent that should run, runs."""
+        for agent in self.hive.store.agents():
+            if agent.desired is not Desired.RUNNING:
+                continue
+            try:
+                async with self.lock(agent.name):
+                    config = await asyncio.to_thread(self.applied_config, agent.name)
+                    if not await asyncio.to_thread(self.backend.is_active, agent.name):
+                        await self._deploy(agent, config, restart=False)
+                        self._wake(agent.name, "start")
+            except HiveError as exc:
+                log.error("could not bring up %s: %s", agent.name, exc,
+                          extra={"HIVE_AGENT": agent.name})
+
+    # -- config -----------------------------------------------------------------
+
+    def applied_config(self, name: str) -> AgentConfig:
+        repo = ConfigRepo(self.paths.applied_repo(name))
+        text = repo.read_file(repo.head(), CONFIG_FILE)
+        if text is None:
+            raise HiveError(f"{name}'s applied config has no {CONFIG_FILE}")
+        return load_agent_config(text)
+
+    def spec(self, agent: AgentRecord, config: AgentConfig) -> ContainerSpec:
+        assert agent.uid_base is not None
+        python = shlex.quote(sys.executable)
+        command = shlex.split(self.settings.agent_command.replace("{python}", python))
+        return ContainerSpec(
+            name=agent.name,
+            runtime_dir=self.paths.agent_runtime(agent.name),
+            state_dir=self.paths.agent_notes(agent.name),
+            claude_dir=self.paths.agent_claude(agent.name),
+            policy_dir=self.paths.agent_policy(agent.name),
+            command=command,
+            uid_base=agent.uid_base,
+            resources=config.resources,
+            environment={"HYPERHIVE_AGENT": agent.name, "HOME": "/root",
+                         "PYTHONUNBUFFERED": "1", "CLAUDE_CONFIG_DIR": "/root/.claude"},
+        )
+
+    # -- steps ------------------------------------------------------------------
+
+    async def _deploy(self, agent: AgentRecord, config: AgentConfig, *, restart: bool) -> None:
+        """Hand the container its policy and socket, install its unit and (re)start it."""
+        self.hive.store.register_agent(agent.name, list(config.allowed_recipients))
+        self._write_policy(agent.name, config)
+        await self.hive.listen_for_agent(agent.name, agent.uid_base)
+        spec = self.spec(agent, config)
+        await asyncio.to_thread(self.backend.install, spec)
+        step = self.backend.restart if restart else self.backend.start
+        await asyncio.to_thread(step, agent.name)
+
+    def _write_policy(self, name: str, config: AgentConfig) -> None:
+        directory = self.paths.agent_policy(name)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o755)
+        scratch = directory / (POLICY_FILE + ".new")
+        scratch.write_text(json.dumps(config.policy_json(), indent=2, sort_keys=True) + "\n")
+        scratch.chmod(0o644)
+        scratch.replace(directory / POLICY_FILE)
+
+    def _prepare_state(self, name: str) -> None:
+        """State dirs with tight modes and both config repos, seeded when new."""
+        top = self.paths.agent_state(name)
+        top.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        top.mkdir(exist_ok=True, mode=0o700)
+        for private in (self.paths.agent_notes(name), self.paths.agent_claude(name)):
+            private.mkdir(exist_ok=True, mode=0o700)
+        proposed = ConfigRepo(self.paths.proposed_repo(name))
+        if not proposed.exists():
+            proposed.init({CONFIG_FILE: seed_config()}, f"seed config for {name}")
+        applied = ConfigRepo(self.paths.applied_repo(name))
+        if not applied.exists():
+            self.paths.applied_repo(name).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            applied.init_from(proposed)
+
+    def _purge_state(self, name: str) -> None:
+        for tree in (self.paths.agent_state(name), self.paths.applied_repo(name)):
+            shutil.rmtree(tree, ignore_errors=True)
+
+    def _find(self, name: str) -> AgentRecord | None:
+        return next((a for a in self.hive.store.agents() if a.name == name), None)
+
+    def _container(self, name: str) -> AgentRecord:
+        agent = self.hive.store.agent(name)
+        if agent.uid_base is None or agent.desired in (Desired.NONE, Desired.DESTROYED):
+            raise InvalidInput(f"agent {name} has no container",
+                               hint=f"`hive-c0re spawn {name}` creates it")
+        return agent
+
+    def _wake(self, name: str, action: str) -> None:
+        verb = {"spawn": "spawned", "start": "started", "restart": "restarted",
+                "rebuild": "rebuilt"}[action]
+        body = json.dumps({"event": "lifecycle", "action": action,
+                           "text": f"you were {verb}; check your notes and your mail"})
+        self.hive.send(SYSTEM, name, body, None)
+
+

@@ -1,0 +1,119 @@
+"""The container backend interface, and what every backend is handed.
+
+A backend turns a :class:`ContainerSpec` into a running container under a
+systemd unit, and answers for that unit. It never decides policy: the daemon
+reads ``agent.toml``, validates names and builds the spec; the backend only
+renders argv, unit files and conf files from it and runs ``systemctl``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol
+
+from hive_c0re.errors import HiveError
+from hive_c0re.names import validate_agent_name
+
+# Inside every container, whatever the backend.
+CONTAINER_RUN = Path("/run/hive")
+CONTAINER_STATE = Path("/state")
+CONTAINER_CLAUDE = Path("/root/.claude")
+CONTAINER_POLICY = Path("/etc/hive")
+
+
+class Scope(StrEnum):
+    """Which systemd manager owns the units: the system's, or a user manager (tests)."""
+
+    SYSTEM = "system"
+    USER = "user"
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Per-agent limits from ``agent.toml``, as systemd unit properties."""
+
+    memory_max: str | None = None  # MemoryMax=, e.g. "2G"
+    cpu_quota: str | None = None  # CPUQuota=, e.g. "150%"
+    tasks_max: int | None = None  # TasksMax=
+
+    def unit_properties(self) -> list[tuple[str, str]]:
+        props = [("MemoryMax", self.memory_max), ("CPUQuota", self.cpu_quota),
+                 ("TasksMax", None if self.tasks_max is None else str(self.tasks_max))]
+        return [(key, value) for key, value in props if value is not None]
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything a backend needs to run one agent's container."""
+
+    name: str
+    runtime_dir: Path  # bound to /run/hive (the agent's socket lives here)
+    state_dir: Path  # bound to /state
+    claude_dir: Path  # bound to /root/.claude
+    policy_dir: Path  # bound read-only to /etc/hive
+    command: Sequence[str]  # the harness, run as the container's main process
+    uid_base: int  # container uid 0 is this uid on the host
+    resources: Resources = Resources()
+    read_only_binds: Sequence[Path] = ()  # host paths the harness needs (its Python)
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        validate_agent_name(self.name)
+        if self.uid_base % 65536 or self.uid_base < 65536:
+            raise HiveError(f"uid base {self.uid_base} must be a positive multiple of 65536")
+
+
+class Backend(Protocol):
+    """What the lifecycle needs of a container backend."""
+
+    name: str
+
+    def unit(self, agent: str) -> str:
+        """The systemd unit that runs ``agent``'s container."""
+        ...
+
+    def install(self, spec: ContainerSpec) -> None:
+        """Write (or rewrite) everything the unit needs; do not start it."""
+        ...
+
+    def uninstall(self, agent: str) -> None:
+        """Remove what :meth:`install` wrote; never the agent's state."""
+        ...
+
+    def start(self, agent: str) -> None: ...
+
+    def stop(self, agent: str) -> None: ...
+
+    def restart(self, agent: str) -> None: ...
+
+    def is_active(self, agent: str) -> bool: ...
+
+
+class SystemctlError(HiveError):
+    code = "systemd"
+
+
+@dataclass(frozen=True)
+class Systemctl:
+    """``systemctl`` for one manager; every argv is built from validated names."""
+
+    scope: Scope = Scope.SYSTEM
+    timeout: float = 120.0
+
+    def argv(self, *args: str) -> list[str]:
+        return ["systemctl", *(["--user"] if self.scope is Scope.USER else []), *args]
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(self.argv(*args), capture_output=True, text=True,
+                              timeout=self.timeout, check=False)
+        if check and done.returncode != 0:
+            raise SystemctlError(
+                f"systemctl {' '.join(args)} failed: {done.stderr.strip() or done.returncode}")
+        return done
+
+    def show(self, unit: str, prop: str) -> str:
+        return self.run("show", unit, "-p", prop, "--value").stdout.strip()

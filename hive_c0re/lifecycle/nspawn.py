@@ -1,0 +1,208 @@
+"""The nspawn backend: one ``hive-agent@<name>.service`` per agent, any systemd distribution.
+
+Each container boots from a small per-agent root (the host's ``/usr``
+read-only, a minimal ``/etc``, nothing of ``/root``, ``/home`` or the hive's
+state), runs in its own user namespace (container uid 0 is ``uid_base`` on
+the host) and sees only its binds: ``/run/hive``, ``/state``,
+``/root/.claude`` and, read-only, ``/etc/hive``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from hive_c0re.errors import HiveError
+from hive_c0re.lifecycle.backend import (
+    CONTAINER_CLAUDE,
+    CONTAINER_POLICY,
+    CONTAINER_RUN,
+    CONTAINER_STATE,
+    ContainerSpec,
+    Systemctl,
+)
+from hive_c0re.names import validate_agent_name
+from hive_c0re.units import render
+
+log = logging.getLogger(__name__)
+
+TEMPLATE = "hive-agent@.service"
+DROPIN = "50-hyperhive.conf"
+UID_RANGE = 65536
+NSPAWN = "/usr/bin/systemd-nspawn"
+# Public certificates only: the container must reach the API over TLS, and
+# /etc/ssl/private must stay on the host.
+HOST_READ_ONLY = (Path("/usr"), Path("/etc/ssl/certs"))
+ROOT_DIRS = ("usr", "etc", "etc/ssl", "tmp", "proc", "sys", "dev", "run", "root", "var", "var/tmp")
+MERGED_USR = ("bin", "lib", "lib64", "sbin")
+UNSAFE_IN_UNIT = set(" \t\n\"'\\$;%`")
+
+
+def unit_name(agent: str) -> str:
+    return f"hive-agent@{validate_agent_name(agent)}.service"
+
+
+def prepare_root(root: Path, agent: str) -> None:
+    """Create (idempotently) the minimal root tree the container starts from."""
+    root.mkdir(parents=True, exist_ok=True, mode=0o755)
+    for name in ROOT_DIRS:
+        (root / name).mkdir(exist_ok=True)
+    (root / "tmp").chmod(0o1777)
+    for name in MERGED_USR:
+        link = root / name
+        if not link.is_symlink():
+            link.symlink_to(f"usr/{name}")
+    etc = root / "etc"
+    (etc / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n"
+                                "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
+    (etc / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
+    (etc / "os-release").write_text('ID=hyperhive\nNAME="hyperhive agent"\n')
+    (etc / "hostname").write_text(f"h-{agent}\n")
+    (etc / "machine-id").touch()
+
+
+def host_python_binds() -> list[Path]:
+    """The directories this Python and hyperhive live in, when they are not under /usr."""
+    import hive_c0re
+
+    wanted = {Path(sys.base_prefix), Path(sys.prefix),
+              Path(hive_c0re.__file__).resolve().parent.parent}
+    return sorted(p.resolve() for p in wanted
+                  if not any(p.resolve().is_relative_to(ro) for ro in HOST_READ_ONLY))
+
+
+def _checked(path: Path) -> str:
+    text = str(path)
+    if not path.is_absolute() or UNSAFE_IN_UNIT & set(text):
+        raise HiveError(f"path {text!r} cannot go into a unit file",
+                        hint="use an absolute path without spaces, quotes, '$', '%' or ';'")
+    return text
+
+
+def nspawn_argv(spec: ContainerSpec, root: Path) -> list[str]:
+    """The container's command line, one option per element."""
+    argv = [
+        NSPAWN,
+        "--quiet",
+        "--keep-unit",
+        "--register=no",
+        f"--directory={_checked(root)}",
+        f"--machine=h-{spec.name}",
+        f"--private-users={spec.uid_base}:{UID_RANGE}",
+        "--private-users-ownership=chown",
+        "--as-pid2",
+        "--console=pipe",
+        "--kill-signal=SIGTERM",
+        f"--chdir={CONTAINER_STATE}",
+    ]
+    for ro in (*HOST_READ_ONLY, *host_python_binds(), *spec.read_only_binds):
+        if ro.exists():
+            argv.append(f"--bind-ro={_checked(ro)}")
+    argv += [
+        f"--bind={_checked(spec.runtime_dir)}:{CONTAINER_RUN}",
+        f"--bind={_checked(spec.state_dir)}:{CONTAINER_STATE}",
+        f"--bind={_checked(spec.claude_dir)}:{CONTAINER_CLAUDE}",
+        f"--bind-ro={_checked(spec.policy_dir)}:{CONTAINER_POLICY}",
+    ]
+    for key, value in sorted(spec.environment.items()):
+        argv.append(f"--setenv={key}={value}")
+    argv.append("--")
+    argv += spec.command
+    return argv
+
+
+def render_dropin(spec: ContainerSpec, root: Path) -> str:
+    """The per-agent drop-in: ExecStart as the nspawn man page reads, then limits."""
+    argv = nspawn_argv(spec, root)
+    for word in argv:
+        if UNSAFE_IN_UNIT & set(word) - {" "} or "\n" in word:
+            raise HiveError(f"{word!r} cannot go into a unit file")
+    exec_start = " \\\n    ".join(_quote(word) for word in argv)
+    lines = ["[Service]", "ExecStart=", f"ExecStart={exec_start}"]
+    lines += [f"{key}={value}" for key, value in spec.resources.unit_properties()]
+    return "\n".join(lines) + "\n"
+
+
+def _quote(word: str) -> str:
+    # Unit files split on whitespace; only the command's own arguments can carry spaces.
+    return f'"{word}"' if " " in word else word
+
+
+def _chown_tree(path: Path, uid: int, gid: int) -> None:
+    """Give ``path`` and everything below it to the container's root, skipping symlinks."""
+    for entry in _walk(path):
+        st = entry.lstat()
+        if (st.st_uid, st.st_gid) != (uid, gid):
+            os.lchown(entry, uid, gid)
+
+
+def _walk(path: Path) -> Iterable[Path]:
+    yield path
+    if path.is_dir() and not path.is_symlink():
+        for child in path.iterdir():
+            yield from _walk(child)
+
+
+class NspawnBackend:
+    """Agents as ``systemd-nspawn`` containers under ``hive-agent@<name>.service``."""
+
+    name = "nspawn"
+
+    def __init__(self, systemctl: Systemctl, unit_dir: Path, roots: Path) -> None:
+        self.systemctl = systemctl
+        self.unit_dir = unit_dir
+        self.roots = roots
+
+    def unit(self, agent: str) -> str:
+        return unit_name(agent)
+
+    def _dropin_dir(self, agent: str) -> Path:
+        return self.unit_dir / f"{unit_name(agent)}.d"
+
+    def install(self, spec: ContainerSpec) -> None:
+        root = self.roots / spec.name
+        prepare_root(root, spec.name)
+        for owned in (spec.runtime_dir, spec.state_dir, spec.claude_dir):
+            owned.mkdir(parents=True, exist_ok=True)
+            _chown_tree(owned, spec.uid_base, spec.uid_base)
+        spec.policy_dir.chmod(0o755)
+        changed = self._write(self.unit_dir / TEMPLATE, render(TEMPLATE))
+        changed |= self._write(self._dropin_dir(spec.name) / DROPIN, render_dropin(spec, root))
+        if changed:
+            self.systemctl.run("daemon-reload")
+
+    def _write(self, path: Path, text: str) -> bool:
+        if path.exists() and path.read_text() == text:
+            return False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_name(path.name + ".new")
+        scratch.write_text(text)
+        scratch.replace(path)
+        return True
+
+    def uninstall(self, agent: str) -> None:
+        self.stop(agent)
+        self.systemctl.run("reset-failed", unit_name(agent), check=False)
+        shutil.rmtree(self._dropin_dir(agent), ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(self.roots / validate_agent_name(agent))
+        self.systemctl.run("daemon-reload")
+
+    def start(self, agent: str) -> None:
+        self.systemctl.run("reset-failed", unit_name(agent), check=False)
+        self.systemctl.run("start", unit_name(agent))
+
+    def stop(self, agent: str) -> None:
+        self.systemctl.run("stop", unit_name(agent))
+
+    def restart(self, agent: str) -> None:
+        self.systemctl.run("reset-failed", unit_name(agent), check=False)
+        self.systemctl.run("restart", unit_name(agent))
+
+    def is_active(self, agent: str) -> bool:
+        return self.systemctl.show(unit_name(agent), "ActiveState") == "active"
