@@ -114,6 +114,7 @@ class Verb:
 
 
 ALL = frozenset(Kind)
+MANAGER_ONLY = frozenset({Kind.MANAGER})
 AGENTS = frozenset({Kind.AGENT, Kind.MANAGER})
 HOST = frozenset({Kind.HOST})
 
@@ -124,6 +125,8 @@ _BODY = Field("body", "string", "the message text (at most max_body_bytes as UTF
 _REPLY = Field("in_reply_to", "integer", "id of a message this one answers", minimum=1,
                maximum=2**63 - 1)
 _NAME = Field("name", "string", "an agent name", required=True, max_length=64)
+_ID = Field("id", "integer", "the approval's id", required=True, minimum=1, maximum=2**63 - 1)
+_DESCRIPTION = Field("description", "string", "why, for the operator", max_length=4000)
 _MAX = Field("max", "integer", f"most messages to return (1-{MAX_RECV_BATCH}, default "
              f"{MAX_RECV_BATCH})", minimum=1, maximum=MAX_RECV_BATCH)
 _WAIT = Field("wait_seconds", "number",
@@ -165,6 +168,27 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
          answer={"agent": "the agent's record"}),
     Verb("rebuild", HOST, "re-apply the agent's applied config and restart it", (_NAME,),
          answer={"agent": "the agent's record"}),
+    Verb("pending", HOST, "requests waiting for the operator's decision",
+         answer={"approvals": "list of {id, agent, kind, sha, status, note, description, ...}"}),
+    Verb("approvals", HOST, "every request, or those with one status", (
+        Field("status", "string", "pending, approved, building, deployed, failed or denied",
+              max_length=16),
+    ), answer={"approvals": "list of approvals"}),
+    Verb("approve", HOST, "approve a pending request and carry it out", (_ID,),
+         answer={"approval": "the request, now deployed or failed"}),
+    Verb("deny", HOST, "deny a pending request with a note for the manager", (
+        _ID, Field("note", "string", "why", required=True, max_length=4000)),
+        answer={"approval": "the request, now denied"}),
+    Verb("request_spawn", MANAGER_ONLY, "ask the operator to spawn a new agent",
+         (_NAME, _DESCRIPTION), answer={"approval": "the queued request"}),
+    Verb("request_init_config", MANAGER_ONLY, "ask to seed an agent's proposed config repo",
+         (_NAME, _DESCRIPTION), answer={"approval": "the queued request"}),
+    Verb("request_apply_commit", MANAGER_ONLY,
+         "ask to apply a commit of an agent's proposed config repo", (
+             Field("agent", "string", "the agent", required=True, max_length=64),
+             Field("sha", "string", "the full commit sha", required=True, max_length=64),
+             _DESCRIPTION,
+         ), answer={"approval": "the queued request"}),
     Verb("destroy", HOST, "remove an agent's container; its state is kept unless purge", (
         _NAME, Field("purge", "boolean", "also wipe its state and config repos")),
         answer={}),

@@ -140,7 +140,9 @@ class Store:
         self._agents[name] = _agent_record(row)
         return self._agents[name]
 
-    def set_container(self, name: str, *, desired: Desired, uid_base: int | None = None) -> AgentRecord:
+    def set_container(
+        self, name: str, *, desired: Desired, uid_base: int | None = None
+    ) -> AgentRecord:
         """Record an agent's desired container state (and its uid range on first spawn)."""
         agent = self.agent(name)
         base = agent.uid_base if uid_base is None else uid_base
@@ -171,6 +173,9 @@ class Store:
             validate_agent_name(name)
             raise NotFound(f"no agent named {name!r}", hint="`hive-c0re agents` lists them")
         return record
+
+    def agent_or_none(self, name: str) -> AgentRecord | None:
+        return self._agents.get(name)
 
     def agents(self) -> list[AgentRecord]:
         return [self._agents[name] for name in sorted(self._agents)]

@@ -8,7 +8,9 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from hive_c0re import wire
+from hive_c0re.broker.approvals import ApprovalRecord, Status
 from hive_c0re.broker.store import AgentRecord, Delivery
+from hive_c0re.errors import InvalidInput
 from hive_c0re.names import validate_agent_name, validate_recipient
 
 if TYPE_CHECKING:
@@ -164,3 +166,50 @@ async def destroy(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str,
     await hive.lifecycle.destroy(name, purge=args.get("purge", False))
     hive.report_status()
     return wire.ok()
+
+
+def _approvals(hive: Hive, found: list[ApprovalRecord]) -> dict[str, Any]:
+    return wire.ok(approvals=[a.as_wire() for a in found])
+
+
+@handles("pending")
+async def pending(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    return _approvals(hive, hive.approvals.pending())
+
+
+@handles("approvals")
+async def approvals(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    status = args.get("status")
+    if status is not None and status not in {s.value for s in Status}:
+        raise InvalidInput(f"approvals.status must be one of {', '.join(s.value for s in Status)}")
+    hive.approvals.pending()  # fails requests whose agent vanished before listing them
+    return _approvals(hive, hive.approvals.book.listing(Status(status) if status else None))
+
+
+@handles("approve")
+async def approve(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    return wire.ok(approval=(await hive.approvals.approve(args["id"])).as_wire())
+
+
+@handles("deny")
+async def deny(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    return wire.ok(approval=(await hive.approvals.deny(args["id"], args["note"])).as_wire())
+
+
+@handles("request_spawn")
+async def request_spawn(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    record = hive.approvals.request_spawn(args["name"], args.get("description"))
+    return wire.ok(approval=record.as_wire())
+
+
+@handles("request_init_config")
+async def request_init_config(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    record = hive.approvals.request_init_config(args["name"], args.get("description"))
+    return wire.ok(approval=record.as_wire())
+
+
+@handles("request_apply_commit")
+async def request_apply_commit(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    record = await hive.approvals.request_apply_commit(args["agent"], args["sha"],
+                                                       args.get("description"))
+    return wire.ok(approval=record.as_wire())

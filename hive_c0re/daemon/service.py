@@ -28,6 +28,7 @@ from hive_c0re.settings import Settings
 
 if TYPE_CHECKING:
     from hive_c0re.lifecycle.agents import Lifecycle
+    from hive_c0re.lifecycle.approvals import Approvals
     from hive_c0re.lifecycle.backend import Backend
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,12 @@ class Hive:
     def lifecycle(self) -> Lifecycle:
         # Built on first use: a hive of plain mailboxes never loads the container code.
         return build_lifecycle(self)
+
+    @functools.cached_property
+    def approvals(self) -> Approvals:
+        from hive_c0re.lifecycle.approvals import Approvals
+
+        return Approvals(self)
 
     # -- requests ---------------------------------------------------------------
 
@@ -168,9 +175,9 @@ def build_lifecycle(hive: Hive) -> Lifecycle:
     scope = Scope(hive.settings.systemd_scope)
     systemctl = Systemctl(scope)
     if hive.settings.backend == "nixos":
-        from hive_c0re.lifecycle.nixos import NixosBackend
+        from hive_c0re.lifecycle.nixos import NixosBackend, run_command
 
-        backend: Backend = NixosBackend(systemctl=systemctl, flake_for=hive.paths.applied_flake)
+        backend: Backend = NixosBackend(run_command, systemctl, flake_for=hive.paths.applied_flake)
     else:
         from hive_c0re.lifecycle.nspawn import NspawnBackend
 

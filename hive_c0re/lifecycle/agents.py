@@ -15,12 +15,11 @@ import shlex
 import shutil
 import sys
 from collections import defaultdict
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hive_c0re.broker.store import AgentRecord, Desired
 from hive_c0re.errors import HiveError, InvalidInput
-from hive_c0re.lifecycle.agent_config import AgentConfig, load_agent_config
+from hive_c0re.lifecycle.agent_config import AgentConfig, load_agent_config, seed_text
 from hive_c0re.lifecycle.backend import Backend, ContainerSpec
 from hive_c0re.lifecycle.gitrepo import ConfigRepo
 from hive_c0re.names import SYSTEM, validate_agent_name
@@ -32,12 +31,6 @@ log = logging.getLogger(__name__)
 
 CONFIG_FILE = "agent.toml"
 POLICY_FILE = "policy.json"
-
-
-def seed_config() -> str:
-    from importlib import resources
-
-    return resources.files("hive_c0re.lifecycle").joinpath("templates", CONFIG_FILE).read_text()
 
 
 class Lifecycle:
@@ -126,6 +119,13 @@ class Lifecycle:
             log.info("destroyed agent %s%s", name, " and purged its state" if purge else "",
                      extra={"HIVE_AGENT": name})
 
+    async def settle(self, name: str) -> None:
+        """Raise unless the container is still up after the settle time."""
+        await asyncio.sleep(self.settings.apply_settle_seconds)
+        if not await asyncio.to_thread(self.backend.is_active, name):
+            raise HiveError(f"{name}'s container did not stay up after the change",
+                            hint=f"journalctl -u {self.backend.unit(name)}")
+
     async def bring_up(self) -> None:
         """At daemon start: every agent that should run, runs."""
         for agent in self.hive.store.agents():
@@ -196,7 +196,7 @@ class Lifecycle:
             private.mkdir(exist_ok=True, mode=0o700)
         proposed = ConfigRepo(self.paths.proposed_repo(name))
         if not proposed.exists():
-            proposed.init({CONFIG_FILE: seed_config()}, f"seed config for {name}")
+            proposed.init({CONFIG_FILE: seed_text()}, f"seed config for {name}")
         applied = ConfigRepo(self.paths.applied_repo(name))
         if not applied.exists():
             self.paths.applied_repo(name).parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -1,0 +1,169 @@
+"""The approval flow: the manager asks, the operator decides, the daemon deploys.
+
+apply_commit pins the proposed sha in the applied repo as ``proposal/<id>``
+and validates its ``agent.toml`` before it is queued. Approve moves it through
+``approved/<id>`` and ``building/<id>`` to ``deployed/<id>`` with main
+fast-forwarded, or to ``failed/<id>`` (the error in the tag) with the previous
+config back in place and running. Deny tags ``denied/<id>`` with the
+operator's note. Each step is a tag and an event row; nothing is deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from hive_c0re.broker.approvals import ApprovalBook, ApprovalRecord, Kind, Status
+from hive_c0re.errors import HiveError, InvalidInput, NotFound
+from hive_c0re.lifecycle.agent_config import load_agent_config, seed_text
+from hive_c0re.lifecycle.agents import CONFIG_FILE
+from hive_c0re.lifecycle.gitrepo import ConfigRepo, validate_sha
+from hive_c0re.names import validate_agent_name
+
+if TYPE_CHECKING:
+    from hive_c0re.daemon.service import Hive
+
+log = logging.getLogger(__name__)
+
+STATE_DIR_MISSING = "agent state dir missing"
+
+
+class Approvals:
+    def __init__(self, hive: Hive) -> None:
+        self.hive = hive
+        self.book = ApprovalBook(hive.store)
+        self.paths = hive.paths
+
+    # -- requests (the manager) ---------------------------------------------------
+
+    def request_spawn(self, name: str, description: str | None) -> ApprovalRecord:
+        validate_agent_name(name)
+        return self.book.get(self.book.create(name, Kind.SPAWN, None, description))
+
+    def request_init_config(self, name: str, description: str | None) -> ApprovalRecord:
+        validate_agent_name(name)
+        if ConfigRepo(self.paths.proposed_repo(name)).exists():
+            raise InvalidInput(f"{name} already has a proposed config repo")
+        return self.book.get(self.book.create(name, Kind.INIT_CONFIG, None, description))
+
+    async def request_apply_commit(self, name: str, sha: object,
+                                   description: str | None) -> ApprovalRecord:
+        """Validate and pin a proposed commit; refused before anything touches git if bad."""
+        validate_agent_name(name)
+        commit = validate_sha(sha)
+        proposed = ConfigRepo(self.paths.proposed_repo(name))
+        if not proposed.exists():
+            raise NotFound(f"{name} has no proposed config repo",
+                           hint="request_init_config seeds one")
+        applied = await asyncio.to_thread(self._applied_repo, name)
+        # Read the proposal only after copying it into the repo the daemon owns:
+        # the proposed repo's own git config is the manager's to write.
+        await asyncio.to_thread(applied.fetch_commit, proposed, commit)
+        await asyncio.to_thread(self._check_proposal, applied, commit)
+        approval_id = self.book.create(name, Kind.APPLY_COMMIT, commit, description)
+        await asyncio.to_thread(applied.tag, f"proposal/{approval_id}", commit)
+        log.info("approval #%d: %s asks to apply %s", approval_id, name, commit[:12],
+                 extra={"HIVE_AGENT": name})
+        return self.book.get(approval_id)
+
+    def _check_proposal(self, applied: ConfigRepo, commit: str) -> None:
+        text = applied.read_file(commit, CONFIG_FILE)
+        if text is None:
+            raise InvalidInput(f"commit {commit[:12]} has no {CONFIG_FILE}")
+        load_agent_config(text)
+
+    def _applied_repo(self, name: str) -> ConfigRepo:
+        applied = ConfigRepo(self.paths.applied_repo(name))
+        if not applied.exists():
+            self.paths.applied_repo(name).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            applied.init_from(ConfigRepo(self.paths.proposed_repo(name)))
+        return applied
+
+    # -- decisions (the operator) -----------------------------------------------
+
+    def pending(self) -> list[ApprovalRecord]:
+        """Pending requests; those whose agent's state vanished are failed on the way."""
+        found = []
+        for record in self.book.listing(Status.PENDING):
+            if self._state_missing(record):
+                self.book.move(record.id, Status.FAILED, STATE_DIR_MISSING)
+                continue
+            found.append(record)
+        return found
+
+    def _state_missing(self, record: ApprovalRecord) -> bool:
+        return (record.kind is Kind.APPLY_COMMIT
+                and not self.paths.agent_state(record.agent).is_dir())
+
+    async def deny(self, approval_id: int, note: str) -> ApprovalRecord:
+        record = self.book.move(approval_id, Status.DENIED, note)
+        if record.kind is Kind.APPLY_COMMIT and record.sha:
+            await self._tag(record, "denied", note)
+        log.info("approval #%d denied: %s", approval_id, note, extra={"HIVE_AGENT": record.agent})
+        return record
+
+    async def approve(self, approval_id: int) -> ApprovalRecord:
+        record = self.book.get(approval_id)
+        if record.status is not Status.PENDING:
+            raise InvalidInput(f"approval #{approval_id} is {record.status}, not pending")
+        if self._state_missing(record):
+            return self.book.move(approval_id, Status.FAILED, STATE_DIR_MISSING)
+        record = self.book.move(approval_id, Status.APPROVED)
+        await self._tag(record, "approved")
+        record = self.book.move(approval_id, Status.BUILDING)
+        await self._tag(record, "building")
+        try:
+            await self._carry_out(record)
+        except HiveError as exc:
+            log.warning("approval #%d failed: %s", approval_id, exc,
+                        extra={"HIVE_AGENT": record.agent})
+            await self._tag(record, "failed", str(exc))
+            return self.book.move(approval_id, Status.FAILED, str(exc))
+        await self._tag(record, "deployed")
+        log.info("approval #%d deployed", approval_id, extra={"HIVE_AGENT": record.agent})
+        return self.book.move(approval_id, Status.DEPLOYED)
+
+    async def _carry_out(self, record: ApprovalRecord) -> None:
+        lifecycle = self.hive.lifecycle
+        if record.kind is Kind.SPAWN:
+            await lifecycle.spawn(record.agent)
+        elif record.kind is Kind.INIT_CONFIG:
+            await asyncio.to_thread(self._seed, record.agent)
+        else:
+            assert record.sha is not None
+            await self._apply(record.agent, record.sha)
+
+    def _seed(self, name: str) -> None:
+        top = self.paths.agent_state(name)
+        top.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        top.mkdir(exist_ok=True, mode=0o700)
+        ConfigRepo(self.paths.proposed_repo(name)).init({CONFIG_FILE: seed_text()},
+                                                        f"seed config for {name}")
+
+    async def _apply(self, name: str, sha: str) -> None:
+        """Move applied main to ``sha`` and deploy it; on failure put the old config back."""
+        applied = ConfigRepo(self.paths.applied_repo(name))
+        previous = await asyncio.to_thread(applied.head)
+        await asyncio.to_thread(applied.set_main, sha, True)
+        lifecycle = self.hive.lifecycle
+        agent = self.hive.store.agent_or_none(name)
+        has_container = agent is not None and agent.uid_base is not None
+        try:
+            if has_container:
+                await lifecycle.rebuild(name)
+            else:
+                await lifecycle.spawn(name)
+            await lifecycle.settle(name)
+        except HiveError:
+            await asyncio.to_thread(applied.set_main, previous, True)
+            if has_container:
+                await lifecycle.rebuild(name)
+            raise
+
+    async def _tag(self, record: ApprovalRecord, step: str, message: str | None = None) -> None:
+        if record.kind is not Kind.APPLY_COMMIT or record.sha is None:
+            return
+        applied = ConfigRepo(self.paths.applied_repo(record.agent))
+        if applied.exists():
+            await asyncio.to_thread(applied.tag, f"{step}/{record.id}", record.sha, message)
