@@ -94,7 +94,7 @@ class Sandbox:
 
     def journal(self, *matches: str) -> str:
         """Journal lines (with fields, JSON per line) matching ``matches``."""
-        self.run("journalctl", "--flush", check=False)
+        self.run("journalctl", "--sync", check=False)
         return self.run("journalctl", "--no-pager", "-o", "json", *matches, check=False).stdout
 
     def close(self) -> None:

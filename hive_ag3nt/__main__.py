@@ -1,0 +1,3 @@
+from hive_ag3nt.cli import main
+
+main()

@@ -1,0 +1,3 @@
+from hive_m1nd.cli import main
+
+main()
