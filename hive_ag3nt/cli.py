@@ -135,33 +135,51 @@ def _echo_answer(client: Any, me: str, message: dict[str, Any]) -> None:
               help="seconds each recv waits for mail")
 @click.pass_obj
 def debug_echo(socket: Path | None, wait: float) -> None:
-    """Stand in for an agent: answer each message with '<name> heard: <body>' until SIGTERM."""
+    """Stand in for an agent: answer each message with '<name> heard: <body>' until SIGTERM.
+
+    When the daemon goes away (a restart), it reconnects and takes back the
+    mail it had leased, so nothing is lost.
+    """
     import logging
+    import time
 
     from hive_c0re import logs
-    from hive_c0re.errors import HiveError
+    from hive_c0re.errors import HiveError, Unreachable
 
     logs.setup("hive-ag3nt")
     log = logging.getLogger("hive_ag3nt.echo")
     stop = _EchoStop()
-    try:
-        with _client(socket) as client:
-            me = client.call("whoami")["name"]
-            # Mail a killed predecessor had leased comes back, marked redelivered.
-            requeued = client.call("requeue_inflight")["requeued"]
-            log.info("%s: echo agent listening (%d requeued)", me, requeued,
-                     extra={"HIVE_AGENT": me})
-            while not stop.requested:
-                found = stop.wait_for_mail(client, wait)
-                for message in found:
-                    _echo_answer(client, me, message)
-                if found:
-                    client.call("ack_turn")
-    except _EchoStopped:
-        pass  # a stop that landed between two statements of a wait
-    except HiveError as exc:
-        raise click.ClickException(str(exc)) from None
+    pause = 0.05
+    while not stop.requested:
+        try:
+            with _client(socket) as client:
+                _echo_session(client, stop, wait)
+        except _EchoStopped:
+            break  # a stop that landed between two statements of a wait
+        except Unreachable as exc:
+            log.warning("hive unreachable (%s); reconnecting", exc)
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+            continue
+        except HiveError as exc:
+            raise click.ClickException(str(exc)) from None
     log.info("echo agent stopped")
+
+
+def _echo_session(client: Any, stop: _EchoStop, wait: float) -> None:
+    import logging
+
+    log = logging.getLogger("hive_ag3nt.echo")
+    me = client.call("whoami")["name"]
+    # Mail leased before a crash or a lost connection comes back, marked redelivered.
+    requeued = client.call("requeue_inflight")["requeued"]
+    log.info("%s: echo agent listening (%d requeued)", me, requeued, extra={"HIVE_AGENT": me})
+    while not stop.requested:
+        found = stop.wait_for_mail(client, wait)
+        for message in found:
+            _echo_answer(client, me, message)
+        if found:
+            client.call("ack_turn")
 
 
 def main() -> None:

@@ -13,7 +13,9 @@ nothing else of the host side.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -58,7 +60,8 @@ class Field:
             numeric = (int,) if self.type == "integer" else (int, float)
             # bool is an int in Python but never a count on the wire.
             if isinstance(value, bool) or not isinstance(value, numeric):
-                raise InvalidInput(f"{where} must be an {self.type}")
+                raise InvalidInput(f"{where} must be {'an' if self.type == 'integer' else 'a'} "
+                                   f"{self.type}")
             if value != value or value in (float("inf"), float("-inf")):
                 raise InvalidInput(f"{where} must be a finite number")
             if self.minimum is not None and value < self.minimum:
@@ -81,6 +84,9 @@ class Field:
             schema.update(type="array", items={"type": "string"}, maxItems=256)
         else:
             schema["type"] = self.type
+        if not self.required:
+            # An optional field given as null counts as absent.
+            schema["type"] = [schema["type"], "null"]
         if self.minimum is not None:
             schema["minimum"] = self.minimum
         if self.maximum is not None:
@@ -125,7 +131,8 @@ _BODY = Field("body", "string", "the message text (at most max_body_bytes as UTF
 _REPLY = Field("in_reply_to", "integer", "id of a message this one answers", minimum=1,
                maximum=2**63 - 1)
 _NAME = Field("name", "string", "an agent name", required=True, max_length=64)
-_ID = Field("id", "integer", "the approval's id", required=True, minimum=1, maximum=2**63 - 1)
+_APPROVAL = Field("approval", "integer", "the approval's id", required=True, minimum=1,
+                  maximum=2**63 - 1)
 _DESCRIPTION = Field("description", "string", "why, for the operator", max_length=4000)
 _MAX = Field("max", "integer", f"most messages to return (1-{MAX_RECV_BATCH}, default "
              f"{MAX_RECV_BATCH})", minimum=1, maximum=MAX_RECV_BATCH)
@@ -174,10 +181,10 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
         Field("status", "string", "pending, approved, building, deployed, failed or denied",
               max_length=16),
     ), answer={"approvals": "list of approvals"}),
-    Verb("approve", HOST, "approve a pending request and carry it out", (_ID,),
+    Verb("approve", HOST, "approve a pending request and carry it out", (_APPROVAL,),
          answer={"approval": "the request, now deployed or failed"}),
     Verb("deny", HOST, "deny a pending request with a note for the manager", (
-        _ID, Field("note", "string", "why", required=True, max_length=4000)),
+        _APPROVAL, Field("note", "string", "why", required=True, max_length=4000)),
         answer={"approval": "the request, now denied"}),
     Verb("request_spawn", MANAGER_ONLY, "ask the operator to spawn a new agent",
          (_NAME, _DESCRIPTION), answer={"approval": "the queued request"}),
@@ -211,24 +218,40 @@ def encode(message: Mapping[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
 
-def decode_request(line: bytes, kind: Kind) -> tuple[Verb, dict[str, Any], Any]:
-    """Parse one request line for a socket of ``kind``; return (verb, args, request id).
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def read_frame(line: bytes) -> tuple[dict[str, Any], Any]:
+    """Parse one request line into its object and its ``id`` (None if absent or unusable).
 
     Raise InvalidInput with a message saying what is wrong with the frame.
     """
     try:
-        request = json.loads(line)
+        text = line.decode("utf-8")  # strict: no surrogates, no other encodings
     except UnicodeDecodeError:
         raise InvalidInput("request is not UTF-8") from None
+    try:
+        request = json.loads(text)
     except (ValueError, RecursionError):
         raise InvalidInput("request is not valid JSON",
                            hint='send one JSON object per line, like {"cmd": "whoami"}') from None
+    # JSON escapes can still spell a lone surrogate, which no UTF-8 text can hold.
+    if _ESCAPED_SURROGATE.search(text):
+        try:
+            json.dumps(request, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise InvalidInput("request holds a lone surrogate escape (\\ud800-\\udfff)",
+                               hint="send valid UTF-8 text") from None
     if not isinstance(request, dict):
         raise InvalidInput("request must be a JSON object with a 'cmd' field")
     request_id = request.get("id")
-    if request_id is not None and (isinstance(request_id, bool)
-                                   or not isinstance(request_id, str | int)):
+    if isinstance(request_id, bool) or not isinstance(request_id, str | int):
         request_id = None
+    return request, request_id
+
+
+def parse_request(request: Mapping[str, Any], kind: Kind) -> tuple[Verb, dict[str, Any]]:
+    """Check a request object against the verbs of a ``kind`` socket; return (verb, args)."""
     cmd = request.get("cmd")
     if not isinstance(cmd, str):
         raise InvalidInput("request needs a string field 'cmd'")
@@ -237,7 +260,14 @@ def decode_request(line: bytes, kind: Kind) -> tuple[Verb, dict[str, Any], Any]:
         offered = sorted(v.name for v in VERBS.values() if kind in v.sockets)
         raise InvalidInput(f"unknown verb {cmd[:64]!r} on the {kind} socket",
                            hint="verbs here: " + ", ".join(offered))
-    return verb, verb.parse(request), request_id
+    return verb, verb.parse(request)
+
+
+def decode_request(line: bytes, kind: Kind) -> tuple[Verb, dict[str, Any], Any]:
+    """:func:`read_frame` then :func:`parse_request`: (verb, args, request id)."""
+    request, request_id = read_frame(line)
+    verb, args = parse_request(request, kind)
+    return verb, args, request_id
 
 
 def json_schema() -> dict[str, Any]:
@@ -302,7 +332,9 @@ class Client:
         sock = self._connect()
         try:
             sock.settimeout(self.timeout + wait)
-            sock.sendall(encode(request))
+            # The daemon may have refused the frame midway: its answer is still readable.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                sock.sendall(encode(request))
             line = self._read_line(sock)
         except OSError as exc:
             self.close()

@@ -65,9 +65,13 @@ class Sandbox:
         return env
 
     def _namespace_init(self) -> int:
-        # unshare --fork: its one child is the namespace's pid 1.
-        children = Path(f"/proc/{self._proc.pid}/task/{self._proc.pid}/children").read_text()
-        return int(children.split()[0])
+        """The first process of the sandbox's PID namespace (a descendant of our child)."""
+        ours = os.readlink("/proc/self/ns/pid")
+        pid = self._proc.pid
+        while os.readlink(f"/proc/{pid}/ns/pid") == ours:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            pid = int(children[0])
+        return pid
 
     @property
     def runtime(self) -> Path:
@@ -168,3 +172,34 @@ class SandboxHive:
             [sys.executable, "-m", "hive_c0re", "--socket", str(self.host_socket), *args],
             capture_output=True, text=True, input=input, timeout=60,
         )
+
+
+def _children(hive: SandboxHive, pid: str) -> list[str]:
+    found = hive.sandbox.run("cat", f"/proc/{pid}/task/{pid}/children", check=False).stdout
+    return found.split()
+
+
+def container_process(hive: SandboxHive, agent: str) -> int:
+    """The namespace-local pid of ``agent``'s harness: nspawn's grandchild (under its init).
+
+    Waiting for the grandchild means the container is fully set up: nspawn's
+    intermediate children never have one.
+    """
+    unit = f"hive-agent@{agent}.service"
+    deadline = time.monotonic() + 30
+    while True:
+        nspawn = hive.sandbox.show(unit, "MainPID")
+        inits = _children(hive, nspawn) if nspawn != "0" else []
+        payload = _children(hive, inits[0]) if inits else []
+        if payload:
+            return int(payload[0])
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{unit} has no container process")
+        time.sleep(0.05)
+
+
+def in_container(hive: SandboxHive, agent: str, code: str) -> subprocess.CompletedProcess[str]:
+    """Run Python ``code`` as a process inside ``agent``'s container (all its namespaces)."""
+    pid = container_process(hive, agent)
+    return hive.sandbox.run("nsenter", "-t", str(pid), "-a", "-r", "-w", "--",
+                            sys.executable, "-c", code, check=False)

@@ -188,12 +188,12 @@ async def approvals(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[st
 
 @handles("approve")
 async def approve(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
-    return wire.ok(approval=(await hive.approvals.approve(args["id"])).as_wire())
+    return wire.ok(approval=(await hive.approvals.approve(args["approval"])).as_wire())
 
 
 @handles("deny")
 async def deny(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
-    return wire.ok(approval=(await hive.approvals.deny(args["id"], args["note"])).as_wire())
+    return wire.ok(approval=(await hive.approvals.deny(args["approval"], args["note"])).as_wire())
 
 
 @handles("request_spawn")

@@ -21,6 +21,7 @@ from hive_c0re.settings import Settings
 log = logging.getLogger(__name__)
 
 Dispatch = Callable[[bytes], Awaitable[dict[str, Any]]]
+DRAIN_BUDGET = 16 * 1024 * 1024
 
 
 class Listener:
@@ -40,9 +41,13 @@ class Listener:
             self._accepted, sock=self.sock, limit=self.settings.max_frame_bytes
         )
 
-    async def close(self, *, drop_connections: bool) -> None:
+    def close_listening(self) -> None:
+        """Stop accepting; connections already open go on."""
         if self.server is not None:
             self.server.close()
+
+    async def close(self, *, drop_connections: bool) -> None:
+        self.close_listening()
         if drop_connections:
             for task in list(self.connections):
                 task.cancel()
@@ -54,7 +59,9 @@ class Listener:
         if len(self.connections) >= self.settings.max_connections:
             log.warning("%s: refusing a connection past max_connections=%d", self.label,
                         self.settings.max_connections)
-            await self._answer(writer, wire.failure(InvalidInput("too many connections")))
+            with contextlib.suppress(Exception):
+                await self._answer(writer, wire.failure(InvalidInput("too many connections")))
+                await self._drain_input(reader, writer)
             writer.close()
             return
         self.connections.add(task)
@@ -62,6 +69,8 @@ class Listener:
             await self._serve(reader, writer)
         except (ConnectionError, TimeoutError):
             pass  # the client went away or stopped reading: its loss alone
+        except Exception:
+            log.exception("%s: connection failed", self.label)
         finally:
             self.connections.discard(task)
             writer.close()
@@ -92,9 +101,26 @@ class Listener:
             error = InvalidInput(f"frame larger than {self.settings.max_frame_bytes} bytes",
                                  hint="split the request or raise max_frame_bytes")
             await self._answer(writer, wire.failure(error))
+            await self._drain_input(reader, writer)
             return None, True
         except TimeoutError:
             return None, True
+
+    async def _drain_input(self, reader: asyncio.StreamReader,
+                           writer: asyncio.StreamWriter) -> None:
+        """Read and drop what a client still sends after a refusal, within a budget.
+
+        Closing at once would reset the connection under a client that is
+        still writing, and it would never see the answer explaining why.
+        """
+        if writer.can_write_eof():
+            writer.write_eof()
+        budget = DRAIN_BUDGET
+        while budget > 0:
+            chunk = await asyncio.wait_for(reader.read(65536), self.settings.idle_timeout)
+            if not chunk:
+                return
+            budget -= len(chunk)
 
     async def _answer(self, writer: asyncio.StreamWriter, answer: dict[str, Any]) -> bool:
         if writer.is_closing():

@@ -55,6 +55,7 @@ class Hive:
         self.manager: Listener | None = None
         self.agents: dict[str, Listener] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        self._replaced: dict[str, list[Listener]] = {}
 
     @functools.cached_property
     def lifecycle(self) -> Lifecycle:
@@ -72,7 +73,8 @@ class Hive:
     async def dispatch(self, caller: Caller, line: bytes) -> dict[str, Any]:
         request_id = None
         try:
-            verb, args, request_id = wire.decode_request(line, caller.kind)
+            request, request_id = wire.read_frame(line)
+            verb, args = wire.parse_request(request, caller.kind)
             answer = await HANDLERS[verb.name](self, caller, args)
         except HiveError as exc:
             if isinstance(exc, PolicyRefused):
@@ -125,7 +127,10 @@ class Hive:
         """
         old = self.agents.pop(name, None)
         if old is not None:
-            self._close_later(old, drop_connections=False)
+            # Its connections live on (same identity) until the agent is unregistered.
+            old.close_listening()
+            alive = [done for done in self._replaced.get(name, []) if done.connections]
+            self._replaced[name] = [*alive, old]
         directory = self.paths.agent_runtime(name)
         self.paths.agents_runtime.mkdir(parents=True, exist_ok=True, mode=0o755)
         directory.mkdir(exist_ok=True, mode=0o700)
@@ -138,9 +143,9 @@ class Hive:
         await listener.start()
 
     def stop_listening_for_agent(self, name: str) -> None:
-        listener = self.agents.pop(name, None)
-        if listener is not None:
-            self._close_later(listener, drop_connections=True)
+        for listener in [*self._replaced.pop(name, []), self.agents.pop(name, None)]:
+            if listener is not None:
+                self._close_later(listener, drop_connections=True)
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(self.paths.agent_runtime(name))
 
@@ -151,7 +156,8 @@ class Hive:
         task.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
-        for listener in [self.host, self.manager, *self.agents.values()]:
+        replaced = [old for olds in self._replaced.values() for old in olds]
+        for listener in [self.host, self.manager, *self.agents.values(), *replaced]:
             if listener is not None:
                 await listener.close(drop_connections=True)
         await asyncio.gather(*self._closing, return_exceptions=True)

@@ -163,6 +163,7 @@ class Lifecycle:
             command=command,
             uid_base=agent.uid_base,
             resources=config.resources,
+            executables=sorted({server.command for server in config.mcp_servers.values()}),
             environment={"HYPERHIVE_AGENT": agent.name, "HOME": "/root",
                          "PYTHONUNBUFFERED": "1", "CLAUDE_CONFIG_DIR": "/root/.claude"},
         )

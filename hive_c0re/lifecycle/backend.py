@@ -59,6 +59,7 @@ class ContainerSpec:
     uid_base: int  # container uid 0 is this uid on the host
     resources: Resources = Resources()
     read_only_binds: Sequence[Path] = ()  # host paths the harness needs (its Python)
+    executables: Sequence[str] = ()  # programs the config expects inside (MCP servers)
     environment: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -97,7 +97,7 @@ def nspawn_argv(spec: ContainerSpec, root: Path) -> list[str]:
         "--private-users-ownership=chown",
         "--as-pid2",
         "--console=pipe",
-        "--kill-signal=SIGTERM",
+        "--kill-signal=SIGRTMIN+3",
         f"--chdir={CONTAINER_STATE}",
     ]
     for ro in (*HOST_READ_ONLY, *host_python_binds(), *spec.read_only_binds):
@@ -126,6 +126,22 @@ def render_dropin(spec: ContainerSpec, root: Path) -> str:
     lines = ["[Service]", "ExecStart=", f"ExecStart={exec_start}"]
     lines += [f"{key}={value}" for key, value in spec.resources.unit_properties()]
     return "\n".join(lines) + "\n"
+
+
+def check_executables(spec: ContainerSpec) -> None:
+    """Refuse a config whose programs the container could not run.
+
+    The container sees the host's ``/usr`` and the harness's Python, so a
+    program must live there and be executable.
+    """
+    visible = (*HOST_READ_ONLY, *host_python_binds(), *spec.read_only_binds)
+    for program in spec.executables:
+        path = Path(program)
+        if not any(path.is_relative_to(root) for root in visible):
+            raise HiveError(f"{program} is outside what the container sees "
+                            f"({', '.join(str(v) for v in visible)})")
+        if not path.is_file() or not os.access(path, os.X_OK):
+            raise HiveError(f"{program} is not an executable file in the container")
 
 
 def _quote(word: str) -> str:
@@ -165,6 +181,7 @@ class NspawnBackend:
         return self.unit_dir / f"{unit_name(agent)}.d"
 
     def install(self, spec: ContainerSpec) -> None:
+        check_executables(spec)
         root = self.roots / spec.name
         prepare_root(root, spec.name)
         for owned in (spec.runtime_dir, spec.state_dir, spec.claude_dir):

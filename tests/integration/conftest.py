@@ -25,3 +25,14 @@ def sandbox() -> Iterator[Sandbox]:
 def hive(sandbox: Sandbox) -> SandboxHive:
     """A socket-activated hive-c0re under the sandbox's systemd (started on first use)."""
     return SandboxHive(sandbox)
+
+
+@pytest.fixture
+def container_hive(sandbox: Sandbox) -> SandboxHive:
+    """A hive whose agents run as real nspawn containers under the sandbox's systemd."""
+    return SandboxHive(
+        sandbox,
+        HYPERHIVE_SYSTEMD_SCOPE="user",
+        HYPERHIVE_UNIT_DIR=str(sandbox.unit_dir),
+        HYPERHIVE_APPLY_SETTLE_SECONDS="1",
+    )
