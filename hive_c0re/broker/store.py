@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -120,6 +121,7 @@ class Store:
         # The daemon is the only writer of the agent table, so an in-memory copy
         # stays exact and keeps peewee's query building off the send path.
         self._agents = {row.name: _agent_record(row) for row in Agent.select()}
+        self._load_counts()
 
     def close(self) -> None:
         self.db.close()
@@ -182,13 +184,26 @@ class Store:
 
     def counts(self, recipient: str) -> MailboxCounts:
         """Unread and in-flight mail of one recipient."""
-        row = execute(
+        return MailboxCounts(unread=self._unread_count[recipient],
+                             in_flight=self._in_flight_count[recipient])
+
+    def _load_counts(self) -> None:
+        # Like the agent table, only this store writes messages: counts kept in
+        # memory stay exact and make the inbox cap and status lines O(1).
+        self._unread_count: Counter[str] = Counter()
+        self._in_flight_count: Counter[str] = Counter()
+        rows = execute(
             self.db,
-            "SELECT COALESCE(SUM(leased_at IS NULL), 0), COALESCE(SUM(leased_at IS NOT NULL), 0)"
-            " FROM message WHERE recipient = ? AND acked_at IS NULL",
-            (recipient,),
-        ).fetchone()
-        return MailboxCounts(unread=int(row[0]), in_flight=int(row[1]))
+            "SELECT recipient, SUM(leased_at IS NULL), SUM(leased_at IS NOT NULL)"
+            " FROM message WHERE acked_at IS NULL GROUP BY recipient",
+        ).fetchall()
+        for recipient, unread, in_flight in rows:
+            self._unread_count[recipient] = int(unread)
+            self._in_flight_count[recipient] = int(in_flight)
+
+    def _moved(self, recipient: str, unread: int = 0, in_flight: int = 0) -> None:
+        self._unread_count[recipient] += unread
+        self._in_flight_count[recipient] += in_flight
 
     # -- sending ----------------------------------------------------------------
 
@@ -238,7 +253,10 @@ class Store:
                     " nothing was sent",
                     hint="the recipient must read its mail first, or raise inbox_cap",
                 )
-            return {self._insert(sender, r, body, in_reply_to, now): r for r in recipients}
+            stored = {self._insert(sender, r, body, in_reply_to, now): r for r in recipients}
+        for recipient in recipients:
+            self._moved(recipient, unread=1)
+        return stored
 
     def _insert(self, sender: str, recipient: str, body: str, in_reply_to: int | None,
                 now: float) -> int:
@@ -252,14 +270,7 @@ class Store:
         return cursor.lastrowid
 
     def _inbox_at_cap(self, recipient: str) -> bool:
-        # Probing for the cap-th unread row walks the covering index only as far as the cap.
-        row = execute(
-            self.db,
-            "SELECT 1 FROM message WHERE recipient = ? AND acked_at IS NULL AND leased_at IS NULL"
-            " LIMIT 1 OFFSET ?",
-            (recipient, self.settings.inbox_cap - 1),
-        ).fetchone()
-        return row is not None
+        return self._unread_count[recipient] >= self.settings.inbox_cap
 
     def _allowed_for(self, sender: str) -> frozenset[str] | None:
         """None means unrestricted; otherwise the set of recipients ``sender`` may reach."""
@@ -271,8 +282,9 @@ class Store:
         return frozenset(listed) | {MANAGER, OPERATOR}
 
     def _check_reply(self, sender: str, message_id: int) -> None:
-        original = Message.get_or_none(Message.id == message_id)
-        if original is None or sender not in (original.recipient, original.sender):
+        original = execute(self.db, "SELECT sender, recipient FROM message WHERE id = ?",
+                           (message_id,)).fetchone()
+        if original is None or sender not in original:
             # One message for both cases: a sender learns nothing about others' mail.
             raise NotFound(f"in_reply_to {message_id}: no such message in {sender}'s mail")
 
@@ -303,25 +315,51 @@ class Store:
                     " WHERE recipient = ? AND acked_at IS NULL AND leased_at IS NULL AND id <= ?",
                     (now, now if ack else None, recipient, found[-1].id),
                 )
+        self._moved(recipient, unread=-len(found), in_flight=0 if ack else len(found))
         return found
 
     def ack_turn(self, recipient: str) -> int:
         """Ack every message leased to the recipient; return how many."""
-        return int(
-            Message.update(acked_at=self.clock())
-            .where((Message.recipient == recipient) & Message.leased_at.is_null(False)
-                   & Message.acked_at.is_null())
-            .execute()
-        )
+        count = execute(
+            self.db,
+            "UPDATE message SET acked_at = ?"
+            " WHERE recipient = ? AND acked_at IS NULL AND leased_at IS NOT NULL",
+            (self.clock(), recipient),
+        ).rowcount
+        self._moved(recipient, in_flight=-count)
+        return count
 
     def requeue_inflight(self, recipient: str) -> int:
         """Put leased, unacked mail back to unread; the next lease marks it redelivered."""
-        return int(
-            Message.update(leased_at=None)
-            .where((Message.recipient == recipient) & Message.leased_at.is_null(False)
-                   & Message.acked_at.is_null())
-            .execute()
-        )
+        count = execute(
+            self.db,
+            "UPDATE message SET leased_at = NULL"
+            " WHERE recipient = ? AND acked_at IS NULL AND leased_at IS NOT NULL",
+            (recipient,),
+        ).rowcount
+        self._moved(recipient, unread=count, in_flight=-count)
+        return count
+
+    def unlease(self, recipient: str, ids: Sequence[int], *, acked: bool = False) -> int:
+        """Take back mail whose answer never reached the recipient (it hung up).
+
+        The messages return to unread as if never leased (``acked``: as if
+        never read, for the operator's inbox), so they do not say redelivered:
+        nobody saw them.
+        """
+        count = 0
+        with self.db.atomic():
+            for message_id in ids:
+                count += execute(
+                    self.db,
+                    "UPDATE message SET leased_at = NULL, acked_at = NULL,"
+                    " deliveries = deliveries - 1"
+                    " WHERE id = ? AND recipient = ? AND leased_at IS NOT NULL"
+                    " AND (acked_at IS NOT NULL) = ?",
+                    (message_id, recipient, acked),
+                ).rowcount
+        self._moved(recipient, unread=count, in_flight=0 if acked else -count)
+        return count
 
     def _unread(self, recipient: str, limit: int) -> list[Delivery]:
         cursor = execute(

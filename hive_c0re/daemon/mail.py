@@ -22,7 +22,8 @@ class MailSignals:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters[mailbox].add(waiter)
         try:
-            await asyncio.wait_for(waiter, seconds)
+            async with asyncio.timeout(seconds):
+                await waiter
             return True
         except TimeoutError:
             return False

@@ -9,8 +9,13 @@ import os
 log = logging.getLogger(__name__)
 
 
+def enabled() -> bool:
+    """True when a service manager listens for our notifications."""
+    return bool(os.environ.get("NOTIFY_SOCKET"))
+
+
 def _send(state: str) -> None:
-    if not os.environ.get("NOTIFY_SOCKET"):
+    if not enabled():
         return
     # Imported lazily: the CLI's start-up never pays for systemd's C extension.
     from systemd import daemon

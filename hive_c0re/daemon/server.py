@@ -21,6 +21,7 @@ from hive_c0re.settings import Settings
 log = logging.getLogger(__name__)
 
 Dispatch = Callable[[bytes], Awaitable[dict[str, Any]]]
+Undelivered = Callable[[dict[str, Any]], None]
 DRAIN_BUDGET = 16 * 1024 * 1024
 
 
@@ -28,9 +29,10 @@ class Listener:
     """Serves one socket whose every connection speaks as the same identity."""
 
     def __init__(self, sock: socket.socket, dispatch: Dispatch, settings: Settings,
-                 label: str) -> None:
+                 label: str, undelivered: Undelivered | None = None) -> None:
         self.sock = sock
         self.dispatch = dispatch
+        self.undelivered = undelivered
         self.settings = settings
         self.label = label
         self.connections: set[asyncio.Task[None]] = set()
@@ -82,8 +84,12 @@ class Listener:
             line, last = await self._next_frame(reader, writer)
             if line is None:
                 return
-            if line.strip() and not await self._answer(writer, await self.dispatch(line)):
-                return
+            if line.strip():
+                answer = await self.dispatch(line)
+                if not await self._answer(writer, answer):
+                    if self.undelivered is not None:
+                        self.undelivered(answer)
+                    return
             if last:
                 return
 
@@ -92,7 +98,8 @@ class Listener:
     ) -> tuple[bytes | None, bool]:
         """The next request line and whether the client has finished sending."""
         try:
-            line = await asyncio.wait_for(reader.readuntil(b"\n"), self.settings.idle_timeout)
+            async with asyncio.timeout(self.settings.idle_timeout):
+                line = await reader.readuntil(b"\n")
             return line, False
         except asyncio.IncompleteReadError as exc:
             # A last request without its newline is still answered, then the connection ends.
@@ -117,14 +124,22 @@ class Listener:
             writer.write_eof()
         budget = DRAIN_BUDGET
         while budget > 0:
-            chunk = await asyncio.wait_for(reader.read(65536), self.settings.idle_timeout)
+            async with asyncio.timeout(self.settings.idle_timeout):
+                chunk = await reader.read(65536)
             if not chunk:
                 return
             budget -= len(chunk)
 
     async def _answer(self, writer: asyncio.StreamWriter, answer: dict[str, Any]) -> bool:
+        """Write one answer; False if the client is gone and never got it."""
         if writer.is_closing():
             return False
         writer.write(wire.encode(answer))
-        await asyncio.wait_for(writer.drain(), self.settings.write_timeout)
-        return True
+        # Most answers fit the socket buffer at once; only a slow reader needs the wait.
+        if writer.transport.get_write_buffer_size():
+            try:
+                async with asyncio.timeout(self.settings.write_timeout):
+                    await writer.drain()
+            except ConnectionError:
+                return False
+        return not writer.is_closing()

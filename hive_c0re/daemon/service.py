@@ -106,7 +106,22 @@ class Hive:
         async def dispatch(line: bytes) -> dict[str, Any]:
             return await self.dispatch(caller, line)
 
-        return Listener(sock, dispatch, self.settings, label=f"{caller.kind}:{caller.name}")
+        def undelivered(answer: dict[str, Any]) -> None:
+            self.take_back(caller, answer)
+
+        return Listener(sock, dispatch, self.settings, label=f"{caller.kind}:{caller.name}",
+                        undelivered=undelivered)
+
+    def take_back(self, caller: Caller, answer: dict[str, Any]) -> None:
+        """Mail handed out in an answer the caller never received goes back to unread."""
+        ids = [m["id"] for m in answer.get("messages", ())]
+        if not ids:
+            return
+        count = self.store.unlease(caller.name, ids, acked=caller.kind is wire.Kind.HOST)
+        if count:
+            log.info("%s hung up before its mail reached it; %d message(s) kept unread",
+                     caller.name, count, extra={"HIVE_AGENT": caller.name})
+            self.signals.notify(caller.name)
 
     async def start_host(self, sock: socket.socket) -> None:
         self.host = self._listener(sock, Caller(wire.Kind.HOST, OPERATOR))
@@ -163,7 +178,8 @@ class Hive:
         await asyncio.gather(*self._closing, return_exceptions=True)
 
     def report_status(self) -> None:
-        notify.status(self.status_line())
+        if notify.enabled():
+            notify.status(self.status_line())
 
     def status_line(self) -> str:
         agents = self.store.agents()

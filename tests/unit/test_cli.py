@@ -140,3 +140,29 @@ def test_daemon_stops_cleanly_on_sigterm() -> None:
         assert "hive-c0re stopping" in (d.root / "daemon.log").read_text()
     finally:
         shutil.rmtree(d.root, ignore_errors=True)
+
+
+def test_a_receiver_that_hangs_up_does_not_keep_the_mail(daemon: DaemonProcess) -> None:
+    import json as _json
+    import socket
+    import time
+
+    from hive_c0re.wire import Client
+
+    hive(daemon, "register", "erin")
+    gone = socket.socket(socket.AF_UNIX)
+    gone.connect(str(daemon.agent_socket("erin")))
+    gone.sendall(b'{"cmd": "recv", "wait_seconds": 30}\n')
+    time.sleep(0.2)  # let the daemon start waiting before the client vanishes
+    gone.close()
+    assert hive(daemon, "send", "erin", "for whoever listens").exit_code == 0
+    with Client(daemon.agent_socket("erin")) as erin:
+        deadline = time.monotonic() + 10
+        found: list[dict[str, object]] = []
+        while not found and time.monotonic() < deadline:
+            found = erin.call("recv", wait_seconds=1)["messages"]
+        assert [m["body"] for m in found] == ["for whoever listens"]
+        assert found[0]["redelivered"] is False
+        erin.call("ack_turn")
+    status = _json.loads(hive(daemon, "--json", "status", "erin").output)
+    assert (status["unread"], status["in_flight"]) == (0, 0)
