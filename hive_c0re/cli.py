@@ -171,6 +171,44 @@ def destroy(obj: Context, name: str, purge: bool, yes: bool) -> None:
 
 
 @cli.command()
+@click.option("--all", "show_all", is_flag=True, help="every request, not only pending ones")
+@click.pass_obj
+@reports_errors
+def approvals(obj: Context, show_all: bool) -> None:
+    """List requests waiting for a decision (with --all: every request ever made)."""
+    found = obj.call("approvals" if show_all else "pending")["approvals"]
+    if obj.as_json:
+        output.emit_json(found)
+    elif not found:
+        output.note("no pending requests" if not show_all else "no requests yet")
+    else:
+        output.approvals_table(found)
+
+
+@cli.command()
+@click.argument("approval_id", metavar="ID", type=int)
+@click.pass_obj
+@reports_errors
+def approve(obj: Context, approval_id: int) -> None:
+    """Approve request ID and carry it out; exits 1 if it failed (rolled back)."""
+    done = obj.call("approve", approval=approval_id)["approval"]
+    output.emit_json(done) if obj.as_json else output.approval_outcome(done)
+    if done["status"] != "deployed":
+        sys.exit(ExitCode.ERROR)
+
+
+@cli.command()
+@click.argument("approval_id", metavar="ID", type=int)
+@click.option("--note", required=True, help="why; the manager reads it")
+@click.pass_obj
+@reports_errors
+def deny(obj: Context, approval_id: int, note: str) -> None:
+    """Deny request ID with a note."""
+    done = obj.call("deny", approval=approval_id, note=note)["approval"]
+    output.emit_json(done) if obj.as_json else output.approval_outcome(done)
+
+
+@cli.command()
 @click.argument("to", metavar="AGENT")
 @click.argument("body", metavar="BODY|-")
 @click.option("--reply-to", type=int, help="id of the message this answers")

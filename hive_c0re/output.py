@@ -66,3 +66,20 @@ def error(text: str, hint: str | None) -> None:
     click.secho(f"error: {text}", fg="red", err=True)
     if hint:
         click.echo(f"hint: {hint}", err=True)
+
+
+def approvals_table(found: Iterable[Mapping[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="approvals", title_justify="left")
+    for column in ("id", "agent", "kind", "commit", "status", "description / note"):
+        table.add_column(column)
+    for a in found:
+        table.add_row(str(a["id"]), a["agent"], a["kind"], (a["sha"] or "")[:12], a["status"],
+                      a["note"] or a["description"] or "")
+    _console().print(table)
+
+
+def approval_outcome(a: Mapping[str, Any]) -> None:
+    tail = f": {a['note']}" if a.get("note") else ""
+    click.echo(f"#{a['id']} ({a['kind']} for {a['agent']}) is {a['status']}{tail}")

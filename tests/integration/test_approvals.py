@@ -171,3 +171,25 @@ def test_spawn_request_and_vanished_state(container_hive: SandboxHive) -> None:
     assert hive.call("pending")["approvals"] == []
     (row,) = [a for a in hive.call("approvals")["approvals"] if a["id"] == orphan["id"]]
     assert row["status"] == "failed" and row["note"] == "agent state dir missing"
+
+
+def test_operator_cli_lists_approves_and_denies(container_hive: SandboxHive) -> None:
+    hive = container_hive
+    hive.call("spawn", name="alice")
+    first = manager(hive, "request_apply_commit", agent="alice",
+                    sha=propose(hive, "alice", 'model = "sonnet"\n', "sonnet"))["approval"]
+    listed = hive.cli("approvals")
+    assert listed.returncode == 0 and "apply_commit" in listed.stdout, listed.stderr
+    approved = hive.cli("approve", str(first["id"]))
+    assert approved.returncode == 0 and "deployed" in approved.stdout, approved.stderr
+    second = manager(hive, "request_apply_commit", agent="alice",
+                     sha=propose(hive, "alice", 'model = "opus"\n', "opus"))["approval"]
+    denied = hive.cli("deny", str(second["id"]), "--note", "not now")
+    assert denied.returncode == 0 and "denied: not now" in denied.stdout
+    rows = json.loads(hive.cli("--json", "approvals", "--all").stdout)
+    assert [(r["id"], r["status"]) for r in rows] == [(first["id"], "deployed"),
+                                                      (second["id"], "denied")]
+    assert "no pending requests" in hive.cli("approvals").stdout
+    again = hive.cli("approve", str(second["id"]))
+    assert again.returncode == 4 and "denied, not pending" in again.stderr
+

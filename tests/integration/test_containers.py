@@ -141,3 +141,19 @@ def test_lifecycle_wakes_the_agent_and_unit_has_limits(container_hive: SandboxHi
             hive.call("spawn", name=hostile)
     units = hive.sandbox.systemctl("list-units", "--all", "hive-agent@*", "--no-legend").stdout
     assert "hive-agent@alice.service" in units and units.count("hive-agent@") == 1
+
+
+def test_daemon_start_brings_up_agents_that_should_run(container_hive: SandboxHive) -> None:
+    hive = container_hive
+    for name in ("alice", "bob"):
+        hive.call("spawn", name=name)
+    hive.call("stop", name="bob")
+    hive.sandbox.systemctl("stop", "hive-c0re.service")
+    # Behind the daemon's back: alice's container goes away too.
+    hive.sandbox.systemctl("stop", "hive-agent@alice.service")
+    hive.call("whoami")  # socket activation starts the daemon again
+    deadline = time.monotonic() + 30
+    while hive.sandbox.show("hive-agent@alice.service", "ActiveState") != "active":
+        assert time.monotonic() < deadline, "alice was not brought back up"
+        time.sleep(0.1)
+    assert hive.sandbox.show("hive-agent@bob.service", "ActiveState") == "inactive"
