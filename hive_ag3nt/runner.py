@@ -1,0 +1,278 @@
+"""One Claude session through ``claude-agent-sdk``, one turn at a time.
+
+The CLI process lives across turns (start-up is the expensive part) and its
+session id is kept in ``/state`` so a restarted harness resumes the same
+conversation. Every message of a turn becomes an event in the log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from hive_ag3nt.events import EventLog
+from hive_ag3nt.paths import AgentPaths
+from hive_ag3nt.permissions import decide
+from hive_ag3nt.policy import Policy
+
+log = logging.getLogger(__name__)
+
+TOOL_RESULT_KEEP = 4000  # characters of a tool result kept in the events log
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    RATE_LIMITED = "rate_limited"
+    AUTH = "auth"
+    TOO_LONG = "too_long"
+    INTERRUPTED = "interrupted"
+    ERROR = "error"
+
+
+@dataclass
+class TurnResult:
+    outcome: Outcome
+    turn: int
+    error: str | None = None
+    context_tokens: int = 0
+    cost_usd: float | None = None
+    session_id: str | None = None
+    texts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SessionConfig:
+    """Everything a session needs that is not the prompt."""
+
+    name: str
+    policy: Policy
+    paths: AgentPaths
+    system_prompt: str
+    mcp_server: Any  # the in-process hive server
+    cli_path: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def classify(result: Any, assistant_errors: list[str]) -> tuple[Outcome, str | None]:
+    """What a ResultMessage (and the turn's assistant errors) says about how the turn went."""
+    status = getattr(result, "api_error_status", None)
+    text = str(getattr(result, "result", "") or "")
+    errors = " ".join(str(e) for e in (getattr(result, "errors", None) or []))
+    blob = f"{text} {errors} {' '.join(assistant_errors)}".lower()
+    if not getattr(result, "is_error", False) and not assistant_errors:
+        return Outcome.OK, None
+    if status == 429 or "rate_limit" in blob or "rate limit" in blob:
+        return Outcome.RATE_LIMITED, text or "rate limited"
+    if status in (401, 403) or "authentication" in blob or "not logged in" in blob \
+            or "invalid api key" in blob or "oauth" in blob:
+        return Outcome.AUTH, text or "authentication failed"
+    if "prompt is too long" in blob or ("too long" in blob and "context" in blob):
+        return Outcome.TOO_LONG, text or "prompt is too long"
+    return Outcome.ERROR, text or errors or getattr(result, "subtype", "error")
+
+
+def context_tokens(usage: dict[str, Any] | None) -> int:
+    if not usage:
+        return 0
+    return sum(int(usage.get(k) or 0) for k in (
+        "input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
+
+
+class ClaudeSession:
+    """A live connection to the claude CLI; reconnects (resuming) when it has to."""
+
+    def __init__(self, config: SessionConfig, events: EventLog, model: Callable[[], str], *,
+                 persist: bool = True, tools: tuple[str, ...] | None = None) -> None:
+        """``persist=False`` (with its own ``tools``) is a side session: notes compaction."""
+        self.config = config
+        self.events = events
+        self.model = model
+        self.persist = persist
+        self.tools = tools
+        self._client: Any = None
+        self._turn: int | None = None
+        self._denials: list[str] = []
+
+    @property
+    def session_id(self) -> str | None:
+        if not self.persist:
+            return None
+        try:
+            return self.config.paths.session_file.read_text().strip() or None
+        except OSError:
+            return None
+
+    def _save_session(self, session_id: str | None) -> None:
+        if self.persist and session_id and session_id != self.session_id:
+            try:
+                self.config.paths.session_file.write_text(session_id + "\n")
+            except OSError as exc:
+                log.warning("cannot remember session %s: %s", session_id, exc)
+
+    def options(self, *, resume: str | None) -> Any:
+        from claude_agent_sdk import ClaudeAgentOptions
+
+        policy = self.config.policy
+        servers: dict[str, Any] = {"hive": self.config.mcp_server}
+        for key, server in policy.mcp_servers.items():
+            servers[key] = {"type": "stdio", "command": server.command,
+                            "args": list(server.args), "env": dict(server.env)}
+        builtins = list(self.tools if self.tools is not None else policy.allowed_tools)
+        # Whole-tool allows would shadow can_use_tool; Bash is decided there.
+        allowed = [t for t in builtins if t != "Bash"] + [
+            f"mcp__hive__{n}" for n in ("recv", "send", "ask", "answer", "remind",
+                                        "get_open_threads", "cancel_thread", "whoami")]
+        return ClaudeAgentOptions(
+            tools=builtins,
+            allowed_tools=allowed,
+            system_prompt={"type": "preset", "preset": "claude_code",
+                           "append": self.config.system_prompt},
+            mcp_servers=servers,
+            model=self.model(),
+            cwd=str(self.config.paths.state),
+            cli_path=self.config.cli_path,
+            setting_sources=[],
+            can_use_tool=self._can_use_tool,
+            stderr=self._stderr,
+            resume=resume,
+            env={**self.config.env, "CLAUDE_CONFIG_DIR": str(self.config.paths.claude_config)},
+        )
+
+    async def _can_use_tool(self, tool: str, tool_input: dict[str, Any], context: Any) -> Any:
+        from claude_agent_sdk import PermissionResultAllow, PermissionResultDeny
+
+        decision = decide(tool, tool_input, self.config.policy)
+        if decision.allowed:
+            return PermissionResultAllow(updated_input=tool_input)
+        self._denials.append(decision.reason)
+        self.events.record(self._turn, "denial", tool=tool, input=tool_input,
+                           reason=decision.reason)
+        return PermissionResultDeny(message=decision.reason)
+
+    def _stderr(self, line: str) -> None:
+        self.events.record(self._turn, "stderr", line=line.rstrip())
+
+    async def connect(self) -> None:
+        from claude_agent_sdk import ClaudeSDKClient
+
+        if self._client is None:
+            client = ClaudeSDKClient(self.options(resume=self.session_id))
+            await client.connect()
+            self._client = client
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                await client.disconnect()
+            except Exception as exc:  # a dead CLI must not stop a shutdown
+                log.warning("claude CLI did not disconnect cleanly: %s", exc)
+
+    async def new_session(self) -> None:
+        await self.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.config.paths.session_file.unlink()
+
+    async def set_model(self, name: str) -> None:
+        if self._client is not None:
+            await self._client.set_model(name)
+
+    async def interrupt(self) -> None:
+        if self._client is not None and self._turn is not None:
+            await self._client.interrupt()
+
+    async def turn(self, prompt: str, trigger: str) -> TurnResult:
+        """Run one turn to its result; never raises for what the CLI reports."""
+        turn = self.events.start_turn(self.model(), trigger)
+        self._turn, self._denials = turn, []
+        self.events.record(turn, "prompt", text=prompt)
+        try:
+            await self.connect()
+            result = await self._run(turn, prompt)
+        except Exception as exc:
+            log.warning("turn %d failed: %s", turn, exc)
+            await self.close()  # a broken CLI process is started afresh next turn
+            result = TurnResult(Outcome.ERROR, turn, error=str(exc) or type(exc).__name__)
+        finally:
+            self._turn = None
+        self.events.end_turn(turn, result.outcome.value, cost_usd=result.cost_usd,
+                             input_tokens=result.context_tokens, session_id=result.session_id,
+                             error=result.error)
+        return result
+
+    async def _run(self, turn: int, prompt: str) -> TurnResult:
+        from claude_agent_sdk import AssistantMessage, ResultMessage
+
+        await self._client.query(prompt)
+        texts: list[str] = []
+        assistant_errors: list[str] = []
+        last_usage: dict[str, Any] | None = None
+        async for message in self._client.receive_response():
+            self._record(turn, message, texts)
+            if isinstance(message, AssistantMessage):
+                if message.error:
+                    assistant_errors.append(str(message.error))
+                last_usage = message.usage or last_usage
+            if isinstance(message, ResultMessage):
+                return self._finish(turn, message, texts, assistant_errors, last_usage)
+        return TurnResult(Outcome.ERROR, turn, error="the CLI ended the turn without a result")
+
+    def _finish(self, turn: int, message: Any, texts: list[str], assistant_errors: list[str],
+                last_usage: dict[str, Any] | None) -> TurnResult:
+        outcome, error = classify(message, assistant_errors)
+        if message.subtype == "error_during_execution" and outcome is Outcome.ERROR and \
+                not assistant_errors and "interrupt" in str(message.result or "").lower():
+            outcome = Outcome.INTERRUPTED
+        self._save_session(message.session_id)
+        self.events.record(turn, "result", subtype=message.subtype, is_error=message.is_error,
+                           duration_ms=message.duration_ms, cost_usd=message.total_cost_usd,
+                           usage=message.usage, denials=self._denials)
+        return TurnResult(outcome, turn, error=error,
+                          context_tokens=context_tokens(last_usage or message.usage),
+                          cost_usd=message.total_cost_usd, session_id=message.session_id,
+                          texts=texts)
+
+    def _record(self, turn: int, message: Any, texts: list[str]) -> None:
+        from claude_agent_sdk import (
+            AssistantMessage,
+            SystemMessage,
+            TextBlock,
+            ToolResultBlock,
+            ToolUseBlock,
+            UserMessage,
+        )
+
+        if isinstance(message, AssistantMessage):
+            for block in message.content:
+                if isinstance(block, TextBlock):
+                    texts.append(block.text)
+                    self.events.record(turn, "assistant_text", text=block.text)
+                elif isinstance(block, ToolUseBlock):
+                    self.events.record(turn, "tool_call", id=block.id, tool=block.name,
+                                       input=block.input)
+        elif isinstance(message, UserMessage) and isinstance(message.content, list):
+            for block in message.content:
+                if isinstance(block, ToolResultBlock):
+                    self.events.record(turn, "tool_result", id=block.tool_use_id,
+                                       is_error=bool(block.is_error),
+                                       content=str(block.content)[:TOOL_RESULT_KEEP])
+        elif isinstance(message, SystemMessage):
+            self.events.record(turn, "system", subtype=message.subtype)
+
+
+def claude_cli_path() -> str | None:
+    """``$HYPERHIVE_CLAUDE`` when set, else the SDK's own CLI."""
+    return os.environ.get("HYPERHIVE_CLAUDE") or None
+
+
+def bundled_cli() -> str:
+    """The claude CLI that ships inside the SDK's wheel."""
+    import claude_agent_sdk
+
+    return str(Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude")

@@ -1,0 +1,113 @@
+"""The hive's tools, as an in-process MCP server named ``hive``.
+
+Each tool is a thin call to the agent's socket: questions, reminders,
+threads and delivery all live in the daemon. A refusal from the daemon comes
+back to the model as a tool error it can read and act on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from hive_ag3nt.hive import HiveConnection
+from hive_c0re.errors import HiveError
+
+Result = dict[str, Any]
+SERVER = "hive"
+
+_TO = {"type": "string", "description": "an agent's name, 'operator', 'manager' or '*'"}
+SCHEMAS: dict[str, tuple[str, dict[str, Any]]] = {
+    "recv": ("Read your mail. wait_seconds > 0 takes the messages into this turn (waiting up "
+             "to that long for new ones); 0 only peeks, and they come again as a later turn.", {
+                 "type": "object",
+                 "properties": {"wait_seconds": {"type": "number", "minimum": 0,
+                                                 "maximum": 180},
+                                "max": {"type": "integer", "minimum": 1, "maximum": 32}},
+             }),
+    "send": ("Send a message. Pass in_reply_to with the id of the message you answer.", {
+        "type": "object",
+        "properties": {"to": _TO, "body": {"type": "string"},
+                       "in_reply_to": {"type": "integer"}},
+        "required": ["to", "body"],
+    }),
+    "ask": ("Ask the operator (default) or a peer a question, optionally with options; the "
+            "answer arrives later as a question_answered event.", {
+                "type": "object",
+                "properties": {"question": {"type": "string"},
+                               "options": {"type": "array", "items": {"type": "string"}},
+                               "multi": {"type": "boolean"},
+                               "ttl_seconds": {"type": "integer", "minimum": 1,
+                                               "maximum": 21600},
+                               "to": {"type": "string"}},
+                "required": ["question"],
+            }),
+    "answer": ("Answer a question that was asked of you.", {
+        "type": "object",
+        "properties": {"id": {"type": "integer"}, "answer": {"type": "string"}},
+        "required": ["id", "answer"],
+    }),
+    "remind": ("Have the hive wake you later with a message: after delay_seconds, or at a "
+               "time (ISO-8601 with a timezone, or unix seconds).", {
+                   "type": "object",
+                   "properties": {"message": {"type": "string"},
+                                  "delay_seconds": {"type": "integer", "minimum": 1},
+                                  "at": {"type": "string"},
+                                  "file_path": {"type": "string"}},
+                   "required": ["message"],
+               }),
+    "get_open_threads": ("Your open questions (asked and to answer) and pending reminders.",
+                         {"type": "object", "properties": {}}),
+    "cancel_thread": ("Cancel one of your open questions or pending reminders.", {
+        "type": "object",
+        "properties": {"kind": {"type": "string", "enum": ["question", "reminder"]},
+                       "id": {"type": "integer"}},
+        "required": ["kind", "id"],
+    }),
+    "whoami": ("Your name in the hive.", {"type": "object", "properties": {}}),
+}
+
+
+def _text(payload: Any, *, error: bool = False) -> Result:
+    result: Result = {"content": [{"type": "text", "text": json.dumps(payload)}]}
+    if error:
+        result["is_error"] = True
+    return result
+
+
+async def call_tool(hive: HiveConnection, name: str, args: dict[str, Any]) -> Result:
+    """Run one hive tool: the daemon's answer, or its refusal as a tool error."""
+    if name not in SCHEMAS:
+        return _text({"error": f"unknown hive tool {name}"}, error=True)
+    arguments = dict(args)
+    if name == "remind" and isinstance(arguments.get("at"), str) and \
+            arguments["at"].strip().isdigit():
+        arguments["at"] = int(arguments["at"])
+    try:
+        answer = await hive.call(name, **arguments)
+    except HiveError as exc:
+        return _text({"error": exc.message, "hint": exc.hint}, error=True)
+    answer.pop("version", None)
+    answer.pop("ok", None)
+    return _text(answer)
+
+
+def build_server(hive: HiveConnection) -> Any:
+    """The ``hive`` MCP server for ``ClaudeAgentOptions.mcp_servers``."""
+    from claude_agent_sdk import create_sdk_mcp_server, tool
+
+    def make(name: str) -> Any:
+        description, schema = SCHEMAS[name]
+
+        async def handler(args: dict[str, Any]) -> Result:
+            return await call_tool(hive, name, args)
+
+        decorated: Callable[[Callable[[Any], Awaitable[Result]]], Any] = tool(
+            name, description, schema)
+        return decorated(handler)
+
+    return create_sdk_mcp_server(SERVER, tools=[make(name) for name in SCHEMAS])
+
+
+ALLOWED = [f"mcp__{SERVER}__{name}" for name in SCHEMAS]
