@@ -25,6 +25,19 @@ def cli() -> None:
     """The agent harness: runs Claude turns on the mail that reaches this container."""
 
 
+@cli.command()
+@click.option("--no-ui", is_flag=True, help="do not serve the web UI on /run/hive/ui.sock")
+def serve(no_ui: bool) -> None:
+    """Run the turn loop (and the agent's web UI) until SIGTERM."""
+    import asyncio
+
+    from hive_ag3nt.service import run
+    from hive_c0re import logs
+
+    logs.setup("hive-ag3nt")
+    asyncio.run(run(ui=not no_ui))
+
+
 @cli.group(hidden=True)
 @click.option("--socket", type=click.Path(path_type=Path), envvar="HYPERHIVE_SOCKET",
               help="agent socket [default: /run/hive/hive.sock]")

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import shutil
+from collections import deque
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
@@ -39,6 +40,7 @@ class State(StrEnum):
 
 
 QUEUED_COMMANDS = ("/compact", "/new-session")
+RECENT_MAIL = 50  # messages the UI's inbox panel shows
 
 
 class Harness:
@@ -60,6 +62,7 @@ class Harness:
         self.inputs: asyncio.Queue[str] = asyncio.Queue()
         self.logged_in = asyncio.Event()
         self.turn_running = False
+        self.recent_mail: deque[dict[str, Any]] = deque(maxlen=RECENT_MAIL)
         self._failures = 0
 
     # -- state ------------------------------------------------------------------
@@ -149,6 +152,7 @@ class Harness:
             return []
 
     async def _mail_turn(self, messages: list[dict[str, Any]]) -> None:
+        self.recent_mail.extend(messages)
         text = prompt.mail_prompt(messages)
         while True:
             result = await self._turn(text, "mail")
