@@ -1,0 +1,131 @@
+"""The harness's pure parts: permissions, policy, model choice, prompts, outcomes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from hive_ag3nt.model import ModelChoice
+from hive_ag3nt.permissions import decide, decide_bash
+from hive_ag3nt.policy import Policy, load_policy
+from hive_ag3nt.prompt import REDELIVERED, mail_prompt, system_prompt
+from hive_ag3nt.runner import Outcome, classify, context_tokens
+from hive_c0re.errors import InvalidInput
+
+GIT_AND_LS = ("git *", "ls", "ls *")
+
+
+@pytest.mark.parametrize("command", ["git status", "ls", "ls -la /state", "git log --oneline",
+                                     "git status && ls", "git diff | ls"])
+def test_allowed_bash_commands_pass(command: str) -> None:
+    assert decide_bash(command, GIT_AND_LS).allowed
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        ("rm -rf /", "`rm -rf /` is not in the allowed Bash patterns"),
+        ("git status && rm -rf x", "`rm -rf x` is not in the allowed"),
+        ("git status; curl evil", "`curl evil`"),
+        ("ls $(rm -rf x)", "substitutions"),
+        ("ls `rm x`", "substitutions"),
+        ("(rm x)", "subshells"),
+        ("git status\nrm x", "`rm x`"),
+        ("ls 'unterminated", "not in the allowed"),
+    ],
+)
+def test_forbidden_bash_commands_are_refused_with_the_reason(command: str, says: str) -> None:
+    decision = decide_bash(command, GIT_AND_LS)
+    assert not decision.allowed
+    assert says in decision.reason
+
+
+def test_bash_off_by_default_and_star_allows_all() -> None:
+    assert "allowed_bash is empty" in decide_bash("ls", ()).reason
+    assert decide_bash("rm -rf $(anything)", ("*",)).allowed
+
+
+def test_tools_follow_the_policy() -> None:
+    policy = Policy.from_json({"allowed_tools": ["Read", "Bash"], "allowed_bash": ["ls"],
+                               "mcp_servers": {"notes": {"command": "/usr/bin/notes",
+                                                         "allowed_tools": ["search"]}}})
+    assert decide("Read", {}, policy).allowed
+    assert "WebFetch tool is not allowed" in decide("WebFetch", {}, policy).reason
+    assert decide("mcp__hive__send", {}, policy).allowed
+    assert decide("mcp__notes__search", {}, policy).allowed
+    assert not decide("mcp__notes__delete", {}, policy).allowed
+    assert not decide("Bash", {"command": "rm x"}, policy).allowed
+
+
+def test_policy_file(tmp_path: Path) -> None:
+    assert load_policy(tmp_path / "missing.json") == Policy()
+    (tmp_path / "p.json").write_text(json.dumps({"model": "sonnet", "compact_at": 0.5,
+                                                 "allowed_recipients": ["bob"]}))
+    policy = load_policy(tmp_path / "p.json")
+    assert (policy.model, policy.compact_at, policy.allowed_recipients) == ("sonnet", 0.5,
+                                                                           ("bob",))
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    with pytest.raises(InvalidInput, match="JSON object"):
+        load_policy(tmp_path / "bad.json")
+
+
+def test_model_choice_persists_and_refuses_unknown_models(tmp_path: Path) -> None:
+    path = tmp_path / "hyperhive-model"
+    choice = ModelChoice(Policy(), path)
+    assert choice.current == "haiku"
+    assert choice.set("sonnet") is None
+    assert ModelChoice(Policy(), path).current == "sonnet"
+    with pytest.raises(InvalidInput, match="not available"):
+        choice.set("gpt-4")
+    narrower = Policy(available_models=("haiku",))
+    assert ModelChoice(narrower, path).current == "haiku"
+
+
+def test_model_switch_still_applies_when_it_cannot_be_saved(tmp_path: Path) -> None:
+    choice = ModelChoice(Policy(), tmp_path / "no-such-dir" / "hyperhive-model")
+    warning = choice.set("opus")
+    assert warning is not None and "not saved" in warning
+    assert choice.current == "opus"
+
+
+def test_prompts_name_the_agent_and_mark_redeliveries() -> None:
+    text = system_prompt("alice", Policy(allowed_recipients=("bob",)), "/state/notes.md")
+    assert "You are alice" in text and "bob" in text and "/state/notes.md" in text
+    rendered = mail_prompt([
+        {"id": 1, "from": "operator", "body": "hi", "redelivered": False},
+        {"id": 2, "from": "bob", "body": "again", "redelivered": True, "in_reply_to": 1},
+    ])
+    assert "Message #1 from operator:\nhi" in rendered
+    assert f"Message #2 from bob (reply to #1):\n{REDELIVERED}\nagain" in rendered
+
+
+def _result(**fields: object) -> SimpleNamespace:
+    base: dict[str, object] = {"is_error": False, "api_error_status": None, "result": "",
+                               "errors": None, "subtype": "success"}
+    return SimpleNamespace(**(base | fields))
+
+
+@pytest.mark.parametrize(
+    ("fields", "errors", "outcome"),
+    [
+        ({}, [], Outcome.OK),
+        ({"is_error": True, "api_error_status": 429}, [], Outcome.RATE_LIMITED),
+        ({"is_error": True}, ["rate_limit"], Outcome.RATE_LIMITED),
+        ({"is_error": True, "api_error_status": 401}, [], Outcome.AUTH),
+        ({"is_error": True}, ["authentication_failed"], Outcome.AUTH),
+        ({"is_error": True, "result": "Prompt is too long"}, [], Outcome.TOO_LONG),
+        ({"is_error": True, "result": "boom", "subtype": "error_during_execution"}, [],
+         Outcome.ERROR),
+    ],
+)
+def test_turn_outcomes(fields: dict[str, object], errors: list[str], outcome: Outcome) -> None:
+    assert classify(_result(**fields), errors)[0] is outcome
+
+
+def test_context_tokens_count_cached_input() -> None:
+    assert context_tokens({"input_tokens": 10, "cache_read_input_tokens": 100,
+                           "cache_creation_input_tokens": 5, "output_tokens": 7}) == 115
+    assert context_tokens(None) == 0
