@@ -45,7 +45,10 @@ RECENT_MAIL = 50  # messages the UI's inbox panel shows
 
 class Harness:
     def __init__(self, paths: AgentPaths, settings: HarnessSettings,
-                 cli_path: str | None = None, env: dict[str, str] | None = None) -> None:
+                 cli_path: str | None = None, env: dict[str, str] | None = None, *,
+                 extra_tools: dict[str, tuple[str, dict[str, Any]]] | None = None,
+                 extra_prompt: str = "") -> None:
+        """``extra_tools`` and ``extra_prompt`` make a harness into the manager's."""
         self.paths = paths
         self.settings = settings
         self.policy = load_policy(paths.policy)
@@ -55,6 +58,8 @@ class Harness:
         self.tools = HiveConnection(paths.socket)
         self.cli_path = cli_path
         self.env = env or {}
+        self.extra_tools = extra_tools or {}
+        self.extra_prompt = extra_prompt
         self.name = "?"
         self.session: ClaudeSession | None = None
         self.state = State.OFFLINE
@@ -100,8 +105,10 @@ class Harness:
                  extra={"HIVE_AGENT": self.name})
         config = SessionConfig(
             name=self.name, policy=self.policy, paths=self.paths,
-            system_prompt=prompt.system_prompt(self.name, self.policy, "/state/notes.md"),
-            mcp_server=build_server(self.tools), cli_path=self.cli_path, env=self.env)
+            system_prompt=prompt.system_prompt(self.name, self.policy, "/state/notes.md")
+            + self.extra_prompt,
+            mcp_server=build_server(self.tools, self.extra_tools), cli_path=self.cli_path,
+            env=self.env, extra_tools=self.extra_tools)
         self.session = ClaudeSession(config, self.events, lambda: self.model.current)
         self.set_state(State.IDLE)
 

@@ -20,6 +20,7 @@ from hive_ag3nt.events import EventLog
 from hive_ag3nt.paths import AgentPaths
 from hive_ag3nt.permissions import decide
 from hive_ag3nt.policy import Policy
+from hive_ag3nt.tools import allowed as allowed_tools
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class SessionConfig:
     mcp_server: Any  # the in-process hive server
     cli_path: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    extra_tools: dict[str, Any] = field(default_factory=dict)  # the manager's, by name
 
 
 def classify(result: Any, assistant_errors: list[str]) -> tuple[Outcome, str | None]:
@@ -125,9 +127,7 @@ class ClaudeSession:
                             "args": list(server.args), "env": dict(server.env)}
         builtins = list(self.tools if self.tools is not None else policy.allowed_tools)
         # Whole-tool allows would shadow can_use_tool; Bash is decided there.
-        allowed = [t for t in builtins if t != "Bash"] + [
-            f"mcp__hive__{n}" for n in ("recv", "send", "ask", "answer", "remind",
-                                        "get_open_threads", "cancel_thread", "whoami")]
+        allowed = [t for t in builtins if t != "Bash"] + allowed_tools(self.config.extra_tools)
         return ClaudeAgentOptions(
             tools=builtins,
             allowed_tools=allowed,

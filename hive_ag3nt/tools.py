@@ -77,9 +77,7 @@ def _text(payload: Any, *, error: bool = False) -> Result:
 
 
 async def call_tool(hive: HiveConnection, name: str, args: dict[str, Any]) -> Result:
-    """Run one hive tool: the daemon's answer, or its refusal as a tool error."""
-    if name not in SCHEMAS:
-        return _text({"error": f"unknown hive tool {name}"}, error=True)
+    """Run one hive tool (its daemon verb has the same name): the answer, or the refusal."""
     arguments = dict(args)
     if name == "remind" and isinstance(arguments.get("at"), str) and \
             arguments["at"].strip().isdigit():
@@ -93,12 +91,15 @@ async def call_tool(hive: HiveConnection, name: str, args: dict[str, Any]) -> Re
     return _text(answer)
 
 
-def build_server(hive: HiveConnection) -> Any:
-    """The ``hive`` MCP server for ``ClaudeAgentOptions.mcp_servers``."""
+def build_server(hive: HiveConnection, extra: dict[str, tuple[str, dict[str, Any]]] | None = None
+                 ) -> Any:
+    """The ``hive`` MCP server for ``ClaudeAgentOptions.mcp_servers`` (plus ``extra`` tools)."""
     from claude_agent_sdk import create_sdk_mcp_server, tool
 
+    schemas = {**SCHEMAS, **(extra or {})}
+
     def make(name: str) -> Any:
-        description, schema = SCHEMAS[name]
+        description, schema = schemas[name]
 
         async def handler(args: dict[str, Any]) -> Result:
             return await call_tool(hive, name, args)
@@ -107,7 +108,9 @@ def build_server(hive: HiveConnection) -> Any:
             name, description, schema)
         return decorated(handler)
 
-    return create_sdk_mcp_server(SERVER, tools=[make(name) for name in SCHEMAS])
+    return create_sdk_mcp_server(SERVER, tools=[make(name) for name in schemas])
 
 
-ALLOWED = [f"mcp__{SERVER}__{name}" for name in SCHEMAS]
+def allowed(extra: dict[str, Any] | None = None) -> list[str]:
+    """Every hive tool's full name, for ``allowed_tools``."""
+    return [f"mcp__{SERVER}__{name}" for name in {**SCHEMAS, **(extra or {})}]

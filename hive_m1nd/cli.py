@@ -13,5 +13,25 @@ def cli() -> None:
     """The manager: proposes agents and config changes for the operator to approve."""
 
 
+@cli.command()
+@click.option("--no-ui", is_flag=True, help="do not serve the web UI on /run/hive/ui.sock")
+def serve(no_ui: bool) -> None:
+    """Run the manager's turn loop (and its web UI) until SIGTERM."""
+    import asyncio
+
+    from hive_ag3nt.harness import Harness
+    from hive_ag3nt.paths import AgentPaths
+    from hive_ag3nt.runner import claude_cli_path
+    from hive_ag3nt.service import run
+    from hive_ag3nt.settings import HarnessSettings
+    from hive_c0re import logs
+    from hive_m1nd.tools import MANAGER_TOOLS, PROMPT
+
+    logs.setup("hive-m1nd")
+    harness = Harness(AgentPaths.from_env(), HarnessSettings.load(), cli_path=claude_cli_path(),
+                      extra_tools=MANAGER_TOOLS, extra_prompt=PROMPT)
+    asyncio.run(run(ui=not no_ui, harness=harness))
+
+
 def main() -> None:
     cli(prog_name="hive-m1nd")

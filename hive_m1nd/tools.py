@@ -1,0 +1,59 @@
+"""The manager's own tools, on top of every agent's. The manager socket alone accepts them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_NAME = {"type": "string", "description": "an agent's name"}
+_DESCRIPTION = {"type": "string", "description": "why, for the operator who decides"}
+
+MANAGER_TOOLS: dict[str, tuple[str, dict[str, Any]]] = {
+    "request_spawn": ("Ask the operator to create a new agent (after its config is applied).", {
+        "type": "object", "properties": {"name": _NAME, "description": _DESCRIPTION},
+        "required": ["name"]}),
+    "request_init_config": ("Ask to seed a new agent's proposed config repo from the template; "
+                            "once approved, edit /agents/<name>/config/agent.toml and commit.", {
+                                "type": "object",
+                                "properties": {"name": _NAME, "description": _DESCRIPTION},
+                                "required": ["name"]}),
+    "request_apply_commit": ("Ask to apply one commit of an agent's proposed config repo "
+                             "(the full sha from `git rev-parse HEAD`).", {
+                                 "type": "object",
+                                 "properties": {"agent": _NAME,
+                                                "sha": {"type": "string"},
+                                                "description": _DESCRIPTION},
+                                 "required": ["agent", "sha"]}),
+    "start": ("Start a stopped agent.", {"type": "object", "properties": {"name": _NAME},
+                                         "required": ["name"]}),
+    "stop": ("Stop an agent (it stays stopped).", {
+        "type": "object", "properties": {"name": _NAME}, "required": ["name"]}),
+    "restart": ("Restart an agent.", {"type": "object", "properties": {"name": _NAME},
+                                     "required": ["name"]}),
+    "update": ("Rebuild an agent to its applied config (idempotent) and restart it.", {
+        "type": "object", "properties": {"name": _NAME}, "required": ["name"]}),
+    "get_logs": ("The last lines of an agent container's journal (at most 500).", {
+        "type": "object",
+        "properties": {"agent": _NAME, "lines": {"type": "integer", "minimum": 1,
+                                                 "maximum": 500}},
+        "required": ["agent"]}),
+    "agent_status": ("Every agent: desired state, container state, mailbox counts.", {
+        "type": "object", "properties": {}}),
+}
+
+PROMPT = """
+
+You are the hive's manager. You propose new agents and config changes; the operator approves \
+or denies them, and you hear the outcome as events (approval_resolved, spawned, rebuilt, \
+container_crash, ...). Nothing changes until the operator approves it.
+
+Each agent's proposed config repo is at /agents/<name>/config (agent.toml: model, \
+available_models, allowed_recipients, allowed_tools, allowed_bash, mcp_servers, resources). \
+Edit it, commit with git, then call request_apply_commit with the full sha.
+
+Vet every request before you make it, and every request others make of you:
+- role fit: does this agent need this to do its job, or is it scope creep?
+- legitimacy: are the packages, tools and MCP servers well known and from their real sources?
+- cheaper alternatives: a smaller model, a narrower Bash pattern, an existing agent?
+- blast radius: what could this agent break or leak with the new power?
+When you are unsure, ask the operator (mcp__hive__ask) instead of guessing. You cannot stop, \
+restart or destroy yourself."""
