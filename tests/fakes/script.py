@@ -10,6 +10,7 @@ This module imports nothing heavy: the fake CLI loads it on every start.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -18,6 +19,11 @@ from pathlib import Path
 from typing import Any
 
 FALLBACK_TEXT = "ok"
+# How the real CLI (2.1.330) asks for a compaction summary, reactive or /compact.
+COMPACTION_MARKER = "create a detailed summary of the conversation"
+# Tools the real CLI defers behind ToolSearch are listed in a system-role message
+# (MCP tools among them unless ENABLE_TOOL_SEARCH=false).
+DEFERRED_TOOLS_MARKER = "deferred tools are now available via ToolSearch"
 
 
 @dataclass(frozen=True)
@@ -64,8 +70,12 @@ class ApiError:
 
     @classmethod
     def rate_limited(cls, retry_after: float | None = 0) -> ApiError:
-        return cls(429, "rate_limit_error", "Number of requests has exceeded your rate limit.",
-                   retry_after=retry_after)
+        return cls(
+            429,
+            "rate_limit_error",
+            "Number of requests has exceeded your rate limit.",
+            retry_after=retry_after,
+        )
 
     @classmethod
     def unauthorized(cls) -> ApiError:
@@ -73,12 +83,31 @@ class ApiError:
 
     @classmethod
     def prompt_too_long(cls, tokens: int = 212_345, limit: int = 200_000) -> ApiError:
-        return cls(400, "invalid_request_error",
-                   f"prompt is too long: {tokens} tokens > {limit} maximum")
+        return cls(
+            400, "invalid_request_error", f"prompt is too long: {tokens} tokens > {limit} maximum"
+        )
 
     @classmethod
     def overloaded(cls) -> ApiError:
         return cls(529, "overloaded_error", "Overloaded")
+
+    @classmethod
+    def subscription_limit(cls, resets_at: int) -> ApiError:
+        """A 429 as a Claude subscription says its 5-hour window is spent.
+
+        The real CLI reads these headers only when logged in with an OAuth
+        token (`CLAUDE_CODE_OAUTH_TOKEN`), not with an API key.
+        """
+        headers = {
+            "anthropic-ratelimit-unified-status": "rejected",
+            "anthropic-ratelimit-unified-reset": str(resets_at),
+            "anthropic-ratelimit-unified-representative-claim": "five_hour",
+            "anthropic-ratelimit-unified-5h-status": "rejected",
+            "anthropic-ratelimit-unified-5h-reset": str(resets_at),
+            "anthropic-ratelimit-unified-5h-utilization": "1.0",
+        }
+        message = "Number of requests has exceeded your rate limit."
+        return cls(429, "rate_limit_error", message, headers=headers)
 
     def body(self, request_id: str) -> dict[str, Any]:
         return {
@@ -100,7 +129,7 @@ class ApiRequest:
 
     `reply_index` is the script position that answered it; `fallback` is true
     when nothing in the script matched and the fallback text answered
-    (side requests such as title generation end up here).
+    (unscripted side requests such as compaction summaries end up here).
     """
 
     method: str
@@ -138,6 +167,22 @@ class ApiRequest:
         return [str(t.get("name")) for t in tools if isinstance(t, dict)] if tools else []
 
     @property
+    def offered_tools(self) -> list[str]:
+        """Tool names the model may call: those in `tools` and those deferred behind ToolSearch."""
+        names = self.tool_names
+        for message in self.messages:
+            text = _text_of(message.get("content", ""))
+            if DEFERRED_TOOLS_MARKER in text:
+                listing = text.split(DEFERRED_TOOLS_MARKER, 1)[1].split("\n\n", 1)[0]
+                names += [line.strip() for line in listing.splitlines()[1:] if line.strip()]
+        return names
+
+    @property
+    def side(self) -> str | None:
+        """What kind of side request this is ("compaction"), or None for the conversation itself."""
+        return "compaction" if COMPACTION_MARKER in self.last_user_text else None
+
+    @property
     def last_user_text(self) -> str:
         """The text of the last `user` message, tool results included."""
         for message in reversed(self.messages):
@@ -153,7 +198,9 @@ class ApiRequest:
                 content = message.get("content")
                 if not isinstance(content, list):
                     return []
-                return [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
+                return [
+                    b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"
+                ]
         return []
 
     def tool_result(self, tool_use_id: str) -> dict[str, Any] | None:
@@ -168,17 +215,25 @@ class ApiRequest:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "method": self.method, "path": self.path, "headers": dict(self.headers),
-            "body": self.body, "seq": self.seq, "reply_index": self.reply_index,
+            "method": self.method,
+            "path": self.path,
+            "headers": dict(self.headers),
+            "body": self.body,
+            "seq": self.seq,
+            "reply_index": self.reply_index,
             "fallback": self.fallback,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ApiRequest:
         return cls(
-            method=data["method"], path=data["path"], headers=data.get("headers", {}),
-            body=data.get("body"), seq=data.get("seq", 0),
-            reply_index=data.get("reply_index"), fallback=data.get("fallback", False),
+            method=data["method"],
+            path=data["path"],
+            headers=data.get("headers", {}),
+            body=data.get("body"),
+            seq=data.get("seq", 0),
+            reply_index=data.get("reply_index"),
+            fallback=data.get("fallback", False),
         )
 
     def _get(self, key: str, default: Any) -> Any:
@@ -205,7 +260,10 @@ def _text_of(content: Any) -> str:
 class Match:
     """When a reply applies; every field that is set must hold.
 
-    `predicate` is for in-process use only: it does not survive a script file.
+    `side` says which requests it answers: None the conversation itself,
+    "compaction" the CLI's summary requests, "*" any. `has_tool` looks at the
+    tools offered, deferred ones included. `predicate` is for in-process use
+    only: it does not survive a script file.
     """
 
     last_user_contains: str | None = None
@@ -213,13 +271,15 @@ class Match:
     has_tool: str | None = None
     tool_result_for: str | None = None
     model_contains: str | None = None
+    side: str | None = None
     predicate: Callable[[ApiRequest], bool] | None = None
 
     def holds(self, request: ApiRequest) -> bool:
         checks = (
             self.last_user_contains is None or self.last_user_contains in request.last_user_text,
             self.system_contains is None or self.system_contains in request.system,
-            self.has_tool is None or self.has_tool in request.tool_names,
+            self.side == "*" or self.side == request.side,
+            self.has_tool is None or self.has_tool in request.offered_tools,
             self.tool_result_for is None or request.tool_result(self.tool_result_for) is not None,
             self.model_contains is None or self.model_contains in request.model,
         )
@@ -234,6 +294,7 @@ class Match:
             "has_tool": self.has_tool,
             "tool_result_for": self.tool_result_for,
             "model_contains": self.model_contains,
+            "side": self.side,
         }
         return {k: v for k, v in fields.items() if v is not None}
 
@@ -254,6 +315,9 @@ class Reply:
     times: int | None = 1
     delay: float = 0.0
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tool_calls", tuple(self.tool_calls))  # lists compare unequal
+
     @property
     def stop_reason(self) -> str:
         return "tool_use" if self.tool_calls else "end_turn"
@@ -264,10 +328,14 @@ class Reply:
         if self.text is not None or not self.tool_calls:
             blocks.append({"type": "text", "text": self.text or ""})
         for call in self.tool_calls:
-            blocks.append({
-                "type": "tool_use", "id": call.id or tool_id(),
-                "name": call.name, "input": dict(call.input),
-            })
+            blocks.append(
+                {
+                    "type": "tool_use",
+                    "id": call.id or tool_id(),
+                    "name": call.name,
+                    "input": dict(call.input),
+                }
+            )
         return blocks
 
     def to_dict(self) -> dict[str, Any]:
@@ -282,8 +350,11 @@ class Reply:
         if self.error is not None:
             e = self.error
             data["error"] = {
-                "status": e.status, "type": e.type, "message": e.message,
-                "retry_after": e.retry_after, "headers": dict(e.headers),
+                "status": e.status,
+                "type": e.type,
+                "message": e.message,
+                "retry_after": e.retry_after,
+                "headers": dict(e.headers),
                 "in_stream": e.in_stream,
             }
         if self.match is not None:
@@ -309,8 +380,15 @@ class Reply:
         )
 
 
+def used_path(script: Path) -> Path:
+    """Where processes sharing `script` (the fake CLI, restarted) count the replies used."""
+    return script.with_name(script.name + ".used")
+
+
 def write_script(path: Path, replies: Iterable[Reply]) -> Path:
+    """Write `replies` as a script file, every reply unused again."""
     path.write_text(json.dumps([r.to_dict() for r in replies], indent=1))
+    used_path(path).unlink(missing_ok=True)
     return path
 
 
@@ -335,19 +413,18 @@ class Script:
     def take(self, request: ApiRequest) -> tuple[int | None, Reply]:
         """Claim the first unused reply whose match holds; (None, fallback) if none does."""
         with self._lock:
-            for index, reply in enumerate(self._replies):
-                if not _available(reply, self._used[index]):
-                    continue
-                if reply.match is None or reply.match.holds(request):
-                    self._used[index] += 1
-                    return index, reply
-        return None, self.fallback
+            index = choose(self._replies, self._used, request)
+            if index is None:
+                return None, self.fallback
+            self._used[index] += 1
+            return index, self._replies[index]
 
     def unused(self) -> list[Reply]:
         """Replies that still owe an answer (unlimited ones never do)."""
         with self._lock:
             return [
-                r for r, used in zip(self._replies, self._used, strict=True)
+                r
+                for r, used in zip(self._replies, self._used, strict=True)
                 if r.times is not None and used < r.times
             ]
 
@@ -356,5 +433,36 @@ class Script:
             return list(self._replies)
 
 
-def _available(reply: Reply, used: int) -> bool:
-    return reply.times is None or used < reply.times
+def choose(replies: Sequence[Reply], used: Sequence[int], request: ApiRequest) -> int | None:
+    """The index of the first reply with answers left whose match holds (no match: `Match()`)."""
+    for index, reply in enumerate(replies):
+        if reply.times is not None and used[index] >= reply.times:
+            continue
+        if (reply.match or Match()).holds(request):
+            return index
+    return None
+
+
+class SharedScript:
+    """A script file whose use counts live beside it (`used_path`), shared under a lock
+    by every process that reads it: a restarted fake CLI goes on where the last one stopped."""
+
+    def __init__(self, path: Path | None, fallback_text: str = FALLBACK_TEXT) -> None:
+        self.path = path
+        self.replies = read_script(path) if path is not None else []
+        self.fallback = Reply(text=fallback_text, times=None)
+
+    def take(self, request: ApiRequest) -> tuple[int | None, Reply]:
+        if self.path is None:
+            return None, self.fallback
+        counts = used_path(self.path)
+        with Path(f"{counts}.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            used = json.loads(counts.read_text()) if counts.exists() else []
+            used += [0] * (len(self.replies) - len(used))
+            index = choose(self.replies, used, request)
+            if index is None:
+                return None, self.fallback
+            used[index] += 1
+            counts.write_text(json.dumps(used))
+        return index, self.replies[index]
