@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import shutil
+import time
 from collections import deque
 from collections.abc import Callable
 from enum import StrEnum
@@ -110,7 +111,12 @@ class Harness:
             mcp_server=build_server(self.tools, self.extra_tools), cli_path=self.cli_path,
             env=self.env, extra_tools=self.extra_tools)
         self.session = ClaudeSession(config, self.events, lambda: self.model.current)
+        self.session.on_retry = self._cli_retrying
         self.set_state(State.IDLE)
+
+    def _cli_retrying(self, error: str) -> None:
+        if error == "rate_limit":
+            self.set_state(State.RATE_LIMITED)
 
     async def run(self) -> None:
         await self.start()
@@ -175,7 +181,7 @@ class Harness:
             return True
         if result.outcome is Outcome.RATE_LIMITED:
             self.set_state(State.RATE_LIMITED)
-            await asyncio.sleep(self.settings.rate_limit_wait)
+            await asyncio.sleep(self._rate_limit_pause())
             return False  # same mail, still leased: try the turn again
         if result.outcome is Outcome.TOO_LONG:
             await self.compact()
@@ -187,6 +193,13 @@ class Harness:
             self._failures += 1
             await asyncio.sleep(min(2.0 ** self._failures, self.settings.error_backoff_max))
         return True
+
+    def _rate_limit_pause(self) -> float:
+        """Until the rejected window reopens, when the CLI said; else the configured wait."""
+        assert self.session is not None
+        if self.session.resets_at:
+            return max(1.0, min(self.session.resets_at - time.time(), 6 * 3600.0))
+        return self.settings.rate_limit_wait
 
     async def _turn(self, text: str, trigger: str) -> TurnResult:
         assert self.session is not None

@@ -25,6 +25,13 @@ from hive_ag3nt.tools import allowed as allowed_tools
 log = logging.getLogger(__name__)
 
 TOOL_RESULT_KEEP = 4000  # characters of a tool result kept in the events log
+CLI_DEFAULTS = {
+    # The hive's tools must be in plain sight, not behind the CLI's tool search.
+    "ENABLE_TOOL_SEARCH": "false",
+    # The CLI retries 401/429 itself for minutes; the harness waits smarter (and shows it).
+    "CLAUDE_CODE_MAX_RETRIES": "2",
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+}
 
 
 class Outcome(StrEnum):
@@ -62,21 +69,27 @@ class SessionConfig:
 
 
 def classify(result: Any, assistant_errors: list[str]) -> tuple[Outcome, str | None]:
-    """What a ResultMessage (and the turn's assistant errors) says about how the turn went."""
-    status = getattr(result, "api_error_status", None)
-    text = str(getattr(result, "result", "") or "")
-    errors = " ".join(str(e) for e in (getattr(result, "errors", None) or []))
-    blob = f"{text} {errors} {' '.join(assistant_errors)}".lower()
+    """What a ResultMessage (and the turn's assistant errors) says about how the turn went.
+
+    The CLI reports a failed call as an assistant message whose ``error`` names
+    the kind, then a result with ``is_error``, ``api_error_status`` and
+    ``terminal_reason``; those fields decide, never the prose.
+    """
     if not getattr(result, "is_error", False) and not assistant_errors:
         return Outcome.OK, None
-    if status == 429 or "rate_limit" in blob or "rate limit" in blob:
+    status = getattr(result, "api_error_status", None)
+    reason = getattr(result, "terminal_reason", None)
+    text = str(getattr(result, "result", "") or "") or None
+    if "rate_limit" in assistant_errors or status == 429:
         return Outcome.RATE_LIMITED, text or "rate limited"
-    if status in (401, 403) or "authentication" in blob or "not logged in" in blob \
-            or "invalid api key" in blob or "oauth" in blob:
+    if "authentication_failed" in assistant_errors or status in (401, 403):
         return Outcome.AUTH, text or "authentication failed"
-    if "prompt is too long" in blob or ("too long" in blob and "context" in blob):
+    if reason == "prompt_too_long":
         return Outcome.TOO_LONG, text or "prompt is too long"
-    return Outcome.ERROR, text or errors or getattr(result, "subtype", "error")
+    if reason in ("aborted_streaming", "aborted_tools"):
+        return Outcome.INTERRUPTED, text or "interrupted"
+    errors = " ".join(str(e) for e in (getattr(result, "errors", None) or []))
+    return Outcome.ERROR, text or errors or str(getattr(result, "subtype", "error"))
 
 
 def context_tokens(usage: dict[str, Any] | None) -> int:
@@ -97,6 +110,8 @@ class ClaudeSession:
         self.model = model
         self.persist = persist
         self.tools = tools
+        self.resets_at: float | None = None  # when a rejected rate-limit window reopens
+        self.on_retry: Callable[[str], None] | None = None
         self._client: Any = None
         self._turn: int | None = None
         self._denials: list[str] = []
@@ -141,7 +156,8 @@ class ClaudeSession:
             can_use_tool=self._can_use_tool,
             stderr=self._stderr,
             resume=resume,
-            env={**self.config.env, "CLAUDE_CONFIG_DIR": str(self.config.paths.claude_config)},
+            env={**CLI_DEFAULTS, **self.config.env,
+                 "CLAUDE_CONFIG_DIR": str(self.config.paths.claude_config)},
         )
 
     async def _can_use_tool(self, tool: str, tool_input: dict[str, Any], context: Any) -> Any:
@@ -213,8 +229,10 @@ class ClaudeSession:
         texts: list[str] = []
         assistant_errors: list[str] = []
         last_usage: dict[str, Any] | None = None
+        self.resets_at = None
         async for message in self._client.receive_response():
             self._record(turn, message, texts)
+            self._watch_limits(message)
             if isinstance(message, AssistantMessage):
                 if message.error:
                     assistant_errors.append(str(message.error))
@@ -223,12 +241,25 @@ class ClaudeSession:
                 return self._finish(turn, message, texts, assistant_errors, last_usage)
         return TurnResult(Outcome.ERROR, turn, error="the CLI ended the turn without a result")
 
+    def _watch_limits(self, message: Any) -> None:
+        """Note rate-limit windows and the CLI's own retries as they happen."""
+        from claude_agent_sdk import RateLimitEvent, SystemMessage
+
+        if isinstance(message, RateLimitEvent):
+            info = message.rate_limit_info
+            if str(getattr(info, "status", "")) == "rejected":
+                self.resets_at = getattr(info, "resets_at", None)
+        elif isinstance(message, SystemMessage) and message.subtype == "api_retry":
+            error = str(message.data.get("error", ""))
+            self.events.record(self._turn, "api_retry", error=error,
+                               attempt=message.data.get("attempt"),
+                               delay_ms=message.data.get("retry_delay_ms"))
+            if self.on_retry is not None:
+                self.on_retry(error)
+
     def _finish(self, turn: int, message: Any, texts: list[str], assistant_errors: list[str],
                 last_usage: dict[str, Any] | None) -> TurnResult:
         outcome, error = classify(message, assistant_errors)
-        if message.subtype == "error_during_execution" and outcome is Outcome.ERROR and \
-                not assistant_errors and "interrupt" in str(message.result or "").lower():
-            outcome = Outcome.INTERRUPTED
         self._save_session(message.session_id)
         self.events.record(turn, "result", subtype=message.subtype, is_error=message.is_error,
                            duration_ms=message.duration_ms, cost_usd=message.total_cost_usd,

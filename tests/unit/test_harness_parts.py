@@ -104,7 +104,7 @@ def test_prompts_name_the_agent_and_mark_redeliveries() -> None:
 
 def _result(**fields: object) -> SimpleNamespace:
     base: dict[str, object] = {"is_error": False, "api_error_status": None, "result": "",
-                               "errors": None, "subtype": "success"}
+                               "errors": None, "subtype": "success", "terminal_reason": None}
     return SimpleNamespace(**(base | fields))
 
 
@@ -116,7 +116,10 @@ def _result(**fields: object) -> SimpleNamespace:
         ({"is_error": True}, ["rate_limit"], Outcome.RATE_LIMITED),
         ({"is_error": True, "api_error_status": 401}, [], Outcome.AUTH),
         ({"is_error": True}, ["authentication_failed"], Outcome.AUTH),
-        ({"is_error": True, "result": "Prompt is too long"}, [], Outcome.TOO_LONG),
+        ({"is_error": True, "api_error_status": 400, "terminal_reason": "prompt_too_long"},
+         ["invalid_request"], Outcome.TOO_LONG),
+        ({"is_error": True, "subtype": "error_during_execution",
+          "terminal_reason": "aborted_streaming"}, [], Outcome.INTERRUPTED),
         ({"is_error": True, "result": "boom", "subtype": "error_during_execution"}, [],
          Outcome.ERROR),
     ],

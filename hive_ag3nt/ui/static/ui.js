@@ -1,0 +1,263 @@
+// The agent page, kept live: status and the current turn over SSE (events),
+// the prompt box, the inbox, the Claude login and a terminal (xterm.js).
+// Every URL is relative: the hive's dashboard serves this page under a prefix.
+// Text from the agent only ever goes into textContent.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const PANEL_MAX = 400;
+const turnStarts = new Map();
+const durations = new Map();
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+async function post(path, body) {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: {"Content-Type": "application/json"},
+    body: JSON.stringify(body || {}),
+  });
+  let data;
+  try {
+    data = await response.json();
+  } catch (err) {
+    data = {error: `${response.status} ${response.statusText}`};
+  }
+  return {ok: response.ok, data};
+}
+
+function show(pre, result) {
+  pre.hidden = false;
+  pre.classList.toggle("error", !result.ok);
+  pre.textContent = JSON.stringify(result.data, null, 2);
+}
+
+// ---- status ---------------------------------------------------------------
+
+function lastTurnLine(turn) {
+  if (!turn) return "no turns yet";
+  const parts = [`last turn #${turn.id} ${turn.status}`];
+  const ms = turn.duration_ms ?? durations.get(turn.id);
+  if (ms != null) parts.push(`${(ms / 1000).toFixed(1)} s`);
+  if (turn.cost_usd != null) parts.push(`$${turn.cost_usd.toFixed(4)}`);
+  if (turn.input_tokens != null) parts.push(`${turn.input_tokens} tokens`);
+  return parts.join(" · ");
+}
+
+function showStatus(status) {
+  const badge = $("state");
+  badge.textContent = status.state;
+  badge.className = `badge state-${status.state}`;
+  $("login-section").classList.toggle("attention", status.state === "needs-login");
+  const select = $("model");
+  const names = status.available_models.includes(status.model)
+    ? status.available_models : [status.model, ...status.available_models];
+  const shown = Array.from(select.options, (option) => option.value);
+  if (shown.join("\n") !== names.join("\n")) {
+    select.replaceChildren(...names.map((name) => el("option", "", name)));
+  }
+  select.value = status.model;
+  $("last-turn").textContent = lastTurnLine(status.last_turn);
+}
+
+// ---- the live panel -------------------------------------------------------
+
+function pre(text, className) {
+  return el("pre", className || "", typeof text === "string" ? text : JSON.stringify(text, null, 2));
+}
+
+function folded(summary, body) {
+  const details = el("details");
+  details.append(el("summary", "", summary), body);
+  return details;
+}
+
+const RENDER = {
+  turn_start: (e) => el("div", "", `turn #${e.turn} started (${e.trigger}, ${e.model})`),
+  prompt: (e) => folded("prompt", pre(e.text)),
+  assistant_text: (e) => pre(e.text, "text"),
+  tool_call: (e) => folded(`→ ${e.tool}`, pre(e.input)),
+  tool_result: (e) => folded(e.is_error ? "← error" : "← result", pre(e.content)),
+  denial: (e) => folded(`✗ denied ${e.tool}: ${e.reason}`, pre(e.input)),
+  stderr: (e) => pre(e.line, "stderr"),
+  system: (e) => el("div", "muted", `system: ${e.subtype}`),
+  result: (e) => el("div", "muted", `result: ${e.subtype}`),
+  turn_end: (e) => {
+    const ms = durations.get(e.turn);
+    const parts = [`turn #${e.turn} ended: ${e.status}`];
+    if (ms != null) parts.push(`${(ms / 1000).toFixed(1)} s`);
+    if (e.cost_usd != null) parts.push(`$${e.cost_usd.toFixed(4)}`);
+    if (e.error) parts.push(e.error);
+    return el("div", "", parts.join(" · "));
+  },
+};
+
+function track(event) {
+  if (event.kind === "turn_start") turnStarts.set(event.turn, event.at);
+  if (event.kind === "turn_end" && turnStarts.has(event.turn)) {
+    durations.set(event.turn, event.duration_ms ?? (event.at - turnStarts.get(event.turn)) * 1000);
+  }
+}
+
+function addEvent(event) {
+  track(event);
+  if (event.kind === "state") return;  // the badge shows it
+  const live = $("live");
+  if (event.kind === "turn_start") live.replaceChildren();
+  const render = RENDER[event.kind] || ((e) => folded(e.kind, pre(e)));
+  const item = el("li", `event kind-${event.kind}`);
+  item.append(render(event));
+  live.append(item);
+  while (live.childElementCount > PANEL_MAX) live.firstElementChild.remove();
+  item.scrollIntoView({block: "nearest"});
+  if (event.kind === "turn_start") refreshInbox();
+}
+
+function connect() {
+  const feed = new EventSource("events");
+  feed.onopen = () => $("live").replaceChildren();  // the server replays the last turn
+  feed.addEventListener("state", (m) => showStatus(JSON.parse(m.data)));
+  feed.addEventListener("event", (m) => addEvent(JSON.parse(m.data)));
+  feed.onerror = () => {
+    const badge = $("state");
+    badge.textContent = "offline";
+    badge.className = "badge state-offline";
+  };
+}
+
+// ---- inbox ----------------------------------------------------------------
+
+function inboxItem(m) {
+  const item = el("li");
+  const meta = el("div", "meta", `#${m.id} from `);
+  meta.append(el("b", "", m.from), " ", el("time", "", new Date(m.sent_at * 1000).toLocaleString()));
+  if (m.redelivered) meta.append(" ", el("span", "badge redelivered", "redelivered"));
+  const body = String(m.body);
+  item.append(meta, el("div", "body", body.length > 2000 ? body.slice(0, 2000) + "…" : body));
+  return item;
+}
+
+async function refreshInbox() {
+  const response = await fetch("inbox");
+  if (!response.ok) return;
+  const {messages} = await response.json();
+  const list = $("inbox");
+  if (!messages.length) list.replaceChildren(el("li", "muted empty", "no mail yet"));
+  else list.replaceChildren(...messages.map(inboxItem));
+}
+
+// ---- prompt box -----------------------------------------------------------
+
+async function refreshStatus() {
+  const response = await fetch("status");
+  if (response.ok) showStatus(await response.json());
+}
+
+async function send(text) {
+  show($("answer"), await post("prompt", {text}));
+  await refreshStatus();  // a /model switch changes no state, so no state event tells of it
+}
+
+function wirePrompt() {
+  $("prompt-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const text = $("prompt").value;
+    if (!text.trim()) return;
+    await send(text);
+    $("prompt").value = "";
+  });
+  $("prompt").addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) $("prompt-form").requestSubmit();
+  });
+  for (const button of document.querySelectorAll("button.command")) {
+    button.addEventListener("click", () => send(button.dataset.command));
+  }
+  $("model").addEventListener("change", (ev) => send(`/model ${ev.target.value}`));
+}
+
+// ---- login ----------------------------------------------------------------
+
+function wireLogin() {
+  const result = $("login-result");
+  $("login-start").addEventListener("click", async () => {
+    $("login-start").disabled = true;
+    result.hidden = true;
+    const answer = await post("login/start");
+    $("login-start").disabled = false;
+    if (!answer.ok) return show(result, answer);
+    const link = $("login-url");
+    link.textContent = answer.data.url;
+    if (/^https:\/\//.test(answer.data.url)) link.href = answer.data.url;
+    $("login-step").hidden = false;
+    $("login-code").focus();
+  });
+  $("login-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const answer = await post("login/code", {code: $("login-code").value});
+    $("login-code").value = "";
+    $("login-step").hidden = true;
+    show(result, {ok: answer.ok && answer.data.logged_in, data: answer.data});
+  });
+}
+
+// ---- terminal -------------------------------------------------------------
+
+let session = null;
+
+function openTerminal() {
+  if (session || typeof Terminal === "undefined") {
+    if (!session) $("terminal-note").textContent = "xterm.js is not installed with this UI";
+    return;
+  }
+  const term = new Terminal({cursorBlink: true, convertEol: false});
+  const fit = new FitAddon.FitAddon();
+  term.loadAddon(fit);
+  term.open($("terminal"));
+  const url = new URL("terminal", location.href);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(url);
+  ws.binaryType = "arraybuffer";
+  const encoder = new TextEncoder();
+  const resize = () => {
+    fit.fit();
+    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({resize: [term.cols, term.rows]}));
+  };
+  ws.onopen = () => { resize(); term.focus(); };
+  ws.onmessage = (m) => term.write(new Uint8Array(m.data));
+  ws.onclose = (ev) => {
+    $("terminal-note").textContent = ev.reason || "terminal closed";
+    closeTerminal();
+  };
+  term.onData((data) => ws.readyState === WebSocket.OPEN && ws.send(encoder.encode(data)));
+  window.addEventListener("resize", resize);
+  session = {term, ws, resize};
+  $("terminal-open").hidden = true;
+  $("terminal-close").hidden = false;
+  $("terminal-note").textContent = "";
+}
+
+function closeTerminal() {
+  if (!session) return;
+  const {term, ws, resize} = session;
+  session = null;
+  window.removeEventListener("resize", resize);
+  ws.close();
+  term.dispose();
+  $("terminal-open").hidden = false;
+  $("terminal-close").hidden = true;
+}
+
+function wireTerminal() {
+  $("terminal-open").addEventListener("click", openTerminal);
+  $("terminal-close").addEventListener("click", closeTerminal);
+}
+
+wirePrompt();
+wireLogin();
+wireTerminal();
+connect();
