@@ -146,7 +146,13 @@ class Harness:
             return self.inputs.get_nowait()
         recv = asyncio.ensure_future(self.mail.call("recv", wait_seconds=self.settings.recv_wait))
         typed = asyncio.ensure_future(self.inputs.get())
-        done, _ = await asyncio.wait({recv, typed}, return_when=asyncio.FIRST_COMPLETED)
+        try:
+            done, _ = await asyncio.wait({recv, typed}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            for waiting in (recv, typed):
+                waiting.cancel()
+            await asyncio.gather(recv, typed, return_exceptions=True)
+            raise
         if typed in done:
             recv.cancel()
             # An abandoned long-poll may have leased mail: closing makes the daemon take it back.

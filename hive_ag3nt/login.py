@@ -54,8 +54,11 @@ class LoginFlow:
     async def start(self, wait: float = 30.0) -> str:
         """Start the program and return the URL it prints (raise TimeoutError if none)."""
         pid, fd = pty.fork()
-        if pid == 0:  # the child: become the login program
-            os.execvpe(self.argv[0], self.argv, self.env)  # noqa: S606 (argv is ours)
+        if pid == 0:  # the child: become the login program, or die; never run on as us
+            try:
+                os.execvpe(self.argv[0], self.argv, self.env)  # noqa: S606 (argv is ours)
+            finally:
+                os._exit(127)
         self.pid, self.fd = pid, fd
         os.set_blocking(fd, False)
         async with asyncio.timeout(wait):
@@ -98,9 +101,10 @@ class LoginFlow:
 
     def cancel(self) -> None:
         if self.pid is not None and self.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, 15)
+            with contextlib.suppress(ChildProcessError, ProcessLookupError):
+                os.kill(self.pid, 9)
                 os.waitpid(self.pid, 0)
-        if self.fd is not None:
+        if self.fd is not None and self.returncode is None:
             with contextlib.suppress(OSError):
                 os.close(self.fd)
+        self.fd = None

@@ -22,6 +22,7 @@ class AgentPaths:
     policy: Path  # /etc/hive/policy.json, written read-only by the daemon
     model_file: Path
     claude_config: Path  # /root/.claude: credentials and sessions
+    socket_override: Path | None = None
 
     @classmethod
     def from_env(cls) -> AgentPaths:
@@ -36,6 +37,8 @@ class AgentPaths:
 
     @property
     def socket(self) -> Path:
+        if self.socket_override is not None:
+            return self.socket_override
         explicit = os.environ.get("HYPERHIVE_SOCKET")
         return Path(explicit) if explicit else self.run / "hive.sock"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -52,6 +53,7 @@ class TurnResult:
     cost_usd: float | None = None
     session_id: str | None = None
     texts: list[str] = field(default_factory=list)
+    duration_ms: int | None = None
 
 
 @dataclass
@@ -175,11 +177,15 @@ class ClaudeSession:
         self.events.record(self._turn, "stderr", line=line.rstrip())
 
     async def connect(self) -> None:
-        from claude_agent_sdk import ClaudeSDKClient
+        from claude_agent_sdk import CanUseToolShadowedWarning, ClaudeSDKClient
 
         if self._client is None:
-            client = ClaudeSDKClient(self.options(resume=self.session_id))
-            await client.connect()
+            with warnings.catch_warnings():
+                # Whole-tool allows for Read, Write, ... and the hive's tools are on
+                # purpose: only Bash goes through can_use_tool.
+                warnings.simplefilter("ignore", CanUseToolShadowedWarning)
+                client = ClaudeSDKClient(self.options(resume=self.session_id))
+                await client.connect()
             self._client = client
 
     async def close(self) -> None:
@@ -217,7 +223,8 @@ class ClaudeSession:
             result = TurnResult(Outcome.ERROR, turn, error=str(exc) or type(exc).__name__)
         finally:
             self._turn = None
-        self.events.end_turn(turn, result.outcome.value, cost_usd=result.cost_usd,
+        self.events.end_turn(turn, result.outcome.value, duration_ms=result.duration_ms,
+                             cost_usd=result.cost_usd,
                              input_tokens=result.context_tokens, session_id=result.session_id,
                              error=result.error)
         return result
@@ -267,7 +274,7 @@ class ClaudeSession:
         return TurnResult(outcome, turn, error=error,
                           context_tokens=context_tokens(last_usage or message.usage),
                           cost_usd=message.total_cost_usd, session_id=message.session_id,
-                          texts=texts)
+                          texts=texts, duration_ms=message.duration_ms)
 
     def _record(self, turn: int, message: Any, texts: list[str]) -> None:
         from claude_agent_sdk import (

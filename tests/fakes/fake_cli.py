@@ -450,8 +450,19 @@ class FakeCli:
         )
 
 
+def auth_status() -> int:
+    """`claude auth status`: logged in once `$CLAUDE_CONFIG_DIR/.credentials.json` exists."""
+    config = Path(os.environ.get("CLAUDE_CONFIG_DIR", Path.home() / ".claude"))
+    logged_in = (config / ".credentials.json").exists()
+    sys.stdout.write(json.dumps({"loggedIn": logged_in, "authMethod": "fake"}) + "\n")
+    return 0 if logged_in else 1
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    words = sys.argv[1:] if argv is None else argv
+    if words[:2] == ["auth", "status"]:
+        return auth_status()
+    args = parse_args(words)
     if args.version:
         sys.stdout.write(f"{VERSION} (Claude Code, fake)\n")
         return 0
