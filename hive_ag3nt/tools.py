@@ -69,6 +69,9 @@ SCHEMAS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+RENAMED_ID = {"answer": "question_id", "cancel_thread": "thread_id"}
+
+
 def _text(payload: Any, *, error: bool = False) -> Result:
     result: Result = {"content": [{"type": "text", "text": json.dumps(payload)}]}
     if error:
@@ -79,6 +82,9 @@ def _text(payload: Any, *, error: bool = False) -> Result:
 async def call_tool(hive: HiveConnection, name: str, args: dict[str, Any]) -> Result:
     """Run one hive tool (its daemon verb has the same name): the answer, or the refusal."""
     arguments = dict(args)
+    # The tools say "id"; on the wire "id" is the request id, so the verbs name theirs.
+    if name in RENAMED_ID and "id" in arguments:
+        arguments[RENAMED_ID[name]] = arguments.pop("id")
     if name == "remind" and isinstance(arguments.get("at"), str) and \
             arguments["at"].strip().isdigit():
         arguments["at"] = int(arguments["at"])

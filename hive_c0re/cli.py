@@ -209,6 +209,36 @@ def deny(obj: Context, approval_id: int, note: str) -> None:
 
 
 @cli.command()
+@click.option("--all", "show_all", is_flag=True,
+              help="every question ever asked, to anyone, answered or not")
+@click.pass_obj
+@reports_errors
+def questions(obj: Context, show_all: bool) -> None:
+    """List open questions addressed to the operator (with --all: every question)."""
+    found = obj.call("questions", all=show_all or None)["questions"]
+    if obj.as_json:
+        output.emit_json(found)
+    elif not found:
+        output.note("no open questions" if not show_all else "no questions yet")
+    else:
+        output.questions_table(found, show_all=show_all)
+
+
+@cli.command()
+@click.argument("question_id", metavar="ID", type=int)
+@click.argument("text", metavar="ANSWER|-")
+@click.pass_obj
+@reports_errors
+def answer(obj: Context, question_id: int, text: str) -> None:
+    """Answer question ID as the operator ('-' reads stdin); options by name, comma-separated."""
+    if text == "-":
+        text = sys.stdin.read()
+    done = obj.call("answer", question_id=question_id, answer=text)["question"]
+    output.emit_json(done) if obj.as_json else output.note(
+        f"#{done['id']} answered: {done['answer']} ({done['asker']} is told)")
+
+
+@cli.command()
 @click.argument("to", metavar="AGENT")
 @click.argument("body", metavar="BODY|-")
 @click.option("--reply-to", type=int, help="id of the message this answers")

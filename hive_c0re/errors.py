@@ -85,6 +85,6 @@ _BY_CODE: dict[str, type[HiveError]] = {
 }
 
 
-def from_wire(code: str | None, message: str) -> HiveError:
+def from_wire(code: str | None, message: str, hint: str | None = None) -> HiveError:
     """Rebuild the error a daemon answered with, so clients can branch on its class."""
-    return _BY_CODE.get(code or "error", HiveError)(message)
+    return _BY_CODE.get(code or "error", HiveError)(message, hint=hint)

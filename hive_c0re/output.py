@@ -83,3 +83,40 @@ def approvals_table(found: Iterable[Mapping[str, Any]]) -> None:
 def approval_outcome(a: Mapping[str, Any]) -> None:
     tail = f": {a['note']}" if a.get("note") else ""
     click.echo(f"#{a['id']} ({a['kind']} for {a['agent']}) is {a['status']}{tail}")
+
+
+def time_left(seconds: float) -> str:
+    """A countdown for people: 1h 05m, 4m 10s, 12s."""
+    if seconds <= 0:
+        return "due now"
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def _options(q: Mapping[str, Any]) -> str:
+    if not q["options"]:
+        return "(free text)"
+    return " | ".join(q["options"]) + (" (several)" if q["multi"] else "")
+
+
+def questions_table(found: Iterable[Mapping[str, Any]], *, show_all: bool) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    now = time.time()
+    table = Table(title="questions", title_justify="left")
+    columns = ["id", "from", "to", "question", "options", "time left", "answer"]
+    for column in columns if show_all else columns[:2] + columns[3:6]:
+        table.add_column(column)
+    for q in found:
+        left = time_left(q["deadline"] - now) if q["status"] == "open" else q["status"]
+        row = [str(q["id"]), q["asker"], q["target"], escape(q["question"]),
+               escape(_options(q)), left, escape(q["answer"] or "")]
+        table.add_row(*(row if show_all else row[:2] + row[3:6]))
+    _console().print(table)

@@ -93,6 +93,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("apply_settle_seconds", float, 3.0,
             "how long a container must stay up after a config change to count as deployed",
             minimum=0),
+    Setting("max_open_threads", int, 1000,
+            "open questions one agent may have asked, and pending reminders it may hold",
+            minimum=1),
 )
 
 
@@ -116,6 +119,7 @@ class Settings:
     uid_base_start: int
     agent_command: str
     apply_settle_seconds: float
+    max_open_threads: int
 
     @classmethod
     def load(

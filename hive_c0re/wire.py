@@ -28,6 +28,14 @@ from hive_c0re.errors import HiveError, InvalidInput, Unreachable, from_wire
 VERSION = 1
 MAX_RECV_WAIT = 180
 MAX_RECV_BATCH = 32
+MAX_TEXT = 4000  # a question, an answer, a reminder's message
+MAX_OPTIONS = 16
+MAX_OPTION = 200
+DEFAULT_TTL = 3600
+MAX_TTL = 6 * 3600
+MAX_DELAY = 30 * 86400
+MAX_AHEAD = 365 * 86400  # how far ahead a reminder's ``at`` may lie
+MAX_FILE_PATH = 400
 
 
 class Kind(StrEnum):
@@ -41,12 +49,13 @@ class Kind(StrEnum):
 @dataclass(frozen=True)
 class Field:
     name: str
-    type: str  # "string" | "integer" | "number" | "boolean" | "names"
+    type: str  # "string" | "integer" | "number" | "boolean" | "names" | "strings" | "time"
     help: str
     required: bool = False
     minimum: float | None = None
     maximum: float | None = None
-    max_length: int | None = None
+    max_length: int | None = None  # of a string, of each item of "strings", of a "time" string
+    max_items: int | None = None  # of "strings"
 
     def check(self, verb: str, value: Any) -> Any:
         """Return ``value`` if it fits; raise InvalidInput naming the verb, field and rule."""
@@ -76,22 +85,56 @@ class Field:
                 raise InvalidInput(f"{where} must be a list of names")
             if len(value) > 256:
                 raise InvalidInput(f"{where} has more than 256 names")
+        elif self.type == "strings":
+            self._check_strings(where, value)
+        elif self.type == "time":
+            self._check_time(where, value)
         return value
+
+    def _check_strings(self, where: str, value: Any) -> None:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InvalidInput(f"{where} must be a list of strings")
+        if self.max_items is not None and len(value) > self.max_items:
+            raise InvalidInput(f"{where} has more than {self.max_items} items")
+        if self.max_length is not None and any(len(v) > self.max_length for v in value):
+            raise InvalidInput(f"{where} has an item longer than {self.max_length} characters")
+
+    def _check_time(self, where: str, value: Any) -> None:
+        """Seconds since the epoch, or text for the handler to read (ISO-8601)."""
+        if isinstance(value, str):
+            if self.max_length is not None and len(value) > self.max_length:
+                raise InvalidInput(f"{where} is longer than {self.max_length} characters")
+            return
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidInput(f"{where} must be a number of seconds since the epoch "
+                               "or an ISO-8601 string")
+        if value != value or value in (float("inf"), float("-inf")):
+            raise InvalidInput(f"{where} must be a finite number")
 
     def json_schema(self) -> dict[str, Any]:
         schema: dict[str, Any] = {"description": self.help}
         if self.type == "names":
             schema.update(type="array", items={"type": "string"}, maxItems=256)
+        elif self.type == "strings":
+            items: dict[str, Any] = {"type": "string"}
+            if self.max_length is not None:
+                items["maxLength"] = self.max_length
+            schema.update(type="array", items=items)
+            if self.max_items is not None:
+                schema["maxItems"] = self.max_items
+        elif self.type == "time":
+            schema["type"] = ["number", "string"]
         else:
             schema["type"] = self.type
         if not self.required:
             # An optional field given as null counts as absent.
-            schema["type"] = [schema["type"], "null"]
+            kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+            schema["type"] = [*kinds, "null"]
         if self.minimum is not None:
             schema["minimum"] = self.minimum
         if self.maximum is not None:
             schema["maximum"] = self.maximum
-        if self.max_length is not None:
+        if self.max_length is not None and self.type != "strings":
             schema["maxLength"] = self.max_length
         return schema
 
@@ -139,6 +182,11 @@ _MAX = Field("max", "integer", f"most messages to return (1-{MAX_RECV_BATCH}, de
 _WAIT = Field("wait_seconds", "number",
               f"how long to wait for mail (0-{MAX_RECV_WAIT}); 0 peeks without leasing",
               minimum=0, maximum=MAX_RECV_WAIT)
+
+_QUESTION_ID = Field("question_id", "integer", "the question's id", required=True, minimum=1,
+                     maximum=2**63 - 1)
+_QUESTION = "{id, asker, target, question, options, multi, deadline, asked_at, status, answer, ...}"
+_REMINDER = "{id, agent, message, file_path, due_at, created_at, status, fired_at}"
 
 VERBS: dict[str, Verb] = {v.name: v for v in (
     Verb("whoami", ALL, "who this socket says you are",
@@ -199,6 +247,46 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
     Verb("destroy", HOST, "remove an agent's container; its state is kept unless purge", (
         _NAME, Field("purge", "boolean", "also wipe its state and config repos")),
         answer={}),
+    Verb("ask", AGENTS, "ask the operator or a peer a question, answered later as an event", (
+        Field("question", "string", "the question", required=True, max_length=MAX_TEXT),
+        Field("options", "strings", f"the answers to choose from: at most {MAX_OPTIONS}, each "
+              f"at most {MAX_OPTION} characters; none means a free-text answer",
+              max_length=MAX_OPTION, max_items=MAX_OPTIONS),
+        Field("multi", "boolean", "the answer may pick several options (comma-separated)"),
+        Field("ttl_seconds", "number", f"seconds until it expires unanswered (default "
+              f"{DEFAULT_TTL})", minimum=1, maximum=MAX_TTL),
+        Field("to", "string", "'operator' (the default), 'manager' or a peer agent",
+              max_length=64),
+    ), answer={"question": _QUESTION}),
+    Verb("answer", ALL, "answer an open question addressed to you (host: to the operator)", (
+        _QUESTION_ID,
+        Field("answer", "string", "the answer; with options one of them, or several "
+              "comma-separated if the question is multi", required=True, max_length=MAX_TEXT),
+    ), answer={"question": _QUESTION}),
+    Verb("questions", HOST, "open questions addressed to the operator, or every question", (
+        Field("all", "boolean", "every question ever asked, answered or not, to anyone"),
+    ), answer={"questions": f"list of {_QUESTION}"}),
+    Verb("remind", AGENTS, "have a message from system delivered to you later", (
+        Field("message", "string", "what the reminder says", required=True,
+              max_length=MAX_TEXT),
+        Field("delay_seconds", "number", "fire this many seconds from now (up to 30 days)",
+              minimum=1, maximum=MAX_DELAY),
+        Field("at", "time", "fire at this time: seconds since the epoch, or ISO-8601 with a "
+              "timezone (not in the past, at most a year ahead); give at or delay_seconds",
+              max_length=64),
+        Field("file_path", "string", "an absolute path in your container, passed back as is",
+              max_length=MAX_FILE_PATH),
+    ), answer={"reminder": _REMINDER}),
+    Verb("get_open_threads", AGENTS, "your open questions, questions to you, pending reminders",
+         answer={"asked": f"open questions you asked: list of {_QUESTION}",
+                 "to_answer": "open questions addressed to you",
+                 "reminders": f"your pending reminders: list of {_REMINDER}"}),
+    Verb("cancel_thread", AGENTS, "cancel an open question you asked or a pending reminder", (
+        Field("kind", "string", "question or reminder", required=True, max_length=16),
+        Field("thread_id", "integer", "the question's or reminder's id", required=True,
+              minimum=1, maximum=2**63 - 1),
+    ), answer={"question": "the question, now cancelled (when kind is question)",
+               "reminder": "the reminder, now cancelled (when kind is reminder)"}),
 )}
 
 
@@ -341,7 +429,9 @@ class Client:
             raise Unreachable(f"connection to {self.path} failed: {exc}") from None
         answer = json.loads(line)
         if not answer.get("ok"):
-            raise from_wire(answer.get("code"), str(answer.get("error", "unknown error")))
+            hint = answer.get("hint")
+            raise from_wire(answer.get("code"), str(answer.get("error", "unknown error")),
+                            hint if isinstance(hint, str) else None)
         return dict(answer)
 
     def _read_line(self, sock: socket.socket) -> bytes:

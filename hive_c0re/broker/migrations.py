@@ -102,6 +102,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE agent ADD COLUMN desired TEXT NOT NULL DEFAULT 'none'",
         "CREATE UNIQUE INDEX agent_uid_base ON agent (uid_base) WHERE uid_base IS NOT NULL",
     )),
+    Migration(4, "questions and reminders: outcomes, cancels, the scheduler's indexes", (
+        # outcome: NULL while open, then answered, expired or cancelled.
+        "ALTER TABLE question ADD COLUMN outcome TEXT",
+        "ALTER TABLE question ADD COLUMN answered_by TEXT",
+        # The options picked, as a JSON list, when the question had options.
+        "ALTER TABLE question ADD COLUMN choices TEXT",
+        "ALTER TABLE reminder ADD COLUMN cancelled_at REAL",
+        "CREATE INDEX question_deadline ON question (deadline) WHERE answered_at IS NULL",
+        "CREATE INDEX question_asker ON question (asker) WHERE answered_at IS NULL",
+        "CREATE INDEX reminder_pending ON reminder (due_at)"
+        " WHERE fired_at IS NULL AND cancelled_at IS NULL",
+        "CREATE INDEX reminder_agent ON reminder (agent)"
+        " WHERE fired_at IS NULL AND cancelled_at IS NULL",
+    )),
 )
 
 LATEST = MIGRATIONS[-1].version

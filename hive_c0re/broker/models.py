@@ -60,6 +60,9 @@ class Question(BaseModel):
     answer = peewee.TextField(null=True)
     asked_at = peewee.FloatField()
     answered_at = peewee.FloatField(null=True)
+    outcome = peewee.TextField(null=True)  # answered, expired, cancelled; NULL while open
+    answered_by = peewee.TextField(null=True)
+    choices = peewee.TextField(null=True)  # JSON list of the options picked
 
 
 class Reminder(BaseModel):
@@ -70,6 +73,7 @@ class Reminder(BaseModel):
     due_at = peewee.FloatField()
     created_at = peewee.FloatField()
     fired_at = peewee.FloatField(null=True)
+    cancelled_at = peewee.FloatField(null=True)
 
 
 class HiveEvent(BaseModel):

@@ -10,11 +10,12 @@ event loop, where each call is a short transaction.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -84,6 +85,30 @@ class AgentRecord:
 class MailboxCounts:
     unread: int
     in_flight: int
+
+
+class Outbox:
+    """Event messages from ``system``, stored inside one :meth:`Store.transaction`.
+
+    They commit or roll back with the row change they report, so an event is
+    never lost and never sent for a change that did not happen.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.recipients: list[str] = []
+
+    def post(self, recipient: str, event: Mapping[str, Any], at: float) -> int:
+        """Store ``event`` as a JSON message to ``recipient``; return its id.
+
+        Registration, allow-lists and the inbox cap are the caller's to check:
+        an outcome owed to an agent (an answer, its own reminder) is stored even
+        when it has since been unregistered or its inbox is full.
+        """
+        body = json.dumps(event, ensure_ascii=False)
+        message_id = self._store._insert(SYSTEM, recipient, body, None, at)
+        self.recipients.append(recipient)
+        return message_id
 
 
 def open_database(path: Path, settings: Settings) -> peewee.SqliteDatabase:
@@ -272,6 +297,24 @@ class Store:
     def _inbox_at_cap(self, recipient: str) -> bool:
         return self._unread_count[recipient] >= self.settings.inbox_cap
 
+    def inbox_full(self, recipient: str) -> InboxFull | None:
+        """The error a send to ``recipient`` would meet now, or None if it has room."""
+        if not self._inbox_at_cap(recipient):
+            return None
+        return InboxFull(
+            f"inbox of {recipient} is full ({self.settings.inbox_cap} unread); nothing was sent",
+            hint="the recipient must read its mail first, or raise inbox_cap",
+        )
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Outbox]:
+        """One write transaction; the event messages posted in it count once it commits."""
+        outbox = Outbox(self)
+        with self.db.atomic():
+            yield outbox
+        for recipient in outbox.recipients:
+            self._moved(recipient, unread=1)
+
     def _allowed_for(self, sender: str) -> frozenset[str] | None:
         """None means unrestricted; otherwise the set of recipients ``sender`` may reach."""
         if sender in UNRESTRICTED_SENDERS:
@@ -377,9 +420,19 @@ class Store:
 
     # -- events and retention -----------------------------------------------------
 
-    def record_event(self, kind: str, agent: str | None = None, **data: Any) -> int:
-        return int(HiveEvent.insert(at=self.clock(), kind=kind, agent=agent,
-                                    data=json.dumps(data)).execute())
+    def record_event(self, kind: str, agent: str | None = None, *, at: float | None = None,
+                     **data: Any) -> int:
+        """Add a row to the hive's event log (``at`` defaults to now); return its id."""
+        return int(HiveEvent.insert(at=self.clock() if at is None else at, kind=kind,
+                                    agent=agent, data=json.dumps(data)).execute())
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """The hive's event log, oldest first: {id, at, kind, agent, data}."""
+        query = HiveEvent.select().order_by(HiveEvent.id)
+        if kind is not None:
+            query = query.where(HiveEvent.kind == kind)
+        return [{"id": row.id, "at": row.at, "kind": row.kind, "agent": row.agent,
+                 "data": json.loads(row.data)} for row in query]
 
     def delete_acked_before(self, cutoff: float) -> int:
         """Delete acked messages acked before ``cutoff``; unacked mail is never touched."""

@@ -11,7 +11,7 @@ from hive_c0re import wire
 from hive_c0re.broker.approvals import ApprovalRecord, Status
 from hive_c0re.broker.store import AgentRecord, Delivery
 from hive_c0re.errors import InvalidInput
-from hive_c0re.names import validate_agent_name, validate_recipient
+from hive_c0re.names import OPERATOR, validate_agent_name, validate_recipient
 
 if TYPE_CHECKING:
     from hive_c0re.daemon.service import Caller, Hive
@@ -213,3 +213,74 @@ async def request_apply_commit(hive: Hive, caller: Caller, args: dict[str, Any])
     record = await hive.approvals.request_apply_commit(args["agent"], args["sha"],
                                                        args.get("description"))
     return wire.ok(approval=record.as_wire())
+
+
+# -- questions and reminders ------------------------------------------------------------
+
+
+@handles("ask")
+async def ask(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    change = hive.questions.ask(
+        caller.name, args["question"], to=validate_recipient(args.get("to", OPERATOR)),
+        options=args.get("options", ()), multi=args.get("multi", False),
+        ttl=args.get("ttl_seconds", wire.DEFAULT_TTL))
+    record = change.record
+    if change.notified is not None:
+        hive.signals.notify(change.notified)
+    hive.scheduler.due_changed(record.deadline)
+    log.info("question #%d: %s asks %s", record.id, caller.name, record.target,
+             extra={"HIVE_AGENT": caller.name, "HIVE_TO": record.target})
+    return wire.ok(question=record.as_wire())
+
+
+@handles("answer")
+async def answer(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    change = hive.questions.answer(args["question_id"], caller.name, args["answer"])
+    record = change.record
+    if change.notified is not None:
+        hive.signals.notify(change.notified)
+    log.info("question #%d of %s answered by %s", record.id, record.asker, caller.name,
+             extra={"HIVE_AGENT": record.asker, "HIVE_FROM": caller.name})
+    return wire.ok(question=record.as_wire())
+
+
+@handles("questions")
+async def questions(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    found = hive.questions.everything() if args.get("all") else hive.questions.open_for(OPERATOR)
+    return wire.ok(questions=[q.as_wire() for q in found])
+
+
+@handles("remind")
+async def remind(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    record = hive.reminders.create(caller.name, args["message"],
+                                   delay=args.get("delay_seconds"), at=args.get("at"),
+                                   file_path=args.get("file_path"))
+    hive.scheduler.due_changed(record.due_at)
+    log.info("reminder #%d set by %s", record.id, caller.name,
+             extra={"HIVE_AGENT": caller.name})
+    return wire.ok(reminder=record.as_wire())
+
+
+@handles("get_open_threads")
+async def get_open_threads(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    return wire.ok(
+        asked=[q.as_wire() for q in hive.questions.open_asked_by(caller.name)],
+        to_answer=[q.as_wire() for q in hive.questions.open_for(caller.name)],
+        reminders=[r.as_wire() for r in hive.reminders.pending_for(caller.name)],
+    )
+
+
+@handles("cancel_thread")
+async def cancel_thread(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    kind, thread_id = args["kind"], args["thread_id"]
+    if kind == "question":
+        question = hive.questions.cancel(thread_id, caller.name)
+        log.info("question #%d cancelled by %s", thread_id, caller.name,
+                 extra={"HIVE_AGENT": caller.name})
+        return wire.ok(question=question.as_wire())
+    if kind == "reminder":
+        reminder = hive.reminders.cancel(thread_id, caller.name)
+        log.info("reminder #%d cancelled by %s", thread_id, caller.name,
+                 extra={"HIVE_AGENT": caller.name})
+        return wire.ok(reminder=reminder.as_wire())
+    raise InvalidInput("cancel_thread.kind must be question or reminder")

@@ -15,11 +15,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hive_c0re import wire
+from hive_c0re.broker.questions import QuestionBook
+from hive_c0re.broker.reminders import ReminderBook
 from hive_c0re.broker.store import Desired, Store
 from hive_c0re.daemon import notify
 from hive_c0re.daemon.activation import activated_sockets, bind_unix
 from hive_c0re.daemon.handlers import HANDLERS
 from hive_c0re.daemon.mail import MailSignals
+from hive_c0re.daemon.scheduler import Scheduler
 from hive_c0re.daemon.server import Listener
 from hive_c0re.errors import HiveError, PolicyRefused
 from hive_c0re.names import MANAGER, OPERATOR
@@ -51,6 +54,10 @@ class Hive:
         self.paths = paths
         self.settings = settings
         self.signals = MailSignals()
+        self.questions = QuestionBook(store, settings.max_open_threads)
+        self.reminders = ReminderBook(store, settings.max_open_threads)
+        self.scheduler = Scheduler(self.questions, self.reminders, self.signals.notify,
+                                   clock=store.clock)
         self.host: Listener | None = None
         self.manager: Listener | None = None
         self.agents: dict[str, Listener] = {}
@@ -247,6 +254,7 @@ async def serve(paths: Paths, settings: Settings) -> None:
 
     tasks = [
         loop.create_task(_every(settings.retention_interval, retention)),
+        loop.create_task(hive.scheduler.run()),
         loop.create_task(_every(10.0, hive.report_status)),
     ]
     interval = notify.watchdog_interval()

@@ -100,9 +100,13 @@ def nspawn_argv(spec: ContainerSpec, root: Path) -> list[str]:
         "--kill-signal=SIGRTMIN+3",
         f"--chdir={CONTAINER_STATE}",
     ]
-    for ro in (*HOST_READ_ONLY, *host_python_binds(), *spec.read_only_binds):
+    for ro in HOST_READ_ONLY:
         if ro.exists():
             argv.append(f"--bind-ro={_checked(ro)}")
+    for ro in (*host_python_binds(), *spec.read_only_binds):
+        # idmapped: the container's root reads them whatever the host's modes (a venv
+        # in a 0700 directory); read-only, so it still cannot change them.
+        argv.append(f"--bind-ro={_checked(ro)}:{_checked(ro)}:idmap")
     argv += [
         f"--bind={_checked(spec.runtime_dir)}:{CONTAINER_RUN}",
         f"--bind={_checked(spec.state_dir)}:{CONTAINER_STATE}",

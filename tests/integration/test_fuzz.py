@@ -257,7 +257,7 @@ class FuzzHive:
         broker = self.broker()
         db = sqlite3.connect(f"file:{broker}?mode=ro", uri=True, timeout=30)
         try:
-            return {row[0] for row in db.execute("SELECT id FROM message")}
+            return {row[0] for row in db.execute("SELECT id FROM message WHERE sender != 'system'")}
         finally:
             db.close()
 

@@ -166,3 +166,77 @@ def test_a_receiver_that_hangs_up_does_not_keep_the_mail(daemon: DaemonProcess) 
         erin.call("ack_turn")
     status = _json.loads(hive(daemon, "--json", "status", "erin").output)
     assert (status["unread"], status["in_flight"]) == (0, 0)
+
+
+def test_the_operator_lists_and_answers_questions(daemon: DaemonProcess) -> None:
+    from hive_c0re.wire import Client
+
+    hive(daemon, "register", "quinn")
+    result = hive(daemon, "questions")
+    assert result.exit_code == 0, result.output
+    assert "no open questions" in result.output
+    with Client(daemon.agent_socket("quinn")) as quinn:
+        asked = quinn.call("ask", question="deploy [bold]friday[/bold]?",
+                           options=["yes", "no"], ttl_seconds=600)["question"]
+        free = quinn.call("ask", question="why so quiet?")["question"]
+
+        table = hive(daemon, "questions")
+        assert table.exit_code == 0, table.output
+        for word in ("time left", str(asked["id"]), "quinn", "[bold]friday[/bold]",
+                     "yes | no", "(free text)", "9m", "59m"):
+            assert word in table.output, table.output
+        listed = json.loads(hive(daemon, "--json", "questions").output)
+        assert [q["id"] for q in listed] == [asked["id"], free["id"]]
+
+        wrong = hive(daemon, "answer", str(asked["id"]), "maybe")
+        assert wrong.exit_code == 4, wrong.output
+        assert "not one of its options" in wrong.output and "hint: options: yes, no" in wrong.output
+        done = hive(daemon, "answer", str(asked["id"]), "Yes")
+        assert done.exit_code == 0, done.output
+        assert f"#{asked['id']} answered: yes (quinn is told)" in done.output
+        again = hive(daemon, "answer", str(asked["id"]), "no")
+        assert again.exit_code == 4 and "already answered by operator: yes" in again.output
+        typed = hive(daemon, "--json", "answer", str(free["id"]), "-", input="busy\n")
+        assert typed.exit_code == 0, typed.output
+        assert json.loads(typed.output)["answer"] == "busy"
+
+        got = quinn.call("recv", wait_seconds=5)["messages"]
+        quinn.call("ack_turn")
+    events = [json.loads(m["body"]) for m in got]
+    assert [(m["from"], e["event"], e["answer"]) for m, e in zip(got, events, strict=True)] == [
+        ("system", "question_answered", "yes"), ("system", "question_answered", "busy")]
+    assert events[0]["choices"] == ["yes"] and events[0]["by"] == "operator"
+
+    assert "no open questions" in hive(daemon, "questions").output
+    history = hive(daemon, "questions", "--all")
+    assert history.exit_code == 0, history.output
+    assert "answered" in history.output and "busy" in history.output
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (["answer", "999999", "yes"], 5, "no question #999999 addressed to operator"),
+        (["answer", "x", "yes"], 2, "not a valid integer"),
+        (["answer", "1"], 2, "Missing argument"),
+    ],
+)
+def test_answer_errors_become_exit_codes(daemon: DaemonProcess, args: list[str], code: int,
+                                         says: str) -> None:
+    result = hive(daemon, *args)
+    assert result.exit_code == code, result.output
+    assert says in result.output
+
+
+def test_the_operator_cannot_answer_a_question_to_an_agent(daemon: DaemonProcess) -> None:
+    from hive_c0re.wire import Client
+
+    hive(daemon, "register", "rae")
+    hive(daemon, "register", "sam")
+    with Client(daemon.agent_socket("rae")) as rae:
+        asked = rae.call("ask", question="sam, ready?", to="sam")["question"]
+    result = hive(daemon, "answer", str(asked["id"]), "yes")
+    assert result.exit_code == 4, result.output
+    assert "addressed to sam; only sam can answer it" in result.output
+    assert str(asked["id"]) not in hive(daemon, "questions").output
+    assert "sam, ready?" in hive(daemon, "questions", "--all").output

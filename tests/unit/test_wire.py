@@ -37,6 +37,8 @@ COUNT = Field("count", "integer", "a count", minimum=1, maximum=10)
 SECONDS = Field("seconds", "number", "a duration", minimum=0, maximum=2.5)
 FLAG = Field("flag", "boolean", "a switch")
 NAMES = Field("names", "names", "some names")
+CHOICES = Field("choices", "strings", "some choices", max_length=3, max_items=2)
+WHEN = Field("when", "time", "a time", max_length=8)
 
 
 @pytest.mark.parametrize(
@@ -66,6 +68,14 @@ NAMES = Field("names", "names", "some names")
         (NAMES, ["alice", 3], "must be a list of names"),
         (NAMES, [None], "must be a list of names"),
         (NAMES, {"alice": 1}, "must be a list of names"),
+        (CHOICES, "a", "must be a list of strings"),
+        (CHOICES, ["a", 1], "must be a list of strings"),
+        (CHOICES, [None], "must be a list of strings"),
+        (WHEN, True, "must be a number of seconds since the epoch or an ISO-8601 string"),
+        (WHEN, [1], "must be a number of seconds since the epoch or an ISO-8601 string"),
+        (WHEN, {}, "must be a number of seconds since the epoch or an ISO-8601 string"),
+        (WHEN, math.inf, "must be a finite number"),
+        (WHEN, math.nan, "must be a finite number"),
     ],
 )
 def test_a_value_of_the_wrong_type_is_refused_naming_verb_and_field(
@@ -95,6 +105,9 @@ def test_nan_and_infinities_are_refused_even_without_bounds(field: Field, value:
         (SECONDS, 3, "must be at most 2.5"),
         (TEXT, "abcdef", "is longer than 5 characters"),
         (NAMES, ["a"] * 257, "has more than 256 names"),
+        (CHOICES, ["a", "b", "c"], "has more than 2 items"),
+        (CHOICES, ["a", "bcde"], "has an item longer than 3 characters"),
+        (WHEN, "2030-01-01", "is longer than 8 characters"),
     ],
 )
 def test_a_value_out_of_bounds_is_refused_with_the_bound(
@@ -112,6 +125,8 @@ def test_a_value_out_of_bounds_is_refused_with_the_bound(
         (SECONDS, 0), (SECONDS, 0.0), (SECONDS, 2.5), (SECONDS, 2), (SECONDS, 1e-300),
         (FLAG, True), (FLAG, False),
         (NAMES, []), (NAMES, ["a"] * 256), (NAMES, ["", "x" * 1000]),
+        (CHOICES, []), (CHOICES, ["", "abc"]),
+        (WHEN, 0), (WHEN, 1.5), (WHEN, -3), (WHEN, ""), (WHEN, "whenever"),
     ],
 )
 def test_a_value_at_or_inside_its_bounds_is_returned_unchanged(field: Field, value: Any) -> None:
@@ -330,11 +345,19 @@ def test_no_verb_has_a_field_named_like_the_envelopes_cmd_or_id() -> None:
 
 def expected_field_schema(field: Field) -> dict[str, Any]:
     expected: dict[str, Any] = {"description": field.help}
+    max_length = field.max_length
     if field.type == "names":
         expected.update(type="array", items={"type": "string"}, maxItems=256)
+    elif field.type == "strings":
+        # The length bounds each item; the count bounds the list.
+        expected.update(type="array", items={"type": "string", "maxLength": max_length},
+                        maxItems=field.max_items)
+        max_length = None
+    elif field.type == "time":
+        expected["type"] = ["number", "string"]
     else:
         expected["type"] = field.type
-    bounds = {"minimum": field.minimum, "maximum": field.maximum, "maxLength": field.max_length}
+    bounds = {"minimum": field.minimum, "maximum": field.maximum, "maxLength": max_length}
     expected.update({key: value for key, value in bounds.items() if value is not None})
     return expected
 
