@@ -90,6 +90,9 @@ SETTINGS: tuple[Setting, ...] = (
             minimum=65536, maximum=0xFFFF0000),
     Setting("agent_command", str, "{python} -m hive_ag3nt debug echo",
             "what a container runs ({python} is this interpreter); the stand-in echoes mail"),
+    Setting("agent_env_file", str, "",
+            "file of KEY=VALUE lines set in every agent container's environment "
+            "(e.g. ANTHROPIC_BASE_URL, a proxy); empty: none"),
     Setting("apply_settle_seconds", float, 3.0,
             "how long a container must stay up after a config change to count as deployed",
             minimum=0),
@@ -118,6 +121,7 @@ class Settings:
     backend: str
     uid_base_start: int
     agent_command: str
+    agent_env_file: str
     apply_settle_seconds: float
     max_open_threads: int
 

@@ -63,6 +63,7 @@ class Hive:
         self.agents: dict[str, Listener] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self._replaced: dict[str, list[Listener]] = {}
+        self._heard: dict[str, asyncio.Event] = {}
 
     @functools.cached_property
     def lifecycle(self) -> Lifecycle:
@@ -77,7 +78,15 @@ class Hive:
 
     # -- requests ---------------------------------------------------------------
 
+    def expect_agent(self, name: str) -> asyncio.Event:
+        """An event set by the next request on ``name``'s socket: its harness is up."""
+        self._heard[name] = asyncio.Event()
+        return self._heard[name]
+
     async def dispatch(self, caller: Caller, line: bytes) -> dict[str, Any]:
+        heard = self._heard.pop(caller.name, None) if caller.kind is wire.Kind.AGENT else None
+        if heard is not None:
+            heard.set()
         request_id = None
         try:
             request, request_id = wire.read_frame(line)

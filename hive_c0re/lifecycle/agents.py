@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import shlex
 import shutil
 import sys
 from collections import defaultdict
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hive_c0re.broker.store import AgentRecord, Desired
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = "agent.toml"
+ENV_KEY = re.compile(r"[A-Z_][A-Z0-9_]*")
 POLICY_FILE = "policy.json"
 
 
@@ -89,7 +92,9 @@ class Lifecycle:
     async def restart(self, name: str) -> AgentRecord:
         async with self.lock(name):
             agent = self._container(name)
+            heard = self.hive.expect_agent(name)
             await asyncio.to_thread(self.backend.restart, name)
+            await self._until_heard(name, heard)
             self.hive.store.set_container(name, desired=Desired.RUNNING)
             self._wake(name, "restart")
             return agent
@@ -164,9 +169,30 @@ class Lifecycle:
             uid_base=agent.uid_base,
             resources=config.resources,
             executables=sorted({server.command for server in config.mcp_servers.values()}),
-            environment={"HYPERHIVE_AGENT": agent.name, "HOME": "/root",
-                         "PYTHONUNBUFFERED": "1", "CLAUDE_CONFIG_DIR": "/root/.claude"},
+            environment={**self.extra_environment(), "HYPERHIVE_AGENT": agent.name,
+                         "HOME": "/root", "PYTHONUNBUFFERED": "1",
+                         "CLAUDE_CONFIG_DIR": "/root/.claude"},
         )
+
+    def extra_environment(self) -> dict[str, str]:
+        """The operator's KEY=VALUE file for every container (``agent_env_file``)."""
+        if not self.settings.agent_env_file:
+            return {}
+        path = Path(self.settings.agent_env_file)
+        try:
+            lines = path.read_text().splitlines()
+        except OSError as exc:
+            raise HiveError(f"cannot read agent_env_file {path}: {exc.strerror or exc}") from None
+        found: dict[str, str] = {}
+        for number, line in enumerate(lines, 1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            key, sep, value = line.partition("=")
+            if not sep or not ENV_KEY.fullmatch(key.strip()):
+                raise InvalidInput(f"{path}:{number}: expected KEY=VALUE with KEY like "
+                                   "ANTHROPIC_BASE_URL")
+            found[key.strip()] = value.strip()
+        return found
 
     # -- steps ------------------------------------------------------------------
 
@@ -178,7 +204,21 @@ class Lifecycle:
         spec = self.spec(agent, config)
         await asyncio.to_thread(self.backend.install, spec)
         step = self.backend.restart if restart else self.backend.start
+        heard = self.hive.expect_agent(agent.name)
         await asyncio.to_thread(step, agent.name)
+        await self._until_heard(agent.name, heard)
+
+    async def _until_heard(self, name: str, heard: asyncio.Event) -> None:
+        """Wait (a bounded while) for the harness to speak on its socket.
+
+        A container asked to stop before its init is ready would miss the stop
+        signal; answering only once the harness is up keeps the next verb safe.
+        """
+        try:
+            async with asyncio.timeout(max(self.settings.apply_settle_seconds, 5.0)):
+                await heard.wait()
+        except TimeoutError:
+            log.warning("%s's harness has not connected yet", name, extra={"HIVE_AGENT": name})
 
     def _write_policy(self, name: str, config: AgentConfig) -> None:
         directory = self.paths.agent_policy(name)

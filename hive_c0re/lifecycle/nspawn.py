@@ -14,7 +14,7 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from hive_c0re.errors import HiveError
@@ -113,21 +113,25 @@ def nspawn_argv(spec: ContainerSpec, root: Path) -> list[str]:
         f"--bind={_checked(spec.claude_dir)}:{CONTAINER_CLAUDE}",
         f"--bind-ro={_checked(spec.policy_dir)}:{CONTAINER_POLICY}",
     ]
-    for key, value in sorted(spec.environment.items()):
-        argv.append(f"--setenv={key}={value}")
+    # Names only: nspawn takes each value from its own environment, which the unit
+    # loads from a 0600 file, so no value (an API key) ever lands in a unit file.
+    for key in sorted(spec.environment):
+        argv.append(f"--setenv={key}")
     argv.append("--")
     argv += spec.command
     return argv
 
 
-def render_dropin(spec: ContainerSpec, root: Path) -> str:
-    """The per-agent drop-in: ExecStart as the nspawn man page reads, then limits."""
+def render_dropin(spec: ContainerSpec, root: Path, env_file: Path) -> str:
+    """The per-agent drop-in: the environment file, ExecStart as the nspawn man page reads,
+    then limits."""
     argv = nspawn_argv(spec, root)
     for word in argv:
         if UNSAFE_IN_UNIT & set(word) - {" "} or "\n" in word:
             raise HiveError(f"{word!r} cannot go into a unit file")
     exec_start = " \\\n    ".join(_quote(word) for word in argv)
-    lines = ["[Service]", "ExecStart=", f"ExecStart={exec_start}"]
+    lines = ["[Service]", f"EnvironmentFile={_checked(env_file)}", "ExecStart=",
+             f"ExecStart={exec_start}"]
     lines += [f"{key}={value}" for key, value in spec.resources.unit_properties()]
     return "\n".join(lines) + "\n"
 
@@ -146,6 +150,17 @@ def check_executables(spec: ContainerSpec) -> None:
                             f"({', '.join(str(v) for v in visible)})")
         if not path.is_file() or not os.access(path, os.X_OK):
             raise HiveError(f"{program} is not an executable file in the container")
+
+
+def render_environment(environment: dict[str, str] | Mapping[str, str]) -> str:
+    """An EnvironmentFile: one KEY="VALUE" per line, quoted so that nothing expands."""
+    lines = []
+    for key, value in sorted(environment.items()):
+        if "\n" in value or "\0" in value:
+            raise HiveError(f"environment value of {key} has a newline or NUL")
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        lines.append(f'{key}="{escaped}"')
+    return "\n".join(lines) + "\n"
 
 
 def _quote(word: str) -> str:
@@ -192,16 +207,21 @@ class NspawnBackend:
             owned.mkdir(parents=True, exist_ok=True)
             _chown_tree(owned, spec.uid_base, spec.uid_base)
         spec.policy_dir.chmod(0o755)
+        env_file = self.roots / f".{spec.name}.env"
+        self._write(env_file, render_environment(spec.environment), mode=0o600)
         changed = self._write(self.unit_dir / TEMPLATE, render(TEMPLATE))
-        changed |= self._write(self._dropin_dir(spec.name) / DROPIN, render_dropin(spec, root))
+        changed |= self._write(self._dropin_dir(spec.name) / DROPIN,
+                               render_dropin(spec, root, env_file))
         if changed:
             self.systemctl.run("daemon-reload")
 
-    def _write(self, path: Path, text: str) -> bool:
+    def _write(self, path: Path, text: str, mode: int = 0o644) -> bool:
         if path.exists() and path.read_text() == text:
             return False
         path.parent.mkdir(parents=True, exist_ok=True)
         scratch = path.with_name(path.name + ".new")
+        scratch.touch(mode=mode)
+        scratch.chmod(mode)
         scratch.write_text(text)
         scratch.replace(path)
         return True
@@ -212,6 +232,7 @@ class NspawnBackend:
         shutil.rmtree(self._dropin_dir(agent), ignore_errors=True)
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(self.roots / validate_agent_name(agent))
+        (self.roots / f".{agent}.env").unlink(missing_ok=True)
         self.systemctl.run("daemon-reload")
 
     def start(self, agent: str) -> None:
