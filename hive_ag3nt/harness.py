@@ -266,6 +266,7 @@ class Harness:
         log.warning("%s needs a Claude login; turns are parked", self.name,
                     extra={"HIVE_AGENT": self.name})
         self.logged_in.clear()
+        await self._report_login(False)
         while not self.logged_in.is_set():
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.settings.login_recheck):
@@ -274,7 +275,15 @@ class Harness:
                 break
         assert self.session is not None
         await self.session.close()  # new credentials: a fresh CLI process
+        await self._report_login(True)
         self.set_state(State.IDLE)
+
+    async def _report_login(self, logged_in: bool) -> None:
+        """Tell the hive (the manager hears it as an event); never let that stop the loop."""
+        try:
+            await self.mail.call("report_login", logged_in=logged_in)
+        except HiveError as exc:
+            log.warning("could not report the login state: %s", exc)
 
     async def auth_ok(self) -> bool:
         from hive_ag3nt.login import auth_status

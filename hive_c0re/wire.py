@@ -166,6 +166,7 @@ ALL = frozenset(Kind)
 MANAGER_ONLY = frozenset({Kind.MANAGER})
 AGENTS = frozenset({Kind.AGENT, Kind.MANAGER})
 HOST = frozenset({Kind.HOST})
+OVERSEERS = frozenset({Kind.HOST, Kind.MANAGER})  # the operator, and the manager it trusts
 
 _TO = Field("to", "string", "an agent, 'operator', 'manager' or '*' for everyone",
             required=True, max_length=64)
@@ -191,9 +192,9 @@ _REMINDER = "{id, agent, message, file_path, due_at, created_at, status, fired_a
 VERBS: dict[str, Verb] = {v.name: v for v in (
     Verb("whoami", ALL, "who this socket says you are",
          answer={"name": "your identity", "socket": "host, agent or manager"}),
-    Verb("list", HOST, "every registered agent with its mailbox counts",
+    Verb("list", OVERSEERS, "every registered agent with its mailbox counts",
          answer={"agents": "list of {name, allowed_recipients, unread, in_flight, socket}"}),
-    Verb("agent_status", HOST, "one agent's record and mailbox counts", (_NAME,),
+    Verb("agent_status", OVERSEERS, "one agent's record and mailbox counts", (_NAME,),
          answer={"agent": "{name, allowed_recipients, unread, in_flight, socket}"}),
     Verb("register", HOST, "create or update an agent and (re)create its socket", (
         _NAME,
@@ -215,12 +216,21 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
          answer={"requeued": "how many"}),
     Verb("spawn", HOST, "create (or revive) an agent's container and start it", (_NAME,),
          answer={"agent": "the agent's record"}),
-    Verb("start", HOST, "start a stopped agent's container", (_NAME,),
+    Verb("start", OVERSEERS, "start a stopped agent's container", (_NAME,),
          answer={"agent": "the agent's record"}),
-    Verb("stop", HOST, "stop an agent's container (it stays stopped)", (_NAME,),
+    Verb("stop", OVERSEERS, "stop an agent's container (it stays stopped)", (_NAME,),
          answer={"agent": "the agent's record"}),
-    Verb("restart", HOST, "restart an agent's container", (_NAME,),
+    Verb("restart", OVERSEERS, "restart an agent's container", (_NAME,),
          answer={"agent": "the agent's record"}),
+    Verb("update", MANAGER_ONLY, "rebuild an agent to its applied config (idempotent)",
+         (_NAME,), answer={"agent": "the agent's record"}),
+    Verb("get_logs", OVERSEERS, "the last lines of an agent container's journal", (
+        Field("agent", "string", "the agent", required=True, max_length=64),
+        Field("lines", "integer", "how many (1-500, default 100)", minimum=1, maximum=500),
+    ), answer={"lines": "list of strings, oldest first", "unit": "the container's unit"}),
+    Verb("report_login", AGENTS, "the harness says whether it has working Claude credentials",
+         (Field("logged_in", "boolean", "true once logged in", required=True),),
+         answer={}),
     Verb("rebuild", HOST, "re-apply the agent's applied config and restart it", (_NAME,),
          answer={"agent": "the agent's record"}),
     Verb("pending", HOST, "requests waiting for the operator's decision",

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from hive_c0re import wire
 from hive_c0re.broker.approvals import ApprovalRecord, Status
 from hive_c0re.broker.store import AgentRecord, Delivery
-from hive_c0re.errors import InvalidInput
-from hive_c0re.names import OPERATOR, validate_agent_name, validate_recipient
+from hive_c0re.errors import InvalidInput, PolicyRefused
+from hive_c0re.names import MANAGER, OPERATOR, validate_agent_name, validate_recipient
 
 if TYPE_CHECKING:
     from hive_c0re.daemon.service import Caller, Hive
@@ -144,10 +144,17 @@ async def requeue_inflight(hive: Hive, caller: Caller, args: dict[str, Any]) -> 
     return wire.ok(requeued=count)
 
 
-def _lifecycle_verb(verb: str) -> Handler:
+def _target(caller: Caller, name: object) -> str:
+    if caller.kind is wire.Kind.MANAGER and name == MANAGER:
+        raise PolicyRefused("the manager cannot start, stop, restart or update itself",
+                            hint="the operator can, from the host")
+    return validate_agent_name(name)
+
+
+def _lifecycle_verb(verb: str, action_name: str | None = None) -> Handler:
     async def handle(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
-        name = validate_agent_name(args["name"])
-        action = getattr(hive.lifecycle, verb)
+        name = _target(caller, args["name"])
+        action = getattr(hive.lifecycle, action_name or verb)
         agent = await action(name)
         hive.report_status()
         return wire.ok(agent=_agent_view(hive, hive.store.agent(agent.name)))
@@ -158,6 +165,24 @@ def _lifecycle_verb(verb: str) -> Handler:
 
 for _verb in ("spawn", "start", "stop", "restart", "rebuild"):
     handles(_verb)(_lifecycle_verb(_verb))
+handles("update")(_lifecycle_verb("update", "rebuild"))
+
+
+@handles("get_logs")
+async def get_logs(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    from hive_c0re.daemon.crashwatch import recent_journal
+
+    name = validate_agent_name(args["agent"])
+    hive.store.agent(name)  # raises NotFound
+    unit = hive.lifecycle.backend.unit(name)
+    lines = await asyncio.to_thread(recent_journal, unit, args.get("lines", 100))
+    return wire.ok(unit=unit, lines=lines)
+
+
+@handles("report_login")
+async def report_login(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    hive.announce("logged_in" if args["logged_in"] else "needs_login", caller.name)
+    return wire.ok()
 
 
 @handles("destroy")

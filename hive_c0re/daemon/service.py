@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import os
 import shutil
@@ -25,7 +26,7 @@ from hive_c0re.daemon.mail import MailSignals
 from hive_c0re.daemon.scheduler import Scheduler
 from hive_c0re.daemon.server import Listener
 from hive_c0re.errors import HiveError, PolicyRefused
-from hive_c0re.names import MANAGER, OPERATOR
+from hive_c0re.names import MANAGER, OPERATOR, SYSTEM
 from hive_c0re.paths import Paths
 from hive_c0re.settings import Settings
 
@@ -115,6 +116,23 @@ class Hive:
                   extra={"HIVE_AGENT": sender if sender != OPERATOR else to,
                          "HIVE_FROM": sender, "HIVE_TO": to})
         return ids
+
+    def announce(self, kind: str, agent: str | None, *, tell_agent: bool = False,
+                 **data: Any) -> None:
+        """A hive event: into the event log, and as a message from ``system`` to the manager
+        (and to the agent concerned when ``tell_agent``). A refused delivery (a full inbox)
+        is logged loudly; the event log keeps the event either way."""
+        self.store.record_event(kind, agent, **data)
+        body = json.dumps({"event": kind, "agent": agent, **data}, default=str)
+        recipients = [MANAGER]
+        if tell_agent and agent is not None:
+            recipients.append(agent)
+        for recipient in recipients:
+            try:
+                self.send(SYSTEM, recipient, body, None)
+            except HiveError as exc:
+                log.error("event %s for %s not delivered to %s: %s", kind, agent, recipient,
+                          exc.message, extra={"HIVE_AGENT": agent or recipient})
 
     # -- sockets ----------------------------------------------------------------
 

@@ -70,6 +70,7 @@ class Lifecycle:
             await self._deploy(agent, config, restart=False)
             log.info("spawned agent %s (uid base %d)", name, base, extra={"HIVE_AGENT": name})
             self._wake(name, "spawn")
+            self.hive.announce("spawned", name, uid_base=base)
             return agent
 
     async def start(self, name: str) -> AgentRecord:
@@ -79,6 +80,7 @@ class Lifecycle:
             agent = self.hive.store.set_container(name, desired=Desired.RUNNING)
             await self._deploy(agent, config, restart=False)
             self._wake(name, "start")
+            self.hive.announce("started", name)
             return agent
 
     async def stop(self, name: str) -> AgentRecord:
@@ -87,6 +89,7 @@ class Lifecycle:
             agent = self.hive.store.set_container(name, desired=Desired.STOPPED)
             await asyncio.to_thread(self.backend.stop, name)
             log.info("stopped agent %s", name, extra={"HIVE_AGENT": name})
+            self.hive.announce("stopped", name)
             return agent
 
     async def restart(self, name: str) -> AgentRecord:
@@ -97,6 +100,7 @@ class Lifecycle:
             await self._until_heard(name, heard)
             self.hive.store.set_container(name, desired=Desired.RUNNING)
             self._wake(name, "restart")
+            self.hive.announce("restarted", name)
             return agent
 
     async def rebuild(self, name: str) -> AgentRecord:
@@ -106,6 +110,7 @@ class Lifecycle:
             config = await asyncio.to_thread(self.applied_config, name)
             await self._deploy(agent, config, restart=True)
             self._wake(name, "rebuild")
+            self.hive.announce("rebuilt", name)
             return agent
 
     async def destroy(self, name: str, *, purge: bool) -> None:
@@ -123,6 +128,7 @@ class Lifecycle:
                 self.hive.store.set_container(name, desired=Desired.DESTROYED)
             log.info("destroyed agent %s%s", name, " and purged its state" if purge else "",
                      extra={"HIVE_AGENT": name})
+            self.hive.announce("destroyed", name, purged=purge)
 
     async def settle(self, name: str) -> None:
         """Raise unless the container is still up after the settle time."""

@@ -87,7 +87,7 @@ class Approvals:
         found = []
         for record in self.book.listing(Status.PENDING):
             if self._state_missing(record):
-                self.book.move(record.id, Status.FAILED, STATE_DIR_MISSING)
+                self._resolved(self.book.move(record.id, Status.FAILED, STATE_DIR_MISSING))
                 continue
             found.append(record)
         return found
@@ -101,6 +101,18 @@ class Approvals:
         if record.kind is Kind.APPLY_COMMIT and record.sha:
             await self._tag(record, "denied", note)
         log.info("approval #%d denied: %s", approval_id, note, extra={"HIVE_AGENT": record.agent})
+        self._resolved(record)
+        return record
+
+    def _resolved(self, record: ApprovalRecord) -> ApprovalRecord:
+        """Tell the manager how its request ended (the terminal tag names the step)."""
+        tag = f"{record.status}/{record.id}" if record.kind is Kind.APPLY_COMMIT else None
+        self.hive.announce("approval_resolved", record.agent, id=record.id,
+                           request=str(record.kind), status=str(record.status), sha=record.sha,
+                           tag=tag, note=record.note)
+        if record.kind is Kind.INIT_CONFIG and record.status is Status.DEPLOYED:
+            self.hive.announce("config_ready", record.agent,
+                               path=str(self.paths.proposed_repo(record.agent)))
         return record
 
     async def approve(self, approval_id: int) -> ApprovalRecord:
@@ -108,7 +120,7 @@ class Approvals:
         if record.status is not Status.PENDING:
             raise InvalidInput(f"approval #{approval_id} is {record.status}, not pending")
         if self._state_missing(record):
-            return self.book.move(approval_id, Status.FAILED, STATE_DIR_MISSING)
+            return self._resolved(self.book.move(approval_id, Status.FAILED, STATE_DIR_MISSING))
         record = self.book.move(approval_id, Status.APPROVED)
         await self._tag(record, "approved")
         record = self.book.move(approval_id, Status.BUILDING)
@@ -119,10 +131,10 @@ class Approvals:
             log.warning("approval #%d failed: %s", approval_id, exc,
                         extra={"HIVE_AGENT": record.agent})
             await self._tag(record, "failed", str(exc))
-            return self.book.move(approval_id, Status.FAILED, str(exc))
+            return self._resolved(self.book.move(approval_id, Status.FAILED, str(exc)))
         await self._tag(record, "deployed")
         log.info("approval #%d deployed", approval_id, extra={"HIVE_AGENT": record.agent})
-        return self.book.move(approval_id, Status.DEPLOYED)
+        return self._resolved(self.book.move(approval_id, Status.DEPLOYED))
 
     async def _carry_out(self, record: ApprovalRecord) -> None:
         lifecycle = self.hive.lifecycle
