@@ -93,6 +93,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("agent_env_file", str, "",
             "file of KEY=VALUE lines set in every agent container's environment "
             "(e.g. ANTHROPIC_BASE_URL, a proxy); empty: none"),
+    Setting("crash_reconcile_interval", float, 60.0,
+            "seconds between passes that look for crashed containers a signal did not report",
+            minimum=1),
     Setting("apply_settle_seconds", float, 3.0,
             "how long a container must stay up after a config change to count as deployed",
             minimum=0),
@@ -122,6 +125,7 @@ class Settings:
     uid_base_start: int
     agent_command: str
     agent_env_file: str
+    crash_reconcile_interval: float
     apply_settle_seconds: float
     max_open_threads: int
 

@@ -11,8 +11,10 @@ hive event log.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -89,10 +91,17 @@ class UnitBus:
         self.bus: Any = DBus(user_mode=user_mode)
         self.on_change = on_change
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._callback: Callable[..., None] | None = None
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self.bus.open()
-        self.bus.match_signal(SYSTEMD, None, PROPERTIES, b"PropertiesChanged", self._signal)
+
+        # pystemd hangs its own data on the callback, which a bound method cannot carry.
+        def on_signal(msg: Any, error: Any = None, userdata: Any = None) -> None:
+            self._signal(msg)
+
+        self._callback = on_signal  # libsystemd holds it by address: keep it alive
+        self.bus.match_signal(SYSTEMD, None, PROPERTIES, b"PropertiesChanged", on_signal)
         # Without Subscribe systemd sends no unit signals at all.
         self.bus.call_method(SYSTEMD, SYSTEMD_PATH, MANAGER, b"Subscribe", [])
         self.loop = loop
@@ -113,7 +122,7 @@ class UnitBus:
         except Exception:
             log.exception("reading systemd's signals failed")
 
-    def _signal(self, msg: Any, error: Any = None, userdata: Any = None) -> None:
+    def _signal(self, msg: Any) -> None:
         try:
             msg.process_reply(True)
             interface = msg.body[0]
@@ -156,3 +165,114 @@ def crash_report(agent: str, state: UnitState, journal_lines: Iterable[str]) -> 
             "active_state": state.active, "result": state.result,
             "exit_status": state.exit_status, "exit_code": state.exit_code,
             "invocation": state.invocation, "journal": list(journal_lines)}
+
+
+_EXIT_CODES = {"1": "exited", "2": "killed", "3": "dumped"}
+_PROPS = ("ActiveState", "SubState", "Result", "ExecMainStatus", "ExecMainCode", "InvocationID")
+
+
+def read_state(systemctl: Any, unit: str) -> UnitState:
+    """The unit's state in one ``systemctl show`` (blocking: call it from a thread)."""
+    args = ["show", unit, *(f"--property={p}" for p in _PROPS)]
+    found = dict(line.partition("=")[::2]
+                 for line in systemctl.run(*args).stdout.splitlines())
+    status = found.get("ExecMainStatus", "")
+    return UnitState(unit=unit, active=found.get("ActiveState", ""),
+                     sub=found.get("SubState", ""), result=found.get("Result", ""),
+                     exit_status=int(status) if status.isdigit() else None,
+                     exit_code=_EXIT_CODES.get(found.get("ExecMainCode", "")),
+                     invocation=found.get("InvocationID", ""))
+
+
+class CrashWatch:
+    """Reports container crashes to the manager; restarts only where the policy says so."""
+
+    def __init__(self, hive: Any, user_mode: bool, reconcile_every: float) -> None:
+        self.hive = hive
+        self.lifecycle = hive.lifecycle
+        self.reconcile_every = reconcile_every
+        self.judge = CrashJudge(self._expected, self._already_reported())
+        self.bus = UnitBus(user_mode, self._changed)
+        self.restarts: dict[str, list[float]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _already_reported(self) -> set[str]:
+        from hive_c0re.broker.models import HiveEvent
+
+        rows = HiveEvent.select(HiveEvent.data).where(HiveEvent.kind == "container_crash")
+        return {json.loads(row.data).get("invocation", "") for row in rows} - {""}
+
+    def _expected(self, agent: str) -> bool:
+        from hive_c0re.broker.store import Desired
+
+        record = self.hive.store.agent_or_none(agent)
+        if record is None or record.desired is not Desired.RUNNING:
+            return True  # stopped or destroyed on purpose
+        return bool(self.lifecycle.lock(agent).locked())  # an action is in flight
+
+    async def run(self) -> None:
+        """Listen on the bus; every ``reconcile_every`` seconds, look at every agent."""
+        loop = asyncio.get_running_loop()
+        try:
+            self.bus.start(loop)
+        except Exception as exc:
+            log.error("crash watch cannot listen on D-Bus (%s); reconcile passes only", exc)
+        try:
+            while True:
+                await self.reconcile()
+                await asyncio.sleep(self.reconcile_every)
+        finally:
+            self.bus.stop()
+
+    async def reconcile(self) -> None:
+        from hive_c0re.broker.store import Desired
+
+        for agent in self.hive.store.agents():
+            if agent.desired is Desired.RUNNING and agent.uid_base is not None:
+                await self.check(agent.name)
+
+    def _changed(self, unit: str) -> None:
+        agent = agent_of(unit)
+        if agent is None or self.hive.store.agent_or_none(agent) is None:
+            return
+        task = asyncio.get_running_loop().create_task(self.check(agent))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def check(self, agent: str) -> None:
+        unit = self.lifecycle.backend.unit(agent)
+        try:
+            state = await asyncio.to_thread(read_state, self.lifecycle.backend.systemctl, unit)
+        except Exception as exc:
+            log.warning("cannot read %s: %s", unit, exc, extra={"HIVE_AGENT": agent})
+            return
+        if self.judge.judge(agent, state):
+            await self.report(agent, state)
+
+    async def report(self, agent: str, state: UnitState) -> None:
+        lines = await asyncio.to_thread(recent_journal, state.unit)
+        log.warning("container of %s crashed: %s (status %s)", agent, state.result,
+                    state.exit_status, extra={"HIVE_AGENT": agent})
+        data = crash_report(agent, state, lines)
+        data.pop("event")
+        data.pop("agent")
+        self.hive.announce("container_crash", agent, **data)
+        await self._maybe_restart(agent)
+
+    async def _maybe_restart(self, agent: str) -> None:
+        """Restart only when the agent's policy asks, and never faster than its burst allows."""
+        try:
+            policy = (await asyncio.to_thread(self.lifecycle.applied_config, agent)).restart
+        except Exception as exc:
+            log.warning("no restart policy for %s: %s", agent, exc, extra={"HIVE_AGENT": agent})
+            return
+        if policy.policy != "restart":
+            return
+        now = time.monotonic()
+        recent = [t for t in self.restarts.get(agent, []) if now - t < policy.interval_seconds]
+        if len(recent) >= policy.burst:
+            self.hive.announce("restart_limit", agent, burst=policy.burst,
+                               interval_seconds=policy.interval_seconds)
+            return
+        self.restarts[agent] = [*recent, now]
+        await self.lifecycle.start(agent)

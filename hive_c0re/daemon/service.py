@@ -31,6 +31,7 @@ from hive_c0re.paths import Paths
 from hive_c0re.settings import Settings
 
 if TYPE_CHECKING:
+    from hive_c0re.daemon.crashwatch import CrashWatch
     from hive_c0re.lifecycle.agents import Lifecycle
     from hive_c0re.lifecycle.approvals import Approvals
     from hive_c0re.lifecycle.backend import Backend
@@ -65,11 +66,26 @@ class Hive:
         self._closing: set[asyncio.Task[None]] = set()
         self._replaced: dict[str, list[Listener]] = {}
         self._heard: dict[str, asyncio.Event] = {}
+        self._crash_watch: CrashWatch | None = None
+        self._watching: asyncio.Task[None] | None = None
 
     @functools.cached_property
     def lifecycle(self) -> Lifecycle:
         # Built on first use: a hive of plain mailboxes never loads the container code.
         return build_lifecycle(self)
+
+    def crash_watch(self) -> CrashWatch:
+        from hive_c0re.daemon.crashwatch import CrashWatch
+
+        if self._crash_watch is None:
+            user = self.settings.systemd_scope == "user"
+            self._crash_watch = CrashWatch(self, user, self.settings.crash_reconcile_interval)
+        return self._crash_watch
+
+    def watch_containers(self) -> None:
+        """Start the crash watch once the hive has containers (a no-op after the first)."""
+        if self._watching is None:
+            self._watching = asyncio.get_running_loop().create_task(self.crash_watch().run())
 
     @functools.cached_property
     def approvals(self) -> Approvals:
@@ -205,6 +221,9 @@ class Hive:
         task.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
+        if self._watching is not None:
+            self._watching.cancel()
+            await asyncio.gather(self._watching, return_exceptions=True)
         replaced = [old for olds in self._replaced.values() for old in olds]
         for listener in [self.host, self.manager, *self.agents.values(), *replaced]:
             if listener is not None:
@@ -240,6 +259,13 @@ def build_lifecycle(hive: Hive) -> Lifecycle:
         backend = NspawnBackend(systemctl, unit_dir(scope is Scope.USER),
                                 hive.paths.container_roots)
     return Lifecycle(hive, backend)
+
+
+async def _watch_and_bring_up(hive: Hive) -> None:
+    """Report what died while the daemon was away, then bring up what should run."""
+    await hive.crash_watch().reconcile()
+    await hive.lifecycle.bring_up()
+    hive.watch_containers()
 
 
 async def _every(interval: float, step: Any) -> None:
@@ -291,7 +317,7 @@ async def serve(paths: Paths, settings: Settings) -> None:
     notify.ready(hive.status_line())
     # After READY: bringing containers up may take longer than a start timeout.
     if any(agent.uid_base is not None for agent in store.agents()):
-        tasks.append(loop.create_task(hive.lifecycle.bring_up()))
+        tasks.append(loop.create_task(_watch_and_bring_up(hive)))
     log.info("hive-c0re ready in %.0f ms: %s", (time.monotonic() - started) * 1000,
              hive.status_line())
     await stop.wait()

@@ -205,6 +205,7 @@ class Lifecycle:
     async def _deploy(self, agent: AgentRecord, config: AgentConfig, *, restart: bool) -> None:
         """Hand the container its policy and socket, install its unit and (re)start it."""
         self.hive.store.register_agent(agent.name, list(config.allowed_recipients))
+        self.hive.watch_containers()
         self._write_policy(agent.name, config)
         await self.hive.listen_for_agent(agent.name, agent.uid_base)
         spec = self.spec(agent, config)

@@ -4,42 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from hive_c0re.errors import HiveError, InvalidInput, NotFound
+from tests.integration.approval_support import applied_dir, git, manager, propose, state_dir
 from tests.sandbox import SandboxHive, in_container
-
-
-def state_dir(hive: SandboxHive, agent: str) -> Path:
-    return Path(hive.sandbox.env["XDG_CONFIG_HOME"]) / "hyperhive" / "agents" / agent
-
-
-def applied_dir(hive: SandboxHive, agent: str) -> Path:
-    return Path(hive.sandbox.env["XDG_CONFIG_HOME"]) / "hyperhive" / "applied" / agent
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(repo), "-c", "user.name=manager",
-                           "-c", "user.email=manager@hive", *args],
-                          capture_output=True, text=True, check=True)
-    return done.stdout.strip()
-
-
-def propose(hive: SandboxHive, agent: str, toml: str, message: str) -> str:
-    """Do what the manager does: edit the proposed agent.toml and commit."""
-    repo = state_dir(hive, agent) / "config"
-    (repo / "agent.toml").write_text(toml)
-    git(repo, "commit", "-qam", message)
-    return git(repo, "rev-parse", "HEAD")
-
-
-def manager(hive: SandboxHive, cmd: str, **args: Any) -> dict[str, Any]:
-    with hive.client(hive.manager_socket) as client:
-        return client.call(cmd, **args)
 
 
 def tags(hive: SandboxHive, agent: str) -> dict[str, str]:
