@@ -34,6 +34,11 @@ def validate_agent_name(name: object) -> str:
     return name
 
 
+def validate_container_name(name: object) -> str:
+    """An agent name, or ``manager``: the names a container may have."""
+    return MANAGER if name == MANAGER else validate_agent_name(name)
+
+
 def validate_recipient(name: object) -> str:
     """Return a valid send target: an agent name, ``operator``, ``manager`` or ``*``."""
     if name in (OPERATOR, MANAGER, BROADCAST):

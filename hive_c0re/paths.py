@@ -80,8 +80,21 @@ class Paths:
         """The flake reference NixOS builds an agent's container from."""
         return f"git+file://{self.applied_repo(name)}#{name}"
 
+    @property
+    def proposed_root(self) -> Path:
+        """Every agent's proposed config repo; bound (and only this) into the manager."""
+        return self.state / "proposed"
+
     def proposed_repo(self, name: str) -> Path:
-        return self.agent_state(name) / "config"
+        return self.proposed_root / validate_agent_name(name)
+
+    @property
+    def manager_state(self) -> Path:
+        return self.state / "manager"
+
+    @property
+    def manager_policy(self) -> Path:
+        return self.runtime / "policy" / "manager"
 
     def agent_claude(self, name: str) -> Path:
         return self.agent_state(name) / "claude"

@@ -90,6 +90,9 @@ SETTINGS: tuple[Setting, ...] = (
             minimum=65536, maximum=0xFFFF0000),
     Setting("agent_command", str, "{python} -m hive_ag3nt debug echo",
             "what a container runs ({python} is this interpreter); the stand-in echoes mail"),
+    Setting("manager_command", str, "{python} -m hive_m1nd serve",
+            "what the manager's container runs ({python} is this interpreter); "
+            "empty: the hive has no manager container"),
     Setting("agent_env_file", str, "",
             "file of KEY=VALUE lines set in every agent container's environment "
             "(e.g. ANTHROPIC_BASE_URL, a proxy); empty: none"),
@@ -124,6 +127,7 @@ class Settings:
     backend: str
     uid_base_start: int
     agent_command: str
+    manager_command: str
     agent_env_file: str
     crash_reconcile_interval: float
     apply_settle_seconds: float

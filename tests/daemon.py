@@ -20,6 +20,7 @@ class DaemonProcess:
             **os.environ,
             "HYPERHIVE_STATE_DIR": str(self.root / "state"),
             "HYPERHIVE_RUNTIME_DIR": str(self.root / "run"),
+            "HYPERHIVE_MANAGER_COMMAND": "",
             **{f"HYPERHIVE_{k.upper()}": v for k, v in settings.items()},
         }
         self.log = (self.root / "daemon.log").open("wb")

@@ -127,10 +127,12 @@ class SandboxHive:
              str(sandbox.unit_dir), "--exec", executable],
             check=True, capture_output=True,
         )
+        # No manager container unless a test asks for one: it would need a model.
+        environment = {"HYPERHIVE_MANAGER_COMMAND": "", **environment}
         if environment:
             dropin = sandbox.unit_dir / "hive-c0re.service.d"
             dropin.mkdir(exist_ok=True)
-            lines = "".join(f"Environment={k}={v}\n" for k, v in environment.items())
+            lines = "".join(f'Environment="{k}={v}"\n' for k, v in environment.items())
             (dropin / "test.conf").write_text("[Service]\n" + lines)
         sandbox.systemctl("daemon-reload")
         sandbox.systemctl("start", "hive-c0re.socket")

@@ -101,7 +101,7 @@ class Hive:
         return self._heard[name]
 
     async def dispatch(self, caller: Caller, line: bytes) -> dict[str, Any]:
-        heard = self._heard.pop(caller.name, None) if caller.kind is wire.Kind.AGENT else None
+        heard = self._heard.pop(caller.name, None) if caller.kind is not wire.Kind.HOST else None
         if heard is not None:
             heard.set()
         request_id = None
@@ -261,6 +261,16 @@ def build_lifecycle(hive: Hive) -> Lifecycle:
     return Lifecycle(hive, backend)
 
 
+async def _bring_up_manager(hive: Hive) -> None:
+    try:
+        await hive.lifecycle.ensure_manager()
+    except HiveError as exc:
+        log.error("the manager's container could not start: %s", exc,
+                  extra={"HIVE_AGENT": MANAGER})
+    except Exception:
+        log.exception("the manager's container could not start", extra={"HIVE_AGENT": MANAGER})
+
+
 async def _watch_and_bring_up(hive: Hive) -> None:
     """Report what died while the daemon was away, then bring up what should run."""
     await hive.crash_watch().reconcile()
@@ -316,6 +326,8 @@ async def serve(paths: Paths, settings: Settings) -> None:
     retention()
     notify.ready(hive.status_line())
     # After READY: bringing containers up may take longer than a start timeout.
+    if settings.manager_command:
+        tasks.append(loop.create_task(_bring_up_manager(hive)))
     if any(agent.uid_base is not None for agent in store.agents()):
         tasks.append(loop.create_task(_watch_and_bring_up(hive)))
     log.info("hive-c0re ready in %.0f ms: %s", (time.monotonic() - started) * 1000,

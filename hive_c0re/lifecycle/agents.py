@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import shlex
 import shutil
@@ -24,7 +25,7 @@ from hive_c0re.errors import HiveError, InvalidInput
 from hive_c0re.lifecycle.agent_config import AgentConfig, load_agent_config, seed_text
 from hive_c0re.lifecycle.backend import Backend, ContainerSpec
 from hive_c0re.lifecycle.gitrepo import ConfigRepo
-from hive_c0re.names import SYSTEM, validate_agent_name
+from hive_c0re.names import MANAGER, SYSTEM, validate_container_name
 
 if TYPE_CHECKING:
     from hive_c0re.daemon.service import Hive
@@ -32,6 +33,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = "agent.toml"
+MANAGER_REPOS = Path("/agents")  # where the manager sees every proposed config repo
+# The manager's own policy: it edits config repos with git and little else.
+MANAGER_POLICY = {
+    "version": 1, "model": "haiku", "available_models": ["haiku", "sonnet", "opus"],
+    "allowed_tools": ["Bash", "Read", "Write", "Edit", "Glob", "Grep"],
+    "allowed_bash": ["git *", "cd *", "ls", "ls *", "cat *", "mkdir *"],
+    "mcp_servers": {}, "auto_compact": True, "compact_at": 0.75, "allowed_recipients": [],
+}
 ENV_KEY = re.compile(r"[A-Z_][A-Z0-9_]*")
 POLICY_FILE = "policy.json"
 
@@ -49,7 +58,7 @@ class Lifecycle:
             raise InvalidInput("setting uid_base_start must be a multiple of 65536")
 
     def lock(self, name: str) -> asyncio.Lock:
-        return self._locks[validate_agent_name(name)]
+        return self._locks[validate_container_name(name)]
 
     # -- verbs ------------------------------------------------------------------
 
@@ -129,6 +138,53 @@ class Lifecycle:
             log.info("destroyed agent %s%s", name, " and purged its state" if purge else "",
                      extra={"HIVE_AGENT": name})
             self.hive.announce("destroyed", name, purged=purge)
+
+    # -- the manager --------------------------------------------------------------
+
+    def manager_uid(self) -> int:
+        """The manager's uid range: the slot just below the agents'."""
+        return self.settings.uid_base_start - 65536
+
+    async def ensure_manager(self) -> None:
+        """Create (idempotently) and start the manager's container, if the hive has one."""
+        command = self.settings.manager_command
+        if not command:
+            return
+        async with self.lock(MANAGER):
+            spec = await asyncio.to_thread(self._prepare_manager, command)
+            self.hive.watch_containers()
+            await asyncio.to_thread(self.backend.install, spec)
+            if not await asyncio.to_thread(self.backend.is_active, MANAGER):
+                heard = self.hive.expect_agent(MANAGER)
+                await asyncio.to_thread(self.backend.start, MANAGER)
+                await self._until_heard(MANAGER, heard)
+                log.info("manager container started", extra={"HIVE_AGENT": MANAGER})
+
+    def _prepare_manager(self, command: str) -> ContainerSpec:
+        top = self.paths.manager_state
+        top.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for private in (top / "state", top / "claude"):
+            private.mkdir(exist_ok=True, mode=0o700)
+        self.paths.proposed_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        policy = self.paths.manager_policy
+        policy.mkdir(parents=True, exist_ok=True, mode=0o755)
+        (policy / POLICY_FILE).write_text(json.dumps(MANAGER_POLICY, indent=2) + "\n")
+        (policy / POLICY_FILE).chmod(0o644)
+        owner = self.manager_uid()
+        # Its socket was bound root-owned; the manager's container root must reach it.
+        for path in (self.paths.manager_dir, self.paths.manager_socket):
+            if path.exists():
+                os.chown(path, owner, owner)
+        python = shlex.quote(sys.executable)
+        return ContainerSpec(
+            name=MANAGER, runtime_dir=self.paths.manager_dir, state_dir=top / "state",
+            claude_dir=top / "claude", policy_dir=policy,
+            command=shlex.split(command.replace("{python}", python)), uid_base=owner,
+            environment={**self.extra_environment(), "HYPERHIVE_AGENT": MANAGER,
+                         "HOME": "/root", "PYTHONUNBUFFERED": "1",
+                         "CLAUDE_CONFIG_DIR": "/root/.claude"},
+            writable_binds=[(self.paths.proposed_root, MANAGER_REPOS)],
+        )
 
     async def settle(self, name: str) -> None:
         """Raise unless the container is still up after the settle time."""
@@ -251,7 +307,8 @@ class Lifecycle:
             applied.init_from(proposed)
 
     def _purge_state(self, name: str) -> None:
-        for tree in (self.paths.agent_state(name), self.paths.applied_repo(name)):
+        for tree in (self.paths.agent_state(name), self.paths.applied_repo(name),
+                     self.paths.proposed_repo(name)):
             shutil.rmtree(tree, ignore_errors=True)
 
     def _find(self, name: str) -> AgentRecord | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from hive_c0re.errors import HiveError
-from hive_c0re.names import validate_agent_name
+from hive_c0re.names import validate_container_name
 
 # Inside every container, whatever the backend.
 CONTAINER_RUN = Path("/run/hive")
@@ -60,10 +60,11 @@ class ContainerSpec:
     resources: Resources = Resources()
     read_only_binds: Sequence[Path] = ()  # host paths the harness needs (its Python)
     executables: Sequence[str] = ()  # programs the config expects inside (MCP servers)
+    writable_binds: Sequence[tuple[Path, Path]] = ()  # (host, container): the manager's repos
     environment: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        validate_agent_name(self.name)
+        validate_container_name(self.name)
         if self.uid_base % 65536 or self.uid_base < 65536:
             raise HiveError(f"uid base {self.uid_base} must be a positive multiple of 65536")
 

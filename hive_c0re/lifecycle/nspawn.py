@@ -26,7 +26,7 @@ from hive_c0re.lifecycle.backend import (
     ContainerSpec,
     Systemctl,
 )
-from hive_c0re.names import validate_agent_name
+from hive_c0re.names import validate_container_name
 from hive_c0re.units import render
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ UNSAFE_IN_UNIT = set(" \t\n\"'\\$;%`")
 
 
 def unit_name(agent: str) -> str:
-    return f"hive-agent@{validate_agent_name(agent)}.service"
+    return f"hive-agent@{validate_container_name(agent)}.service"
 
 
 def prepare_root(root: Path, agent: str) -> None:
@@ -113,6 +113,9 @@ def nspawn_argv(spec: ContainerSpec, root: Path) -> list[str]:
         f"--bind={_checked(spec.claude_dir)}:{CONTAINER_CLAUDE}",
         f"--bind-ro={_checked(spec.policy_dir)}:{CONTAINER_POLICY}",
     ]
+    for host, inside in spec.writable_binds:
+        # idmapped: what the container writes stays owned by the daemon's user on the host.
+        argv.append(f"--bind={_checked(host)}:{_checked(inside)}:idmap")
     # Names only: nspawn takes each value from its own environment, which the unit
     # loads from a 0600 file, so no value (an API key) ever lands in a unit file.
     for key in sorted(spec.environment):
@@ -231,7 +234,7 @@ class NspawnBackend:
         self.systemctl.run("reset-failed", unit_name(agent), check=False)
         shutil.rmtree(self._dropin_dir(agent), ignore_errors=True)
         with contextlib.suppress(FileNotFoundError):
-            shutil.rmtree(self.roots / validate_agent_name(agent))
+            shutil.rmtree(self.roots / validate_container_name(agent))
         (self.roots / f".{agent}.env").unlink(missing_ok=True)
         self.systemctl.run("daemon-reload")
 

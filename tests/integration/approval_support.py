@@ -13,6 +13,10 @@ def state_dir(hive: SandboxHive, agent: str) -> Path:
     return Path(hive.sandbox.env["XDG_CONFIG_HOME"]) / "hyperhive" / "agents" / agent
 
 
+def proposed_dir(hive: SandboxHive, agent: str) -> Path:
+    return Path(hive.sandbox.env["XDG_CONFIG_HOME"]) / "hyperhive" / "proposed" / agent
+
+
 def applied_dir(hive: SandboxHive, agent: str) -> Path:
     return Path(hive.sandbox.env["XDG_CONFIG_HOME"]) / "hyperhive" / "applied" / agent
 
@@ -26,7 +30,7 @@ def git(repo: Path, *args: str) -> str:
 
 def propose(hive: SandboxHive, agent: str, toml: str, message: str) -> str:
     """Do what the manager does: edit the proposed agent.toml and commit."""
-    repo = state_dir(hive, agent) / "config"
+    repo = proposed_dir(hive, agent)
     (repo / "agent.toml").write_text(toml)
     git(repo, "commit", "-qam", message)
     return git(repo, "rev-parse", "HEAD")

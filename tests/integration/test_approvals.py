@@ -8,7 +8,14 @@ import shutil
 import pytest
 
 from hive_c0re.errors import HiveError, InvalidInput, NotFound
-from tests.integration.approval_support import applied_dir, git, manager, propose, state_dir
+from tests.integration.approval_support import (
+    applied_dir,
+    git,
+    manager,
+    propose,
+    proposed_dir,
+    state_dir,
+)
 from tests.sandbox import SandboxHive, in_container
 
 
@@ -105,7 +112,7 @@ def test_deny_records_the_note_in_row_and_tag(container_hive: SandboxHive) -> No
 def test_hostile_names_and_refs_are_refused(container_hive: SandboxHive) -> None:
     hive = container_hive
     hive.call("spawn", name="alice")
-    head = git(state_dir(hive, "alice") / "config", "rev-parse", "HEAD")
+    head = git(proposed_dir(hive, "alice"), "rev-parse", "HEAD")
     for sha in ("main", "HEAD", "../x", "a;b", "--flag", head[:12], "0" * 40):
         with pytest.raises(HiveError):
             manager(hive, "request_apply_commit", agent="alice", sha=sha)

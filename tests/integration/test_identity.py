@@ -238,13 +238,20 @@ def test_an_agent_without_an_allow_list_reaches_everyone(hive: SandboxHive) -> N
 @pytest.mark.parametrize("kind", [Kind.AGENT, Kind.MANAGER])
 def test_agent_sockets_refuse_operator_verbs_and_keep_serving(hive: SandboxHive, raw: Connect,
                                                               kind: Kind) -> None:
-    """Operator verbs (and, on an agent's socket, the manager's) are refused."""
+    """Operator verbs (and, on an agent's socket, the manager's) are refused.
+
+    The manager shares a few read and lifecycle verbs with the operator (list,
+    agent_status, start, stop, ...); registering, spawning, destroying and the
+    operator's inbox stay the operator's alone.
+    """
     register(hive, "alice")
     hive.call("send", to="alice", body="kept")
     path = hive.agent_socket("alice") if kind == Kind.AGENT else hive.manager_socket
     conn = raw(path)
     refused = refused_on(kind)
-    assert {"list", "register", "unregister", "inbox", "agent_status"} <= set(refused)
+    assert {"register", "unregister", "inbox", "spawn", "destroy", "approve"} <= set(refused)
+    if kind == Kind.AGENT:
+        assert {"list", "agent_status", "stop", "get_logs", "request_spawn"} <= set(refused)
     for verb in refused:
         answer = conn.ask({"cmd": verb, "name": "mallory"})
         assert_error(answer, "invalid", f"unknown verb {verb!r} on the {kind} socket")
