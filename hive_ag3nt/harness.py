@@ -48,6 +48,7 @@ class Harness:
     def __init__(self, paths: AgentPaths, settings: HarnessSettings,
                  cli_path: str | None = None, env: dict[str, str] | None = None, *,
                  extra_tools: dict[str, tuple[str, dict[str, Any]]] | None = None,
+                 prepare: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] | None = None,
                  extra_prompt: str = "") -> None:
         """``extra_tools`` and ``extra_prompt`` make a harness into the manager's."""
         self.paths = paths
@@ -60,6 +61,7 @@ class Harness:
         self.cli_path = cli_path
         self.env = env or {}
         self.extra_tools = extra_tools or {}
+        self.prepare = prepare or {}
         self.extra_prompt = extra_prompt
         self.name = "?"
         self.session: ClaudeSession | None = None
@@ -108,7 +110,8 @@ class Harness:
             name=self.name, policy=self.policy, paths=self.paths,
             system_prompt=prompt.system_prompt(self.name, self.policy, "/state/notes.md")
             + self.extra_prompt,
-            mcp_server=build_server(self.tools, self.extra_tools), cli_path=self.cli_path,
+            mcp_server=build_server(self.tools, self.extra_tools, self.prepare),
+            cli_path=self.cli_path,
             env=self.env, extra_tools=self.extra_tools)
         self.session = ClaudeSession(config, self.events, lambda: self.model.current)
         self.session.on_retry = self._cli_retrying

@@ -79,9 +79,20 @@ def _text(payload: Any, *, error: bool = False) -> Result:
     return result
 
 
-async def call_tool(hive: HiveConnection, name: str, args: dict[str, Any]) -> Result:
-    """Run one hive tool (its daemon verb has the same name): the answer, or the refusal."""
-    arguments = dict(args)
+Prepare = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+async def call_tool(hive: HiveConnection, name: str, args: dict[str, Any],
+                    prepare: Prepare | None = None) -> Result:
+    """Run one hive tool (its daemon verb has the same name): the answer, or the refusal.
+
+    ``prepare`` may rewrite the arguments in the container first (the manager
+    resolves ``HEAD`` to a full sha); its HiveError is the model's to read.
+    """
+    try:
+        arguments = prepare(dict(args)) if prepare is not None else dict(args)
+    except HiveError as exc:
+        return _text({"error": exc.message, "hint": exc.hint}, error=True)
     # The tools say "id"; on the wire "id" is the request id, so the verbs name theirs.
     if name in RENAMED_ID and "id" in arguments:
         arguments[RENAMED_ID[name]] = arguments.pop("id")
@@ -97,8 +108,8 @@ async def call_tool(hive: HiveConnection, name: str, args: dict[str, Any]) -> Re
     return _text(answer)
 
 
-def build_server(hive: HiveConnection, extra: dict[str, tuple[str, dict[str, Any]]] | None = None
-                 ) -> Any:
+def build_server(hive: HiveConnection, extra: dict[str, tuple[str, dict[str, Any]]] | None = None,
+                 prepare: dict[str, Prepare] | None = None) -> Any:
     """The ``hive`` MCP server for ``ClaudeAgentOptions.mcp_servers`` (plus ``extra`` tools)."""
     from claude_agent_sdk import create_sdk_mcp_server, tool
 
@@ -108,7 +119,7 @@ def build_server(hive: HiveConnection, extra: dict[str, tuple[str, dict[str, Any
         description, schema = schemas[name]
 
         async def handler(args: dict[str, Any]) -> Result:
-            return await call_tool(hive, name, args)
+            return await call_tool(hive, name, args, (prepare or {}).get(name))
 
         decorated: Callable[[Callable[[Any], Awaitable[Result]]], Any] = tool(
             name, description, schema)

@@ -25,11 +25,11 @@ def serve(no_ui: bool) -> None:
     from hive_ag3nt.service import run
     from hive_ag3nt.settings import HarnessSettings
     from hive_c0re import logs
-    from hive_m1nd.tools import MANAGER_TOOLS, PROMPT
+    from hive_m1nd.tools import MANAGER_TOOLS, PREPARE, PROMPT
 
     logs.setup("hive-m1nd")
     harness = Harness(AgentPaths.from_env(), HarnessSettings.load(), cli_path=claude_cli_path(),
-                      extra_tools=MANAGER_TOOLS, extra_prompt=PROMPT)
+                      extra_tools=MANAGER_TOOLS, extra_prompt=PROMPT, prepare=PREPARE)
     asyncio.run(run(ui=not no_ui, harness=harness))
 
 

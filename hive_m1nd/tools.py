@@ -2,7 +2,47 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+from hive_c0re.errors import InvalidInput
+from hive_c0re.names import validate_agent_name
+
+FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def repos() -> Path:
+    """Where every agent's proposed config repo is mounted in the manager's container."""
+    return Path(os.environ.get("HYPERHIVE_AGENTS_DIR", "/agents"))
+
+
+def resolve_commit(args: dict[str, Any]) -> dict[str, Any]:
+    """Turn a ref the model wrote (``HEAD``, a short sha) into the full sha the hive wants.
+
+    Resolved here, in the manager's own repo copy; the daemon still accepts
+    only full shas and checks them against the repo itself.
+    """
+    sha = str(args.get("sha", ""))
+    if FULL_SHA.fullmatch(sha):
+        return args
+    agent = validate_agent_name(args.get("agent"))
+    if not re.fullmatch(r"HEAD|[0-9a-f]{4,39}", sha):
+        raise InvalidInput(f"{sha!r} is not a commit: give a full sha, a short one, or HEAD")
+    done = subprocess.run(
+        ["git", "-C", str(repos() / agent), "rev-parse", "--verify", "--quiet", "--end-of-options",
+         f"{sha}^{{commit}}"], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise InvalidInput(f"{sha!r} is not a commit in {agent}'s proposed repo")
+    return {**args, "sha": done.stdout.strip()}
+
+
+PREPARE: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "request_apply_commit": resolve_commit,
+}
 
 _NAME = {"type": "string", "description": "an agent's name"}
 _DESCRIPTION = {"type": "string", "description": "why, for the operator who decides"}
@@ -17,7 +57,7 @@ MANAGER_TOOLS: dict[str, tuple[str, dict[str, Any]]] = {
                                 "properties": {"name": _NAME, "description": _DESCRIPTION},
                                 "required": ["name"]}),
     "request_apply_commit": ("Ask to apply one commit of an agent's proposed config repo "
-                             "(the full sha from `git rev-parse HEAD`).", {
+                             "(a full sha, a short one, or HEAD: resolved in your copy).", {
                                  "type": "object",
                                  "properties": {"agent": _NAME,
                                                 "sha": {"type": "string"},
