@@ -8,6 +8,7 @@ conversation. Every message of a turn becomes an event in the log.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import warnings
@@ -54,6 +55,7 @@ class TurnResult:
     session_id: str | None = None
     texts: list[str] = field(default_factory=list)
     duration_ms: int | None = None
+    output_tokens: int | None = None
 
 
 @dataclass
@@ -225,7 +227,8 @@ class ClaudeSession:
             self._turn = None
         self.events.end_turn(turn, result.outcome.value, duration_ms=result.duration_ms,
                              cost_usd=result.cost_usd,
-                             input_tokens=result.context_tokens, session_id=result.session_id,
+                             input_tokens=result.context_tokens,
+                             output_tokens=result.output_tokens, session_id=result.session_id,
                              error=result.error)
         return result
 
@@ -274,7 +277,8 @@ class ClaudeSession:
         return TurnResult(outcome, turn, error=error,
                           context_tokens=context_tokens(last_usage or message.usage),
                           cost_usd=message.total_cost_usd, session_id=message.session_id,
-                          texts=texts, duration_ms=message.duration_ms)
+                          texts=texts, duration_ms=message.duration_ms,
+                          output_tokens=(message.usage or {}).get("output_tokens"))
 
     def _record(self, turn: int, message: Any, texts: list[str]) -> None:
         from claude_agent_sdk import (
@@ -299,9 +303,17 @@ class ClaudeSession:
                 if isinstance(block, ToolResultBlock):
                     self.events.record(turn, "tool_result", id=block.tool_use_id,
                                        is_error=bool(block.is_error),
-                                       content=str(block.content)[:TOOL_RESULT_KEEP])
+                                       content=result_text(block.content)[:TOOL_RESULT_KEEP])
         elif isinstance(message, SystemMessage):
             self.events.record(turn, "system", subtype=message.subtype)
+
+
+def result_text(content: Any) -> str:
+    """A tool result's text as the model read it (the CLI gives a list of blocks, or a string)."""
+    if isinstance(content, list):
+        return "\n".join(str(b.get("text", "")) if isinstance(b, dict) and b.get("type") == "text"
+                         else json.dumps(b, default=str) for b in content)
+    return "" if content is None else str(content)
 
 
 def claude_cli_path() -> str | None:
