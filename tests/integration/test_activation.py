@@ -8,7 +8,7 @@ import time
 import pytest
 
 from hive_c0re.errors import PolicyRefused
-from tests.sandbox import SandboxHive
+from tests.sandbox import Sandbox, SandboxHive
 
 
 def test_first_connection_starts_the_service_which_answers(hive: SandboxHive) -> None:
@@ -61,3 +61,23 @@ def test_service_stops_cleanly_and_comes_back_on_the_next_connection(hive: Sandb
     assert hive.main_pid() != first
     with hive.client(hive.agent_socket("alice")) as alice:
         assert alice.call("whoami")["name"] == "alice"
+
+
+def test_the_watchdog_is_petted_and_a_hung_daemon_is_restarted(sandbox: Sandbox) -> None:
+    hive = SandboxHive(sandbox)
+    dropin = sandbox.unit_dir / "hive-c0re.service.d" / "watchdog.conf"
+    dropin.write_text("[Service]\nWatchdogSec=1s\n")
+    sandbox.systemctl("daemon-reload")
+    hive.call("whoami")
+    first = hive.main_pid()
+    time.sleep(3)  # three watchdog periods: a daemon that did not pet would be dead by now
+    assert hive.active() == "active" and hive.main_pid() == first
+    assert sandbox.show("hive-c0re.service", "NRestarts") == "0"
+    # A daemon whose loop stops turning stops petting: systemd kills and restarts it.
+    sandbox.run("kill", "-STOP", str(first))
+    deadline = time.monotonic() + 30
+    while hive.active() != "active" or hive.main_pid() == first:
+        assert time.monotonic() < deadline, "the hung daemon was not restarted"
+        time.sleep(0.2)
+    assert sandbox.show("hive-c0re.service", "Result") in ("success", "watchdog")
+    assert hive.call("whoami")["name"] == "operator"
