@@ -1,0 +1,280 @@
+"""What the demo's stand-in model answers: a polite agent that acknowledges its mail.
+
+Pure functions from a Messages API request body to the content of the
+answer; no I/O, no randomness, so the same request always gets the same
+answer. The rules:
+
+- The agent's name comes from the system prompt ("You are alice, ...").
+- New mail (the harness's prompt "Message #12 from operator:\\n<body>") is
+  answered through the hive: one ``mcp__hive__send`` call per message, to
+  its sender, ``in_reply_to`` its id, with the body
+  "<name> here: I got your message: <first 200 characters>" (only when the
+  request offers that tool).
+- Events (mail from ``system``) and other agents' replies are only
+  acknowledged in text, so two agents never answer each other forever.
+- After the tool results the turn ends with a short text.
+- Anything else (an operator's prompt, the CLI's summaries for compaction,
+  titles) gets a plain text answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+SEND_TOOL = "mcp__hive__send"
+QUOTE_CHARS = 200
+SYSTEM_SENDER = "system"
+OPERATOR = "operator"
+# The header the harness writes before each message of a turn (hive_ag3nt.prompt.mail_prompt).
+MAIL_HEADER = re.compile(
+    r"^Message #(?P<id>\d+) from (?P<sender>[^\s():]+)"
+    r"(?: \(reply to #(?P<reply_to>\d+)\))?:[ \t]*$",
+    re.MULTILINE,
+)
+# "You are alice, an agent in a hyperhive" (and not "You are Claude Code, ...").
+AGENT_NAME = re.compile(r"\bYou are (?P<name>[a-z][a-z0-9-]*)[,.]")
+REDELIVERED_MARK = "[redelivered:"
+# How the claude CLI asks for a summary when it compacts a conversation.
+SUMMARY_REQUEST = re.compile(r"summary of the conversation|summari[sz]e", re.IGNORECASE)
+DEFAULT_NAME = "agent"
+
+Block = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Mail:
+    """One message of a mail turn, as the harness wrote it into the prompt."""
+
+    id: int
+    sender: str
+    body: str
+    in_reply_to: int | None = None
+
+    @property
+    def is_event(self) -> bool:
+        return self.sender == SYSTEM_SENDER
+
+    @property
+    def wants_answer(self) -> bool:
+        """Answer the operator always, agents unless they are answering us."""
+        if self.is_event:
+            return False
+        return self.sender == OPERATOR or self.in_reply_to is None
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    """A tool result the CLI sent back, with the recipient of the call it answers."""
+
+    tool_use_id: str
+    is_error: bool
+    text: str
+    to: str | None = None
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """The parts of a request the stand-in reads."""
+
+    name: str
+    tools: frozenset[str]
+    last_user_text: str
+    tool_results: tuple[ToolOutcome, ...] = ()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The content blocks of one model answer, and why it stopped."""
+
+    content: tuple[Block, ...]
+
+    @property
+    def stop_reason(self) -> str:
+        return "tool_use" if any(b["type"] == "tool_use" for b in self.content) else "end_turn"
+
+    @property
+    def text(self) -> str:
+        return " ".join(str(b["text"]) for b in self.content if b["type"] == "text")
+
+
+# -- reading a request ----------------------------------------------------------
+
+
+def text_of(content: Any) -> str:
+    """The text of a message's content: a string, or its text and tool_result blocks."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return ""
+    parts = []
+    for block in content:
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "text":
+            parts.append(str(block.get("text", "")))
+        elif block.get("type") == "tool_result":
+            parts.append(text_of(block.get("content", "")))
+    return "\n".join(parts)
+
+
+def agent_name(system: Any) -> str:
+    """Who the system prompt says we are; ``agent`` when it does not say."""
+    found = AGENT_NAME.search(text_of(system))
+    return found.group("name") if found else DEFAULT_NAME
+
+
+def tool_names(tools: Any) -> frozenset[str]:
+    if not isinstance(tools, list):
+        return frozenset()
+    return frozenset(str(t["name"]) for t in tools if isinstance(t, dict) and "name" in t)
+
+
+def _blocks(message: Mapping[str, Any]) -> list[Block]:
+    content = message.get("content")
+    return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+
+
+def _recipients(messages: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Tool-use id → the ``to`` of every hive send the assistant made."""
+    found: dict[str, str] = {}
+    for message in messages:
+        if message.get("role") != "assistant":
+            continue
+        for block in _blocks(message):
+            tool_input = block.get("input")
+            if block.get("type") == "tool_use" and isinstance(tool_input, dict):
+                found[str(block.get("id"))] = str(tool_input.get("to", "")) or "?"
+    return found
+
+
+def _outcomes(message: Mapping[str, Any], recipients: Mapping[str, str]
+              ) -> tuple[ToolOutcome, ...]:
+    return tuple(
+        ToolOutcome(str(b.get("tool_use_id")), bool(b.get("is_error")),
+                    text_of(b.get("content", "")), recipients.get(str(b.get("tool_use_id"))))
+        for b in _blocks(message) if b.get("type") == "tool_result")
+
+
+def read_request(body: Mapping[str, Any]) -> Conversation:
+    """What the stand-in needs of a ``POST /v1/messages`` body.
+
+    The CLI puts its own context into messages of role ``system``; the
+    conversation's last word is the last ``user`` message.
+    """
+    raw = body.get("messages")
+    messages = [m for m in raw if isinstance(m, dict)] if isinstance(raw, list) else []
+    users = [m for m in messages if m.get("role") == "user"]
+    last = users[-1] if users else {}
+    return Conversation(
+        name=agent_name(body.get("system", "")),
+        tools=tool_names(body.get("tools")),
+        last_user_text=text_of(last.get("content", "")),
+        tool_results=_outcomes(last, _recipients(messages)),
+    )
+
+
+def parse_mail(text: str) -> list[Mail]:
+    """The messages of a mail turn's prompt, in order; [] when it is not one."""
+    headers = list(MAIL_HEADER.finditer(text))
+    found = []
+    for index, header in enumerate(headers):
+        end = headers[index + 1].start() if index + 1 < len(headers) else len(text)
+        lines = text[header.end():end].strip("\n").splitlines()
+        if lines and lines[0].startswith(REDELIVERED_MARK):
+            lines = lines[1:]
+        reply_to = header.group("reply_to")
+        found.append(Mail(int(header.group("id")), header.group("sender"),
+                          "\n".join(lines).rstrip(), int(reply_to) if reply_to else None))
+    return found
+
+
+# -- answering ------------------------------------------------------------------
+
+
+def answer(conversation: Conversation, tool_id: Callable[[int], str]) -> Answer:
+    """The stand-in's answer; ``tool_id(n)`` names its n-th tool call."""
+    if conversation.tool_results:
+        return _text(after_tools(conversation.tool_results))
+    mail = parse_mail(conversation.last_user_text)
+    if not mail:
+        return _text(plain_answer(conversation))
+    return answer_mail(conversation, mail, tool_id)
+
+
+def answer_mail(conversation: Conversation, mail: Sequence[Mail],
+                tool_id: Callable[[int], str]) -> Answer:
+    """One send per message that wants an answer (if we may send), text for the rest."""
+    can_send = SEND_TOOL in conversation.tools
+    to_answer = [m for m in mail if m.wants_answer and can_send]
+    notes = [acknowledge(m, can_send) for m in mail if m not in to_answer]
+    if to_answer:
+        who = ", ".join(f"#{m.id} from {m.sender}" for m in to_answer)
+        notes.insert(0, f"Answering {who}.")
+    calls = [_send(conversation.name, m, tool_id(n)) for n, m in enumerate(to_answer)]
+    return Answer((_text_block(" ".join(notes)), *calls))
+
+
+def reply_body(name: str, mail: Mail) -> str:
+    return f"{name} here: I got your message: {mail.body[:QUOTE_CHARS]}"
+
+
+def acknowledge(mail: Mail, can_send: bool) -> str:
+    """A line of text for mail that gets no answer through the hive."""
+    if mail.is_event:
+        return f"Noted #{mail.id}: {describe_event(mail.body)}."
+    if not can_send:
+        return f"I got #{mail.id} from {mail.sender}, but I have no {SEND_TOOL} tool to answer."
+    return f"Thanks for your reply #{mail.id}, {mail.sender}."
+
+
+def describe_event(body: str) -> str:
+    """An event's name (and what it was about) from its JSON body."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return "an event from the hive"
+    about = [f"{key} {data[key]}" for key in ("action", "agent") if data.get(key)]
+    return f"the {data.get('event') or 'hive'} event" + (f" ({', '.join(about)})" if about else "")
+
+
+def after_tools(outcomes: Sequence[ToolOutcome]) -> str:
+    """The turn's closing text once the CLI has run our tool calls."""
+    sent = list(dict.fromkeys(o.to or "?" for o in outcomes if not o.is_error))
+    lines = [f"My reply to {o.to or '?'} failed: {o.text[:QUOTE_CHARS]}"
+             for o in outcomes if o.is_error]
+    if sent:
+        lines.insert(0, f"Replied to {' and '.join(sent)}.")
+    return " ".join(lines)
+
+
+def plain_answer(conversation: Conversation) -> str:
+    """For a prompt that is not mail: an operator's words, or the CLI's own side requests."""
+    name = conversation.name
+    if SUMMARY_REQUEST.search(conversation.last_user_text):
+        return (f"<summary>{name} has been answering hive mail with short notes; "
+                "nothing is pending.</summary>")
+    return (f"{name} here. I am the hyperhive demo's stand-in model, not Claude: "
+            "I answer hive mail with a short note and nothing more.")
+
+
+def _text(text: str) -> Answer:
+    return Answer((_text_block(text),))
+
+
+def _text_block(text: str) -> Block:
+    return {"type": "text", "text": text}
+
+
+def _send(name: str, mail: Mail, call_id: str) -> Block:
+    return {
+        "type": "tool_use",
+        "id": call_id,
+        "name": SEND_TOOL,
+        "input": {"to": mail.sender, "body": reply_body(name, mail), "in_reply_to": mail.id},
+    }

@@ -1,0 +1,97 @@
+"""README command 1: `./scripts/demo` runs a throwaway hive and leaves nothing behind.
+
+Run as CI runs it (stdin not a terminal): the demo sets up, starts the
+daemon, the manager and alice and bob in real nspawn containers with the
+real claude CLI against the built-in model, takes its scripted tour and
+tears everything down. Credentials in the test's environment are withheld:
+the tour's answers are the built-in model's.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.sandbox
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "scripts" / "demo"
+TIMEOUT = 600
+CREDENTIALS = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_AUTH_TOKEN")
+ANSWERS = (
+    "alice here: I got your message: hi alice",
+    "manager here: I got your message: hello, manager",
+    "alice here: I got your message: hello, hive",
+    "bob here: I got your message: hello, hive",
+    "manager here: I got your message: hello, hive",
+)
+
+
+def run_demo() -> subprocess.CompletedProcess[str]:
+    """`scripts/demo </dev/null`; on a timeout its process group is ended (its traps clean up)."""
+    env = {k: v for k, v in os.environ.items() if k not in CREDENTIALS}
+    process = subprocess.Popen([str(DEMO)], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        out, err = process.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+        pytest.fail(f"scripts/demo took over {TIMEOUT}s\n{out}\n{err}")
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def processes_mentioning(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in argv:
+            found.append(f"{cmdline.parent.name}: {argv}")
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return "hive-sandbox" in Path(f"/proc/{pid}/cmdline").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.timeout(TIMEOUT + 120)
+def test_the_demo_runs_a_hive_whose_agents_answer_and_leaves_nothing_behind() -> None:
+    if os.geteuid() != 0:
+        pytest.fail("scripts/demo needs root")
+    done = run_demo()
+    said = f"---- stdout\n{done.stdout}\n---- stderr\n{done.stderr}"
+    assert done.returncode == 0, said
+
+    for answer in ANSWERS:
+        assert answer in done.stdout, said
+    assert "all answers arrived" in done.stdout, said
+    # The model saw each agent's CLI ask it, and answered with a hive send.
+    for sender in ("alice", "bob", "manager"):
+        assert f"{sender}: send to operator" in done.stdout, said
+
+    found = re.search(r"^demo: working in (\S+)$", done.stdout, re.MULTILINE)
+    assert found is not None, said
+    work = found.group(1)
+    assert work.startswith("/tmp/hyperhive-demo.")
+    assert not Path(work).exists()
+    assert processes_mentioning(work) == []
+    assert work not in Path("/proc/self/mountinfo").read_text()
+    sandbox = re.search(r"^demo: sandbox: pid (\d+)", done.stdout, re.MULTILINE)
+    if sandbox is not None:  # on a systemd host the demo runs without one
+        pid = int(sandbox.group(1))
+        assert not alive(pid)
+        cgroups = Path("/sys/fs/cgroup")
+        left = [*cgroups.glob(f"hive-sandbox-{pid}"), *cgroups.glob(f"*/hive-sandbox-{pid}")]
+        assert left == []
