@@ -183,6 +183,9 @@ class Harness:
 
     async def _settle(self, result: TurnResult) -> bool:
         """Act on a turn's outcome; True when its mail is done with (acked or requeued)."""
+        log.info("%s: turn %d %s%s", self.name, result.turn, result.outcome.value,
+                 f" ({result.error})" if result.error else "",
+                 extra={"HIVE_AGENT": self.name, "HIVE_TURN": result.turn})
         if result.outcome is Outcome.OK:
             await self.mail.call("ack_turn")
             self._failures = 0

@@ -52,7 +52,7 @@ MANAGER_TOOLS: dict[str, tuple[str, dict[str, Any]]] = {
         "type": "object", "properties": {"name": _NAME, "description": _DESCRIPTION},
         "required": ["name"]}),
     "request_init_config": ("Ask to seed a new agent's proposed config repo from the template; "
-                            "once approved, edit /agents/<name>/config/agent.toml and commit.", {
+                            "once approved, edit /agents/<name>/agent.toml and commit.", {
                                 "type": "object",
                                 "properties": {"name": _NAME, "description": _DESCRIPTION},
                                 "required": ["name"]}),
@@ -86,7 +86,7 @@ You are the hive's manager. You propose new agents and config changes; the opera
 or denies them, and you hear the outcome as events (approval_resolved, spawned, rebuilt, \
 container_crash, ...). Nothing changes until the operator approves it.
 
-Each agent's proposed config repo is at /agents/<name>/config (agent.toml: model, \
+Each agent's proposed config repo is at /agents/<name> (agent.toml: model, \
 available_models, allowed_recipients, allowed_tools, allowed_bash, mcp_servers, resources). \
 Edit it, commit with git, then call request_apply_commit with the full sha.
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from hive_c0re.broker.approvals import ApprovalBook, ApprovalRecord, Kind, Status
 from hive_c0re.errors import HiveError, InvalidInput, NotFound
 from hive_c0re.lifecycle.agent_config import load_agent_config, seed_text
-from hive_c0re.lifecycle.agents import CONFIG_FILE
+from hive_c0re.lifecycle.agents import CONFIG_FILE, MANAGER_REPOS
 from hive_c0re.lifecycle.gitrepo import ConfigRepo, validate_sha
 from hive_c0re.names import validate_agent_name
 
@@ -111,8 +111,9 @@ class Approvals:
                            request=str(record.kind), status=str(record.status), sha=record.sha,
                            tag=tag, note=record.note)
         if record.kind is Kind.INIT_CONFIG and record.status is Status.DEPLOYED:
+            # Where the manager, who is told, sees the repo in its container.
             self.hive.announce("config_ready", record.agent,
-                               path=str(self.paths.proposed_repo(record.agent)))
+                               path=str(MANAGER_REPOS / record.agent))
         return record
 
     async def approve(self, approval_id: int) -> ApprovalRecord:
