@@ -108,7 +108,7 @@ class Harness:
                  extra={"HIVE_AGENT": self.name})
         config = SessionConfig(
             name=self.name, policy=self.policy, paths=self.paths,
-            system_prompt=prompt.system_prompt(self.name, self.policy, "/state/notes.md")
+            system_prompt=prompt.system_prompt(self.name, self.policy, str(self.paths.notes))
             + self.extra_prompt,
             mcp_server=build_server(self.tools, self.extra_tools, self.prepare),
             cli_path=self.cli_path,
@@ -190,6 +190,7 @@ class Harness:
             await self.mail.call("ack_turn")
             self._failures = 0
             await self._watermark(result)
+            await self.compact_notes()
             return True
         if result.outcome is Outcome.RATE_LIMITED:
             self.set_state(State.RATE_LIMITED)
@@ -233,7 +234,7 @@ class Harness:
             return
         self.events.record(result.turn, "watermark", tokens=result.context_tokens,
                            window=self.settings.context_window)
-        await self._turn(prompt.CHECKPOINT.format(notes="/state/notes.md"), "checkpoint")
+        await self._turn(prompt.CHECKPOINT.format(notes=self.paths.notes), "checkpoint")
         await self.compact()
 
     async def compact(self) -> None:
@@ -258,8 +259,7 @@ class Harness:
         try:
             self.set_state(State.COMPACTING)
             await side.turn(prompt.NOTES_REWRITE.format(
-                notes="/state/notes.md", size=size, limit=self.settings.notes_limit,
-                backup="/state/notes.md.prev"), "notes")
+                notes=notes, size=size, limit=self.settings.notes_limit, backup=backup), "notes")
         finally:
             await side.close()
             self.set_state(State.IDLE)

@@ -343,3 +343,26 @@ def test_a_question_to_the_operator_comes_back_answered(tmp_path: Path, daemon: 
         "question_answered", asked[0], "Merge now?", "yes", "operator")
     assert not api.script.unused()
     assert rig.counts() == (0, 0)
+
+
+def test_notes_past_their_limit_are_rewritten_by_a_side_session(
+        tmp_path: Path, daemon: DaemonProcess, api: MessagesApi) -> None:
+    rig = make_real_rig(tmp_path, daemon, "nia", api, notes_limit=200)
+    notes = rig.harness.paths.notes
+    notes.write_text("- met bob\n" * 40)  # 400 bytes: past the limit
+    rig.send("anything new?")
+    rewrite = ToolCall("Write", {"file_path": str(notes), "content": "- met bob (often)\n"},
+                       id="toolu_notes")
+    rig.script_replies(
+        Reply(text="nothing new", match=Match(last_user_contains="anything new")),
+        Reply(tool_calls=[rewrite], match=Match(last_user_contains="past its limit")),
+        Reply(text="rewritten", match=Match(tool_result_for="toolu_notes")))
+
+    run(session(rig.harness, rig.harness.step))
+    assert notes.read_text() == "- met bob (often)\n"
+    assert notes.with_name("notes.md.prev").read_text() == "- met bob\n" * 40
+    turns = [(t.trigger, t.status) for t in reversed(rig.harness.events.last_turns(5))]
+    assert turns == [("mail", "ok"), ("notes", "ok")]
+    side = next(c for c in rig.calls() if "past its limit" in c.last_user_text)
+    assert set(side.offered_tools) >= {"Read", "Write"} and "Bash" not in side.offered_tools
+    assert rig.counts() == (0, 0)
