@@ -219,3 +219,39 @@ def test_watermark_checkpoints_notes_then_compacts(tmp_path: Path,
     triggers = [c.side or c.last_user_text[:40] for c in rig.calls()]
     assert any("nearly full" in t for t in triggers), triggers
     assert "compaction" in triggers, triggers
+
+
+def test_new_session_starts_the_conversation_over(tmp_path: Path, daemon: DaemonProcess) -> None:
+    rig = make_rig(tmp_path, daemon, "jon", Reply(text="ok", times=None))
+    rig.send("remember the number 7")
+
+    async def forget() -> None:
+        await rig.harness.start()
+        try:
+            await rig.harness.step()
+            assert rig.harness.paths.session_file.exists()
+            assert (await rig.harness.command("/new-session")) == {"queued": True}
+            await rig.harness.step()
+            assert not rig.harness.paths.session_file.exists()
+            rig.send("what was the number?")
+            await rig.harness.step()
+        finally:
+            await rig.harness.close()
+
+    run(forget())
+    last = [c for c in rig.calls() if not c.fallback][-1]
+    assert "what was the number?" in last.all_text()
+    assert "remember the number 7" not in last.all_text()
+
+
+def test_a_prompt_too_long_compacts_and_retries(tmp_path: Path, daemon: DaemonProcess) -> None:
+    rig = make_rig(tmp_path, daemon, "kim")
+    rig.send("a huge paste")
+    rig.script_replies(
+        Reply(error=ApiError.prompt_too_long(), match=Match(last_user_contains="huge paste")),
+        Reply(text="<summary>short</summary>", match=Match(side="compaction")),
+        Reply(text="fits now", match=Match(last_user_contains="huge paste")))
+    run(one_step(rig))
+    assert [t.trigger for t in reversed(rig.harness.events.last_turns(5))] == [
+        "mail", "compact", "mail"]
+    assert rig.counts() == (0, 0)
