@@ -1,0 +1,937 @@
+"""Harness benchmark: per-turn overhead and memory of a real ``hive-ag3nt serve``.
+
+Starts a real daemon (``tests.daemon.DaemonProcess``), the scripted Messages API
+stand-in in its own process (``tests.fakes.messages_api.ApiProcess``, every
+request answered at once with the same short text) and ``python -m hive_ag3nt serve`` with its web
+UI, as in production, on the real claude CLI bundled with claude-agent-sdk.
+All in one run, so every ratio compares numbers taken on the same (shared,
+noisy) machine:
+
+* turn time through the harness: the operator's ``send`` to the ``turn_end``
+  event on the UI's ``/events`` stream, and to the daemon's ack, against two
+  bare uses of the same CLI and stand-in with a prompt of the same size:
+  (a) one ``claude -p PROMPT --output-format json`` process per turn and
+  (b) a ``ClaudeSDKClient`` kept alive in its own process, ``query`` +
+  ``receive_response`` per turn; the three alternate turn by turn;
+* idle RSS of the harness process (before any turn and after all of them),
+  beside import floors and the bare SDK client process of (b);
+* RSS per turn over many turns: the slope over the second half.
+
+Run by hand: ``.venv/bin/python bench/harness.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # also runnable as ``python bench/harness.py``
+    sys.path.insert(0, str(REPO))
+
+TARGET_IDLE_MIB = 60.0
+TARGET_SLOPE_KIB = 5.0  # KiB per turn over the second half
+TARGET_GROWTH = 0.10  # RSS after the last turn vs after the reference turn
+AGENT = "ben"
+BODY_CHARS = 200  # every prompt carries a body of this many characters
+REPLY_TEXT = "ok, noted."
+TURN_TIMEOUT = 60.0
+READY_TIMEOUT = 60.0
+SETTLE = 2.0  # seconds of quiet before an idle RSS sample
+IDLE_SAMPLES = 5
+GAP = 0.02  # pause after a harness turn's ack, so its next recv is parked
+FLOOR_RUNS = 3
+METHODS = ("harness", "sdk", "oneshot")
+WORKER = Path(__file__).resolve()  # this file, run again as the SDK worker of baseline (b)
+
+
+class BenchError(Exception):
+    """The benchmark could not run (a process failed, a turn failed or timed out)."""
+
+
+# -- numbers ----------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Linear-interpolated percentile (0-100) of ``values``."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * pct / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def median(values: Sequence[float]) -> float:
+    return percentile(values, 50)
+
+
+def slope(points: Sequence[tuple[float, float]]) -> float:
+    """Least-squares slope of y over x."""
+    if len(points) < 2:
+        return float("nan")
+    n = len(points)
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    if sxx == 0:
+        return float("nan")
+    return sum((x - mx) * (y - my) for x, y in points) / sxx
+
+
+def fmt_ms(seconds: float) -> str:
+    ms = seconds * 1000
+    if ms != ms:
+        return "n/a"
+    if abs(ms) >= 100:
+        return f"{ms:,.0f}"
+    if abs(ms) >= 10:
+        return f"{ms:.1f}"
+    return f"{ms:.2f}"
+
+
+def mib(kib: float) -> str:
+    return "n/a" if kib != kib else f"{kib / 1024:.1f}"
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def step(text: str) -> None:
+    print(f"  .. {text}", file=sys.stderr, flush=True)
+
+
+# -- /proc --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mem:
+    """From /proc/<pid>/status, in KiB (nan when the process is gone)."""
+
+    rss: float
+    anon: float
+    file: float
+    hwm: float
+
+    @classmethod
+    def of(cls, pid: int) -> Mem:
+        values: dict[str, float] = {}
+        try:
+            text = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            text = ""
+        for line in text.splitlines():
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "RssAnon", "RssFile", "VmHWM"):
+                values[key] = float(rest.split()[0])
+        nan = float("nan")
+        return cls(values.get("VmRSS", nan), values.get("RssAnon", nan),
+                   values.get("RssFile", nan), values.get("VmHWM", nan))
+
+
+def descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def is_claude(pid: int, cli: str) -> bool:
+    """Still our claude CLI (not a recycled pid given to something else)?"""
+    try:
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0]
+    except OSError:
+        return False
+    return argv0.decode(errors="replace") == cli
+
+
+def cli_rss(pid: int, cli: str) -> tuple[float, int]:
+    """Summed VmRSS (KiB) of the claude CLI processes below ``pid``, and how many there are."""
+    pids = [p for p in descendants(pid) if is_claude(p, cli)]
+    return sum(Mem.of(p).rss for p in pids) if pids else float("nan"), len(pids)
+
+
+def kill_ours(pids: Sequence[int], cli: str) -> None:
+    for pid in pids:
+        if is_claude(pid, cli):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+# -- the harness process ------------------------------------------------------------
+
+
+class ServeProcess:
+    """``python -m hive_ag3nt serve`` (with the UI) as a child; ended by its pid."""
+
+    def __init__(self, env: dict[str, str], log: Path, cli: str) -> None:
+        self.log_path = log
+        self.cli = cli
+        self._log = log.open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "hive_ag3nt", "serve"],
+                                     env=env, stdin=subprocess.DEVNULL, stdout=self._log,
+                                     stderr=self._log, cwd=REPO)
+        self.seen: set[int] = set()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def check_alive(self) -> None:
+        if self.proc.poll() is not None:
+            raise BenchError(f"hive-ag3nt serve exited with {self.proc.returncode}:\n"
+                             f"{self.log_tail()}")
+
+    def cli_mem(self) -> tuple[float, int]:
+        self.seen.update(descendants(self.pid))
+        return cli_rss(self.pid, self.cli)
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no harness log)"
+
+    def close(self) -> None:
+        """SIGTERM (the harness stops its CLI itself), SIGKILL after 20 s, then leftovers."""
+        self.seen.update(descendants(self.pid))
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        kill_ours(sorted(self.seen), self.cli)
+        self._log.close()
+
+
+class Ui:
+    """The harness's UI socket: ``/status`` and the ``/events`` stream, frames queued."""
+
+    def __init__(self, socket: Path) -> None:
+        import aiohttp
+
+        self.socket = socket
+        self.session = aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=str(socket)))
+        self.frames: asyncio.Queue[tuple[float, str, dict[str, Any]]] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+
+    async def status(self) -> dict[str, Any]:
+        async with self.session.get("http://agent/status") as response:
+            answer: dict[str, Any] = await response.json()
+            return answer
+
+    async def listen(self) -> None:
+        """Open ``/events``; frames arrive on ``self.frames`` stamped with perf_counter."""
+        import aiohttp
+
+        response = await self.session.get(
+            "http://agent/events", timeout=aiohttp.ClientTimeout(total=None, sock_read=None))
+        if response.status != 200:
+            raise BenchError(f"GET /events answered {response.status}")
+
+        async def pump() -> None:
+            name = ""
+            while line := await response.content.readline():
+                arrived = time.perf_counter()
+                text = line.decode().rstrip("\n")
+                if text.startswith("event:"):
+                    name = text[6:].strip()
+                elif text.startswith("data:"):
+                    self.frames.put_nowait((arrived, name, json.loads(text[5:])))
+
+        self.task = asyncio.get_running_loop().create_task(pump())
+
+    def drain(self) -> None:
+        while not self.frames.empty():
+            self.frames.get_nowait()
+
+    async def next_event(self, kinds: set[str]) -> tuple[float, dict[str, Any]]:
+        """The next ``event`` frame of one of ``kinds``, with its arrival time."""
+        while True:
+            if self.task is not None and self.task.done():
+                self.task.result()
+                raise BenchError("the /events stream ended")
+            arrived, name, data = await asyncio.wait_for(self.frames.get(), TURN_TIMEOUT)
+            if name == "event" and data.get("kind") in kinds:
+                return arrived, data
+
+    async def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.task
+        await self.session.close()
+
+
+# -- baseline (b): a kept-alive ClaudeSDKClient in its own process ----------------------
+
+
+async def sdk_worker(config: dict[str, Any]) -> None:
+    """The worker's side: connect once, then one turn per prompt line on stdin.
+
+    Imports nothing of the project: its RSS is the floor of a bare SDK client.
+    """
+    from claude_agent_sdk import ClaudeAgentOptions, ClaudeSDKClient, ResultMessage
+
+    options = ClaudeAgentOptions(
+        tools=config["tools"], allowed_tools=config["allowed_tools"],
+        system_prompt={"type": "preset", "preset": "claude_code", "append": config["append"]},
+        model=config["model"], cwd=config["cwd"], cli_path=config["cli_path"],
+        setting_sources=[], env=config["env"])
+    client = ClaudeSDKClient(options)
+    await client.connect()
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    out = sys.stdout
+    out.write(json.dumps({"ready": True}) + "\n")
+    out.flush()
+    try:
+        while line := await reader.readline():
+            await client.query(json.loads(line)["prompt"])
+            answer: dict[str, Any] = {"ok": False, "error": "the CLI ended without a result"}
+            async for message in client.receive_response():
+                if isinstance(message, ResultMessage):
+                    answer = {"ok": not message.is_error, "error": message.result
+                              if message.is_error else None}
+            out.write(json.dumps(answer) + "\n")
+            out.flush()
+    finally:
+        await client.disconnect()
+
+
+class SdkWorker:
+    """``bench/harness.py --sdk-worker CONFIG``: the bench side."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, cli: str, log: Path) -> None:
+        self.proc = proc
+        self.cli = cli
+        self.log = log
+        self.seen: set[int] = set()
+
+    @classmethod
+    async def start(cls, config: dict[str, Any], log: Path) -> SdkWorker:
+        with log.open("ab") as err:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, str(WORKER), "--sdk-worker", json.dumps(config),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=err,
+                cwd=REPO)
+        worker = cls(proc, str(config["cli_path"]), log)
+        try:
+            line = await asyncio.wait_for(worker._stdout.readline(), READY_TIMEOUT)
+        except TimeoutError:
+            line = b""
+        if not line or not json.loads(line).get("ready"):
+            await worker.close()
+            raise BenchError(f"the SDK worker did not start:\n{worker.log_tail()}")
+        return worker
+
+    @property
+    def _stdout(self) -> asyncio.StreamReader:
+        assert self.proc.stdout is not None
+        return self.proc.stdout
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no worker log)"
+
+    async def turn(self, prompt: str) -> float:
+        assert self.proc.stdin is not None
+        self.seen.update(descendants(self.pid))
+        started = time.perf_counter()
+        self.proc.stdin.write(json.dumps({"prompt": prompt}).encode() + b"\n")
+        await self.proc.stdin.drain()
+        try:
+            line = await asyncio.wait_for(self._stdout.readline(), TURN_TIMEOUT)
+        except TimeoutError:
+            raise BenchError(f"an SDK turn took over {TURN_TIMEOUT:.0f} s") from None
+        elapsed = time.perf_counter() - started
+        if not line:
+            raise BenchError(f"the SDK worker died:\n{self.log_tail()}")
+        answer = json.loads(line)
+        if not answer.get("ok"):
+            raise BenchError(f"an SDK turn failed: {answer.get('error')}")
+        return elapsed
+
+    def cli_mem(self) -> tuple[float, int]:
+        self.seen.update(descendants(self.pid))
+        return cli_rss(self.pid, self.cli)
+
+    async def close(self) -> None:
+        self.seen.update(descendants(self.pid))
+        if self.proc.returncode is None:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()  # EOF: the worker disconnects its CLI and exits
+            try:
+                await asyncio.wait_for(self.proc.wait(), 20)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        kill_ours(sorted(self.seen), self.cli)
+
+
+# -- baseline (a): one claude -p process per turn -------------------------------------
+
+
+async def oneshot_turn(argv: list[str], prompt: str, env: dict[str, str], cwd: Path) -> float:
+    started = time.perf_counter()
+    proc = await asyncio.create_subprocess_exec(
+        argv[0], "-p", prompt, *argv[1:], env=env, cwd=cwd,
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), TURN_TIMEOUT)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise BenchError(f"claude -p took over {TURN_TIMEOUT:.0f} s") from None
+    elapsed = time.perf_counter() - started
+    try:
+        result = json.loads(out)
+    except ValueError:
+        result = {}
+    if proc.returncode != 0 or result.get("is_error") is not False:
+        raise BenchError(f"claude -p failed ({proc.returncode}): "
+                         f"{out.decode(errors='replace')[:300]} "
+                         f"{err.decode(errors='replace')[:300]}")
+    return elapsed
+
+
+# -- import floors ------------------------------------------------------------------
+
+FLOORS = (
+    ("python -c pass", "pass"),
+    ("import hive_ag3nt.harness", "import hive_ag3nt.harness"),
+    ("import claude_agent_sdk", "import claude_agent_sdk"),
+    ("serve's imports (cli, service, ui.app, logs, claude_agent_sdk)",
+     "import hive_ag3nt.cli, hive_ag3nt.service, hive_ag3nt.ui.app, hive_c0re.logs, "
+     "claude_agent_sdk"),
+)
+FLOOR_PRINT = ("\nimport re\nprint(*[re.search(k + r':\\s+(\\d+)', open('/proc/self/status')"
+               ".read()).group(1) for k in ('VmRSS', 'RssAnon')])")
+
+
+def measure_floors(runs: int) -> list[tuple[str, float, float]]:
+    """(label, VmRSS KiB, RssAnon KiB): medians of ``runs`` fresh interpreters each."""
+    found = []
+    for label, code in FLOORS:
+        rss: list[float] = []
+        anon: list[float] = []
+        for _ in range(runs):
+            proc = subprocess.run([sys.executable, "-c", code + FLOOR_PRINT], cwd=REPO,
+                                  capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                raise BenchError(f"{label}: {proc.stderr.strip()[-500:]}")
+            a, b = proc.stdout.split()
+            rss.append(float(a))
+            anon.append(float(b))
+        found.append((label, median(rss), median(anon)))
+    return found
+
+
+# -- the run ------------------------------------------------------------------------
+
+
+@dataclass
+class Options:
+    quick: bool
+    turns: int
+    warmup: int
+    mem_turns: int
+    sample_every: int
+    reference_turn: int
+    keep: bool
+    json: Path | None
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Options | str:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="a ~35 s smoke run")
+    parser.add_argument("--turns", type=int,
+                        help="measured turns per method (default 30; quick 10)")
+    parser.add_argument("--warmup", type=int,
+                        help="unmeasured turns per method first (default 3; quick 2)")
+    parser.add_argument("--mem-turns", type=int,
+                        help="harness turns in all, for the memory slope (default 200; quick 40)")
+    parser.add_argument("--sample-every", type=int,
+                        help="rows of the RSS table, every N turns (default 20; quick 5)")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dirs (logs)")
+    parser.add_argument("--json", type=Path, metavar="FILE",
+                        help="also write the headline numbers to FILE as JSON")
+    parser.add_argument("--sdk-worker", metavar="CONFIG", help=argparse.SUPPRESS)
+    ns = parser.parse_args(argv)
+    if ns.sdk_worker:
+        return str(ns.sdk_worker)
+    quick = bool(ns.quick)
+
+    def pick(value: int | None, full: int, smoke: int) -> int:
+        return value if value is not None else (smoke if quick else full)
+
+    turns = max(1, pick(ns.turns, 30, 10))
+    warmup = max(1, pick(ns.warmup, 3, 2))  # the harness's first turn starts its CLI
+    mem_turns = max(pick(ns.mem_turns, 200, 40), warmup + turns)
+    return Options(quick=quick, turns=turns, warmup=warmup, mem_turns=mem_turns,
+                   sample_every=max(1, pick(ns.sample_every, 20, 5)),
+                   reference_turn=max(1, mem_turns // 5), keep=bool(ns.keep), json=ns.json)
+
+
+@dataclass
+class HarnessTurn:
+    message_id: int
+    sent_wall: float  # time.time() just before the send
+    to_end: float  # send -> turn_end frame read from /events (bench perf_counter)
+    start_at: float  # the harness's own stamps (time.time())
+    result_at: float
+    end_at: float
+
+
+@dataclass
+class Results:
+    floors: list[tuple[str, float, float]] = field(default_factory=list)
+    idle_before: list[Mem] = field(default_factory=list)
+    idle_after: list[Mem] = field(default_factory=list)
+    idle_after_cli: float = float("nan")
+    harness_turns: list[HarnessTurn] = field(default_factory=list)  # measured ones
+    sdk: list[float] = field(default_factory=list)
+    oneshot: list[float] = field(default_factory=list)
+    acks: dict[int, tuple[float, float, float]] = field(default_factory=dict)  # sent, leased, acked
+    per_turn: list[tuple[int, Mem, float]] = field(default_factory=list)  # turn, harness, CLI KiB
+    sdk_worker: Mem | None = None
+    sdk_cli: float = float("nan")
+    sdk_turns_done: int = 0
+    requests: dict[str, int] = field(default_factory=dict)
+    harness_pid: int = 0
+
+
+def body(tag: str, seq: int) -> str:
+    head = f"{tag} turn {seq:04d}: "
+    return head + ("lorem ipsum " * BODY_CHARS)[: BODY_CHARS - len(head)]
+
+
+class Bench:
+    def __init__(self, opts: Options, root: Path, daemon: Any, results: Results) -> None:
+        self.opts = opts
+        self.root = root
+        self.daemon = daemon
+        self.results = results
+        self.harness: ServeProcess | None = None
+        self.worker: SdkWorker | None = None
+        self.ui: Ui | None = None
+        self.harness_count = 0
+
+    async def run(self) -> None:
+        from hive_ag3nt.hive import HiveConnection
+        from hive_ag3nt.policy import Policy
+        from hive_ag3nt.prompt import system_prompt
+        from hive_ag3nt.runner import CLI_DEFAULTS, bundled_cli
+        from hive_c0re.wire import Client
+        from tests.fakes.messages_api import ApiProcess, cli_env
+        from tests.fakes.script import Reply, write_script
+        from tests.harness_support import agent_paths, serve_env
+
+        cli = bundled_cli()
+        results = self.results
+        (self.root / "api").mkdir()
+        script = write_script(self.root / "api" / "script.json",
+                              [Reply(text=REPLY_TEXT, times=None)])
+        # Its own process: the bench's own work (reading /events) never delays an answer.
+        with ApiProcess(script, self.root / "api") as api:
+            with Client(self.daemon.host_socket) as host:
+                host.call("register", name=AGENT)
+            agent_dir = self.root / "agent"
+            agent_dir.mkdir()
+            paths = agent_paths(agent_dir, self.daemon.agent_socket(AGENT))
+            step(f"starting hive-ag3nt serve (UI on {paths.ui_socket})")
+            self.harness = harness = ServeProcess(serve_env(paths, api.url),
+                                                  self.root / "harness.log", cli)
+            results.harness_pid = harness.pid
+            await self._wait_idle(paths.ui_socket)
+            assert self.ui is not None
+            await self.ui.listen()
+            step(f"idle RSS before any turn ({SETTLE:g} s settle, {IDLE_SAMPLES} samples)")
+            results.idle_before = await self._idle_samples(harness.pid)
+
+            # The bare baselines: same CLI, stand-in, model, system prompt, tools and prompt size.
+            policy = Policy()
+            append = system_prompt(AGENT, policy, "/state/notes.md")
+            tools = list(policy.allowed_tools)
+            env_a = {**os.environ, **CLI_DEFAULTS, **cli_env(api.url, self.root / "home-a")}
+            env_b = {**CLI_DEFAULTS, **cli_env(api.url, self.root / "home-b")}
+            for name in ("work-a", "work-b"):
+                (self.root / name).mkdir()
+            oneshot_argv = [cli, "--output-format", "json", "--model", policy.model,
+                            "--append-system-prompt", append, "--tools", ",".join(tools),
+                            "--setting-sources="]
+            step("starting the SDK worker (baseline b)")
+            self.worker = worker = await SdkWorker.start(
+                {"cli_path": cli, "env": env_b, "model": policy.model, "cwd":
+                 str(self.root / "work-b"), "append": append, "tools": tools,
+                 "allowed_tools": [t for t in tools if t != "Bash"]},
+                self.root / "sdk-worker.log")
+
+            op = HiveConnection(self.daemon.host_socket)
+            try:
+                total = self.opts.warmup + self.opts.turns
+                step(f"turns: {self.opts.warmup} warm-up + {self.opts.turns} measured per method, "
+                     "alternating harness / SDK client / claude -p")
+                for seq in range(total):
+                    measured = seq >= self.opts.warmup
+                    shift = seq % len(METHODS)
+                    for method in METHODS[shift:] + METHODS[:shift]:
+                        if method == "harness":
+                            turn = await self._harness_turn(op, seq)
+                            if measured:
+                                results.harness_turns.append(turn)
+                        elif method == "sdk":
+                            took = await worker.turn(_prompt(body("B", seq)))
+                            if measured:
+                                results.sdk.append(took)
+                        else:
+                            took = await oneshot_turn(oneshot_argv, _prompt(body("A", seq)),
+                                                      env_a, self.root / "work-a")
+                            if measured:
+                                results.oneshot.append(took)
+                        await asyncio.sleep(GAP)
+                results.sdk_turns_done = total
+                results.sdk_worker = Mem.of(worker.pid)
+                results.sdk_cli, _ = worker.cli_mem()
+                await worker.close()
+                self.worker = None
+
+                left = self.opts.mem_turns - self.harness_count
+                step(f"memory: {left} more harness turns ({self.opts.mem_turns} in all)")
+                seq = total
+                while self.harness_count < self.opts.mem_turns:
+                    await self._harness_turn(op, seq)
+                    seq += 1
+                step(f"idle RSS after {self.harness_count} turns")
+                results.idle_after = await self._idle_samples(harness.pid)
+                results.idle_after_cli, _ = harness.cli_mem()
+            finally:
+                await op.close()
+            results.acks = self._acks([t.message_id for t in results.harness_turns])
+            calls = [c for c in api.requests() if c.is_messages]
+            for tag, method in (("H", "harness"), ("B", "sdk"), ("A", "oneshot")):
+                results.requests[method] = sum(
+                    1 for c in calls if f"{tag} turn " in c.last_user_text)
+            results.requests["other"] = len(calls) - sum(results.requests.values())
+
+    async def _wait_idle(self, socket: Path) -> None:
+        assert self.harness is not None
+        deadline = time.monotonic() + READY_TIMEOUT
+        while True:
+            self.harness.check_alive()
+            if self.ui is None:
+                self.ui = Ui(socket)
+            with contextlib.suppress(OSError, Exception):  # not listening yet
+                if (await self.ui.status()).get("state") == "idle":
+                    return
+            if time.monotonic() > deadline:
+                raise BenchError(f"the harness was not idle within {READY_TIMEOUT:.0f} s:\n"
+                                 f"{self.harness.log_tail()}")
+            await asyncio.sleep(0.05)
+
+    async def _idle_samples(self, pid: int) -> list[Mem]:
+        await asyncio.sleep(SETTLE)
+        samples = []
+        for _ in range(IDLE_SAMPLES):
+            samples.append(Mem.of(pid))
+            await asyncio.sleep(0.2)
+        return samples
+
+    async def _harness_turn(self, op: Any, seq: int) -> HarnessTurn:
+        """Operator send -> turn_end on /events; then wait for the ack and sample RSS."""
+        assert self.harness is not None and self.ui is not None
+        ui = self.ui
+        ui.drain()
+        sent_wall = time.time()
+        started = time.perf_counter()
+        (message_id,) = (await op.call("send", to=AGENT, body=body("H", seq)))["ids"]
+        stamps: dict[str, float] = {}
+        try:
+            while True:
+                arrived, event = await ui.next_event({"turn_start", "result", "turn_end"})
+                stamps[str(event["kind"])] = float(event["at"])
+                if event["kind"] == "turn_end":
+                    break
+        except TimeoutError:
+            self.harness.check_alive()
+            raise BenchError(f"harness turn {seq} did not end in {TURN_TIMEOUT:.0f} s:\n"
+                             f"{self.harness.log_tail()}") from None
+        if event.get("status") != "ok":
+            raise BenchError(f"harness turn {seq} ended {event.get('status')}: "
+                             f"{event.get('error')}")
+        to_end = arrived - started
+        deadline = time.monotonic() + TURN_TIMEOUT
+        while True:  # the ack follows turn_end within milliseconds
+            await asyncio.sleep(0.005)
+            agent = (await op.call("agent_status", name=AGENT))["agent"]
+            if (agent["unread"], agent["in_flight"]) == (0, 0):
+                break
+            if time.monotonic() > deadline:
+                raise BenchError(f"harness turn {seq}: its mail was never acked")
+        await asyncio.sleep(GAP)
+        self.harness_count += 1
+        cli_kib, _ = self.harness.cli_mem()
+        self.results.per_turn.append((self.harness_count, Mem.of(self.harness.pid), cli_kib))
+        return HarnessTurn(int(message_id), sent_wall, to_end, stamps.get("turn_start", 0.0),
+                           stamps.get("result", 0.0), stamps["turn_end"])
+
+    def _acks(self, ids: list[int]) -> dict[int, tuple[float, float, float]]:
+        broker = Path(self.daemon.root) / "state" / "broker.sqlite"
+        db = sqlite3.connect(f"file:{broker}?mode=ro", uri=True)
+        try:
+            found: dict[int, tuple[float, float, float]] = {}
+            for message_id, sent, leased, acked in db.execute(
+                    "SELECT id, sent_at, leased_at, acked_at FROM message"
+                    f" WHERE id IN ({','.join('?' * len(ids))})", ids):
+                if leased is None or acked is None:
+                    raise BenchError(f"message #{message_id} was not acked")
+                found[int(message_id)] = (float(sent), float(leased), float(acked))
+            return found
+        finally:
+            db.close()
+
+    async def close(self) -> None:
+        if self.worker is not None:
+            await self.worker.close()
+        if self.ui is not None:
+            await self.ui.close()
+        if self.harness is not None:
+            self.harness.close()
+
+
+def _prompt(text: str) -> str:
+    """The harness's prompt for one operator message of ``text`` (same size for all)."""
+    from hive_ag3nt.prompt import mail_prompt
+
+    return mail_prompt([{"id": 1000, "from": "operator", "body": text}])
+
+
+# -- the report ---------------------------------------------------------------------
+
+
+def report(opts: Options, results: Results) -> dict[str, Any]:
+    """Print everything; return the headline numbers for --json."""
+    turns = results.harness_turns
+    acks = results.acks
+    to_end = [t.to_end for t in turns]
+    to_ack = [acks[t.message_id][2] - t.sent_wall for t in turns]
+    h_end, h_ack = median(to_end), median(to_ack)
+    sdk, one = median(results.sdk), median(results.oneshot)
+    print()
+    print(f"hive-ag3nt harness benchmark ({'quick' if opts.quick else 'full'}): "
+          f"python {platform.python_version()}, {os.cpu_count()} cpu(s); "
+          f"harness pid {results.harness_pid}")
+    print()
+    print(f"1. turn time, stand-in API answering at once ({len(turns)} measured turns per "
+          f"method after {opts.warmup} warm-up, alternating)")
+    header = f"{'':44}{'p50 ms':>8}{'p90 ms':>8}{'max ms':>8}"
+    print(header)
+    print("-" * len(header))
+
+    def row(label: str, values: Sequence[float]) -> None:
+        print(f"{label:44}{fmt_ms(median(values)):>8}{fmt_ms(percentile(values, 90)):>8}"
+              f"{fmt_ms(max(values) if values else float('nan')):>8}")
+
+    row("harness: send -> turn_end on /events", to_end)
+    row("harness: send -> ack (daemon's acked_at)", to_ack)
+    row("(b) SDK client kept alive: query+response", results.sdk)
+    row("(a) claude -p one-shot process", results.oneshot)
+    print()
+    print("  where the harness's time goes (p50 of each part, ms; wall clocks of bench, "
+          "daemon and harness):")
+    parts = [
+        ("send -> leased (daemon wakes the recv)",
+         [acks[t.message_id][1] - t.sent_wall for t in turns]),
+        ("leased -> turn_start (harness)", [t.start_at - acks[t.message_id][1] for t in turns]),
+        ("turn_start -> result (the SDK turn, in the harness)",
+         [t.result_at - t.start_at for t in turns]),
+        ("result -> turn_end (harness)", [t.end_at - t.result_at for t in turns]),
+        ("turn_end -> acked (harness + daemon)",
+         [acks[t.message_id][2] - t.end_at for t in turns]),
+        ("turn_end stamped -> read on /events (SSE)",
+         [t.to_end - (t.end_at - t.sent_wall) for t in turns]),
+    ]
+    for label, values in parts:
+        print(f"    {label:52}{fmt_ms(median(values)):>8}")
+    own = median([(t.start_at - acks[t.message_id][1]) + (t.end_at - t.result_at)
+                  + (acks[t.message_id][2] - t.end_at) for t in turns])
+    print(f"    {'harness-side work outside the SDK turn (3 parts above)':52}{fmt_ms(own):>8}")
+    in_session = median([t.result_at - t.start_at for t in turns])
+    print()
+    print("  requests to the stand-in: " + ", ".join(
+        f"{k} {v}" for k, v in results.requests.items()))
+    print("  ratios (p50):")
+    print(f"    harness send->turn_end / (b) SDK client: {fmt_ms(h_end)} / {fmt_ms(sdk)} ms = "
+          f"{h_end / sdk:.2f}x  (+{fmt_ms(h_end - sdk)} ms per turn)")
+    print(f"    harness send->ack      / (b) SDK client: {fmt_ms(h_ack)} / {fmt_ms(sdk)} ms = "
+          f"{h_ack / sdk:.2f}x  (+{fmt_ms(h_ack - sdk)} ms per turn)")
+    print(f"    harness send->turn_end / (a) claude -p:  {fmt_ms(h_end)} / {fmt_ms(one)} ms = "
+          f"{h_end / one:.2f}x")
+    print(f"    harness send->ack      / (a) claude -p:  {fmt_ms(h_ack)} / {fmt_ms(one)} ms = "
+          f"{h_ack / one:.2f}x")
+    print(f"    SDK turn inside the harness / (b): {fmt_ms(in_session)} / {fmt_ms(sdk)} ms = "
+          f"{in_session / sdk:.2f}x")
+
+    before = median([m.rss for m in results.idle_before])
+    before_anon = median([m.anon for m in results.idle_before])
+    after = median([m.rss for m in results.idle_after])
+    after_anon = median([m.anon for m in results.idle_after])
+    hwm = max((m.hwm for m in results.idle_after), default=float("nan"))
+    print()
+    print("2. idle RSS (MiB; VmRSS, with RssAnon = private heap in brackets)")
+    print(f"  harness process, before any turn (no CLI yet): {mib(before)} [{mib(before_anon)}]")
+    print(f"  harness process, idle after {len(results.per_turn)} turns: {mib(after)} "
+          f"[{mib(after_anon)}], peak VmHWM {mib(hwm)}")
+    print(f"  its claude CLI child (not the harness's), idle after {len(results.per_turn)} turns:"
+          f" {mib(results.idle_after_cli)}")
+    if results.sdk_worker is not None:
+        print(f"  (b) bare SDK client process after {results.sdk_turns_done} turns: "
+              f"{mib(results.sdk_worker.rss)} [{mib(results.sdk_worker.anon)}]; its CLI child "
+              f"{mib(results.sdk_cli)}")
+    print("  floors (fresh interpreters, median of "
+          f"{FLOOR_RUNS}):")
+    for label, rss, anon in results.floors:
+        print(f"    {label:66}{mib(rss):>7} [{mib(anon)}]")
+    sdk_rss = results.sdk_worker.rss if results.sdk_worker is not None else float("nan")
+    print(f"  ratios: harness idle / `import hive_ag3nt.harness` = "
+          f"{before / results.floors[1][1]:.2f}x; harness idle / bare SDK client process = "
+          f"{before / sdk_rss:.2f}x")
+    idle_ok = max(before, after) <= TARGET_IDLE_MIB * 1024
+
+    per_turn = results.per_turn
+    half = opts.mem_turns // 2
+    second = [(float(n), m.rss) for n, m, _ in per_turn if n > half]
+    second_cli = [(float(n), c) for n, _, c in per_turn if n > half and c == c]
+    h_slope = slope(second)
+    c_slope = slope(second_cli)
+    by_turn = {n: (m, c) for n, m, c in per_turn}
+    ref = by_turn[opts.reference_turn][0].rss
+    last = per_turn[-1][1].rss
+    growth = last / ref - 1
+    print()
+    print(f"3. RSS per turn over {len(per_turn)} harness turns (MiB, sampled after each "
+          "turn's ack)")
+    print(f"  {'turn':>6}{'harness':>10}{'anon':>8}{'CLI':>8}")
+    for n, m, c in per_turn:
+        if n % opts.sample_every == 0 or n in (1, opts.reference_turn, len(per_turn)):
+            print(f"  {n:>6}{mib(m.rss):>10}{mib(m.anon):>8}{mib(c):>8}")
+    print(f"  slope over turns {half + 1}..{len(per_turn)} (least squares, every turn): "
+          f"harness {h_slope:+.2f} KiB/turn; CLI child {c_slope:+.1f} KiB/turn")
+    print(f"  harness after turn {len(per_turn)} / after turn {opts.reference_turn}: "
+          f"{mib(last)} / {mib(ref)} MiB = {growth:+.1%}")
+    flat_ok = h_slope < TARGET_SLOPE_KIB and abs(growth) <= TARGET_GROWTH
+
+    print()
+    print("targets")
+    print(f"  harness idle RSS <= {TARGET_IDLE_MIB:g} MiB: before {mib(before)}, after "
+          f"{mib(after)} MiB  {verdict(idle_ok)}")
+    print(f"  flat per turn (slope < {TARGET_SLOPE_KIB:g} KiB/turn and turn {len(per_turn)} "
+          f"within {TARGET_GROWTH:.0%} of turn {opts.reference_turn}): {h_slope:+.2f} KiB/turn, "
+          f"{growth:+.1%}  {verdict(flat_ok)}")
+    return {
+        "quick": opts.quick,
+        "turn": {"harness_to_turn_end_p50": h_end, "harness_to_ack_p50": h_ack,
+                 "sdk_client_p50": sdk, "oneshot_p50": one, "harness_sdk_part_p50": in_session,
+                 "harness_own_work_p50": own,
+                 "ratio_end_sdk": h_end / sdk, "ratio_ack_sdk": h_ack / sdk,
+                 "ratio_end_oneshot": h_end / one, "ratio_ack_oneshot": h_ack / one,
+                 "count": len(turns)},
+        "idle_kib": {"before": before, "after": after, "after_cli": results.idle_after_cli,
+                     "sdk_client": sdk_rss,
+                     "floors": {label: rss for label, rss, _ in results.floors}},
+        "per_turn": {"slope_kib": h_slope, "cli_slope_kib": c_slope, "growth": growth,
+                     "turns": len(per_turn)},
+        "requests": results.requests,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    opts = parse_args(argv)
+    if isinstance(opts, str):  # the SDK worker of baseline (b)
+        asyncio.run(sdk_worker(json.loads(opts)))
+        return 0
+    from hive_ag3nt.runner import bundled_cli
+    from tests.daemon import DaemonProcess
+
+    if not Path(bundled_cli()).is_file():
+        print(f"harness bench: the claude CLI bundled with claude-agent-sdk is missing at "
+              f"{bundled_cli()}", file=sys.stderr)
+        return 1
+    started = time.perf_counter()
+    root = Path(tempfile.mkdtemp(prefix="hhb.", dir="/tmp"))
+    results = Results()
+    daemon: DaemonProcess | None = None
+    try:
+        step(f"import floors ({len(FLOORS)} x {FLOOR_RUNS} interpreters)")
+        results.floors = measure_floors(FLOOR_RUNS)
+        step("starting hive-c0re")
+        try:
+            daemon = DaemonProcess(manager_command="")
+        except RuntimeError as exc:
+            raise BenchError(f"hive-c0re did not start: {exc}") from None
+
+        async def go() -> None:
+            assert daemon is not None
+            bench = Bench(opts, root, daemon, results)
+            try:
+                await bench.run()
+            finally:
+                await bench.close()
+
+        asyncio.run(go())
+        summary = report(opts, results)
+        if opts.json is not None:
+            opts.json.write_text(json.dumps(summary, indent=2) + "\n")
+        print(f"(took {time.perf_counter() - started:.0f} s)")
+    except BenchError as exc:
+        print(f"harness bench: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if daemon is not None:
+            daemon.stop()
+        if opts.keep:
+            print(f"kept {root}" + (f" and {daemon.root}" if daemon is not None else ""),
+                  file=sys.stderr)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+            if daemon is not None:
+                shutil.rmtree(daemon.root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
