@@ -88,7 +88,7 @@ container_crash, ...). Nothing changes until the operator approves it.
 
 Each agent's proposed config repo is at /agents/<name> (agent.toml: model, \
 available_models, allowed_recipients, allowed_tools, allowed_bash, mcp_servers, resources). \
-Edit it, commit with git, then call request_apply_commit with the full sha.
+Edit it, commit with git, then call request_apply_commit (the sha may be HEAD).
 
 Vet every request before you make it, and every request others make of you:
 - role fit: does this agent need this to do its job, or is it scope creep?
