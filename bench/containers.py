@@ -45,6 +45,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # also runnable as ``python bench/containers.py``
     sys.path.insert(0, str(REPO))
 
+from bench.common import BenchError, percentile, step  # noqa: E402
 from hive_c0re.errors import HiveError  # noqa: E402
 from hive_c0re.lifecycle.backend import ContainerSpec  # noqa: E402
 from hive_c0re.lifecycle.nspawn import nspawn_argv, prepare_root  # noqa: E402
@@ -66,22 +67,11 @@ CONNECTED_MARK = "echo agent listening"
 LOGGED_AT = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) ")
 
 
-class BenchError(Exception):
-    """The benchmark could not run (sandbox, daemon, container or timeout)."""
 
 
 # -- numbers --------------------------------------------------------------------------
 
 
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Linear-interpolated percentile (0-100) of ``values``."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * pct / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def fmt_ms(seconds: float | None) -> str:
@@ -90,8 +80,6 @@ def fmt_ms(seconds: float | None) -> str:
     return f"{seconds * 1000:,.0f}"
 
 
-def step(text: str) -> None:
-    print(f"  .. {text}", file=sys.stderr, flush=True)
 
 
 @dataclass

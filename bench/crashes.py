@@ -45,6 +45,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # also runnable as ``python bench/crashes.py``
     sys.path.insert(0, str(REPO))
 
+from bench.common import BenchError, percentile, step  # noqa: E402
 from hive_c0re.errors import HiveError  # noqa: E402
 from hive_c0re.wire import Client  # noqa: E402
 from tests.sandbox import Sandbox, SandboxHive, can_run  # noqa: E402
@@ -60,22 +61,11 @@ POLL_PROPS = "ActiveState,SubState,Result,ExecMainStatus,ExecMainCode,Invocation
 STAMPS = "ExecMainExitTimestampMonotonic,InactiveEnterTimestampMonotonic,InvocationID"
 
 
-class BenchError(Exception):
-    """The benchmark could not run (sandbox, daemon, container or timeout)."""
 
 
 # -- numbers --------------------------------------------------------------------------
 
 
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Linear-interpolated percentile (0-100) of ``values``."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * pct / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def fmt_ms(seconds: float | None) -> str:
@@ -84,8 +74,6 @@ def fmt_ms(seconds: float | None) -> str:
     return f"{seconds * 1000:,.0f}"
 
 
-def step(text: str) -> None:
-    print(f"  .. {text}", file=sys.stderr, flush=True)
 
 
 def next_tick(at: float, origin: float, period: float = POLL_PERIOD) -> float:

@@ -44,6 +44,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # also runnable as ``python bench/harness.py``
     sys.path.insert(0, str(REPO))
 
+from bench.common import BenchError, percentile, step  # noqa: E402
+
 TARGET_IDLE_MIB = 60.0
 TARGET_SLOPE_KIB = 5.0  # KiB per turn over the second half
 TARGET_GROWTH = 0.10  # RSS after the last turn vs after the reference turn
@@ -60,22 +62,11 @@ METHODS = ("harness", "sdk", "oneshot")
 WORKER = Path(__file__).resolve()  # this file, run again as the SDK worker of baseline (b)
 
 
-class BenchError(Exception):
-    """The benchmark could not run (a process failed, a turn failed or timed out)."""
 
 
 # -- numbers ----------------------------------------------------------------------
 
 
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Linear-interpolated percentile (0-100) of ``values``."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * pct / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def median(values: Sequence[float]) -> float:
@@ -114,8 +105,6 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
-def step(text: str) -> None:
-    print(f"  .. {text}", file=sys.stderr, flush=True)
 
 
 # -- /proc --------------------------------------------------------------------------

@@ -38,6 +38,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # also runnable as ``python bench/wire_latency.py``
+    sys.path.insert(0, str(REPO))
+
+from bench.common import BenchError, percentile, step  # noqa: E402
+
 TARGET_P99_MS = 5.0  # at 100 agents
 TARGET_MSG_S = 2000.0
 TARGET_FLOOR_RATIO = 10.0
@@ -47,22 +53,11 @@ DELIVERY_TIMEOUT = 15.0
 READ_LIMIT = 1 << 20
 
 
-class BenchError(Exception):
-    """The benchmark could not run (daemon failed, answer was an error, timeout)."""
 
 
 # -- numbers --------------------------------------------------------------------------
 
 
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Linear-interpolated percentile (0-100) of ``values``."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * pct / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def fmt_ms(seconds: float) -> str:
@@ -689,8 +684,6 @@ class Results:
     floor: FloorResult | None = None
 
 
-def step(text: str) -> None:
-    print(f"  .. {text}", file=sys.stderr, flush=True)
 
 
 async def run(opts: Options, daemon: Daemon, floor: Floor, results: Results) -> None:
