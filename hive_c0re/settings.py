@@ -88,8 +88,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("uid_base_start", int, 0x70000000,
             "first host uid of the agents' user namespaces; each agent takes 65536 from here",
             minimum=65536, maximum=0xFFFF0000),
-    Setting("agent_command", str, "{python} -m hive_ag3nt debug echo",
-            "what a container runs ({python} is this interpreter); the stand-in echoes mail"),
+    Setting("agent_command", str, "{python} -m hive_ag3nt serve",
+            "what an agent's container runs ({python} is this interpreter)"),
     Setting("manager_command", str, "{python} -m hive_m1nd serve",
             "what the manager's container runs ({python} is this interpreter); "
             "empty: the hive has no manager container"),

@@ -127,8 +127,11 @@ class SandboxHive:
              str(sandbox.unit_dir), "--exec", executable],
             check=True, capture_output=True,
         )
-        # No manager container unless a test asks for one: it would need a model.
-        environment = {"HYPERHIVE_MANAGER_COMMAND": "", **environment}
+        # No manager container unless a test asks for one, and agents answered by the
+        # stand-in echo agent unless a test runs the real harness: both would need a model.
+        environment = {"HYPERHIVE_MANAGER_COMMAND": "",
+                       "HYPERHIVE_AGENT_COMMAND": "{python} -m hive_ag3nt debug echo",
+                       **environment}
         if environment:
             dropin = sandbox.unit_dir / "hive-c0re.service.d"
             dropin.mkdir(exist_ok=True)
