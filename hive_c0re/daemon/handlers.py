@@ -255,6 +255,9 @@ async def ask(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any
     hive.scheduler.due_changed(record.deadline)
     log.info("question #%d: %s asks %s", record.id, caller.name, record.target,
              extra={"HIVE_AGENT": caller.name, "HIVE_TO": record.target})
+    if MANAGER not in (caller.name, record.target):
+        hive.tell("question_asked", caller.name, [MANAGER], id=record.id, to=record.target,
+                  question=record.question)
     return wire.ok(question=record.as_wire())
 
 
@@ -266,6 +269,9 @@ async def answer(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, 
         hive.signals.notify(change.notified)
     log.info("question #%d of %s answered by %s", record.id, record.asker, caller.name,
              extra={"HIVE_AGENT": record.asker, "HIVE_FROM": caller.name})
+    if MANAGER not in (caller.name, record.asker):
+        hive.tell("question_answered", record.asker, [MANAGER], id=record.id, by=caller.name,
+                  question=record.question)
     return wire.ok(question=record.as_wire())
 
 

@@ -139,10 +139,11 @@ class Hive:
         (and to the agent concerned when ``tell_agent``). A refused delivery (a full inbox)
         is logged loudly; the event log keeps the event either way."""
         self.store.record_event(kind, agent, **data)
+        self.tell(kind, agent, [MANAGER, agent] if tell_agent and agent else [MANAGER], **data)
+
+    def tell(self, kind: str, agent: str | None, recipients: list[str], **data: Any) -> None:
+        """Deliver an event already in the event log as messages from ``system``."""
         body = json.dumps({"event": kind, "agent": agent, **data}, default=str)
-        recipients = [MANAGER]
-        if tell_agent and agent is not None:
-            recipients.append(agent)
         for recipient in recipients:
             try:
                 self.send(SYSTEM, recipient, body, None)
