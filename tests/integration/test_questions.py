@@ -81,13 +81,14 @@ def test_a_question_to_the_operator_is_answered_on_the_command_line(
         asked = alice.call("ask", question="Merge now?",
                            options=["yes", "no", "later"])["question"]
         assert asked["target"] == "operator" and asked["status"] == "open"
-        # The operator sees it in questions, not in the inbox; the manager is not told.
+        # The operator sees it in questions, not in the inbox; the manager hears of it.
         listing = hive.cli("questions")
         assert listing.returncode == 0, listing.stderr
         assert "Merge now?" in listing.stdout and "yes | no | later" in listing.stdout
         assert hive.call("inbox")["messages"] == []
         with hive.client(hive.manager_socket) as manager:
-            assert manager.call("recv", wait_seconds=0)["messages"] == []
+            (told,) = manager.call("recv", wait_seconds=0)["messages"]
+        assert json.loads(told["body"])["event"] == "question_asked"
 
         done = hive.cli("answer", str(asked["id"]), "Later")
         assert done.returncode == 0, done.stderr

@@ -85,7 +85,8 @@ def test_the_manager_asks_and_is_answered(daemon: DaemonProcess, ann: Client) ->
                              options=["yes", "no"])["question"]
         drain(ann)
         ann.call("answer", question_id=asked["id"], answer="no")
-        (event,) = [e for e in drain(manager) if e["event"] == "question_answered"]
+        (event,) = [e for e in drain(manager) if e["event"] == "question_answered"
+                    and e["id"] == asked["id"] and "answer" in e]
     assert (event["id"], event["answer"], event["by"]) == (asked["id"], "no", "ann")
 
 
