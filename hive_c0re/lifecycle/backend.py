@@ -95,6 +95,27 @@ class Backend(Protocol):
     def is_active(self, agent: str) -> bool: ...
 
 
+def write_if_changed(path: Path, text: str, mode: int | None = None) -> bool:
+    """Replace ``path`` atomically with ``text``; False if it already says that.
+
+    ``mode`` is set before any byte is written (secrets); without it an
+    existing file keeps its mode.
+    """
+    if path.exists() and path.read_text() == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(path.name + ".new")
+    scratch.unlink(missing_ok=True)
+    if mode is None and path.exists():
+        mode = path.stat().st_mode & 0o777
+    scratch.touch(mode=0o600 if mode is None else mode)
+    if mode is not None:
+        scratch.chmod(mode)
+    scratch.write_text(text)
+    scratch.replace(path)
+    return True
+
+
 class SystemctlError(HiveError):
     code = "systemd"
 

@@ -35,6 +35,7 @@ from hive_c0re.lifecycle.backend import (
     ContainerSpec,
     Systemctl,
     SystemctlError,
+    write_if_changed,
 )
 from hive_c0re.names import validate_agent_name
 
@@ -292,18 +293,6 @@ def render_dropin(spec: ContainerSpec) -> str | None:
              "[Service]", *(f"{key}={value}" for key, value in props)]
     return "\n".join(lines) + "\n"
 
-
-def write_if_changed(path: Path, text: str) -> bool:
-    """Replace ``path`` atomically with ``text``, keeping its mode; False if unchanged."""
-    if path.exists() and path.read_text() == text:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = path.with_name(path.name + ".new")
-    scratch.write_text(text)
-    if path.exists():
-        scratch.chmod(path.stat().st_mode & 0o777)
-    scratch.replace(path)
-    return True
 
 
 # --- the backend ------------------------------------------------------------

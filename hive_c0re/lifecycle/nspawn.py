@@ -25,6 +25,7 @@ from hive_c0re.lifecycle.backend import (
     CONTAINER_STATE,
     ContainerSpec,
     Systemctl,
+    write_if_changed,
 )
 from hive_c0re.names import validate_container_name
 from hive_c0re.units import render
@@ -211,23 +212,12 @@ class NspawnBackend:
             _chown_tree(owned, spec.uid_base, spec.uid_base)
         spec.policy_dir.chmod(0o755)
         env_file = self.roots / f".{spec.name}.env"
-        self._write(env_file, render_environment(spec.environment), mode=0o600)
-        changed = self._write(self.unit_dir / TEMPLATE, render(TEMPLATE))
-        changed |= self._write(self._dropin_dir(spec.name) / DROPIN,
-                               render_dropin(spec, root, env_file))
+        write_if_changed(env_file, render_environment(spec.environment), mode=0o600)
+        changed = write_if_changed(self.unit_dir / TEMPLATE, render(TEMPLATE), mode=0o644)
+        changed |= write_if_changed(self._dropin_dir(spec.name) / DROPIN,
+                                    render_dropin(spec, root, env_file), mode=0o644)
         if changed:
             self.systemctl.run("daemon-reload")
-
-    def _write(self, path: Path, text: str, mode: int = 0o644) -> bool:
-        if path.exists() and path.read_text() == text:
-            return False
-        path.parent.mkdir(parents=True, exist_ok=True)
-        scratch = path.with_name(path.name + ".new")
-        scratch.touch(mode=mode)
-        scratch.chmod(mode)
-        scratch.write_text(text)
-        scratch.replace(path)
-        return True
 
     def uninstall(self, agent: str) -> None:
         self.stop(agent)
