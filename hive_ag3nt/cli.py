@@ -38,6 +38,17 @@ def serve(no_ui: bool) -> None:
     asyncio.run(run(ui=not no_ui))
 
 
+@cli.command()
+def settings() -> None:
+    """Every harness setting: environment variable, default and meaning."""
+    from dataclasses import fields
+
+    from hive_ag3nt.settings import HELP, HarnessSettings
+
+    for f in fields(HarnessSettings):
+        click.echo(f"HYPERHIVE_{f.name.upper()}  (default {f.default})\n    {HELP[f.name]}")
+
+
 @cli.group(hidden=True)
 @click.option("--socket", type=click.Path(path_type=Path), envvar="HYPERHIVE_SOCKET",
               help="agent socket [default: /run/hive/hive.sock]")

@@ -228,3 +228,17 @@ def _is_ours(pid: int) -> bool:
     except OSError:
         return False
     return b"claude" in cmdline
+
+
+def container_env_file(path: Path, api_url: str) -> Path:
+    """Every container's environment (``agent_env_file``): the bundled CLI, at the stand-in."""
+    lines = {
+        "ANTHROPIC_BASE_URL": api_url,
+        "ANTHROPIC_API_KEY": "dummy",
+        "HYPERHIVE_CLAUDE": bundled_cli(),
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "HYPERHIVE_RECV_WAIT": "30",
+    }
+    path.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
+    return path

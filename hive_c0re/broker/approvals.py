@@ -5,12 +5,11 @@ Nothing here is ever deleted: the table and the event log are the audit trail.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from hive_c0re.broker.models import Approval, HiveEvent
+from hive_c0re.broker.models import Approval
 from hive_c0re.broker.store import Store
 from hive_c0re.errors import InvalidInput, NotFound
 
@@ -30,7 +29,6 @@ class Status(StrEnum):
     DENIED = "denied"
 
 
-TERMINAL = frozenset({Status.DEPLOYED, Status.FAILED, Status.DENIED})
 # The only moves a request can make; anything else is a bug or a race, refused.
 NEXT: dict[Status, frozenset[Status]] = {
     Status.PENDING: frozenset({Status.APPROVED, Status.DENIED, Status.FAILED}),
@@ -104,13 +102,6 @@ class ApprovalBook:
         if status is not None:
             query = query.where(Approval.status == status.value)
         return [_record(row) for row in query]
-
-    def steps(self, approval_id: int) -> list[dict[str, Any]]:
-        """Every recorded step of one request, oldest first."""
-        rows = (HiveEvent.select().where(HiveEvent.kind == "approval")
-                .order_by(HiveEvent.id))
-        found = [json.loads(row.data) | {"at": row.at} for row in rows]
-        return [step for step in found if step["id"] == approval_id]
 
     def _event(self, approval_id: int, agent: str, status: Status, note: str | None) -> None:
         self.store.record_event("approval", agent, id=approval_id, status=status.value,

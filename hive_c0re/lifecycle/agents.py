@@ -45,6 +45,11 @@ ENV_KEY = re.compile(r"[A-Z_][A-Z0-9_]*")
 POLICY_FILE = "policy.json"
 
 
+def container_command(template: str) -> list[str]:
+    """A command setting as argv; ``{python}`` is this interpreter (bound into containers)."""
+    return shlex.split(template.replace("{python}", shlex.quote(sys.executable)))
+
+
 class Lifecycle:
     """Every container-changing action of the hive goes through here."""
 
@@ -175,14 +180,10 @@ class Lifecycle:
         for path in (self.paths.manager_dir, self.paths.manager_socket):
             if path.exists():
                 os.chown(path, owner, owner)
-        python = shlex.quote(sys.executable)
         return ContainerSpec(
             name=MANAGER, runtime_dir=self.paths.manager_dir, state_dir=top / "state",
-            claude_dir=top / "claude", policy_dir=policy,
-            command=shlex.split(command.replace("{python}", python)), uid_base=owner,
-            environment={**self.extra_environment(), "HYPERHIVE_AGENT": MANAGER,
-                         "HOME": "/root", "PYTHONUNBUFFERED": "1",
-                         "CLAUDE_CONFIG_DIR": "/root/.claude"},
+            claude_dir=top / "claude", policy_dir=policy, command=container_command(command),
+            uid_base=owner, environment=self.environment(MANAGER),
             writable_binds=[(self.paths.proposed_root, MANAGER_REPOS)],
         )
 
@@ -219,22 +220,23 @@ class Lifecycle:
 
     def spec(self, agent: AgentRecord, config: AgentConfig) -> ContainerSpec:
         assert agent.uid_base is not None
-        python = shlex.quote(sys.executable)
-        command = shlex.split(self.settings.agent_command.replace("{python}", python))
         return ContainerSpec(
             name=agent.name,
             runtime_dir=self.paths.agent_runtime(agent.name),
             state_dir=self.paths.agent_notes(agent.name),
             claude_dir=self.paths.agent_claude(agent.name),
             policy_dir=self.paths.agent_policy(agent.name),
-            command=command,
+            command=container_command(self.settings.agent_command),
             uid_base=agent.uid_base,
             resources=config.resources,
             executables=sorted({server.command for server in config.mcp_servers.values()}),
-            environment={**self.extra_environment(), "HYPERHIVE_AGENT": agent.name,
-                         "HOME": "/root", "PYTHONUNBUFFERED": "1",
-                         "CLAUDE_CONFIG_DIR": "/root/.claude"},
+            environment=self.environment(agent.name),
         )
+
+    def environment(self, name: str) -> dict[str, str]:
+        """A container's environment: the operator's file, then what the hive sets."""
+        return {**self.extra_environment(), "HYPERHIVE_AGENT": name, "HOME": "/root",
+                "PYTHONUNBUFFERED": "1", "CLAUDE_CONFIG_DIR": "/root/.claude"}
 
     def extra_environment(self) -> dict[str, str]:
         """The operator's KEY=VALUE file for every container (``agent_env_file``)."""

@@ -20,25 +20,13 @@ import pytest
 from hive_ag3nt.runner import bundled_cli
 from tests.fakes.messages_api import ApiProcess
 from tests.fakes.script import ApiRequest, Match, Reply, ToolCall, write_script
+from tests.harness_support import container_env_file
 from tests.sandbox import Sandbox, SandboxHive, container_process
 
 pytestmark = pytest.mark.sandbox
 
 HARNESS = "{python} -m hive_ag3nt serve --no-ui"
 
-
-def env_file(path: Path, api_url: str) -> Path:
-    """What every container gets in its environment: the real CLI, pointed at the stand-in."""
-    lines = {
-        "ANTHROPIC_BASE_URL": api_url,
-        "ANTHROPIC_API_KEY": "dummy",
-        "HYPERHIVE_CLAUDE": bundled_cli(),
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "DISABLE_AUTOUPDATER": "1",
-        "HYPERHIVE_RECV_WAIT": "30",
-    }
-    path.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
-    return path
 
 
 def wait_for(what: str, found: Callable[[], bool], timeout: float = 90) -> None:
@@ -71,7 +59,7 @@ def test_a_containerised_agent_answers_the_operator_through_the_real_cli(
         Reply(text="answered", match=Match(tool_result_for="toolu_pong")),
     ])
     with ApiProcess(script, tmp_path) as api:
-        env_file(tmp_path / "agent.env", api.url)
+        container_env_file(tmp_path / "agent.env", api.url)
         hive.call("spawn", name="alice")
         try:
             wait_for("alice's reply went out and her mail was acked",

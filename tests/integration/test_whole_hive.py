@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 
-from hive_ag3nt.runner import bundled_cli
 from tests.fakes.messages_api import ApiProcess
 from tests.fakes.script import ApiRequest, Match, Reply, ToolCall, write_script
+from tests.harness_support import container_env_file
 from tests.integration.approval_support import applied_dir, git, proposed_dir
 from tests.sandbox import Sandbox, SandboxHive, in_container
 
@@ -101,19 +101,6 @@ def carol_script() -> list[Reply]:
         for number in range(1, MAX_MESSAGE_ID + 1)
     ]
 
-
-def env_file(path: Path, api_url: str) -> Path:
-    """Every container's environment: the bundled CLI, pointed at the stand-in."""
-    lines = {
-        "ANTHROPIC_BASE_URL": api_url,
-        "ANTHROPIC_API_KEY": "dummy",
-        "HYPERHIVE_CLAUDE": bundled_cli(),
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "DISABLE_AUTOUPDATER": "1",
-        "HYPERHIVE_RECV_WAIT": "30",
-    }
-    path.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
-    return path
 
 
 class Story:
@@ -203,7 +190,7 @@ def test_the_operator_asks_the_manager_for_an_agent_and_gets_one(
     )
     script = write_script(tmp_path / "script.json", manager_script() + carol_script())
     with ApiProcess(script, tmp_path) as api:
-        env_file(tmp_path / "agent.env", api.url)
+        container_env_file(tmp_path / "agent.env", api.url)
         story = Story(hive, api)
         hive.call("whoami")  # the daemon starts, and with it the manager's container
         story.wait_for("the manager's container runs",

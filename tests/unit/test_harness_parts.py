@@ -132,3 +132,20 @@ def test_context_tokens_count_cached_input() -> None:
     assert context_tokens({"input_tokens": 10, "cache_read_input_tokens": 100,
                            "cache_creation_input_tokens": 5, "output_tokens": 7}) == 115
     assert context_tokens(None) == 0
+
+
+def test_every_harness_setting_is_documented_and_listed() -> None:
+    from dataclasses import fields
+
+    from click.testing import CliRunner
+
+    from hive_ag3nt.cli import cli
+    from hive_ag3nt.settings import HELP, HarnessSettings
+
+    assert set(HELP) == {f.name for f in fields(HarnessSettings)}
+    listed = CliRunner().invoke(cli, ["settings"])
+    assert listed.exit_code == 0, listed.output
+    for name, text in HELP.items():
+        assert f"HYPERHIVE_{name.upper()}" in listed.output and text in listed.output
+    with pytest.raises(InvalidInput, match="HYPERHIVE_RECV_WAIT"):
+        HarnessSettings.load({"HYPERHIVE_RECV_WAIT": "600"})

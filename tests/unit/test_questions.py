@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -12,22 +11,6 @@ import pytest
 from hive_c0re.broker.questions import Status
 from hive_c0re.errors import InboxFull, InvalidInput, NotFound, PolicyRefused
 from tests.unit.threads_support import START, Clock, ThreadHive, kinds
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def hive(tmp_path: Path, clock: Clock) -> Iterator[ThreadHive]:
-    h = ThreadHive(tmp_path / "broker.sqlite", clock)
-    h.store.register_agent("alice")
-    h.store.register_agent("bob", ["alice"])
-    h.store.register_agent("carol")
-    yield h
-    h.store.close()
-
 
 # -- asking -------------------------------------------------------------------------
 

@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +19,6 @@ from hive_c0re.broker.store import Store
 from hive_c0re.daemon.scheduler import RETRY_AFTER, Scheduler
 from hive_c0re.settings import Settings
 from tests.unit.threads_support import START, Clock, ThreadHive, kinds
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def hive(tmp_path: Path, clock: Clock) -> Iterator[ThreadHive]:
-    h = ThreadHive(tmp_path / "broker.sqlite", clock)
-    h.store.register_agent("alice")
-    h.store.register_agent("bob", ["alice"])
-    h.store.register_agent("carol")
-    yield h
-    h.store.close()
-
 
 # -- the scheduler --------------------------------------------------------------------
 
