@@ -21,6 +21,10 @@ def percentile(values: Sequence[float], pct: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
+def median(values: Sequence[float]) -> float:
+    return percentile(values, 50)
+
+
 def step(text: str) -> None:
     """A progress line on stderr, so the results on stdout stay clean."""
     print(f"  .. {text}", file=sys.stderr, flush=True)
