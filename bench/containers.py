@@ -46,11 +46,10 @@ if str(REPO) not in sys.path:  # also runnable as ``python bench/containers.py``
     sys.path.insert(0, str(REPO))
 
 from bench.common import BenchError, percentile, step  # noqa: E402
-from hive_c0re.errors import HiveError  # noqa: E402
+from bench.container_hive import ContainerHive  # noqa: E402
 from hive_c0re.lifecycle.backend import ContainerSpec  # noqa: E402
 from hive_c0re.lifecycle.nspawn import nspawn_argv, prepare_root  # noqa: E402
-from hive_c0re.wire import Client  # noqa: E402
-from tests.sandbox import Sandbox, SandboxHive, can_run  # noqa: E402
+from tests.sandbox import can_run  # noqa: E402
 
 REPLY_TIMEOUT = 60.0  # seconds from the lifecycle call to the echo, before we give up
 # The bare containers' uid range: below the hive's default uid_base_start
@@ -134,48 +133,14 @@ def logged_at(message: str, entry: Mapping[str, Any]) -> float:
 # -- the bench ------------------------------------------------------------------------
 
 
-class Bench:
-    """One sandbox, one hive like the ``container_hive`` fixture, one operator client."""
+class Bench(ContainerHive):
+    """The container hive, plus the bare nspawn runs of the baseline."""
+
+    units = ("hive-agent@*.service", "bench-bare-*")
 
     def __init__(self) -> None:
-        self.box = Sandbox()
+        super().__init__()
         self.bare_runs = 0
-        self.seq = 0
-        self.unexpected: list[str] = []
-        try:
-            self.hive = SandboxHive(
-                self.box,
-                HYPERHIVE_SYSTEMD_SCOPE="user",
-                HYPERHIVE_UNIT_DIR=str(self.box.unit_dir),
-                HYPERHIVE_APPLY_SETTLE_SECONDS="1",
-            )
-            self.op: Client = self.hive.client(timeout=30)
-        except BaseException:
-            self.box.close()
-            raise
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.op.close()
-        # Stop the containers through their manager first, so the namespace's
-        # end does not have to kill them; then the sandbox removes everything.
-        with contextlib.suppress(Exception):
-            self.box.run("systemctl", "--user", "stop", "hive-agent@*.service", "bench-bare-*",
-                         check=False, timeout=60)
-        self.box.close()
-
-    # -- the hive side ------------------------------------------------------------
-
-    def call(self, cmd: str, **args: Any) -> dict[str, Any]:
-        try:
-            return self.op.call(cmd, **args)
-        except HiveError as exc:
-            raise BenchError(f"{cmd} {args}: {exc}\n{self.daemon_log()}") from None
-
-    def daemon_log(self, lines: int = 15) -> str:
-        done = self.box.run("journalctl", "--no-pager", "-n", str(lines), "-o", "cat",
-                            "SYSLOG_IDENTIFIER=hive-c0re", check=False)
-        return done.stdout.strip()
 
     def lifecycle(self, verb: str, agent: str) -> Sample:
         """``verb`` on host.sock, then a message; until that message's echo is read."""

@@ -46,9 +46,10 @@ if str(REPO) not in sys.path:  # also runnable as ``python bench/crashes.py``
     sys.path.insert(0, str(REPO))
 
 from bench.common import BenchError, percentile, step  # noqa: E402
+from bench.container_hive import ContainerHive  # noqa: E402
 from hive_c0re.errors import HiveError  # noqa: E402
 from hive_c0re.wire import Client  # noqa: E402
-from tests.sandbox import Sandbox, SandboxHive, can_run  # noqa: E402
+from tests.sandbox import can_run  # noqa: E402
 
 TARGET_P99 = 0.5  # seconds, kill → container_crash committed
 POLL_PERIOD = 10.0  # seconds: the reference design's poll loop
@@ -135,46 +136,16 @@ class Results:
 # -- the bench ------------------------------------------------------------------------
 
 
-class Bench:
-    """One sandbox, one hive like the ``container_hive`` fixture, operator and manager."""
+class Bench(ContainerHive):
+    """The container hive, plus a client on the manager's socket (where crashes arrive)."""
 
     def __init__(self) -> None:
-        self.box = Sandbox()
-        self.seq = 0
-        self.unexpected: list[str] = []
-        try:
-            self.hive = SandboxHive(
-                self.box,
-                HYPERHIVE_SYSTEMD_SCOPE="user",
-                HYPERHIVE_UNIT_DIR=str(self.box.unit_dir),
-                HYPERHIVE_APPLY_SETTLE_SECONDS="1",
-            )
-            self.op: Client = self.hive.client(timeout=30)
-            self.manager: Client = Client(self.hive.manager_socket, timeout=30)
-        except BaseException:
-            self.box.close()
-            raise
+        super().__init__()
+        self.manager = Client(self.hive.manager_socket, timeout=30)  # connects on first call
 
-    def close(self) -> None:
+    def clients(self) -> list[Client]:
         # No recv is parked on either connection here: every call is blocking.
-        for client in (self.manager, self.op):
-            with contextlib.suppress(Exception):
-                client.close()
-        with contextlib.suppress(Exception):
-            self.box.run("systemctl", "--user", "stop", "hive-agent@*.service",
-                         check=False, timeout=60)
-        self.box.close()
-
-    def call(self, cmd: str, **args: Any) -> dict[str, Any]:
-        try:
-            return self.op.call(cmd, **args)
-        except HiveError as exc:
-            raise BenchError(f"{cmd} {args}: {exc}\n{self.daemon_log()}") from None
-
-    def daemon_log(self, lines: int = 15) -> str:
-        done = self.box.run("journalctl", "--no-pager", "-n", str(lines), "-o", "cat",
-                            "SYSLOG_IDENTIFIER=hive-c0re", check=False)
-        return done.stdout.strip()
+        return [self.manager, self.op]
 
     def unit(self, agent: str) -> str:
         return f"hive-agent@{agent}.service"
