@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from hive_ag3nt.policy import Policy
+from hive_ag3nt.separation import write_private
 from hive_c0re.errors import InvalidInput
 
 log = logging.getLogger(__name__)
@@ -34,9 +35,7 @@ class ModelChoice:
                                hint="available: " + ", ".join(self.policy.available_models))
         self.current = name
         try:
-            scratch = self.path.with_name(self.path.name + ".new")
-            scratch.write_text(name + "\n")
-            scratch.replace(self.path)
+            write_private(self.path, name + "\n")
         except OSError as exc:
             warning = f"model switched to {name} for now, but not saved: {exc}"
             log.warning(warning)

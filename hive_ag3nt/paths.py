@@ -47,6 +47,11 @@ class AgentPaths:
         return self.run / "ui.sock"
 
     @property
+    def ui_secret(self) -> Path:
+        """The UI's secret, beside the policy (``/etc/hive/ui-secret``, the daemon's, 0400)."""
+        return self.policy.parent / "ui-secret"
+
+    @property
     def notes(self) -> Path:
         return self.state / "notes.md"
 

@@ -22,6 +22,7 @@ from hive_ag3nt.events import EventLog
 from hive_ag3nt.paths import AgentPaths
 from hive_ag3nt.permissions import decide
 from hive_ag3nt.policy import Policy
+from hive_ag3nt.separation import write_private
 from hive_ag3nt.tools import allowed as allowed_tools
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,7 @@ class ClaudeSession:
     def _save_session(self, session_id: str | None) -> None:
         if self.persist and session_id and session_id != self.session_id:
             try:
-                self.config.paths.session_file.write_text(session_id + "\n")
+                write_private(self.config.paths.session_file, session_id + "\n")
             except OSError as exc:
                 log.warning("cannot remember session %s: %s", session_id, exc)
 

@@ -10,16 +10,33 @@ from typing import Any
 
 from hive_ag3nt.harness import Harness
 from hive_ag3nt.paths import AgentPaths
-from hive_ag3nt.runner import claude_cli_path
+from hive_ag3nt.runner import bundled_cli, claude_cli_path
+from hive_ag3nt.separation import model_side, separate
 from hive_ag3nt.settings import HarnessSettings
+from hive_c0re.errors import HiveError
 
 log = logging.getLogger(__name__)
 
 
+def build_harness(**extra: Any) -> Harness:
+    """The harness ``serve`` runs, its model's side on its own uid when the settings say so.
+
+    ``extra`` goes to :class:`Harness` (the manager's tools and prompt).
+    """
+    paths = AgentPaths.from_env()
+    settings = HarnessSettings.load()
+    cli, env = claude_cli_path(), dict[str, str]()
+    if settings.model_uid:
+        # Before the Harness opens its events log: that file must already be root's.
+        separate(paths, settings.model_uid)
+        cli, env = model_side(settings.model_uid, cli or bundled_cli())
+    return Harness(paths, settings, cli_path=cli, env=env, **extra)
+
+
 async def run(*, ui: bool = True, harness: Harness | None = None) -> None:
     """Serve until SIGTERM/SIGINT; mail in flight stays leased and comes back redelivered."""
-    paths = AgentPaths.from_env()
-    harness = harness or Harness(paths, HarnessSettings.load(), cli_path=claude_cli_path())
+    harness = harness or build_harness()
+    paths = harness.paths
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -28,7 +45,10 @@ async def run(*, ui: bool = True, harness: Harness | None = None) -> None:
     if ui:
         from hive_ag3nt.ui.app import start_ui
 
-        runner = await start_ui(harness, paths.ui_socket)
+        try:
+            runner = await start_ui(harness, paths.ui_socket)
+        except HiveError as exc:  # the turns go on; only the operator's door stays shut
+            log.error("the web UI is not served: %s", exc)
     turns = loop.create_task(harness.run())
     stopped = loop.create_task(stop.wait())
     done, _ = await asyncio.wait({turns, stopped}, return_when=asyncio.FIRST_COMPLETED)

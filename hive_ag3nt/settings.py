@@ -17,6 +17,8 @@ HELP: dict[str, str] = {
     "login_recheck": "seconds between checks of `claude auth status` while needing a login",
     "error_backoff_max": "longest pause, in seconds, after turns that keep failing",
     "recv_wait": "seconds each long-poll for mail waits (at most 180)",
+    "model_uid": "uid (and gid) the claude CLI and its tools run as; 0 keeps the harness's "
+                 "own (a bare process; the hive's containers set 1000)",
 }
 
 
@@ -29,6 +31,7 @@ class HarnessSettings:
     login_recheck: float = 60.0
     error_backoff_max: float = 300.0
     recv_wait: float = 180.0
+    model_uid: int = 0
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None) -> HarnessSettings:
@@ -45,4 +48,6 @@ class HarnessSettings:
         settings = cls(**values)
         if not 0 < settings.recv_wait <= 180:
             raise InvalidInput("HYPERHIVE_RECV_WAIT must be in (0, 180]")
+        if settings.model_uid < 0:
+            raise InvalidInput("HYPERHIVE_MODEL_UID must be 0 or a uid")
         return settings

@@ -278,6 +278,35 @@ def inbox(obj: Context, follow: bool, limit: int) -> None:
 
 
 @cli.command()
+@click.argument("name")
+@click.argument("path", default="/status")
+@click.option("--secret", "show_secret", is_flag=True,
+              help="print the UI's socket and secret instead (for the dashboard, or curl)")
+@click.pass_obj
+@reports_errors
+def ui(obj: Context, name: str, path: str, show_secret: bool) -> None:
+    """GET PATH from agent NAME's own web UI (its ui.sock, with its secret); run as root.
+
+    Every request to an agent's UI needs the X-Hive-UI-Secret header; the
+    secret is the daemon's, in the agent's policy dir.
+    """
+    from hive_c0re.agent_ui import agent_ui, get
+    from hive_c0re.paths import Paths
+
+    door = agent_ui(Paths.from_env(), name)
+    if show_secret:
+        if obj.as_json:
+            output.emit_json({"socket": str(door.socket), "secret": door.secret})
+        else:
+            click.echo(f"{door.socket}\n{door.secret}")
+        return
+    status, body = get(door, path)
+    click.echo(body)
+    if status >= 400:
+        raise HiveError(f"{name}'s UI answered {status}")
+
+
+@cli.command()
 @click.pass_obj
 def settings(obj: Context) -> None:
     """Every daemon setting: environment variable, default and meaning."""

@@ -19,17 +19,12 @@ def serve(no_ui: bool) -> None:
     """Run the manager's turn loop (and its web UI) until SIGTERM."""
     import asyncio
 
-    from hive_ag3nt.harness import Harness
-    from hive_ag3nt.paths import AgentPaths
-    from hive_ag3nt.runner import claude_cli_path
-    from hive_ag3nt.service import run
-    from hive_ag3nt.settings import HarnessSettings
+    from hive_ag3nt.service import build_harness, run
     from hive_c0re import logs
     from hive_m1nd.tools import MANAGER_TOOLS, PREPARE, PROMPT
 
     logs.setup("hive-m1nd")
-    harness = Harness(AgentPaths.from_env(), HarnessSettings.load(), cli_path=claude_cli_path(),
-                      extra_tools=MANAGER_TOOLS, extra_prompt=PROMPT, prepare=PREPARE)
+    harness = build_harness(extra_tools=MANAGER_TOOLS, extra_prompt=PROMPT, prepare=PREPARE)
     asyncio.run(run(ui=not no_ui, harness=harness))
 
 

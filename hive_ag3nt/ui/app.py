@@ -1,10 +1,13 @@
 """The agent's web UI: an aiohttp app on the unix socket ``/run/hive/ui.sock``.
 
-Who may reach it: the socket is mode 0600, owned by the harness's user, so
-on the host only root (the hive's dashboard) can connect. The dashboard
-authenticates the operator and proxies ``/agents/<name>/`` to this socket;
-this app does no authentication of its own, which is why it never listens on
-TCP. Every link and request here is relative, so it works under any prefix.
+Who may reach it: the socket is mode 0600 in the 0700 ``/run/hive``, both the
+harness's (the container's root); the model's side runs as another uid
+(hive_ag3nt/separation.py), so only the harness and, on the host, root
+reach it. Every request must also carry the agent's secret in the
+``X-Hive-UI-Secret`` header: the daemon made it and hands it over read-only
+(``/etc/hive/ui-secret``, 0400); the operator's ``hive-c0re ui`` and the
+dashboard, which proxies ``/agents/<name>/`` here, send it. It never listens
+on TCP. Every link and request here is relative, so it works under any prefix.
 
 Endpoints: ``/`` (the page), ``/events`` (SSE), ``/status``, ``/turns``,
 ``/turns/{id}/events``, ``/inbox``, ``POST /prompt``, ``POST /login/start``,
@@ -14,6 +17,7 @@ Endpoints: ``/`` (the page), ``/events`` (SSE), ``/status``, ``/turns``,
 from __future__ import annotations
 
 import contextlib
+import hmac
 import logging
 import socket
 import stat
@@ -21,11 +25,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from hive_ag3nt.harness import Harness
 from hive_ag3nt.ui import handlers, login, page, sse, terminal
 from hive_ag3nt.ui.config import HARNESS, SETTINGS, UiSettings
 from hive_c0re.errors import HiveError
+from hive_c0re.lifecycle.ui_secret import HEADER
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +66,41 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return handlers.refuse(500, "internal error; see the agent's journal")
 
 
+def require_secret(secret: str) -> Middleware:
+    """A middleware that answers 401 to any request without ``secret`` in its header."""
+    expected = secret.encode()
+
+    @web.middleware
+    async def authorised(request: web.Request, handler: Handler) -> web.StreamResponse:
+        given = request.headers.get(HEADER, "").encode()
+        if not hmac.compare_digest(given, expected):
+            return handlers.refuse(401, f"this agent's UI needs its {HEADER} header")
+        return await handler(request)
+
+    return authorised
+
+
+def load_secret(path: Path) -> str:
+    """The UI's secret, as the daemon wrote it; raise HiveError when there is none."""
+    try:
+        secret = path.read_text().strip()
+    except OSError as exc:
+        raise HiveError(f"cannot read the UI's secret {path}: {exc.strerror or exc}",
+                        hint="the daemon writes it on every deploy: `hive-c0re rebuild`") from None
+    if not secret:
+        raise HiveError(f"the UI's secret {path} is empty")
+    return secret
+
+
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
 
 
-def build_app(harness: Harness, settings: UiSettings) -> web.Application:
+def build_app(harness: Harness, settings: UiSettings, secret: str) -> web.Application:
     """The app, with every part wired in; call inside the running loop."""
-    app = web.Application(middlewares=[errors], client_max_size=MAX_REQUEST)
+    app = web.Application(middlewares=[require_secret(secret), errors],
+                          client_max_size=MAX_REQUEST)
     app[HARNESS] = harness
     app[SETTINGS] = settings
     for part in (page, handlers, sse, login, terminal):
@@ -116,8 +149,13 @@ def _unlink_on_cleanup(app: web.Application, path: Path) -> None:
 
 async def start_ui(harness: Harness, path: Path,
                    settings: UiSettings | None = None) -> web.AppRunner:
-    """Serve the UI on ``path`` until ``await runner.cleanup()``."""
-    app = build_app(harness, settings or UiSettings.from_env())
+    """Serve the UI on ``path`` until ``await runner.cleanup()``.
+
+    Raise HiveError when the daemon handed over no secret: no UI is better
+    than one anybody in the container could drive.
+    """
+    secret = load_secret(harness.paths.ui_secret)
+    app = build_app(harness, settings or UiSettings.from_env(), secret)
     sock = bind_socket(path)
     _unlink_on_cleanup(app, path)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)

@@ -4,6 +4,11 @@ Client → server: binary or text frames are keystrokes; a text frame holding
 ``{"resize": [cols, rows]}`` resizes the terminal. Server → client: binary
 frames of output. The shell (and its process group) is killed when the
 websocket closes; only a few terminals may be open at once.
+
+A root shell is the most a page could take over, so besides the UI's secret
+the handshake must name a local ``Host`` (the UI's own, through the
+dashboard on 127.0.0.1) and, from a browser, an ``Origin`` that is that same
+host: a page of another site, or a rebinding DNS name, gets 403.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import termios
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
@@ -161,6 +167,34 @@ class Terminals:
 
 
 TERMINALS = web.AppKey("terminals", Terminals)
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _host_port(authority: str) -> tuple[str | None, int | None]:
+    """(host, port) of ``host[:port]``; (None, None) when it does not parse."""
+    try:
+        parts = urlsplit("//" + authority)
+        return parts.hostname, parts.port
+    except ValueError:
+        return None, None
+
+
+def foreign(request: web.Request) -> str | None:
+    """Why this handshake is not from the UI's own origin; None when it is."""
+    host = request.headers.get("Host", "")
+    name, port = _host_port(host)
+    if name not in LOCAL_HOSTS or "@" in host:
+        return f"Host {host!r} is not this UI's"
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return None  # not a browser, so no page can have sent it; the secret still holds
+    try:
+        parts = urlsplit(origin)
+        same = (parts.scheme in ("http", "https") and parts.hostname == name
+                and parts.port == port and not parts.username and parts.path in ("", "/"))
+    except ValueError:
+        same = False
+    return None if same else f"Origin {origin!r} is not this UI's"
 
 
 def shell_env(harness: Harness) -> dict[str, str]:
@@ -174,6 +208,10 @@ def shell_cwd(harness: Harness) -> Path:
 
 
 async def terminal(request: web.Request) -> web.StreamResponse:
+    reason = foreign(request)
+    if reason is not None:
+        log.warning("terminal refused: %s", reason)
+        return web.json_response({"error": reason}, status=403)
     terminals = request.app[TERMINALS]
     if len(terminals.sockets) >= terminals.limit:
         return web.json_response(

@@ -25,6 +25,7 @@ from hive_c0re.errors import HiveError, InvalidInput
 from hive_c0re.lifecycle.agent_config import AgentConfig, load_agent_config, seed_text
 from hive_c0re.lifecycle.backend import Backend, ContainerSpec
 from hive_c0re.lifecycle.gitrepo import ConfigRepo
+from hive_c0re.lifecycle.ui_secret import ensure_ui_secret
 from hive_c0re.names import MANAGER, SYSTEM, validate_container_name
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ MANAGER_POLICY = {
 }
 ENV_KEY = re.compile(r"[A-Z_][A-Z0-9_]*")
 POLICY_FILE = "policy.json"
+MODEL_UID = 1000  # the model's side inside every container (hive_ag3nt/separation.py)
 
 
 def container_command(template: str) -> list[str]:
@@ -176,6 +178,7 @@ class Lifecycle:
         (policy / POLICY_FILE).write_text(json.dumps(MANAGER_POLICY, indent=2) + "\n")
         (policy / POLICY_FILE).chmod(0o644)
         owner = self.manager_uid()
+        ensure_ui_secret(policy, owner)
         # Its socket was bound root-owned; the manager's container root must reach it.
         for path in (self.paths.manager_dir, self.paths.manager_socket):
             if path.exists():
@@ -234,9 +237,14 @@ class Lifecycle:
         )
 
     def environment(self, name: str) -> dict[str, str]:
-        """A container's environment: the operator's file, then what the hive sets."""
+        """A container's environment: the operator's file, then what the hive sets.
+
+        ``HYPERHIVE_MODEL_UID``: the claude CLI and its tools run as this uid
+        (``claude`` in the container's passwd), never as the harness's root.
+        """
         return {**self.extra_environment(), "HYPERHIVE_AGENT": name, "HOME": "/root",
-                "PYTHONUNBUFFERED": "1", "CLAUDE_CONFIG_DIR": "/root/.claude"}
+                "PYTHONUNBUFFERED": "1", "CLAUDE_CONFIG_DIR": "/root/.claude",
+                "HYPERHIVE_MODEL_UID": str(MODEL_UID)}
 
     def extra_environment(self) -> dict[str, str]:
         """The operator's KEY=VALUE file for every container (``agent_env_file``)."""
@@ -265,6 +273,8 @@ class Lifecycle:
         self.hive.store.register_agent(agent.name, list(config.allowed_recipients))
         self.hive.watch_containers()
         self._write_policy(agent.name, config)
+        assert agent.uid_base is not None
+        ensure_ui_secret(self.paths.agent_policy(agent.name), agent.uid_base)
         await self.hive.listen_for_agent(agent.name, agent.uid_base)
         spec = self.spec(agent, config)
         await asyncio.to_thread(self.backend.install, spec)

@@ -60,8 +60,9 @@ def prepare_root(root: Path, agent: str) -> None:
             link.symlink_to(f"usr/{name}")
     etc = root / "etc"
     (etc / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n"
+                                "claude:x:1000:1000:the model's side:/root:/bin/sh\n"
                                 "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
-    (etc / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
+    (etc / "group").write_text("root:x:0:\nclaude:x:1000:\nnogroup:x:65534:\n")
     (etc / "os-release").write_text('ID=hyperhive\nNAME="hyperhive agent"\n')
     (etc / "hostname").write_text(f"h-{agent}\n")
     (etc / "machine-id").touch()

@@ -25,8 +25,10 @@ from hive_ag3nt.ui.login import DESK
 from hive_ag3nt.ui.sse import FEED
 from hive_ag3nt.ui.terminal import TERMINALS, control_message, window_size
 from hive_c0re.errors import HiveError
+from hive_c0re.lifecycle.ui_secret import HEADER
 from tests.daemon import DaemonProcess
 from tests.unit.ui_support import (
+    SECRET,
     Agent,
     Screen,
     eventually,
@@ -464,3 +466,50 @@ def test_stopping_the_ui_ends_streams_and_shells_at_once(daemon: DaemonProcess) 
             return pid
 
     assert gone(run(scenario()))
+
+
+# -- who may come in: the agent's secret, and the terminal's own origin ------------
+
+def test_every_route_refuses_a_request_without_the_agents_secret(daemon: DaemonProcess) -> None:
+    async def scenario() -> None:
+        async with running_ui(daemon) as agent:
+            connector = aiohttp.UnixConnector(path=str(agent.socket))
+            async with aiohttp.ClientSession(connector=connector,
+                                             base_url="http://localhost") as stranger:
+                for method, path in (("GET", "/"), ("GET", "/status"), ("POST", "/prompt"),
+                                     ("POST", "/login/start"), ("GET", "/terminal"),
+                                     ("GET", "/static/ui.js")):
+                    for headers in ({}, {HEADER: "wrong"}, {HEADER: SECRET + "x"}):
+                        async with stranger.request(method, path, headers=headers,
+                                                    json={"text": "/status"}) as response:
+                            assert response.status == 401, (method, path, headers)
+            assert await agent.get_json("/status")  # the secret's holder is still served
+            assert not agent.harness.inputs.qsize()  # no prompt got through
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("headers", [
+    {"Origin": "https://evil.example"},
+    {"Origin": "http://localhost.evil.example"},
+    {"Origin": "http://localhost:8080"},  # another port is another origin
+    {"Origin": "null"},
+    {"Host": "evil.example"},
+    {"Host": "evil.example", "Origin": "http://evil.example"},  # DNS rebinding
+    {"Host": "localhost@evil.example"},
+])
+def test_the_terminal_refuses_a_foreign_origin_or_host(
+        daemon: DaemonProcess, headers: dict[str, str]) -> None:
+    async def scenario() -> None:
+        async with running_ui(daemon) as agent:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await agent.http.ws_connect("/terminal", headers=headers)
+            assert refused.value.status == 403
+            assert not agent.runner.app[TERMINALS].sockets  # no shell was started
+            # Its own origin, through the dashboard's name for it, still gets a shell.
+            own = {"Host": "127.0.0.1:7000", "Origin": "http://127.0.0.1:7000"}
+            async with agent.http.ws_connect("/terminal", headers=own) as ws:
+                await ws.send_bytes(b"echo own-$((2+2))\n")
+                await Screen(ws).expect_text("own-4")
+
+    run(scenario())

@@ -27,11 +27,13 @@ from hive_ag3nt.paths import AgentPaths
 from hive_ag3nt.settings import HarnessSettings
 from hive_ag3nt.ui.app import start_ui
 from hive_ag3nt.ui.config import UiSettings
+from hive_c0re.lifecycle.ui_secret import HEADER
 from hive_c0re.wire import Client
 from tests.daemon import DaemonProcess
 
 T = TypeVar("T")
 MODELS = ["haiku", "sonnet"]
+SECRET = "a-test-secret-for-the-agent-ui"
 _names = itertools.count(1)
 
 
@@ -52,6 +54,7 @@ def agent_paths(root: Path) -> AgentPaths:
     (root / "state").mkdir(parents=True, exist_ok=True)
     policy = root / "policy.json"
     policy.write_text(json.dumps({"model": "haiku", "available_models": MODELS}))
+    (root / "ui-secret").write_text(SECRET + "\n")  # where the daemon puts it: beside the policy
     return AgentPaths(state=root / "state", run=root / "run", policy=policy,
                       model_file=root / "state" / "hyperhive-model",
                       claude_config=root / "claude")
@@ -105,8 +108,8 @@ async def running_ui(daemon: DaemonProcess, *, settings: UiSettings | None = Non
         runner = await start_ui(harness, harness.paths.ui_socket, settings or UiSettings())
         try:
             connector = aiohttp.UnixConnector(path=str(harness.paths.ui_socket))
-            async with aiohttp.ClientSession(connector=connector,
-                                             base_url="http://agent") as http:
+            async with aiohttp.ClientSession(connector=connector, base_url="http://localhost",
+                                             headers={HEADER: SECRET}) as http:
                 yield Agent(harness, http, runner, root)
         finally:
             await runner.cleanup()

@@ -1,0 +1,193 @@
+"""The model's side runs as its own unprivileged uid, apart from the harness.
+
+Inside a hive container the harness is the container's root: it holds the
+operator's door (``/run/hive/ui.sock``), the UI's secret and the hive's
+socket. The claude CLI, and so every tool the model runs (Bash above all),
+runs as ``model_uid`` (1000, ``claude`` in the container's passwd) through
+``hive-ag3nt-model``: a wrapper the SDK starts as its ``cli_path``, which
+drops to that uid with no groups, no capabilities and ``no_new_privs``
+before it execs the real CLI. A different uid cannot read the harness's
+``/proc/<pid>/environ``, open its fds, ptrace it, nor pass the 0700/0600
+modes of ``/run/hive``, ``/etc/hive/ui-secret`` and the harness's files.
+
+What the model's side owns: ``/root/.claude`` (its credentials) and its
+working files in ``/state``. ``/state`` itself stays root's, group
+``model_uid``, mode 01770: the model creates files there, but the sticky
+bit keeps it from renaming or deleting the harness's own files
+(``hyperhive-events.sqlite`` and its journals, ``hyperhive-model``,
+``hyperhive-session``), which are root's, mode 0600.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import shutil
+import stat
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from hive_ag3nt.paths import AgentPaths
+from hive_c0re.errors import HiveError
+
+log = logging.getLogger(__name__)
+
+WRAPPER = "hive-ag3nt-model"
+CLI_VAR = "HYPERHIVE_MODEL_CLI"  # the real CLI the wrapper execs
+UID_VAR = "HYPERHIVE_MODEL_UID"
+STATE_MODE = 0o1770
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAPBSET_DROP = 24
+LAST_CAP = 63
+HARNESS_SUFFIXES = ("", "-wal", "-shm", "-journal", ".new")
+
+
+# -- the wrapper: runs as root, becomes the model's uid, execs the CLI ---------------
+
+def _prctl(option: int, arg: int) -> int:
+    libc = ctypes.CDLL(None, use_errno=True)
+    return int(libc.prctl(option, arg, 0, 0, 0))
+
+
+def drop_privileges(uid: int) -> None:
+    """Become ``uid``/``uid`` for good: no groups, no capabilities, no way back up."""
+    if uid <= 0:
+        raise HiveError(f"the model's uid must be positive, not {uid}")
+    if os.geteuid() == 0:
+        for cap in range(LAST_CAP + 1):  # stop at the first the kernel does not know
+            if _prctl(PR_CAPBSET_DROP, cap) != 0:
+                break
+        os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    if _prctl(PR_SET_NO_NEW_PRIVS, 1) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+    if os.getresuid() != (uid, uid, uid) or os.getgroups():
+        raise HiveError(f"could not drop to uid {uid}")
+
+
+def main() -> None:
+    """``hive-ag3nt-model ARGS...``: run ``$HYPERHIVE_MODEL_CLI ARGS...`` as the model's uid."""
+    cli = os.environ.pop(CLI_VAR, "")
+    uid = int(os.environ.pop(UID_VAR, "0") or "0")
+    if not cli:
+        sys.exit(f"{WRAPPER}: ${CLI_VAR} names no program")
+    try:
+        drop_privileges(uid)
+    except (OSError, HiveError, ValueError) as exc:
+        sys.exit(f"{WRAPPER}: {exc}")
+    os.umask(0o022)
+    os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # nothing of the harness's but the pipes
+    os.execv(cli, [cli, *sys.argv[1:]])  # noqa: S606 (the harness named it)
+
+
+# -- the harness's side: how the CLI is started, and the files it may touch ----------
+
+def wrapper_path() -> str:
+    """The wrapper beside this interpreter (a venv, a Nix profile), else on PATH."""
+    beside = Path(sys.executable).parent / WRAPPER
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which(WRAPPER)
+    if found is None:
+        raise HiveError(f"{WRAPPER} is not installed; the model cannot run as its own uid")
+    return found
+
+
+def model_side(uid: int, cli: str) -> tuple[str, dict[str, str]]:
+    """The ``cli_path`` and extra environment that start ``cli`` as ``uid``."""
+    return wrapper_path(), {CLI_VAR: cli, UID_VAR: str(uid)}
+
+
+def separate(paths: AgentPaths, uid: int) -> None:
+    """Give the model's side what it owns and keep the rest root's; before any CLI runs.
+
+    Nothing of the model runs yet (the container starts with the harness), so
+    no path here can be swapped under us; links are still never followed.
+    """
+    os.umask(0o077)  # every file the harness makes is its own
+    _chmod(paths.run, 0o700)
+    _chown_inside(paths.claude_config, uid, mode=0o700)
+    with contextlib.suppress(FileNotFoundError):
+        paths.claude_config.parent.chmod(0o755)  # /root: the model reaches .claude
+    own = {paths.events.name + s for s in HARNESS_SUFFIXES}
+    own |= {paths.model_file.name + s for s in HARNESS_SUFFIXES}
+    own |= {paths.session_file.name + s for s in HARNESS_SUFFIXES}
+    state = paths.state
+    _claim(state, own)
+    for entry in _entries(state):
+        if entry not in own:
+            _chown_inside(state / entry, uid)
+    _set_owner(state, 0, uid, STATE_MODE)
+    if paths.model_file.parent != state:  # HYPERHIVE_MODEL_FILE elsewhere
+        _claim(paths.model_file.parent, {paths.model_file.name + s for s in HARNESS_SUFFIXES})
+
+
+def _entries(directory: Path) -> Iterator[str]:
+    with contextlib.suppress(FileNotFoundError):
+        yield from (entry.name for entry in directory.iterdir())
+
+
+def _claim(directory: Path, names: set[str]) -> None:
+    """Each of the harness's files in ``directory`` is a root-owned 0600 file, or gone."""
+    for name in names:
+        try:
+            st = os.lstat(directory / name)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISREG(st.st_mode) and st.st_uid == 0:
+            (directory / name).chmod(0o600)
+        else:  # the model's, or no file: a trap, not ours
+            log.warning("removing %s: not the harness's own file", directory / name)
+            if stat.S_ISDIR(st.st_mode):
+                shutil.rmtree(directory / name)
+            else:
+                (directory / name).unlink()
+
+
+def _chmod(path: Path, mode: int) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        _set_owner(path, -1, -1, mode)
+
+
+def _set_owner(path: Path, uid: int, gid: int, mode: int) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        os.fchown(fd, uid, gid)
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+
+
+def _chown_inside(top: Path, uid: int, mode: int | None = None) -> None:
+    """``top`` and everything below it to ``uid``, links themselves and never their targets."""
+    try:
+        st = os.lstat(top)
+    except FileNotFoundError:
+        return
+    os.chown(top, uid, uid, follow_symlinks=False)
+    if not stat.S_ISDIR(st.st_mode):
+        return
+    if mode is not None:
+        _set_owner(top, uid, uid, mode)
+    for _, dirs, files, fd in os.fwalk(top, follow_symlinks=False):
+        for name in (*dirs, *files):
+            os.chown(name, uid, uid, dir_fd=fd, follow_symlinks=False)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` as a root-only file, through no link the model planted.
+
+    The model may create any name in ``/state``: the scratch file is made
+    afresh (``O_EXCL``, ``O_NOFOLLOW``), and the rename replaces a link
+    rather than following it.
+    """
+    scratch = path.with_name(path.name + ".new")
+    scratch.unlink(missing_ok=True)
+    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    scratch.replace(path)
