@@ -42,7 +42,12 @@ STATE_MODE = 0o1770
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAPBSET_DROP = 24
 LAST_CAP = 63
+CAPABILITY_V3 = 0x20080522
 HARNESS_SUFFIXES = ("", "-wal", "-shm", "-journal", ".new")
+# The container's own tree, which the model must traverse and read (the daemon runs
+# with UMask=0077, so it may have made them 0700/0600).
+PUBLIC = ("/", "/etc", "/etc/passwd", "/etc/group", "/etc/os-release", "/etc/hostname",
+          "/root", "/var")
 
 
 # -- the wrapper: runs as root, becomes the model's uid, execs the CLI ---------------
@@ -50,6 +55,15 @@ HARNESS_SUFFIXES = ("", "-wal", "-shm", "-journal", ".new")
 def _prctl(option: int, arg: int) -> int:
     libc = ctypes.CDLL(None, use_errno=True)
     return int(libc.prctl(option, arg, 0, 0, 0))
+
+
+def _clear_inheritable() -> None:
+    """capset(2) with every set empty: no inheritable capability is left to pass on."""
+    header = (ctypes.c_uint32 * 2)(CAPABILITY_V3, 0)
+    data = (ctypes.c_uint32 * 6)()  # two {effective, permitted, inheritable} words
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.capset(header, data) != 0:
+        raise OSError(ctypes.get_errno(), "capset failed")
 
 
 def drop_privileges(uid: int) -> None:
@@ -62,7 +76,8 @@ def drop_privileges(uid: int) -> None:
                 break
         os.setgroups([])
     os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)  # clears the permitted, effective and ambient sets
+    _clear_inheritable()
     if _prctl(PR_SET_NO_NEW_PRIVS, 1) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
     if os.getresuid() != (uid, uid, uid) or os.getgroups():
@@ -109,6 +124,8 @@ def separate(paths: AgentPaths, uid: int) -> None:
     no path here can be swapped under us; links are still never followed.
     """
     os.umask(0o077)  # every file the harness makes is its own
+    for public in PUBLIC:
+        _readable(Path(public))
     _chmod(paths.run, 0o700)
     _chown_inside(paths.claude_config, uid, mode=0o700)
     with contextlib.suppress(FileNotFoundError):
@@ -146,6 +163,24 @@ def _claim(directory: Path, names: set[str]) -> None:
                 shutil.rmtree(directory / name)
             else:
                 (directory / name).unlink()
+
+
+def _readable(path: Path) -> None:
+    """Let everyone read (and, a directory, traverse) ``path``; a root we may not change
+    (read-only, from a newer backend) is left as it is."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return
+    try:
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        wanted = mode | (0o055 if path.is_dir() else 0o044)
+        if wanted != mode:
+            os.fchmod(fd, wanted)
+    except OSError as exc:
+        log.warning("cannot make %s readable for the model's side: %s", path, exc)
+    finally:
+        os.close(fd)
 
 
 def _chmod(path: Path, mode: int) -> None:
