@@ -67,6 +67,7 @@ class Harness:
         self.session: ClaudeSession | None = None
         self.state = State.OFFLINE
         self.state_listeners: list[Callable[[State], None]] = []
+        self.before_turn: list[Callable[[], None]] = []  # e.g. hand new files to the model
         self.inputs: asyncio.Queue[str] = asyncio.Queue()
         self.logged_in = asyncio.Event()
         self.turn_running = False
@@ -219,6 +220,8 @@ class Harness:
         self.set_state(State.COMPACTING if trigger == "compact" else State.THINKING)
         self.turn_running = True
         try:
+            for prepare in self.before_turn:
+                prepare()
             return await self.session.turn(text, trigger)
         finally:
             self.turn_running = False

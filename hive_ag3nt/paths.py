@@ -23,6 +23,7 @@ class AgentPaths:
     model_file: Path
     claude_config: Path  # /root/.claude: credentials and sessions
     socket_override: Path | None = None
+    model_owned: tuple[Path, ...] = ()  # more trees the model's side edits (the manager's repos)
 
     @classmethod
     def from_env(cls) -> AgentPaths:
@@ -33,6 +34,8 @@ class AgentPaths:
             policy=_env_path("HYPERHIVE_POLICY", "/etc/hive/policy.json"),
             model_file=_env_path("HYPERHIVE_MODEL_FILE", str(state / "hyperhive-model")),
             claude_config=_env_path("CLAUDE_CONFIG_DIR", "/root/.claude"),
+            model_owned=tuple(Path(p) for p in
+                              os.environ.get("HYPERHIVE_MODEL_OWNS", "").split(":") if p),
         )
 
     @property

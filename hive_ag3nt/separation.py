@@ -141,6 +141,27 @@ def separate(paths: AgentPaths, uid: int) -> None:
     _set_owner(state, 0, uid, STATE_MODE)
     if paths.model_file.parent != state:  # HYPERHIVE_MODEL_FILE elsewhere
         _claim(paths.model_file.parent, {paths.model_file.name + s for s in HARNESS_SUFFIXES})
+    hand_over(paths, uid)
+
+
+def hand_over(paths: AgentPaths, uid: int) -> None:
+    """Give the model's side what appeared in its trees since (the manager's new repos).
+
+    Runs while the model's processes may too: every step is relative to a
+    directory fd and follows no link, so a swapped entry re-owns only itself.
+    """
+    for tree in paths.model_owned:
+        _chown_inside(tree, uid)
+
+
+def model_command(argv: list[str], uid: int) -> tuple[list[str], dict[str, str]]:
+    """``argv`` (and the environment to run it with) as the model's uid, through the wrapper.
+
+    For programs the harness must run in the model's files (git in its repos):
+    as root, a repo's config could make git run its commands as root.
+    """
+    program = shutil.which(argv[0]) or argv[0]
+    return [wrapper_path(), *argv[1:]], {**os.environ, CLI_VAR: program, UID_VAR: str(uid)}
 
 
 def _entries(directory: Path) -> Iterator[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 from hive_ag3nt.harness import Harness
 from hive_ag3nt.paths import AgentPaths
 from hive_ag3nt.runner import bundled_cli, claude_cli_path
-from hive_ag3nt.separation import model_side, separate
+from hive_ag3nt.separation import hand_over, model_side, separate
 from hive_ag3nt.settings import HarnessSettings
 from hive_c0re.errors import HiveError
 
@@ -30,7 +31,10 @@ def build_harness(**extra: Any) -> Harness:
         # Before the Harness opens its events log: that file must already be root's.
         separate(paths, settings.model_uid)
         cli, env = model_side(settings.model_uid, cli or bundled_cli())
-    return Harness(paths, settings, cli_path=cli, env=env, **extra)
+    harness = Harness(paths, settings, cli_path=cli, env=env, **extra)
+    if settings.model_uid and paths.model_owned:
+        harness.before_turn.append(functools.partial(hand_over, paths, settings.model_uid))
+    return harness
 
 
 async def run(*, ui: bool = True, harness: Harness | None = None) -> None:

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hive_ag3nt.separation import model_command
+from hive_ag3nt.settings import HarnessSettings
 from hive_c0re.errors import InvalidInput
 from hive_c0re.names import validate_agent_name
 
@@ -32,9 +34,13 @@ def resolve_commit(args: dict[str, Any]) -> dict[str, Any]:
     agent = validate_agent_name(args.get("agent"))
     if not re.fullmatch(r"HEAD|[0-9a-f]{4,39}", sha):
         raise InvalidInput(f"{sha!r} is not a commit: give a full sha, a short one, or HEAD")
-    done = subprocess.run(
-        ["git", "-C", str(repos() / agent), "rev-parse", "--verify", "--quiet", "--end-of-options",
-         f"{sha}^{{commit}}"], capture_output=True, text=True, check=False)
+    argv = ["git", "-C", str(repos() / agent), "rev-parse", "--verify", "--quiet",
+            "--end-of-options", f"{sha}^{{commit}}"]
+    env = None
+    uid = HarnessSettings.load().model_uid
+    if uid:  # the repo is the model's: git reads its config as the model, never as root
+        argv, env = model_command(argv, uid)
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         raise InvalidInput(f"{sha!r} is not a commit in {agent}'s proposed repo")
     return {**args, "sha": done.stdout.strip()}

@@ -186,7 +186,9 @@ class Lifecycle:
         return ContainerSpec(
             name=MANAGER, runtime_dir=self.paths.manager_dir, state_dir=top / "state",
             claude_dir=top / "claude", policy_dir=policy, command=container_command(command),
-            uid_base=owner, environment=self.environment(MANAGER),
+            uid_base=owner,
+            # The manager's model edits the repos with git: they are its side's to write.
+            environment={**self.environment(MANAGER), "HYPERHIVE_MODEL_OWNS": str(MANAGER_REPOS)},
             writable_binds=[(self.paths.proposed_root, MANAGER_REPOS)],
         )
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
+from hive_c0re.lifecycle.gitrepo import FETCH_GLOBAL_CONFIG
 from tests.sandbox import SandboxHive
 
 
@@ -22,9 +24,12 @@ def applied_dir(hive: SandboxHive, agent: str) -> Path:
 
 
 def git(repo: Path, *args: str) -> str:
+    # A proposed repo the manager's model wrote is its uid's: git's ownership check
+    # is waived as the daemon waives it to fetch.
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": str(FETCH_GLOBAL_CONFIG)}
     done = subprocess.run(["git", "-C", str(repo), "-c", "user.name=manager",
                            "-c", "user.email=manager@hive", *args],
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True, check=True, env=env)
     return done.stdout.strip()
 
 
