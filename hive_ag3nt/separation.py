@@ -46,8 +46,7 @@ CAPABILITY_V3 = 0x20080522
 HARNESS_SUFFIXES = ("", "-wal", "-shm", "-journal", ".new")
 # The container's own tree, which the model must traverse and read (the daemon runs
 # with UMask=0077, so it may have made them 0700/0600).
-PUBLIC = ("/", "/etc", "/etc/passwd", "/etc/group", "/etc/os-release", "/etc/hostname",
-          "/root", "/var")
+PUBLIC = (".", "etc", "etc/passwd", "etc/group", "etc/os-release", "etc/hostname", "root", "var")
 
 
 # -- the wrapper: runs as root, becomes the model's uid, execs the CLI ---------------
@@ -96,7 +95,10 @@ def main() -> None:
         sys.exit(f"{WRAPPER}: {exc}")
     os.umask(0o022)
     os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # nothing of the harness's but the pipes
-    os.execv(cli, [cli, *sys.argv[1:]])  # noqa: S606 (the harness named it)
+    try:
+        os.execv(cli, [cli, *sys.argv[1:]])  # noqa: S606 (the harness named it)
+    except OSError as exc:
+        sys.exit(f"{WRAPPER}: cannot run {cli} as uid {uid}: {exc.strerror or exc}")
 
 
 # -- the harness's side: how the CLI is started, and the files it may touch ----------
@@ -117,15 +119,16 @@ def model_side(uid: int, cli: str) -> tuple[str, dict[str, str]]:
     return wrapper_path(), {CLI_VAR: cli, UID_VAR: str(uid)}
 
 
-def separate(paths: AgentPaths, uid: int) -> None:
+def separate(paths: AgentPaths, uid: int, tree: Path = Path("/")) -> None:
     """Give the model's side what it owns and keep the rest root's; before any CLI runs.
 
     Nothing of the model runs yet (the container starts with the harness), so
     no path here can be swapped under us; links are still never followed.
+    ``tree`` is the container's root.
     """
     os.umask(0o077)  # every file the harness makes is its own
     for public in PUBLIC:
-        _readable(Path(public))
+        _readable(tree / public)
     _chmod(paths.run, 0o700)
     _chown_inside(paths.claude_config, uid, mode=0o700)
     with contextlib.suppress(FileNotFoundError):

@@ -10,6 +10,7 @@ host, and send it as the ``X-Hive-UI-Secret`` header.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import stat
@@ -30,8 +31,12 @@ def _open_dir(directory: Path) -> int:
 def _read(dir_fd: int) -> str | None:
     try:
         fd = os.open(SECRET_FILE, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dir_fd)
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError):
         return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # a link: not ours, and never followed
+            return None
+        raise
     with os.fdopen(fd) as found:
         if not stat.S_ISREG(os.fstat(found.fileno()).st_mode):
             return None
