@@ -223,3 +223,40 @@ def test_the_ui_wants_the_daemons_secret_and_its_own_origin(alice: SandboxHive) 
                         seen += (await ws.receive_bytes()).decode(errors="replace")
 
     asyncio.run(scenario())
+
+
+def test_the_login_program_runs_as_the_model(alice: SandboxHive) -> None:
+    """``claude auth login`` under the UI's PTY writes the model's credentials: as the model."""
+    hive = alice
+    door = json.loads(operator_cli(hive, "--json", "ui", "alice", "--secret").stdout)
+    harness = container_process(hive, "alice")
+
+    def login_program() -> dict[str, str] | None:
+        """The status of the harness's child running ``auth login``, while it runs."""
+        children = hive.sandbox.run("cat", f"/proc/{harness}/task/{harness}/children").stdout
+        for child in children.split():
+            argv = hive.sandbox.run("cat", f"/proc/{child}/cmdline", check=False).stdout
+            # The wrapper's argv is [python, hive-ag3nt-model, auth, login]: this is the CLI.
+            if argv.split("\0")[1:3] == ["auth", "login"]:
+                return credentials(hive, int(child))
+        return None
+
+    async def scenario() -> dict[str, str]:
+        connector = aiohttp.UnixConnector(path=door["socket"])
+        async with aiohttp.ClientSession(connector=connector, base_url="http://localhost",
+                                         headers={HEADER: door["secret"]}) as http:
+            started = asyncio.ensure_future(http.post("/login/start", json={}))
+            try:
+                for _ in range(600):
+                    status = await asyncio.to_thread(login_program)
+                    if status is not None:
+                        return status
+                    await asyncio.sleep(0.05)
+                raise AssertionError("the login program never ran")
+            finally:
+                (await started).close()
+
+    status = asyncio.run(scenario())
+    base = uid_base(hive, harness)
+    assert status["Uid"].split() == [str(base + MODEL_UID)] * 4, status
+    assert status["Groups"] == "" and status["NoNewPrivs"] == "1", status
