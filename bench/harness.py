@@ -292,12 +292,14 @@ class Bench:
             results.requests["other"] = len(calls) - sum(results.requests.values())
 
     async def _wait_idle(self, socket: Path) -> None:
+        from tests.harness_support import UI_SECRET
+
         assert self.harness is not None
         deadline = time.monotonic() + READY_TIMEOUT
         while True:
             self.harness.check_alive()
             if self.ui is None:
-                self.ui = Ui(socket)
+                self.ui = Ui(socket, UI_SECRET)
             with contextlib.suppress(OSError, Exception):  # not listening yet
                 if (await self.ui.status()).get("state") == "idle":
                     return

@@ -140,11 +140,14 @@ class ServeProcess:
 class Ui:
     """The harness's UI socket: ``/status`` and the ``/events`` stream, frames queued."""
 
-    def __init__(self, socket: Path) -> None:
+    def __init__(self, socket: Path, secret: str) -> None:
         import aiohttp
 
+        from hive_c0re.lifecycle.ui_secret import HEADER
+
         self.socket = socket
-        self.session = aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=str(socket)))
+        self.session = aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=str(socket)),
+                                             headers={HEADER: secret})
         self.frames: asyncio.Queue[tuple[float, str, dict[str, Any]]] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
 

@@ -112,6 +112,9 @@ class RealRig(Rig):
         return RealRig(harness, self.daemon, self.name, self.script, self.record, self.api)
 
 
+UI_SECRET = "the-test-agents-ui-secret"
+
+
 def agent_paths(tmp_path: Path, socket: Path, policy: dict[str, Any] | None = None
                 ) -> AgentPaths:
     """An agent's state under ``tmp_path`` (made here), its policy file written."""
@@ -119,6 +122,7 @@ def agent_paths(tmp_path: Path, socket: Path, policy: dict[str, Any] | None = No
     state.mkdir()
     policy_file = tmp_path / "policy.json"
     policy_file.write_text(json.dumps(policy or {}))
+    (tmp_path / "ui-secret").write_text(UI_SECRET + "\n")  # as the daemon puts it, beside
     return AgentPaths(state=state, run=tmp_path, policy=policy_file,
                       model_file=state / "hyperhive-model",
                       claude_config=tmp_path / "home" / ".claude", socket_override=socket)

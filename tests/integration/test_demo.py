@@ -77,6 +77,7 @@ def test_the_demo_runs_a_hive_whose_agents_answer_and_leaves_nothing_behind() ->
     for answer in ANSWERS:
         assert answer in done.stdout, said
     assert "all answers arrived" in done.stdout, said
+    assert '"name": "alice"' in done.stdout, said  # her UI, through `hive-c0re ui` and its secret
     # The model saw each agent's CLI ask it, and answered with a hive send.
     for sender in ("alice", "bob", "manager"):
         assert f"{sender}: send to operator" in done.stdout, said
