@@ -21,7 +21,6 @@ bit keeps it from renaming or deleting the harness's own files
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import os
 import shutil
@@ -52,12 +51,16 @@ PUBLIC = (".", "etc", "etc/passwd", "etc/group", "etc/os-release", "etc/hostname
 # -- the wrapper: runs as root, becomes the model's uid, execs the CLI ---------------
 
 def _prctl(option: int, arg: int) -> int:
+    import ctypes  # the wrapper's alone: the harness does not carry it
+
     libc = ctypes.CDLL(None, use_errno=True)
     return int(libc.prctl(option, arg, 0, 0, 0))
 
 
 def _clear_inheritable() -> None:
     """capset(2) with every set empty: no inheritable capability is left to pass on."""
+    import ctypes
+
     header = (ctypes.c_uint32 * 2)(CAPABILITY_V3, 0)
     data = (ctypes.c_uint32 * 6)()  # two {effective, permitted, inheritable} words
     libc = ctypes.CDLL(None, use_errno=True)
@@ -78,7 +81,7 @@ def drop_privileges(uid: int) -> None:
     os.setresuid(uid, uid, uid)  # clears the permitted, effective and ambient sets
     _clear_inheritable()
     if _prctl(PR_SET_NO_NEW_PRIVS, 1) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+        raise OSError("prctl(PR_SET_NO_NEW_PRIVS) failed")
     if os.getresuid() != (uid, uid, uid) or os.getgroups():
         raise HiveError(f"could not drop to uid {uid}")
 
