@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import shutil
 import time
 from collections import deque
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from hive_ag3nt.model import ModelChoice
 from hive_ag3nt.paths import AgentPaths
 from hive_ag3nt.policy import load_policy
 from hive_ag3nt.runner import ClaudeSession, Outcome, SessionConfig, TurnResult
+from hive_ag3nt.separation import copy_to_model
 from hive_ag3nt.settings import HarnessSettings
 from hive_ag3nt.tools import build_server
 from hive_c0re.errors import HiveError, InvalidInput, Unreachable
@@ -256,7 +256,11 @@ class Harness:
         if size <= self.settings.notes_limit or self.session is None:
             return False
         backup = notes.with_name(notes.name + ".prev")
-        shutil.copy2(notes, backup)
+        try:  # notes.md is the model's: never followed, and the copy is the model's too
+            copy_to_model(notes, backup, self.settings.model_uid or None)
+        except OSError as exc:
+            log.warning("%s: notes not compacted: %s", self.name, exc)
+            return False
         side = ClaudeSession(self.session.config, self.events, lambda: self.model.current,
                              persist=False, tools=("Read", "Write"))
         try:

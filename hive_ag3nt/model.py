@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from hive_ag3nt.policy import Policy
-from hive_ag3nt.separation import write_private
+from hive_ag3nt.separation import read_private, write_private
 from hive_c0re.errors import InvalidInput
 
 log = logging.getLogger(__name__)
@@ -21,9 +21,8 @@ class ModelChoice:
         self.current = self._load()
 
     def _load(self) -> str:
-        try:
-            chosen = self.path.read_text().strip()
-        except OSError:
+        chosen = (read_private(self.path) or "").strip()
+        if not chosen:
             return self.policy.model
         # A choice the policy no longer offers falls back to the default.
         return chosen if chosen in self.policy.available_models else self.policy.model

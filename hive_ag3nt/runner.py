@@ -22,7 +22,7 @@ from hive_ag3nt.events import EventLog
 from hive_ag3nt.paths import AgentPaths
 from hive_ag3nt.permissions import decide
 from hive_ag3nt.policy import Policy
-from hive_ag3nt.separation import write_private
+from hive_ag3nt.separation import read_private, write_private
 from hive_ag3nt.tools import allowed as allowed_tools
 
 log = logging.getLogger(__name__)
@@ -125,10 +125,7 @@ class ClaudeSession:
     def session_id(self) -> str | None:
         if not self.persist:
             return None
-        try:
-            return self.config.paths.session_file.read_text().strip() or None
-        except OSError:
-            return None
+        return (read_private(self.config.paths.session_file) or "").strip() or None
 
     def _save_session(self, session_id: str | None) -> None:
         if self.persist and session_id and session_id != self.session_id:

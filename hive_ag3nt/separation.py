@@ -240,8 +240,9 @@ def _chown_inside(top: Path, uid: int, mode: int | None = None) -> None:
             os.chown(name, uid, uid, dir_fd=fd, follow_symlinks=False)
 
 
-def write_private(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` as a root-only file, through no link the model planted.
+def write_private(path: Path, text: str | bytes, owner: int | None = None) -> None:
+    """Replace ``path`` with ``text`` as the harness's file (or ``owner``'s), through no link
+    the model planted.
 
     The model may create any name in ``/state``: the scratch file is made
     afresh (``O_EXCL``, ``O_NOFOLLOW``), and the rename replaces a link
@@ -250,6 +251,38 @@ def write_private(path: Path, text: str) -> None:
     scratch = path.with_name(path.name + ".new")
     scratch.unlink(missing_ok=True)
     fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
+    with os.fdopen(fd, "wb") as out:
+        if owner is not None:
+            os.fchown(out.fileno(), owner, owner)
+        out.write(text.encode() if isinstance(text, str) else text)
     scratch.replace(path)
+
+
+def read_private(path: Path) -> str | None:
+    """The text of the harness's own file at ``path``; None when there is none.
+
+    A link, or a file the harness did not make (the model's), is not read:
+    it could point the harness at the UI's secret or its own ``/proc``.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as found:
+        st = os.fstat(found.fileno())
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+            return None
+        return found.read().decode(errors="replace")
+
+
+def copy_to_model(source: Path, target: Path, owner: int | None) -> None:
+    """Copy the model's regular file ``source`` to ``target`` (``owner``'s), following no link.
+
+    Raise OSError when ``source`` is a link or not a regular file.
+    """
+    fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as found:
+        if not stat.S_ISREG(os.fstat(found.fileno()).st_mode):
+            raise OSError(f"{source} is not a regular file")
+        data = found.read()
+    write_private(target, data, owner)

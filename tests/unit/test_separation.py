@@ -19,6 +19,8 @@ from hive_ag3nt.separation import (
     CLI_VAR,
     STATE_MODE,
     UID_VAR,
+    copy_to_model,
+    read_private,
     separate,
     wrapper_path,
     write_private,
@@ -89,6 +91,36 @@ def test_writing_a_harness_file_never_follows_a_link_the_model_planted(tmp_path:
     write_private(target, "haiku\n")
     assert victim.read_text() == "keep me\n"
     assert not target.is_symlink() and target.read_text() == "haiku\n"
+
+
+def test_the_harness_reads_only_its_own_files_never_a_link(tmp_path: Path) -> None:
+    secret = tmp_path / "ui-secret"
+    secret.write_text("the operator's\n")
+    session = tmp_path / "hyperhive-session"
+    session.symlink_to(secret)  # the model, after /new-session removed the real one
+    assert read_private(session) is None
+    session.unlink()
+    session.write_text("planted\n")
+    os.chown(session, UID, UID)  # the model's file in the harness's place
+    assert read_private(session) is None
+    write_private(session, "abc\n")
+    assert read_private(session) == "abc\n"
+
+
+def test_the_notes_backup_follows_no_link_and_is_the_models(tmp_path: Path) -> None:
+    notes, backup = tmp_path / "notes.md", tmp_path / "notes.md.prev"
+    victim = tmp_path / "profile"
+    victim.write_text("root's\n")
+    notes.write_text("my notes\n")
+    backup.symlink_to(victim)  # the harness must not write through it
+    copy_to_model(notes, backup, UID)
+    assert victim.read_text() == "root's\n"
+    assert backup.read_text() == "my notes\n" and backup.stat().st_uid == UID
+    notes.unlink()
+    notes.symlink_to(victim)  # nor read through one
+    with pytest.raises(OSError):
+        copy_to_model(notes, backup, UID)
+    assert backup.read_text() == "my notes\n"
 
 
 def layout(root: Path) -> AgentPaths:
