@@ -27,6 +27,7 @@ from hive_c0re.lifecycle.ui_secret import HEADER
 from tests.fakes.messages_api import ApiProcess
 from tests.fakes.script import Match, Reply, ToolCall, write_script
 from tests.harness_support import container_env_file
+from tests.integration.approval_support import manager, propose
 from tests.integration.test_harness_container import cli_processes, diagnose, idle, wait_for
 from tests.sandbox import Sandbox, SandboxHive, container_process, in_container
 
@@ -114,6 +115,14 @@ def the_cli(hive: SandboxHive) -> int:
     children = hive.sandbox.run("cat", f"/proc/{harness}/task/{harness}/children").stdout
     (cli,) = (int(c) for c in children.split())
     return cli
+
+
+def printed(content: Any) -> dict[str, Any]:
+    """The JSON object a Bash tool result printed (the CLI gives a string or text blocks)."""
+    text = content if isinstance(content, str) else "".join(
+        str(block.get("text", "")) for block in content if isinstance(block, dict))
+    found: dict[str, Any] = json.loads(text[text.index("{"):text.rindex("}") + 1])
+    return found
 
 
 def cli_stderr(hive: SandboxHive) -> str:
@@ -260,3 +269,36 @@ def test_the_login_program_runs_as_the_model(alice: SandboxHive) -> None:
     base = uid_base(hive, harness)
     assert status["Uid"].split() == [str(base + MODEL_UID)] * 4, status
     assert status["Groups"] == "" and status["NoNewPrivs"] == "1", status
+
+
+def test_the_models_own_bash_is_refused_the_same(sandbox: Sandbox, tmp_path: Path) -> None:
+    """The attack as the model itself makes it: a Bash tool call, allowed by its policy."""
+    hive = SandboxHive(sandbox, HYPERHIVE_SYSTEMD_SCOPE="user",
+                       HYPERHIVE_UNIT_DIR=str(sandbox.unit_dir),
+                       HYPERHIVE_APPLY_SETTLE_SECONDS="1", HYPERHIVE_AGENT_COMMAND=HARNESS,
+                       HYPERHIVE_AGENT_ENV_FILE=str(tmp_path / "agent.env"))
+    attack = ToolCall("Bash", {"command": f"/usr/bin/python3 - <<'PY'\n{ATTACKS}\nPY",
+                               "description": "look around"}, id="toolu_attack")
+    script = write_script(tmp_path / "script.json", [
+        Reply(tool_calls=[attack], match=Match(last_user_contains="look around")),
+        Reply(text="looked", match=Match(tool_result_for="toolu_attack")),
+    ])
+    with ApiProcess(script, tmp_path) as api:
+        container_env_file(tmp_path / "agent.env", api.url)
+        hive.call("spawn", name="alice")
+        sha = propose(hive, "alice", 'allowed_bash = ["*"]\n', "alice may run anything")
+        asked = manager(hive, "request_apply_commit", agent="alice", sha=sha)["approval"]
+        assert hive.call("approve", approval=asked["id"])["approval"]["status"] == "deployed"
+        hive.call("send", to="alice", body="look around")
+        try:
+            wait_for("alice's Bash ran", lambda: any(c.tool_result("toolu_attack")
+                                                     for c in api.requests()))
+        except AssertionError:
+            raise AssertionError(cli_stderr(hive) + diagnose(hive, "alice", api)) from None
+        result = next(r for c in api.requests() if (r := c.tool_result("toolu_attack")))
+    found = printed(result["content"])
+    assert found["ids"] == [MODEL_UID, MODEL_UID, []], found
+    refused = ("ui.sock", "hive.sock", "secret", "environ", "fd list", "fd 0", "mem", "ptrace",
+               "events read", "events delete", "events rename")
+    assert {k: found[k] for k in refused} == dict.fromkeys(refused, "refused"), found
+    assert hive.call("agent_status", name="alice")["agent"]["name"] == "alice"
