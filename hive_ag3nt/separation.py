@@ -89,10 +89,11 @@ def drop_privileges(uid: int) -> None:
 def main() -> None:
     """``hive-ag3nt-model ARGS...``: run ``$HYPERHIVE_MODEL_CLI ARGS...`` as the model's uid."""
     cli = os.environ.pop(CLI_VAR, "")
-    uid = int(os.environ.pop(UID_VAR, "0") or "0")
+    uid_text = os.environ.pop(UID_VAR, "")
     if not cli:
         sys.exit(f"{WRAPPER}: ${CLI_VAR} names no program")
     try:
+        uid = int(uid_text)
         drop_privileges(uid)
     except (OSError, HiveError, ValueError) as exc:
         sys.exit(f"{WRAPPER}: {exc}")
