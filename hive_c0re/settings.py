@@ -105,6 +105,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_open_threads", int, 1000,
             "open questions one agent may have asked, and pending reminders it may hold",
             minimum=1),
+    Setting("nixos_private_users", str, "yes",
+            "nixos backend: run each container in its own user namespace; 'no' runs agents "
+            "as host root (unsafe, logged at every start; the nspawn backend has no such switch)",
+            choices=("yes", "no")),
 )
 
 
@@ -132,6 +136,7 @@ class Settings:
     crash_reconcile_interval: float
     apply_settle_seconds: float
     max_open_threads: int
+    nixos_private_users: str
 
     @classmethod
     def load(

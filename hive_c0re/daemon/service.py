@@ -253,7 +253,9 @@ def build_lifecycle(hive: Hive) -> Lifecycle:
     if hive.settings.backend == "nixos":
         from hive_c0re.lifecycle.nixos import NixosBackend, run_command
 
-        backend: Backend = NixosBackend(run_command, systemctl, flake_for=hive.paths.applied_flake)
+        backend: Backend = NixosBackend(
+            run_command, systemctl, flake_for=hive.paths.applied_flake,
+            private_users=hive.settings.nixos_private_users == "yes")
     else:
         from hive_c0re.lifecycle.nspawn import NspawnBackend
 

@@ -17,13 +17,14 @@ import shlex
 import shutil
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hive_c0re.broker.store import AgentRecord, Desired
 from hive_c0re.errors import HiveError, InvalidInput
 from hive_c0re.lifecycle.agent_config import AgentConfig, load_agent_config, seed_text
-from hive_c0re.lifecycle.backend import Backend, ContainerSpec
+from hive_c0re.lifecycle.backend import Backend, ContainerSpec, write_if_changed
 from hive_c0re.lifecycle.gitrepo import ConfigRepo
 from hive_c0re.names import MANAGER, SYSTEM, validate_container_name
 
@@ -43,6 +44,7 @@ MANAGER_POLICY = {
 }
 ENV_KEY = re.compile(r"[A-Z_][A-Z0-9_]*")
 POLICY_FILE = "policy.json"
+MANAGER_DESIRED = "desired"  # in the manager's daemon-owned state dir: running or stopped
 
 
 def container_command(template: str) -> list[str]:
@@ -88,6 +90,8 @@ class Lifecycle:
             return agent
 
     async def start(self, name: str) -> AgentRecord:
+        if name == MANAGER:
+            return await self._start_manager()
         async with self.lock(name):
             agent = self._container(name)
             config = await asyncio.to_thread(self.applied_config, name)
@@ -98,6 +102,8 @@ class Lifecycle:
             return agent
 
     async def stop(self, name: str) -> AgentRecord:
+        if name == MANAGER:
+            return await self._stop_manager()
         async with self.lock(name):
             self._container(name)
             agent = self.hive.store.set_container(name, desired=Desired.STOPPED)
@@ -107,6 +113,9 @@ class Lifecycle:
             return agent
 
     async def restart(self, name: str) -> AgentRecord:
+        """Restart the container; a stopped agent is started (and wanted running again)."""
+        if name == MANAGER:
+            return await self._restart_manager()
         async with self.lock(name):
             agent = self._container(name)
             heard = self.hive.expect_agent(name)
@@ -118,13 +127,23 @@ class Lifecycle:
             return agent
 
     async def rebuild(self, name: str) -> AgentRecord:
-        """Re-apply the applied config: policy, allow-list, unit; then restart."""
+        """Re-apply the applied config: policy, allow-list, unit; then restart.
+
+        A stopped agent gets its new config and stays stopped (what runs and what
+        is wanted never disagree); ``start`` brings it up on that config.
+        """
+        if name == MANAGER:
+            return await self._restart_manager(reinstall=True)
         async with self.lock(name):
             agent = self._container(name)
             config = await asyncio.to_thread(self.applied_config, name)
+            if agent.desired is Desired.STOPPED:
+                await self._install(agent, config)
+                self.hive.announce("rebuilt", name, started=False)
+                return agent
             await self._deploy(agent, config, restart=True)
             self._wake(name, "rebuild")
-            self.hive.announce("rebuilt", name)
+            self.hive.announce("rebuilt", name, started=True)
             return agent
 
     async def destroy(self, name: str, *, purge: bool) -> None:
@@ -151,19 +170,83 @@ class Lifecycle:
         return self.settings.uid_base_start - 65536
 
     async def ensure_manager(self) -> None:
-        """Create (idempotently) and start the manager's container, if the hive has one."""
-        command = self.settings.manager_command
-        if not command:
+        """Create (idempotently) and start the manager's container, if the hive has one,
+        unless the operator stopped it."""
+        if not self.settings.manager_command:
             return
         async with self.lock(MANAGER):
-            spec = await asyncio.to_thread(self._prepare_manager, command)
-            self.hive.watch_containers()
-            await asyncio.to_thread(self.backend.install, spec)
+            await self._install_manager()
+            if self.manager_desired() is Desired.STOPPED:
+                log.info("the manager stays stopped, as the operator left it",
+                         extra={"HIVE_AGENT": MANAGER})
+                return
             if not await asyncio.to_thread(self.backend.is_active, MANAGER):
-                heard = self.hive.expect_agent(MANAGER)
-                await asyncio.to_thread(self.backend.start, MANAGER)
-                await self._until_heard(MANAGER, heard)
-                log.info("manager container started", extra={"HIVE_AGENT": MANAGER})
+                await self._start_manager_unit(self.backend.start)
+
+    async def _install_manager(self) -> None:
+        spec = await asyncio.to_thread(self._prepare_manager, self.settings.manager_command)
+        self.hive.watch_containers()
+        await asyncio.to_thread(self.backend.install, spec)
+
+    async def _start_manager_unit(self, step: Callable[[str], None]) -> None:
+        heard = self.hive.expect_agent(MANAGER)
+        await asyncio.to_thread(step, MANAGER)
+        await self._until_heard(MANAGER, heard)
+        log.info("manager container started", extra={"HIVE_AGENT": MANAGER})
+
+    def manager_desired(self) -> Desired:
+        """What the operator wants of the manager: running unless they stopped it."""
+        try:
+            text = (self.paths.manager_state / MANAGER_DESIRED).read_text().strip()
+        except FileNotFoundError:
+            return Desired.RUNNING
+        return Desired.STOPPED if text == Desired.STOPPED else Desired.RUNNING
+
+    def _want_manager(self, desired: Desired) -> None:
+        # The manager's top state dir is the daemon's own: only state/ and claude/
+        # below it are bound into the container.
+        self.paths.manager_state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_if_changed(self.paths.manager_state / MANAGER_DESIRED, f"{desired}\n",
+                         mode=0o600)
+
+    def _need_manager(self) -> None:
+        if not self.settings.manager_command:
+            raise InvalidInput("this hive has no manager container",
+                               hint="the manager_command setting is empty")
+
+    def manager_record(self) -> AgentRecord:
+        """The manager as an agent record (it has no row of its own in the store)."""
+        return AgentRecord(name=MANAGER, allowed_recipients=(), registered_at=0.0,
+                           uid_base=self.manager_uid(), desired=self.manager_desired())
+
+    async def _start_manager(self) -> AgentRecord:
+        self._need_manager()
+        async with self.lock(MANAGER):
+            self._want_manager(Desired.RUNNING)
+            await self._install_manager()
+            if not await asyncio.to_thread(self.backend.is_active, MANAGER):
+                await self._start_manager_unit(self.backend.start)
+        self.hive.announce("started", MANAGER)
+        return self.manager_record()
+
+    async def _stop_manager(self) -> AgentRecord:
+        self._need_manager()
+        async with self.lock(MANAGER):
+            self._want_manager(Desired.STOPPED)
+            await asyncio.to_thread(self.backend.stop, MANAGER)
+        log.info("stopped the manager", extra={"HIVE_AGENT": MANAGER})
+        self.hive.announce("stopped", MANAGER)
+        return self.manager_record()
+
+    async def _restart_manager(self, *, reinstall: bool = False) -> AgentRecord:
+        self._need_manager()
+        async with self.lock(MANAGER):
+            self._want_manager(Desired.RUNNING)
+            if reinstall:
+                await self._install_manager()
+            await self._start_manager_unit(self.backend.restart)
+        self.hive.announce("rebuilt" if reinstall else "restarted", MANAGER)
+        return self.manager_record()
 
     def _prepare_manager(self, command: str) -> ContainerSpec:
         top = self.paths.manager_state
@@ -260,14 +343,18 @@ class Lifecycle:
 
     # -- steps ------------------------------------------------------------------
 
-    async def _deploy(self, agent: AgentRecord, config: AgentConfig, *, restart: bool) -> None:
-        """Hand the container its policy and socket, install its unit and (re)start it."""
+    async def _install(self, agent: AgentRecord, config: AgentConfig) -> None:
+        """Hand the container its policy and socket and install its unit; start nothing."""
         self.hive.store.register_agent(agent.name, list(config.allowed_recipients))
         self.hive.watch_containers()
         self._write_policy(agent.name, config)
         await self.hive.listen_for_agent(agent.name, agent.uid_base)
         spec = self.spec(agent, config)
         await asyncio.to_thread(self.backend.install, spec)
+
+    async def _deploy(self, agent: AgentRecord, config: AgentConfig, *, restart: bool) -> None:
+        """Install the agent's container (:meth:`_install`) and (re)start it."""
+        await self._install(agent, config)
         step = self.backend.restart if restart else self.backend.start
         heard = self.hive.expect_agent(agent.name)
         await asyncio.to_thread(step, agent.name)

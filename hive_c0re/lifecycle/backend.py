@@ -116,6 +116,9 @@ def write_if_changed(path: Path, text: str, mode: int | None = None) -> bool:
     return True
 
 
+UNIT_NOT_LOADED = 5  # systemctl's exit status for a unit it has no file for
+
+
 class SystemctlError(HiveError):
     code = "systemd"
 
@@ -137,6 +140,13 @@ class Systemctl:
             raise SystemctlError(
                 f"systemctl {' '.join(args)} failed: {done.stderr.strip() or done.returncode}")
         return done
+
+    def stop(self, unit: str) -> None:
+        """Stop ``unit``; one already gone (not loaded) is as stopped as it gets."""
+        done = self.run("stop", unit, check=False)
+        if done.returncode not in (0, UNIT_NOT_LOADED):
+            raise SystemctlError(f"systemctl stop {unit} failed: "
+                                 f"{done.stderr.strip() or done.returncode}")
 
     def show(self, unit: str, prop: str) -> str:
         return self.run("show", unit, "-p", prop, "--value").stdout.strip()

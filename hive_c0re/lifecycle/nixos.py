@@ -32,6 +32,7 @@ from hive_c0re.lifecycle.backend import (
     CONTAINER_POLICY,
     CONTAINER_RUN,
     CONTAINER_STATE,
+    UNIT_NOT_LOADED,
     ContainerSpec,
     Systemctl,
     SystemctlError,
@@ -297,6 +298,10 @@ def render_dropin(spec: ContainerSpec) -> str | None:
 
 # --- the backend ------------------------------------------------------------
 
+UNSAFE_SHARED_UIDS = (
+    "nixos_private_users=no: agent containers run as root on the host, without a user "
+    "namespace; an agent that escapes its container is host root")
+
 
 class NixosBackend:
     """Agents as imperative NixOS containers under ``container@h-<agent>.service``."""
@@ -305,13 +310,15 @@ class NixosBackend:
 
     def __init__(self, runner: Runner, systemctl: Systemctl, *,
                  flake_for: Callable[[str], str], conf_dir: Path = CONF_DIR,
-                 dropin_root: Path = DROPIN_ROOT, private_users: bool = False) -> None:
+                 dropin_root: Path = DROPIN_ROOT, private_users: bool = True) -> None:
         self.runner = runner
         self.systemctl = systemctl
         self.flake_for = flake_for
         self.conf_dir = conf_dir
         self.dropin_root = dropin_root
         self.private_users = private_users
+        if not private_users:
+            log.warning(UNSAFE_SHARED_UIDS)
 
     def unit(self, agent: str) -> str:
         return unit_name(agent)
@@ -345,9 +352,13 @@ class NixosBackend:
         return Path(checked_store_path(Path(printed[-1])))
 
     def uninstall(self, agent: str) -> None:
-        """Stop and destroy the container; its binds' sources (the agent's state) stay."""
-        self._systemctl("stop", unit_name(agent))
-        self._run(destroy_argv(agent))
+        """Stop and destroy the container; its binds' sources (the agent's state) stay.
+
+        Idempotent: a container already destroyed is left as it is.
+        """
+        self.stop(agent)
+        if self.conf_path(agent).exists():
+            self._run(destroy_argv(agent))
         dropins = self.dropin_dir(agent)
         if dropins.exists():
             shutil.rmtree(dropins)
@@ -359,7 +370,9 @@ class NixosBackend:
         self._systemctl("start", unit_name(agent))
 
     def stop(self, agent: str) -> None:
-        self._systemctl("stop", unit_name(agent))
+        done = self._systemctl("stop", unit_name(agent), check=False)
+        if done.returncode not in (0, UNIT_NOT_LOADED):
+            raise SystemctlError(f"systemctl stop {unit_name(agent)} failed: {_why(done)}")
 
     def restart(self, agent: str) -> None:
         self._systemctl("reset-failed", unit_name(agent), check=False)

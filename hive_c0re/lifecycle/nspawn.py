@@ -233,7 +233,7 @@ class NspawnBackend:
         self.systemctl.run("start", unit_name(agent))
 
     def stop(self, agent: str) -> None:
-        self.systemctl.run("stop", unit_name(agent))
+        self.systemctl.stop(unit_name(agent))
 
     def restart(self, agent: str) -> None:
         self.systemctl.run("reset-failed", unit_name(agent), check=False)

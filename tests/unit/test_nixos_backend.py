@@ -126,7 +126,7 @@ def put_conf(backend: NixosBackend, agent: str, name: str) -> Path:
 
 
 def test_created_conf_becomes_host_network_with_the_hive_binds() -> None:
-    result = rewrite_conf(sample("created.conf"), make_spec(), private_users=False)
+    result = rewrite_conf(sample("created.conf"), make_spec(), private_users=True)
     assert result == sample("created.expected.conf")
 
 
@@ -520,3 +520,51 @@ def test_no_limits_no_drop_in() -> None:
 def test_limit_values_that_would_break_the_unit_are_refused(value: str) -> None:
     with pytest.raises(InvalidInput, match="cannot go into a unit file"):
         render_dropin(make_spec(resources=Resources(memory_max=value)))
+
+
+# --- user namespaces --------------------------------------------------------------
+
+
+def test_the_hive_runs_nixos_containers_in_their_own_user_namespace(tmp_path: Path) -> None:
+    from hive_c0re.broker.store import Store
+    from hive_c0re.daemon.service import Hive, build_lifecycle
+    from hive_c0re.paths import Paths
+    from hive_c0re.settings import Settings
+
+    paths = Paths(state=tmp_path / "state", runtime=tmp_path / "run")
+    settings = Settings.load({"backend": "nixos"}, environ={})
+    store = Store(paths.broker, settings)
+    try:
+        backend = build_lifecycle(Hive(store, paths, settings)).backend
+    finally:
+        store.close()
+    assert isinstance(backend, NixosBackend)
+    assert backend.private_users is True
+
+
+def test_an_installed_container_maps_root_to_its_uid_base(backend: NixosBackend,
+                                                          runner: Recorder) -> None:
+    runner.effect = lambda argv: (put_conf(backend, "alice", "created.conf")
+                                  if argv[:2] == ["nixos-container", "create"] else None)
+    backend.install(make_spec())
+    values = settings(backend.conf_path("alice").read_text())
+    assert values["PRIVATE_USERS"] == "131072"
+    assert all(flag.endswith((":idmap", ":/etc/hive"))
+               for flag in values["EXTRA_NSPAWN_FLAGS"].split())
+
+
+def test_turning_user_namespaces_off_is_explicit_and_logged(
+        runner: Recorder, caplog: pytest.LogCaptureFixture) -> None:
+    from hive_c0re.settings import Settings
+
+    assert Settings.load(environ={}).nixos_private_users == "yes"
+    with caplog.at_level("WARNING"):
+        NixosBackend(runner, Systemctl(), flake_for=lambda agent: FLAKE, private_users=False)
+    assert "run as root on the host" in caplog.text
+
+
+def test_uninstall_of_a_container_already_gone_runs_no_destroy(backend: NixosBackend,
+                                                               runner: Recorder) -> None:
+    runner.returncode = 5  # systemctl: unit not loaded
+    backend.uninstall("alice")
+    assert ["nixos-container", "destroy", "h-alice"] not in runner.calls
