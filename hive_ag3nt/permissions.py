@@ -18,6 +18,11 @@ aliases with ``!``, hooks) runs commands; ``find *`` includes ``-exec``.
 That is deliberate for the manager: it also has Write and Edit, so it can
 put the same things in a repo's ``.git/config``, and its git runs in its own
 container as its own uid. Holding a program back means not listing it.
+
+The claude CLI runs the line in bash after sourcing a snapshot of the user's
+shell startup files, aliases included: an agent that may Write or Edit its
+own ``~/.bashrc`` can redefine what an allowed name runs. The allow-list
+decides what is typed, not what a shell the agent configured makes of it.
 """
 
 from __future__ import annotations
