@@ -59,17 +59,23 @@ def decide_bash(command: str, patterns: tuple[str, ...]) -> Decision:
 
 def matches(words: tuple[str, ...], pattern: str) -> bool:
     """Whether a command's words fit ``pattern``, word by word (``*`` alone: 1+ words)."""
-    return _fits(words, tuple(pattern.split()))
-
-
-def _fits(words: tuple[str, ...], wanted: tuple[str, ...]) -> bool:
-    if not wanted:
-        return not words
-    if not words:
-        return False
-    if wanted[0] == "*":
-        return any(_fits(words[n:], wanted[1:]) for n in range(1, len(words) + 1))
-    return fnmatch.fnmatchcase(words[0], wanted[0]) and _fits(words[1:], wanted[1:])
+    wanted = tuple(pattern.split())
+    # The pattern positions reachable after each word: linear in words times
+    # pattern words, however many lone stars a pattern has.
+    reached = {0}
+    for word in words:
+        after = set()
+        for at in reached:
+            if at == len(wanted):
+                continue
+            if wanted[at] == "*":
+                after |= {at, at + 1}  # the star takes this word, and maybe more
+            elif fnmatch.fnmatchcase(word, wanted[at]):
+                after.add(at + 1)
+        if not after:
+            return False
+        reached = after
+    return len(wanted) in reached
 
 
 def decide(tool: str, tool_input: dict[str, object], policy: Policy) -> Decision:

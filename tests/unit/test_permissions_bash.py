@@ -126,7 +126,7 @@ def assert_bash_agrees(probe: Probe, line: str) -> bool:
 
 # -- the grammar the fuzzer draws from ------------------------------------------------
 
-_ODD = " ab;&|<>()$*?#~!{}=:'\"\\`\t"
+_ODD = " ab;&|<>()$*?#~!{}=:'\"\\`\té\u00a0"
 LITERAL_PIECES = ["x", "a1", "-c", "--exec-path", "status", "HEAD~1", "%h", "a=b", "k:v",
                   "1", "2", "+x", "@", "^", ".", "a#b", "-C", "core.pager=less"]
 RISKY_PIECES = ["$X", "${X}", "$(true)", "`true`", "$'a'", '$"a"', "$((1))", "*", "a*", "?",
