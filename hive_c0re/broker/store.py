@@ -315,6 +315,11 @@ class Store:
         for recipient in outbox.recipients:
             self._moved(recipient, unread=1)
 
+    def may_reach(self, sender: str, to: str) -> bool:
+        """Whether ``sender``'s allowed recipients let it write to mailbox ``to``."""
+        allowed = self._allowed_for(sender)
+        return allowed is None or to in allowed
+
     def _allowed_for(self, sender: str) -> frozenset[str] | None:
         """None means unrestricted; otherwise the set of recipients ``sender`` may reach."""
         if sender in UNRESTRICTED_SENDERS:

@@ -262,7 +262,11 @@ SCHEMA: tuple[Key, ...] = (
         "must be an array of at most 100 distinct command patterns of 1 to 200 characters, "
         "without newlines, NUL or other control characters",
         "The Bash commands the agent may run, as patterns like \"git *\", \"ls\" or "
-        "\"pytest *\". An empty array allows none; \"*\" allows every command.",
+        "\"pytest *\", matched word by word (\"*\" alone stands for one or more words). "
+        "A command line may join such commands with &&, ||, ; and |; one whose meaning "
+        "bash could change is refused: other operators, $, backquotes, globs, braces, "
+        "a NAME=value before a command, and redirections other than 2>&1-style copies "
+        "and to /dev/null. An empty array allows none; \"*\" allows every command.",
         _array(_bash_pattern, 100)),
     Key("auto_compact", "boolean", True, "must be true or false",
         "Checkpoint the notes and compact the context when it reaches compact_at.",
