@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import select
 from pathlib import Path
 from typing import Any
 
@@ -110,5 +111,17 @@ class HiveConnection:
 
 
 def _closed_by_peer(streams: Streams) -> bool:
+    """Whether the daemon has hung up, seen by the loop already or not yet.
+
+    Between calls the daemon sends nothing, so a socket that polls readable
+    holds its end of file (the loop may not have run since the daemon closed).
+    """
     reader, writer = streams
-    return reader.at_eof() or writer.is_closing() or reader.exception() is not None
+    if reader.at_eof() or writer.is_closing() or reader.exception() is not None:
+        return True
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return True
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
+    return bool(poller.poll(0))

@@ -7,6 +7,7 @@ arriving with it or a daemon restart between (or during) turns.
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
@@ -15,6 +16,9 @@ from typing import Any, TypeVar
 import pytest
 
 from hive_ag3nt.harness import State
+from hive_ag3nt.hive import HiveConnection, retry_safe
+from hive_ag3nt.tools import ToolFailures, call_tool
+from hive_c0re.wire import Client
 from tests.daemon import DaemonProcess
 from tests.fakes.script import Match, Reply, ToolCall
 from tests.harness_support import Rig, make_rig
@@ -42,6 +46,10 @@ async def until(condition: Callable[[], bool]) -> None:
     """Wait for a condition another task brings about (the harness has no event for these)."""
     while not condition():  # noqa: ASYNC110
         await asyncio.sleep(0.02)
+
+
+def daemon_operator(daemon: DaemonProcess) -> Client:
+    return Client(daemon.host_socket)
 
 
 def shown(rig: Rig, body: str) -> bool:
@@ -139,3 +147,66 @@ def test_a_reply_that_could_not_reach_the_hive_is_not_acked(tmp_path: Path,
     assert "[redelivered" in prompts[-1] and "answer me" in prompts[-1]
     assert [m["body"] for m in rig.inbox()] == ["on it"]
     assert rig.counts() == (0, 0)
+
+
+# -- the parts: the hive client and the tools ---------------------------------------
+
+
+@pytest.mark.parametrize(("cmd", "args", "safe"), [
+    ("whoami", {}, True), ("ack_turn", {}, True), ("requeue_inflight", {}, True),
+    ("get_open_threads", {}, True), ("recv", {"wait_seconds": 0}, True),
+    ("recv", {"wait_seconds": 5}, False),  # it leases: a lost answer is taken back, not re-asked
+    ("send", {"to": "operator", "body": "x"}, False),  # it may have been stored
+    ("ask", {"question": "?"}, False), ("remind", {"message": "m"}, False),
+    ("answer", {}, False), ("cancel_thread", {}, False), ("report_login", {}, False),
+])
+def test_only_requests_that_can_be_repeated_are_sent_again(cmd: str, args: dict[str, Any],
+                                                           safe: bool) -> None:
+    assert retry_safe(cmd, args) is safe
+
+
+def test_a_connection_the_daemon_closed_is_replaced_before_the_next_send(
+        daemon: DaemonProcess) -> None:
+    rig_name = "oli"
+    with daemon_operator(daemon) as op:
+        op.call("register", name=rig_name)
+    hive = HiveConnection(daemon.agent_socket(rig_name))
+
+    async def scenario() -> None:
+        try:
+            assert (await hive.call("whoami"))["name"] == rig_name
+            daemon.restart()  # blocking: the loop has not seen the old connection end yet
+            assert len((await hive.call("send", to="operator", body="still here"))["ids"]) == 1
+        finally:
+            await hive.close()
+
+    run(scenario())
+    assert hive.connects == 2
+    with daemon_operator(daemon) as op:
+        assert [m["body"] for m in op.call("inbox")["messages"]] == ["still here"]
+
+
+def test_an_unreachable_hive_is_a_tool_error_the_turn_hears_of(tmp_path: Path,
+                                                               daemon: DaemonProcess) -> None:
+    with daemon_operator(daemon) as op:
+        op.call("register", name="pia")
+    failures = ToolFailures()
+
+    async def scenario() -> tuple[dict[str, Any], dict[str, Any]]:
+        gone = HiveConnection(tmp_path / "no-daemon.sock")
+        here = HiveConnection(daemon.agent_socket("pia"))
+        try:
+            lost = await call_tool(gone, "send", {"to": "operator", "body": "x"},
+                                   failures=failures)
+            refused = await call_tool(here, "send", {"to": "nobody", "body": "x"},
+                                      failures=failures)
+        finally:
+            await here.close()
+        return lost, refused
+
+    lost, refused = run(scenario())
+    assert lost.get("is_error") and "cannot reach the hive" in json.dumps(lost)
+    assert refused.get("is_error") and "no agent named 'nobody'" in json.dumps(refused)
+    (failure,) = failures.take()  # the refusal is the model's to read, not a failed delivery
+    assert failure.startswith("send: cannot reach the hive")
+    assert failures.take() == []
