@@ -244,7 +244,7 @@ class Harness:
         await self._hive_call("requeue_inflight")
         if result.outcome is Outcome.AUTH:
             await self._wait_for_login()
-        elif result.outcome is Outcome.ERROR:
+        elif result.outcome in (Outcome.ERROR, Outcome.HIVE_UNREACHABLE):
             self._failures += 1
             await asyncio.sleep(min(2.0 ** self._failures, self.settings.error_backoff_max))
         return True
