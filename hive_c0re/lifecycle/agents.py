@@ -199,7 +199,12 @@ class Lifecycle:
                             hint=f"journalctl -u {self.backend.unit(name)}")
 
     async def bring_up(self) -> None:
-        """At daemon start: every agent that should run, runs."""
+        """At daemon start: every agent that should run, runs, and has its way out."""
+        try:
+            # Containers that outlived the daemon's restart need the egress back too.
+            await self.ensure_egress()
+        except HiveError as exc:
+            log.error("could not start the egress: %s", exc)
         for agent in self.hive.store.agents():
             if agent.desired is not Desired.RUNNING:
                 continue

@@ -13,6 +13,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -200,3 +201,23 @@ def test_the_egress_takes_no_one_but_the_hives_containers(container_hive: Sandbo
             host_root.connect(str(egress / name))
             host_root.sendall(request)
             assert host_root.recv(4096).startswith(b"HTTP/1.1 403 "), name
+
+
+def test_the_egress_comes_back_for_running_containers_after_a_daemon_restart(
+        container_hive: SandboxHive) -> None:
+    hive = container_hive
+    hive.call("spawn", name="alice")
+    first = hive.main_pid()
+    hive.sandbox.systemctl("restart", "hive-c0re.service")
+    hive.wait_active()
+    assert hive.main_pid() != first
+    assert hive.sandbox.show("hive-agent@alice.service", "ActiveState") == "active"
+    targets = ["CONNECT 127.0.0.1:443 HTTP/1.1"]
+    deadline = time.monotonic() + 30
+    while True:  # the new daemon brings the egress up after it is ready
+        done = in_container(hive, "alice", f"TARGETS = {targets!r}\n" + PROXY)
+        if done.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert done.returncode == 0, done.stderr
+    assert "not a public address" in json.loads(done.stdout)[targets[0]]
