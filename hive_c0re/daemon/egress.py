@@ -46,6 +46,7 @@ class EgressProxy:
         self._process: asyncio.subprocess.Process | None = None
         self._watch: asyncio.Task[None] | None = None
         self._sockets: tuple[int, int] | None = None
+        self._changing = asyncio.Lock()  # two deploys at once start one process
 
     def _bind(self) -> tuple[int, int]:
         if self._sockets is None:
@@ -58,15 +59,16 @@ class EgressProxy:
 
     async def ensure(self, upstream: str) -> None:
         """Have the egress process running and forwarding the model's API to ``upstream``."""
-        if upstream == self.upstream and self._watch is not None and not self._watch.done():
-            return
-        if self.upstream is not None and upstream != self.upstream:
-            log.info("the model's API moves from %s to %s: restarting the egress",
-                     self.upstream, upstream)
-        await self.stop()
-        self.upstream = upstream
-        self._bind()
-        self._watch = asyncio.get_running_loop().create_task(self._keep_running())
+        async with self._changing:
+            if upstream == self.upstream and self._watch is not None and not self._watch.done():
+                return
+            if self.upstream is not None and upstream != self.upstream:
+                log.info("the model's API moves from %s to %s: restarting the egress",
+                         self.upstream, upstream)
+            await self.stop()
+            self.upstream = upstream
+            self._bind()
+            self._watch = asyncio.get_running_loop().create_task(self._keep_running())
 
     async def _keep_running(self) -> None:
         while True:

@@ -18,6 +18,7 @@ import encodings.idna
 import encodings.latin_1  # noqa: F401
 import logging
 import os
+import resource
 import signal
 import socket
 import ssl
@@ -50,6 +51,12 @@ def drop_privileges() -> None:
         os.setuid(NOBODY)
 
 
+def raise_fd_limit() -> None:
+    """Every agent may hold its share of tunnels, each two descriptors: take the hard limit."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def _listening(fd: int) -> socket.socket:
     sock = socket.socket(fileno=fd)
     sock.setblocking(False)
@@ -64,6 +71,7 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     # getaddrinfo runs in the default executor, which is otherwise built (and imported) late.
     loop.set_default_executor(concurrent.futures.thread.ThreadPoolExecutor(max_workers=8))
+    raise_fd_limit()
     drop_privileges()
     runner = await api.serve(api_sock)
     server = await tunnels.serve(proxy_sock)
@@ -74,6 +82,7 @@ async def serve(args: argparse.Namespace) -> None:
     await stop.wait()
     server.close()
     await runner.cleanup()
+    await api.close()
 
 
 def main() -> None:

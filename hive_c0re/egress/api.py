@@ -9,6 +9,7 @@ untouched (no decompression), so server-sent events arrive as sent.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import ssl
@@ -28,53 +29,71 @@ HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
     "transfer-encoding", "upgrade", "host", "proxy-connection",
 })
-PEER = web.RequestKey("peer_base", int)
+REFUSED = (b"HTTP/1.1 403 Forbidden\r\nContent-Length: 50\r\nConnection: close\r\n\r\n"
+           b"not an agent of this hive, or too many connections")
 
 
 def forwarded_headers(headers: Any) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() not in HOP_BY_HOP}
 
 
+class PeerServer(web.Server):
+    """aiohttp's low-level server, admitting each connection by its peer's uid range.
+
+    Counted per connection, not per request: idle keep-alive connections
+    hold a slot too, so one agent cannot take every descriptor.
+    """
+
+    def __init__(self, handler: Any, peers: Peers) -> None:
+        super().__init__(handler, request_factory=self._request)
+        self.peers = peers
+        self.bases: dict[Any, int] = {}
+
+    def _request(self, message: Any, payload: Any, protocol: Any, writer: Any,
+                 task: Any) -> web.BaseRequest:
+        return web.BaseRequest(message, payload, protocol, writer, task,
+                               asyncio.get_running_loop(), client_max_size=MAX_REQUEST)
+
+    def connection_made(self, handler: Any, transport: asyncio.Transport) -> None:
+        super().connection_made(handler, transport)
+        base = self.peers.admit(transport.get_extra_info("socket"))
+        if base is None:
+            transport.write(REFUSED)
+            transport.close()
+        else:
+            self.bases[handler] = base
+
+    def connection_lost(self, handler: Any, exc: BaseException | None = None) -> None:
+        base = self.bases.pop(handler, None)
+        if base is not None:
+            self.peers.release(base)
+        super().connection_lost(handler, exc)
+
+
 class ApiForwarder:
-    """An aiohttp app that sends every request on to ``upstream`` and streams the answer back."""
+    """Sends every request on to ``upstream`` and streams the answer back."""
 
     def __init__(self, upstream: str, peers: Peers, tls: ssl.SSLContext) -> None:
         self.upstream = URL(upstream)
         self.peers = peers
         self.tls = tls
         self.session: aiohttp.ClientSession | None = None
+        self.server = PeerServer(self.forward, peers)
 
-    def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_REQUEST, middlewares=[self._admit])
-        app.router.add_route("*", "/{tail:.*}", self.forward)
-        app.on_cleanup.append(self._close)
-        return app
-
-    async def serve(self, sock: socket.socket) -> web.AppRunner:
-        runner = web.AppRunner(self.app(), access_log=None)
+    async def serve(self, sock: socket.socket) -> web.BaseRunner:
+        runner = web.ServerRunner(self.server, access_log=None)
         await runner.setup()
         await web.SockSite(runner, sock).start()
         return runner
 
-    @web.middleware
-    async def _admit(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        transport = request.transport
-        base = self.peers.admit(transport.get_extra_info("socket") if transport else None)
-        if base is None:
-            return web.Response(status=403, text="not an agent of this hive, "
-                                "or too many connections\n")
-        try:
-            request[PEER] = base
-            response: web.StreamResponse = await handler(request)
-            return response
-        finally:
-            self.peers.release(base)
-
-    def _target(self, request: web.Request) -> URL:
+    def _target(self, request: web.BaseRequest) -> URL:
         path = self.upstream.path.rstrip("/") + request.rel_url.path
         return self.upstream.with_path(path, encoded=False).with_query(request.rel_url.query)
 
-    async def forward(self, request: web.Request) -> web.StreamResponse:
+    async def forward(self, request: web.BaseRequest) -> web.StreamResponse:
+        base = self.server.bases.get(request.protocol)
+        if base is None:  # refused at connect; its bytes are not read
+            return web.Response(status=403, text="not an agent of this hive\n")
         if self.session is None:
             connector = aiohttp.TCPConnector(ssl=self.tls)
             self.session = aiohttp.ClientSession(
@@ -82,7 +101,6 @@ class ApiForwarder:
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=600))
         body = await request.read()
         target = self._target(request)
-        base = request[PEER]
         try:
             upstream = await self.session.request(
                 request.method, target, headers=forwarded_headers(request.headers), data=body,
@@ -102,6 +120,6 @@ class ApiForwarder:
             await response.write_eof()
             return response
 
-    async def _close(self, app: web.Application) -> None:
+    async def close(self) -> None:
         if self.session is not None:
             await self.session.close()

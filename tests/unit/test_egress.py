@@ -228,6 +228,40 @@ def test_the_api_forwarder_streams_to_the_operators_upstream() -> None:
     assert b"event: message_start" in answer and b"event: message_stop" in answer
 
 
+async def _idle_connections_count(directory: Path) -> tuple[bytes, bytes]:
+    forwarder = ApiForwarder("http://127.0.0.1:9", Peers(first_uid=0, per_range=1),
+                             ssl.create_default_context())
+    runner = await forwarder.serve(unix_listener(directory / "api.sock"))
+    try:
+        idle = await asyncio.open_unix_connection(directory / "api.sock")
+        await asyncio.sleep(0)  # let the server take the first one before the second
+        reader, writer = await asyncio.open_unix_connection(directory / "api.sock")
+        refused = await reader.read()
+        idle[1].close()
+        for _ in range(200):  # the slot comes back once the server has seen the close
+            reader, writer = await asyncio.open_unix_connection(directory / "api.sock")
+            writer.write(b"GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            try:
+                answered = await reader.read()
+            except ConnectionResetError:  # refused while our request was on its way
+                answered = b"HTTP/1.1 403 "
+            writer.close()
+            if not answered.startswith(b"HTTP/1.1 403 "):
+                break
+            await asyncio.sleep(0.05)
+        return refused, answered
+    finally:
+        await runner.cleanup()
+        await forwarder.close()
+
+
+def test_idle_api_connections_hold_a_slot_of_their_range() -> None:
+    refused, answered = asyncio.run(_idle_connections_count(short_dir()))
+    assert refused.startswith(b"HTTP/1.1 403 ")
+    # Taken again, and forwarded: port 9 on loopback does not answer, so a 502.
+    assert answered.startswith(b"HTTP/1.1 502 "), answered
+
+
 def test_without_egress_sockets_the_harness_changes_nothing(tmp_path: Path) -> None:
     assert asyncio.run(Egress(tmp_path).start()) == {}
 
