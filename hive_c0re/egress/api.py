@@ -45,7 +45,8 @@ class PeerServer(web.Server):
     """
 
     def __init__(self, handler: Any, peers: Peers) -> None:
-        super().__init__(handler, request_factory=self._request)
+        # No access log: forward() logs each request once, with the peer's uid range.
+        super().__init__(handler, request_factory=self._request, access_log=None)
         self.peers = peers
         self.bases: dict[Any, int] = {}
 
@@ -81,7 +82,7 @@ class ApiForwarder:
         self.server = PeerServer(self.forward, peers)
 
     async def serve(self, sock: socket.socket) -> web.BaseRunner:
-        runner = web.ServerRunner(self.server, access_log=None)
+        runner = web.ServerRunner(self.server)
         await runner.setup()
         await web.SockSite(runner, sock).start()
         return runner

@@ -64,6 +64,8 @@ class Tunnels:
             log.info("tunnel for uid base %s ended: %s", base, exc or type(exc).__name__)
         except Exception:  # one bad connection must not end the proxy's other ones
             log.exception("tunnel for uid base %s failed", base)
+        except asyncio.CancelledError:
+            pass  # the proxy is stopping; nobody awaits this task to hear it
         finally:
             if base is not None:
                 self.peers.release(base)
