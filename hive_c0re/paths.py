@@ -108,6 +108,11 @@ class Paths:
         return self.runtime / "policy" / validate_agent_name(name)
 
     @property
+    def egress_dir(self) -> Path:
+        """The egress process's sockets; bound read-only into every container."""
+        return self.runtime / "egress"
+
+    @property
     def container_roots(self) -> Path:
         """The small per-agent root directories nspawn boots from (rebuilt at will)."""
         return self.runtime / "roots"

@@ -95,7 +95,8 @@ SETTINGS: tuple[Setting, ...] = (
             "empty: the hive has no manager container"),
     Setting("agent_env_file", str, "",
             "file of KEY=VALUE lines set in every agent container's environment "
-            "(e.g. ANTHROPIC_BASE_URL, a proxy); empty: none"),
+            "(e.g. an API key); its ANTHROPIC_BASE_URL is where the egress sends the "
+            "model's API; empty: none"),
     Setting("crash_reconcile_interval", float, 60.0,
             "seconds between passes that look for crashed containers a signal did not report",
             minimum=1),

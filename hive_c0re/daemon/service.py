@@ -230,6 +230,8 @@ class Hive:
             if listener is not None:
                 await listener.close(drop_connections=True)
         await asyncio.gather(*self._closing, return_exceptions=True)
+        if "lifecycle" in self.__dict__:  # built: it may have started the egress process
+            await self.lifecycle.egress.stop()
 
     def report_status(self) -> None:
         if notify.enabled():

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hive_c0re.broker.store import AgentRecord, Desired
+from hive_c0re.daemon.egress import DEFAULT_UPSTREAM, EgressProxy, checked_upstream
 from hive_c0re.errors import HiveError, InvalidInput
 from hive_c0re.lifecycle.agent_config import AgentConfig, load_agent_config, seed_text
 from hive_c0re.lifecycle.backend import Backend, ContainerSpec, write_if_changed
@@ -63,6 +64,7 @@ class Lifecycle:
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         if self.settings.uid_base_start % 65536:
             raise InvalidInput("setting uid_base_start must be a multiple of 65536")
+        self.egress = EgressProxy(self.paths.egress_dir, first_uid=self.manager_uid())
 
     def lock(self, name: str) -> asyncio.Lock:
         return self._locks[validate_container_name(name)]
@@ -185,6 +187,7 @@ class Lifecycle:
 
     async def _install_manager(self) -> None:
         spec = await asyncio.to_thread(self._prepare_manager, self.settings.manager_command)
+        await self.ensure_egress()
         self.hive.watch_containers()
         await asyncio.to_thread(self.backend.install, spec)
 
@@ -268,6 +271,7 @@ class Lifecycle:
             claude_dir=top / "claude", policy_dir=policy, command=container_command(command),
             uid_base=owner, environment=self.environment(MANAGER),
             writable_binds=[(self.paths.proposed_root, MANAGER_REPOS)],
+            egress_dir=self.paths.egress_dir,
         )
 
     async def settle(self, name: str) -> None:
@@ -278,7 +282,12 @@ class Lifecycle:
                             hint=f"journalctl -u {self.backend.unit(name)}")
 
     async def bring_up(self) -> None:
-        """At daemon start: every agent that should run, runs."""
+        """At daemon start: every agent that should run, runs, and has its way out."""
+        try:
+            # Containers that outlived the daemon's restart need the egress back too.
+            await self.ensure_egress()
+        except HiveError as exc:
+            log.error("could not start the egress: %s", exc)
         for agent in self.hive.store.agents():
             if agent.desired is not Desired.RUNNING:
                 continue
@@ -314,12 +323,22 @@ class Lifecycle:
             resources=config.resources,
             executables=sorted({server.command for server in config.mcp_servers.values()}),
             environment=self.environment(agent.name),
+            egress_dir=self.paths.egress_dir,
         )
 
     def environment(self, name: str) -> dict[str, str]:
         """A container's environment: the operator's file, then what the hive sets."""
         return {**self.extra_environment(), "HYPERHIVE_AGENT": name, "HOME": "/root",
                 "PYTHONUNBUFFERED": "1", "CLAUDE_CONFIG_DIR": "/root/.claude"}
+
+    async def ensure_egress(self) -> None:
+        """The egress process up, forwarding the model's API where the operator's file says.
+
+        Read at every deploy, like the rest of that file: a changed upstream
+        restarts the egress process (its sockets stay).
+        """
+        upstream = self.extra_environment().get("ANTHROPIC_BASE_URL") or DEFAULT_UPSTREAM
+        await self.egress.ensure(checked_upstream(upstream))
 
     def extra_environment(self) -> dict[str, str]:
         """The operator's KEY=VALUE file for every container (``agent_env_file``)."""
@@ -349,6 +368,7 @@ class Lifecycle:
         self.hive.watch_containers()
         self._write_policy(agent.name, config)
         await self.hive.listen_for_agent(agent.name, agent.uid_base)
+        await self.ensure_egress()
         spec = self.spec(agent, config)
         await asyncio.to_thread(self.backend.install, spec)
 

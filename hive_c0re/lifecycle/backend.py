@@ -23,6 +23,7 @@ CONTAINER_RUN = Path("/run/hive")
 CONTAINER_STATE = Path("/state")
 CONTAINER_CLAUDE = Path("/root/.claude")
 CONTAINER_POLICY = Path("/etc/hive")
+CONTAINER_EGRESS = Path("/run/hive-egress")  # the only way out: the egress process's sockets
 
 
 class Scope(StrEnum):
@@ -62,6 +63,7 @@ class ContainerSpec:
     executables: Sequence[str] = ()  # programs the config expects inside (MCP servers)
     writable_binds: Sequence[tuple[Path, Path]] = ()  # (host, container): the manager's repos
     environment: Mapping[str, str] = field(default_factory=dict)
+    egress_dir: Path | None = None  # bound read-only to /run/hive-egress
 
     def __post_init__(self) -> None:
         validate_container_name(self.name)

@@ -3,8 +3,10 @@
 NixOS builds the container's system from the agent's applied flake
 (``nixos-container create|update --flake``), and ``container@h-<agent>.service``
 runs it with the settings in ``/etc/nixos-containers/h-<agent>.conf``, an
-EnvironmentFile. The backend rewrites that file so the container uses the
-host's network and sees the hive's binds, passed through
+EnvironmentFile. The backend rewrites that file so the container has a
+network of its own with only a loopback (``PRIVATE_NETWORK=1``, no
+addresses: the way out is the egress process) and sees the hive's binds,
+passed through
 ``EXTRA_NSPAWN_FLAGS`` because ``nixos-container`` has no bind option. The
 start script expands that variable unquoted, so every bound path is held to
 a small character set. Resource limits go into a drop-in under
@@ -29,6 +31,7 @@ from pathlib import Path
 from hive_c0re.errors import HiveError, InvalidInput
 from hive_c0re.lifecycle.backend import (
     CONTAINER_CLAUDE,
+    CONTAINER_EGRESS,
     CONTAINER_POLICY,
     CONTAINER_RUN,
     CONTAINER_STATE,
@@ -49,15 +52,16 @@ DROPIN_ROOT = Path("/etc/systemd/system.control")
 DROPIN = "50-hyperhive.conf"
 PROFILES = Path("/nix/var/nix/profiles/per-container")
 
-# Each of these gives the container a network of its own (nspawn's
+# Each of these gives the container a link to the host (nspawn's
 # --network-veth, --network-bridge, --port, --network-interface,
-# --network-macvlan all imply or need --private-network): cleared, so the
-# container shares the host's network.
+# --network-macvlan): cleared, so the container's private network has
+# nothing but its loopback.
 NETWORK_KEYS = (
     "HOST_ADDRESS", "LOCAL_ADDRESS", "HOST_ADDRESS6", "LOCAL_ADDRESS6", "HOST_BRIDGE",
     "HOST_PORT", "LOCAL_MAC_ADDRESS", "INTERFACES", "MACVLANS",
 )
-BIND_TARGETS = frozenset({CONTAINER_RUN, CONTAINER_STATE, CONTAINER_CLAUDE, CONTAINER_POLICY})
+BIND_TARGETS = frozenset({CONTAINER_RUN, CONTAINER_STATE, CONTAINER_CLAUDE, CONTAINER_POLICY,
+                          CONTAINER_EGRESS})
 BIND_OPTIONS = ("--bind", "--bind-ro")
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # systemd's, not str.splitlines()'s
@@ -181,12 +185,15 @@ def build_argv(ref: str, out_link: Path) -> list[str]:
 def nspawn_binds(spec: ContainerSpec, *, private_users: bool) -> list[str]:
     """The hive's binds as nspawn flags; writable ones idmapped under a user namespace."""
     idmap = ":idmap" if private_users else ""
-    return [
+    binds = [
         f"--bind={checked_path(spec.runtime_dir)}:{CONTAINER_RUN}{idmap}",
         f"--bind={checked_path(spec.state_dir)}:{CONTAINER_STATE}{idmap}",
         f"--bind={checked_path(spec.claude_dir)}:{CONTAINER_CLAUDE}{idmap}",
         f"--bind-ro={checked_path(spec.policy_dir)}:{CONTAINER_POLICY}",
     ]
+    if spec.egress_dir is not None:
+        binds.append(f"--bind-ro={checked_path(spec.egress_dir)}:{CONTAINER_EGRESS}")
+    return binds
 
 
 def parse_value(raw: str) -> str:
@@ -236,7 +243,7 @@ def managed_settings(spec: ContainerSpec, existing_flags: str, *,
     """Every key the backend owns, in the order missing ones are appended."""
     flags = foreign_flags(existing_flags.split()) + nspawn_binds(spec, private_users=private_users)
     return {
-        "PRIVATE_NETWORK": "0",
+        "PRIVATE_NETWORK": "1",
         **dict.fromkeys(NETWORK_KEYS, ""),
         "AUTO_START": "0",  # the daemon starts containers, once their binds exist
         # A number, not "pick": container uid 0 is uid_base on the host, as the

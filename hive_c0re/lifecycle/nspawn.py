@@ -4,7 +4,9 @@ Each container boots from a small per-agent root (the host's ``/usr``
 read-only, a minimal ``/etc``, nothing of ``/root``, ``/home`` or the hive's
 state), runs in its own user namespace (container uid 0 is ``uid_base`` on
 the host) and sees only its binds: ``/run/hive``, ``/state``,
-``/root/.claude`` and, read-only, ``/etc/hive``.
+``/root/.claude`` and, read-only, ``/etc/hive`` and ``/run/hive-egress``.
+Its network namespace holds only a loopback: the way out is the egress
+process (:mod:`hive_c0re.egress`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from hive_c0re.errors import HiveError
 from hive_c0re.lifecycle.backend import (
     CONTAINER_CLAUDE,
+    CONTAINER_EGRESS,
     CONTAINER_POLICY,
     CONTAINER_RUN,
     CONTAINER_STATE,
@@ -96,6 +99,9 @@ def nspawn_argv(spec: ContainerSpec, root: Path) -> list[str]:
         f"--machine=h-{spec.name}",
         f"--private-users={spec.uid_base}:{UID_RANGE}",
         "--private-users-ownership=chown",
+        # A network namespace with only a loopback: no host loopback, no other
+        # container; egress is the host's proxy, reached over /run/hive-egress.
+        "--private-network",
         "--as-pid2",
         "--console=pipe",
         "--kill-signal=SIGRTMIN+3",
@@ -114,6 +120,8 @@ def nspawn_argv(spec: ContainerSpec, root: Path) -> list[str]:
         f"--bind={_checked(spec.claude_dir)}:{CONTAINER_CLAUDE}",
         f"--bind-ro={_checked(spec.policy_dir)}:{CONTAINER_POLICY}",
     ]
+    if spec.egress_dir is not None:
+        argv.append(f"--bind-ro={_checked(spec.egress_dir)}:{CONTAINER_EGRESS}")
     for host, inside in spec.writable_binds:
         # idmapped: what the container writes stays owned by the daemon's user on the host.
         argv.append(f"--bind={_checked(host)}:{_checked(inside)}:idmap")
