@@ -31,6 +31,7 @@ ETC_FILES = ("passwd", "group", "os-release", "hostname", "machine-id")
 # A machine id the host might have: nspawn must never take it from a host file.
 HOST_MACHINE_ID = "0123456789abcdef0123456789abcdef"
 REBUILDS = 12
+SOCKET_REBINDS = 8
 
 PLANT_ETC = """
 import json, os, subprocess
@@ -208,9 +209,9 @@ def test_the_manager_planting_etc_symlinks_reaches_no_host_file_at_daemon_start(
 
 @contextlib.contextmanager
 def swapping(hive: SandboxHive, agent: str, canary: Path, seconds: float,
-             pairs: int = 16) -> Iterator[None]:
-    """The swapper running inside ``agent``'s container (until it or the container ends)."""
-    code = (f"PAIRS = {pairs}\nCANARY = {str(canary)!r}\nSECONDS = {seconds}\n" + SWAPPER)
+             pairs: int = 16, code: str = SWAPPER) -> Iterator[None]:
+    """A swapper running inside ``agent``'s container (until it or the container ends)."""
+    code = f"PAIRS = {pairs}\nCANARY = {str(canary)!r}\nSECONDS = {seconds}\n" + code
     pid = container_process(hive, agent)
     proc = subprocess.Popen(
         ["nsenter", "-t", str(hive.sandbox.init_pid), "-m", "-p", "--",
@@ -250,3 +251,59 @@ def test_a_directory_swapped_for_a_symlink_mid_chown_never_reowns_a_host_file(
     race = state_dir(hive, "alice") / "state" / "race"
     assert {p.lstat().st_uid for p in race.iterdir()} == {owner}
     serves(hive, "alice", "still here after the race")
+
+
+# Whenever the daemon binds the agent's socket, move it away and put a symlink to the
+# host's canary in its place, before the daemon sets the socket's mode and owner.
+SOCKET_SWAPPER = """
+import os, time
+print("swapping", flush=True)
+deadline = time.monotonic() + SECONDS
+while time.monotonic() < deadline and not os.path.exists("/run/hive/stop"):
+    try:
+        os.rename("/run/hive/hive.sock", "/run/hive/taken")
+        os.symlink(CANARY + "/shadow", "/run/hive/hive.sock")
+    except OSError:
+        pass
+"""
+
+
+def test_a_socket_swapped_for_a_symlink_never_passes_its_mode_or_owner_on(
+        container_hive: SandboxHive, canaries: Canaries) -> None:
+    hive = container_hive
+    hive.call("spawn", name="alice")
+    hive.call("spawn", name="bob")
+    refused: list[str] = []
+    for attempt in range(SOCKET_REBINDS):
+        with swapping(hive, "alice", canaries.dir, seconds=30, code=SOCKET_SWAPPER):
+            try:
+                hive.call("rebuild", name="alice")
+            except HiveError as exc:
+                refused.append(exc.message)
+        canaries.assert_untouched(f"rebind {attempt + 1}")
+        # Whatever alice does to its own socket, the operator and bob are served.
+        serves(hive, "bob", f"bob after rebind {attempt + 1}")
+    # Left alone, alice gets a good socket again.
+    (hive.agent_socket("alice").parent / "stop").touch()
+    time.sleep(1)
+    hive.agent_socket("alice").unlink(missing_ok=True)
+    hive.call("rebuild", name="alice")
+    serves(hive, "alice", "alice after the race")
+
+
+def test_a_file_the_host_keeps_0600_in_a_bound_checkout_is_unreadable_inside(
+        container_hive: SandboxHive) -> None:
+    hive = container_hive
+    hive.call("spawn", name="alice")
+    # The checkout (and its venv) is bound read-only so the harness can run from it.
+    secret = Path(sys.prefix) / f".hhs-secret-{os.getpid()}"
+    secret.write_text("ANTHROPIC_API_KEY=sk-host-only\n")
+    secret.chmod(0o600)
+    try:
+        done = in_container(hive, "alice", f"print(open({str(secret)!r}).read())")
+        assert "sk-host-only" not in done.stdout
+        assert "Permission denied" in done.stderr, done.stderr
+        visible = in_container(hive, "alice", f"import os; print(os.path.exists({str(secret)!r}))")
+        assert visible.stdout == "True\n"  # the same path: the bind is there, its 0600 holds
+    finally:
+        secret.unlink()
