@@ -30,7 +30,7 @@ from tests.sandbox import Sandbox, SandboxHive, container_process, in_container
 ETC_FILES = ("passwd", "group", "os-release", "hostname", "machine-id")
 # A machine id the host might have: nspawn must never take it from a host file.
 HOST_MACHINE_ID = "0123456789abcdef0123456789abcdef"
-REBUILDS = 12
+REBUILDS = 25
 SOCKET_REBINDS = 8
 
 PLANT_ETC = """
