@@ -114,8 +114,11 @@ class Paths:
 
     @property
     def container_roots(self) -> Path:
-        """The small per-agent root directories nspawn boots from (rebuilt at will)."""
-        return self.runtime / "roots"
+        """The per-agent root trees nspawn boots from, and the ``/etc`` files bound into them.
+
+        On disk, in the daemon's own state: never the host's tmpfs ``/run``.
+        """
+        return self.state / "roots"
 
 
 def unit_dir(user_scope: bool) -> Path:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from hive_c0re.errors import InvalidInput
+from hive_c0re.lifecycle.uids import FIRST_AGENT_BASE, LAST_AGENT_BASE
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("backend", str, "nspawn",
             "container backend: nspawn (any systemd distribution) or nixos",
             choices=("nspawn", "nixos")),
-    Setting("uid_base_start", int, 0x70000000,
-            "first host uid of the agents' user namespaces; each agent takes 65536 from here",
-            minimum=65536, maximum=0xFFFF0000),
+    Setting("uid_base_start", int, FIRST_AGENT_BASE,
+            "first host uid of the agents' user namespaces; each agent takes 65536 from here "
+            "(above nspawn's own pick range; the manager's slot is 0x7FFD0000)",
+            minimum=FIRST_AGENT_BASE, maximum=LAST_AGENT_BASE),
     Setting("agent_command", str, "{python} -m hive_ag3nt serve",
             "what an agent's container runs ({python} is this interpreter)"),
     Setting("manager_command", str, "{python} -m hive_m1nd serve",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import re
 import shlex
 import shutil
@@ -27,6 +26,7 @@ from hive_c0re.errors import HiveError, InvalidInput
 from hive_c0re.lifecycle.agent_config import AgentConfig, load_agent_config, seed_text
 from hive_c0re.lifecycle.backend import Backend, ContainerSpec, write_if_changed
 from hive_c0re.lifecycle.gitrepo import ConfigRepo
+from hive_c0re.lifecycle.uids import MANAGER_BASE, UID_RANGE, check_agent_base
 from hive_c0re.names import MANAGER, SYSTEM, validate_container_name
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class Lifecycle:
         self.paths = hive.paths
         self.settings = hive.settings
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        if self.settings.uid_base_start % 65536:
+        if self.settings.uid_base_start % UID_RANGE:
             raise InvalidInput("setting uid_base_start must be a multiple of 65536")
         self.egress = EgressProxy(self.paths.egress_dir, first_uid=self.manager_uid())
 
@@ -83,7 +83,7 @@ class Lifecycle:
             store = self.hive.store
             store.register_agent(name, list(config.allowed_recipients))
             base = (existing.uid_base if existing and existing.uid_base is not None
-                    else store.free_uid_base(self.settings.uid_base_start))
+                    else check_agent_base(store.free_uid_base(self.settings.uid_base_start)))
             agent = store.set_container(name, desired=Desired.RUNNING, uid_base=base)
             await self._deploy(agent, config, restart=False)
             log.info("spawned agent %s (uid base %d)", name, base, extra={"HIVE_AGENT": name})
@@ -168,8 +168,8 @@ class Lifecycle:
     # -- the manager --------------------------------------------------------------
 
     def manager_uid(self) -> int:
-        """The manager's uid range: the slot just below the agents'."""
-        return self.settings.uid_base_start - 65536
+        """The manager's uid range: a slot of its own, never an agent's."""
+        return MANAGER_BASE
 
     async def ensure_manager(self) -> None:
         """Create (idempotently) and start the manager's container, if the hive has one,
@@ -262,10 +262,6 @@ class Lifecycle:
         (policy / POLICY_FILE).write_text(json.dumps(MANAGER_POLICY, indent=2) + "\n")
         (policy / POLICY_FILE).chmod(0o644)
         owner = self.manager_uid()
-        # Its socket was bound root-owned; the manager's container root must reach it.
-        for path in (self.paths.manager_dir, self.paths.manager_socket):
-            if path.exists():
-                os.chown(path, owner, owner)
         return ContainerSpec(
             name=MANAGER, runtime_dir=self.paths.manager_dir, state_dir=top / "state",
             claude_dir=top / "claude", policy_dir=policy, command=container_command(command),
