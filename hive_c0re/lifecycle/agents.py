@@ -64,7 +64,9 @@ class Lifecycle:
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         if self.settings.uid_base_start % UID_RANGE:
             raise InvalidInput("setting uid_base_start must be a multiple of 65536")
-        self.egress = EgressProxy(self.paths.egress_dir, first_uid=self.manager_uid())
+        # The agents' slots start lowest; the manager's sits above them all.
+        self.egress = EgressProxy(self.paths.egress_dir,
+                                  first_uid=min(self.settings.uid_base_start, MANAGER_BASE))
 
     def lock(self, name: str) -> asyncio.Lock:
         return self._locks[validate_container_name(name)]
