@@ -1,0 +1,151 @@
+"""Each agent's disk: one sparse ext4 image behind ``/state`` and ``/root/.claude``.
+
+A plain directory on the host's state filesystem lets one agent fill it for
+the daemon and every other agent. The image bounds what the container can
+write there to ``resources.disk_max``.
+
+What the container writes is hostile input to host root, so:
+
+- the image file and its mountpoint sit in the agent's daemon-only directory
+  (``agents/<name>``, 0700 root), which the container never sees; it sees only
+  the ``state`` and ``claude`` directories inside the mounted filesystem;
+- the filesystem is made once, by ``mkfs.ext4 -d`` from a staging directory
+  the daemon owns, and the host never writes into it again; the container
+  changes it only through the kernel, never the image's raw bytes;
+- it is mounted ``nosuid,nodev,noexec``: nothing in it can become a setuid
+  program, a device node or an executable for anyone, the host included;
+- growing it (``resources.disk_max`` raised) works on the image file and the
+  loop device, never on a path inside the filesystem.
+
+The mount lives in the daemon's mount namespace (the host's under the system
+manager) until the agent is destroyed; under the test sandbox it vanishes
+with the sandbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from hive_c0re.errors import HiveError
+
+log = logging.getLogger(__name__)
+
+DIRS = ("state", "claude")
+MOUNT_OPTIONS = "loop,nosuid,nodev,noexec"
+MKFS = "/usr/sbin/mkfs.ext4"
+TIMEOUT = 120.0
+
+
+class DiskError(HiveError):
+    code = "disk"
+
+
+@dataclass(frozen=True)
+class Disk:
+    """An agent's disk image and where the daemon mounts it."""
+
+    image: Path
+    mountpoint: Path
+
+    @classmethod
+    def under(cls, top: Path) -> Disk:
+        """The disk of the agent whose daemon-only directory is ``top``."""
+        return cls(top / "disk.img", top / "disk")
+
+    @property
+    def state_dir(self) -> Path:
+        return self.mountpoint / "state"
+
+    @property
+    def claude_dir(self) -> Path:
+        return self.mountpoint / "claude"
+
+
+def _run(*argv: str, ok: tuple[int, ...] = (0,)) -> str:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise DiskError(f"{argv[0]} could not run: {exc}") from None
+    if done.returncode not in ok:
+        raise DiskError(f"{' '.join(argv)} failed: {done.stderr.strip() or done.returncode}")
+    return done.stdout
+
+
+def is_mounted(disk: Disk) -> bool:
+    return os.path.ismount(disk.mountpoint)
+
+
+def ensure(disk: Disk, size: int, owner: int) -> None:
+    """Make the image if there is none, grow it to ``size`` if smaller, and mount it.
+
+    ``owner`` (the container's root on the host) owns ``state`` and ``claude``.
+    """
+    if not disk.image.exists():
+        _create(disk.image, size, owner)
+    if is_mounted(disk):
+        _grow_online(disk, size)
+        return
+    _grow_offline(disk.image, size)
+    disk.mountpoint.mkdir(mode=0o700, exist_ok=True)
+    _run("mount", "-t", "ext4", "-o", MOUNT_OPTIONS, "--", str(disk.image),
+         str(disk.mountpoint))
+    log.info("mounted %s at %s", disk.image, disk.mountpoint)
+
+
+def unmount(disk: Disk) -> None:
+    """Unmount the disk (lazily: a process still inside cannot keep it mounted)."""
+    if is_mounted(disk):
+        _run("umount", "--lazy", "--", str(disk.mountpoint))
+
+
+def _create(image: Path, size: int, owner: int) -> None:
+    # O_EXCL | O_NOFOLLOW: a new file of our own, never something already there.
+    fd = os.open(image, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o600)
+    try:
+        os.ftruncate(fd, size)
+    finally:
+        os.close(fd)
+    seed = Path(tempfile.mkdtemp(prefix=".disk-seed-", dir=image.parent))
+    try:
+        for name in DIRS:
+            (seed / name).mkdir(mode=0o700)
+            os.chown(seed / name, owner, owner)
+        # -m 0: blocks reserved for uid 0 would go unused, container root is not uid 0.
+        _run(MKFS, "-q", "-F", "-m", "0", "-E", "root_owner=0:0", "-d", str(seed), "--",
+             str(image))
+    except BaseException:
+        image.unlink(missing_ok=True)
+        raise
+    finally:
+        shutil.rmtree(seed, ignore_errors=True)
+    log.info("made a %d-byte disk %s", size, image)
+
+
+def _grow_offline(image: Path, size: int) -> None:
+    if image.stat().st_size >= size:
+        return
+    os.truncate(image, size)
+    # 1: e2fsck fixed something, as it may after an unclean shutdown.
+    _run("/usr/sbin/e2fsck", "-f", "-p", "--", str(image), ok=(0, 1))
+    _run("/usr/sbin/resize2fs", "--", str(image))
+    log.info("grew %s to %d bytes", image, size)
+
+
+def _grow_online(disk: Disk, size: int) -> None:
+    if disk.image.stat().st_size >= size:
+        return
+    device = _run("findmnt", "-n", "-o", "SOURCE", "--mountpoint", str(disk.mountpoint)).strip()
+    if not device.startswith("/dev/loop"):
+        raise DiskError(f"{disk.mountpoint} is mounted from {device!r}, not a loop device")
+    os.truncate(disk.image, size)
+    _run("losetup", "--set-capacity", device)
+    _run("/usr/sbin/resize2fs", "--", device)
+    log.info("grew %s to %d bytes while mounted", disk.image, size)
