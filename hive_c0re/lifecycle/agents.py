@@ -172,6 +172,21 @@ class Lifecycle:
                 await self._until_heard(MANAGER, heard)
                 log.info("manager container started", extra={"HIVE_AGENT": MANAGER})
 
+    def ensure_proposed_disk(self) -> None:
+        """Put every proposed config repo (the manager's ``/agents``) on a disk of its own.
+
+        A hive whose repos predate the disk keeps its plain directory, for the
+        same reason as :meth:`_writable_dirs`.
+        """
+        root = self.paths.proposed_root
+        repos = disk.Disk(self.paths.proposed_disk_image, root)
+        if not repos.image.exists() and root.is_dir() and any(root.iterdir()):
+            log.warning("%s has no disk image: the manager's /agents is not bounded "
+                        "(made before disk images)", root)
+            return
+        self.paths.state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        disk.ensure(repos, self.settings.proposed_disk_mib << 20, {})
+
     def _prepare_manager(self, command: str) -> ContainerSpec:
         top = self.paths.manager_state
         top.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -312,7 +327,7 @@ class Lifecycle:
                         "state (made before disk images)", top.name, extra={"HIVE_AGENT": top.name})
             return plain
         assert resources.disk_max is not None
-        disk.ensure(agent_disk, size_bytes(resources.disk_max), owner)
+        disk.ensure(agent_disk, size_bytes(resources.disk_max), agent_disk.agent_dirs(owner))
         return agent_disk.state_dir, agent_disk.claude_dir
 
     def _write_policy(self, name: str, config: AgentConfig) -> None:

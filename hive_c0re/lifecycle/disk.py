@@ -29,6 +29,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,6 @@ from hive_c0re.errors import HiveError
 
 log = logging.getLogger(__name__)
 
-DIRS = ("state", "claude")
 MOUNT_OPTIONS = "loop,nosuid,nodev,noexec"
 MKFS = "/usr/sbin/mkfs.ext4"
 TIMEOUT = 120.0
@@ -57,6 +57,10 @@ class Disk:
     def under(cls, top: Path) -> Disk:
         """The disk of the agent whose daemon-only directory is ``top``."""
         return cls(top / "disk.img", top / "disk")
+
+    def agent_dirs(self, owner: int) -> dict[str, int]:
+        """What a new agent disk holds: its ``/state`` and ``/root/.claude``."""
+        return {self.state_dir.name: owner, self.claude_dir.name: owner}
 
     @property
     def state_dir(self) -> Path:
@@ -82,13 +86,15 @@ def is_mounted(disk: Disk) -> bool:
     return os.path.ismount(disk.mountpoint)
 
 
-def ensure(disk: Disk, size: int, owner: int) -> None:
+def ensure(disk: Disk, size: int, dirs: Mapping[str, int]) -> None:
     """Make the image if there is none, grow it to ``size`` if smaller, and mount it.
 
-    ``owner`` (the container's root on the host) owns ``state`` and ``claude``.
+    A new image holds ``dirs``, each owned by its uid (an agent's: ``state``
+    and ``claude``, owned by the container's root on the host).
     """
-    if not disk.image.exists():
-        _create(disk.image, size, owner)
+    made = not disk.image.exists()
+    if made:
+        _create(disk.image, size, dirs)
     if is_mounted(disk):
         _grow_online(disk, size)
         return
@@ -96,6 +102,10 @@ def ensure(disk: Disk, size: int, owner: int) -> None:
     disk.mountpoint.mkdir(mode=0o700, exist_ok=True)
     _run("mount", "-t", "ext4", "-o", MOUNT_OPTIONS, "--", str(disk.image),
          str(disk.mountpoint))
+    if made:
+        # Still the daemon's alone: no container has seen this filesystem yet.
+        (disk.mountpoint / "lost+found").rmdir()
+        disk.mountpoint.chmod(0o700)
     log.info("mounted %s at %s", disk.image, disk.mountpoint)
 
 
@@ -105,7 +115,7 @@ def unmount(disk: Disk) -> None:
         _run("umount", "--lazy", "--", str(disk.mountpoint))
 
 
-def _create(image: Path, size: int, owner: int) -> None:
+def _create(image: Path, size: int, dirs: Mapping[str, int]) -> None:
     # O_EXCL | O_NOFOLLOW: a new file of our own, never something already there.
     fd = os.open(image, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                  0o600)
@@ -115,7 +125,7 @@ def _create(image: Path, size: int, owner: int) -> None:
         os.close(fd)
     seed = Path(tempfile.mkdtemp(prefix=".disk-seed-", dir=image.parent))
     try:
-        for name in DIRS:
+        for name, owner in dirs.items():
             (seed / name).mkdir(mode=0o700)
             os.chown(seed / name, owner, owner)
         # -m 0: blocks reserved for uid 0 would go unused, container root is not uid 0.

@@ -12,12 +12,14 @@ import json
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.integration.approval_support import manager, propose, state_dir
 from tests.integration.limits_support import V1Limits, in_container
-from tests.sandbox import SandboxHive
+from tests.sandbox import Sandbox, SandboxHive
+from tests.sandbox import in_container as plain_in_container
 
 DISK = 64 << 20
 HOG_TOML = """
@@ -182,3 +184,21 @@ def test_tmp_filler_is_bounded(container_hive: SandboxHive, hog: V1Limits) -> No
     # Refused by the filesystem's size, or killed at memory_max (tmpfs pages count there).
     refused = done.returncode == 0 and json.loads(done.stdout)["error"] == "ENOSPC"
     assert refused or done.returncode == -9, done
+
+
+def test_the_manager_cannot_fill_the_host_through_its_repos(sandbox: Sandbox) -> None:
+    hive = SandboxHive(sandbox, HYPERHIVE_UNIT_DIR=str(sandbox.unit_dir),
+                       HYPERHIVE_SYSTEMD_SCOPE="user", HYPERHIVE_APPLY_SETTLE_SECONDS="1",
+                       HYPERHIVE_MANAGER_COMMAND="{python} -m hive_ag3nt debug echo",
+                       HYPERHIVE_PROPOSED_DISK_MIB="32")
+    hive.call("spawn", name="alice")
+    filled = plain_in_container(hive, "manager", f"PATH = '/agents/fill'\nLIMIT = {DISK}\n" + FILL)
+    assert filled.returncode == 0, filled.stderr
+    result = json.loads(filled.stdout)
+    assert result["error"] == "ENOSPC" and result["written"] < 32 << 20, result
+    # The daemon still seeds and reads repos there: refused for want of room, never crashed.
+    assert {a["name"] for a in hive.call("list")["agents"]} >= {"alice"}
+    hive.call("send", to="alice", body="still there?")
+    wait_reply(hive, "alice heard: still there?")
+    proposed = Path(hive.sandbox.env["XDG_CONFIG_HOME"]) / "hyperhive" / "proposed.img"
+    assert allocated(hive, str(proposed)) <= 32 << 20
