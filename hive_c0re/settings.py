@@ -104,7 +104,8 @@ SETTINGS: tuple[Setting, ...] = (
             minimum=0),
     Setting("proposed_disk_mib", int, 4096,
             "size in MiB of the disk behind the manager's /agents (every proposed config "
-            "repo), so the manager cannot fill the host's state; a larger value grows it",
+            "repo), so the manager cannot fill the host's state; a larger value grows it "
+            "when it is next mounted (at boot)",
             minimum=16, maximum=16 << 20),
     Setting("max_open_threads", int, 1000,
             "open questions one agent may have asked, and pending reminders it may hold",

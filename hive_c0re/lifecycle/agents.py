@@ -316,9 +316,11 @@ class Lifecycle:
     def _writable_dirs(self, top: Path, owner: int, resources: Resources) -> tuple[Path, Path]:
         """The container's ``/state`` and ``/root/.claude`` on the host, ready to bind.
 
-        They live on the agent's disk, made and mounted here. An agent made
-        before disk images keeps its plain directories: copying a tree its
-        container wrote into an image, as root, is what this design avoids.
+        They live on the agent's disk, made and mounted here; a disk that must
+        grow has its container stopped first (the verbs that get here start
+        it again). An agent made before disk images keeps its plain
+        directories: copying a tree its container wrote into an image, as
+        root, is what this design avoids.
         """
         plain = (top / "state", top / "claude")
         agent_disk = disk.Disk.under(top)
@@ -327,7 +329,11 @@ class Lifecycle:
                         "state (made before disk images)", top.name, extra={"HIVE_AGENT": top.name})
             return plain
         assert resources.disk_max is not None
-        disk.ensure(agent_disk, size_bytes(resources.disk_max), agent_disk.agent_dirs(owner))
+        size = size_bytes(resources.disk_max)
+        if disk.is_mounted(agent_disk) and disk.too_small(agent_disk, size):
+            self.backend.stop(top.name)
+            disk.release(agent_disk)
+        disk.ensure(agent_disk, size, agent_disk.agent_dirs(owner))
         return agent_disk.state_dir, agent_disk.claude_dir
 
     def _write_policy(self, name: str, config: AgentConfig) -> None:

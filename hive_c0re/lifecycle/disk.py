@@ -14,8 +14,9 @@ What the container writes is hostile input to host root, so:
   changes it only through the kernel, never the image's raw bytes;
 - it is mounted ``nosuid,nodev,noexec``: nothing in it can become a setuid
   program, a device node or an executable for anyone, the host included;
-- growing it (``resources.disk_max`` raised) works on the image file and the
-  loop device, never on a path inside the filesystem.
+- growing it (``resources.disk_max`` raised) happens with the container
+  stopped and the image unmounted and detached: ``e2fsck`` and ``resize2fs``
+  work on the image file, never on a path inside the filesystem.
 
 The mount lives in the daemon's mount namespace (the host's under the system
 manager) until the agent is destroyed; under the test sandbox it vanishes
@@ -29,6 +30,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,15 +92,19 @@ def ensure(disk: Disk, size: int, dirs: Mapping[str, int]) -> None:
     """Make the image if there is none, grow it to ``size`` if smaller, and mount it.
 
     A new image holds ``dirs``, each owned by its uid (an agent's: ``state``
-    and ``claude``, owned by the container's root on the host).
+    and ``claude``, owned by the container's root on the host). A mounted
+    disk grows only once :func:`release` has let go of it.
     """
     made = not disk.image.exists()
     if made:
         _create(disk.image, size, dirs)
     if is_mounted(disk):
-        _grow_online(disk, size)
+        if too_small(disk, size):
+            log.warning("%s stays at %d bytes until it is next mounted", disk.image,
+                        disk.image.stat().st_size)
         return
-    _grow_offline(disk.image, size)
+    if too_small(disk, size):
+        _grow(disk, size)
     disk.mountpoint.mkdir(mode=0o700, exist_ok=True)
     _run("mount", "-t", "ext4", "-o", MOUNT_OPTIONS, "--", str(disk.image),
          str(disk.mountpoint))
@@ -109,10 +115,34 @@ def ensure(disk: Disk, size: int, dirs: Mapping[str, int]) -> None:
     log.info("mounted %s at %s", disk.image, disk.mountpoint)
 
 
+def too_small(disk: Disk, size: int) -> bool:
+    return disk.image.stat().st_size < size
+
+
 def unmount(disk: Disk) -> None:
     """Unmount the disk (lazily: a process still inside cannot keep it mounted)."""
     if is_mounted(disk):
         _run("umount", "--lazy", "--", str(disk.mountpoint))
+
+
+def release(disk: Disk, wait: float = 10.0) -> None:
+    """Unmount the disk of a stopped container and wait until no loop device holds it.
+
+    The filesystem may still be alive in a container's mount namespace that
+    the kernel has not torn down yet; only once its loop device is gone is the
+    image safe to check and grow.
+    """
+    if is_mounted(disk):
+        _run("umount", "--", str(disk.mountpoint))
+    deadline = time.monotonic() + wait
+    while _attached(disk.image):
+        if time.monotonic() > deadline:
+            raise DiskError(f"{disk.image} is still in use after its container stopped")
+        time.sleep(0.1)
+
+
+def _attached(image: Path) -> bool:
+    return bool(_run("losetup", "--noheadings", "--associated", str(image)).strip())
 
 
 def _create(image: Path, size: int, dirs: Mapping[str, int]) -> None:
@@ -139,23 +169,14 @@ def _create(image: Path, size: int, dirs: Mapping[str, int]) -> None:
     log.info("made a %d-byte disk %s", size, image)
 
 
-def _grow_offline(image: Path, size: int) -> None:
-    if image.stat().st_size >= size:
+def _grow(disk: Disk, size: int) -> None:
+    """Grow an image nothing has mounted: checked and resized as a file, no ioctl."""
+    if _attached(disk.image):
+        log.warning("%s is in use elsewhere; it stays at %d bytes", disk.image,
+                    disk.image.stat().st_size)
         return
-    os.truncate(image, size)
-    # 1: e2fsck fixed something, as it may after an unclean shutdown.
-    _run("/usr/sbin/e2fsck", "-f", "-p", "--", str(image), ok=(0, 1))
-    _run("/usr/sbin/resize2fs", "--", str(image))
-    log.info("grew %s to %d bytes", image, size)
-
-
-def _grow_online(disk: Disk, size: int) -> None:
-    if disk.image.stat().st_size >= size:
-        return
-    device = _run("findmnt", "-n", "-o", "SOURCE", "--mountpoint", str(disk.mountpoint)).strip()
-    if not device.startswith("/dev/loop"):
-        raise DiskError(f"{disk.mountpoint} is mounted from {device!r}, not a loop device")
     os.truncate(disk.image, size)
-    _run("losetup", "--set-capacity", device)
-    _run("/usr/sbin/resize2fs", "--", device)
-    log.info("grew %s to %d bytes while mounted", disk.image, size)
+    # 1: e2fsck fixed something, as it may after an unclean shutdown.
+    _run("/usr/sbin/e2fsck", "-f", "-p", "--", str(disk.image), ok=(0, 1))
+    _run("/usr/sbin/resize2fs", "--", str(disk.image))
+    log.info("grew %s to %d bytes", disk.image, size)

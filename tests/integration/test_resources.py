@@ -70,7 +70,7 @@ def spawn_with(hive: SandboxHive, name: str, toml: str) -> None:
     sha = propose(hive, name, toml, f"{name} gets small limits")
     asked = manager(hive, "request_apply_commit", agent=name, sha=sha)["approval"]
     done = hive.call("approve", approval=asked["id"])["approval"]
-    assert done["status"] == "deployed", done
+    assert done["status"] == "deployed", done["note"]
 
 
 def fill(limits: V1Limits, path: str, limit: int) -> dict[str, object]:
@@ -202,3 +202,49 @@ def test_the_manager_cannot_fill_the_host_through_its_repos(sandbox: Sandbox) ->
     wait_reply(hive, "alice heard: still there?")
     proposed = Path(hive.sandbox.env["XDG_CONFIG_HOME"]) / "hyperhive" / "proposed.img"
     assert allocated(hive, str(proposed)) <= 32 << 20
+
+
+STATE_SIZE = """
+import json, os
+st = os.statvfs("/state")
+print(json.dumps({"size": st.f_blocks * st.f_frsize}))
+"""
+
+
+def disk_size(hive: SandboxHive, agent: str) -> int:
+    done = plain_in_container(hive, agent, STATE_SIZE)
+    assert done.returncode == 0, done.stderr
+    size: int = json.loads(done.stdout)["size"]
+    return size
+
+
+def test_a_raised_disk_max_grows_the_disk_of_a_running_agent(
+        container_hive: SandboxHive) -> None:
+    hive = container_hive
+    spawn_with(hive, "alice", '[resources]\ndisk_max = "32M"\n')
+    small = disk_size(hive, "alice")
+    assert small <= 32 << 20
+    written = plain_in_container(hive, "alice", "open('/state/notes.md', 'w').write('kept')")
+    assert written.returncode == 0, written.stderr
+    sha = propose(hive, "alice", '[resources]\ndisk_max = "96M"\n', "alice needs room")
+    asked = manager(hive, "request_apply_commit", agent="alice", sha=sha)["approval"]
+    done = hive.call("approve", approval=asked["id"])["approval"]
+    assert done["status"] == "deployed", done["note"]
+    assert disk_size(hive, "alice") > 64 << 20
+    kept = plain_in_container(hive, "alice", "print(open('/state/notes.md').read())")
+    assert kept.stdout == "kept\n"
+    assert (state_dir(hive, "alice") / "disk.img").stat().st_size == 96 << 20
+
+
+def test_an_agent_made_before_disks_keeps_its_plain_directories(
+        container_hive: SandboxHive) -> None:
+    hive = container_hive
+    old = state_dir(hive, "old")
+    for private in (old, old / "state", old / "claude"):
+        private.mkdir(parents=True, mode=0o700)
+    (old / "state" / "notes.md").write_text("from before")
+    hive.call("spawn", name="old")
+    seen = plain_in_container(hive, "old", "print(open('/state/notes.md').read())")
+    assert seen.stdout == "from before\n", seen.stderr
+    assert not (old / "disk.img").exists()
+    assert "disk_max is not enforced" in hive.sandbox.journal("HIVE_AGENT=old")

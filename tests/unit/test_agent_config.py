@@ -23,7 +23,7 @@ from hive_c0re.lifecycle.agent_config import (
     schema_roff,
     seed_text,
 )
-from hive_c0re.lifecycle.backend import Resources
+from hive_c0re.lifecycle.backend import Resources, size_bytes
 
 MAN_PAGE = Path(__file__).resolve().parents[2] / "man" / "hyperhive-agent.toml.5"
 
@@ -393,3 +393,10 @@ def test_man_page_renders_with_man() -> None:
     rendered = re.sub(r".\x08", "", done.stdout)
     for key in SCHEMA:
         assert key.name in rendered
+
+
+@pytest.mark.parametrize(("size", "expected"), [
+    ("16M", 16 << 20), ("4G", 4 << 30), ("1T", 1 << 40), ("512K", 512 << 10), ("1000", 1000),
+])
+def test_sizes_are_powers_of_1024(size: str, expected: int) -> None:
+    assert size_bytes(size) == expected
