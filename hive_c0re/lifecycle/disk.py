@@ -159,8 +159,10 @@ def _create(image: Path, size: int, dirs: Mapping[str, int]) -> None:
             (seed / name).mkdir(mode=0o700)
             os.chown(seed / name, owner, owner)
         # -m 0: blocks reserved for uid 0 would go unused, container root is not uid 0.
-        _run(MKFS, "-q", "-F", "-m", "0", "-E", "root_owner=0:0", "-d", str(seed), "--",
-             str(image))
+        # lazy_journal_init: the new file reads as zeroes already, so writing the journal's
+        # zeroes would only allocate it (64M of a 4G disk) for nothing.
+        _run(MKFS, "-q", "-F", "-m", "0", "-E", "root_owner=0:0,lazy_journal_init=1",
+             "-d", str(seed), "--", str(image))
     except BaseException:
         image.unlink(missing_ok=True)
         raise
