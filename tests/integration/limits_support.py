@@ -167,7 +167,7 @@ def in_container(limits: V1Limits, code: str, *, background: bool = False,
             "sh", "-ec", script, sys.executable, code]
     env = {**os.environ, **hive.sandbox.env}
     if background:
-        return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+        return subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, text=True)
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout,
                           check=False)
