@@ -85,6 +85,11 @@ class Paths:
         """Every agent's proposed config repo; bound (and only this) into the manager."""
         return self.state / "proposed"
 
+    @property
+    def proposed_disk_image(self) -> Path:
+        """The disk mounted at :attr:`proposed_root` when the hive has a manager."""
+        return self.state / "proposed.img"
+
     def proposed_repo(self, name: str) -> Path:
         return self.proposed_root / validate_agent_name(name)
 

@@ -105,6 +105,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("apply_settle_seconds", float, 3.0,
             "how long a container must stay up after a config change to count as deployed",
             minimum=0),
+    Setting("proposed_disk_mib", int, 4096,
+            "size in MiB of the disk behind the manager's /agents (every proposed config "
+            "repo), so the manager cannot fill the host's state; a larger value grows it "
+            "when it is next mounted (at boot)",
+            minimum=16, maximum=16 << 20),
     Setting("max_open_threads", int, 1000,
             "open questions one agent may have asked, and pending reminders it may hold",
             minimum=1),
@@ -138,6 +143,7 @@ class Settings:
     agent_env_file: str
     crash_reconcile_interval: float
     apply_settle_seconds: float
+    proposed_disk_mib: int
     max_open_threads: int
     nixos_private_users: str
 

@@ -270,6 +270,13 @@ def build_lifecycle(hive: Hive) -> Lifecycle:
     return Lifecycle(hive, backend)
 
 
+async def _mount_proposed_disk(hive: Hive) -> None:
+    try:
+        await asyncio.to_thread(hive.lifecycle.ensure_proposed_disk)
+    except HiveError as exc:
+        log.error("the proposed config repos are not on their own disk: %s", exc)
+
+
 async def _bring_up_manager(hive: Hive) -> None:
     try:
         await hive.lifecycle.ensure_manager()
@@ -309,6 +316,9 @@ async def serve(paths: Paths, settings: Settings) -> None:
         extra.close()
     if host_sock is None:
         host_sock = bind_unix(paths.host_socket, HOST_SOCKET_MODE)
+    if settings.manager_command:
+        # Before any request: a repo made before the mount would vanish under it.
+        await _mount_proposed_disk(hive)
     await hive.start_host(host_sock)
     for agent in store.agents():
         if agent.desired is not Desired.DESTROYED:

@@ -23,8 +23,15 @@ from typing import TYPE_CHECKING
 from hive_c0re.broker.store import AgentRecord, Desired
 from hive_c0re.daemon.egress import DEFAULT_UPSTREAM, EgressProxy, checked_upstream
 from hive_c0re.errors import HiveError, InvalidInput
+from hive_c0re.lifecycle import disk
 from hive_c0re.lifecycle.agent_config import AgentConfig, load_agent_config, seed_text
-from hive_c0re.lifecycle.backend import Backend, ContainerSpec, write_if_changed
+from hive_c0re.lifecycle.backend import (
+    Backend,
+    ContainerSpec,
+    Resources,
+    size_bytes,
+    write_if_changed,
+)
 from hive_c0re.lifecycle.gitrepo import ConfigRepo
 from hive_c0re.lifecycle.uids import MANAGER_BASE, UID_RANGE, check_agent_base
 from hive_c0re.names import MANAGER, SYSTEM, validate_container_name
@@ -122,6 +129,10 @@ class Lifecycle:
             return await self._restart_manager()
         async with self.lock(name):
             agent = self._container(name)
+            config = await asyncio.to_thread(self.applied_config, name)
+            assert agent.uid_base is not None
+            await asyncio.to_thread(self._writable_dirs, self.paths.agent_state(name),
+                                    agent.uid_base, config.resources)
             heard = self.hive.expect_agent(name)
             await asyncio.to_thread(self.backend.restart, name)
             await self._until_heard(name, heard)
@@ -156,6 +167,8 @@ class Lifecycle:
             agent = self.hive.store.agent(name)
             if agent.uid_base is not None:
                 await asyncio.to_thread(self.backend.uninstall, name)
+            # Kept (unmounted) unless purged; the next spawn mounts it again.
+            await asyncio.to_thread(disk.unmount, disk.Disk.under(self.paths.agent_state(name)))
             self.hive.stop_listening_for_agent(name)
             shutil.rmtree(self.paths.agent_policy(name), ignore_errors=True)
             if purge:
@@ -253,21 +266,37 @@ class Lifecycle:
         self.hive.announce("rebuilt" if reinstall else "restarted", MANAGER)
         return self.manager_record()
 
+    def ensure_proposed_disk(self) -> None:
+        """Put every proposed config repo (the manager's ``/agents``) on a disk of its own.
+
+        A hive whose repos predate the disk keeps its plain directory, for the
+        same reason as :meth:`_writable_dirs`.
+        """
+        root = self.paths.proposed_root
+        repos = disk.Disk(self.paths.proposed_disk_image, root)
+        if not repos.image.exists() and root.is_dir() and any(root.iterdir()):
+            log.warning("%s has no disk image: the manager's /agents is not bounded "
+                        "(made before disk images)", root)
+            return
+        self.paths.state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        disk.ensure(repos, self.settings.proposed_disk_mib << 20, {})
+
     def _prepare_manager(self, command: str) -> ContainerSpec:
         top = self.paths.manager_state
         top.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for private in (top / "state", top / "claude"):
-            private.mkdir(exist_ok=True, mode=0o700)
+        owner = self.manager_uid()
+        # The manager has no agent.toml of its own: it gets every agent's defaults.
+        resources = AgentConfig.defaults().resources
+        state_dir, claude_dir = self._writable_dirs(top, owner, resources)
         self.paths.proposed_root.mkdir(parents=True, exist_ok=True, mode=0o700)
         policy = self.paths.manager_policy
         policy.mkdir(parents=True, exist_ok=True, mode=0o755)
         (policy / POLICY_FILE).write_text(json.dumps(MANAGER_POLICY, indent=2) + "\n")
         (policy / POLICY_FILE).chmod(0o644)
-        owner = self.manager_uid()
         return ContainerSpec(
-            name=MANAGER, runtime_dir=self.paths.manager_dir, state_dir=top / "state",
-            claude_dir=top / "claude", policy_dir=policy, command=container_command(command),
-            uid_base=owner, environment=self.environment(MANAGER),
+            name=MANAGER, runtime_dir=self.paths.manager_dir, state_dir=state_dir,
+            claude_dir=claude_dir, policy_dir=policy, command=container_command(command),
+            uid_base=owner, resources=resources, environment=self.environment(MANAGER),
             writable_binds=[(self.paths.proposed_root, MANAGER_REPOS)],
             egress_dir=self.paths.egress_dir,
         )
@@ -308,13 +337,15 @@ class Lifecycle:
             raise HiveError(f"{name}'s applied config has no {CONFIG_FILE}")
         return load_agent_config(text)
 
-    def spec(self, agent: AgentRecord, config: AgentConfig) -> ContainerSpec:
+    def spec(self, agent: AgentRecord, config: AgentConfig,
+             writable: tuple[Path, Path]) -> ContainerSpec:
+        """The container of ``agent``; ``writable`` is its ``/state`` and ``/root/.claude``."""
         assert agent.uid_base is not None
         return ContainerSpec(
             name=agent.name,
             runtime_dir=self.paths.agent_runtime(agent.name),
-            state_dir=self.paths.agent_notes(agent.name),
-            claude_dir=self.paths.agent_claude(agent.name),
+            state_dir=writable[0],
+            claude_dir=writable[1],
             policy_dir=self.paths.agent_policy(agent.name),
             command=container_command(self.settings.agent_command),
             uid_base=agent.uid_base,
@@ -367,7 +398,10 @@ class Lifecycle:
         self._write_policy(agent.name, config)
         await self.hive.listen_for_agent(agent.name, agent.uid_base)
         await self.ensure_egress()
-        spec = self.spec(agent, config)
+        assert agent.uid_base is not None
+        writable = await asyncio.to_thread(self._writable_dirs, self.paths.agent_state(agent.name),
+                                           agent.uid_base, config.resources)
+        spec = self.spec(agent, config, writable)
         await asyncio.to_thread(self.backend.install, spec)
 
     async def _deploy(self, agent: AgentRecord, config: AgentConfig, *, restart: bool) -> None:
@@ -390,6 +424,29 @@ class Lifecycle:
         except TimeoutError:
             log.warning("%s's harness has not connected yet", name, extra={"HIVE_AGENT": name})
 
+    def _writable_dirs(self, top: Path, owner: int, resources: Resources) -> tuple[Path, Path]:
+        """The container's ``/state`` and ``/root/.claude`` on the host, ready to bind.
+
+        They live on the agent's disk, made and mounted here; a disk that must
+        grow has its container stopped first (the verbs that get here start
+        it again). An agent made before disk images keeps its plain
+        directories: copying a tree its container wrote into an image, as
+        root, is what this design avoids.
+        """
+        plain = (top / "state", top / "claude")
+        agent_disk = disk.Disk.under(top)
+        if not agent_disk.image.exists() and plain[0].is_dir():
+            log.warning("%s has no disk image: resources.disk_max is not enforced on its "
+                        "state (made before disk images)", top.name, extra={"HIVE_AGENT": top.name})
+            return plain
+        assert resources.disk_max is not None
+        size = size_bytes(resources.disk_max)
+        if disk.is_mounted(agent_disk) and disk.too_small(agent_disk, size):
+            self.backend.stop(top.name)
+            disk.release(agent_disk)
+        disk.ensure(agent_disk, size, agent_disk.agent_dirs(owner))
+        return agent_disk.state_dir, agent_disk.claude_dir
+
     def _write_policy(self, name: str, config: AgentConfig) -> None:
         directory = self.paths.agent_policy(name)
         directory.mkdir(parents=True, exist_ok=True, mode=0o755)
@@ -403,8 +460,6 @@ class Lifecycle:
         top = self.paths.agent_state(name)
         top.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         top.mkdir(exist_ok=True, mode=0o700)
-        for private in (self.paths.agent_notes(name), self.paths.agent_claude(name)):
-            private.mkdir(exist_ok=True, mode=0o700)
         proposed = ConfigRepo(self.paths.proposed_repo(name))
         if not proposed.exists():
             proposed.init({CONFIG_FILE: seed_text()}, f"seed config for {name}")

@@ -33,13 +33,23 @@ class Scope(StrEnum):
     USER = "user"
 
 
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def size_bytes(size: str) -> int:
+    """``512M``, ``4G`` or a plain byte count as bytes (K, M, G, T are powers of 1024)."""
+    unit = size[-1:] if size[-1:] in _UNITS else ""
+    return int(size.removesuffix(unit)) * _UNITS[unit]
+
+
 @dataclass(frozen=True)
 class Resources:
-    """Per-agent limits from ``agent.toml``, as systemd unit properties."""
+    """Per-agent limits from ``agent.toml``: systemd unit properties and the disk's size."""
 
     memory_max: str | None = None  # MemoryMax=, e.g. "2G"
     cpu_quota: str | None = None  # CPUQuota=, e.g. "150%"
     tasks_max: int | None = None  # TasksMax=
+    disk_max: str | None = None  # the size of the disk image behind /state and /root/.claude
 
     def unit_properties(self) -> list[tuple[str, str]]:
         props = [("MemoryMax", self.memory_max), ("CPUQuota", self.cpu_quota),

@@ -248,8 +248,11 @@ def test_a_directory_swapped_for_a_symlink_mid_chown_never_reowns_a_host_file(
     assert failed == [], f"rebuilds that failed under the race: {failed}"
     owner = hive.call("agent_status", name="alice")["agent"]["uid_base"]
     # The swapped entries themselves were handed over (they are the container's).
-    race = state_dir(hive, "alice") / "state" / "race"
-    assert {p.lstat().st_uid for p in race.iterdir()} == {owner}
+    # On the agent's disk, mounted in the sandbox's mount namespace.
+    race = state_dir(hive, "alice") / "disk" / "state" / "race"
+    owners = hive.sandbox.run("find", str(race), "-mindepth", "1", "-maxdepth", "1",
+                              "-printf", "%U\n").stdout.split()
+    assert owners and set(owners) == {str(owner)}
     serves(hive, "alice", "still here after the race")
 
 
