@@ -24,6 +24,7 @@ class AgentPaths:
     claude_config: Path  # /root/.claude: credentials and sessions
     socket_override: Path | None = None
     model_owned: tuple[Path, ...] = ()  # more trees the model's side edits (the manager's repos)
+    egress: Path = Path("/run/hive-egress")  # the host's egress sockets, read-only
 
     @classmethod
     def from_env(cls) -> AgentPaths:
@@ -36,6 +37,7 @@ class AgentPaths:
             claude_config=_env_path("CLAUDE_CONFIG_DIR", "/root/.claude"),
             model_owned=tuple(Path(p) for p in
                               os.environ.get("HYPERHIVE_MODEL_OWNS", "").split(":") if p),
+            egress=_env_path("HYPERHIVE_EGRESS", "/run/hive-egress"),
         )
 
     @property

@@ -43,8 +43,8 @@ PR_CAPBSET_DROP = 24
 LAST_CAP = 63
 CAPABILITY_V3 = 0x20080522
 HARNESS_SUFFIXES = ("", "-wal", "-shm", "-journal", ".new")
-# The container's own tree, which the model must traverse and read (the daemon runs
-# with UMask=0077, so it may have made them 0700/0600).
+# The container's own tree, which the model must traverse and read: made so by the
+# daemon (lifecycle/rootfs.py, read-only here); fixed up only where a tree is not.
 PUBLIC = (".", "etc", "etc/passwd", "etc/group", "etc/os-release", "etc/hostname", "root", "var")
 
 
@@ -135,8 +135,7 @@ def separate(paths: AgentPaths, uid: int, tree: Path = Path("/")) -> None:
         _readable(tree / public)
     _chmod(paths.run, 0o700)
     _chown_inside(paths.claude_config, uid, mode=0o700)
-    with contextlib.suppress(FileNotFoundError):
-        paths.claude_config.parent.chmod(0o755)  # /root: the model reaches .claude
+    _readable(paths.claude_config.parent)  # /root: the model reaches .claude
     own = {paths.events.name + s for s in HARNESS_SUFFIXES}
     own |= {paths.model_file.name + s for s in HARNESS_SUFFIXES}
     own |= {paths.session_file.name + s for s in HARNESS_SUFFIXES}

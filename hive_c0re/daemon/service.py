@@ -7,7 +7,6 @@ import contextlib
 import functools
 import json
 import logging
-import os
 import shutil
 import signal
 import socket
@@ -26,6 +25,8 @@ from hive_c0re.daemon.mail import MailSignals
 from hive_c0re.daemon.scheduler import Scheduler
 from hive_c0re.daemon.server import Listener
 from hive_c0re.errors import HiveError, PolicyRefused
+from hive_c0re.lifecycle.safefs import give_dir
+from hive_c0re.lifecycle.uids import MANAGER_BASE
 from hive_c0re.names import MANAGER, OPERATOR, SYSTEM
 from hive_c0re.paths import Paths
 from hive_c0re.settings import Settings
@@ -178,7 +179,11 @@ class Hive:
         self.host = self._listener(sock, Caller(wire.Kind.HOST, OPERATOR))
         await self.host.start()
         self.paths.manager_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        manager_sock = bind_unix(self.paths.manager_socket, AGENT_SOCKET_MODE)
+        # Owned by the manager container's root, if the hive runs one, from the start.
+        owner = MANAGER_BASE if self.settings.manager_command else None
+        manager_sock = bind_unix(self.paths.manager_socket, AGENT_SOCKET_MODE, owner)
+        if owner is not None:
+            give_dir(self.paths.manager_dir, owner)
         self.manager = self._listener(manager_sock, Caller(wire.Kind.MANAGER, MANAGER))
         await self.manager.start()
 
@@ -200,10 +205,9 @@ class Hive:
         directory = self.paths.agent_runtime(name)
         self.paths.agents_runtime.mkdir(parents=True, exist_ok=True, mode=0o755)
         directory.mkdir(exist_ok=True, mode=0o700)
-        sock = bind_unix(self.paths.agent_socket(name), AGENT_SOCKET_MODE)
+        sock = bind_unix(self.paths.agent_socket(name), AGENT_SOCKET_MODE, owner)
         if owner is not None:
-            os.chown(directory, owner, owner)
-            os.chown(self.paths.agent_socket(name), owner, owner)
+            give_dir(directory, owner)
         listener = self._listener(sock, Caller(wire.Kind.AGENT, name))
         self.agents[name] = listener
         await listener.start()
@@ -230,6 +234,8 @@ class Hive:
             if listener is not None:
                 await listener.close(drop_connections=True)
         await asyncio.gather(*self._closing, return_exceptions=True)
+        if "lifecycle" in self.__dict__:  # built: it may have started the egress process
+            await self.lifecycle.egress.stop()
 
     def report_status(self) -> None:
         if notify.enabled():
@@ -253,13 +259,22 @@ def build_lifecycle(hive: Hive) -> Lifecycle:
     if hive.settings.backend == "nixos":
         from hive_c0re.lifecycle.nixos import NixosBackend, run_command
 
-        backend: Backend = NixosBackend(run_command, systemctl, flake_for=hive.paths.applied_flake)
+        backend: Backend = NixosBackend(
+            run_command, systemctl, flake_for=hive.paths.applied_flake,
+            private_users=hive.settings.nixos_private_users == "yes")
     else:
         from hive_c0re.lifecycle.nspawn import NspawnBackend
 
         backend = NspawnBackend(systemctl, unit_dir(scope is Scope.USER),
                                 hive.paths.container_roots)
     return Lifecycle(hive, backend)
+
+
+async def _mount_proposed_disk(hive: Hive) -> None:
+    try:
+        await asyncio.to_thread(hive.lifecycle.ensure_proposed_disk)
+    except HiveError as exc:
+        log.error("the proposed config repos are not on their own disk: %s", exc)
 
 
 async def _bring_up_manager(hive: Hive) -> None:
@@ -301,6 +316,9 @@ async def serve(paths: Paths, settings: Settings) -> None:
         extra.close()
     if host_sock is None:
         host_sock = bind_unix(paths.host_socket, HOST_SOCKET_MODE)
+    if settings.manager_command:
+        # Before any request: a repo made before the mount would vanish under it.
+        await _mount_proposed_disk(hive)
     await hive.start_host(host_sock)
     for agent in store.agents():
         if agent.desired is not Desired.DESTROYED:
