@@ -40,12 +40,16 @@ def bind_unix(path: Path, mode: int) -> socket.socket:
     Refuse to remove anything that is not a socket: a wrong path must never
     cost the operator a file.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileNotFoundError):
-        if not stat.S_ISSOCK(path.lstat().st_mode):
-            raise HiveError(f"{path} exists and is not a socket; refusing to replace it")
-        path.unlink()
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    # Every failure is a HiveError naming the path: the caller decides what it costs.
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            if not stat.S_ISSOCK(path.lstat().st_mode):
+                raise HiveError(f"{path} exists and is not a socket; refusing to replace it")
+            path.unlink()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise HiveError(f"cannot listen on {path}: {exc.strerror or exc}") from None
     try:
         sock.bind(str(path))
         path.chmod(mode)

@@ -48,6 +48,8 @@ def _agent_view(hive: Hive, agent: AgentRecord) -> dict[str, Any]:
         "in_flight": counts.in_flight,
         "socket": str(hive.paths.agent_socket(agent.name)),
         "listening": hive.is_listening(agent.name),
+        # Why it is not listening, while its socket cannot be bound (retried).
+        "socket_error": hive.socket_error(agent.name),
     }
 
 
@@ -181,7 +183,8 @@ async def get_logs(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str
 
 @handles("report_login")
 async def report_login(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
-    hive.announce("logged_in" if args["logged_in"] else "needs_login", caller.name)
+    # Coalesced and rate-limited: an agent reporting in a loop writes next to nothing.
+    hive.login_reports.report(caller.name, bool(args["logged_in"]))
     return wire.ok()
 
 
