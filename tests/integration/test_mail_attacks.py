@@ -17,7 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from hive_c0re.errors import InboxFull
 from hive_c0re.wire import Client
+from tests.integration.test_crashes import crashes, manager_mail
 from tests.sandbox import Sandbox, SandboxHive, in_container
 
 BIG = "x" * 60_000  # 32 of these make an answer far larger than any socket buffer
@@ -85,3 +89,82 @@ def test_a_recv_answer_an_agent_never_read_is_unleased(sandbox: Sandbox) -> None
     # Nobody saw them before: not marked redelivered.
     assert not any(m["redelivered"] for m in seen)
     assert b"\n" not in left_in(reader)
+
+
+def pipelined(path: Path, requests: list[dict[str, Any]], batch: int = 500
+              ) -> list[dict[str, Any]]:
+    """Send ``requests`` on one connection, ``batch`` frames at a time; return the answers."""
+    answers: list[dict[str, Any]] = []
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(DEADLINE)
+        sock.connect(str(path))
+        lines = sock.makefile("rb")
+        for start in range(0, len(requests), batch):
+            chunk = requests[start:start + batch]
+            sock.sendall(b"".join(json.dumps(r).encode() + b"\n" for r in chunk))
+            answers += [json.loads(lines.readline()) for _ in chunk]
+    return answers
+
+
+def broker(hive: SandboxHive) -> sqlite3.Connection:
+    """The broker file, read-only: what the daemon actually wrote."""
+    path = Path(hive.sandbox.env["XDG_CONFIG_HOME"]) / "hyperhive" / "broker.sqlite"
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+LOGIN_FLOOD = """
+import json, socket
+sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+sock.connect("/run/hive/hive.sock")
+lines, ok = sock.makefile("rb"), 0
+for start in range(0, 5000, 500):
+    frames = [{"cmd": "report_login", "logged_in": n % 2 == 0} for n in range(start, start + 500)]
+    sock.sendall(b"".join(json.dumps(f).encode() + b"\\n" for f in frames))
+    ok += sum(json.loads(lines.readline())["ok"] for _ in frames)
+print(ok)
+"""
+LOGIN_KINDS = ("logged_in", "needs_login")
+
+
+def test_report_login_in_a_loop_writes_next_to_nothing(container_hive: SandboxHive) -> None:
+    hive = container_hive
+    hive.call("spawn", name="alice")
+    flood = in_container(hive, "alice", LOGIN_FLOOD)
+    assert flood.returncode == 0 and flood.stdout.strip() == "5000", flood.stderr
+
+    db = broker(hive)
+    try:
+        events = db.execute("SELECT COUNT(*) FROM hive_event WHERE kind IN (?, ?)",
+                            LOGIN_KINDS).fetchone()[0]
+        told = db.execute("SELECT COUNT(*) FROM message WHERE recipient = 'manager'"
+                          " AND sender = 'system' AND body LIKE '%_login%'").fetchone()[0]
+    finally:
+        db.close()
+    # agent_event_burst (10) at once, then a few a minute: 5,000 reports, a dozen writes.
+    assert events <= 12 and told <= 12, (events, told)
+    # The hive's real events still reach the manager.
+    hive.sandbox.systemctl("kill", "--kill-whom=main", "-s", "KILL", "hive-agent@alice.service")
+    assert crashes(manager_mail(hive))
+
+
+def test_a_crash_is_the_managers_next_mail_behind_10000_unread_peer_messages(
+        container_hive: SandboxHive) -> None:
+    hive = container_hive
+    hive.call("spawn", name="alice")
+    manager_mail(hive, wait=2)  # the spawn's own events, read
+    sends = [{"cmd": "send", "to": "manager", "body": f"peer {n}"} for n in range(10_000)]
+    answers = pipelined(hive.agent_socket("alice"), sends)
+    assert all(a["ok"] for a in answers), next(a for a in answers if not a["ok"])
+    with hive.client(hive.agent_socket("alice")) as alice, pytest.raises(InboxFull):
+        alice.call("send", to="manager", body="one more")
+
+    hive.sandbox.systemctl("kill", "--kill-whom=main", "-s", "KILL", "hive-agent@alice.service")
+    with Client(hive.manager_socket) as manager:
+        deadline = time.monotonic() + DEADLINE
+        while manager.call("recv", wait_seconds=0, max=1)["messages"][0]["from"] != "system":
+            assert time.monotonic() < deadline, "the crash never reached the manager's inbox"
+            time.sleep(0.2)
+        first = manager.call("recv", wait_seconds=1)["messages"]
+    assert first[0]["from"] == "system"
+    assert json.loads(first[0]["body"])["event"] == "container_crash"
+    assert [m["from"] for m in first[1:]] == ["alice"] * (len(first) - 1)
