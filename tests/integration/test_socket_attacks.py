@@ -17,7 +17,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from hive_c0re.errors import InvalidInput
+from hive_c0re.errors import InvalidInput, Unreachable
 from hive_c0re.wire import Client
 from tests.integration.test_containers import state_dir, wait_reply
 from tests.sandbox import Sandbox, SandboxHive, in_container
@@ -213,3 +213,28 @@ def test_a_connection_flood_from_a_container_leaves_the_operator_working(
     with hive.client(hive.agent_socket("bob")) as bob:
         assert [m["body"] for m in bob.call("recv", wait_seconds=0)["messages"]] == [
             "while alice floods"]
+
+
+def test_a_planted_manager_socket_file_costs_only_the_manager(sandbox: Sandbox) -> None:
+    # Planted from the host, where the manager's container would plant it through its
+    # /run/hive bind: the daemon meets the same file at its next start.
+    hive = SandboxHive(sandbox, HYPERHIVE_SOCKET_RETRY_INTERVAL="1")
+    hive.call("whoami")  # socket activation starts the daemon
+    with Client(hive.manager_socket) as manager:
+        assert manager.call("whoami")["name"] == "manager"
+    hive.sandbox.systemctl("stop", "hive-c0re.service")
+    hive.manager_socket.unlink()
+    hive.manager_socket.write_text("not a socket")
+
+    assert hive.call("whoami")["name"] == "operator"  # socket activation starts it again
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        try:
+            with Client(hive.manager_socket, timeout=5) as manager:
+                assert manager.call("whoami")["name"] == "manager"
+            break
+        except Unreachable:
+            assert time.monotonic() < deadline, "the manager never got its socket back"
+            time.sleep(0.2)
+    journal = hive.sandbox.journal("-u", "hive-c0re.service")
+    assert "manager has no socket" in journal and "manager has its socket again" in journal
