@@ -26,7 +26,7 @@ from hive_c0re.daemon import notify
 from hive_c0re.daemon.activation import activated_sockets, bind_unix
 from hive_c0re.daemon.handlers import HANDLERS
 from hive_c0re.daemon.mail import MailSignals
-from hive_c0re.daemon.reports import LoginReports
+from hive_c0re.daemon.reports import AgentReports
 from hive_c0re.daemon.scheduler import Scheduler
 from hive_c0re.daemon.server import Budget, Listener
 from hive_c0re.errors import HiveError, PolicyRefused
@@ -70,8 +70,8 @@ class Hive:
         # Why an agent's (or the manager's) socket could not be bound; retried.
         self.socket_errors: dict[str, str] = {}
         self.budget = Budget.from_settings(settings)
-        self.login_reports = LoginReports(self._announce_login, settings.agent_event_rate,
-                                          settings.agent_event_burst)
+        self.reports = AgentReports(self._announce_login, settings.agent_event_rate,
+                                    settings.agent_event_burst)
         self._closing: set[asyncio.Task[None]] = set()
         self._replaced: dict[str, list[Listener]] = {}
         self._heard: dict[str, asyncio.Event] = {}
@@ -152,6 +152,16 @@ class Hive:
 
     def _announce_login(self, agent: str, logged_in: bool) -> None:
         self.announce("logged_in" if logged_in else "needs_login", agent)
+
+    def tell_manager_for(self, caller: str, kind: str, agent: str | None, **data: Any) -> None:
+        """Tell the manager of an event ``caller``'s request caused: an agent's within its
+        budget (the operator's always), so no agent can crowd the hive's own events out."""
+        held_back = 0 if caller == OPERATOR else self.reports.notice(caller)
+        if held_back is None:
+            return  # in the event log still; the next notice says how many were held
+        if held_back:
+            data["held_back"] = held_back
+        self.tell(kind, agent, [MANAGER], **data)
 
     def tell(self, kind: str, agent: str | None, recipients: list[str], **data: Any) -> None:
         """Deliver an event already in the event log as messages from ``system``."""
@@ -283,7 +293,7 @@ class Hive:
 
     def stop_listening_for_agent(self, name: str) -> None:
         self.socket_errors.pop(name, None)
-        self.login_reports.forget(name)
+        self.reports.forget(name)
         for listener in [*self._replaced.pop(name, []), self.agents.pop(name, None)]:
             if listener is not None:
                 self._close_later(listener, drop_connections=True)
