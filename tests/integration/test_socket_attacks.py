@@ -108,7 +108,7 @@ for _ in range(COUNT):
             sock.connect("/run/hive/hive.sock")
             held.append(sock)
             break
-        except (BlockingIOError, ConnectionRefusedError):  # full backlog, or no daemon
+        except OSError:  # a full backlog, or a daemon gone (or coming back)
             if time.monotonic() > give_up:
                 unconnected += 1
                 sock.close()
