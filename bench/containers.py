@@ -47,8 +47,9 @@ if str(REPO) not in sys.path:  # also runnable as ``python bench/containers.py``
 
 from bench.common import BenchError, percentile, step  # noqa: E402
 from bench.container_hive import ContainerHive  # noqa: E402
+from hive_c0re.lifecycle import rootfs  # noqa: E402
 from hive_c0re.lifecycle.backend import ContainerSpec  # noqa: E402
-from hive_c0re.lifecycle.nspawn import nspawn_argv, prepare_root  # noqa: E402
+from hive_c0re.lifecycle.nspawn import nspawn_argv  # noqa: E402
 from tests.sandbox import can_run  # noqa: E402
 
 REPLY_TIMEOUT = 60.0  # seconds from the lifecycle call to the echo, before we give up
@@ -205,8 +206,8 @@ class Bench(ContainerHive):
         for part in ("run", "state", "claude"):
             os.chown(dirs[part], BARE_UID_BASE, BARE_UID_BASE)
         dirs["policy"].chmod(0o755)
-        root = top / "root"
-        prepare_root(root, f"bare{n}")
+        root = rootfs.build_tree(top / "roots", f"bare{n}", BARE_UID_BASE)
+        rootfs.write_etc(top / "roots", f"bare{n}")
         spec = ContainerSpec(
             name=f"bare{n}", runtime_dir=dirs["run"], state_dir=dirs["state"],
             claude_dir=dirs["claude"], policy_dir=dirs["policy"], command=["/bin/true"],
@@ -217,6 +218,7 @@ class Bench(ContainerHive):
                 f"--unit=bench-bare-{n}"]
         for prop in BARE_UNIT_PROPERTIES:
             argv += ["-p", prop]
+        rootfs.make_mount_points(root, nspawn_argv(spec, root))
         argv += ["--", *nspawn_argv(spec, root)]
         started = time.monotonic()
         done = self.box.run(*argv, check=False)

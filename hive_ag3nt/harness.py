@@ -2,7 +2,11 @@
 
 States the operator sees: idle, thinking, compacting, rate-limited,
 needs-login, offline. Nothing is acked unless its turn succeeded: a failed or
-cancelled turn requeues its mail, which comes back marked redelivered.
+cancelled turn requeues its mail, which comes back marked redelivered. Mail
+leased to the harness is always either shown in a turn or taken back: the
+long-poll for mail is never abandoned (operator input served meanwhile leaves
+it running, its answer is the next mail turn), and a turn in which a hive tool
+call could not reach the hive is not acked.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from hive_ag3nt.paths import AgentPaths
 from hive_ag3nt.policy import load_policy
 from hive_ag3nt.runner import ClaudeSession, Outcome, SessionConfig, TurnResult
 from hive_ag3nt.settings import HarnessSettings
-from hive_ag3nt.tools import build_server
+from hive_ag3nt.tools import ToolFailures, build_server
 from hive_c0re.errors import HiveError, InvalidInput, Unreachable
 
 log = logging.getLogger(__name__)
@@ -58,6 +62,7 @@ class Harness:
         self.events = EventLog(paths.events)
         self.mail = HiveConnection(paths.socket)
         self.tools = HiveConnection(paths.socket)
+        self.tool_failures = ToolFailures()
         self.cli_path = cli_path
         self.env = env or {}
         self.extra_tools = extra_tools or {}
@@ -72,6 +77,7 @@ class Harness:
         self.turn_running = False
         self.recent_mail: deque[dict[str, Any]] = deque(maxlen=RECENT_MAIL)
         self._failures = 0
+        self._recv: asyncio.Future[dict[str, Any]] | None = None  # the long-poll for mail
 
     # -- state ------------------------------------------------------------------
 
@@ -93,29 +99,49 @@ class Harness:
 
     async def start(self) -> None:
         """Learn who we are and take back mail a previous run left in flight."""
+        requeued = await self._reach_hive()
+        log.info("%s: harness up, %d message(s) requeued", self.name, requeued,
+                 extra={"HIVE_AGENT": self.name})
+        if self.session is None:
+            config = SessionConfig(
+                name=self.name, policy=self.policy, paths=self.paths,
+                system_prompt=prompt.system_prompt(self.name, self.policy,
+                                                   str(self.paths.notes)) + self.extra_prompt,
+                mcp_server=build_server(self.tools, self.extra_tools, self.prepare,
+                                        self.tool_failures),
+                cli_path=self.cli_path,
+                env=self.env, extra_tools=self.extra_tools, tool_failures=self.tool_failures)
+            self.session = ClaudeSession(config, self.events, lambda: self.model.current)
+            self.session.on_retry = self._cli_retrying
+        self.set_state(State.IDLE)
+
+    async def _reach_hive(self) -> int:
+        """Wait for the hive; take back what was in flight (a lease whose answer never came).
+
+        Called when no turn holds mail, so everything in flight is from an
+        earlier run or a lost answer. Returns how many messages came back.
+        """
+        self.name = (await self._hive_call("whoami"))["name"]
+        return int((await self._hive_call("requeue_inflight"))["requeued"])
+
+    async def _hive_call(self, cmd: str) -> dict[str, Any]:
+        """``cmd`` on the hive, waiting offline for as long as the hive is away.
+
+        For the loop's own bookkeeping verbs, which are safe to repeat.
+        """
         pause = 0.1
         while True:
             try:
-                self.name = (await self.mail.call("whoami"))["name"]
-                requeued = (await self.mail.call("requeue_inflight"))["requeued"]
-                break
+                answer = await self.mail.call(cmd)
             except Unreachable as exc:
                 self.set_state(State.OFFLINE)
                 log.warning("hive unreachable (%s); retrying", exc)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 5.0)
-        log.info("%s: harness up, %d message(s) requeued", self.name, requeued,
-                 extra={"HIVE_AGENT": self.name})
-        config = SessionConfig(
-            name=self.name, policy=self.policy, paths=self.paths,
-            system_prompt=prompt.system_prompt(self.name, self.policy, str(self.paths.notes))
-            + self.extra_prompt,
-            mcp_server=build_server(self.tools, self.extra_tools, self.prepare),
-            cli_path=self.cli_path,
-            env=self.env, extra_tools=self.extra_tools)
-        self.session = ClaudeSession(config, self.events, lambda: self.model.current)
-        self.session.on_retry = self._cli_retrying
-        self.set_state(State.IDLE)
+                continue
+            if self.state is State.OFFLINE:
+                self.set_state(State.IDLE)
+            return answer
 
     def _cli_retrying(self, error: str) -> None:
         if error == "rate_limit":
@@ -127,6 +153,12 @@ class Harness:
             await self.step()
 
     async def close(self) -> None:
+        recv, self._recv = self._recv, None
+        if recv is not None:
+            # Whatever it leased goes back: the daemon takes back an answer it could
+            # not write, and the next start requeues what is still in flight.
+            recv.cancel()
+            await asyncio.gather(recv, return_exceptions=True)
         if self.session is not None:
             await self.session.close()
         await self.mail.close()
@@ -145,32 +177,41 @@ class Harness:
         self._housekeeping()
 
     async def _next_input(self) -> list[dict[str, Any]] | str:
+        """The operator's next input, or the mail the long-poll brought.
+
+        The long-poll outlives operator input: cancelling it could drop an
+        answer already on its way (leased mail no turn would show), so it
+        keeps going while the operator is served and its answer is taken next.
+        """
+        if self._recv is not None and self._recv.done():
+            return await self._take_mail(self._recv)
         if not self.inputs.empty():
             return self.inputs.get_nowait()
-        recv = asyncio.ensure_future(self.mail.call("recv", wait_seconds=self.settings.recv_wait))
+        if self._recv is None:
+            self._recv = asyncio.ensure_future(
+                self.mail.call("recv", wait_seconds=self.settings.recv_wait))
+        recv = self._recv
         typed = asyncio.ensure_future(self.inputs.get())
+        waiting: set[asyncio.Future[Any]] = {recv, typed}
         try:
-            done, _ = await asyncio.wait({recv, typed}, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            for waiting in (recv, typed):
-                waiting.cancel()
-            await asyncio.gather(recv, typed, return_exceptions=True)
-            raise
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not typed.done():
+                typed.cancel()  # the queue keeps its item: get() takes it only when it wins
+                await asyncio.gather(typed, return_exceptions=True)
         if typed in done:
-            recv.cancel()
-            # An abandoned long-poll may have leased mail: closing makes the daemon take it back.
-            await self.mail.close()
-            with contextlib.suppress(asyncio.CancelledError, HiveError):
-                await recv
             return typed.result()
-        typed.cancel()
+        return await self._take_mail(recv)
+
+    async def _take_mail(self, recv: asyncio.Future[dict[str, Any]]) -> list[dict[str, Any]]:
+        self._recv = None
         try:
             return list(recv.result()["messages"])
         except Unreachable as exc:
             self.set_state(State.OFFLINE)
             log.warning("hive unreachable (%s); retrying", exc)
             await asyncio.sleep(1.0)
-            await self.start()
+            await self.start()  # a lease whose answer was lost comes back
             return []
 
     async def _mail_turn(self, messages: list[dict[str, Any]]) -> None:
@@ -187,7 +228,7 @@ class Harness:
                  f" ({result.error})" if result.error else "",
                  extra={"HIVE_AGENT": self.name, "HIVE_TURN": result.turn})
         if result.outcome is Outcome.OK:
-            await self.mail.call("ack_turn")
+            await self._hive_call("ack_turn")
             self._failures = 0
             await self._watermark(result)
             await self.compact_notes()
@@ -199,10 +240,11 @@ class Harness:
         if result.outcome is Outcome.TOO_LONG:
             await self.compact()
             return False
-        await self.mail.call("requeue_inflight")
+        # HIVE_UNREACHABLE lands here too: a reply may be missing, the mail comes again.
+        await self._hive_call("requeue_inflight")
         if result.outcome is Outcome.AUTH:
             await self._wait_for_login()
-        elif result.outcome is Outcome.ERROR:
+        elif result.outcome in (Outcome.ERROR, Outcome.HIVE_UNREACHABLE):
             self._failures += 1
             await asyncio.sleep(min(2.0 ** self._failures, self.settings.error_backoff_max))
         return True

@@ -1,10 +1,19 @@
-"""An asyncio client for the agent's socket (same frames as :class:`hive_c0re.wire.Client`)."""
+"""An asyncio client for the agent's socket (same frames as :class:`hive_c0re.wire.Client`).
+
+A daemon restart closes every connection. The harness may hold one for
+minutes between calls, so a connection the daemon has closed is replaced
+*before* the next request is written, and a request that failed on the wire is
+sent again on a fresh connection only when doing it twice cannot change what
+it did once (:func:`retry_safe`): a ``send`` whose answer was lost may have
+been stored, and sending it again would deliver it twice.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import select
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +23,29 @@ from hive_c0re.wire import encode
 # Room for the largest answer: 32 messages of max_body_bytes each, and then some.
 READ_LIMIT = 64 * 1024 * 1024
 
+# Verbs that read, or set a state that doing again leaves as it is. ``recv``
+# with a wait leases mail and is not among them (``retry_safe`` allows a peek).
+IDEMPOTENT = frozenset({"whoami", "ack_turn", "requeue_inflight", "get_open_threads"})
+
+Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+def retry_safe(cmd: str, args: dict[str, Any]) -> bool:
+    """Whether a request whose answer was lost may be sent again without harm."""
+    if cmd == "recv":
+        return not args.get("wait_seconds")
+    return cmd in IDEMPOTENT
+
 
 class HiveConnection:
-    """One connection, one request at a time; reconnects on the next call after a failure."""
+    """One connection, one request at a time; a closed one is replaced before a call."""
 
     def __init__(self, path: Path, timeout: float = 30.0) -> None:
         self.path = path
         self.timeout = timeout
+        self.connects = 0  # fresh connections made so far: a change means the daemon may be new
         self._lock = asyncio.Lock()
-        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._streams: Streams | None = None
 
     async def close(self) -> None:
         if self._streams is not None:
@@ -33,28 +56,49 @@ class HiveConnection:
                 await writer.wait_closed()
 
     async def call(self, cmd: str, **args: Any) -> dict[str, Any]:
-        """Send one request; return the answer or raise the error it carries."""
+        """Send one request; return the answer or raise the error it carries.
+
+        Raises :class:`Unreachable` when the hive cannot be reached or the
+        connection failed before the answer came.
+        """
         request = {"cmd": cmd, **{k: v for k, v in args.items() if v is not None}}
         wait = float(args.get("wait_seconds") or 0)
         async with self._lock:
             try:
-                reader, writer = await self._connect()
-                writer.write(encode(request))
-                await writer.drain()
-                async with asyncio.timeout(self.timeout + wait):
-                    line = await reader.readline()
-            except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
-                await self.close()
-                raise Unreachable(f"connection to {self.path} failed: {exc}") from None
-            if not line:
-                await self.close()
-                raise Unreachable(f"{self.path} closed the connection without an answer")
+                line = await self._exchange(request, wait)
+            except Unreachable:
+                if not retry_safe(cmd, request):
+                    raise
+                line = await self._exchange(request, wait)  # once, on a fresh connection
         answer: dict[str, Any] = json.loads(line)
         if not answer.get("ok"):
-            raise from_wire(answer.get("code"), str(answer.get("error", "unknown error")))
+            hint = answer.get("hint")
+            raise from_wire(answer.get("code"), str(answer.get("error", "unknown error")),
+                            hint if isinstance(hint, str) else None)
         return answer
 
-    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _exchange(self, request: dict[str, Any], wait: float) -> bytes:
+        """Write one request and read its answer line; on any failure the connection is dropped."""
+        reader, writer = await self._connect()
+        try:
+            writer.write(encode(request))
+            await writer.drain()
+            async with asyncio.timeout(self.timeout + wait):
+                line = await reader.readline()
+        except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+            await self.close()
+            raise Unreachable(f"connection to {self.path} failed: {exc or type(exc).__name__}"
+                              ) from None
+        if not line:
+            await self.close()
+            raise Unreachable(f"{self.path} closed the connection without an answer")
+        return line
+
+    async def _connect(self) -> Streams:
+        if self._streams is not None and _closed_by_peer(self._streams):
+            # The daemon hung up since the last call (a restart): nothing of this
+            # request has been written yet, so a fresh connection is safe for any verb.
+            await self.close()
         if self._streams is None:
             try:
                 self._streams = await asyncio.open_unix_connection(str(self.path),
@@ -62,4 +106,22 @@ class HiveConnection:
             except OSError as exc:
                 raise Unreachable(f"cannot reach the hive at {self.path}: "
                                   f"{exc.strerror or exc}") from None
+            self.connects += 1
         return self._streams
+
+
+def _closed_by_peer(streams: Streams) -> bool:
+    """Whether the daemon has hung up, seen by the loop already or not yet.
+
+    Between calls the daemon sends nothing, so a socket that polls readable
+    holds its end of file (the loop may not have run since the daemon closed).
+    """
+    reader, writer = streams
+    if reader.at_eof() or writer.is_closing() or reader.exception() is not None:
+        return True
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return True
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
+    return bool(poller.poll(0))

@@ -23,6 +23,7 @@ class AgentPaths:
     model_file: Path
     claude_config: Path  # /root/.claude: credentials and sessions
     socket_override: Path | None = None
+    egress: Path = Path("/run/hive-egress")  # the host's egress sockets, read-only
 
     @classmethod
     def from_env(cls) -> AgentPaths:
@@ -33,6 +34,7 @@ class AgentPaths:
             policy=_env_path("HYPERHIVE_POLICY", "/etc/hive/policy.json"),
             model_file=_env_path("HYPERHIVE_MODEL_FILE", str(state / "hyperhive-model")),
             claude_config=_env_path("CLAUDE_CONFIG_DIR", "/root/.claude"),
+            egress=_env_path("HYPERHIVE_EGRESS", "/run/hive-egress"),
         )
 
     @property

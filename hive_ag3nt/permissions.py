@@ -1,25 +1,37 @@
 """Which tools a turn may use, decided in the harness from the daemon's policy.
 
 Bash commands are matched against the policy's ``allowed_bash`` patterns
-(shell-style: ``git *``, ``ls``, ``*`` for everything). A compound command is
-allowed only if every simple command in it is; anything the matcher cannot
-take apart safely (substitutions, redirections into files, subshells) is
-refused unless ``*`` is allowed.
+(``git *``, ``ls``, ``*`` for everything). A command line is allowed only if
+hive_ag3nt.bash_syntax proves what bash will run from the text alone (simple
+commands with literal words, joined by ``&&``, ``||``, ``;`` or ``|``) and
+every one of those commands matches a pattern.
+
+A pattern is matched word by word against the command's words as bash will
+pass them: a pattern word that is just ``*`` stands for one or more words,
+any other is a shell-style pattern for exactly one word (``tests/*``). So
+``git *`` allows ``git status`` but not ``git`` alone, and a quoted
+``'git status'`` is one word, never ``git`` with an argument.
+
+A pattern grants whatever the program it names can do with any arguments:
+``git *`` is as strong as git itself, whose config (``-c core.pager=``,
+aliases with ``!``, hooks) runs commands; ``find *`` includes ``-exec``.
+That is deliberate for the manager: it also has Write and Edit, so it can
+put the same things in a repo's ``.git/config``, and its git runs in its own
+container as its own uid. Holding a program back means not listing it.
+
+The claude CLI runs the line in bash after sourcing a snapshot of the user's
+shell startup files, aliases included: an agent that may Write or Edit its
+own ``~/.bashrc`` can redefine what an allowed name runs. The allow-list
+decides what is typed, not what a shell the agent configured makes of it.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import re
-import shlex
 from dataclasses import dataclass
 
+from hive_ag3nt.bash_syntax import Unprovable, parse
 from hive_ag3nt.policy import Policy
-
-# Operators that join simple commands; each part must pass on its own.
-_SPLIT = re.compile(r"\s*(?:&&|\|\||;|\||\n)\s*")
-# Constructs that hide a command inside another: never allowed piecemeal.
-_HIDDEN = re.compile(r"`|\$\(|<\(|>\(|\$\{|^\s*\(|\)\s*$")
 
 
 @dataclass(frozen=True)
@@ -33,23 +45,37 @@ def decide_bash(command: str, patterns: tuple[str, ...]) -> Decision:
         return Decision(True)
     if not patterns:
         return Decision(False, "Bash is not allowed for this agent (allowed_bash is empty)")
-    if _HIDDEN.search(command):
-        return Decision(False, "command substitutions and subshells are not allowed; "
-                               "run the commands one by one")
-    for part in filter(None, _SPLIT.split(command.strip())):
-        if not _part_allowed(part, patterns):
-            return Decision(False, f"`{part}` is not in the allowed Bash patterns: "
-                                   + ", ".join(patterns))
+    try:
+        pipelines = parse(command)
+    except Unprovable as refused:
+        return Decision(False, f"refused by allowed_bash: {refused}")
+    for pipeline in pipelines:
+        for simple in pipeline.commands:
+            if not any(matches(simple.words, pattern) for pattern in patterns):
+                return Decision(False, f"`{simple.text}` is not in the allowed Bash "
+                                       "patterns: " + ", ".join(patterns))
     return Decision(True)
 
 
-def _part_allowed(part: str, patterns: tuple[str, ...]) -> bool:
-    try:
-        words = shlex.split(part)
-    except ValueError:
-        return False
-    normal = " ".join(words)
-    return any(fnmatch.fnmatchcase(normal, pattern) for pattern in patterns)
+def matches(words: tuple[str, ...], pattern: str) -> bool:
+    """Whether a command's words fit ``pattern``, word by word (``*`` alone: 1+ words)."""
+    wanted = tuple(pattern.split())
+    # The pattern positions reachable after each word: linear in words times
+    # pattern words, however many lone stars a pattern has.
+    reached = {0}
+    for word in words:
+        after = set()
+        for at in reached:
+            if at == len(wanted):
+                continue
+            if wanted[at] == "*":
+                after |= {at, at + 1}  # the star takes this word, and maybe more
+            elif fnmatch.fnmatchcase(word, wanted[at]):
+                after.add(at + 1)
+        if not after:
+            return False
+        reached = after
+    return len(wanted) in reached
 
 
 def decide(tool: str, tool_input: dict[str, object], policy: Policy) -> Decision:

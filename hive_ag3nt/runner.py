@@ -22,6 +22,7 @@ from hive_ag3nt.events import EventLog
 from hive_ag3nt.paths import AgentPaths
 from hive_ag3nt.permissions import decide
 from hive_ag3nt.policy import Policy
+from hive_ag3nt.tools import ToolFailures
 from hive_ag3nt.tools import allowed as allowed_tools
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,9 @@ class Outcome(StrEnum):
     AUTH = "auth"
     TOO_LONG = "too_long"
     INTERRUPTED = "interrupted"
+    # The CLI ended well, but a hive tool call could not reach the hive: a reply
+    # may not have gone out, so the turn's mail must not be acked.
+    HIVE_UNREACHABLE = "hive_unreachable"
     ERROR = "error"
 
 
@@ -70,6 +74,7 @@ class SessionConfig:
     cli_path: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     extra_tools: dict[str, Any] = field(default_factory=dict)  # the manager's, by name
+    tool_failures: ToolFailures | None = None  # what mcp_server notes of unreachable calls
 
 
 def classify(result: Any, assistant_errors: list[str]) -> tuple[Outcome, str | None]:
@@ -216,9 +221,10 @@ class ClaudeSession:
         turn = self.events.start_turn(self.model(), trigger)
         self._turn, self._denials = turn, []
         self.events.record(turn, "prompt", text=prompt)
+        self._tool_failures()  # a new turn: nothing of an earlier one counts here
         try:
             await self.connect()
-            result = await self._run(turn, prompt)
+            result = self._unreachable(await self._run(turn, prompt))
         except Exception as exc:
             log.warning("turn %d failed: %s", turn, exc)
             await self.close()  # a broken CLI process is started afresh next turn
@@ -230,6 +236,20 @@ class ClaudeSession:
                              input_tokens=result.context_tokens,
                              output_tokens=result.output_tokens, session_id=result.session_id,
                              error=result.error)
+        return result
+
+    def _tool_failures(self) -> list[str]:
+        failures = self.config.tool_failures
+        return failures.take() if failures is not None else []
+
+    def _unreachable(self, result: TurnResult) -> TurnResult:
+        """A turn the CLI ended well is not well ended if a hive call never got through."""
+        failures = self._tool_failures()
+        if failures and result.outcome is Outcome.OK:
+            result.outcome = Outcome.HIVE_UNREACHABLE
+            result.error = "hive tool call failed: " + "; ".join(failures)
+            self.events.record(result.turn, "hive_unreachable", failures=failures)
+            log.warning("turn %d: %s", result.turn, result.error)
         return result
 
     async def _run(self, turn: int, prompt: str) -> TurnResult:

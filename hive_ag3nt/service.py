@@ -8,6 +8,7 @@ import logging
 import signal
 from typing import Any
 
+from hive_ag3nt.egress import Egress
 from hive_ag3nt.harness import Harness
 from hive_ag3nt.paths import AgentPaths
 from hive_ag3nt.runner import claude_cli_path
@@ -20,6 +21,9 @@ async def run(*, ui: bool = True, harness: Harness | None = None) -> None:
     """Serve until SIGTERM/SIGINT; mail in flight stays leased and comes back redelivered."""
     paths = AgentPaths.from_env()
     harness = harness or Harness(paths, HarnessSettings.load(), cli_path=claude_cli_path())
+    # Before the first turn or login: every claude process gets the way out.
+    egress = Egress(harness.paths.egress)
+    harness.env.update(await egress.start())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -41,4 +45,5 @@ async def run(*, ui: bool = True, harness: Harness | None = None) -> None:
     if runner is not None:
         await runner.cleanup()
     await harness.close()
+    await egress.close()
     log.info("harness stopped")

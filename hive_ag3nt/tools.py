@@ -2,7 +2,10 @@
 
 Each tool is a thin call to the agent's socket: questions, reminders,
 threads and delivery all live in the daemon. A refusal from the daemon comes
-back to the model as a tool error it can read and act on.
+back to the model as a tool error it can read and act on. A call that never
+reached the hive (or lost its answer) is a tool error too, and it is also
+noted in :class:`ToolFailures`, so the turn's outcome says so and its mail is
+not acked as if the reply had gone out.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from hive_ag3nt.hive import HiveConnection
-from hive_c0re.errors import HiveError
+from hive_c0re.errors import HiveError, Unreachable
 
 Result = dict[str, Any]
 SERVER = "hive"
@@ -80,14 +83,33 @@ def _text(payload: Any, *, error: bool = False) -> Result:
 
 
 Prepare = Callable[[dict[str, Any]], dict[str, Any]]
+UNREACHABLE_HINT = ("the hive could not be reached; this turn will not count as done and "
+                    "its mail comes again, marked redelivered")
+
+
+class ToolFailures:
+    """Hive tool calls of the current turn that could not reach the hive."""
+
+    def __init__(self) -> None:
+        self._failures: list[str] = []
+
+    def note(self, tool: str, error: str) -> None:
+        self._failures.append(f"{tool}: {error}")
+
+    def take(self) -> list[str]:
+        """The failures noted since the last take (a turn starts by taking)."""
+        failures, self._failures = self._failures, []
+        return failures
 
 
 async def call_tool(hive: HiveConnection, name: str, args: dict[str, Any],
-                    prepare: Prepare | None = None) -> Result:
+                    prepare: Prepare | None = None,
+                    failures: ToolFailures | None = None) -> Result:
     """Run one hive tool (its daemon verb has the same name): the answer, or the refusal.
 
     ``prepare`` may rewrite the arguments in the container first (the manager
     resolves ``HEAD`` to a full sha); its HiveError is the model's to read.
+    An unreachable hive is also noted in ``failures``.
     """
     try:
         arguments = prepare(dict(args)) if prepare is not None else dict(args)
@@ -101,6 +123,10 @@ async def call_tool(hive: HiveConnection, name: str, args: dict[str, Any],
         arguments["at"] = int(arguments["at"])
     try:
         answer = await hive.call(name, **arguments)
+    except Unreachable as exc:
+        if failures is not None:
+            failures.note(name, exc.message)
+        return _text({"error": exc.message, "hint": UNREACHABLE_HINT}, error=True)
     except HiveError as exc:
         return _text({"error": exc.message, "hint": exc.hint}, error=True)
     answer.pop("version", None)
@@ -109,7 +135,8 @@ async def call_tool(hive: HiveConnection, name: str, args: dict[str, Any],
 
 
 def build_server(hive: HiveConnection, extra: dict[str, tuple[str, dict[str, Any]]] | None = None,
-                 prepare: dict[str, Prepare] | None = None) -> Any:
+                 prepare: dict[str, Prepare] | None = None,
+                 failures: ToolFailures | None = None) -> Any:
     """The ``hive`` MCP server for ``ClaudeAgentOptions.mcp_servers`` (plus ``extra`` tools)."""
     from claude_agent_sdk import create_sdk_mcp_server, tool
 
@@ -119,7 +146,7 @@ def build_server(hive: HiveConnection, extra: dict[str, tuple[str, dict[str, Any
         description, schema = schemas[name]
 
         async def handler(args: dict[str, Any]) -> Result:
-            return await call_tool(hive, name, args, (prepare or {}).get(name))
+            return await call_tool(hive, name, args, (prepare or {}).get(name), failures)
 
         decorated: Callable[[Callable[[Any], Awaitable[Result]]], Any] = tool(
             name, description, schema)

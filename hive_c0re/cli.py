@@ -152,7 +152,8 @@ _lifecycle_command("spawn", "Create (or revive) agent NAME's container and start
 _lifecycle_command("start", "Start agent NAME's stopped container.")
 _lifecycle_command("stop", "Stop agent NAME's container; it stays stopped.")
 _lifecycle_command("restart", "Restart agent NAME's container.")
-_lifecycle_command("rebuild", "Re-apply NAME's applied config and restart it.")
+_lifecycle_command("rebuild", "Re-apply NAME's applied config and restart it "
+                   "(a stopped agent gets the config and stays stopped).")
 
 
 @cli.command()
@@ -275,6 +276,23 @@ def inbox(obj: Context, follow: bool, limit: int) -> None:
                 if not found and not obj.as_json:
                     output.note("inbox is empty")
                 return
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.pass_obj
+@reports_errors
+def mail(obj: Context, name: str, limit: int) -> None:
+    """What agent NAME (or 'manager') was sent, newest first; nothing is marked read."""
+    found = obj.call("mail", name=name, limit=limit)["messages"]
+    if obj.as_json:
+        output.emit_json({"messages": found})
+        return
+    for message in reversed(found):
+        output.message(message)
+    if not found:
+        output.note(f"{name} has been sent nothing")
 
 
 @cli.command()

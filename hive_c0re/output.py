@@ -57,7 +57,8 @@ def message(m: Mapping[str, Any]) -> None:
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(m["sent_at"]))
     reply = f" (reply to #{m['in_reply_to']})" if m.get("in_reply_to") else ""
     redelivered = " [redelivered]" if m.get("redelivered") else ""
-    click.echo(f"#{m['id']} {stamp} {m['from']} → {m['to']}{reply}{redelivered}")
+    state = f" [{m['state']}]" if m.get("state") else ""
+    click.echo(f"#{m['id']} {stamp} {m['from']} → {m['to']}{reply}{redelivered}{state}")
     for line in str(m["body"]).splitlines() or [""]:
         click.echo(f"    {line}")
 

@@ -85,6 +85,11 @@ class Paths:
         """Every agent's proposed config repo; bound (and only this) into the manager."""
         return self.state / "proposed"
 
+    @property
+    def proposed_disk_image(self) -> Path:
+        """The disk mounted at :attr:`proposed_root` when the hive has a manager."""
+        return self.state / "proposed.img"
+
     def proposed_repo(self, name: str) -> Path:
         return self.proposed_root / validate_agent_name(name)
 
@@ -108,9 +113,17 @@ class Paths:
         return self.runtime / "policy" / validate_agent_name(name)
 
     @property
+    def egress_dir(self) -> Path:
+        """The egress process's sockets; bound read-only into every container."""
+        return self.runtime / "egress"
+
+    @property
     def container_roots(self) -> Path:
-        """The small per-agent root directories nspawn boots from (rebuilt at will)."""
-        return self.runtime / "roots"
+        """The per-agent root trees nspawn boots from, and the ``/etc`` files bound into them.
+
+        On disk, in the daemon's own state: never the host's tmpfs ``/run``.
+        """
+        return self.state / "roots"
 
 
 def unit_dir(user_scope: bool) -> Path:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from hive_c0re.errors import InvalidInput
+from hive_c0re.lifecycle.uids import FIRST_AGENT_BASE, LAST_AGENT_BASE
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("backend", str, "nspawn",
             "container backend: nspawn (any systemd distribution) or nixos",
             choices=("nspawn", "nixos")),
-    Setting("uid_base_start", int, 0x70000000,
-            "first host uid of the agents' user namespaces; each agent takes 65536 from here",
-            minimum=65536, maximum=0xFFFF0000),
+    Setting("uid_base_start", int, FIRST_AGENT_BASE,
+            "first host uid of the agents' user namespaces; each agent takes 65536 from here "
+            "(above nspawn's own pick range; the manager's slot is 0x7FFD0000)",
+            minimum=FIRST_AGENT_BASE, maximum=LAST_AGENT_BASE),
     Setting("agent_command", str, "{python} -m hive_ag3nt serve",
             "what an agent's container runs ({python} is this interpreter)"),
     Setting("manager_command", str, "{python} -m hive_m1nd serve",
@@ -122,16 +124,26 @@ SETTINGS: tuple[Setting, ...] = (
             "empty: the hive has no manager container"),
     Setting("agent_env_file", str, "",
             "file of KEY=VALUE lines set in every agent container's environment "
-            "(e.g. ANTHROPIC_BASE_URL, a proxy); empty: none"),
+            "(e.g. an API key); its ANTHROPIC_BASE_URL is where the egress sends the "
+            "model's API; empty: none"),
     Setting("crash_reconcile_interval", float, 60.0,
             "seconds between passes that look for crashed containers a signal did not report",
             minimum=1),
     Setting("apply_settle_seconds", float, 3.0,
             "how long a container must stay up after a config change to count as deployed",
             minimum=0),
+    Setting("proposed_disk_mib", int, 4096,
+            "size in MiB of the disk behind the manager's /agents (every proposed config "
+            "repo), so the manager cannot fill the host's state; a larger value grows it "
+            "when it is next mounted (at boot)",
+            minimum=16, maximum=16 << 20),
     Setting("max_open_threads", int, 1000,
             "open questions one agent may have asked, and pending reminders it may hold",
             minimum=1),
+    Setting("nixos_private_users", str, "yes",
+            "nixos backend: run each container in its own user namespace; 'no' runs agents "
+            "as host root (unsafe, logged at every start; the nspawn backend has no such switch)",
+            choices=("yes", "no")),
 )
 
 
@@ -167,7 +179,9 @@ class Settings:
     agent_env_file: str
     crash_reconcile_interval: float
     apply_settle_seconds: float
+    proposed_disk_mib: int
     max_open_threads: int
+    nixos_private_users: str
 
     @classmethod
     def load(

@@ -254,6 +254,11 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
              Field("sha", "string", "the full commit sha", required=True, max_length=64),
              _DESCRIPTION,
          ), answer={"approval": "the queued request"}),
+    Verb("mail", HOST, "what an agent or the manager was sent, newest first, read-only", (
+        Field("name", "string", "the agent, or 'manager'", required=True, max_length=64),
+        Field("limit", "integer", "how many (1-1000, default 50)", minimum=1, maximum=1000),
+    ), answer={"messages": "list of {id, from, to, body, in_reply_to, sent_at, redelivered, "
+                           "state, acked_at}; state is unread, leased or acked"}),
     Verb("destroy", HOST, "remove an agent's container; its state is kept unless purge", (
         _NAME, Field("purge", "boolean", "also wipe its state and config repos")),
         answer={}),

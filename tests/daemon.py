@@ -23,10 +23,18 @@ class DaemonProcess:
             "HYPERHIVE_MANAGER_COMMAND": "",
             **{f"HYPERHIVE_{k.upper()}": v for k, v in settings.items()},
         }
-        self.log = (self.root / "daemon.log").open("wb")
+        self._spawn()
+
+    def _spawn(self) -> None:
+        self.log = (self.root / "daemon.log").open("ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "hive_c0re", "serve"],
                                      env=self.env, stdout=self.log, stderr=self.log)
         self.wait_ready()
+
+    def restart(self) -> None:
+        """Stop the daemon and serve the same state again, as a restart by systemd would."""
+        self.stop()
+        self._spawn()
 
     @property
     def host_socket(self) -> Path:

@@ -184,8 +184,17 @@ class QuestionBook:
         return Change(record, notify)
 
     def answer(self, question_id: int, by: str, text: str) -> Change:
-        """``by`` answers an open question addressed to it; the asker gets the event."""
+        """``by`` answers an open question addressed to it; the asker gets the event.
+
+        The answer is mail to the asker: like a send, it needs ``by``'s allowed
+        recipients to include the asker, or a free-text answer would be a way
+        around them.
+        """
         record = self._addressed_to(question_id, by)
+        if not self.store.may_reach(by, record.asker):
+            raise PolicyRefused(
+                f"{by} may not answer {record.asker}: not in its allowed recipients",
+                hint=f"the question stays open until it expires or {record.asker} cancels it")
         now = self.store.clock()
         _check_still_open(record, now)
         answer, choices = match_answer(record, text)

@@ -339,6 +339,11 @@ class Store:
         for recipient in outbox.recipients:
             self._moved(recipient, unread=1)
 
+    def may_reach(self, sender: str, to: str) -> bool:
+        """Whether ``sender``'s allowed recipients let it write to mailbox ``to``."""
+        allowed = self._allowed_for(sender)
+        return allowed is None or to in allowed
+
     def _allowed_for(self, sender: str) -> frozenset[str] | None:
         """None means unrestricted; otherwise the set of recipients ``sender`` may reach."""
         if sender in UNRESTRICTED_SENDERS:
@@ -495,6 +500,23 @@ class Store:
         execute(self.db, f"PRAGMA incremental_vacuum({int(self.settings.vacuum_pages)})")
         free = int(execute(self.db, "PRAGMA freelist_count").fetchone()[0])
         return deleted, free
+
+    def history(self, recipient: str, limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` messages addressed to ``recipient``, newest first, with where
+        each stands (unread, leased, acked); nothing is leased or marked read."""
+        cursor = execute(
+            self.db,
+            "SELECT id, sender, recipient, body, in_reply_to, sent_at, deliveries > 0,"
+            " leased_at, acked_at FROM message WHERE recipient = ? ORDER BY id DESC LIMIT ?",
+            (recipient, limit),
+        )
+        found = []
+        for row in cursor.fetchall():
+            delivery = Delivery(id=row[0], sender=row[1], recipient=row[2], body=row[3],
+                                in_reply_to=row[4], sent_at=row[5], redelivered=bool(row[6]))
+            state = "acked" if row[8] is not None else "leased" if row[7] is not None else "unread"
+            found.append({**delivery.as_wire(), "state": state, "acked_at": row[8]})
+        return found
 
 
 def _validate_allow_list(names: Sequence[str]) -> list[str]:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from hive_c0re.errors import HiveError
+from hive_c0re.lifecycle.safefs import hand_over_socket
 
 LISTEN_FDS_START = 3
 
@@ -34,11 +35,13 @@ def activated_sockets(environ: Mapping[str, str] | None = None) -> dict[str, soc
     return found
 
 
-def bind_unix(path: Path, mode: int) -> socket.socket:
+def bind_unix(path: Path, mode: int, owner: int | None = None) -> socket.socket:
     """Bind a listening unix socket at ``path``, replacing a stale socket file.
 
     Refuse to remove anything that is not a socket: a wrong path must never
-    cost the operator a file.
+    cost the operator a file. ``path``'s directory may be a container's: the
+    mode (and ``owner``) are set on the socket's own inode, never through a
+    name the container could have swapped for a symlink.
     """
     # Every failure is a HiveError naming the path: the caller decides what it costs.
     try:
@@ -52,10 +55,13 @@ def bind_unix(path: Path, mode: int) -> socket.socket:
         raise HiveError(f"cannot listen on {path}: {exc.strerror or exc}") from None
     try:
         sock.bind(str(path))
-        path.chmod(mode)
+        hand_over_socket(path, mode, owner)
         sock.listen(128)
     except OSError as exc:
         sock.close()
         raise HiveError(f"cannot listen on {path}: {exc.strerror or exc}") from None
+    except HiveError:
+        sock.close()
+        raise
     sock.setblocking(False)
     return sock

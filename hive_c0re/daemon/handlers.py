@@ -65,8 +65,29 @@ async def list_agents(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[
 
 @handles("agent_status")
 async def agent_status(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    if caller.kind is wire.Kind.HOST and args["name"] == MANAGER:
+        return wire.ok(agent=await _manager_view(hive))
     agent = hive.store.agent(validate_agent_name(args["name"]))
     return wire.ok(agent=_agent_view(hive, agent))
+
+
+async def _manager_view(hive: Hive) -> dict[str, Any]:
+    """The manager as the operator sees it: it has no store row, so built from its parts."""
+    lifecycle = hive.lifecycle
+    counts = hive.store.counts(MANAGER)
+    has_container = bool(hive.settings.manager_command)
+    running = has_container and await asyncio.to_thread(lifecycle.backend.is_active, MANAGER)
+    return {
+        "name": MANAGER,
+        "desired": str(lifecycle.manager_desired()) if has_container else "none",
+        "running": running,
+        "uid_base": lifecycle.manager_uid() if has_container else None,
+        "allowed_recipients": [],
+        "unread": counts.unread,
+        "in_flight": counts.in_flight,
+        "socket": str(hive.paths.manager_socket),
+        "listening": hive.manager is not None,
+    }
 
 
 @handles("register")
@@ -146,19 +167,26 @@ async def requeue_inflight(hive: Hive, caller: Caller, args: dict[str, Any]) -> 
     return wire.ok(requeued=count)
 
 
-def _target(caller: Caller, name: object) -> str:
-    if caller.kind is wire.Kind.MANAGER and name == MANAGER:
+def _target(caller: Caller, name: object, verb: str) -> str:
+    if name != MANAGER:
+        return validate_agent_name(name)
+    if caller.kind is not wire.Kind.HOST:
         raise PolicyRefused("the manager cannot start, stop, restart or update itself",
                             hint="the operator can, from the host")
-    return validate_agent_name(name)
+    if verb == "spawn":
+        raise InvalidInput("the manager's container is created with the hive, not spawned",
+                           hint="`hive-c0re start manager` starts it if it was stopped")
+    return MANAGER
 
 
 def _lifecycle_verb(verb: str, action_name: str | None = None) -> Handler:
     async def handle(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
-        name = _target(caller, args["name"])
+        name = _target(caller, args["name"], verb)
         action = getattr(hive.lifecycle, action_name or verb)
         agent = await action(name)
         hive.report_status()
+        if name == MANAGER:
+            return wire.ok(agent=await _manager_view(hive))
         return wire.ok(agent=_agent_view(hive, hive.store.agent(agent.name)))
 
     handle.__name__ = verb
@@ -186,6 +214,14 @@ async def report_login(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict
     # Coalesced and rate-limited: an agent reporting in a loop writes next to nothing.
     hive.reports.login(caller.name, bool(args["logged_in"]))
     return wire.ok()
+
+
+@handles("mail")
+async def mail(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    name = args["name"]
+    if name != MANAGER:
+        hive.store.agent(validate_agent_name(name))  # raises NotFound
+    return wire.ok(messages=hive.store.history(name, args.get("limit", 50)))
 
 
 @handles("destroy")

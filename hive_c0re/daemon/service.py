@@ -30,6 +30,8 @@ from hive_c0re.daemon.reports import AgentReports
 from hive_c0re.daemon.scheduler import Scheduler
 from hive_c0re.daemon.server import Budget, Listener
 from hive_c0re.errors import HiveError, PolicyRefused
+from hive_c0re.lifecycle.safefs import give_dir, open_dir
+from hive_c0re.lifecycle.uids import MANAGER_BASE
 from hive_c0re.names import MANAGER, OPERATOR, SYSTEM
 from hive_c0re.paths import Paths
 from hive_c0re.settings import Settings
@@ -205,14 +207,12 @@ class Hive:
     async def listen_for_manager(self) -> None:
         """(Re)create the manager's socket; a failure costs the manager it, never the hive."""
         self.paths.manager_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Owned by the manager container's root, if the hive runs one, from the start.
+        owner = MANAGER_BASE if self.settings.manager_command else None
         try:
-            retry = MANAGER in self.socket_errors
-            manager_sock = self._bind_mailbox(MANAGER, self.paths.manager_socket)
-            if retry and self.settings.manager_command:
-                # Its running container's root must reach the socket again (on a first
-                # start, preparing its container hands the socket over).
-                owner = self.lifecycle.manager_uid()
-                os.chown(self.paths.manager_socket, owner, owner, follow_symlinks=False)
+            manager_sock = self._bind_mailbox(MANAGER, self.paths.manager_socket, owner)
+            if owner is not None:
+                give_dir(self.paths.manager_dir, owner)
         except (HiveError, OSError) as exc:
             self._socket_failed(MANAGER, exc)
             return
@@ -223,7 +223,7 @@ class Hive:
         await self.manager.start()
         self._socket_ok(MANAGER)
 
-    def _bind_mailbox(self, name: str, path: Path) -> socket.socket:
+    def _bind_mailbox(self, name: str, path: Path, owner: int | None) -> socket.socket:
         """Bind ``name``'s socket at ``path``, a path inside its container's reach.
 
         The first attempt refuses to replace what is not a socket (and says so);
@@ -231,7 +231,7 @@ class Hive:
         """
         if name in self.socket_errors:
             reclaim_entry(path)
-        return bind_unix(path, AGENT_SOCKET_MODE)
+        return bind_unix(path, AGENT_SOCKET_MODE, owner)
 
     def _socket_failed(self, name: str, exc: Exception) -> None:
         message = exc.message if isinstance(exc, HiveError) else str(exc)
@@ -279,13 +279,12 @@ class Hive:
         self.paths.agents_runtime.mkdir(parents=True, exist_ok=True, mode=0o755)
         try:
             directory.mkdir(exist_ok=True, mode=0o700)
-            sock = self._bind_mailbox(name, self.paths.agent_socket(name))
+            sock = self._bind_mailbox(name, self.paths.agent_socket(name), owner)
         except (HiveError, OSError) as exc:
             self._socket_failed(name, exc)
             return
         if owner is not None:
-            os.chown(directory, owner, owner)
-            os.chown(self.paths.agent_socket(name), owner, owner)
+            give_dir(directory, owner)
         listener = self._listener(sock, Caller(wire.Kind.AGENT, name))
         self.agents[name] = listener
         await listener.start()
@@ -315,6 +314,8 @@ class Hive:
             if listener is not None:
                 await listener.close(drop_connections=True)
         await asyncio.gather(*self._closing, return_exceptions=True)
+        if "lifecycle" in self.__dict__:  # built: it may have started the egress process
+            await self.lifecycle.egress.stop()
 
     def report_status(self) -> None:
         if notify.enabled():
@@ -338,13 +339,22 @@ def build_lifecycle(hive: Hive) -> Lifecycle:
     if hive.settings.backend == "nixos":
         from hive_c0re.lifecycle.nixos import NixosBackend, run_command
 
-        backend: Backend = NixosBackend(run_command, systemctl, flake_for=hive.paths.applied_flake)
+        backend: Backend = NixosBackend(
+            run_command, systemctl, flake_for=hive.paths.applied_flake,
+            private_users=hive.settings.nixos_private_users == "yes")
     else:
         from hive_c0re.lifecycle.nspawn import NspawnBackend
 
         backend = NspawnBackend(systemctl, unit_dir(scope is Scope.USER),
                                 hive.paths.container_roots)
     return Lifecycle(hive, backend)
+
+
+async def _mount_proposed_disk(hive: Hive) -> None:
+    try:
+        await asyncio.to_thread(hive.lifecycle.ensure_proposed_disk)
+    except HiveError as exc:
+        log.error("the proposed config repos are not on their own disk: %s", exc)
 
 
 async def _bring_up_manager(hive: Hive) -> None:
@@ -394,25 +404,24 @@ async def _listen_at_start(hive: Hive, name: str, owner: int | None) -> None:
 def reclaim_entry(path: Path) -> None:
     """Remove whatever a container left at ``path`` (a file, a link, a tree).
 
-    Only for paths in a runtime directory the daemon made for a container: the
-    entry is the daemon's own name there. Nothing is followed: the directory
-    is opened ``O_NOFOLLOW`` and the entry removed relative to it.
+    Only for paths in a runtime directory the daemon made for a container
+    (``path``'s grandparent is the daemon's own): the entry is the daemon's own
+    name there. Nothing is followed: the directory is opened from its parent
+    with ``O_NOFOLLOW`` and the entry is removed relative to it.
     """
-    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    try:
-        found = os.stat(path.name, dir_fd=fd, follow_symlinks=False)
+    with open_dir(path.parent.parent, path.parent.name) as fd:
+        try:
+            found = os.stat(path.name, dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        if stat.S_ISSOCK(found.st_mode):
+            return  # a socket: bind_unix replaces it as it always does
         if stat.S_ISDIR(found.st_mode):
             shutil.rmtree(path.name, dir_fd=fd)
-        elif not stat.S_ISSOCK(found.st_mode):
-            os.unlink(path.name, dir_fd=fd)
         else:
-            return  # a socket: bind_unix replaces it as it always does
+            os.unlink(path.name, dir_fd=fd)
         log.warning("removed a %s left at %s in place of its socket",
                     "directory" if stat.S_ISDIR(found.st_mode) else "file", path)
-    except FileNotFoundError:
-        pass
-    finally:
-        os.close(fd)
 
 
 async def serve(paths: Paths, settings: Settings) -> None:
@@ -428,6 +437,9 @@ async def serve(paths: Paths, settings: Settings) -> None:
         extra.close()
     if host_sock is None:
         host_sock = bind_unix(paths.host_socket, HOST_SOCKET_MODE)
+    if settings.manager_command:
+        # Before any request: a repo made before the mount would vanish under it.
+        await _mount_proposed_disk(hive)
     await hive.start_host(host_sock)
     for agent in store.agents():
         if agent.desired is not Desired.DESTROYED:

@@ -23,7 +23,7 @@ from types import MappingProxyType
 from typing import Any
 
 from hive_c0re.errors import InvalidInput
-from hive_c0re.lifecycle.backend import Resources
+from hive_c0re.lifecycle.backend import Resources, size_bytes
 from hive_c0re.names import MANAGER, OPERATOR, validate_agent_name
 
 FILE_NAME = "agent.toml"
@@ -37,6 +37,9 @@ RESERVED_SERVERS = frozenset({"hive", "hyperhive"})  # the harness's own MCP ser
 POLICY_KEYS = ("model", "available_models", "allowed_tools", "allowed_bash", "mcp_servers",
                "auto_compact", "compact_at", "allowed_recipients")
 _HINT = "see hyperhive-agent.toml(5)"
+# ext4 needs room for its own journal and tables; beyond 16T it wants other options.
+DISK_MIN = 16 << 20
+DISK_MAX = 16 << 40
 
 _MODEL = re.compile(r"[a-z0-9][a-z0-9.-]{0,63}")
 _SERVER = re.compile(r"[a-z][a-z0-9_-]{0,31}")
@@ -201,6 +204,14 @@ def _memory(value: object) -> str:
     return value
 
 
+def _disk(value: object) -> str:
+    if not isinstance(value, str) or not _SIZE.fullmatch(value):
+        raise _Refused()
+    if not DISK_MIN <= size_bytes(value) <= DISK_MAX:
+        raise _Refused()
+    return value
+
+
 def _cpu_quota(value: object) -> str:
     if not isinstance(value, str) or not _PERCENT.fullmatch(value):
         raise _Refused()
@@ -262,7 +273,11 @@ SCHEMA: tuple[Key, ...] = (
         "must be an array of at most 100 distinct command patterns of 1 to 200 characters, "
         "without newlines, NUL or other control characters",
         "The Bash commands the agent may run, as patterns like \"git *\", \"ls\" or "
-        "\"pytest *\". An empty array allows none; \"*\" allows every command.",
+        "\"pytest *\", matched word by word (\"*\" alone stands for one or more words). "
+        "A command line may join such commands with &&, ||, ; and |; one whose meaning "
+        "bash could change is refused: other operators, $, backquotes, globs, braces, "
+        "a NAME=value before a command, and redirections other than 2>&1-style copies "
+        "and to /dev/null. An empty array allows none; \"*\" allows every command.",
         _array(_bash_pattern, 100)),
     Key("auto_compact", "boolean", True, "must be true or false",
         "Checkpoint the notes and compact the context when it reaches compact_at.",
@@ -292,16 +307,25 @@ SCHEMA: tuple[Key, ...] = (
         "The server's tools the agent may call; the others are denied.",
         _array(_mcp_tool, 256)),
     Key("resources", "table", {}, "must be a table",
-        "systemd limits on the agent's container unit; a key left out keeps the unit's "
-        "default.", _resources),
-    Key("resources.memory_max", "string", None, "must be a size like 512M, 2G or infinity",
-        "MemoryMax= of the container unit: bytes, or K, M, G, T (powers of 1024).", _memory),
+        "Limits on the agent's container, so that one agent cannot starve the host, the "
+        "daemon or the other agents. Every key has a default; raise it here.", _resources),
+    Key("resources.memory_max", "string", "2G", "must be a size like 512M, 2G or infinity",
+        "MemoryMax= of the container unit: bytes, or K, M, G, T (powers of 1024). Past it "
+        "the kernel reclaims, then kills inside the container.", _memory),
     Key("resources.cpu_quota", "string", None,
         "must be a percentage from 1% to 10000%, like 150%",
-        "CPUQuota= of the container unit; 100% is one whole CPU.", _cpu_quota),
-    Key("resources.tasks_max", "integer", None, "must be an integer from 1 to 1000000",
-        "TasksMax= of the container unit: processes and threads together.",
-        _integer(1, 1_000_000)),
+        "CPUQuota= of the container unit; 100% is one whole CPU. Unset, the agent shares "
+        "the CPUs by weight with every other unit, which keeps the daemon scheduled.",
+        _cpu_quota),
+    Key("resources.tasks_max", "integer", 512, "must be an integer from 1 to 1000000",
+        "TasksMax= of the container unit: processes and threads together. A fork bomb "
+        "stops here.", _integer(1, 1_000_000)),
+    Key("resources.disk_max", "string", "4G",
+        "must be a size from 16M to 16T, like 64M or 4G",
+        "The size of the agent's disk: /state and /root/.claude live together on one ext4 "
+        "image of this size, so a full disk stops the agent, not the host. The image is "
+        "sparse and grows when this is raised; lowering it does not shrink it. Agents "
+        "created before disk images keep their plain directories.", _disk),
     Key("restart", "table", {}, "must be a table",
         "Reserved: what to do when the container crashes. Checked now, acted on later; until "
         "then every crash is reported to the manager.", _restart),

@@ -11,20 +11,29 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import re
 import shlex
 import shutil
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hive_c0re.broker.store import AgentRecord, Desired
+from hive_c0re.daemon.egress import DEFAULT_UPSTREAM, EgressProxy, checked_upstream
 from hive_c0re.errors import HiveError, InvalidInput
+from hive_c0re.lifecycle import disk
 from hive_c0re.lifecycle.agent_config import AgentConfig, load_agent_config, seed_text
-from hive_c0re.lifecycle.backend import Backend, ContainerSpec
+from hive_c0re.lifecycle.backend import (
+    Backend,
+    ContainerSpec,
+    Resources,
+    size_bytes,
+    write_if_changed,
+)
 from hive_c0re.lifecycle.gitrepo import ConfigRepo
+from hive_c0re.lifecycle.uids import MANAGER_BASE, UID_RANGE, check_agent_base
 from hive_c0re.names import MANAGER, SYSTEM, validate_container_name
 
 if TYPE_CHECKING:
@@ -43,6 +52,7 @@ MANAGER_POLICY = {
 }
 ENV_KEY = re.compile(r"[A-Z_][A-Z0-9_]*")
 POLICY_FILE = "policy.json"
+MANAGER_DESIRED = "desired"  # in the manager's daemon-owned state dir: running or stopped
 
 
 def container_command(template: str) -> list[str]:
@@ -59,8 +69,11 @@ class Lifecycle:
         self.paths = hive.paths
         self.settings = hive.settings
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        if self.settings.uid_base_start % 65536:
+        if self.settings.uid_base_start % UID_RANGE:
             raise InvalidInput("setting uid_base_start must be a multiple of 65536")
+        # The agents' slots start lowest; the manager's sits above them all.
+        self.egress = EgressProxy(self.paths.egress_dir,
+                                  first_uid=min(self.settings.uid_base_start, MANAGER_BASE))
 
     def lock(self, name: str) -> asyncio.Lock:
         return self._locks[validate_container_name(name)]
@@ -79,7 +92,7 @@ class Lifecycle:
             store = self.hive.store
             store.register_agent(name, list(config.allowed_recipients))
             base = (existing.uid_base if existing and existing.uid_base is not None
-                    else store.free_uid_base(self.settings.uid_base_start))
+                    else check_agent_base(store.free_uid_base(self.settings.uid_base_start)))
             agent = store.set_container(name, desired=Desired.RUNNING, uid_base=base)
             await self._deploy(agent, config, restart=False)
             log.info("spawned agent %s (uid base %d)", name, base, extra={"HIVE_AGENT": name})
@@ -88,6 +101,8 @@ class Lifecycle:
             return agent
 
     async def start(self, name: str) -> AgentRecord:
+        if name == MANAGER:
+            return await self._start_manager()
         async with self.lock(name):
             agent = self._container(name)
             config = await asyncio.to_thread(self.applied_config, name)
@@ -98,6 +113,8 @@ class Lifecycle:
             return agent
 
     async def stop(self, name: str) -> AgentRecord:
+        if name == MANAGER:
+            return await self._stop_manager()
         async with self.lock(name):
             self._container(name)
             agent = self.hive.store.set_container(name, desired=Desired.STOPPED)
@@ -107,8 +124,15 @@ class Lifecycle:
             return agent
 
     async def restart(self, name: str) -> AgentRecord:
+        """Restart the container; a stopped agent is started (and wanted running again)."""
+        if name == MANAGER:
+            return await self._restart_manager()
         async with self.lock(name):
             agent = self._container(name)
+            config = await asyncio.to_thread(self.applied_config, name)
+            assert agent.uid_base is not None
+            await asyncio.to_thread(self._writable_dirs, self.paths.agent_state(name),
+                                    agent.uid_base, config.resources)
             heard = self.hive.expect_agent(name)
             await asyncio.to_thread(self.backend.restart, name)
             await self._until_heard(name, heard)
@@ -118,13 +142,23 @@ class Lifecycle:
             return agent
 
     async def rebuild(self, name: str) -> AgentRecord:
-        """Re-apply the applied config: policy, allow-list, unit; then restart."""
+        """Re-apply the applied config: policy, allow-list, unit; then restart.
+
+        A stopped agent gets its new config and stays stopped (what runs and what
+        is wanted never disagree); ``start`` brings it up on that config.
+        """
+        if name == MANAGER:
+            return await self._restart_manager(reinstall=True)
         async with self.lock(name):
             agent = self._container(name)
             config = await asyncio.to_thread(self.applied_config, name)
+            if agent.desired is Desired.STOPPED:
+                await self._install(agent, config)
+                self.hive.announce("rebuilt", name, started=False)
+                return agent
             await self._deploy(agent, config, restart=True)
             self._wake(name, "rebuild")
-            self.hive.announce("rebuilt", name)
+            self.hive.announce("rebuilt", name, started=True)
             return agent
 
     async def destroy(self, name: str, *, purge: bool) -> None:
@@ -133,6 +167,8 @@ class Lifecycle:
             agent = self.hive.store.agent(name)
             if agent.uid_base is not None:
                 await asyncio.to_thread(self.backend.uninstall, name)
+            # Kept (unmounted) unless purged; the next spawn mounts it again.
+            await asyncio.to_thread(disk.unmount, disk.Disk.under(self.paths.agent_state(name)))
             self.hive.stop_listening_for_agent(name)
             shutil.rmtree(self.paths.agent_policy(name), ignore_errors=True)
             if purge:
@@ -147,44 +183,122 @@ class Lifecycle:
     # -- the manager --------------------------------------------------------------
 
     def manager_uid(self) -> int:
-        """The manager's uid range: the slot just below the agents'."""
-        return self.settings.uid_base_start - 65536
+        """The manager's uid range: a slot of its own, never an agent's."""
+        return MANAGER_BASE
 
     async def ensure_manager(self) -> None:
-        """Create (idempotently) and start the manager's container, if the hive has one."""
-        command = self.settings.manager_command
-        if not command:
+        """Create (idempotently) and start the manager's container, if the hive has one,
+        unless the operator stopped it."""
+        if not self.settings.manager_command:
             return
         async with self.lock(MANAGER):
-            spec = await asyncio.to_thread(self._prepare_manager, command)
-            self.hive.watch_containers()
-            await asyncio.to_thread(self.backend.install, spec)
+            await self._install_manager()
+            if self.manager_desired() is Desired.STOPPED:
+                log.info("the manager stays stopped, as the operator left it",
+                         extra={"HIVE_AGENT": MANAGER})
+                return
             if not await asyncio.to_thread(self.backend.is_active, MANAGER):
-                heard = self.hive.expect_agent(MANAGER)
-                await asyncio.to_thread(self.backend.start, MANAGER)
-                await self._until_heard(MANAGER, heard)
-                log.info("manager container started", extra={"HIVE_AGENT": MANAGER})
+                await self._start_manager_unit(self.backend.start)
+
+    async def _install_manager(self) -> None:
+        spec = await asyncio.to_thread(self._prepare_manager, self.settings.manager_command)
+        await self.ensure_egress()
+        self.hive.watch_containers()
+        await asyncio.to_thread(self.backend.install, spec)
+
+    async def _start_manager_unit(self, step: Callable[[str], None]) -> None:
+        heard = self.hive.expect_agent(MANAGER)
+        await asyncio.to_thread(step, MANAGER)
+        await self._until_heard(MANAGER, heard)
+        log.info("manager container started", extra={"HIVE_AGENT": MANAGER})
+
+    def manager_desired(self) -> Desired:
+        """What the operator wants of the manager: running unless they stopped it."""
+        try:
+            text = (self.paths.manager_state / MANAGER_DESIRED).read_text().strip()
+        except FileNotFoundError:
+            return Desired.RUNNING
+        return Desired.STOPPED if text == Desired.STOPPED else Desired.RUNNING
+
+    def _want_manager(self, desired: Desired) -> None:
+        # The manager's top state dir is the daemon's own: only state/ and claude/
+        # below it are bound into the container.
+        self.paths.manager_state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_if_changed(self.paths.manager_state / MANAGER_DESIRED, f"{desired}\n",
+                         mode=0o600)
+
+    def _need_manager(self) -> None:
+        if not self.settings.manager_command:
+            raise InvalidInput("this hive has no manager container",
+                               hint="the manager_command setting is empty")
+
+    def manager_record(self) -> AgentRecord:
+        """The manager as an agent record (it has no row of its own in the store)."""
+        return AgentRecord(name=MANAGER, allowed_recipients=(), registered_at=0.0,
+                           uid_base=self.manager_uid(), desired=self.manager_desired())
+
+    async def _start_manager(self) -> AgentRecord:
+        self._need_manager()
+        async with self.lock(MANAGER):
+            self._want_manager(Desired.RUNNING)
+            await self._install_manager()
+            if not await asyncio.to_thread(self.backend.is_active, MANAGER):
+                await self._start_manager_unit(self.backend.start)
+        self.hive.announce("started", MANAGER)
+        return self.manager_record()
+
+    async def _stop_manager(self) -> AgentRecord:
+        self._need_manager()
+        async with self.lock(MANAGER):
+            self._want_manager(Desired.STOPPED)
+            await asyncio.to_thread(self.backend.stop, MANAGER)
+        log.info("stopped the manager", extra={"HIVE_AGENT": MANAGER})
+        self.hive.announce("stopped", MANAGER)
+        return self.manager_record()
+
+    async def _restart_manager(self, *, reinstall: bool = False) -> AgentRecord:
+        self._need_manager()
+        async with self.lock(MANAGER):
+            self._want_manager(Desired.RUNNING)
+            if reinstall:
+                await self._install_manager()
+            await self._start_manager_unit(self.backend.restart)
+        self.hive.announce("rebuilt" if reinstall else "restarted", MANAGER)
+        return self.manager_record()
+
+    def ensure_proposed_disk(self) -> None:
+        """Put every proposed config repo (the manager's ``/agents``) on a disk of its own.
+
+        A hive whose repos predate the disk keeps its plain directory, for the
+        same reason as :meth:`_writable_dirs`.
+        """
+        root = self.paths.proposed_root
+        repos = disk.Disk(self.paths.proposed_disk_image, root)
+        if not repos.image.exists() and root.is_dir() and any(root.iterdir()):
+            log.warning("%s has no disk image: the manager's /agents is not bounded "
+                        "(made before disk images)", root)
+            return
+        self.paths.state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        disk.ensure(repos, self.settings.proposed_disk_mib << 20, {})
 
     def _prepare_manager(self, command: str) -> ContainerSpec:
         top = self.paths.manager_state
         top.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for private in (top / "state", top / "claude"):
-            private.mkdir(exist_ok=True, mode=0o700)
+        owner = self.manager_uid()
+        # The manager has no agent.toml of its own: it gets every agent's defaults.
+        resources = AgentConfig.defaults().resources
+        state_dir, claude_dir = self._writable_dirs(top, owner, resources)
         self.paths.proposed_root.mkdir(parents=True, exist_ok=True, mode=0o700)
         policy = self.paths.manager_policy
         policy.mkdir(parents=True, exist_ok=True, mode=0o755)
         (policy / POLICY_FILE).write_text(json.dumps(MANAGER_POLICY, indent=2) + "\n")
         (policy / POLICY_FILE).chmod(0o644)
-        owner = self.manager_uid()
-        # Its socket was bound root-owned; the manager's container root must reach it.
-        for path in (self.paths.manager_dir, self.paths.manager_socket):
-            if path.exists():
-                os.chown(path, owner, owner)
         return ContainerSpec(
-            name=MANAGER, runtime_dir=self.paths.manager_dir, state_dir=top / "state",
-            claude_dir=top / "claude", policy_dir=policy, command=container_command(command),
-            uid_base=owner, environment=self.environment(MANAGER),
+            name=MANAGER, runtime_dir=self.paths.manager_dir, state_dir=state_dir,
+            claude_dir=claude_dir, policy_dir=policy, command=container_command(command),
+            uid_base=owner, resources=resources, environment=self.environment(MANAGER),
             writable_binds=[(self.paths.proposed_root, MANAGER_REPOS)],
+            egress_dir=self.paths.egress_dir,
         )
 
     async def settle(self, name: str) -> None:
@@ -195,7 +309,12 @@ class Lifecycle:
                             hint=f"journalctl -u {self.backend.unit(name)}")
 
     async def bring_up(self) -> None:
-        """At daemon start: every agent that should run, runs."""
+        """At daemon start: every agent that should run, runs, and has its way out."""
+        try:
+            # Containers that outlived the daemon's restart need the egress back too.
+            await self.ensure_egress()
+        except HiveError as exc:
+            log.error("could not start the egress: %s", exc)
         for agent in self.hive.store.agents():
             if agent.desired is not Desired.RUNNING:
                 continue
@@ -218,25 +337,37 @@ class Lifecycle:
             raise HiveError(f"{name}'s applied config has no {CONFIG_FILE}")
         return load_agent_config(text)
 
-    def spec(self, agent: AgentRecord, config: AgentConfig) -> ContainerSpec:
+    def spec(self, agent: AgentRecord, config: AgentConfig,
+             writable: tuple[Path, Path]) -> ContainerSpec:
+        """The container of ``agent``; ``writable`` is its ``/state`` and ``/root/.claude``."""
         assert agent.uid_base is not None
         return ContainerSpec(
             name=agent.name,
             runtime_dir=self.paths.agent_runtime(agent.name),
-            state_dir=self.paths.agent_notes(agent.name),
-            claude_dir=self.paths.agent_claude(agent.name),
+            state_dir=writable[0],
+            claude_dir=writable[1],
             policy_dir=self.paths.agent_policy(agent.name),
             command=container_command(self.settings.agent_command),
             uid_base=agent.uid_base,
             resources=config.resources,
             executables=sorted({server.command for server in config.mcp_servers.values()}),
             environment=self.environment(agent.name),
+            egress_dir=self.paths.egress_dir,
         )
 
     def environment(self, name: str) -> dict[str, str]:
         """A container's environment: the operator's file, then what the hive sets."""
         return {**self.extra_environment(), "HYPERHIVE_AGENT": name, "HOME": "/root",
                 "PYTHONUNBUFFERED": "1", "CLAUDE_CONFIG_DIR": "/root/.claude"}
+
+    async def ensure_egress(self) -> None:
+        """The egress process up, forwarding the model's API where the operator's file says.
+
+        Read at every deploy, like the rest of that file: a changed upstream
+        restarts the egress process (its sockets stay).
+        """
+        upstream = self.extra_environment().get("ANTHROPIC_BASE_URL") or DEFAULT_UPSTREAM
+        await self.egress.ensure(checked_upstream(upstream))
 
     def extra_environment(self) -> dict[str, str]:
         """The operator's KEY=VALUE file for every container (``agent_env_file``)."""
@@ -260,14 +391,22 @@ class Lifecycle:
 
     # -- steps ------------------------------------------------------------------
 
-    async def _deploy(self, agent: AgentRecord, config: AgentConfig, *, restart: bool) -> None:
-        """Hand the container its policy and socket, install its unit and (re)start it."""
+    async def _install(self, agent: AgentRecord, config: AgentConfig) -> None:
+        """Hand the container its policy and socket and install its unit; start nothing."""
         self.hive.store.register_agent(agent.name, list(config.allowed_recipients))
         self.hive.watch_containers()
         self._write_policy(agent.name, config)
         await self.hive.listen_for_agent(agent.name, agent.uid_base)
-        spec = self.spec(agent, config)
+        await self.ensure_egress()
+        assert agent.uid_base is not None
+        writable = await asyncio.to_thread(self._writable_dirs, self.paths.agent_state(agent.name),
+                                           agent.uid_base, config.resources)
+        spec = self.spec(agent, config, writable)
         await asyncio.to_thread(self.backend.install, spec)
+
+    async def _deploy(self, agent: AgentRecord, config: AgentConfig, *, restart: bool) -> None:
+        """Install the agent's container (:meth:`_install`) and (re)start it."""
+        await self._install(agent, config)
         step = self.backend.restart if restart else self.backend.start
         heard = self.hive.expect_agent(agent.name)
         await asyncio.to_thread(step, agent.name)
@@ -285,6 +424,29 @@ class Lifecycle:
         except TimeoutError:
             log.warning("%s's harness has not connected yet", name, extra={"HIVE_AGENT": name})
 
+    def _writable_dirs(self, top: Path, owner: int, resources: Resources) -> tuple[Path, Path]:
+        """The container's ``/state`` and ``/root/.claude`` on the host, ready to bind.
+
+        They live on the agent's disk, made and mounted here; a disk that must
+        grow has its container stopped first (the verbs that get here start
+        it again). An agent made before disk images keeps its plain
+        directories: copying a tree its container wrote into an image, as
+        root, is what this design avoids.
+        """
+        plain = (top / "state", top / "claude")
+        agent_disk = disk.Disk.under(top)
+        if not agent_disk.image.exists() and plain[0].is_dir():
+            log.warning("%s has no disk image: resources.disk_max is not enforced on its "
+                        "state (made before disk images)", top.name, extra={"HIVE_AGENT": top.name})
+            return plain
+        assert resources.disk_max is not None
+        size = size_bytes(resources.disk_max)
+        if disk.is_mounted(agent_disk) and disk.too_small(agent_disk, size):
+            self.backend.stop(top.name)
+            disk.release(agent_disk)
+        disk.ensure(agent_disk, size, agent_disk.agent_dirs(owner))
+        return agent_disk.state_dir, agent_disk.claude_dir
+
     def _write_policy(self, name: str, config: AgentConfig) -> None:
         directory = self.paths.agent_policy(name)
         directory.mkdir(parents=True, exist_ok=True, mode=0o755)
@@ -298,8 +460,6 @@ class Lifecycle:
         top = self.paths.agent_state(name)
         top.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         top.mkdir(exist_ok=True, mode=0o700)
-        for private in (self.paths.agent_notes(name), self.paths.agent_claude(name)):
-            private.mkdir(exist_ok=True, mode=0o700)
         proposed = ConfigRepo(self.paths.proposed_repo(name))
         if not proposed.exists():
             proposed.init({CONFIG_FILE: seed_text()}, f"seed config for {name}")

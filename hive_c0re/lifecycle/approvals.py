@@ -15,6 +15,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from hive_c0re.broker.approvals import ApprovalBook, ApprovalRecord, Kind, Status
+from hive_c0re.broker.store import Desired
 from hive_c0re.errors import HiveError, InvalidInput, NotFound
 from hive_c0re.lifecycle.agent_config import load_agent_config, seed_text
 from hive_c0re.lifecycle.agents import CONFIG_FILE, MANAGER_REPOS
@@ -161,13 +162,15 @@ class Approvals:
         await asyncio.to_thread(applied.set_main, sha, True)
         lifecycle = self.hive.lifecycle
         agent = self.hive.store.agent_or_none(name)
-        has_container = agent is not None and agent.uid_base is not None
+        desired = agent.desired if agent is not None and agent.uid_base is not None else None
+        has_container = desired in (Desired.RUNNING, Desired.STOPPED)
         try:
             if has_container:
-                await lifecycle.rebuild(name)
+                await lifecycle.rebuild(name)  # a stopped agent takes it and stays stopped
             else:
                 await lifecycle.spawn(name)
-            await lifecycle.settle(name)
+            if desired is not Desired.STOPPED:
+                await lifecycle.settle(name)
         except HiveError:
             await asyncio.to_thread(applied.set_main, previous, True)
             if has_container:

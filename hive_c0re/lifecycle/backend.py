@@ -23,6 +23,7 @@ CONTAINER_RUN = Path("/run/hive")
 CONTAINER_STATE = Path("/state")
 CONTAINER_CLAUDE = Path("/root/.claude")
 CONTAINER_POLICY = Path("/etc/hive")
+CONTAINER_EGRESS = Path("/run/hive-egress")  # the only way out: the egress process's sockets
 
 
 class Scope(StrEnum):
@@ -32,13 +33,23 @@ class Scope(StrEnum):
     USER = "user"
 
 
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def size_bytes(size: str) -> int:
+    """``512M``, ``4G`` or a plain byte count as bytes (K, M, G, T are powers of 1024)."""
+    unit = size[-1:] if size[-1:] in _UNITS else ""
+    return int(size.removesuffix(unit)) * _UNITS[unit]
+
+
 @dataclass(frozen=True)
 class Resources:
-    """Per-agent limits from ``agent.toml``, as systemd unit properties."""
+    """Per-agent limits from ``agent.toml``: systemd unit properties and the disk's size."""
 
     memory_max: str | None = None  # MemoryMax=, e.g. "2G"
     cpu_quota: str | None = None  # CPUQuota=, e.g. "150%"
     tasks_max: int | None = None  # TasksMax=
+    disk_max: str | None = None  # the size of the disk image behind /state and /root/.claude
 
     def unit_properties(self) -> list[tuple[str, str]]:
         props = [("MemoryMax", self.memory_max), ("CPUQuota", self.cpu_quota),
@@ -62,6 +73,7 @@ class ContainerSpec:
     executables: Sequence[str] = ()  # programs the config expects inside (MCP servers)
     writable_binds: Sequence[tuple[Path, Path]] = ()  # (host, container): the manager's repos
     environment: Mapping[str, str] = field(default_factory=dict)
+    egress_dir: Path | None = None  # bound read-only to /run/hive-egress
 
     def __post_init__(self) -> None:
         validate_container_name(self.name)
@@ -116,6 +128,9 @@ def write_if_changed(path: Path, text: str, mode: int | None = None) -> bool:
     return True
 
 
+UNIT_NOT_LOADED = 5  # systemctl's exit status for a unit it has no file for
+
+
 class SystemctlError(HiveError):
     code = "systemd"
 
@@ -137,6 +152,13 @@ class Systemctl:
             raise SystemctlError(
                 f"systemctl {' '.join(args)} failed: {done.stderr.strip() or done.returncode}")
         return done
+
+    def stop(self, unit: str) -> None:
+        """Stop ``unit``; one already gone (not loaded) is as stopped as it gets."""
+        done = self.run("stop", unit, check=False)
+        if done.returncode not in (0, UNIT_NOT_LOADED):
+            raise SystemctlError(f"systemctl stop {unit} failed: "
+                                 f"{done.stderr.strip() or done.returncode}")
 
     def show(self, unit: str, prop: str) -> str:
         return self.run("show", unit, "-p", prop, "--value").stdout.strip()

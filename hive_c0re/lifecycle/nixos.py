@@ -3,8 +3,10 @@
 NixOS builds the container's system from the agent's applied flake
 (``nixos-container create|update --flake``), and ``container@h-<agent>.service``
 runs it with the settings in ``/etc/nixos-containers/h-<agent>.conf``, an
-EnvironmentFile. The backend rewrites that file so the container uses the
-host's network and sees the hive's binds, passed through
+EnvironmentFile. The backend rewrites that file so the container has a
+network of its own with only a loopback (``PRIVATE_NETWORK=1``, no
+addresses: the way out is the egress process) and sees the hive's binds,
+passed through
 ``EXTRA_NSPAWN_FLAGS`` because ``nixos-container`` has no bind option. The
 start script expands that variable unquoted, so every bound path is held to
 a small character set. Resource limits go into a drop-in under
@@ -29,9 +31,11 @@ from pathlib import Path
 from hive_c0re.errors import HiveError, InvalidInput
 from hive_c0re.lifecycle.backend import (
     CONTAINER_CLAUDE,
+    CONTAINER_EGRESS,
     CONTAINER_POLICY,
     CONTAINER_RUN,
     CONTAINER_STATE,
+    UNIT_NOT_LOADED,
     ContainerSpec,
     Systemctl,
     SystemctlError,
@@ -48,15 +52,16 @@ DROPIN_ROOT = Path("/etc/systemd/system.control")
 DROPIN = "50-hyperhive.conf"
 PROFILES = Path("/nix/var/nix/profiles/per-container")
 
-# Each of these gives the container a network of its own (nspawn's
+# Each of these gives the container a link to the host (nspawn's
 # --network-veth, --network-bridge, --port, --network-interface,
-# --network-macvlan all imply or need --private-network): cleared, so the
-# container shares the host's network.
+# --network-macvlan): cleared, so the container's private network has
+# nothing but its loopback.
 NETWORK_KEYS = (
     "HOST_ADDRESS", "LOCAL_ADDRESS", "HOST_ADDRESS6", "LOCAL_ADDRESS6", "HOST_BRIDGE",
     "HOST_PORT", "LOCAL_MAC_ADDRESS", "INTERFACES", "MACVLANS",
 )
-BIND_TARGETS = frozenset({CONTAINER_RUN, CONTAINER_STATE, CONTAINER_CLAUDE, CONTAINER_POLICY})
+BIND_TARGETS = frozenset({CONTAINER_RUN, CONTAINER_STATE, CONTAINER_CLAUDE, CONTAINER_POLICY,
+                          CONTAINER_EGRESS})
 BIND_OPTIONS = ("--bind", "--bind-ro")
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # systemd's, not str.splitlines()'s
@@ -180,12 +185,15 @@ def build_argv(ref: str, out_link: Path) -> list[str]:
 def nspawn_binds(spec: ContainerSpec, *, private_users: bool) -> list[str]:
     """The hive's binds as nspawn flags; writable ones idmapped under a user namespace."""
     idmap = ":idmap" if private_users else ""
-    return [
+    binds = [
         f"--bind={checked_path(spec.runtime_dir)}:{CONTAINER_RUN}{idmap}",
         f"--bind={checked_path(spec.state_dir)}:{CONTAINER_STATE}{idmap}",
         f"--bind={checked_path(spec.claude_dir)}:{CONTAINER_CLAUDE}{idmap}",
         f"--bind-ro={checked_path(spec.policy_dir)}:{CONTAINER_POLICY}",
     ]
+    if spec.egress_dir is not None:
+        binds.append(f"--bind-ro={checked_path(spec.egress_dir)}:{CONTAINER_EGRESS}")
+    return binds
 
 
 def parse_value(raw: str) -> str:
@@ -235,7 +243,7 @@ def managed_settings(spec: ContainerSpec, existing_flags: str, *,
     """Every key the backend owns, in the order missing ones are appended."""
     flags = foreign_flags(existing_flags.split()) + nspawn_binds(spec, private_users=private_users)
     return {
-        "PRIVATE_NETWORK": "0",
+        "PRIVATE_NETWORK": "1",
         **dict.fromkeys(NETWORK_KEYS, ""),
         "AUTO_START": "0",  # the daemon starts containers, once their binds exist
         # A number, not "pick": container uid 0 is uid_base on the host, as the
@@ -297,6 +305,10 @@ def render_dropin(spec: ContainerSpec) -> str | None:
 
 # --- the backend ------------------------------------------------------------
 
+UNSAFE_SHARED_UIDS = (
+    "nixos_private_users=no: agent containers run as root on the host, without a user "
+    "namespace; an agent that escapes its container is host root")
+
 
 class NixosBackend:
     """Agents as imperative NixOS containers under ``container@h-<agent>.service``."""
@@ -305,13 +317,15 @@ class NixosBackend:
 
     def __init__(self, runner: Runner, systemctl: Systemctl, *,
                  flake_for: Callable[[str], str], conf_dir: Path = CONF_DIR,
-                 dropin_root: Path = DROPIN_ROOT, private_users: bool = False) -> None:
+                 dropin_root: Path = DROPIN_ROOT, private_users: bool = True) -> None:
         self.runner = runner
         self.systemctl = systemctl
         self.flake_for = flake_for
         self.conf_dir = conf_dir
         self.dropin_root = dropin_root
         self.private_users = private_users
+        if not private_users:
+            log.warning(UNSAFE_SHARED_UIDS)
 
     def unit(self, agent: str) -> str:
         return unit_name(agent)
@@ -345,9 +359,13 @@ class NixosBackend:
         return Path(checked_store_path(Path(printed[-1])))
 
     def uninstall(self, agent: str) -> None:
-        """Stop and destroy the container; its binds' sources (the agent's state) stay."""
-        self._systemctl("stop", unit_name(agent))
-        self._run(destroy_argv(agent))
+        """Stop and destroy the container; its binds' sources (the agent's state) stay.
+
+        Idempotent: a container already destroyed is left as it is.
+        """
+        self.stop(agent)
+        if self.conf_path(agent).exists():
+            self._run(destroy_argv(agent))
         dropins = self.dropin_dir(agent)
         if dropins.exists():
             shutil.rmtree(dropins)
@@ -359,7 +377,9 @@ class NixosBackend:
         self._systemctl("start", unit_name(agent))
 
     def stop(self, agent: str) -> None:
-        self._systemctl("stop", unit_name(agent))
+        done = self._systemctl("stop", unit_name(agent), check=False)
+        if done.returncode not in (0, UNIT_NOT_LOADED):
+            raise SystemctlError(f"systemctl stop {unit_name(agent)} failed: {_why(done)}")
 
     def restart(self, agent: str) -> None:
         self._systemctl("reset-failed", unit_name(agent), check=False)

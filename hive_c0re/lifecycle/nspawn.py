@@ -1,25 +1,30 @@
 """The nspawn backend: one ``hive-agent@<name>.service`` per agent, any systemd distribution.
 
-Each container boots from a small per-agent root (the host's ``/usr``
-read-only, a minimal ``/etc``, nothing of ``/root``, ``/home`` or the hive's
+Each container boots from a small per-agent root, read-only (see
+:mod:`hive_c0re.lifecycle.rootfs`: the host's ``/usr`` read-only, ``/etc``
+files from daemon-only space, nothing of ``/root``, ``/home`` or the hive's
 state), runs in its own user namespace (container uid 0 is ``uid_base`` on
 the host) and sees only its binds: ``/run/hive``, ``/state``,
-``/root/.claude`` and, read-only, ``/etc/hive``.
+``/root/.claude`` and, read-only, ``/etc/hive`` and ``/run/hive-egress``.
+Its network namespace holds only a loopback: the way out is the egress
+process (:mod:`hive_c0re.egress`). What the container can write is handed
+over with :mod:`hive_c0re.lifecycle.safefs`, never by path.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from hive_c0re.errors import HiveError
+from hive_c0re.lifecycle import rootfs
 from hive_c0re.lifecycle.backend import (
     CONTAINER_CLAUDE,
+    CONTAINER_EGRESS,
     CONTAINER_POLICY,
     CONTAINER_RUN,
     CONTAINER_STATE,
@@ -27,6 +32,8 @@ from hive_c0re.lifecycle.backend import (
     Systemctl,
     write_if_changed,
 )
+from hive_c0re.lifecycle.safefs import give_tree
+from hive_c0re.lifecycle.uids import UID_RANGE
 from hive_c0re.names import validate_container_name
 from hive_c0re.units import render
 
@@ -34,37 +41,15 @@ log = logging.getLogger(__name__)
 
 TEMPLATE = "hive-agent@.service"
 DROPIN = "50-hyperhive.conf"
-UID_RANGE = 65536
 NSPAWN = "/usr/bin/systemd-nspawn"
 # Public certificates only: the container must reach the API over TLS, and
 # /etc/ssl/private must stay on the host.
 HOST_READ_ONLY = (Path("/usr"), Path("/etc/ssl/certs"))
-ROOT_DIRS = ("usr", "etc", "etc/ssl", "tmp", "proc", "sys", "dev", "run", "root", "var", "var/tmp")
-MERGED_USR = ("bin", "lib", "lib64", "sbin")
 UNSAFE_IN_UNIT = set(" \t\n\"'\\$;%`")
 
 
 def unit_name(agent: str) -> str:
     return f"hive-agent@{validate_container_name(agent)}.service"
-
-
-def prepare_root(root: Path, agent: str) -> None:
-    """Create (idempotently) the minimal root tree the container starts from."""
-    root.mkdir(parents=True, exist_ok=True, mode=0o755)
-    for name in ROOT_DIRS:
-        (root / name).mkdir(exist_ok=True)
-    (root / "tmp").chmod(0o1777)
-    for name in MERGED_USR:
-        link = root / name
-        if not link.is_symlink():
-            link.symlink_to(f"usr/{name}")
-    etc = root / "etc"
-    (etc / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n"
-                                "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n")
-    (etc / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
-    (etc / "os-release").write_text('ID=hyperhive\nNAME="hyperhive agent"\n')
-    (etc / "hostname").write_text(f"h-{agent}\n")
-    (etc / "machine-id").touch()
 
 
 def host_python_binds() -> list[Path]:
@@ -95,25 +80,33 @@ def nspawn_argv(spec: ContainerSpec, root: Path) -> list[str]:
         f"--directory={_checked(root)}",
         f"--machine=h-{spec.name}",
         f"--private-users={spec.uid_base}:{UID_RANGE}",
-        "--private-users-ownership=chown",
+        # The root tree stays the host's (the container sees it as nobody's, read-only);
+        # what the container may write is handed over by the daemon, see install().
+        "--private-users-ownership=off",
+        # A network namespace with only a loopback: no host loopback, no other
+        # container; egress is the host's proxy, reached over /run/hive-egress.
+        "--private-network",
         "--as-pid2",
         "--console=pipe",
         "--kill-signal=SIGRTMIN+3",
         f"--chdir={CONTAINER_STATE}",
     ]
+    argv += rootfs.root_options(root.parent, spec.name)
     for ro in HOST_READ_ONLY:
         if ro.exists():
             argv.append(f"--bind-ro={_checked(ro)}")
     for ro in (*host_python_binds(), *spec.read_only_binds):
-        # idmapped: the container's root reads them whatever the host's modes (a venv
-        # in a 0700 directory); read-only, so it still cannot change them.
-        argv.append(f"--bind-ro={_checked(ro)}:{_checked(ro)}:idmap")
+        # Not idmapped: the container reads only what any user of the host may read,
+        # never a file the host keeps 0600 (a key in the checkout).
+        argv.append(f"--bind-ro={_checked(ro)}")
     argv += [
         f"--bind={_checked(spec.runtime_dir)}:{CONTAINER_RUN}",
         f"--bind={_checked(spec.state_dir)}:{CONTAINER_STATE}",
         f"--bind={_checked(spec.claude_dir)}:{CONTAINER_CLAUDE}",
         f"--bind-ro={_checked(spec.policy_dir)}:{CONTAINER_POLICY}",
     ]
+    if spec.egress_dir is not None:
+        argv.append(f"--bind-ro={_checked(spec.egress_dir)}:{CONTAINER_EGRESS}")
     for host, inside in spec.writable_binds:
         # idmapped: what the container writes stays owned by the daemon's user on the host.
         argv.append(f"--bind={_checked(host)}:{_checked(inside)}:idmap")
@@ -144,15 +137,22 @@ def check_executables(spec: ContainerSpec) -> None:
     """Refuse a config whose programs the container could not run.
 
     The container sees the host's ``/usr`` and the harness's Python, so a
-    program must live there and be executable.
+    program must live there and be executable, both as written (what the
+    container runs) and once every symlink and ``..`` is resolved (what the
+    host checked): ``/usr/../x`` or a link from ``/usr`` to elsewhere is refused.
     """
     visible = (*HOST_READ_ONLY, *host_python_binds(), *spec.read_only_binds)
+    resolved = [root.resolve() for root in visible]
     for program in spec.executables:
         path = Path(program)
-        if not any(path.is_relative_to(root) for root in visible):
+        if not path.is_absolute() or ".." in path.parts:
+            raise HiveError(f"{program} must be an absolute path without '..'")
+        target = path.resolve()
+        if not any(path.is_relative_to(root) for root in visible) or \
+                not any(target.is_relative_to(root) for root in resolved):
             raise HiveError(f"{program} is outside what the container sees "
                             f"({', '.join(str(v) for v in visible)})")
-        if not path.is_file() or not os.access(path, os.X_OK):
+        if not target.is_file() or not os.access(target, os.X_OK):
             raise HiveError(f"{program} is not an executable file in the container")
 
 
@@ -170,21 +170,6 @@ def render_environment(environment: dict[str, str] | Mapping[str, str]) -> str:
 def _quote(word: str) -> str:
     # Unit files split on whitespace; only the command's own arguments can carry spaces.
     return f'"{word}"' if " " in word else word
-
-
-def _chown_tree(path: Path, uid: int, gid: int) -> None:
-    """Give ``path`` and everything below it to the container's root, skipping symlinks."""
-    for entry in _walk(path):
-        st = entry.lstat()
-        if (st.st_uid, st.st_gid) != (uid, gid):
-            os.lchown(entry, uid, gid)
-
-
-def _walk(path: Path) -> Iterable[Path]:
-    yield path
-    if path.is_dir() and not path.is_symlink():
-        for child in path.iterdir():
-            yield from _walk(child)
 
 
 class NspawnBackend:
@@ -205,11 +190,12 @@ class NspawnBackend:
 
     def install(self, spec: ContainerSpec) -> None:
         check_executables(spec)
-        root = self.roots / spec.name
-        prepare_root(root, spec.name)
+        root = rootfs.build_tree(self.roots, spec.name, spec.uid_base)
+        rootfs.write_etc(self.roots, spec.name)
+        rootfs.make_mount_points(root, nspawn_argv(spec, root))
         for owned in (spec.runtime_dir, spec.state_dir, spec.claude_dir):
             owned.mkdir(parents=True, exist_ok=True)
-            _chown_tree(owned, spec.uid_base, spec.uid_base)
+            give_tree(owned, spec.uid_base)
         spec.policy_dir.chmod(0o755)
         env_file = self.roots / f".{spec.name}.env"
         write_if_changed(env_file, render_environment(spec.environment), mode=0o600)
@@ -223,8 +209,7 @@ class NspawnBackend:
         self.stop(agent)
         self.systemctl.run("reset-failed", unit_name(agent), check=False)
         shutil.rmtree(self._dropin_dir(agent), ignore_errors=True)
-        with contextlib.suppress(FileNotFoundError):
-            shutil.rmtree(self.roots / validate_container_name(agent))
+        rootfs.remove(self.roots, agent)
         (self.roots / f".{agent}.env").unlink(missing_ok=True)
         self.systemctl.run("daemon-reload")
 
@@ -233,7 +218,7 @@ class NspawnBackend:
         self.systemctl.run("start", unit_name(agent))
 
     def stop(self, agent: str) -> None:
-        self.systemctl.run("stop", unit_name(agent))
+        self.systemctl.stop(unit_name(agent))
 
     def restart(self, agent: str) -> None:
         self.systemctl.run("reset-failed", unit_name(agent), check=False)

@@ -28,6 +28,13 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
+def sandbox_git(hive: SandboxHive, repo: Path, *args: str) -> str:
+    """git in the sandbox's mount namespace: with a manager, the proposed repos are on a
+    disk mounted there."""
+    return hive.sandbox.run("git", "-C", str(repo), "-c", "safe.directory=*",
+                            *args).stdout.strip()
+
+
 def propose(hive: SandboxHive, agent: str, toml: str, message: str) -> str:
     """Do what the manager does: edit the proposed agent.toml and commit."""
     repo = proposed_dir(hive, agent)

@@ -80,9 +80,10 @@ def test_state_persists_until_purge_and_is_not_host_root(container_hive: Sandbox
     hive.call("spawn", name="alice")
     written = in_container(hive, "alice", "open('/state/notes.md', 'w').write('remember')")
     assert written.returncode == 0, written.stderr
-    notes = state_dir(hive, "alice") / "state" / "notes.md"
-    assert notes.read_text() == "remember"
-    owner = notes.stat().st_uid
+    # On the agent's disk, mounted in the sandbox's mount namespace.
+    notes = state_dir(hive, "alice") / "disk" / "state" / "notes.md"
+    assert hive.sandbox.run("cat", str(notes)).stdout == "remember"
+    owner = int(hive.sandbox.run("stat", "-c", "%u", str(notes)).stdout)
     assert owner == hive.call("agent_status", name="alice")["agent"]["uid_base"] != 0
 
     hive.call("stop", name="alice")
@@ -92,7 +93,9 @@ def test_state_persists_until_purge_and_is_not_host_root(container_hive: Sandbox
         "remember\n"
 
     hive.call("destroy", name="alice")
-    assert notes.exists()
+    assert hive.sandbox.run("test", "-e", str(notes), check=False).returncode == 1, \
+        "a destroyed agent's disk stays unmounted until it is spawned again"
+    assert (state_dir(hive, "alice") / "disk.img").is_file()
     with pytest.raises(Exception, match="destroyed"):
         hive.call("send", to="alice", body="anyone there?")
     hive.call("spawn", name="alice")

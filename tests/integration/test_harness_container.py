@@ -3,9 +3,11 @@
 The daemon runs under the sandboxed systemd and starts alice's container
 with the real harness; the claude CLI bundled in the SDK's wheel runs in
 there (the harness's Python is bound read-only into the container) and
-reaches the scripted Messages API stand-in, a process outside the sandbox,
-on 127.0.0.1: the sandbox has private mount and PID namespaces only, and
-the containers share the host's network.
+reaches the scripted Messages API stand-in, a process outside the sandbox
+on the host's 127.0.0.1, the way it would reach Anthropic's API: the
+container's own network has nothing but a loopback, so the CLI talks to
+the harness's loopback forwarder, which carries it to the host's egress
+process, which forwards to the upstream the agent environment file names.
 """
 
 from __future__ import annotations
@@ -88,6 +90,12 @@ def test_a_containerised_agent_answers_the_operator_through_the_real_cli(
     said = [json.loads(line)["MESSAGE"] for line in lines]
     assert any("alice: harness up" in m for m in said), said
     assert not [m for m in said if " WARNING " in m or " ERROR " in m], said
+    # Every call of the model went through the host's egress, as alice's uid range.
+    base = hive.call("agent_status", name="alice")["agent"]["uid_base"]
+    egress = [json.loads(line)["MESSAGE"] for line in
+              hive.sandbox.journal("SYSLOG_IDENTIFIER=hive-egress").splitlines()]
+    forwarded = [m for m in egress if m.startswith(f"uid base {base}: POST /v1/messages")]
+    assert len(forwarded) >= len(calls) and all(m.endswith("-> 200") for m in forwarded), egress
 
 
 def diagnose(hive: SandboxHive, agent: str, api: ApiProcess) -> str:

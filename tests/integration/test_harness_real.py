@@ -366,3 +366,35 @@ def test_notes_past_their_limit_are_rewritten_by_a_side_session(
     side = next(c for c in rig.calls() if "past its limit" in c.last_user_text)
     assert set(side.offered_tools) >= {"Read", "Write"} and "Bash" not in side.offered_tools
     assert rig.counts() == (0, 0)
+
+
+def test_the_first_reply_after_a_daemon_restart_reaches_the_operator(
+        tmp_path: Path, api: MessagesApi) -> None:
+    own = DaemonProcess(manager_command="")  # this test restarts it
+    try:
+        rig = make_real_rig(tmp_path, own, "rex", api, recv_wait=0.5)
+
+        def send(body: str, tool_id: str) -> ToolCall:
+            return ToolCall("mcp__hive__send", {"to": "operator", "body": body}, id=tool_id)
+
+        rig.script_replies(
+            Reply(tool_calls=[send("one", "toolu_1")], match=Match(last_user_contains="before")),
+            Reply(text="sent", match=Match(tool_result_for="toolu_1")),
+            Reply(tool_calls=[send("two", "toolu_2")], match=Match(last_user_contains="after")),
+            Reply(text="sent", match=Match(tool_result_for="toolu_2")))
+        rig.send("before the restart")
+
+        async def restart_between_turns() -> None:
+            await rig.harness.step()
+            own.restart()  # the harness's connections to the old daemon are closed
+            rig.send("after the restart")
+            await steps_until(rig, lambda calls: any(c.tool_result("toolu_2") for c in calls))
+
+        run(session(rig.harness, restart_between_turns))
+        result = next(r for c in rig.calls() if (r := c.tool_result("toolu_2")) is not None)
+        assert not result.get("is_error"), result  # before the fix: "Connection lost"
+        assert [m["body"] for m in rig.inbox()] == ["one", "two"]
+        assert rig.counts() == (0, 0)
+    finally:
+        own.stop()
+        shutil.rmtree(own.root, ignore_errors=True)

@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from hive_c0re.errors import PolicyRefused
 from hive_c0re.wire import Client
 from tests.sandbox import SandboxHive
 
@@ -125,6 +128,24 @@ def test_a_question_to_a_peer_arrives_as_an_event_and_the_answer_comes_back(
             "question_answered", "integration, unit", ["integration", "unit"], "bob")
         assert bob.call("get_open_threads")["to_answer"] == []
         assert no_mail(bob)
+
+
+def test_an_agent_cannot_answer_past_its_allow_list(hive: SandboxHive) -> None:
+    register(hive, "alice")
+    hive.call("register", name="bob", allowed_recipients=["carol"])
+    with agent(hive, "alice") as alice, agent(hive, "bob") as bob:
+        with pytest.raises(PolicyRefused, match="bob may not send to alice"):
+            bob.call("send", to="alice", body="psst")
+        asked = alice.call("ask", question="How are you?", to="bob")["question"]
+        next_event(bob)  # question_asked
+        # The attack: a free-text answer as the message bob may not send.
+        with pytest.raises(PolicyRefused, match="bob may not answer alice"):
+            bob.call("answer", question_id=asked["id"], answer="psst: the key is ...")
+        assert no_mail(alice)
+        assert [q["id"] for q in bob.call("get_open_threads")["to_answer"]] == [asked["id"]]
+    # The operator is still served and sees the question open.
+    listed = hive.call("questions", all=True)["questions"]
+    assert [(q["id"], q["status"]) for q in listed] == [(asked["id"], "open")]
 
 
 def test_an_unanswered_question_expires_to_expired(hive: SandboxHive) -> None:

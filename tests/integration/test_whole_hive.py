@@ -28,7 +28,7 @@ import pytest
 from tests.fakes.messages_api import ApiProcess
 from tests.fakes.script import ApiRequest, Match, Reply, ToolCall, write_script
 from tests.harness_support import container_env_file
-from tests.integration.approval_support import applied_dir, git, proposed_dir
+from tests.integration.approval_support import applied_dir, git, proposed_dir, sandbox_git
 from tests.sandbox import Sandbox, SandboxHive, in_container
 
 pytestmark = pytest.mark.sandbox
@@ -234,9 +234,10 @@ def test_the_operator_asks_the_manager_for_an_agent_and_gets_one(
 
     # The applied repo: main at the manager's commit, and the apply's whole trail of tags.
     proposed, applied = proposed_dir(hive, "carol"), applied_dir(hive, "carol")
-    commit = git(proposed, "rev-parse", "HEAD")
-    assert git(proposed, "log", "-1", "--format=%an %s") == "manager carol takes notes"
-    assert git(proposed, "show", "HEAD:agent.toml") + "\n" == CAROL_TOML
+    commit = sandbox_git(hive, proposed, "rev-parse", "HEAD")
+    assert sandbox_git(hive, proposed, "log", "-1", "--format=%an %s") == \
+        "manager carol takes notes"
+    assert sandbox_git(hive, proposed, "show", "HEAD:agent.toml") + "\n" == CAROL_TOML
     assert apply["sha"] == commit
     assert git(applied, "rev-parse", "main") == commit
     trail = {f"{step}/{apply['id']}" for step in ("proposal", "approved", "building", "deployed")}

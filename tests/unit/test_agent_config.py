@@ -23,7 +23,7 @@ from hive_c0re.lifecycle.agent_config import (
     schema_roff,
     seed_text,
 )
-from hive_c0re.lifecycle.backend import Resources
+from hive_c0re.lifecycle.backend import Resources, size_bytes
 
 MAN_PAGE = Path(__file__).resolve().parents[2] / "man" / "hyperhive-agent.toml.5"
 
@@ -56,7 +56,8 @@ def test_empty_file_is_the_default_policy() -> None:
     assert config.auto_compact is True
     assert config.compact_at == 0.75
     assert config.mcp_servers == {}
-    assert config.resources == Resources()
+    assert config.resources == Resources(memory_max="2G", tasks_max=512, disk_max="4G")
+    assert config.resources.unit_properties() == [("MemoryMax", "2G"), ("TasksMax", "512")]
     assert config.restart == RestartPolicy(policy="report", burst=3, interval_seconds=600)
 
 
@@ -114,6 +115,7 @@ command = "/opt/db"
 memory_max = "infinity"
 cpu_quota = "10000%"
 tasks_max = 1
+disk_max = "16T"
 
 [restart]
 policy = "restart"
@@ -132,7 +134,8 @@ def test_every_key_at_its_edge_is_accepted() -> None:
     assert github.args == ("stdio", "--read-only")
     assert github.env == {"GITHUB_TOKEN_FILE": "/run/secret", "_X1": ""}
     assert config.mcp_servers["db_2"] == McpServer("/opt/db", (), {}, ())
-    assert config.resources == Resources(memory_max="infinity", cpu_quota="10000%", tasks_max=1)
+    assert config.resources == Resources(memory_max="infinity", cpu_quota="10000%", tasks_max=1,
+                                         disk_max="16T")
     assert config.resources.unit_properties() == [
         ("MemoryMax", "infinity"), ("CPUQuota", "10000%"), ("TasksMax", "1")]
     assert config.restart == RestartPolicy("restart", 100, 86400)
@@ -140,7 +143,8 @@ def test_every_key_at_its_edge_is_accepted() -> None:
 
 @pytest.mark.parametrize("text", [
     'resources.memory_max = "512K"', 'resources.memory_max = "1073741824"',
-    'resources.cpu_quota = "1%"', "compact_at = 0.11", "compact_at = 0.5",
+    'resources.cpu_quota = "1%"', 'resources.disk_max = "16M"',
+    'resources.disk_max = "17179869184"', "compact_at = 0.11", "compact_at = 0.5",
     'allowed_tools = []', 'available_models = ["haiku"]',
 ])
 def test_edge_values_are_accepted(text: str) -> None:
@@ -154,7 +158,8 @@ def test_round_trips_through_dict_and_toml() -> None:
     assert json.loads(json.dumps(config.to_dict())) == config.to_dict()
     defaults = AgentConfig.defaults()
     assert load_agent_config(defaults.to_toml()) == defaults
-    assert "resources" not in defaults.to_toml()
+    assert '[resources]\nmemory_max = "2G"\ntasks_max = 512\ndisk_max = "4G"\n' in \
+        defaults.to_toml()
 
 
 @settings(max_examples=60, deadline=None)
@@ -254,6 +259,10 @@ BAD = [
     ("resources.tasks_max = 0", "resources.tasks_max", "from 1 to 1000000"),
     ("resources.tasks_max = 1000001", "resources.tasks_max", "from 1 to 1000000"),
     ("resources.tasks_max = true", "resources.tasks_max", "got true"),
+    ('resources.disk_max = "15M"', "resources.disk_max", "from 16M to 16T"),
+    ('resources.disk_max = "17T"', "resources.disk_max", "from 16M to 16T"),
+    ('resources.disk_max = "infinity"', "resources.disk_max", "like 64M or 4G"),
+    ("resources.disk_max = 4", "resources.disk_max", "got 4"),
     ('restart.policy = "always"', "restart.policy", 'must be "report" or "restart"'),
     ("restart.burst = 0", "restart.burst", "from 1 to 100"),
     ("restart.burst = 101", "restart.burst", "from 1 to 100"),
@@ -353,7 +362,8 @@ def test_man_page_example_is_a_valid_agent_toml() -> None:
     config = load_agent_config(_man_block("EXAMPLE"))
     assert config.model == "sonnet"
     assert config.mcp_servers["github"].command.endswith("github-mcp-server")
-    assert config.resources == Resources(memory_max="2G", cpu_quota="150%", tasks_max=512)
+    assert config.resources == Resources(memory_max="2G", cpu_quota="150%", tasks_max=512,
+                                         disk_max="8G")
 
 
 def test_man_page_error_examples_are_what_hive_c0re_says() -> None:
@@ -383,3 +393,10 @@ def test_man_page_renders_with_man() -> None:
     rendered = re.sub(r".\x08", "", done.stdout)
     for key in SCHEMA:
         assert key.name in rendered
+
+
+@pytest.mark.parametrize(("size", "expected"), [
+    ("16M", 16 << 20), ("4G", 4 << 30), ("1T", 1 << 40), ("512K", 512 << 10), ("1000", 1000),
+])
+def test_sizes_are_powers_of_1024(size: str, expected: int) -> None:
+    assert size_bytes(size) == expected

@@ -48,6 +48,7 @@ OURS = [
     "--bind=/var/lib/hyperhive/agents/alice/state:/state",
     "--bind=/var/lib/hyperhive/agents/alice/claude:/root/.claude",
     "--bind-ro=/run/hyperhive/policy/alice:/etc/hive",
+    "--bind-ro=/run/hyperhive/egress:/run/hive-egress",
 ]
 
 
@@ -61,6 +62,7 @@ def make_spec(name: str = "alice", resources: Resources | None = None) -> Contai
         command=["hive-ag3nt", "serve"],
         uid_base=131072,
         resources=resources or Resources(),
+        egress_dir=Path("/run/hyperhive/egress"),
     )
 
 
@@ -125,8 +127,8 @@ def put_conf(backend: NixosBackend, agent: str, name: str) -> Path:
 # --- conf rewriting -----------------------------------------------------------
 
 
-def test_created_conf_becomes_host_network_with_the_hive_binds() -> None:
-    result = rewrite_conf(sample("created.conf"), make_spec(), private_users=False)
+def test_created_conf_becomes_a_private_network_with_the_hive_binds() -> None:
+    result = rewrite_conf(sample("created.conf"), make_spec(), private_users=True)
     assert result == sample("created.expected.conf")
 
 
@@ -134,7 +136,7 @@ def test_created_conf_becomes_host_network_with_the_hive_binds() -> None:
 def test_every_network_key_is_present_and_empty(name: str) -> None:
     values = settings(rewrite_conf(sample(name), make_spec(), private_users=False))
     assert {key: values[key] for key in NETWORK_KEYS} == dict.fromkeys(NETWORK_KEYS, "")
-    assert values["PRIVATE_NETWORK"] == "0"
+    assert values["PRIVATE_NETWORK"] == "1"
     assert values["AUTO_START"] == "0"
 
 
@@ -194,6 +196,7 @@ def test_private_users_idmap_the_writable_binds_only() -> None:
         "--bind=/var/lib/hyperhive/agents/alice/state:/state:idmap",
         "--bind=/var/lib/hyperhive/agents/alice/claude:/root/.claude:idmap",
         "--bind-ro=/run/hyperhive/policy/alice:/etc/hive",
+        "--bind-ro=/run/hyperhive/egress:/run/hive-egress",
     ]
 
 
@@ -212,12 +215,12 @@ def test_comments_and_unknown_keys_stay_in_order() -> None:
     assert [line for line in result.splitlines() if line in kept] == kept
     assert settings(result)["TIMEZONE"] == "Europe/Berlin"
     # Our keys stay where they were: the file reads the same way after us.
-    assert result.splitlines()[:3] == [kept[0], "PRIVATE_NETWORK=0", "AUTO_START=0"]
+    assert result.splitlines()[:3] == [kept[0], "PRIVATE_NETWORK=1", "AUTO_START=0"]
 
 
 def test_an_empty_conf_gets_every_key() -> None:
     result = rewrite_conf("", make_spec(), private_users=False)
-    assert result.splitlines()[0] == "PRIVATE_NETWORK=0"
+    assert result.splitlines()[0] == "PRIVATE_NETWORK=1"
     assert settings(result)["EXTRA_NSPAWN_FLAGS"].split() == OURS
 
 
@@ -238,7 +241,7 @@ def test_start_script_expands_exactly_our_flags(name: str, private_users: bool,
     value = settings(rewrite_conf(sample(name), make_spec(), private_users=private_users))[
         "EXTRA_NSPAWN_FLAGS"]
     words = start_script_words(value, tmp_path)
-    assert words[-4:] == nspawn_binds(make_spec(), private_users=private_users)
+    assert words[-5:] == nspawn_binds(make_spec(), private_users=private_users)
     assert words == value.split()
 
 
@@ -520,3 +523,52 @@ def test_no_limits_no_drop_in() -> None:
 def test_limit_values_that_would_break_the_unit_are_refused(value: str) -> None:
     with pytest.raises(InvalidInput, match="cannot go into a unit file"):
         render_dropin(make_spec(resources=Resources(memory_max=value)))
+
+
+# --- user namespaces --------------------------------------------------------------
+
+
+def test_the_hive_runs_nixos_containers_in_their_own_user_namespace(tmp_path: Path) -> None:
+    from hive_c0re.broker.store import Store
+    from hive_c0re.daemon.service import Hive, build_lifecycle
+    from hive_c0re.paths import Paths
+    from hive_c0re.settings import Settings
+
+    paths = Paths(state=tmp_path / "state", runtime=tmp_path / "run")
+    settings = Settings.load({"backend": "nixos"}, environ={})
+    store = Store(paths.broker, settings)
+    try:
+        backend = build_lifecycle(Hive(store, paths, settings)).backend
+    finally:
+        store.close()
+    assert isinstance(backend, NixosBackend)
+    assert backend.private_users is True
+
+
+def test_an_installed_container_maps_root_to_its_uid_base(backend: NixosBackend,
+                                                          runner: Recorder) -> None:
+    runner.effect = lambda argv: (put_conf(backend, "alice", "created.conf")
+                                  if argv[:2] == ["nixos-container", "create"] else None)
+    backend.install(make_spec())
+    values = settings(backend.conf_path("alice").read_text())
+    assert values["PRIVATE_USERS"] == "131072"
+    # Writable binds are idmapped; read-only ones need no mapping.
+    assert all(flag.endswith(":idmap") or flag.startswith("--bind-ro=")
+               for flag in values["EXTRA_NSPAWN_FLAGS"].split())
+
+
+def test_turning_user_namespaces_off_is_explicit_and_logged(
+        runner: Recorder, caplog: pytest.LogCaptureFixture) -> None:
+    from hive_c0re.settings import Settings
+
+    assert Settings.load(environ={}).nixos_private_users == "yes"
+    with caplog.at_level("WARNING"):
+        NixosBackend(runner, Systemctl(), flake_for=lambda agent: FLAKE, private_users=False)
+    assert "run as root on the host" in caplog.text
+
+
+def test_uninstall_of_a_container_already_gone_runs_no_destroy(backend: NixosBackend,
+                                                               runner: Recorder) -> None:
+    runner.returncode = 5  # systemctl: unit not loaded
+    backend.uninstall("alice")
+    assert ["nixos-container", "destroy", "h-alice"] not in runner.calls

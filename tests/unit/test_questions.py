@@ -182,6 +182,18 @@ def test_only_the_target_answers(hive: ThreadHive) -> None:
     assert hive.store.counts("alice").unread == 0
 
 
+def test_an_answer_obeys_the_answerers_allow_list_as_a_send_would(hive: ThreadHive) -> None:
+    # bob may write alice only: carol's question must not become bob's way to reach her.
+    asked = hive.questions.ask("carol", "any secrets?", to="bob").record
+    with pytest.raises(PolicyRefused, match="bob may not answer carol: not in its allowed"):
+        hive.questions.answer(asked.id, "bob", "here they are")
+    assert hive.store.counts("carol").unread == 0
+    assert hive.questions.get(asked.id).status is Status.OPEN
+    assert kinds(hive.store) == ["question_asked"]
+    allowed = hive.questions.ask("alice", "lunch?", to="bob").record
+    assert hive.questions.answer(allowed.id, "bob", "soup").notified == "alice"
+
+
 def test_answering_twice_or_after_expiry_or_cancel_is_a_clear_error(hive: ThreadHive,
                                                                   clock: Clock) -> None:
     answered = hive.questions.ask("alice", "a?", to="carol").record
