@@ -19,7 +19,7 @@ from pathlib import Path
 
 from hive_c0re.errors import InvalidInput, Unreachable
 from hive_c0re.wire import Client
-from tests.integration.test_containers import state_dir, wait_reply
+from tests.integration.test_containers import wait_reply
 from tests.sandbox import Sandbox, SandboxHive, in_container
 
 DEADLINE = 60.0  # a guard against hanging, never an assertion about speed
@@ -114,8 +114,8 @@ for _ in range(COUNT):
                 sock.close()
                 break
             time.sleep(0.005)
-open("/state/flood-ready", "w").write(str(len(held)))
-while not os.path.exists("/state/flood-done"):
+open("/run/hive/flood-ready", "w").write(str(len(held)))
+while not os.path.exists("/run/hive/flood-done"):
     time.sleep(0.05)
 refused = 0
 for sock in held:
@@ -169,8 +169,9 @@ def test_a_connection_flood_from_a_container_leaves_the_operator_working(
                        HYPERHIVE_HOST_RESERVED_CONNECTIONS="64")
     hive.call("spawn", name="alice")
     hive.call("register", name="bob")
-    ready = state_dir(hive, "alice") / "state" / "flood-ready"
-    done = state_dir(hive, "alice") / "state" / "flood-done"
+    # Signalled through alice's runtime directory: her /run/hive, on the host beside her socket.
+    ready = hive.agent_socket("alice").with_name("flood-ready")
+    done = hive.agent_socket("alice").with_name("flood-done")
     baseline, daemon = daemon_fds(hive), hive.main_pid()
     with ThreadPoolExecutor(1) as pool:
         flooding = pool.submit(in_container, hive, "alice", FLOOD.replace("COUNT", "1200"))
