@@ -89,6 +89,12 @@ class Paths:
         return self.proposed_root / validate_agent_name(name)
 
     @property
+    def scratch(self) -> Path:
+        """The daemon's own work space, on the same filesystem as ``proposed``: no container
+        sees it, so git may run there; a finished tree moves out with one rename."""
+        return self.state / "scratch"
+
+    @property
     def manager_state(self) -> Path:
         return self.state / "manager"
 

@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING
 from hive_c0re.broker.store import AgentRecord, Desired
 from hive_c0re.daemon.egress import DEFAULT_UPSTREAM, EgressProxy, checked_upstream
 from hive_c0re.errors import HiveError, InvalidInput
-from hive_c0re.lifecycle.agent_config import AgentConfig, load_agent_config, seed_text
+from hive_c0re.lifecycle.agent_config import AgentConfig, load_agent_config
 from hive_c0re.lifecycle.backend import Backend, ContainerSpec, write_if_changed
 from hive_c0re.lifecycle.gitrepo import ConfigRepo
+from hive_c0re.lifecycle.proposed import CONFIG_FILE, ProposedRepos
 from hive_c0re.names import MANAGER, SYSTEM, validate_container_name
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CONFIG_FILE = "agent.toml"
 MANAGER_REPOS = Path("/agents")  # where the manager sees every proposed config repo
 # The manager's own policy: it edits config repos with git and little else.
 MANAGER_POLICY = {
@@ -62,6 +62,7 @@ class Lifecycle:
         self.paths = hive.paths
         self.settings = hive.settings
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.proposed = ProposedRepos(self.paths, self.settings.proposal_max_bytes)
         if self.settings.uid_base_start % 65536:
             raise InvalidInput("setting uid_base_start must be a multiple of 65536")
         self.egress = EgressProxy(self.paths.egress_dir, first_uid=self.manager_uid())
@@ -401,19 +402,17 @@ class Lifecycle:
         scratch.replace(directory / POLICY_FILE)
 
     def _prepare_state(self, name: str) -> None:
-        """State dirs with tight modes and both config repos, seeded when new."""
+        """State dirs with tight modes and both config repos, seeded when new.
+
+        A proposed repo that is already there (the manager's, or whatever it
+        planted) is left alone: the daemon never runs git in it.
+        """
         top = self.paths.agent_state(name)
         top.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         top.mkdir(exist_ok=True, mode=0o700)
         for private in (self.paths.agent_notes(name), self.paths.agent_claude(name)):
             private.mkdir(exist_ok=True, mode=0o700)
-        proposed = ConfigRepo(self.paths.proposed_repo(name))
-        if not proposed.exists():
-            proposed.init({CONFIG_FILE: seed_text()}, f"seed config for {name}")
-        applied = ConfigRepo(self.paths.applied_repo(name))
-        if not applied.exists():
-            self.paths.applied_repo(name).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            applied.init_from(proposed)
+        self.proposed.seed(name)
 
     def _purge_state(self, name: str) -> None:
         for tree in (self.paths.agent_state(name), self.paths.applied_repo(name),
