@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +26,8 @@ from hive_c0re.lifecycle.gitrepo import (
 )
 from hive_c0re.lifecycle.proposed import ProposalTooLarge, ProposedRepos, rename_noreplace
 from hive_c0re.paths import Paths
+from hive_c0re.wire import Client
+from tests.daemon import DaemonProcess
 
 SEED = 'model = "haiku"\n'
 
@@ -622,3 +626,23 @@ def test_symlinks_and_gitfiles_in_a_proposed_repo_are_refused(
     (tmp_path / "moved").rename(dot_git)
     repos.fetch("alice", applied, sha)
     assert applied.has_commit(sha)
+
+
+def test_the_daemon_says_at_start_that_git_is_too_old_and_keeps_serving(
+        tmp_path: Path) -> None:
+    old = tmp_path / "old-git"
+    old.write_text('#!/bin/sh\necho "git version 2.39.2"\n')
+    old.chmod(0o755)
+    daemon = DaemonProcess(git=str(old))
+    try:
+        log = daemon.root / "daemon.log"
+        deadline = time.monotonic() + 30
+        while "git 2.39.2" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        assert "is too old" in log.read_text()
+        with Client(daemon.host_socket) as client:
+            assert client.call("whoami")["name"] == "operator"
+    finally:
+        assert daemon.stop() == 0
+        shutil.rmtree(daemon.root, ignore_errors=True)
