@@ -177,7 +177,7 @@ def copy_objects(proposed_root: Path, name: str, target: Path, limit: int) -> No
                                "(a symlink, or a .git that is a file)",
                                hint="the hive reads only plain files and directories there"
                                ) from None
-        raise
+        raise HiveError(f"cannot copy {name}'s proposed config repo: {exc}") from None
 
 
 class ProposedRepos:
