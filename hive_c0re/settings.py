@@ -144,6 +144,10 @@ SETTINGS: tuple[Setting, ...] = (
             "nixos backend: run each container in its own user namespace; 'no' runs agents "
             "as host root (unsafe, logged at every start; the nspawn backend has no such switch)",
             choices=("yes", "no")),
+    Setting("proposal_max_bytes", int, 8 * 1024 * 1024,
+            "largest proposed config repo the daemon reads for a proposal: bytes of git "
+            "objects, both as stored and unpacked; bigger proposals are refused",
+            minimum=65_536, maximum=1 << 30),
 )
 
 
@@ -182,6 +186,7 @@ class Settings:
     proposed_disk_mib: int
     max_open_threads: int
     nixos_private_users: str
+    proposal_max_bytes: int
 
     @classmethod
     def load(

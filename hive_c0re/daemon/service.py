@@ -374,6 +374,16 @@ async def _watch_and_bring_up(hive: Hive) -> None:
     hive.watch_containers()
 
 
+async def _check_git() -> None:
+    """Say at start, not first at a spawn, that git is too old for the hive."""
+    from hive_c0re.lifecycle.gitrepo import git_binary, require_git
+
+    try:
+        await asyncio.to_thread(require_git, git_binary())
+    except HiveError as exc:
+        log.error("%s; spawns and approvals are refused until it is fixed", exc)
+
+
 async def _every(interval: float, step: Any) -> None:
     while True:
         await asyncio.sleep(interval)
@@ -440,6 +450,8 @@ async def serve(paths: Paths, settings: Settings) -> None:
     if settings.manager_command:
         # Before any request: a repo made before the mount would vanish under it.
         await _mount_proposed_disk(hive)
+    # What a crash left half-built in the daemon's own space (no container sees it).
+    shutil.rmtree(paths.scratch, ignore_errors=True)
     await hive.start_host(host_sock)
     for agent in store.agents():
         if agent.desired is not Desired.DESTROYED:
@@ -460,6 +472,7 @@ async def serve(paths: Paths, settings: Settings) -> None:
         loop.create_task(hive.scheduler.run()),
         loop.create_task(_every(10.0, hive.report_status)),
         loop.create_task(_every_async(settings.socket_retry_interval, hive.retry_sockets)),
+        loop.create_task(_check_git()),
     ]
     interval = notify.watchdog_interval()
     if interval:
