@@ -41,8 +41,12 @@ def agent_detail(agent: Mapping[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(show_header=False, box=None)
-    for key in ("name", "socket", "listening", "unread", "in_flight", "allowed_recipients"):
-        value = agent[key]
+    keys = ("name", "socket", "listening", "socket_error", "unread", "in_flight",
+            "allowed_recipients")
+    for key in keys:
+        value = agent.get(key)
+        if key == "socket_error" and not value:
+            continue
         if isinstance(value, list):
             value = ", ".join(value) or "anyone"
         table.add_row(f"[bold]{key}[/bold]", str(value))

@@ -81,17 +81,30 @@ class Paths:
         return f"git+file://{self.applied_repo(name)}#{name}"
 
     @property
+    def proposed_disk(self) -> Path:
+        """Where the proposed repos' disk is mounted (a plain directory without one):
+        ``repos`` below it is the manager's, ``scratch`` the daemon's."""
+        return self.state / "proposed-disk"
+
+    @property
     def proposed_root(self) -> Path:
         """Every agent's proposed config repo; bound (and only this) into the manager."""
-        return self.state / "proposed"
+        return self.proposed_disk / "repos"
 
     @property
     def proposed_disk_image(self) -> Path:
-        """The disk mounted at :attr:`proposed_root` when the hive has a manager."""
+        """The disk mounted at :attr:`proposed_disk` when the hive has a manager."""
         return self.state / "proposed.img"
 
     def proposed_repo(self, name: str) -> Path:
         return self.proposed_root / validate_agent_name(name)
+
+    @property
+    def scratch(self) -> Path:
+        """The daemon's own work space, on the same filesystem as ``repos`` (beside it on
+        the proposed disk): no container sees it, so git may run there; a finished tree
+        moves out with one rename."""
+        return self.proposed_disk / "scratch"
 
     @property
     def manager_state(self) -> Path:

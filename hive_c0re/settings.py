@@ -58,6 +58,21 @@ SETTINGS: tuple[Setting, ...] = (
             "acked messages older than this many days are deleted", minimum=0),
     Setting("inbox_cap", int, 10_000,
             "unread messages one recipient may hold; sends past it are refused", minimum=1),
+    Setting("system_inbox_reserve", int, 1000,
+            "room above inbox_cap for the hive's own events (from system): a full inbox "
+            "still takes them, and they are received before other mail", minimum=1),
+    Setting("event_retention_days", float, 90.0,
+            "hive event log entries older than this many days are deleted", minimum=0),
+    Setting("max_events", int, 100_000,
+            "hive event log entries kept at most; each retention pass deletes the oldest "
+            "past it", minimum=100),
+    Setting("agent_event_rate", float, 6.0,
+            "hive events per minute one agent's own reports (report_login) may cause after "
+            "a burst of agent_event_burst; more are coalesced into the latest state",
+            minimum=0.01),
+    Setting("agent_event_burst", int, 10,
+            "hive events one agent's reports may cause at once before agent_event_rate "
+            "applies", minimum=1),
     Setting("retention_interval", float, 3600.0,
             "seconds between retention passes (delete old acked messages, vacuum)",
             minimum=1),
@@ -69,6 +84,18 @@ SETTINGS: tuple[Setting, ...] = (
             "largest message body accepted by send", minimum=1, maximum=8_388_608),
     Setting("max_connections", int, 256,
             "open connections allowed per socket; more are closed at once", minimum=1),
+    Setting("max_total_connections", int, 4096,
+            "open connections allowed on all sockets together; lowered to fit the daemon's "
+            "file-descriptor limit (LimitNOFILE=) less fd_reserve", minimum=2),
+    Setting("host_reserved_connections", int, 64,
+            "connections of max_total_connections that only host.sock may use, so agents "
+            "flooding their sockets never lock the operator out", minimum=1),
+    Setting("fd_reserve", int, 256,
+            "file descriptors kept free of connections for the daemon's own work "
+            "(sqlite, journal, D-Bus, listening sockets, child processes)", minimum=16),
+    Setting("socket_retry_interval", float, 30.0,
+            "seconds between attempts to re-create an agent's or the manager's socket "
+            "that could not be bound", minimum=1),
     Setting("idle_timeout", float, 600.0,
             "seconds a connection may stay silent between requests before it is closed",
             minimum=1),
@@ -117,6 +144,10 @@ SETTINGS: tuple[Setting, ...] = (
             "nixos backend: run each container in its own user namespace; 'no' runs agents "
             "as host root (unsafe, logged at every start; the nspawn backend has no such switch)",
             choices=("yes", "no")),
+    Setting("proposal_max_bytes", int, 8 * 1024 * 1024,
+            "largest proposed config repo the daemon reads for a proposal: bytes of git "
+            "objects, both as stored and unpacked; bigger proposals are refused",
+            minimum=65_536, maximum=1 << 30),
 )
 
 
@@ -126,11 +157,20 @@ class Settings:
 
     acked_retention_days: float
     inbox_cap: int
+    system_inbox_reserve: int
+    event_retention_days: float
+    max_events: int
+    agent_event_rate: float
+    agent_event_burst: int
     retention_interval: float
     vacuum_pages: int
     max_frame_bytes: int
     max_body_bytes: int
     max_connections: int
+    max_total_connections: int
+    host_reserved_connections: int
+    fd_reserve: int
+    socket_retry_interval: float
     idle_timeout: float
     write_timeout: float
     sqlite_synchronous: str
@@ -146,6 +186,7 @@ class Settings:
     proposed_disk_mib: int
     max_open_threads: int
     nixos_private_users: str
+    proposal_max_bytes: int
 
     @classmethod
     def load(

@@ -116,6 +116,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE INDEX reminder_agent ON reminder (agent)"
         " WHERE fired_at IS NULL AND cancelled_at IS NULL",
     )),
+    Migration(5, "the hive's events get their own lane in every inbox", (
+        # recv takes unread mail from system first: found without scanning peer mail.
+        "CREATE INDEX message_system_unread ON message (recipient, id)"
+        " WHERE sender = 'system' AND acked_at IS NULL AND leased_at IS NULL",
+    )),
 )
 
 LATEST = MIGRATIONS[-1].version

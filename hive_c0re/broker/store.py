@@ -35,6 +35,22 @@ Clock = Callable[[], float]
 # Recipients that exist without registration: the operator reads on host.sock,
 # the manager on its own socket.
 FIXED_MAILBOXES = frozenset({OPERATOR, MANAGER})
+# The two lanes of an inbox: the hive's events (from system), then everything else.
+# Each query names the sender as a literal, so sqlite can use the events lane's
+# partial index (migration 5).
+SYSTEM_LANE, PEER_LANE = "system", "peer"
+_COLUMNS = "SELECT id, sender, recipient, body, in_reply_to, sent_at, deliveries > 0 FROM message"
+_UNREAD = " WHERE recipient = ? AND acked_at IS NULL AND leased_at IS NULL"
+_SET_TAKEN = "UPDATE message SET leased_at = ?, acked_at = ?, deliveries = deliveries + 1"
+UNREAD_SQL = {
+    SYSTEM_LANE: _COLUMNS + _UNREAD + " AND sender = 'system' ORDER BY id LIMIT ?",
+    PEER_LANE: _COLUMNS + _UNREAD + " AND sender != 'system' ORDER BY id LIMIT ?",
+}
+# A lane's oldest unread mail up to an id: exactly what UNREAD_SQL just returned.
+TAKE_SQL = {
+    SYSTEM_LANE: _SET_TAKEN + _UNREAD + " AND sender = 'system' AND id <= ?",
+    PEER_LANE: _SET_TAKEN + _UNREAD + " AND sender != 'system' AND id <= ?",
+}
 # Senders whose mail no allow-list restricts.
 UNRESTRICTED_SENDERS = frozenset({OPERATOR, MANAGER, SYSTEM})
 
@@ -271,7 +287,7 @@ class Store:
         with self.db.atomic():
             if in_reply_to is not None:
                 self._check_reply(sender, in_reply_to)
-            full = [r for r in recipients if self._inbox_at_cap(r)]
+            full = [r for r in recipients if self._inbox_at_cap(r, sender)]
             if full:
                 raise InboxFull(
                     f"inbox of {', '.join(full)} is full ({self.settings.inbox_cap} unread);"
@@ -294,8 +310,16 @@ class Store:
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
-    def _inbox_at_cap(self, recipient: str) -> bool:
-        return self._unread_count[recipient] >= self.settings.inbox_cap
+    def _inbox_at_cap(self, recipient: str, sender: str | None = None) -> bool:
+        """Whether ``recipient`` has no room for one more message from ``sender``.
+
+        The hive's own events (sent as ``system``) have room reserved above the
+        cap, so a flood of peer mail never makes the hive drop one.
+        """
+        cap = self.settings.inbox_cap
+        if sender == SYSTEM:
+            cap += self.settings.system_inbox_reserve
+        return self._unread_count[recipient] >= cap
 
     def inbox_full(self, recipient: str) -> InboxFull | None:
         """The error a send to ``recipient`` would meet now, or None if it has room."""
@@ -339,8 +363,9 @@ class Store:
     # -- receiving --------------------------------------------------------------
 
     def peek(self, recipient: str, limit: int) -> list[Delivery]:
-        """Unread mail, oldest first, left unread."""
-        return self._unread(recipient, limit)
+        """Unread mail, the hive's events first, then oldest first; left unread."""
+        system, peers = self._next_unread(recipient, limit)
+        return system + peers
 
     def lease(self, recipient: str, limit: int) -> list[Delivery]:
         """Lease up to ``limit`` unread messages to the recipient's current turn."""
@@ -353,18 +378,27 @@ class Store:
     def _take(self, recipient: str, limit: int, *, ack: bool) -> list[Delivery]:
         now = self.clock()
         with self.db.atomic():
-            found = self._unread(recipient, limit)
-            if found:
-                # ``found`` is the oldest unread mail, so "unread up to its last id" is
-                # exactly that set (same transaction, same connection).
-                execute(
-                    self.db,
-                    "UPDATE message SET leased_at = ?, acked_at = ?, deliveries = deliveries + 1"
-                    " WHERE recipient = ? AND acked_at IS NULL AND leased_at IS NULL AND id <= ?",
-                    (now, now if ack else None, recipient, found[-1].id),
-                )
-        self._moved(recipient, unread=-len(found), in_flight=0 if ack else len(found))
-        return found
+            system, peers = self._next_unread(recipient, limit)
+            for lane, found in ((SYSTEM_LANE, system), (PEER_LANE, peers)):
+                if found:
+                    # ``found`` is its lane's oldest unread mail, so "unread in the lane up
+                    # to its last id" is exactly that set (same transaction, connection).
+                    execute(self.db, TAKE_SQL[lane],
+                            (now, now if ack else None, recipient, found[-1].id))
+        taken = system + peers
+        self._moved(recipient, unread=-len(taken), in_flight=0 if ack else len(taken))
+        return taken
+
+    def _next_unread(self, recipient: str, limit: int) -> tuple[list[Delivery], list[Delivery]]:
+        """The next ``limit`` unread messages: the hive's events first, then peers' mail.
+
+        Events have their own lane so that 10,000 unread peer messages never
+        stand between a recipient (the manager) and a crash report.
+        """
+        system = self._unread(recipient, limit, SYSTEM_LANE)
+        peers = self._unread(recipient, limit - len(system), PEER_LANE) if len(
+            system) < limit else []
+        return system, peers
 
     def ack_turn(self, recipient: str) -> int:
         """Ack every message leased to the recipient; return how many."""
@@ -409,14 +443,8 @@ class Store:
         self._moved(recipient, unread=count, in_flight=0 if acked else -count)
         return count
 
-    def _unread(self, recipient: str, limit: int) -> list[Delivery]:
-        cursor = execute(
-            self.db,
-            "SELECT id, sender, recipient, body, in_reply_to, sent_at, deliveries > 0"
-            " FROM message WHERE recipient = ? AND acked_at IS NULL AND leased_at IS NULL"
-            " ORDER BY id LIMIT ?",
-            (recipient, limit),
-        )
+    def _unread(self, recipient: str, limit: int, lane: str) -> list[Delivery]:
+        cursor = execute(self.db, UNREAD_SQL[lane], (recipient, limit))
         return [
             Delivery(id=row[0], sender=row[1], recipient=row[2], body=row[3], in_reply_to=row[4],
                      sent_at=row[5], redelivered=bool(row[6]))
@@ -446,10 +474,29 @@ class Store:
                        .where(Message.acked_at.is_null(False) & (Message.acked_at < cutoff))
                        .execute())
 
+    def delete_old_events(self) -> int:
+        """Age out the event log past ``event_retention_days``, then keep the newest
+        ``max_events``; return how many rows went."""
+        cutoff = self.clock() - self.settings.event_retention_days * 86400
+        with self.db.atomic():
+            deleted = execute(self.db, "DELETE FROM hive_event WHERE at < ?",
+                              (cutoff,)).rowcount
+            deleted += execute(
+                self.db,
+                "DELETE FROM hive_event WHERE id <= (SELECT id FROM hive_event"
+                " ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                (self.settings.max_events,),
+            ).rowcount
+        return int(deleted)
+
     def retention_pass(self) -> tuple[int, int]:
-        """Age out acked mail and give freed pages back; return (deleted, freelist pages)."""
+        """Age out acked mail and old events, give freed pages back;
+        return (messages deleted, freelist pages)."""
         cutoff = self.clock() - self.settings.acked_retention_days * 86400
         deleted = self.delete_acked_before(cutoff)
+        events = self.delete_old_events()
+        if events:
+            log.info("retention: deleted %d event(s) from the hive's event log", events)
         execute(self.db, f"PRAGMA incremental_vacuum({int(self.settings.vacuum_pages)})")
         free = int(execute(self.db, "PRAGMA freelist_count").fetchone()[0])
         return deleted, free

@@ -43,12 +43,16 @@ def bind_unix(path: Path, mode: int, owner: int | None = None) -> socket.socket:
     mode (and ``owner``) are set on the socket's own inode, never through a
     name the container could have swapped for a symlink.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileNotFoundError):
-        if not stat.S_ISSOCK(path.lstat().st_mode):
-            raise HiveError(f"{path} exists and is not a socket; refusing to replace it")
-        path.unlink()
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    # Every failure is a HiveError naming the path: the caller decides what it costs.
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            if not stat.S_ISSOCK(path.lstat().st_mode):
+                raise HiveError(f"{path} exists and is not a socket; refusing to replace it")
+            path.unlink()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise HiveError(f"cannot listen on {path}: {exc.strerror or exc}") from None
     try:
         sock.bind(str(path))
         hand_over_socket(path, mode, owner)

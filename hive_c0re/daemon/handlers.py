@@ -48,6 +48,8 @@ def _agent_view(hive: Hive, agent: AgentRecord) -> dict[str, Any]:
         "in_flight": counts.in_flight,
         "socket": str(hive.paths.agent_socket(agent.name)),
         "listening": hive.is_listening(agent.name),
+        # Why it is not listening, while its socket cannot be bound (retried).
+        "socket_error": hive.socket_error(agent.name),
     }
 
 
@@ -209,7 +211,8 @@ async def get_logs(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str
 
 @handles("report_login")
 async def report_login(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
-    hive.announce("logged_in" if args["logged_in"] else "needs_login", caller.name)
+    # Coalesced and rate-limited: an agent reporting in a loop writes next to nothing.
+    hive.reports.login(caller.name, bool(args["logged_in"]))
     return wire.ok()
 
 
@@ -292,8 +295,8 @@ async def ask(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any
     log.info("question #%d: %s asks %s", record.id, caller.name, record.target,
              extra={"HIVE_AGENT": caller.name, "HIVE_TO": record.target})
     if MANAGER not in (caller.name, record.target):
-        hive.tell("question_asked", caller.name, [MANAGER], id=record.id, to=record.target,
-                  question=record.question)
+        hive.tell_manager_for(caller.name, "question_asked", caller.name, id=record.id,
+                              to=record.target, question=record.question)
     return wire.ok(question=record.as_wire())
 
 
@@ -306,8 +309,8 @@ async def answer(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, 
     log.info("question #%d of %s answered by %s", record.id, record.asker, caller.name,
              extra={"HIVE_AGENT": record.asker, "HIVE_FROM": caller.name})
     if MANAGER not in (caller.name, record.asker):
-        hive.tell("question_answered", record.asker, [MANAGER], id=record.id, by=caller.name,
-                  question=record.question)
+        hive.tell_manager_for(caller.name, "question_answered", record.asker, id=record.id,
+                              by=caller.name, question=record.question)
     return wire.ok(question=record.as_wire())
 
 

@@ -3,6 +3,9 @@
 A connection is its own task, so a slow or silent client only ever holds
 itself up; it is closed when it idles past ``idle_timeout``, stops reading
 answers for ``write_timeout``, or sends a frame over ``max_frame_bytes``.
+Every socket has its own cap on open connections, and all of them share one
+:class:`Budget` below the daemon's file-descriptor limit, part of which only
+``host.sock`` may use: agents flooding their sockets never lock the operator out.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -25,16 +29,55 @@ Undelivered = Callable[[dict[str, Any]], None]
 DRAIN_BUDGET = 16 * 1024 * 1024
 
 
+class Budget:
+    """Open connections across every socket, against one limit below the fd limit.
+
+    ``limit`` is what all sockets together may hold; agent and manager sockets
+    stop ``reserve`` short of it, so the last connections are the operator's.
+    """
+
+    def __init__(self, limit: int, reserve: int) -> None:
+        self.limit = limit
+        self.reserve = min(reserve, limit - 1)
+        self.open = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Budget:
+        """The settings' cap, lowered to fit the fds this process may open."""
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        fits = soft - settings.fd_reserve if soft != resource.RLIM_INFINITY else None
+        limit = settings.max_total_connections if fits is None else min(
+            settings.max_total_connections, fits)
+        if limit < settings.max_total_connections:
+            log.warning("only %d connections fit the fd limit %d (fd_reserve %d); "
+                        "raise LimitNOFILE= to allow max_total_connections=%d",
+                        limit, soft, settings.fd_reserve, settings.max_total_connections)
+        return cls(max(limit, 2), settings.host_reserved_connections)
+
+    def take(self, *, operator: bool) -> bool:
+        """Count one more connection if there is room for it on such a socket."""
+        if self.open >= (self.limit if operator else self.limit - self.reserve):
+            return False
+        self.open += 1
+        return True
+
+    def give_back(self) -> None:
+        self.open -= 1
+
+
 class Listener:
     """Serves one socket whose every connection speaks as the same identity."""
 
     def __init__(self, sock: socket.socket, dispatch: Dispatch, settings: Settings,
-                 label: str, undelivered: Undelivered | None = None) -> None:
+                 label: str, undelivered: Undelivered | None = None,
+                 budget: Budget | None = None, operator: bool = False) -> None:
         self.sock = sock
         self.dispatch = dispatch
         self.undelivered = undelivered
         self.settings = settings
         self.label = label
+        self.budget = budget or Budget(settings.max_total_connections, 0)
+        self.operator = operator
         self.connections: set[asyncio.Task[None]] = set()
         self.server: asyncio.Server | None = None
 
@@ -58,15 +101,12 @@ class Listener:
     async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        if len(self.connections) >= self.settings.max_connections:
-            log.warning("%s: refusing a connection past max_connections=%d", self.label,
-                        self.settings.max_connections)
-            with contextlib.suppress(Exception):
-                await self._answer(writer, wire.failure(InvalidInput("too many connections")))
-                await self._drain_input(reader, writer)
-            writer.close()
+        if not self._admit():
+            self._refuse(writer)
             return
         self.connections.add(task)
+        # Only an empty buffer means the client's socket holds the whole answer.
+        writer.transport.set_write_buffer_limits(high=0)
         try:
             await self._serve(reader, writer)
         except (ConnectionError, TimeoutError):
@@ -75,9 +115,34 @@ class Listener:
             log.exception("%s: connection failed", self.label)
         finally:
             self.connections.discard(task)
+            self.budget.give_back()
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+    def _admit(self) -> bool:
+        if len(self.connections) >= self.settings.max_connections:
+            log.warning("%s: refusing a connection past max_connections=%d", self.label,
+                        self.settings.max_connections)
+            return False
+        if not self.budget.take(operator=self.operator):
+            log.warning("%s: refusing a connection: %d open on all sockets (limit %d)",
+                        self.label, self.budget.open, self.budget.limit)
+            return False
+        return True
+
+    def _refuse(self, writer: asyncio.StreamWriter) -> None:
+        """Answer why and close at once: a refused connection must not hold an fd.
+
+        The answer goes straight into the client's socket, ahead of the close,
+        so a client reads it even if it was writing (it may then see a reset).
+        """
+        with contextlib.suppress(Exception):
+            writer.write(wire.encode(wire.failure(InvalidInput("too many connections"))))
+        if writer.transport.get_write_buffer_size():
+            writer.transport.abort()  # a client not even reading gets no grace
+        else:
+            writer.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
@@ -107,8 +172,9 @@ class Listener:
         except asyncio.LimitOverrunError:
             error = InvalidInput(f"frame larger than {self.settings.max_frame_bytes} bytes",
                                  hint="split the request or raise max_frame_bytes")
-            await self._answer(writer, wire.failure(error))
-            await self._drain_input(reader, writer)
+            if await self._answer(writer, wire.failure(error)):
+                with contextlib.suppress(TimeoutError):
+                    await self._drain_input(reader, writer)
             return None, True
         except TimeoutError:
             return None, True
@@ -131,7 +197,12 @@ class Listener:
             budget -= len(chunk)
 
     async def _answer(self, writer: asyncio.StreamWriter, answer: dict[str, Any]) -> bool:
-        """Write one answer; False if the client is gone and never got it."""
+        """Write one answer; False if the client never got all of it.
+
+        An answer the client stopped reading is cut off (the connection is
+        aborted, its unsent bytes dropped), so it is never half-seen: the
+        caller takes back what it carried.
+        """
         if writer.is_closing():
             return False
         writer.write(wire.encode(answer))
@@ -140,6 +211,9 @@ class Listener:
             try:
                 async with asyncio.timeout(self.settings.write_timeout):
                     await writer.drain()
-            except ConnectionError:
+            except (ConnectionError, TimeoutError):
+                log.info("%s: an answer was not read within write_timeout=%gs; dropped",
+                         self.label, self.settings.write_timeout)
+                writer.transport.abort()
                 return False
         return not writer.is_closing()

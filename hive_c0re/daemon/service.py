@@ -7,11 +7,15 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import shutil
 import signal
 import socket
+import stat
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hive_c0re import wire
@@ -22,10 +26,11 @@ from hive_c0re.daemon import notify
 from hive_c0re.daemon.activation import activated_sockets, bind_unix
 from hive_c0re.daemon.handlers import HANDLERS
 from hive_c0re.daemon.mail import MailSignals
+from hive_c0re.daemon.reports import AgentReports
 from hive_c0re.daemon.scheduler import Scheduler
-from hive_c0re.daemon.server import Listener
+from hive_c0re.daemon.server import Budget, Listener
 from hive_c0re.errors import HiveError, PolicyRefused
-from hive_c0re.lifecycle.safefs import give_dir
+from hive_c0re.lifecycle.safefs import give_dir, open_dir
 from hive_c0re.lifecycle.uids import MANAGER_BASE
 from hive_c0re.names import MANAGER, OPERATOR, SYSTEM
 from hive_c0re.paths import Paths
@@ -64,6 +69,11 @@ class Hive:
         self.host: Listener | None = None
         self.manager: Listener | None = None
         self.agents: dict[str, Listener] = {}
+        # Why an agent's (or the manager's) socket could not be bound; retried.
+        self.socket_errors: dict[str, str] = {}
+        self.budget = Budget.from_settings(settings)
+        self.reports = AgentReports(self._announce_login, settings.agent_event_rate,
+                                    settings.agent_event_burst)
         self._closing: set[asyncio.Task[None]] = set()
         self._replaced: dict[str, list[Listener]] = {}
         self._heard: dict[str, asyncio.Event] = {}
@@ -142,6 +152,19 @@ class Hive:
         self.store.record_event(kind, agent, **data)
         self.tell(kind, agent, [MANAGER, agent] if tell_agent and agent else [MANAGER], **data)
 
+    def _announce_login(self, agent: str, logged_in: bool) -> None:
+        self.announce("logged_in" if logged_in else "needs_login", agent)
+
+    def tell_manager_for(self, caller: str, kind: str, agent: str | None, **data: Any) -> None:
+        """Tell the manager of an event ``caller``'s request caused: an agent's within its
+        budget (the operator's always), so no agent can crowd the hive's own events out."""
+        held_back = 0 if caller == OPERATOR else self.reports.notice(caller)
+        if held_back is None:
+            return  # in the event log still; the next notice says how many were held
+        if held_back:
+            data["held_back"] = held_back
+        self.tell(kind, agent, [MANAGER], **data)
+
     def tell(self, kind: str, agent: str | None, recipients: list[str], **data: Any) -> None:
         """Deliver an event already in the event log as messages from ``system``."""
         body = json.dumps({"event": kind, "agent": agent, **data}, default=str)
@@ -162,7 +185,8 @@ class Hive:
             self.take_back(caller, answer)
 
         return Listener(sock, dispatch, self.settings, label=f"{caller.kind}:{caller.name}",
-                        undelivered=undelivered)
+                        undelivered=undelivered, budget=self.budget,
+                        operator=caller.kind is wire.Kind.HOST)
 
     def take_back(self, caller: Caller, answer: dict[str, Any]) -> None:
         """Mail handed out in an answer the caller never received goes back to unread."""
@@ -178,23 +202,72 @@ class Hive:
     async def start_host(self, sock: socket.socket) -> None:
         self.host = self._listener(sock, Caller(wire.Kind.HOST, OPERATOR))
         await self.host.start()
+        await self.listen_for_manager()
+
+    async def listen_for_manager(self) -> None:
+        """(Re)create the manager's socket; a failure costs the manager it, never the hive."""
         self.paths.manager_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         # Owned by the manager container's root, if the hive runs one, from the start.
         owner = MANAGER_BASE if self.settings.manager_command else None
-        manager_sock = bind_unix(self.paths.manager_socket, AGENT_SOCKET_MODE, owner)
-        if owner is not None:
-            give_dir(self.paths.manager_dir, owner)
+        try:
+            manager_sock = self._bind_mailbox(MANAGER, self.paths.manager_socket, owner)
+            if owner is not None:
+                give_dir(self.paths.manager_dir, owner)
+        except (HiveError, OSError) as exc:
+            self._socket_failed(MANAGER, exc)
+            return
+        if self.manager is not None:
+            self.manager.close_listening()
+            self._replaced.setdefault(MANAGER, []).append(self.manager)
         self.manager = self._listener(manager_sock, Caller(wire.Kind.MANAGER, MANAGER))
         await self.manager.start()
+        self._socket_ok(MANAGER)
+
+    def _bind_mailbox(self, name: str, path: Path, owner: int | None) -> socket.socket:
+        """Bind ``name``'s socket at ``path``, a path inside its container's reach.
+
+        The first attempt refuses to replace what is not a socket (and says so);
+        once that failure is on record, a retry takes the daemon's path back.
+        """
+        if name in self.socket_errors:
+            reclaim_entry(path)
+        return bind_unix(path, AGENT_SOCKET_MODE, owner)
+
+    def _socket_failed(self, name: str, exc: Exception) -> None:
+        message = exc.message if isinstance(exc, HiveError) else str(exc)
+        self.socket_errors[name] = message
+        log.error("%s has no socket: %s; retrying every %gs", name, message,
+                  self.settings.socket_retry_interval, extra={"HIVE_AGENT": name})
+
+    def _socket_ok(self, name: str) -> None:
+        if self.socket_errors.pop(name, None) is not None:
+            log.warning("%s has its socket again", name, extra={"HIVE_AGENT": name})
+
+    async def retry_sockets(self) -> None:
+        """Bind again every socket that failed (a step of the periodic retry)."""
+        for name in list(self.socket_errors):
+            if name == MANAGER:
+                await self.listen_for_manager()
+                continue
+            agent = self.store.agent_or_none(name)
+            if agent is None or agent.desired is Desired.DESTROYED:
+                self.socket_errors.pop(name, None)  # nobody to serve any more
+                continue
+            await self.listen_for_agent(name, agent.uid_base)
 
     def is_listening(self, name: str) -> bool:
         return name in self.agents
+
+    def socket_error(self, name: str) -> str | None:
+        return self.socket_errors.get(name)
 
     async def listen_for_agent(self, name: str, owner: int | None = None) -> None:
         """(Re)create ``name``'s socket; an old listener is dropped first (idempotent).
 
         ``owner`` is the host uid of the agent container's root, which must be
         able to connect to the socket and create its own UI socket beside it.
+        A socket that cannot be made costs this agent its socket (logged, in its
+        status as ``socket_error``, retried), never the hive.
         """
         old = self.agents.pop(name, None)
         if old is not None:
@@ -204,15 +277,22 @@ class Hive:
             self._replaced[name] = [*alive, old]
         directory = self.paths.agent_runtime(name)
         self.paths.agents_runtime.mkdir(parents=True, exist_ok=True, mode=0o755)
-        directory.mkdir(exist_ok=True, mode=0o700)
-        sock = bind_unix(self.paths.agent_socket(name), AGENT_SOCKET_MODE, owner)
+        try:
+            directory.mkdir(exist_ok=True, mode=0o700)
+            sock = self._bind_mailbox(name, self.paths.agent_socket(name), owner)
+        except (HiveError, OSError) as exc:
+            self._socket_failed(name, exc)
+            return
         if owner is not None:
             give_dir(directory, owner)
         listener = self._listener(sock, Caller(wire.Kind.AGENT, name))
         self.agents[name] = listener
         await listener.start()
+        self._socket_ok(name)
 
     def stop_listening_for_agent(self, name: str) -> None:
+        self.socket_errors.pop(name, None)
+        self.reports.forget(name)
         for listener in [*self._replaced.pop(name, []), self.agents.pop(name, None)]:
             if listener is not None:
                 self._close_later(listener, drop_connections=True)
@@ -294,6 +374,16 @@ async def _watch_and_bring_up(hive: Hive) -> None:
     hive.watch_containers()
 
 
+async def _check_git() -> None:
+    """Say at start, not first at a spawn, that git is too old for the hive."""
+    from hive_c0re.lifecycle.gitrepo import git_binary, require_git
+
+    try:
+        await asyncio.to_thread(require_git, git_binary())
+    except HiveError as exc:
+        log.error("%s; spawns and approvals are refused until it is fixed", exc)
+
+
 async def _every(interval: float, step: Any) -> None:
     while True:
         await asyncio.sleep(interval)
@@ -301,6 +391,47 @@ async def _every(interval: float, step: Any) -> None:
             step()
         except Exception:
             log.exception("periodic step %s failed; retrying next time", step.__name__)
+
+
+async def _every_async(interval: float, step: Callable[[], Awaitable[None]]) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await step()
+        except Exception:
+            log.exception("periodic step %s failed; retrying next time", step.__name__)
+
+
+async def _listen_at_start(hive: Hive, name: str, owner: int | None) -> None:
+    """One agent's socket at daemon start: whatever goes wrong is that agent's alone."""
+    try:
+        await hive.listen_for_agent(name, owner)
+    except Exception as exc:
+        log.exception("%s's socket could not be set up", name, extra={"HIVE_AGENT": name})
+        hive.socket_errors[name] = str(exc) or type(exc).__name__
+
+
+def reclaim_entry(path: Path) -> None:
+    """Remove whatever a container left at ``path`` (a file, a link, a tree).
+
+    Only for paths in a runtime directory the daemon made for a container
+    (``path``'s grandparent is the daemon's own): the entry is the daemon's own
+    name there. Nothing is followed: the directory is opened from its parent
+    with ``O_NOFOLLOW`` and the entry is removed relative to it.
+    """
+    with open_dir(path.parent.parent, path.parent.name) as fd:
+        try:
+            found = os.stat(path.name, dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        if stat.S_ISSOCK(found.st_mode):
+            return  # a socket: bind_unix replaces it as it always does
+        if stat.S_ISDIR(found.st_mode):
+            shutil.rmtree(path.name, dir_fd=fd)
+        else:
+            os.unlink(path.name, dir_fd=fd)
+        log.warning("removed a %s left at %s in place of its socket",
+                    "directory" if stat.S_ISDIR(found.st_mode) else "file", path)
 
 
 async def serve(paths: Paths, settings: Settings) -> None:
@@ -319,10 +450,12 @@ async def serve(paths: Paths, settings: Settings) -> None:
     if settings.manager_command:
         # Before any request: a repo made before the mount would vanish under it.
         await _mount_proposed_disk(hive)
+    # What a crash left half-built in the daemon's own space (no container sees it).
+    shutil.rmtree(paths.scratch, ignore_errors=True)
     await hive.start_host(host_sock)
     for agent in store.agents():
         if agent.desired is not Desired.DESTROYED:
-            await hive.listen_for_agent(agent.name, agent.uid_base)
+            await _listen_at_start(hive, agent.name, agent.uid_base)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -338,6 +471,8 @@ async def serve(paths: Paths, settings: Settings) -> None:
         loop.create_task(_every(settings.retention_interval, retention)),
         loop.create_task(hive.scheduler.run()),
         loop.create_task(_every(10.0, hive.report_status)),
+        loop.create_task(_every_async(settings.socket_retry_interval, hive.retry_sockets)),
+        loop.create_task(_check_git()),
     ]
     interval = notify.watchdog_interval()
     if interval:

@@ -24,7 +24,7 @@ from hive_c0re.broker.store import AgentRecord, Desired
 from hive_c0re.daemon.egress import DEFAULT_UPSTREAM, EgressProxy, checked_upstream
 from hive_c0re.errors import HiveError, InvalidInput
 from hive_c0re.lifecycle import disk
-from hive_c0re.lifecycle.agent_config import AgentConfig, load_agent_config, seed_text
+from hive_c0re.lifecycle.agent_config import AgentConfig, load_agent_config
 from hive_c0re.lifecycle.backend import (
     Backend,
     ContainerSpec,
@@ -33,6 +33,7 @@ from hive_c0re.lifecycle.backend import (
     write_if_changed,
 )
 from hive_c0re.lifecycle.gitrepo import ConfigRepo
+from hive_c0re.lifecycle.proposed import CONFIG_FILE, ProposedRepos
 from hive_c0re.lifecycle.ui_secret import ensure_ui_secret
 from hive_c0re.lifecycle.uids import MANAGER_BASE, UID_RANGE, check_agent_base
 from hive_c0re.names import MANAGER, SYSTEM, validate_container_name
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CONFIG_FILE = "agent.toml"
 MANAGER_REPOS = Path("/agents")  # where the manager sees every proposed config repo
 # The manager's own policy: it edits config repos with git and little else.
 MANAGER_POLICY = {
@@ -71,6 +71,7 @@ class Lifecycle:
         self.paths = hive.paths
         self.settings = hive.settings
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.proposed = ProposedRepos(self.paths, self.settings.proposal_max_bytes)
         if self.settings.uid_base_start % UID_RANGE:
             raise InvalidInput("setting uid_base_start must be a multiple of 65536")
         # The agents' slots start lowest; the manager's sits above them all.
@@ -275,13 +276,15 @@ class Lifecycle:
         same reason as :meth:`_writable_dirs`.
         """
         root = self.paths.proposed_root
-        repos = disk.Disk(self.paths.proposed_disk_image, root)
+        repos = disk.Disk(self.paths.proposed_disk_image, self.paths.proposed_disk)
         if not repos.image.exists() and root.is_dir() and any(root.iterdir()):
             log.warning("%s has no disk image: the manager's /agents is not bounded "
                         "(made before disk images)", root)
             return
         self.paths.state.mkdir(parents=True, exist_ok=True, mode=0o700)
-        disk.ensure(repos, self.settings.proposed_disk_mib << 20, {})
+        # Both on one filesystem, so a repo seeded in scratch moves into repos by rename.
+        disk.ensure(repos, self.settings.proposed_disk_mib << 20,
+                    {root.name: 0, self.paths.scratch.name: 0})
 
     def _prepare_manager(self, command: str) -> ContainerSpec:
         top = self.paths.manager_state
@@ -468,17 +471,15 @@ class Lifecycle:
         scratch.replace(directory / POLICY_FILE)
 
     def _prepare_state(self, name: str) -> None:
-        """State dirs with tight modes and both config repos, seeded when new."""
+        """State dirs with tight modes and both config repos, seeded when new.
+
+        A proposed repo that is already there (the manager's, or whatever it
+        planted) is left alone: the daemon never runs git in it.
+        """
         top = self.paths.agent_state(name)
         top.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         top.mkdir(exist_ok=True, mode=0o700)
-        proposed = ConfigRepo(self.paths.proposed_repo(name))
-        if not proposed.exists():
-            proposed.init({CONFIG_FILE: seed_text()}, f"seed config for {name}")
-        applied = ConfigRepo(self.paths.applied_repo(name))
-        if not applied.exists():
-            self.paths.applied_repo(name).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            applied.init_from(proposed)
+        self.proposed.seed(name)
 
     def _purge_state(self, name: str) -> None:
         for tree in (self.paths.agent_state(name), self.paths.applied_repo(name),

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 from hive_c0re.broker.approvals import ApprovalBook, ApprovalRecord, Kind, Status
 from hive_c0re.broker.store import Desired
 from hive_c0re.errors import HiveError, InvalidInput, NotFound
-from hive_c0re.lifecycle.agent_config import load_agent_config, seed_text
-from hive_c0re.lifecycle.agents import CONFIG_FILE, MANAGER_REPOS
+from hive_c0re.lifecycle.agent_config import load_agent_config
+from hive_c0re.lifecycle.agents import MANAGER_REPOS
 from hive_c0re.lifecycle.gitrepo import ConfigRepo, validate_sha
+from hive_c0re.lifecycle.proposed import CONFIG_FILE, ProposedRepos
 from hive_c0re.names import validate_agent_name
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ class Approvals:
         self.hive = hive
         self.book = ApprovalBook(hive.store)
         self.paths = hive.paths
+        self.proposed = ProposedRepos(hive.paths, hive.settings.proposal_max_bytes)
 
     # -- requests (the manager) ---------------------------------------------------
 
@@ -44,7 +46,7 @@ class Approvals:
 
     def request_init_config(self, name: str, description: str | None) -> ApprovalRecord:
         validate_agent_name(name)
-        if ConfigRepo(self.paths.proposed_repo(name)).exists():
+        if self.proposed.exists(name):
             raise InvalidInput(f"{name} already has a proposed config repo")
         return self.book.get(self.book.create(name, Kind.INIT_CONFIG, None, description))
 
@@ -53,14 +55,13 @@ class Approvals:
         """Validate and pin a proposed commit; refused before anything touches git if bad."""
         validate_agent_name(name)
         commit = validate_sha(sha)
-        proposed = ConfigRepo(self.paths.proposed_repo(name))
-        if not proposed.exists():
+        if not self.proposed.exists(name):
             raise NotFound(f"{name} has no proposed config repo",
                            hint="request_init_config seeds one")
-        applied = await asyncio.to_thread(self._applied_repo, name)
-        # Read the proposal only after copying it into the repo the daemon owns:
-        # the proposed repo's own git config is the manager's to write.
-        await asyncio.to_thread(applied.fetch_commit, proposed, commit)
+        applied = await asyncio.to_thread(self.proposed.applied, name)
+        # Read the proposal only from a bounded copy of its objects in the daemon's
+        # space: the proposed repo's own git config and layout are the manager's.
+        await asyncio.to_thread(self.proposed.fetch, name, applied, commit)
         await asyncio.to_thread(self._check_proposal, applied, commit)
         approval_id = self.book.create(name, Kind.APPLY_COMMIT, commit, description)
         await asyncio.to_thread(applied.tag, f"proposal/{approval_id}", commit)
@@ -73,13 +74,6 @@ class Approvals:
         if text is None:
             raise InvalidInput(f"commit {commit[:12]} has no {CONFIG_FILE}")
         load_agent_config(text)
-
-    def _applied_repo(self, name: str) -> ConfigRepo:
-        applied = ConfigRepo(self.paths.applied_repo(name))
-        if not applied.exists():
-            self.paths.applied_repo(name).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            applied.init_from(ConfigRepo(self.paths.proposed_repo(name)))
-        return applied
 
     # -- decisions (the operator) -----------------------------------------------
 
@@ -152,8 +146,10 @@ class Approvals:
         top = self.paths.agent_state(name)
         top.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         top.mkdir(exist_ok=True, mode=0o700)
-        ConfigRepo(self.paths.proposed_repo(name)).init({CONFIG_FILE: seed_text()},
-                                                        f"seed config for {name}")
+        if not self.proposed.seed(name):
+            raise InvalidInput(f"something already sits where {name}'s proposed config repo "
+                               "goes; it was left as it is",
+                               hint=f"remove {MANAGER_REPOS / name} in the manager's container")
 
     async def _apply(self, name: str, sha: str) -> None:
         """Move applied main to ``sha`` and deploy it; on failure put the old config back."""

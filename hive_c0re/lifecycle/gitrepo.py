@@ -12,13 +12,19 @@ fixed environment (no system or global config, fixed identity, ``LC_ALL=C``)
 and with the settings that could run a program named by a repo's own config
 (hooks, fsmonitor, signing) pinned off on the command line.
 
-hive-c0re reads a proposal only by fetching the proposed commit into the
-applied repo (:meth:`ConfigRepo.fetch_commit`): the manager controls the
-proposed repo's ``.git/config``, so the daemon never runs other verbs there.
+git runs only in trees no container can write: the applied repos and the
+daemon's scratch space. The proposed repos are the manager's; the daemon never
+runs git in them, not even as a fetch source (``lifecycle/proposed.py`` seeds
+them in scratch space and reads copies of their objects).
+
+git must be at least :data:`MIN_GIT` (and the fixed release of its series):
+the pins rely on the 2024-05 fixes to local fetches and clones. The first git
+run checks it (:func:`require_git`).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -59,6 +65,13 @@ _FETCHING = ("protocol.allow=never", "protocol.file.allow=always", "protocol.ver
 # a global config, hence this file (it holds nothing else).
 FETCH_GLOBAL_CONFIG = Path(__file__).with_name("fetch.gitconfig")
 
+MIN_GIT = (2, 39, 4)
+# The first release of each series with the fixes of 2024-05-14 (CVE-2024-32002, -32004,
+# -32020, -32021, -32465: hooks and ownership in local clones and fetches). Later series
+# have them from their first release.
+_FIXED_IN = {(2, 39): 4, (2, 40): 2, (2, 41): 1, (2, 42): 2, (2, 43): 4, (2, 44): 1, (2, 45): 1}
+_VERSION = re.compile(r"git version (\d+)\.(\d+)(?:\.(\d+))?")
+
 
 class GitError(HiveError):
     """git itself failed; the message carries its stderr."""
@@ -69,6 +82,52 @@ class GitError(HiveError):
 def git_binary() -> str:
     """The git to run: ``$HYPERHIVE_GIT`` (the unit sets it), else ``git`` on PATH."""
     return os.environ.get("HYPERHIVE_GIT") or "git"
+
+
+def parse_git_version(text: str) -> tuple[int, int, int]:
+    """``(major, minor, patch)`` from ``git --version`` output (vendor suffixes ignored)."""
+    match = _VERSION.match(text.strip())
+    if match is None:
+        raise GitError(f"cannot tell git's version from {_shown(text)}",
+                       hint="point HYPERHIVE_GIT at a real git")
+    major, minor, patch = match.groups()
+    return int(major), int(minor), int(patch or 0)
+
+
+def git_version_ok(version: tuple[int, int, int]) -> bool:
+    """Whether ``version`` has the fixes the pinned settings rely on."""
+    if version < MIN_GIT:
+        return False
+    return version[2] >= _FIXED_IN.get(version[:2], 0)
+
+
+@functools.cache
+def require_git(binary: str) -> tuple[int, int, int]:
+    """The version of git at ``binary``; GitError if it is too old or does not run.
+
+    Cached on success only (functools.cache does not keep exceptions), so a git
+    upgraded under a running daemon is checked again on the next use.
+    """
+    try:
+        done = subprocess.run([binary, "--version"], capture_output=True, env=git_environment(),
+                              timeout=30, check=False)
+    except FileNotFoundError:
+        raise GitError(f"git not found: {binary}",
+                       hint="install git or point HYPERHIVE_GIT at it") from None
+    except subprocess.TimeoutExpired:
+        raise GitError(f"{binary} --version did not answer within 30s") from None
+    out = done.stdout.decode("utf-8", errors="replace")
+    if done.returncode != 0:
+        stderr = done.stderr.decode("utf-8", errors="replace").strip()
+        raise GitError(f"{binary} --version failed: {stderr or done.returncode}")
+    version = parse_git_version(out)
+    if not git_version_ok(version):
+        found = ".".join(map(str, version))
+        fixed = ", ".join(f"{a}.{b}.{c}" for (a, b), c in _FIXED_IN.items())
+        raise GitError(f"git {found} at {binary} is too old: the hive needs a git with the "
+                       f"2024-05 security fixes ({fixed}, or 2.46 and later)",
+                       hint="upgrade git, or point HYPERHIVE_GIT at a newer one")
+    return version
 
 
 def git_environment() -> dict[str, str]:
@@ -145,6 +204,7 @@ class ConfigRepo:
 
     def _run(self, *args: str, stdin: bytes = b"", config: tuple[str, ...] = (),
              in_repo: bool = True) -> subprocess.CompletedProcess[bytes]:
+        require_git(self.git)
         argv = self._argv(args, config, in_repo)
         cwd = self.path if self.path.is_dir() else None
         env = git_environment()
@@ -188,7 +248,11 @@ class ConfigRepo:
         return (self.path / ".git").is_dir()
 
     def init(self, files: Mapping[str, str], message: str) -> str:
-        """Create the repo on branch ``main`` with ``files`` as its first commit; return its sha."""
+        """Create the repo on branch ``main`` with ``files`` as its first commit; return its sha.
+
+        Only where no container can write: between ``git init`` and ``git add``
+        a writer could plant a filter in ``.git/config`` for git to run.
+        """
         names = [validate_repo_path(name) for name in files]
         body = _message(message)
         self._create()
@@ -304,6 +368,13 @@ class ConfigRepo:
         return [(sha, subject) for sha, _, subject in
                 (line.partition("\0") for line in out.splitlines())]
 
+    def object_sizes(self) -> list[int]:
+        """The unpacked size of every object this repo stores (read from headers only)."""
+        self._need_repo()
+        out = self._git("cat-file", "--batch-all-objects", "--unordered",
+                        "--batch-check=%(objectsize)")
+        return [int(line) for line in out.split()]
+
     # -- tags ----------------------------------------------------------------------
 
     def tag(self, name: str, sha: str, message: str | None = None) -> None:
@@ -347,10 +418,11 @@ class ConfigRepo:
     # -- moving main ---------------------------------------------------------------
 
     def fetch_commit(self, source: ConfigRepo, sha: str) -> None:
-        """Bring commit ``sha`` (and its history) from ``source``, the proposed repo, into this one.
+        """Bring commit ``sha`` (and its history) from ``source`` into this one.
 
-        Only git's upload-pack runs in ``source``; nothing there is checked out.
-        Raise NotFound if ``source`` does not hold that commit.
+        git's upload-pack and pack-objects run in ``source`` and read its config,
+        so ``source`` is a repo the daemon owns: the applied repo, or the daemon's
+        copy of a proposal's objects. Raise NotFound if ``source`` lacks that commit.
         """
         commit = validate_sha(sha)
         source._need_repo()

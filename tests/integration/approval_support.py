@@ -16,7 +16,8 @@ def state_dir(hive: SandboxHive, agent: str) -> Path:
 
 
 def proposed_dir(hive: SandboxHive, agent: str) -> Path:
-    return Path(hive.sandbox.env["XDG_CONFIG_HOME"]) / "hyperhive" / "proposed" / agent
+    top = Path(hive.sandbox.env["XDG_CONFIG_HOME"]) / "hyperhive" / "proposed-disk"
+    return top / "repos" / agent
 
 
 def applied_dir(hive: SandboxHive, agent: str) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -16,7 +17,7 @@ from tests.integration.approval_support import (
     proposed_dir,
     state_dir,
 )
-from tests.sandbox import SandboxHive, in_container
+from tests.sandbox import Sandbox, SandboxHive, in_container
 
 
 def tags(hive: SandboxHive, agent: str) -> dict[str, str]:
@@ -170,3 +171,30 @@ def test_operator_cli_lists_approves_and_denies(container_hive: SandboxHive) -> 
     again = hive.cli("approve", str(second["id"]))
     assert again.returncode == 4 and "denied, not pending" in again.stderr
 
+
+
+def test_a_proposal_over_the_size_bound_is_refused_and_applied_stays_clean(
+        sandbox: Sandbox) -> None:
+    hive = SandboxHive(sandbox, HYPERHIVE_SYSTEMD_SCOPE="user",
+                       HYPERHIVE_UNIT_DIR=str(sandbox.unit_dir),
+                       HYPERHIVE_APPLY_SETTLE_SECONDS="1", HYPERHIVE_PROPOSAL_MAX_BYTES="65536")
+    hive.call("spawn", name="alice")
+    applied = applied_dir(hive, "alice")
+    before = git(applied, "cat-file", "--batch-all-objects", "--batch-check=%(objectname)")
+    repo = proposed_dir(hive, "alice")
+    (repo / "big").write_bytes(os.urandom(100_000))
+    git(repo, "add", "big")
+    big = propose(hive, "alice", GOOD, "sonnet, and a big file")
+    with pytest.raises(InvalidInput, match="more than 65536 bytes") as caught:
+        manager(hive, "request_apply_commit", agent="alice", sha=big)
+    assert caught.value.hint and "proposal_max_bytes" in caught.value.hint
+    assert git(applied, "cat-file", "--batch-all-objects",
+               "--batch-check=%(objectname)") == before
+    assert hive.call("approvals")["approvals"] == [] and tags(hive, "alice") == {}
+    # Once the big file is gone for good, the same change goes through.
+    git(repo, "reset", "-q", "--hard", "main~1")
+    git(repo, "reflog", "expire", "--expire=now", "--all")
+    git(repo, "gc", "-q", "--prune=now")
+    small = propose(hive, "alice", GOOD, "sonnet")
+    asked = manager(hive, "request_apply_commit", agent="alice", sha=small)["approval"]
+    assert hive.call("approve", approval=asked["id"])["approval"]["status"] == "deployed"

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
 
 from hive_c0re.errors import InvalidInput, PolicyRefused
 from hive_c0re.wire import Client
-from tests.sandbox import Sandbox, SandboxHive, in_container
+from tests.integration.approval_support import manager, proposed_dir
+from tests.sandbox import Sandbox, SandboxHive, container_process, in_container
 
 CONTAINER_HIVE = {"HYPERHIVE_SYSTEMD_SCOPE": "user", "HYPERHIVE_APPLY_SETTLE_SECONDS": "1"}
 # The stand-in answers mail as the manager would be reached; the real one is hive-m1nd.
@@ -95,3 +99,108 @@ def test_an_agent_cannot_use_manager_verbs(managed_hive: SandboxHive) -> None:
                 manager.call(verb, name="manager")
         with pytest.raises(InvalidInput, match="unknown verb"):
             manager.call("destroy", name="bob")
+
+
+# The manager's attack on the daemon's git: it watches /agents for new repos and, in
+# the window between the host's `git init` and `git add`, plants a clean filter that
+# the host's git would run as root. The marker is a host path the filter would touch.
+RACER = """
+import os, time
+marker, names = {marker!r}, set({names!r})
+planted, armed = set(), set()
+deadline = time.monotonic() + 300
+while armed != names and time.monotonic() < deadline:
+    for name in names - armed:
+        repo = "/agents/" + name
+        try:
+            if name not in planted and os.path.isdir(repo):
+                open(repo + "/.gitattributes", "w").write("* filter=x\\n")
+                planted.add(name)
+            if os.path.exists(repo + "/.git/config"):
+                with open(repo + "/.git/config", "a") as config:
+                    config.write('[filter "x"]\\n\\tclean = touch ' + marker + "\\n")
+                armed.add(name)
+        except OSError:
+            pass
+print(sorted(armed))
+"""
+RACED = [f"agent{n}" for n in range(6)]
+# The proposal flow afterwards, from the manager's container (its own git ignores the
+# filter it planted: -c beats the repo's config).
+PROPOSES = """
+import json, socket, subprocess
+repo = "/agents/{name}"
+git = ["git", "-C", repo, "-c", "user.name=manager", "-c", "user.email=m@hive",
+       "-c", "safe.directory=*", "-c", "filter.x.clean=cat"]
+open(repo + "/agent.toml", "w").write('model = "sonnet"\\n')
+subprocess.run(git + ["commit", "-qam", "sonnet"], check=True)
+sha = subprocess.run(git + ["rev-parse", "HEAD"], check=True, capture_output=True,
+                     text=True).stdout.strip()
+s = socket.socket(socket.AF_UNIX)
+s.connect("/run/hive/hive.sock")
+s.sendall(json.dumps({{"cmd": "request_apply_commit", "agent": "{name}", "sha": sha}}).encode()
+          + b"\\n")
+print(s.makefile().readline())
+"""
+
+
+def container_popen(hive: SandboxHive, agent: str, code: str) -> subprocess.Popen[str]:
+    """Like :func:`in_container`, but running beside the test."""
+    pid = container_process(hive, agent)
+    return subprocess.Popen(
+        ["nsenter", "-t", str(hive.sandbox.init_pid), "-m", "-p", "--",
+         "nsenter", "-t", str(pid), "-a", "-r", "-w", "--", sys.executable, "-c", code],
+        env={**os.environ, **hive.sandbox.env}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+
+
+def test_a_manager_racing_the_daemons_git_never_runs_a_command_on_the_host(
+        managed_hive: SandboxHive) -> None:
+    hive = managed_hive
+    hive.call("whoami")
+    wait_active(hive, "hive-agent@manager.service")
+    marker = hive.sandbox.dir / "ran-as-root"
+    racer = container_popen(hive, "manager", RACER.format(marker=str(marker), names=RACED))
+    try:
+        for name in RACED:
+            assert hive.call("spawn", name=name)["agent"]["desired"] == "running"
+        out, err = racer.communicate(timeout=330)
+    finally:
+        if racer.poll() is None:
+            racer.kill()
+            racer.wait()
+    assert racer.returncode == 0, err
+    assert json.loads(out.replace("'", '"')) == RACED  # it got its filter into every repo
+    assert not marker.exists(), "the daemon's git ran the manager's filter as root"
+    # The hive still works: the agents run, and a proposal is asked for and deployed.
+    for name in RACED:
+        wait_active(hive, f"hive-agent@{name}.service")
+    asked = in_container(hive, "manager", PROPOSES.format(name=RACED[0]))
+    assert asked.returncode == 0, asked.stderr
+    approval = json.loads(asked.stdout)["approval"]
+    assert hive.call("approve", approval=approval["id"])["approval"]["status"] == "deployed"
+    assert in_container(hive, RACED[0], "print(open('/etc/hive/policy.json').read())"
+                        ).stdout.count('"sonnet"') >= 1
+    assert not marker.exists()
+
+
+def test_a_symlink_the_manager_plants_before_spawn_is_never_followed(
+        managed_hive: SandboxHive) -> None:
+    hive = managed_hive
+    hive.call("whoami")
+    wait_active(hive, "hive-agent@manager.service")
+    victim = hive.sandbox.dir / "victim"  # a host directory root could be made to fill
+    victim.mkdir()
+    planted = in_container(hive, "manager", f"import os; os.symlink({str(victim)!r}, "
+                                            "'/agents/dave')")
+    assert planted.returncode == 0, planted.stderr
+    assert hive.call("spawn", name="dave")["agent"]["desired"] == "running"
+    wait_active(hive, "hive-agent@dave.service")
+    assert list(victim.iterdir()) == []
+    # Left as it was (on the proposed disk, seen in the sandbox's mount namespace).
+    link = hive.sandbox.run("readlink", str(proposed_dir(hive, "dave"))).stdout.strip()
+    assert link == str(victim)
+    with pytest.raises(InvalidInput, match="not a plain git directory"):
+        manager(hive, "request_apply_commit", agent="dave", sha="a" * 40)
+    assert list(victim.iterdir()) == []
+    assert "dave" in [a["name"] for a in hive.call("list")["agents"]]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,10 +17,17 @@ from hive_c0re.lifecycle.gitrepo import (
     IDENTITY_NAME,
     ConfigRepo,
     GitError,
+    git_version_ok,
+    parse_git_version,
+    require_git,
     validate_repo_path,
     validate_sha,
     validate_tag,
 )
+from hive_c0re.lifecycle.proposed import ProposalTooLarge, ProposedRepos, rename_noreplace
+from hive_c0re.paths import Paths
+from hive_c0re.wire import Client
+from tests.daemon import DaemonProcess
 
 SEED = 'model = "haiku"\n'
 
@@ -446,3 +455,194 @@ def test_a_missing_git_binary_says_so(applied: ConfigRepo,
     with pytest.raises(GitError, match="git not found: /nonexistent/git") as caught:
         ConfigRepo(applied.path).tags()
     assert caught.value.hint and "HYPERHIVE_GIT" in caught.value.hint
+
+
+# -- the git version ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "version"), [
+    ("git version 2.39.5\n", (2, 39, 5)),
+    ("git version 2.45.1.windows.1", (2, 45, 1)),
+    ("git version 2.39.3 (Apple Git-146)", (2, 39, 3)),
+    ("git version 3.0", (3, 0, 0)),
+])
+def test_git_version_is_parsed(text: str, version: tuple[int, int, int]) -> None:
+    assert parse_git_version(text) == version
+
+
+@pytest.mark.parametrize("text", ["", "hub version 2.39.5", "git version two", "2.39.5"])
+def test_unparseable_git_version_is_refused(text: str) -> None:
+    with pytest.raises(GitError, match="cannot tell git's version"):
+        parse_git_version(text)
+
+
+@pytest.mark.parametrize(("version", "ok"), [
+    ((2, 39, 3), False), ((2, 39, 4), True), ((2, 38, 9), False), ((1, 99, 99), False),
+    ((2, 40, 1), False), ((2, 40, 2), True), ((2, 43, 3), False), ((2, 43, 4), True),
+    ((2, 45, 0), False), ((2, 45, 1), True), ((2, 46, 0), True), ((3, 0, 0), True),
+])
+def test_git_version_needs_the_fixes_of_its_series(version: tuple[int, int, int],
+                                                   ok: bool) -> None:
+    assert git_version_ok(version) is ok
+
+
+def test_a_too_old_git_is_refused_naming_its_version(
+        applied: ConfigRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    old = tmp_path / "old-git"
+    ran = tmp_path / "ran"
+    old.write_text('#!/bin/sh\nif [ "$1" = --version ]; then echo "git version 2.39.2"; '
+                   f'exit 0; fi\ntouch "{ran}"\nexec git "$@"\n')
+    old.chmod(0o755)
+    monkeypatch.setenv("HYPERHIVE_GIT", str(old))
+    with pytest.raises(GitError, match=r"git 2\.39\.2 at .*old-git is too old") as caught:
+        ConfigRepo(applied.path).head()
+    assert caught.value.hint and "upgrade git" in caught.value.hint
+    assert not ran.exists()  # refused before any other git verb ran
+    assert require_git("git") >= (2, 39, 4)  # the real one passes
+
+
+# -- proposed repos: handed over, read from a bounded copy ------------------------------
+
+
+@pytest.fixture
+def hive_paths(tmp_path: Path) -> Paths:
+    return Paths(state=tmp_path / "state", runtime=tmp_path / "run")
+
+
+def objects_in(repo: ConfigRepo) -> list[str]:
+    found = subprocess.run(["git", "-C", str(repo.path), "cat-file", "--batch-all-objects",
+                            "--batch-check=%(objectname)"], capture_output=True, text=True,
+                           check=True).stdout
+    return sorted(found.split())
+
+
+def test_seed_builds_applied_then_hands_over_a_copy(hive_paths: Paths) -> None:
+    repos = ProposedRepos(hive_paths, 1 << 20)
+    assert repos.seed("alice")
+    applied = ConfigRepo(hive_paths.applied_repo("alice"))
+    proposed = ConfigRepo(hive_paths.proposed_repo("alice"))
+    assert proposed.head() == applied.head()
+    assert (proposed.path / "agent.toml").read_text() == applied.read_file(applied.head(),
+                                                                           "agent.toml")
+    assert list(hive_paths.scratch.iterdir()) == []  # nothing left behind
+    assert not repos.seed("alice")  # there already: left alone
+
+
+def test_seed_never_follows_or_replaces_what_sits_at_the_name(hive_paths: Paths,
+                                                              tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    hive_paths.proposed_root.mkdir(parents=True)
+    hive_paths.proposed_repo("alice").symlink_to(victim)
+    repos = ProposedRepos(hive_paths, 1 << 20)
+    assert not repos.seed("alice")
+    assert list(victim.iterdir()) == []
+    assert os.readlink(hive_paths.proposed_repo("alice")) == str(victim)
+    assert ConfigRepo(hive_paths.applied_repo("alice")).exists()  # the agent still gets one
+    with pytest.raises(InvalidInput, match="not a plain git directory"):
+        repos.fetch("alice", repos.applied("alice"), "a" * 40)
+
+
+def test_the_rename_itself_never_replaces(hive_paths: Paths, tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").symlink_to(tmp_path / "elsewhere")
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with pytest.raises(FileExistsError):
+            rename_noreplace(fd, "a", fd, "b")
+        rename_noreplace(fd, "a", fd, "c")
+    finally:
+        os.close(fd)
+    assert (tmp_path / "c").is_dir() and (tmp_path / "b").is_symlink()
+
+
+@pytest.fixture
+def seeded(hive_paths: Paths) -> tuple[ProposedRepos, ConfigRepo, ConfigRepo]:
+    repos = ProposedRepos(hive_paths, 256 * 1024)
+    repos.seed("alice")
+    return (repos, ConfigRepo(hive_paths.applied_repo("alice")),
+            ConfigRepo(hive_paths.proposed_repo("alice")))
+
+
+def test_a_proposal_is_fetched_through_a_copy(
+        seeded: tuple[ProposedRepos, ConfigRepo, ConfigRepo], tmp_path: Path) -> None:
+    repos, applied, proposed = seeded
+    sha = manager_commit(proposed.path, {"agent.toml": 'model = "sonnet"\n'}, "sonnet")
+    marker = tmp_path / "ran"
+    # What the manager's config could ask of a git that read it: none of it runs.
+    with (proposed.path / ".git" / "config").open("a") as config:
+        config.write(f'[uploadpack]\n\tpackObjectsHook = touch "{marker}"\n'
+                     f'[core]\n\tfsmonitor = touch "{marker}"\n'
+                     f'[include]\n\tpath = /etc/shadow\n')
+    other = ConfigRepo(tmp_path / "other")
+    other.init({"agent.toml": 'model = "opus"\n'}, "someone else's")
+    (proposed.path / ".git" / "objects" / "info").mkdir(exist_ok=True)
+    (proposed.path / ".git" / "objects" / "info" / "alternates").write_text(
+        str(other.path / ".git" / "objects") + "\n")
+    repos.fetch("alice", applied, sha)
+    assert applied.read_file(sha, "agent.toml") == 'model = "sonnet"\n'
+    assert not marker.exists()
+    with pytest.raises(NotFound, match="is not in alice's proposed config repo"):
+        repos.fetch("alice", applied, other.head())  # only through the alternates
+
+
+@pytest.mark.parametrize("content", ["random", "zeros"])
+def test_a_proposal_over_the_bound_is_refused_and_leaves_applied_clean(
+        seeded: tuple[ProposedRepos, ConfigRepo, ConfigRepo], content: str) -> None:
+    repos, applied, proposed = seeded
+    # Random bytes are big on disk; zeros pack small and unpack big.
+    blob = os.urandom(300 * 1024) if content == "random" else bytes(64 * 1024 * 1024)
+    (proposed.path / "big").write_bytes(blob)
+    subprocess.run(["git", "-C", str(proposed.path), "add", "big"], check=True)
+    sha = manager_commit(proposed.path, {"agent.toml": 'model = "sonnet"\n'}, "big")
+    before = objects_in(applied)
+    with pytest.raises(ProposalTooLarge, match=r"more than 262144 bytes") as caught:
+        repos.fetch("alice", applied, sha)
+    assert caught.value.hint and "proposal_max_bytes" in caught.value.hint
+    assert objects_in(applied) == before and not applied.has_commit(sha)
+    assert list(repos.paths.scratch.iterdir()) == []
+
+
+def test_symlinks_and_gitfiles_in_a_proposed_repo_are_refused(
+        seeded: tuple[ProposedRepos, ConfigRepo, ConfigRepo], tmp_path: Path) -> None:
+    repos, applied, proposed = seeded
+    sha = manager_commit(proposed.path, {"agent.toml": 'model = "sonnet"\n'}, "sonnet")
+    objects = proposed.path / ".git" / "objects"
+    loose = next(p for p in objects.iterdir() if len(p.name) == 2)
+    entry = next(loose.iterdir())
+    saved = entry.read_bytes()
+    entry.unlink()
+    entry.symlink_to("/etc/shadow")
+    with pytest.raises(InvalidInput, match="is a symlink"):
+        repos.fetch("alice", applied, sha)
+    entry.unlink()
+    entry.write_bytes(saved)
+    dot_git = proposed.path / ".git"
+    dot_git.rename(tmp_path / "moved")
+    dot_git.write_text(f"gitdir: {tmp_path / 'moved'}\n")
+    with pytest.raises(InvalidInput, match="not a plain git directory"):
+        repos.fetch("alice", applied, sha)
+    dot_git.unlink()
+    (tmp_path / "moved").rename(dot_git)
+    repos.fetch("alice", applied, sha)
+    assert applied.has_commit(sha)
+
+
+def test_the_daemon_says_at_start_that_git_is_too_old_and_keeps_serving(
+        tmp_path: Path) -> None:
+    old = tmp_path / "old-git"
+    old.write_text('#!/bin/sh\necho "git version 2.39.2"\n')
+    old.chmod(0o755)
+    daemon = DaemonProcess(git=str(old))
+    try:
+        log = daemon.root / "daemon.log"
+        deadline = time.monotonic() + 30
+        while "git 2.39.2" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        assert "is too old" in log.read_text()
+        with Client(daemon.host_socket) as client:
+            assert client.call("whoami")["name"] == "operator"
+    finally:
+        assert daemon.stop() == 0
+        shutil.rmtree(daemon.root, ignore_errors=True)

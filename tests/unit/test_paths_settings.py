@@ -66,3 +66,12 @@ def test_every_setting_is_documented_in_the_man_page() -> None:
     page = (Path(__file__).resolve().parents[2] / "man" / "hyperhive.7").read_text()
     for setting in SETTINGS:
         assert setting.env in page, f"{setting.env} missing from man/hyperhive.7"
+
+
+def test_the_hive_page_says_what_root_does_and_on_which_inputs() -> None:
+    page = (Path(__file__).resolve().parents[2] / "man" / "hyperhive.7").read_text()
+    security = page.partition("\n.SH SECURITY\n")[2].partition("\n.SH ")[0]
+    for part in ("Trust boundaries", "What a container can reach",
+                 "What runs as root on the host, and on which inputs", "The rule"):
+        assert f".SS {part}\n" in security, f"SECURITY lacks {part!r}"
+    assert "Root never follows a container's path." in security

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from hive_ag3nt.bash_syntax import NULL, Pipeline, SimpleCommand, Unprovable, parse
@@ -187,7 +187,18 @@ def command_lines(draw: st.DrawFn) -> str:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(line=command_lines())
 def test_what_the_parser_accepts_bash_runs_exactly_as_parsed(probe: Probe, line: str) -> None:
+    # A command name with a slash is a path bash runs without looking up a function,
+    # so the probe cannot log it (``git`` glued to ``~/x`` makes ``git~/x``).
+    assume(not any("/" in command.words[0] for pipeline in _parsed(line)
+                   for command in pipeline.commands))
     assert_bash_agrees(probe, line)
+
+
+def _parsed(line: str) -> tuple[Pipeline, ...]:
+    try:
+        return parse(line)
+    except Unprovable:
+        return ()
 
 
 @pytest.mark.parametrize("line", [

@@ -229,3 +229,34 @@ def test_garbage_file_is_a_clear_store_error(tmp_path: Path) -> None:
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match="cannot open broker file"):
         Store(path, Settings.load(environ={}))
+
+
+def test_retention_ages_out_the_event_log_and_keeps_at_most_max_events(
+        tmp_path: Path, clock: Clock) -> None:
+    store = Store(tmp_path / "events.sqlite",
+                  Settings.load({"max_events": 100, "event_retention_days": 90}, environ={}),
+                  clock=clock)
+    try:
+        store.record_event("spawned", "alice")
+        clock.now += 91 * 86400
+        for n in range(150):
+            store.record_event("needs_login", "alice", n=n)
+        store.retention_pass()
+        kept = store.events()
+        assert len(kept) == 100
+        assert [e["data"]["n"] for e in kept] == list(range(50, 150))  # the newest stay
+    finally:
+        store.close()
+
+
+def test_events_from_system_pass_a_full_inbox_and_are_received_first(store: Store) -> None:
+    for n in range(5):  # inbox_cap is 5
+        store.send("bob", "alice", f"peer {n}")
+    with pytest.raises(InboxFull):
+        store.send("carol", "alice", "one too many")
+    store.send("system", "alice", '{"event": "container_crash"}')
+    assert [d.sender for d in store.peek("alice", 32)] == ["system"] + ["bob"] * 5
+    first = store.lease("alice", 2)
+    assert [d.body for d in first] == ['{"event": "container_crash"}', "peer 0"]
+    assert [d.body for d in store.lease("alice", 32)] == [f"peer {n}" for n in range(1, 5)]
+    assert store.counts("alice").in_flight == 6 and store.counts("alice").unread == 0
