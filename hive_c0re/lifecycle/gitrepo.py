@@ -59,11 +59,6 @@ _PINNED = (
 )
 # Fetching speaks to local paths only; protocol v2 lets us want any commit by sha.
 _FETCHING = ("protocol.allow=never", "protocol.file.allow=always", "protocol.version=2")
-# A proposed repo belongs to the manager's model uid, not to us: git's ownership check
-# would refuse it. Fetching (upload-pack) is what git keeps safe to run against a repo
-# nobody trusts, so the check is waived for fetching alone; git honours that only from
-# a global config, hence this file (it holds nothing else).
-FETCH_GLOBAL_CONFIG = Path(__file__).with_name("fetch.gitconfig")
 
 MIN_GIT = (2, 39, 4)
 # The first release of each series with the fixes of 2024-05-14 (CVE-2024-32002, -32004,
@@ -208,8 +203,6 @@ class ConfigRepo:
         argv = self._argv(args, config, in_repo)
         cwd = self.path if self.path.is_dir() else None
         env = git_environment()
-        if config == _FETCHING:
-            env["GIT_CONFIG_GLOBAL"] = str(FETCH_GLOBAL_CONFIG)
         try:
             return subprocess.run(argv, input=stdin, capture_output=True, cwd=cwd,
                                   env=env, timeout=self.timeout, check=False)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
-from hive_c0re.lifecycle.gitrepo import FETCH_GLOBAL_CONFIG
 from tests.sandbox import SandboxHive
 
 
@@ -25,12 +23,11 @@ def applied_dir(hive: SandboxHive, agent: str) -> Path:
 
 
 def git(repo: Path, *args: str) -> str:
-    # A proposed repo the manager's model wrote is its uid's: git's ownership check
-    # is waived as the daemon waives it to fetch.
-    env = {**os.environ, "GIT_CONFIG_GLOBAL": str(FETCH_GLOBAL_CONFIG)}
-    done = subprocess.run(["git", "-C", str(repo), "-c", "user.name=manager",
-                           "-c", "user.email=manager@hive", *args],
-                          capture_output=True, text=True, check=True, env=env)
+    # Plays the manager: a proposed repo its model wrote is that uid's, so git's
+    # ownership check is waived here (the daemon never runs git in such a repo).
+    done = subprocess.run(["git", "-C", str(repo), "-c", "safe.directory=*",
+                           "-c", "user.name=manager", "-c", "user.email=manager@hive", *args],
+                          capture_output=True, text=True, check=True)
     return done.stdout.strip()
 
 
