@@ -16,8 +16,6 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +23,12 @@ import peewee
 
 from hive_c0re.broker import migrations
 from hive_c0re.broker.models import Agent, HiveEvent, Message, database, execute
+from hive_c0re.broker.records import AgentRecord, Delivery, Desired, MailboxCounts
 from hive_c0re.errors import InboxFull, InvalidInput, NotFound, PolicyRefused, StoreError
 from hive_c0re.names import BROADCAST, MANAGER, OPERATOR, SYSTEM, validate_agent_name
 from hive_c0re.settings import Settings
+
+__all__ = ["AgentRecord", "Delivery", "Desired", "MailboxCounts", "Outbox", "Store"]
 
 log = logging.getLogger(__name__)
 
@@ -53,54 +54,6 @@ TAKE_SQL = {
 }
 # Senders whose mail no allow-list restricts.
 UNRESTRICTED_SENDERS = frozenset({OPERATOR, MANAGER, SYSTEM})
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One message as its recipient sees it."""
-
-    id: int
-    sender: str
-    recipient: str
-    body: str
-    in_reply_to: int | None
-    sent_at: float
-    redelivered: bool
-
-    def as_wire(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "from": self.sender,
-            "to": self.recipient,
-            "body": self.body,
-            "in_reply_to": self.in_reply_to,
-            "sent_at": self.sent_at,
-            "redelivered": self.redelivered,
-        }
-
-
-class Desired(StrEnum):
-    """What the operator (or an approved request) wants an agent's container to be."""
-
-    NONE = "none"  # a plain mailbox: registered, no container
-    RUNNING = "running"
-    STOPPED = "stopped"
-    DESTROYED = "destroyed"  # container gone, state kept: spawn revives it
-
-
-@dataclass(frozen=True)
-class AgentRecord:
-    name: str
-    allowed_recipients: tuple[str, ...]
-    registered_at: float
-    uid_base: int | None = None
-    desired: Desired = Desired.NONE
-
-
-@dataclass(frozen=True)
-class MailboxCounts:
-    unread: int
-    in_flight: int
 
 
 class Outbox:
