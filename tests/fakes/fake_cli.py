@@ -71,7 +71,9 @@ def fake_cli_env(script: Path, record: Path | None = None) -> dict[str, str]:
 def read_records(record: Path) -> list[ApiRequest]:
     if not record.exists():
         return []
-    lines = record.read_text().splitlines()
+    # The last piece is "" or a record still being written (a test may read while the
+    # fake CLI appends): only whole lines are records.
+    lines = record.read_text().split("\n")[:-1]
     return [ApiRequest.from_dict(json.loads(line)) for line in lines if line]
 
 
@@ -323,8 +325,13 @@ class FakeCli:
 
     def write_record(self, request: ApiRequest) -> None:
         if self.record is not None:
-            with self.record.open("a") as f:
-                f.write(json.dumps(request.to_dict()) + "\n")
+            line = (json.dumps(request.to_dict()) + "\n").encode()
+            # One write to an O_APPEND file: records of concurrent CLIs never interleave.
+            fd = os.open(self.record, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)
 
     def interrupted(self, turn: Turn) -> dict[str, Any]:
         message = {"role": "user", "content": [{"type": "text", "text": INTERRUPTED}]}
