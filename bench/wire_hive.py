@@ -72,6 +72,8 @@ class Daemon:
             env.pop(var, None)
         env["HYPERHIVE_STATE_DIR"] = str(self.state)
         env["HYPERHIVE_RUNTIME_DIR"] = str(self.runtime)
+        # Mailboxes only: no manager container, so no disk is mounted on this host.
+        env["HYPERHIVE_MANAGER_COMMAND"] = ""
         if len(str(self.agent_socket("a12345678"))) >= 108:
             raise BenchError(f"temp dir {self.root} is too long for unix socket paths")
         argv = [sys.executable, "-m", "hive_c0re", "serve"]
