@@ -136,9 +136,7 @@ def separate(paths: AgentPaths, uid: int, tree: Path = Path("/")) -> None:
     _chmod(paths.run, 0o700)
     _chown_inside(paths.claude_config, uid, mode=0o700)
     _readable(paths.claude_config.parent)  # /root: the model reaches .claude
-    own = {paths.events.name + s for s in HARNESS_SUFFIXES}
-    own |= {paths.model_file.name + s for s in HARNESS_SUFFIXES}
-    own |= {paths.session_file.name + s for s in HARNESS_SUFFIXES}
+    own = _with_journals(paths.events, paths.model_file, paths.session_file)
     state = paths.state
     _claim(state, own)
     for entry in _entries(state):
@@ -146,8 +144,13 @@ def separate(paths: AgentPaths, uid: int, tree: Path = Path("/")) -> None:
             _chown_inside(state / entry, uid)
     _set_owner(state, 0, uid, STATE_MODE)
     if paths.model_file.parent != state:  # HYPERHIVE_MODEL_FILE elsewhere
-        _claim(paths.model_file.parent, {paths.model_file.name + s for s in HARNESS_SUFFIXES})
+        _claim(paths.model_file.parent, _with_journals(paths.model_file))
     hand_over(paths, uid)
+
+
+def _with_journals(*files: Path) -> set[str]:
+    """The names of ``files`` and of their journals and scratch copies."""
+    return {file.name + suffix for file in files for suffix in HARNESS_SUFFIXES}
 
 
 def hand_over(paths: AgentPaths, uid: int) -> None:
