@@ -62,7 +62,6 @@ class Harness:
         self.events = EventLog(paths.events)
         self.mail = HiveConnection(paths.socket)
         self.tools = HiveConnection(paths.socket)
-        self.tool_failures = ToolFailures()
         self.cli_path = cli_path
         self.env = env or {}
         self.extra_tools = extra_tools or {}
@@ -104,14 +103,15 @@ class Harness:
         log.info("%s: harness up, %d message(s) requeued", self.name, requeued,
                  extra={"HIVE_AGENT": self.name})
         if self.session is None:
+            failures = ToolFailures()  # the hive server notes them, the session reads them
             config = SessionConfig(
                 name=self.name, policy=self.policy, paths=self.paths,
                 system_prompt=prompt.system_prompt(self.name, self.policy,
                                                    str(self.paths.notes)) + self.extra_prompt,
                 mcp_server=build_server(self.tools, self.extra_tools, self.prepare,
-                                        self.tool_failures),
+                                        failures),
                 cli_path=self.cli_path,
-                env=self.env, extra_tools=self.extra_tools, tool_failures=self.tool_failures)
+                env=self.env, extra_tools=self.extra_tools, tool_failures=failures)
             self.session = ClaudeSession(config, self.events, lambda: self.model.current)
             self.session.on_retry = self._cli_retrying
         self.set_state(State.IDLE)

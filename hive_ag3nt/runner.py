@@ -75,7 +75,8 @@ class SessionConfig:
     cli_path: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     extra_tools: dict[str, Any] = field(default_factory=dict)  # the manager's, by name
-    tool_failures: ToolFailures | None = None  # what mcp_server notes of unreachable calls
+    # What mcp_server notes of unreachable calls: the same one build_server was given.
+    tool_failures: ToolFailures = field(default_factory=ToolFailures)
 
 
 def classify(result: Any, assistant_errors: list[str]) -> tuple[Outcome, str | None]:
@@ -219,7 +220,7 @@ class ClaudeSession:
         turn = self.events.start_turn(self.model(), trigger)
         self._turn, self._denials = turn, []
         self.events.record(turn, "prompt", text=prompt)
-        self._tool_failures()  # a new turn: nothing of an earlier one counts here
+        self.config.tool_failures.take()  # a new turn: nothing of an earlier one counts here
         try:
             await self.connect()
             result = self._unreachable(await self._run(turn, prompt))
@@ -236,13 +237,9 @@ class ClaudeSession:
                              error=result.error)
         return result
 
-    def _tool_failures(self) -> list[str]:
-        failures = self.config.tool_failures
-        return failures.take() if failures is not None else []
-
     def _unreachable(self, result: TurnResult) -> TurnResult:
         """A turn the CLI ended well is not well ended if a hive call never got through."""
-        failures = self._tool_failures()
+        failures = self.config.tool_failures.take()
         if failures and result.outcome is Outcome.OK:
             result.outcome = Outcome.HIVE_UNREACHABLE
             result.error = "hive tool call failed: " + "; ".join(failures)

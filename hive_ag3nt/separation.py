@@ -136,9 +136,7 @@ def separate(paths: AgentPaths, uid: int, tree: Path = Path("/")) -> None:
     _chmod(paths.run, 0o700)
     _chown_inside(paths.claude_config, uid, mode=0o700)
     _readable(paths.claude_config.parent)  # /root: the model reaches .claude
-    own = {paths.events.name + s for s in HARNESS_SUFFIXES}
-    own |= {paths.model_file.name + s for s in HARNESS_SUFFIXES}
-    own |= {paths.session_file.name + s for s in HARNESS_SUFFIXES}
+    own = _with_journals(paths.events, paths.model_file, paths.session_file)
     state = paths.state
     _claim(state, own)
     for entry in _entries(state):
@@ -146,8 +144,13 @@ def separate(paths: AgentPaths, uid: int, tree: Path = Path("/")) -> None:
             _chown_inside(state / entry, uid)
     _set_owner(state, 0, uid, STATE_MODE)
     if paths.model_file.parent != state:  # HYPERHIVE_MODEL_FILE elsewhere
-        _claim(paths.model_file.parent, {paths.model_file.name + s for s in HARNESS_SUFFIXES})
+        _claim(paths.model_file.parent, _with_journals(paths.model_file))
     hand_over(paths, uid)
+
+
+def _with_journals(*files: Path) -> set[str]:
+    """The names of ``files`` and of their journals and scratch copies."""
+    return {file.name + suffix for file in files for suffix in HARNESS_SUFFIXES}
 
 
 def hand_over(paths: AgentPaths, uid: int) -> None:
@@ -200,8 +203,9 @@ def _readable(path: Path) -> None:
     except FileNotFoundError:
         return
     try:
-        mode = stat.S_IMODE(os.fstat(fd).st_mode)
-        wanted = mode | (0o055 if path.is_dir() else 0o044)
+        st = os.fstat(fd)
+        mode = stat.S_IMODE(st.st_mode)
+        wanted = mode | (0o055 if stat.S_ISDIR(st.st_mode) else 0o044)
         if wanted != mode:
             os.fchmod(fd, wanted)
     except OSError as exc:
@@ -265,14 +269,9 @@ def read_private(path: Path) -> str | None:
     it could point the harness at the UI's secret or its own ``/proc``.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        return _read_regular(path, owner=os.geteuid()).decode(errors="replace")
     except OSError:
         return None
-    with os.fdopen(fd, "rb") as found:
-        st = os.fstat(found.fileno())
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
-            return None
-        return found.read().decode(errors="replace")
 
 
 def copy_to_model(source: Path, target: Path, owner: int | None) -> None:
@@ -280,9 +279,19 @@ def copy_to_model(source: Path, target: Path, owner: int | None) -> None:
 
     Raise OSError when ``source`` is a link or not a regular file.
     """
-    fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    write_private(target, _read_regular(source), owner)
+
+
+def _read_regular(path: Path, owner: int | None = None) -> bytes:
+    """The bytes of the regular file at ``path`` (``owner``'s, if given), never through a link.
+
+    Raise OSError when ``path`` is a link, not a regular file, or another's.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     with os.fdopen(fd, "rb") as found:
-        if not stat.S_ISREG(os.fstat(found.fileno()).st_mode):
-            raise OSError(f"{source} is not a regular file")
-        data = found.read()
-    write_private(target, data, owner)
+        st = os.fstat(found.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"{path} is not a regular file")
+        if owner is not None and st.st_uid != owner:
+            raise OSError(f"{path} is not uid {owner}'s")
+        return found.read()

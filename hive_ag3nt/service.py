@@ -43,7 +43,7 @@ async def run(*, ui: bool = True, harness: Harness | None = None) -> None:
     harness = harness or build_harness()
     paths = harness.paths
     # Before the first turn or login: every claude process gets the way out.
-    egress = Egress(harness.paths.egress)
+    egress = Egress(paths.egress)
     harness.env.update(await egress.start())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
