@@ -11,29 +11,17 @@ wherever the operator points it) and ``HTTPS_PROXY``/``HTTP_PROXY`` to
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from hive_c0re.splice import splice
 
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
 # The model's API is reached directly on loopback, never through the proxy.
 NO_PROXY = "127.0.0.1,localhost,::1"
-
-
-async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-    try:
-        while chunk := await source.read(65536):
-            sink.write(chunk)
-            await sink.drain()
-    except OSError:
-        pass
-    finally:
-        if sink.can_write_eof():
-            with contextlib.suppress(OSError):
-                sink.write_eof()
 
 
 @dataclass
@@ -53,16 +41,13 @@ class Forwarder:
     async def _carry(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._open.add(writer)
         try:
-            up_reader, up_writer = await asyncio.open_unix_connection(self.target)
-        except OSError as exc:
-            log.warning("cannot reach %s: %s", self.target, exc)
-            writer.close()
-            self._open.discard(writer)
-            return
-        try:
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+            try:
+                upstream = await asyncio.open_unix_connection(self.target)
+            except OSError as exc:
+                log.warning("cannot reach %s: %s", self.target, exc)
+                return
+            await splice(reader, writer, upstream)
         finally:
-            up_writer.close()
             writer.close()
             self._open.discard(writer)
 

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from hive_c0re.egress.addresses import Refused, resolve_public
 from hive_c0re.egress.peers import Peers
+from hive_c0re.splice import splice
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +94,7 @@ class Tunnels:
                  extra={"HIVE_UID_BASE": base})
         writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
         await writer.drain()
-        up_reader, up_writer = upstream
-        try:
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-        finally:
-            up_writer.close()
+        await splice(reader, writer, upstream)
 
 
 async def _open(addresses: list[str], port: int) -> tuple[asyncio.StreamReader,
@@ -110,20 +107,6 @@ async def _open(addresses: list[str], port: int) -> tuple[asyncio.StreamReader,
         except (OSError, TimeoutError) as exc:
             last = exc
     raise Refused(f"cannot connect to {', '.join(addresses)} port {port}: {last}")
-
-
-async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-    # Either side going away ends this direction; the other ends when its socket closes.
-    try:
-        while chunk := await source.read(65536):
-            sink.write(chunk)
-            await sink.drain()
-    except OSError:
-        pass
-    finally:
-        if sink.can_write_eof():
-            with contextlib.suppress(OSError):
-                sink.write_eof()
 
 
 async def _answer(writer: asyncio.StreamWriter, status: int, reason: str) -> None:
