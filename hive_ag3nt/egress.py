@@ -30,13 +30,11 @@ class Forwarder:
 
     target: Path
     server: asyncio.Server | None = None
-    port: int = 0
     _open: set[asyncio.StreamWriter] = field(default_factory=set)
 
     async def start(self) -> int:
         self.server = await asyncio.start_server(self._carry, LOOPBACK, 0)
-        self.port = int(self.server.sockets[0].getsockname()[1])
-        return self.port
+        return int(self.server.sockets[0].getsockname()[1])
 
     async def _carry(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._open.add(writer)

@@ -72,13 +72,16 @@ class PeerServer(web.Server):
 
 
 class ApiForwarder:
-    """Sends every request on to ``upstream`` and streams the answer back."""
+    """Sends every request on to ``upstream`` and streams the answer back.
+
+    Built in the running loop (its client session needs one).
+    """
 
     def __init__(self, upstream: str, peers: Peers, tls: ssl.SSLContext) -> None:
         self.upstream = URL(upstream)
-        self.peers = peers
-        self.tls = tls
-        self.session: aiohttp.ClientSession | None = None
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=tls), auto_decompress=False, trust_env=False,
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=600))
         self.server = PeerServer(self.forward, peers)
 
     async def serve(self, sock: socket.socket) -> web.BaseRunner:
@@ -95,11 +98,6 @@ class ApiForwarder:
         base = self.server.bases.get(request.protocol)
         if base is None:  # refused at connect; its bytes are not read
             return web.Response(status=403, text="not an agent of this hive\n")
-        if self.session is None:
-            connector = aiohttp.TCPConnector(ssl=self.tls)
-            self.session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=False, trust_env=False,
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=600))
         body = await request.read()
         target = self._target(request)
         try:
@@ -122,5 +120,4 @@ class ApiForwarder:
             return response
 
     async def close(self) -> None:
-        if self.session is not None:
-            await self.session.close()
+        await self.session.close()

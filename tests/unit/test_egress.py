@@ -214,6 +214,7 @@ async def _through_the_api_forwarder(directory: Path) -> dict[str, object]:
     writer.close()
     await egress.close()
     await api_runner.cleanup()
+    await forwarder.close()
     await runner.cleanup()
     return seen
 
