@@ -19,7 +19,7 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
-from hive_c0re.egress.peers import Peers
+from hive_c0re.egress.peers import NOT_ADMITTED, Peers
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,8 @@ HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
     "transfer-encoding", "upgrade", "host", "proxy-connection",
 })
-REFUSED = (b"HTTP/1.1 403 Forbidden\r\nContent-Length: 50\r\nConnection: close\r\n\r\n"
-           b"not an agent of this hive, or too many connections")
+REFUSED = (f"HTTP/1.1 403 Forbidden\r\nContent-Length: {len(NOT_ADMITTED)}\r\n"
+           f"Connection: close\r\n\r\n{NOT_ADMITTED}").encode()
 
 
 def forwarded_headers(headers: Any) -> dict[str, str]:

@@ -15,7 +15,7 @@ import socket
 from collections.abc import Awaitable, Callable
 
 from hive_c0re.egress.addresses import Refused, resolve_public
-from hive_c0re.egress.peers import Peers
+from hive_c0re.egress.peers import NOT_ADMITTED, Peers
 from hive_c0re.splice import splice
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class Tunnels:
         base = self.peers.admit(writer.get_extra_info("socket"))
         try:
             if base is None:
-                await _answer(writer, 403, "not an agent of this hive, or too many connections")
+                await _answer(writer, 403, NOT_ADMITTED)
                 return
             await self._tunnel(base, reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError) as exc:
