@@ -92,8 +92,9 @@ class Tunnels:
             return
         log.info("tunnel for uid base %d to %s:%d", base, host, port,
                  extra={"HIVE_UID_BASE": base})
+        # No await before the splice, which closes the upstream however it ends: a client
+        # gone by now must not leave an upstream connection open, uncounted by its range.
         writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
-        await writer.drain()
         await splice(reader, writer, upstream)
 
 
