@@ -11,10 +11,11 @@ wherever the operator points it) and ``HTTPS_PROXY``/``HTTP_PROXY`` to
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from hive_c0re.splice import splice
 
 log = logging.getLogger(__name__)
 
@@ -23,46 +24,28 @@ LOOPBACK = "127.0.0.1"
 NO_PROXY = "127.0.0.1,localhost,::1"
 
 
-async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-    try:
-        while chunk := await source.read(65536):
-            sink.write(chunk)
-            await sink.drain()
-    except OSError:
-        pass
-    finally:
-        if sink.can_write_eof():
-            with contextlib.suppress(OSError):
-                sink.write_eof()
-
-
 @dataclass
 class Forwarder:
     """Loopback TCP on an ephemeral port, each connection carried to one unix socket."""
 
     target: Path
     server: asyncio.Server | None = None
-    port: int = 0
     _open: set[asyncio.StreamWriter] = field(default_factory=set)
 
     async def start(self) -> int:
         self.server = await asyncio.start_server(self._carry, LOOPBACK, 0)
-        self.port = int(self.server.sockets[0].getsockname()[1])
-        return self.port
+        return int(self.server.sockets[0].getsockname()[1])
 
     async def _carry(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._open.add(writer)
         try:
-            up_reader, up_writer = await asyncio.open_unix_connection(self.target)
-        except OSError as exc:
-            log.warning("cannot reach %s: %s", self.target, exc)
-            writer.close()
-            self._open.discard(writer)
-            return
-        try:
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+            try:
+                upstream = await asyncio.open_unix_connection(self.target)
+            except OSError as exc:
+                log.warning("cannot reach %s: %s", self.target, exc)
+                return
+            await splice(reader, writer, upstream)
         finally:
-            up_writer.close()
             writer.close()
             self._open.discard(writer)
 

@@ -19,7 +19,7 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
-from hive_c0re.egress.peers import Peers
+from hive_c0re.egress.peers import NOT_ADMITTED, Peers
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,8 @@ HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
     "transfer-encoding", "upgrade", "host", "proxy-connection",
 })
-REFUSED = (b"HTTP/1.1 403 Forbidden\r\nContent-Length: 50\r\nConnection: close\r\n\r\n"
-           b"not an agent of this hive, or too many connections")
+REFUSED = (f"HTTP/1.1 403 Forbidden\r\nContent-Length: {len(NOT_ADMITTED)}\r\n"
+           f"Connection: close\r\n\r\n{NOT_ADMITTED}").encode()
 
 
 def forwarded_headers(headers: Any) -> dict[str, str]:
@@ -72,13 +72,16 @@ class PeerServer(web.Server):
 
 
 class ApiForwarder:
-    """Sends every request on to ``upstream`` and streams the answer back."""
+    """Sends every request on to ``upstream`` and streams the answer back.
+
+    Built in the running loop (its client session needs one).
+    """
 
     def __init__(self, upstream: str, peers: Peers, tls: ssl.SSLContext) -> None:
         self.upstream = URL(upstream)
-        self.peers = peers
-        self.tls = tls
-        self.session: aiohttp.ClientSession | None = None
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=tls), auto_decompress=False, trust_env=False,
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=600))
         self.server = PeerServer(self.forward, peers)
 
     async def serve(self, sock: socket.socket) -> web.BaseRunner:
@@ -95,11 +98,6 @@ class ApiForwarder:
         base = self.server.bases.get(request.protocol)
         if base is None:  # refused at connect; its bytes are not read
             return web.Response(status=403, text="not an agent of this hive\n")
-        if self.session is None:
-            connector = aiohttp.TCPConnector(ssl=self.tls)
-            self.session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=False, trust_env=False,
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=600))
         body = await request.read()
         target = self._target(request)
         try:
@@ -122,5 +120,4 @@ class ApiForwarder:
             return response
 
     async def close(self) -> None:
-        if self.session is not None:
-            await self.session.close()
+        await self.session.close()

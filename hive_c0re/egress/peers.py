@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 UID_RANGE = 65536
+NOT_ADMITTED = "not an agent of this hive, or too many connections"  # why admit() said no
 _UCRED = struct.Struct("3i")  # pid, uid, gid
 
 

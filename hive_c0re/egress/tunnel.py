@@ -15,7 +15,8 @@ import socket
 from collections.abc import Awaitable, Callable
 
 from hive_c0re.egress.addresses import Refused, resolve_public
-from hive_c0re.egress.peers import Peers
+from hive_c0re.egress.peers import NOT_ADMITTED, Peers
+from hive_c0re.splice import splice
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class Tunnels:
         base = self.peers.admit(writer.get_extra_info("socket"))
         try:
             if base is None:
-                await _answer(writer, 403, "not an agent of this hive, or too many connections")
+                await _answer(writer, 403, NOT_ADMITTED)
                 return
             await self._tunnel(base, reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError) as exc:
@@ -91,13 +92,10 @@ class Tunnels:
             return
         log.info("tunnel for uid base %d to %s:%d", base, host, port,
                  extra={"HIVE_UID_BASE": base})
+        # No await before the splice, which closes the upstream however it ends: a client
+        # gone by now must not leave an upstream connection open, uncounted by its range.
         writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
-        await writer.drain()
-        up_reader, up_writer = upstream
-        try:
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-        finally:
-            up_writer.close()
+        await splice(reader, writer, upstream)
 
 
 async def _open(addresses: list[str], port: int) -> tuple[asyncio.StreamReader,
@@ -110,20 +108,6 @@ async def _open(addresses: list[str], port: int) -> tuple[asyncio.StreamReader,
         except (OSError, TimeoutError) as exc:
             last = exc
     raise Refused(f"cannot connect to {', '.join(addresses)} port {port}: {last}")
-
-
-async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-    # Either side going away ends this direction; the other ends when its socket closes.
-    try:
-        while chunk := await source.read(65536):
-            sink.write(chunk)
-            await sink.drain()
-    except OSError:
-        pass
-    finally:
-        if sink.can_write_eof():
-            with contextlib.suppress(OSError):
-                sink.write_eof()
 
 
 async def _answer(writer: asyncio.StreamWriter, status: int, reason: str) -> None:

@@ -180,6 +180,40 @@ def test_an_allowed_tunnel_carries_bytes_both_ways() -> None:
     assert answer == b"echo:hello"
 
 
+async def _a_client_gone_before_the_200(directory: Path) -> bool:
+    async def loopback_allowed(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    upstream_ended = asyncio.Event()
+
+    async def upstream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        upstream_ended.set()
+        writer.close()
+
+    server = await asyncio.start_server(upstream, "127.0.0.1", 0)
+    port = int(server.sockets[0].getsockname()[1])
+    tunnels = Tunnels(Peers(first_uid=0), resolve=loopback_allowed, ports=frozenset({port}))
+    proxy = await tunnels.serve(unix_listener(directory / "proxy.sock"))
+    try:
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(str(directory / "proxy.sock"))
+            client.sendall(f"CONNECT echo.test:{port} HTTP/1.1\r\n\r\n".encode())
+        try:
+            async with asyncio.timeout(5):
+                await upstream_ended.wait()
+        except TimeoutError:
+            return False
+        return True
+    finally:
+        proxy.close()
+        server.close()
+
+
+def test_a_tunnel_whose_client_left_closes_its_upstream_too() -> None:
+    assert asyncio.run(_a_client_gone_before_the_200(short_dir()))
+
+
 async def _through_the_api_forwarder(directory: Path) -> dict[str, object]:
     seen: dict[str, object] = {}
 
@@ -214,6 +248,7 @@ async def _through_the_api_forwarder(directory: Path) -> dict[str, object]:
     writer.close()
     await egress.close()
     await api_runner.cleanup()
+    await forwarder.close()
     await runner.cleanup()
     return seen
 
