@@ -37,20 +37,24 @@ Clock = Callable[[], float]
 # the manager on its own socket.
 FIXED_MAILBOXES = frozenset({OPERATOR, MANAGER})
 # The two lanes of an inbox: the hive's events (from system), then everything else.
-# Each query names the sender as a literal, so sqlite can use the events lane's
-# partial index (migration 5).
+# The events lane names its partial index (migration 5): left to itself, sqlite
+# picks message_inbox (more equality columns) and walks every unread peer message
+# to find an event. The peer lane walks message_inbox in id order, skipping events.
 SYSTEM_LANE, PEER_LANE = "system", "peer"
-_COLUMNS = "SELECT id, sender, recipient, body, in_reply_to, sent_at, deliveries > 0 FROM message"
+_COLUMNS = "SELECT id, sender, recipient, body, in_reply_to, sent_at, deliveries > 0"
+_SYSTEM_TABLE = " message INDEXED BY message_system_unread"
 _UNREAD = " WHERE recipient = ? AND acked_at IS NULL AND leased_at IS NULL"
-_SET_TAKEN = "UPDATE message SET leased_at = ?, acked_at = ?, deliveries = deliveries + 1"
+_SET_TAKEN = " SET leased_at = ?, acked_at = ?, deliveries = deliveries + 1"
 UNREAD_SQL = {
-    SYSTEM_LANE: _COLUMNS + _UNREAD + " AND sender = 'system' ORDER BY id LIMIT ?",
-    PEER_LANE: _COLUMNS + _UNREAD + " AND sender != 'system' ORDER BY id LIMIT ?",
+    SYSTEM_LANE: _COLUMNS + " FROM" + _SYSTEM_TABLE + _UNREAD
+    + " AND sender = 'system' ORDER BY id LIMIT ?",
+    PEER_LANE: _COLUMNS + " FROM message" + _UNREAD + " AND sender != 'system' ORDER BY id LIMIT ?",
 }
 # A lane's oldest unread mail up to an id: exactly what UNREAD_SQL just returned.
 TAKE_SQL = {
-    SYSTEM_LANE: _SET_TAKEN + _UNREAD + " AND sender = 'system' AND id <= ?",
-    PEER_LANE: _SET_TAKEN + _UNREAD + " AND sender != 'system' AND id <= ?",
+    SYSTEM_LANE: "UPDATE" + _SYSTEM_TABLE + _SET_TAKEN + _UNREAD
+    + " AND sender = 'system' AND id <= ?",
+    PEER_LANE: "UPDATE message" + _SET_TAKEN + _UNREAD + " AND sender != 'system' AND id <= ?",
 }
 # Senders whose mail no allow-list restricts.
 UNRESTRICTED_SENDERS = frozenset({OPERATOR, MANAGER, SYSTEM})
@@ -349,9 +353,8 @@ class Store:
         stand between a recipient (the manager) and a crash report.
         """
         system = self._unread(recipient, limit, SYSTEM_LANE)
-        peers = self._unread(recipient, limit - len(system), PEER_LANE) if len(
-            system) < limit else []
-        return system, peers
+        room = limit - len(system)
+        return system, self._unread(recipient, room, PEER_LANE) if room else []
 
     def ack_turn(self, recipient: str) -> int:
         """Ack every message leased to the recipient; return how many."""

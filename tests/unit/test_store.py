@@ -11,7 +11,7 @@ import pytest
 
 from hive_c0re.broker import migrations
 from hive_c0re.broker.models import ALL_MODELS, execute
-from hive_c0re.broker.store import Store
+from hive_c0re.broker.store import SYSTEM_LANE, TAKE_SQL, UNREAD_SQL, Store
 from hive_c0re.errors import InboxFull, InvalidInput, NotFound, PolicyRefused, StoreError
 from hive_c0re.settings import Settings
 
@@ -247,6 +247,13 @@ def test_retention_ages_out_the_event_log_and_keeps_at_most_max_events(
         assert [e["data"]["n"] for e in kept] == list(range(50, 150))  # the newest stay
     finally:
         store.close()
+
+
+def test_the_events_lane_is_found_by_its_own_index(store: Store) -> None:
+    # Not a walk over every unread peer message: the partial index of migration 5.
+    for sql in (UNREAD_SQL[SYSTEM_LANE], TAKE_SQL[SYSTEM_LANE]):
+        plan = execute(store.db, f"EXPLAIN QUERY PLAN {sql}", (0,) * sql.count("?")).fetchall()
+        assert any("message_system_unread" in row[-1] for row in plan), plan
 
 
 def test_events_from_system_pass_a_full_inbox_and_are_received_first(store: Store) -> None:
