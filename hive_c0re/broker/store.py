@@ -401,11 +401,7 @@ class Store:
 
     def _unread(self, recipient: str, limit: int, lane: str) -> list[Delivery]:
         cursor = execute(self.db, UNREAD_SQL[lane], (recipient, limit))
-        return [
-            Delivery(id=row[0], sender=row[1], recipient=row[2], body=row[3], in_reply_to=row[4],
-                     sent_at=row[5], redelivered=bool(row[6]))
-            for row in cursor.fetchall()
-        ]
+        return [_delivery(row) for row in cursor.fetchall()]
 
     # -- events and retention -----------------------------------------------------
 
@@ -462,17 +458,21 @@ class Store:
         each stands (unread, leased, acked); nothing is leased or marked read."""
         cursor = execute(
             self.db,
-            "SELECT id, sender, recipient, body, in_reply_to, sent_at, deliveries > 0,"
-            " leased_at, acked_at FROM message WHERE recipient = ? ORDER BY id DESC LIMIT ?",
+            _COLUMNS + ", leased_at, acked_at FROM message WHERE recipient = ? ORDER BY id DESC"
+            " LIMIT ?",
             (recipient, limit),
         )
         found = []
         for row in cursor.fetchall():
-            delivery = Delivery(id=row[0], sender=row[1], recipient=row[2], body=row[3],
-                                in_reply_to=row[4], sent_at=row[5], redelivered=bool(row[6]))
             state = "acked" if row[8] is not None else "leased" if row[7] is not None else "unread"
-            found.append({**delivery.as_wire(), "state": state, "acked_at": row[8]})
+            found.append({**_delivery(row).as_wire(), "state": state, "acked_at": row[8]})
         return found
+
+
+def _delivery(row: Sequence[Any]) -> Delivery:
+    """A Delivery from a row that starts with the columns of ``_COLUMNS``."""
+    return Delivery(id=row[0], sender=row[1], recipient=row[2], body=row[3], in_reply_to=row[4],
+                    sent_at=row[5], redelivered=bool(row[6]))
 
 
 def _validate_allow_list(names: Sequence[str]) -> list[str]:
