@@ -455,11 +455,16 @@ class Store:
 
     def history(self, recipient: str, limit: int) -> list[dict[str, Any]]:
         """The newest ``limit`` messages addressed to ``recipient``, newest first, with where
-        each stands (unread, leased, acked); nothing is leased or marked read."""
+        each stands (unread, leased, acked); nothing is leased or marked read.
+
+        ``redelivered`` is as the recipient was last shown it: mail leased (or read)
+        once is not redelivered, only mail handed out again after a take-back.
+        """
         cursor = execute(
             self.db,
-            _COLUMNS + ", leased_at, acked_at FROM message WHERE recipient = ? ORDER BY id DESC"
-            " LIMIT ?",
+            "SELECT id, sender, recipient, body, in_reply_to, sent_at,"
+            " deliveries > (leased_at IS NOT NULL), leased_at, acked_at FROM message"
+            " WHERE recipient = ? ORDER BY id DESC LIMIT ?",
             (recipient, limit),
         )
         found = []

@@ -267,3 +267,18 @@ def test_events_from_system_pass_a_full_inbox_and_are_received_first(store: Stor
     assert [d.body for d in first] == ['{"event": "container_crash"}', "peer 0"]
     assert [d.body for d in store.lease("alice", 32)] == [f"peer {n}" for n in range(1, 5)]
     assert store.counts("alice").in_flight == 6 and store.counts("alice").unread == 0
+
+
+def test_mail_history_says_redelivered_only_of_mail_handed_out_again(store: Store) -> None:
+    for n in range(3):
+        store.send("bob", "alice", f"m{n}")
+    assert [d.redelivered for d in store.lease("alice", 1)] == [False]
+    store.ack_turn("alice")
+    assert [d.redelivered for d in store.lease("alice", 1)] == [False]
+    store.requeue_inflight("alice")
+    assert [d.redelivered for d in store.peek("alice", 1)] == [True]
+    seen = {m["body"]: (m["state"], m["redelivered"]) for m in store.history("alice", 10)}
+    assert seen == {"m0": ("acked", False), "m1": ("unread", True), "m2": ("unread", False)}
+    assert [d.redelivered for d in store.lease("alice", 1)] == [True]
+    assert store.history("alice", 10)[1]["state"] == "leased"
+    assert store.history("alice", 10)[1]["redelivered"] is True
