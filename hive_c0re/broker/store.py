@@ -37,20 +37,24 @@ Clock = Callable[[], float]
 # the manager on its own socket.
 FIXED_MAILBOXES = frozenset({OPERATOR, MANAGER})
 # The two lanes of an inbox: the hive's events (from system), then everything else.
-# Each query names the sender as a literal, so sqlite can use the events lane's
-# partial index (migration 5).
+# The events lane names its partial index (migration 5): left to itself, sqlite
+# picks message_inbox (more equality columns) and walks every unread peer message
+# to find an event. The peer lane walks message_inbox in id order, skipping events.
 SYSTEM_LANE, PEER_LANE = "system", "peer"
-_COLUMNS = "SELECT id, sender, recipient, body, in_reply_to, sent_at, deliveries > 0 FROM message"
+_COLUMNS = "SELECT id, sender, recipient, body, in_reply_to, sent_at, deliveries > 0"
+_SYSTEM_TABLE = " message INDEXED BY message_system_unread"
 _UNREAD = " WHERE recipient = ? AND acked_at IS NULL AND leased_at IS NULL"
-_SET_TAKEN = "UPDATE message SET leased_at = ?, acked_at = ?, deliveries = deliveries + 1"
+_SET_TAKEN = " SET leased_at = ?, acked_at = ?, deliveries = deliveries + 1"
 UNREAD_SQL = {
-    SYSTEM_LANE: _COLUMNS + _UNREAD + " AND sender = 'system' ORDER BY id LIMIT ?",
-    PEER_LANE: _COLUMNS + _UNREAD + " AND sender != 'system' ORDER BY id LIMIT ?",
+    SYSTEM_LANE: _COLUMNS + " FROM" + _SYSTEM_TABLE + _UNREAD
+    + " AND sender = 'system' ORDER BY id LIMIT ?",
+    PEER_LANE: _COLUMNS + " FROM message" + _UNREAD + " AND sender != 'system' ORDER BY id LIMIT ?",
 }
 # A lane's oldest unread mail up to an id: exactly what UNREAD_SQL just returned.
 TAKE_SQL = {
-    SYSTEM_LANE: _SET_TAKEN + _UNREAD + " AND sender = 'system' AND id <= ?",
-    PEER_LANE: _SET_TAKEN + _UNREAD + " AND sender != 'system' AND id <= ?",
+    SYSTEM_LANE: "UPDATE" + _SYSTEM_TABLE + _SET_TAKEN + _UNREAD
+    + " AND sender = 'system' AND id <= ?",
+    PEER_LANE: "UPDATE message" + _SET_TAKEN + _UNREAD + " AND sender != 'system' AND id <= ?",
 }
 # Senders whose mail no allow-list restricts.
 UNRESTRICTED_SENDERS = frozenset({OPERATOR, MANAGER, SYSTEM})
@@ -349,9 +353,8 @@ class Store:
         stand between a recipient (the manager) and a crash report.
         """
         system = self._unread(recipient, limit, SYSTEM_LANE)
-        peers = self._unread(recipient, limit - len(system), PEER_LANE) if len(
-            system) < limit else []
-        return system, peers
+        room = limit - len(system)
+        return system, self._unread(recipient, room, PEER_LANE) if room else []
 
     def ack_turn(self, recipient: str) -> int:
         """Ack every message leased to the recipient; return how many."""
@@ -398,11 +401,7 @@ class Store:
 
     def _unread(self, recipient: str, limit: int, lane: str) -> list[Delivery]:
         cursor = execute(self.db, UNREAD_SQL[lane], (recipient, limit))
-        return [
-            Delivery(id=row[0], sender=row[1], recipient=row[2], body=row[3], in_reply_to=row[4],
-                     sent_at=row[5], redelivered=bool(row[6]))
-            for row in cursor.fetchall()
-        ]
+        return [_delivery(row) for row in cursor.fetchall()]
 
     # -- events and retention -----------------------------------------------------
 
@@ -456,20 +455,29 @@ class Store:
 
     def history(self, recipient: str, limit: int) -> list[dict[str, Any]]:
         """The newest ``limit`` messages addressed to ``recipient``, newest first, with where
-        each stands (unread, leased, acked); nothing is leased or marked read."""
+        each stands (unread, leased, acked); nothing is leased or marked read.
+
+        ``redelivered`` is as the recipient was last shown it: mail leased (or read)
+        once is not redelivered, only mail handed out again after a take-back.
+        """
         cursor = execute(
             self.db,
-            "SELECT id, sender, recipient, body, in_reply_to, sent_at, deliveries > 0,"
-            " leased_at, acked_at FROM message WHERE recipient = ? ORDER BY id DESC LIMIT ?",
+            "SELECT id, sender, recipient, body, in_reply_to, sent_at,"
+            " deliveries > (leased_at IS NOT NULL), leased_at, acked_at FROM message"
+            " WHERE recipient = ? ORDER BY id DESC LIMIT ?",
             (recipient, limit),
         )
         found = []
         for row in cursor.fetchall():
-            delivery = Delivery(id=row[0], sender=row[1], recipient=row[2], body=row[3],
-                                in_reply_to=row[4], sent_at=row[5], redelivered=bool(row[6]))
             state = "acked" if row[8] is not None else "leased" if row[7] is not None else "unread"
-            found.append({**delivery.as_wire(), "state": state, "acked_at": row[8]})
+            found.append({**_delivery(row).as_wire(), "state": state, "acked_at": row[8]})
         return found
+
+
+def _delivery(row: Sequence[Any]) -> Delivery:
+    """A Delivery from a row that starts with the columns of ``_COLUMNS``."""
+    return Delivery(id=row[0], sender=row[1], recipient=row[2], body=row[3], in_reply_to=row[4],
+                    sent_at=row[5], redelivered=bool(row[6]))
 
 
 def _validate_allow_list(names: Sequence[str]) -> list[str]:

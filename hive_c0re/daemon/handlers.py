@@ -14,6 +14,8 @@ from hive_c0re.errors import InvalidInput, PolicyRefused
 from hive_c0re.names import MANAGER, OPERATOR, validate_agent_name, validate_recipient
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from hive_c0re.daemon.service import Caller, Hive
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,12 @@ def _messages(found: list[Delivery]) -> dict[str, Any]:
 
 
 def _agent_view(hive: Hive, agent: AgentRecord) -> dict[str, Any]:
+    return _mailbox_view(hive, agent, hive.paths.agent_socket(agent.name),
+                         hive.is_listening(agent.name))
+
+
+def _mailbox_view(hive: Hive, agent: AgentRecord, socket: Path,
+                  listening: bool) -> dict[str, Any]:
     counts = hive.store.counts(agent.name)
     return {
         "name": agent.name,
@@ -46,8 +54,8 @@ def _agent_view(hive: Hive, agent: AgentRecord) -> dict[str, Any]:
         "allowed_recipients": list(agent.allowed_recipients),
         "unread": counts.unread,
         "in_flight": counts.in_flight,
-        "socket": str(hive.paths.agent_socket(agent.name)),
-        "listening": hive.is_listening(agent.name),
+        "socket": str(socket),
+        "listening": listening,
         # Why it is not listening, while its socket cannot be bound (retried).
         "socket_error": hive.socket_error(agent.name),
     }
@@ -74,20 +82,12 @@ async def agent_status(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict
 async def _manager_view(hive: Hive) -> dict[str, Any]:
     """The manager as the operator sees it: it has no store row, so built from its parts."""
     lifecycle = hive.lifecycle
-    counts = hive.store.counts(MANAGER)
     has_container = bool(hive.settings.manager_command)
+    # Without a container the manager is a plain mailbox: desired none, no uid range.
+    record = lifecycle.manager_record() if has_container else AgentRecord(MANAGER, (), 0.0)
     running = has_container and await asyncio.to_thread(lifecycle.backend.is_active, MANAGER)
-    return {
-        "name": MANAGER,
-        "desired": str(lifecycle.manager_desired()) if has_container else "none",
-        "running": running,
-        "uid_base": lifecycle.manager_uid() if has_container else None,
-        "allowed_recipients": [],
-        "unread": counts.unread,
-        "in_flight": counts.in_flight,
-        "socket": str(hive.paths.manager_socket),
-        "listening": hive.manager is not None,
-    }
+    view = _mailbox_view(hive, record, hive.paths.manager_socket, hive.manager is not None)
+    return {**view, "running": running}
 
 
 @handles("register")

@@ -69,14 +69,14 @@ class Listener:
     """Serves one socket whose every connection speaks as the same identity."""
 
     def __init__(self, sock: socket.socket, dispatch: Dispatch, settings: Settings,
-                 label: str, undelivered: Undelivered | None = None,
-                 budget: Budget | None = None, operator: bool = False) -> None:
+                 label: str, undelivered: Undelivered | None = None, *,
+                 budget: Budget, operator: bool = False) -> None:
         self.sock = sock
         self.dispatch = dispatch
         self.undelivered = undelivered
         self.settings = settings
         self.label = label
-        self.budget = budget or Budget(settings.max_total_connections, 0)
+        self.budget = budget
         self.operator = operator
         self.connections: set[asyncio.Task[None]] = set()
         self.server: asyncio.Server | None = None

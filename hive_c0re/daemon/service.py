@@ -384,20 +384,14 @@ async def _check_git() -> None:
         log.error("%s; spawns and approvals are refused until it is fixed", exc)
 
 
-async def _every(interval: float, step: Any) -> None:
+async def _every(interval: float, step: Callable[[], Awaitable[None] | None]) -> None:
+    """Run ``step`` (a function or a coroutine function) every ``interval`` seconds."""
     while True:
         await asyncio.sleep(interval)
         try:
-            step()
-        except Exception:
-            log.exception("periodic step %s failed; retrying next time", step.__name__)
-
-
-async def _every_async(interval: float, step: Callable[[], Awaitable[None]]) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await step()
+            result = step()
+            if result is not None:
+                await result
         except Exception:
             log.exception("periodic step %s failed; retrying next time", step.__name__)
 
@@ -471,7 +465,7 @@ async def serve(paths: Paths, settings: Settings) -> None:
         loop.create_task(_every(settings.retention_interval, retention)),
         loop.create_task(hive.scheduler.run()),
         loop.create_task(_every(10.0, hive.report_status)),
-        loop.create_task(_every_async(settings.socket_retry_interval, hive.retry_sockets)),
+        loop.create_task(_every(settings.socket_retry_interval, hive.retry_sockets)),
         loop.create_task(_check_git()),
     ]
     interval = notify.watchdog_interval()

@@ -240,3 +240,16 @@ def test_the_operator_cannot_answer_a_question_to_an_agent(daemon: DaemonProcess
     assert "addressed to sam; only sam can answer it" in result.output
     assert str(asked["id"]) not in hive(daemon, "questions").output
     assert "sam, ready?" in hive(daemon, "questions", "--all").output
+
+
+def test_the_operator_sees_a_mailbox_only_manager(daemon: DaemonProcess) -> None:
+    # This hive runs no manager container: the manager is a mailbox, shown as one.
+    result = hive(daemon, "--json", "status", "manager")
+    assert result.exit_code == 0, result.output
+    seen = json.loads(result.output)
+    assert {k: seen[k] for k in ("name", "desired", "running", "uid_base", "allowed_recipients",
+                                 "listening", "socket_error")} == {
+        "name": "manager", "desired": "none", "running": False, "uid_base": None,
+        "allowed_recipients": [], "listening": True, "socket_error": None}
+    assert isinstance(seen["unread"], int) and seen["in_flight"] == 0
+    assert seen["socket"].endswith("/hive.sock") and "manager" in seen["socket"]

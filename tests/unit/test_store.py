@@ -11,7 +11,7 @@ import pytest
 
 from hive_c0re.broker import migrations
 from hive_c0re.broker.models import ALL_MODELS, execute
-from hive_c0re.broker.store import Store
+from hive_c0re.broker.store import SYSTEM_LANE, TAKE_SQL, UNREAD_SQL, Store
 from hive_c0re.errors import InboxFull, InvalidInput, NotFound, PolicyRefused, StoreError
 from hive_c0re.settings import Settings
 
@@ -249,6 +249,13 @@ def test_retention_ages_out_the_event_log_and_keeps_at_most_max_events(
         store.close()
 
 
+def test_the_events_lane_is_found_by_its_own_index(store: Store) -> None:
+    # Not a walk over every unread peer message: the partial index of migration 5.
+    for sql in (UNREAD_SQL[SYSTEM_LANE], TAKE_SQL[SYSTEM_LANE]):
+        plan = execute(store.db, f"EXPLAIN QUERY PLAN {sql}", (0,) * sql.count("?")).fetchall()
+        assert any("message_system_unread" in row[-1] for row in plan), plan
+
+
 def test_events_from_system_pass_a_full_inbox_and_are_received_first(store: Store) -> None:
     for n in range(5):  # inbox_cap is 5
         store.send("bob", "alice", f"peer {n}")
@@ -260,3 +267,18 @@ def test_events_from_system_pass_a_full_inbox_and_are_received_first(store: Stor
     assert [d.body for d in first] == ['{"event": "container_crash"}', "peer 0"]
     assert [d.body for d in store.lease("alice", 32)] == [f"peer {n}" for n in range(1, 5)]
     assert store.counts("alice").in_flight == 6 and store.counts("alice").unread == 0
+
+
+def test_mail_history_says_redelivered_only_of_mail_handed_out_again(store: Store) -> None:
+    for n in range(3):
+        store.send("bob", "alice", f"m{n}")
+    assert [d.redelivered for d in store.lease("alice", 1)] == [False]
+    store.ack_turn("alice")
+    assert [d.redelivered for d in store.lease("alice", 1)] == [False]
+    store.requeue_inflight("alice")
+    assert [d.redelivered for d in store.peek("alice", 1)] == [True]
+    seen = {m["body"]: (m["state"], m["redelivered"]) for m in store.history("alice", 10)}
+    assert seen == {"m0": ("acked", False), "m1": ("unread", True), "m2": ("unread", False)}
+    assert [d.redelivered for d in store.lease("alice", 1)] == [True]
+    assert store.history("alice", 10)[1]["state"] == "leased"
+    assert store.history("alice", 10)[1]["redelivered"] is True
