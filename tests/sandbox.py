@@ -161,14 +161,15 @@ class SandboxHive:
     def main_pid(self) -> int:
         return int(self.sandbox.show("hive-c0re.service", "MainPID"))
 
-    def active(self) -> str:
-        return self.sandbox.show("hive-c0re.service", "ActiveState")
+    def active(self, unit: str = "hive-c0re.service") -> str:
+        return self.sandbox.show(unit, "ActiveState")
 
-    def wait_active(self, timeout: float = 30) -> None:
+    def wait_active(self, unit: str = "hive-c0re.service", timeout: float = 30) -> None:
+        """Until ``unit`` (the daemon's, unless named) is active again."""
         deadline = time.monotonic() + timeout
-        while self.active() != "active":
+        while self.active(unit) != "active":
             if time.monotonic() > deadline:
-                raise TimeoutError(f"hive-c0re.service is {self.active()}")
+                raise TimeoutError(f"{unit} is {self.active(unit)}")
             time.sleep(0.05)
 
     def cli(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -140,13 +140,6 @@ def serves(hive: SandboxHive, agent: str, body: str) -> None:
     wait_reply(hive, f"{agent} heard: {body}")
 
 
-def wait_active(hive: SandboxHive, unit: str) -> None:
-    deadline = time.monotonic() + 30
-    while hive.sandbox.show(unit, "ActiveState") != "active":
-        assert time.monotonic() < deadline, f"{unit} did not come back"
-        time.sleep(0.1)
-
-
 def plant_etc(hive: SandboxHive, agent: str, canaries: Canaries) -> dict[str, str]:
     done = in_container(hive, agent, f"ARGS = {str(canaries.dir)!r}\nNAMES = {ETC_FILES!r}\n"
                         + PLANT_ETC)
@@ -175,7 +168,7 @@ def test_etc_symlinks_planted_by_an_agent_never_reach_a_host_file(
         elif how == "crash":
             hive.sandbox.systemctl("kill", "--kill-whom=main", "-s", "KILL", unit)
             time.sleep(1)
-            wait_active(hive, unit)
+            hive.wait_active(unit)
         else:  # the daemon restarts while the agent runs
             hive.sandbox.systemctl("restart", "hive-c0re.service")
             hive.wait_active()
@@ -193,15 +186,15 @@ def test_the_manager_planting_etc_symlinks_reaches_no_host_file_at_daemon_start(
                        HYPERHIVE_MANAGER_COMMAND="{python} -m hive_ag3nt debug echo",
                        HYPERHIVE_SYSTEMD_SCOPE="user", HYPERHIVE_APPLY_SETTLE_SECONDS="1")
     hive.call("whoami")
-    wait_active(hive, "hive-agent@manager.service")
+    hive.wait_active("hive-agent@manager.service")
     planted = plant_etc(hive, "manager", canaries)
     # The daemon installs the manager's container at every start.
     hive.sandbox.systemctl("restart", "hive-c0re.service")
     hive.wait_active()
     hive.call("whoami")
-    wait_active(hive, "hive-agent@manager.service")
+    hive.wait_active("hive-agent@manager.service")
     hive.sandbox.systemctl("restart", "hive-agent@manager.service")
-    wait_active(hive, "hive-agent@manager.service")
+    hive.wait_active("hive-agent@manager.service")
     canaries.assert_untouched(f"daemon and manager restarts (planted: {planted})")
     assert container_uuid(hive, "manager") != HOST_MACHINE_ID
     serves(hive, "manager", "hello manager")
@@ -242,7 +235,7 @@ def test_a_directory_swapped_for_a_symlink_mid_chown_never_reowns_a_host_file(
                 hive.call("rebuild", name="alice")
             except HiveError as exc:
                 failed.append(exc.message)
-                wait_active(hive, "hive-agent@alice.service")
+                hive.wait_active("hive-agent@alice.service")
         canaries.assert_untouched(f"rebuild {attempt + 1}")
     assert seen(shadow) == canaries.before["shadow"]
     assert failed == [], f"rebuilds that failed under the race: {failed}"

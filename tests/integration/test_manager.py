@@ -47,17 +47,10 @@ def managed_hive(sandbox: Sandbox) -> SandboxHive:
                        HYPERHIVE_MANAGER_COMMAND=ECHO, **CONTAINER_HIVE)
 
 
-def wait_active(hive: SandboxHive, unit: str) -> None:
-    deadline = time.monotonic() + 30
-    while hive.sandbox.show(unit, "ActiveState") != "active":
-        assert time.monotonic() < deadline, f"{unit} did not come up"
-        time.sleep(0.1)
-
-
 def test_the_manager_is_created_with_the_hive_and_answers(managed_hive: SandboxHive) -> None:
     hive = managed_hive
     hive.call("whoami")  # starts the daemon, which creates the manager's container
-    wait_active(hive, "hive-agent@manager.service")
+    hive.wait_active("hive-agent@manager.service")
     hive.call("send", to="manager", body="hello manager")
     deadline = time.monotonic() + 30
     replies: list[dict[str, object]] = []
@@ -69,7 +62,7 @@ def test_the_manager_is_created_with_the_hive_and_answers(managed_hive: SandboxH
 def test_manager_edits_proposals_and_asks_from_its_container(managed_hive: SandboxHive) -> None:
     hive = managed_hive
     hive.call("spawn", name="alice")
-    wait_active(hive, "hive-agent@manager.service")
+    hive.wait_active("hive-agent@manager.service")
     done = in_container(hive, "manager", MANAGER_ASKS)
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.splitlines()[-1])
@@ -158,7 +151,7 @@ def test_a_manager_racing_the_daemons_git_never_runs_a_command_on_the_host(
         managed_hive: SandboxHive) -> None:
     hive = managed_hive
     hive.call("whoami")
-    wait_active(hive, "hive-agent@manager.service")
+    hive.wait_active("hive-agent@manager.service")
     marker = hive.sandbox.dir / "ran-as-root"
     racer = container_popen(hive, "manager", RACER.format(marker=str(marker), names=RACED))
     try:
@@ -174,7 +167,7 @@ def test_a_manager_racing_the_daemons_git_never_runs_a_command_on_the_host(
     assert not marker.exists(), "the daemon's git ran the manager's filter as root"
     # The hive still works: the agents run, and a proposal is asked for and deployed.
     for name in RACED:
-        wait_active(hive, f"hive-agent@{name}.service")
+        hive.wait_active(f"hive-agent@{name}.service")
     asked = in_container(hive, "manager", PROPOSES.format(name=RACED[0]))
     assert asked.returncode == 0, asked.stderr
     approval = json.loads(asked.stdout)["approval"]
@@ -188,14 +181,14 @@ def test_a_symlink_the_manager_plants_before_spawn_is_never_followed(
         managed_hive: SandboxHive) -> None:
     hive = managed_hive
     hive.call("whoami")
-    wait_active(hive, "hive-agent@manager.service")
+    hive.wait_active("hive-agent@manager.service")
     victim = hive.sandbox.dir / "victim"  # a host directory root could be made to fill
     victim.mkdir()
     planted = in_container(hive, "manager", f"import os; os.symlink({str(victim)!r}, "
                                             "'/agents/dave')")
     assert planted.returncode == 0, planted.stderr
     assert hive.call("spawn", name="dave")["agent"]["desired"] == "running"
-    wait_active(hive, "hive-agent@dave.service")
+    hive.wait_active("hive-agent@dave.service")
     assert list(victim.iterdir()) == []
     # Left as it was (on the proposed disk, seen in the sandbox's mount namespace).
     link = hive.sandbox.run("readlink", str(proposed_dir(hive, "dave"))).stdout.strip()
