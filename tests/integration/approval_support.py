@@ -10,6 +10,7 @@ from tests.sandbox import SandboxHive
 
 
 def state_dir(hive: SandboxHive, agent: str) -> Path:
+    # StateDirectory= of a user service lives under $XDG_CONFIG_HOME.
     return Path(hive.sandbox.env["XDG_CONFIG_HOME"]) / "hyperhive" / "agents" / agent
 
 

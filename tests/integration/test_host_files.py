@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from hive_c0re.errors import HiveError
-from tests.integration.approval_support import manager, propose
-from tests.integration.test_containers import state_dir, wait_reply
+from tests.integration.approval_support import manager, propose, state_dir
+from tests.integration.test_containers import wait_reply
 from tests.sandbox import Sandbox, SandboxHive, container_process, in_container
 
 ETC_FILES = ("passwd", "group", "os-release", "hostname", "machine-id")

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from tests.integration.test_containers import state_dir, wait_reply
+from tests.integration.approval_support import state_dir
+from tests.integration.test_containers import wait_reply
 from tests.integration.test_manager import managed_hive
 from tests.sandbox import SandboxHive
 

@@ -18,6 +18,7 @@ import pytest
 
 from tests.integration.approval_support import manager, propose, state_dir
 from tests.integration.limits_support import V1Limits, in_container
+from tests.integration.test_containers import wait_reply
 from tests.sandbox import Sandbox, SandboxHive
 from tests.sandbox import in_container as plain_in_container
 
@@ -79,16 +80,6 @@ def fill(limits: V1Limits, path: str, limit: int) -> dict[str, object]:
     assert isinstance(done, subprocess.CompletedProcess) and done.returncode == 0, done
     result: dict[str, object] = json.loads(done.stdout)
     return result
-
-
-def wait_reply(hive: SandboxHive, want: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    seen: list[dict[str, object]] = []
-    while time.monotonic() < deadline:
-        seen += hive.call("inbox", wait_seconds=1)["messages"]
-        if any(message["body"] == want for message in seen):
-            return
-    raise AssertionError(f"no reply {want!r}; inbox had {seen}")
 
 
 def allocated(hive: SandboxHive, path: str) -> int:
@@ -157,7 +148,7 @@ def test_fork_bomb_memory_hog_and_disk_filler_leave_the_hive_working(
         listed = hive.cli("agents")
         assert listed.returncode == 0, listed.stderr
         hive.call("send", to="bob", body="still there?")
-        wait_reply(hive, "bob heard: still there?")
+        wait_reply(hive, "bob heard: still there?", timeout=60)
         assert hive.active() == "active"
         assert int(hog.read("pids", "pids.current")) > 32, "the fork bomb is still at it"
     finally:
@@ -201,7 +192,7 @@ def test_the_manager_cannot_fill_the_host_through_its_repos(sandbox: Sandbox) ->
     # The daemon still seeds and reads repos there: refused for want of room, never crashed.
     assert {a["name"] for a in hive.call("list")["agents"]} >= {"alice"}
     hive.call("send", to="alice", body="still there?")
-    wait_reply(hive, "alice heard: still there?")
+    wait_reply(hive, "alice heard: still there?", timeout=60)
     proposed = Path(hive.sandbox.env["XDG_CONFIG_HOME"]) / "hyperhive" / "proposed.img"
     assert allocated(hive, str(proposed)) <= 32 << 20
 
