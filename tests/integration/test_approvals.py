@@ -11,6 +11,7 @@ import pytest
 from hive_c0re.errors import HiveError, InvalidInput, NotFound
 from tests.integration.approval_support import (
     applied_dir,
+    deploy,
     git,
     manager,
     propose,
@@ -195,6 +196,4 @@ def test_a_proposal_over_the_size_bound_is_refused_and_applied_stays_clean(
     git(repo, "reset", "-q", "--hard", "main~1")
     git(repo, "reflog", "expire", "--expire=now", "--all")
     git(repo, "gc", "-q", "--prune=now")
-    small = propose(hive, "alice", GOOD, "sonnet")
-    asked = manager(hive, "request_apply_commit", agent="alice", sha=small)["approval"]
-    assert hive.call("approve", approval=asked["id"])["approval"]["status"] == "deployed"
+    deploy(hive, "alice", GOOD, "sonnet")

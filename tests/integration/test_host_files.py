@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from hive_c0re.errors import HiveError
-from tests.integration.approval_support import manager, propose, state_dir
+from tests.integration.approval_support import deploy, state_dir
 from tests.integration.test_containers import wait_reply
 from tests.sandbox import Sandbox, SandboxHive, container_process, in_container
 
@@ -153,10 +153,8 @@ def test_etc_symlinks_planted_by_an_agent_never_reach_a_host_file(
     hive = container_hive
     hive.call("spawn", name="alice")
     # Restarts after a crash are what the policy says: once, so the crash path reinstalls.
-    sha = propose(hive, "alice", '[restart]\npolicy = "restart"\nburst = 5\n'
-                  "interval_seconds = 600\n", "restart alice if it dies")
-    asked = manager(hive, "request_apply_commit", agent="alice", sha=sha)["approval"]
-    assert hive.call("approve", approval=asked["id"])["approval"]["status"] == "deployed"
+    deploy(hive, "alice", '[restart]\npolicy = "restart"\nburst = 5\n'
+           "interval_seconds = 600\n", "restart alice if it dies")
     unit = "hive-agent@alice.service"
 
     def reinstall(how: str) -> None:

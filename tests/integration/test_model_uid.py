@@ -27,7 +27,7 @@ from hive_c0re.lifecycle.ui_secret import HEADER
 from tests.fakes.messages_api import ApiProcess
 from tests.fakes.script import Match, Reply, ToolCall, write_script
 from tests.harness_support import container_env_file
-from tests.integration.approval_support import manager, propose
+from tests.integration.approval_support import deploy
 from tests.integration.test_harness_container import cli_processes, diagnose, idle, wait_for
 from tests.sandbox import Sandbox, SandboxHive, container_process, in_container
 
@@ -286,9 +286,7 @@ def test_the_models_own_bash_is_refused_the_same(sandbox: Sandbox, tmp_path: Pat
     with ApiProcess(script, tmp_path) as api:
         container_env_file(tmp_path / "agent.env", api.url)
         hive.call("spawn", name="alice")
-        sha = propose(hive, "alice", 'allowed_bash = ["*"]\n', "alice may run anything")
-        asked = manager(hive, "request_apply_commit", agent="alice", sha=sha)["approval"]
-        assert hive.call("approve", approval=asked["id"])["approval"]["status"] == "deployed"
+        deploy(hive, "alice", 'allowed_bash = ["*"]\n', "alice may run anything")
         hive.call("send", to="alice", body="look around")
         try:
             wait_for("alice's Bash ran", lambda: any(c.tool_result("toolu_attack")

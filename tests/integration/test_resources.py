@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.approval_support import manager, propose, state_dir
+from tests.integration.approval_support import deploy, manager, state_dir
 from tests.integration.limits_support import V1Limits, in_container
 from tests.integration.test_containers import wait_reply
 from tests.sandbox import Sandbox, SandboxHive
@@ -69,10 +69,7 @@ def spawn_with(hive: SandboxHive, name: str, toml: str) -> None:
     hive.call("whoami")  # socket activation: the daemon binds the manager's socket
     seeded = manager(hive, "request_init_config", name=name)["approval"]
     assert hive.call("approve", approval=seeded["id"])["approval"]["status"] == "deployed"
-    sha = propose(hive, name, toml, f"{name} gets small limits")
-    asked = manager(hive, "request_apply_commit", agent=name, sha=sha)["approval"]
-    done = hive.call("approve", approval=asked["id"])["approval"]
-    assert done["status"] == "deployed", done["note"]
+    deploy(hive, name, toml, f"{name} gets small limits")
 
 
 def fill(limits: V1Limits, path: str, limit: int) -> dict[str, object]:
@@ -219,10 +216,7 @@ def test_a_raised_disk_max_grows_the_disk_of_a_running_agent(
     assert small <= 32 << 20
     written = plain_in_container(hive, "alice", "open('/state/notes.md', 'w').write('kept')")
     assert written.returncode == 0, written.stderr
-    sha = propose(hive, "alice", '[resources]\ndisk_max = "96M"\n', "alice needs room")
-    asked = manager(hive, "request_apply_commit", agent="alice", sha=sha)["approval"]
-    done = hive.call("approve", approval=asked["id"])["approval"]
-    assert done["status"] == "deployed", done["note"]
+    deploy(hive, "alice", '[resources]\ndisk_max = "96M"\n', "alice needs room")
     assert disk_size(hive, "alice") > 64 << 20
     kept = plain_in_container(hive, "alice", "print(open('/state/notes.md').read())")
     assert kept.stdout == "kept\n"
