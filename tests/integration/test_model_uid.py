@@ -141,13 +141,19 @@ def operator_cli(hive: SandboxHive, *args: str) -> subprocess.CompletedProcess[s
                            *args], capture_output=True, text=True, env=env, timeout=60)
 
 
-@pytest.fixture
-def alice(sandbox: Sandbox, tmp_path: Path) -> Any:
-    """alice's container after one real turn: the CLI is up and stays up."""
-    hive = SandboxHive(sandbox, HYPERHIVE_SYSTEMD_SCOPE="user",
+def harness_hive(sandbox: Sandbox, tmp_path: Path) -> SandboxHive:
+    """A hive whose agents run the real harness in containers, the model's URL in
+    ``tmp_path/agent.env``."""
+    return SandboxHive(sandbox, HYPERHIVE_SYSTEMD_SCOPE="user",
                        HYPERHIVE_UNIT_DIR=str(sandbox.unit_dir),
                        HYPERHIVE_APPLY_SETTLE_SECONDS="1", HYPERHIVE_AGENT_COMMAND=HARNESS,
                        HYPERHIVE_AGENT_ENV_FILE=str(tmp_path / "agent.env"))
+
+
+@pytest.fixture
+def alice(sandbox: Sandbox, tmp_path: Path) -> Any:
+    """alice's container after one real turn: the CLI is up and stays up."""
+    hive = harness_hive(sandbox, tmp_path)
     hive.call("register", name="alice")
     (asked,) = hive.call("send", to="alice", body="ping from the operator")["ids"]
     pong = ToolCall("mcp__hive__send", {"to": "operator", "body": "pong", "in_reply_to": asked},
@@ -273,10 +279,7 @@ def test_the_login_program_runs_as_the_model(alice: SandboxHive) -> None:
 
 def test_the_models_own_bash_is_refused_the_same(sandbox: Sandbox, tmp_path: Path) -> None:
     """The attack as the model itself makes it: a Bash tool call, allowed by its policy."""
-    hive = SandboxHive(sandbox, HYPERHIVE_SYSTEMD_SCOPE="user",
-                       HYPERHIVE_UNIT_DIR=str(sandbox.unit_dir),
-                       HYPERHIVE_APPLY_SETTLE_SECONDS="1", HYPERHIVE_AGENT_COMMAND=HARNESS,
-                       HYPERHIVE_AGENT_ENV_FILE=str(tmp_path / "agent.env"))
+    hive = harness_hive(sandbox, tmp_path)
     attack = ToolCall("Bash", {"command": f"/usr/bin/python3 - <<'PY'\n{ATTACKS}\nPY",
                                "description": "look around"}, id="toolu_attack")
     script = write_script(tmp_path / "script.json", [
