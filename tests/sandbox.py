@@ -81,14 +81,21 @@ class Sandbox:
     def unit_dir(self) -> Path:
         return Path(self.env["XDG_CONFIG_HOME"]) / "systemd" / "user"
 
+    def _inside(self, argv: tuple[str, ...]) -> list[str]:
+        return ["nsenter", "-t", str(self.init_pid), "-m", "-p", "--", *argv]
+
     def run(self, *argv: str, check: bool = True, timeout: float = 60,
             **kwargs: Any) -> subprocess.CompletedProcess[str]:
         """Run ``argv`` inside the namespace with the sandbox's environment."""
-        env = {**os.environ, **self.env}
         return subprocess.run(
-            ["nsenter", "-t", str(self.init_pid), "-m", "-p", "--", *argv],
-            env=env, check=check, capture_output=True, text=True, timeout=timeout, **kwargs,
+            self._inside(argv), env={**os.environ, **self.env}, check=check,
+            capture_output=True, text=True, timeout=timeout, **kwargs,
         )
+
+    def popen(self, *argv: str, **kwargs: Any) -> subprocess.Popen[str]:
+        """Like :meth:`run`, but running beside the test."""
+        return subprocess.Popen(self._inside(argv), env={**os.environ, **self.env}, text=True,
+                                **kwargs)
 
     def systemctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.run("systemctl", "--user", *args, check=check)
@@ -204,8 +211,17 @@ def container_process(hive: SandboxHive, agent: str) -> int:
         time.sleep(0.05)
 
 
+def _python_in(hive: SandboxHive, agent: str, code: str) -> tuple[str, ...]:
+    pid = container_process(hive, agent)
+    return ("nsenter", "-t", str(pid), "-a", "-r", "-w", "--", sys.executable, "-c", code)
+
+
 def in_container(hive: SandboxHive, agent: str, code: str) -> subprocess.CompletedProcess[str]:
     """Run Python ``code`` as a process inside ``agent``'s container (all its namespaces)."""
-    pid = container_process(hive, agent)
-    return hive.sandbox.run("nsenter", "-t", str(pid), "-a", "-r", "-w", "--",
-                            sys.executable, "-c", code, check=False)
+    return hive.sandbox.run(*_python_in(hive, agent, code), check=False)
+
+
+def container_popen(hive: SandboxHive, agent: str, code: str,
+                    **kwargs: Any) -> subprocess.Popen[str]:
+    """Like :func:`in_container`, but running beside the test (``kwargs`` go to Popen)."""
+    return hive.sandbox.popen(*_python_in(hive, agent, code), **kwargs)

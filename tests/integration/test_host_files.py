@@ -25,7 +25,7 @@ import pytest
 from hive_c0re.errors import HiveError
 from tests.integration.approval_support import deploy, state_dir
 from tests.integration.test_containers import wait_reply
-from tests.sandbox import Sandbox, SandboxHive, container_process, in_container
+from tests.sandbox import Sandbox, SandboxHive, container_popen, in_container
 
 ETC_FILES = ("passwd", "group", "os-release", "hostname", "machine-id")
 # A machine id the host might have: nspawn must never take it from a host file.
@@ -203,11 +203,7 @@ def swapping(hive: SandboxHive, agent: str, canary: Path, seconds: float,
              pairs: int = 16, code: str = SWAPPER) -> Iterator[None]:
     """A swapper running inside ``agent``'s container (until it or the container ends)."""
     code = f"PAIRS = {pairs}\nCANARY = {str(canary)!r}\nSECONDS = {seconds}\n" + code
-    pid = container_process(hive, agent)
-    proc = subprocess.Popen(
-        ["nsenter", "-t", str(hive.sandbox.init_pid), "-m", "-p", "--",
-         "nsenter", "-t", str(pid), "-a", "-r", "-w", "--", sys.executable, "-c", code],
-        env={**os.environ, **hive.sandbox.env}, stdout=subprocess.PIPE, text=True)
+    proc = container_popen(hive, agent, code, stdout=subprocess.PIPE)
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "swapping", "the swapper did not start"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 
 import pytest
@@ -13,7 +11,7 @@ import pytest
 from hive_c0re.errors import InvalidInput, PolicyRefused
 from hive_c0re.wire import Client
 from tests.integration.approval_support import manager, proposed_dir
-from tests.sandbox import Sandbox, SandboxHive, container_process, in_container
+from tests.sandbox import Sandbox, SandboxHive, container_popen, in_container
 
 CONTAINER_HIVE = {"HYPERHIVE_SYSTEMD_SCOPE": "user", "HYPERHIVE_APPLY_SETTLE_SECONDS": "1"}
 # The stand-in answers mail as the manager would be reached; the real one is hive-m1nd.
@@ -137,23 +135,14 @@ print(s.makefile().readline())
 """
 
 
-def container_popen(hive: SandboxHive, agent: str, code: str) -> subprocess.Popen[str]:
-    """Like :func:`in_container`, but running beside the test."""
-    pid = container_process(hive, agent)
-    return subprocess.Popen(
-        ["nsenter", "-t", str(hive.sandbox.init_pid), "-m", "-p", "--",
-         "nsenter", "-t", str(pid), "-a", "-r", "-w", "--", sys.executable, "-c", code],
-        env={**os.environ, **hive.sandbox.env}, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
-
-
 def test_a_manager_racing_the_daemons_git_never_runs_a_command_on_the_host(
         managed_hive: SandboxHive) -> None:
     hive = managed_hive
     hive.call("whoami")
     hive.wait_active("hive-agent@manager.service")
     marker = hive.sandbox.dir / "ran-as-root"
-    racer = container_popen(hive, "manager", RACER.format(marker=str(marker), names=RACED))
+    racer = container_popen(hive, "manager", RACER.format(marker=str(marker), names=RACED),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         for name in RACED:
             assert hive.call("spawn", name=name)["agent"]["desired"] == "running"
