@@ -136,8 +136,7 @@ class SandboxHive:
         )
         # No manager container unless a test asks for one, and agents answered by the
         # stand-in echo agent unless a test runs the real harness: both would need a model.
-        environment = {"HYPERHIVE_MANAGER_COMMAND": "",
-                       "HYPERHIVE_AGENT_COMMAND": "{python} -m hive_ag3nt debug echo",
+        environment = {"HYPERHIVE_MANAGER_COMMAND": "", "HYPERHIVE_AGENT_COMMAND": ECHO,
                        **environment}
         if environment:
             dropin = sandbox.unit_dir / "hive-c0re.service.d"
@@ -185,6 +184,20 @@ class SandboxHive:
             [sys.executable, "-m", "hive_c0re", "--socket", str(self.host_socket), *args],
             capture_output=True, text=True, input=input, timeout=60,
         )
+
+
+# The stand-in answers mail as the manager would be reached; the real one is hive-m1nd.
+ECHO = "{python} -m hive_ag3nt debug echo"
+
+
+def containers_hive(sandbox: Sandbox, manager: bool = False, **environment: str) -> SandboxHive:
+    """A hive whose agents (and, with ``manager``, the stand-in manager) run as real nspawn
+    containers under the sandbox's systemd."""
+    if manager:
+        environment = {"HYPERHIVE_MANAGER_COMMAND": ECHO, **environment}
+    return SandboxHive(sandbox, HYPERHIVE_SYSTEMD_SCOPE="user",
+                       HYPERHIVE_UNIT_DIR=str(sandbox.unit_dir),
+                       HYPERHIVE_APPLY_SETTLE_SECONDS="1", **environment)
 
 
 def _children(hive: SandboxHive, pid: str) -> list[str]:

@@ -9,7 +9,7 @@ import pytest
 from hive_ag3nt.runner import bundled_cli
 from tests.daemon import DaemonProcess
 from tests.fakes.messages_api import MessagesApi
-from tests.sandbox import Sandbox, SandboxHive, can_run
+from tests.sandbox import Sandbox, SandboxHive, can_run, containers_hive
 
 pytestmark = pytest.mark.sandbox
 
@@ -35,12 +35,13 @@ def hive(sandbox: Sandbox) -> SandboxHive:
 @pytest.fixture
 def container_hive(sandbox: Sandbox) -> SandboxHive:
     """A hive whose agents run as real nspawn containers under the sandbox's systemd."""
-    return SandboxHive(
-        sandbox,
-        HYPERHIVE_SYSTEMD_SCOPE="user",
-        HYPERHIVE_UNIT_DIR=str(sandbox.unit_dir),
-        HYPERHIVE_APPLY_SETTLE_SECONDS="1",
-    )
+    return containers_hive(sandbox)
+
+
+@pytest.fixture
+def managed_hive(sandbox: Sandbox) -> SandboxHive:
+    """A container hive with its manager's container, the stand-in answering as the manager."""
+    return containers_hive(sandbox, manager=True)
 
 
 @pytest.fixture(scope="module")

@@ -179,10 +179,8 @@ def test_etc_symlinks_planted_by_an_agent_never_reach_a_host_file(
 
 
 def test_the_manager_planting_etc_symlinks_reaches_no_host_file_at_daemon_start(
-        sandbox: Sandbox, canaries: Canaries) -> None:
-    hive = SandboxHive(sandbox, HYPERHIVE_UNIT_DIR=str(sandbox.unit_dir),
-                       HYPERHIVE_MANAGER_COMMAND="{python} -m hive_ag3nt debug echo",
-                       HYPERHIVE_SYSTEMD_SCOPE="user", HYPERHIVE_APPLY_SETTLE_SECONDS="1")
+        canaries: Canaries, managed_hive: SandboxHive) -> None:
+    hive = managed_hive
     hive.call("whoami")
     hive.wait_active("hive-agent@manager.service")
     planted = plant_etc(hive, "manager", canaries)

@@ -9,10 +9,7 @@ import pytest
 
 from tests.integration.approval_support import state_dir
 from tests.integration.test_containers import wait_reply
-from tests.integration.test_manager import managed_hive
 from tests.sandbox import SandboxHive
-
-__all__ = ["managed_hive"]  # the fixture, imported for this module's tests
 
 
 def ok(hive: SandboxHive, *args: str) -> str:

@@ -11,11 +11,7 @@ import pytest
 from hive_c0re.errors import InvalidInput, PolicyRefused
 from hive_c0re.wire import Client
 from tests.integration.approval_support import manager, proposed_dir
-from tests.sandbox import Sandbox, SandboxHive, container_popen, in_container
-
-CONTAINER_HIVE = {"HYPERHIVE_SYSTEMD_SCOPE": "user", "HYPERHIVE_APPLY_SETTLE_SECONDS": "1"}
-# The stand-in answers mail as the manager would be reached; the real one is hive-m1nd.
-ECHO = "{python} -m hive_ag3nt debug echo"
+from tests.sandbox import SandboxHive, container_popen, in_container
 
 MANAGER_ASKS = """
 import json, socket, subprocess
@@ -37,12 +33,6 @@ print(json.dumps({"whoami": call(cmd="whoami"),
                   "stop_self": call(cmd="stop", name="manager"),
                   "agent_state_visible": __import__("os").path.exists("/agents/../agents")}))
 """
-
-
-@pytest.fixture
-def managed_hive(sandbox: Sandbox) -> SandboxHive:
-    return SandboxHive(sandbox, HYPERHIVE_UNIT_DIR=str(sandbox.unit_dir),
-                       HYPERHIVE_MANAGER_COMMAND=ECHO, **CONTAINER_HIVE)
 
 
 def test_the_manager_is_created_with_the_hive_and_answers(managed_hive: SandboxHive) -> None:

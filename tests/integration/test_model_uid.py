@@ -29,7 +29,7 @@ from tests.fakes.script import Match, Reply, ToolCall, write_script
 from tests.harness_support import container_env_file
 from tests.integration.approval_support import deploy
 from tests.integration.test_harness_container import cli_processes, diagnose, idle, wait_for
-from tests.sandbox import Sandbox, SandboxHive, container_process, in_container
+from tests.sandbox import Sandbox, SandboxHive, container_process, containers_hive, in_container
 
 pytestmark = pytest.mark.sandbox
 
@@ -144,10 +144,8 @@ def operator_cli(hive: SandboxHive, *args: str) -> subprocess.CompletedProcess[s
 def harness_hive(sandbox: Sandbox, tmp_path: Path) -> SandboxHive:
     """A hive whose agents run the real harness in containers, the model's URL in
     ``tmp_path/agent.env``."""
-    return SandboxHive(sandbox, HYPERHIVE_SYSTEMD_SCOPE="user",
-                       HYPERHIVE_UNIT_DIR=str(sandbox.unit_dir),
-                       HYPERHIVE_APPLY_SETTLE_SECONDS="1", HYPERHIVE_AGENT_COMMAND=HARNESS,
-                       HYPERHIVE_AGENT_ENV_FILE=str(tmp_path / "agent.env"))
+    return containers_hive(sandbox, HYPERHIVE_AGENT_COMMAND=HARNESS,
+                           HYPERHIVE_AGENT_ENV_FILE=str(tmp_path / "agent.env"))
 
 
 @pytest.fixture

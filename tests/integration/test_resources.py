@@ -19,7 +19,7 @@ import pytest
 from tests.integration.approval_support import deploy, manager, state_dir
 from tests.integration.limits_support import V1Limits, in_container
 from tests.integration.test_containers import wait_reply
-from tests.sandbox import Sandbox, SandboxHive
+from tests.sandbox import Sandbox, SandboxHive, containers_hive
 from tests.sandbox import in_container as plain_in_container
 
 DISK = 64 << 20
@@ -177,10 +177,7 @@ def test_tmp_filler_is_bounded(container_hive: SandboxHive, hog: V1Limits) -> No
 
 
 def test_the_manager_cannot_fill_the_host_through_its_repos(sandbox: Sandbox) -> None:
-    hive = SandboxHive(sandbox, HYPERHIVE_UNIT_DIR=str(sandbox.unit_dir),
-                       HYPERHIVE_SYSTEMD_SCOPE="user", HYPERHIVE_APPLY_SETTLE_SECONDS="1",
-                       HYPERHIVE_MANAGER_COMMAND="{python} -m hive_ag3nt debug echo",
-                       HYPERHIVE_PROPOSED_DISK_MIB="32")
+    hive = containers_hive(sandbox, manager=True, HYPERHIVE_PROPOSED_DISK_MIB="32")
     hive.call("spawn", name="alice")
     filled = plain_in_container(hive, "manager", f"PATH = '/agents/fill'\nLIMIT = {DISK}\n" + FILL)
     assert filled.returncode == 0, filled.stderr
