@@ -200,7 +200,8 @@ def containers_hive(sandbox: Sandbox, manager: bool = False, **environment: str)
                        HYPERHIVE_APPLY_SETTLE_SECONDS="1", **environment)
 
 
-def _children(hive: SandboxHive, pid: str) -> list[str]:
+def children(hive: SandboxHive, pid: int | str) -> list[str]:
+    """The namespace-local pids of ``pid``'s children."""
     found = hive.sandbox.run("cat", f"/proc/{pid}/task/{pid}/children", check=False).stdout
     return found.split()
 
@@ -215,8 +216,8 @@ def container_process(hive: SandboxHive, agent: str) -> int:
     deadline = time.monotonic() + 30
     while True:
         nspawn = hive.sandbox.show(unit, "MainPID")
-        inits = _children(hive, nspawn) if nspawn != "0" else []
-        payload = _children(hive, inits[0]) if inits else []
+        inits = children(hive, nspawn) if nspawn != "0" else []
+        payload = children(hive, inits[0]) if inits else []
         if payload:
             return int(payload[0])
         if time.monotonic() > deadline:

@@ -29,7 +29,14 @@ from tests.fakes.script import Match, Reply, ToolCall, write_script
 from tests.harness_support import container_env_file
 from tests.integration.approval_support import deploy
 from tests.integration.test_harness_container import cli_processes, diagnose, idle, wait_for
-from tests.sandbox import Sandbox, SandboxHive, container_process, containers_hive, in_container
+from tests.sandbox import (
+    Sandbox,
+    SandboxHive,
+    children,
+    container_process,
+    containers_hive,
+    in_container,
+)
 
 pytestmark = pytest.mark.sandbox
 
@@ -112,8 +119,7 @@ def as_process(hive: SandboxHive, pid: int, code: str) -> dict[str, Any]:
 
 def the_cli(hive: SandboxHive) -> int:
     harness = container_process(hive, "alice")
-    children = hive.sandbox.run("cat", f"/proc/{harness}/task/{harness}/children").stdout
-    (cli,) = (int(c) for c in children.split())
+    (cli,) = (int(c) for c in children(hive, harness))
     return cli
 
 
