@@ -81,14 +81,21 @@ class Sandbox:
     def unit_dir(self) -> Path:
         return Path(self.env["XDG_CONFIG_HOME"]) / "systemd" / "user"
 
+    def _inside(self, argv: tuple[str, ...]) -> list[str]:
+        return ["nsenter", "-t", str(self.init_pid), "-m", "-p", "--", *argv]
+
     def run(self, *argv: str, check: bool = True, timeout: float = 60,
             **kwargs: Any) -> subprocess.CompletedProcess[str]:
         """Run ``argv`` inside the namespace with the sandbox's environment."""
-        env = {**os.environ, **self.env}
         return subprocess.run(
-            ["nsenter", "-t", str(self.init_pid), "-m", "-p", "--", *argv],
-            env=env, check=check, capture_output=True, text=True, timeout=timeout, **kwargs,
+            self._inside(argv), env={**os.environ, **self.env}, check=check,
+            capture_output=True, text=True, timeout=timeout, **kwargs,
         )
+
+    def popen(self, *argv: str, **kwargs: Any) -> subprocess.Popen[str]:
+        """Like :meth:`run`, but running beside the test."""
+        return subprocess.Popen(self._inside(argv), env={**os.environ, **self.env}, text=True,
+                                **kwargs)
 
     def systemctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.run("systemctl", "--user", *args, check=check)
@@ -129,8 +136,7 @@ class SandboxHive:
         )
         # No manager container unless a test asks for one, and agents answered by the
         # stand-in echo agent unless a test runs the real harness: both would need a model.
-        environment = {"HYPERHIVE_MANAGER_COMMAND": "",
-                       "HYPERHIVE_AGENT_COMMAND": "{python} -m hive_ag3nt debug echo",
+        environment = {"HYPERHIVE_MANAGER_COMMAND": "", "HYPERHIVE_AGENT_COMMAND": ECHO,
                        **environment}
         if environment:
             dropin = sandbox.unit_dir / "hive-c0re.service.d"
@@ -161,14 +167,15 @@ class SandboxHive:
     def main_pid(self) -> int:
         return int(self.sandbox.show("hive-c0re.service", "MainPID"))
 
-    def active(self) -> str:
-        return self.sandbox.show("hive-c0re.service", "ActiveState")
+    def active(self, unit: str = "hive-c0re.service") -> str:
+        return self.sandbox.show(unit, "ActiveState")
 
-    def wait_active(self, timeout: float = 30) -> None:
+    def wait_active(self, unit: str = "hive-c0re.service", timeout: float = 30) -> None:
+        """Until ``unit`` (the daemon's, unless named) is active again."""
         deadline = time.monotonic() + timeout
-        while self.active() != "active":
+        while self.active(unit) != "active":
             if time.monotonic() > deadline:
-                raise TimeoutError(f"hive-c0re.service is {self.active()}")
+                raise TimeoutError(f"{unit} is {self.active(unit)}")
             time.sleep(0.05)
 
     def cli(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -179,7 +186,22 @@ class SandboxHive:
         )
 
 
-def _children(hive: SandboxHive, pid: str) -> list[str]:
+# The stand-in answers mail as the manager would be reached; the real one is hive-m1nd.
+ECHO = "{python} -m hive_ag3nt debug echo"
+
+
+def containers_hive(sandbox: Sandbox, manager: bool = False, **environment: str) -> SandboxHive:
+    """A hive whose agents (and, with ``manager``, the stand-in manager) run as real nspawn
+    containers under the sandbox's systemd."""
+    if manager:
+        environment = {"HYPERHIVE_MANAGER_COMMAND": ECHO, **environment}
+    return SandboxHive(sandbox, HYPERHIVE_SYSTEMD_SCOPE="user",
+                       HYPERHIVE_UNIT_DIR=str(sandbox.unit_dir),
+                       HYPERHIVE_APPLY_SETTLE_SECONDS="1", **environment)
+
+
+def children(hive: SandboxHive, pid: int | str) -> list[str]:
+    """The namespace-local pids of ``pid``'s children."""
     found = hive.sandbox.run("cat", f"/proc/{pid}/task/{pid}/children", check=False).stdout
     return found.split()
 
@@ -194,8 +216,8 @@ def container_process(hive: SandboxHive, agent: str) -> int:
     deadline = time.monotonic() + 30
     while True:
         nspawn = hive.sandbox.show(unit, "MainPID")
-        inits = _children(hive, nspawn) if nspawn != "0" else []
-        payload = _children(hive, inits[0]) if inits else []
+        inits = children(hive, nspawn) if nspawn != "0" else []
+        payload = children(hive, inits[0]) if inits else []
         if payload:
             return int(payload[0])
         if time.monotonic() > deadline:
@@ -203,8 +225,17 @@ def container_process(hive: SandboxHive, agent: str) -> int:
         time.sleep(0.05)
 
 
+def _python_in(hive: SandboxHive, agent: str, code: str) -> tuple[str, ...]:
+    pid = container_process(hive, agent)
+    return ("nsenter", "-t", str(pid), "-a", "-r", "-w", "--", sys.executable, "-c", code)
+
+
 def in_container(hive: SandboxHive, agent: str, code: str) -> subprocess.CompletedProcess[str]:
     """Run Python ``code`` as a process inside ``agent``'s container (all its namespaces)."""
-    pid = container_process(hive, agent)
-    return hive.sandbox.run("nsenter", "-t", str(pid), "-a", "-r", "-w", "--",
-                            sys.executable, "-c", code, check=False)
+    return hive.sandbox.run(*_python_in(hive, agent, code), check=False)
+
+
+def container_popen(hive: SandboxHive, agent: str, code: str,
+                    **kwargs: Any) -> subprocess.Popen[str]:
+    """Like :func:`in_container`, but running beside the test (``kwargs`` go to Popen)."""
+    return hive.sandbox.popen(*_python_in(hive, agent, code), **kwargs)

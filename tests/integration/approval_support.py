@@ -10,6 +10,7 @@ from tests.sandbox import SandboxHive
 
 
 def state_dir(hive: SandboxHive, agent: str) -> Path:
+    # StateDirectory= of a user service lives under $XDG_CONFIG_HOME.
     return Path(hive.sandbox.env["XDG_CONFIG_HOME"]) / "hyperhive" / "agents" / agent
 
 
@@ -49,3 +50,13 @@ def propose(hive: SandboxHive, agent: str, toml: str, message: str) -> str:
 def manager(hive: SandboxHive, cmd: str, **args: Any) -> dict[str, Any]:
     with hive.client(hive.manager_socket) as client:
         return client.call(cmd, **args)
+
+
+def deploy(hive: SandboxHive, agent: str, toml: str, message: str) -> dict[str, Any]:
+    """The whole way of a config change: the manager proposes and asks, the operator
+    approves, and it is deployed."""
+    sha = propose(hive, agent, toml, message)
+    asked = manager(hive, "request_apply_commit", agent=agent, sha=sha)["approval"]
+    done: dict[str, Any] = hive.call("approve", approval=asked["id"])["approval"]
+    assert done["status"] == "deployed", done["note"]
+    return done

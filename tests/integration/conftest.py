@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.sandbox import Sandbox, SandboxHive, can_run
+from hive_ag3nt.runner import bundled_cli
+from tests.daemon import DaemonProcess
+from tests.fakes.messages_api import MessagesApi
+from tests.sandbox import Sandbox, SandboxHive, can_run, containers_hive
 
 pytestmark = pytest.mark.sandbox
 
@@ -30,9 +35,28 @@ def hive(sandbox: Sandbox) -> SandboxHive:
 @pytest.fixture
 def container_hive(sandbox: Sandbox) -> SandboxHive:
     """A hive whose agents run as real nspawn containers under the sandbox's systemd."""
-    return SandboxHive(
-        sandbox,
-        HYPERHIVE_SYSTEMD_SCOPE="user",
-        HYPERHIVE_UNIT_DIR=str(sandbox.unit_dir),
-        HYPERHIVE_APPLY_SETTLE_SECONDS="1",
-    )
+    return containers_hive(sandbox)
+
+
+@pytest.fixture
+def managed_hive(sandbox: Sandbox) -> SandboxHive:
+    """A container hive with its manager's container, the stand-in answering as the manager."""
+    return containers_hive(sandbox, manager=True)
+
+
+@pytest.fixture(scope="module")
+def daemon() -> Iterator[DaemonProcess]:
+    """A daemon with no systemd under it, for the real harness and CLI beside it."""
+    d = DaemonProcess(manager_command="")  # no manager container: it needs systemd
+    yield d
+    d.stop()
+    shutil.rmtree(d.root, ignore_errors=True)
+
+
+@pytest.fixture
+def api() -> Iterator[MessagesApi]:
+    """The scripted Messages API the real claude CLI talks to."""
+    if not Path(bundled_cli()).is_file():
+        pytest.fail(f"the claude CLI bundled with claude-agent-sdk is missing at {bundled_cli()}")
+    with MessagesApi() as server:
+        yield server

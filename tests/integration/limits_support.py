@@ -163,11 +163,8 @@ def in_container(limits: V1Limits, code: str, *, background: bool = False,
             joins.append(f"echo $$ > {shlex.quote(str(procs))}")
     # As host root, before entering the container's user namespace; then exec, same pid.
     script = "; ".join(joins) + f"; exec nsenter -t {pid} -a -r -w -- \"$0\" -c \"$1\""
-    argv = ["nsenter", "-t", str(hive.sandbox.init_pid), "-m", "-p", "--",
-            "sh", "-ec", script, sys.executable, code]
-    env = {**os.environ, **hive.sandbox.env}
+    argv = ("sh", "-ec", script, sys.executable, code)
     if background:
-        return subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, text=True)
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout,
-                          check=False)
+        return hive.sandbox.popen(*argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+    return hive.sandbox.run(*argv, timeout=timeout, check=False)

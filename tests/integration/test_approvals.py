@@ -11,13 +11,14 @@ import pytest
 from hive_c0re.errors import HiveError, InvalidInput, NotFound
 from tests.integration.approval_support import (
     applied_dir,
+    deploy,
     git,
     manager,
     propose,
     proposed_dir,
     state_dir,
 )
-from tests.sandbox import Sandbox, SandboxHive, in_container
+from tests.sandbox import Sandbox, SandboxHive, containers_hive, in_container
 
 
 def tags(hive: SandboxHive, agent: str) -> dict[str, str]:
@@ -175,9 +176,7 @@ def test_operator_cli_lists_approves_and_denies(container_hive: SandboxHive) -> 
 
 def test_a_proposal_over_the_size_bound_is_refused_and_applied_stays_clean(
         sandbox: Sandbox) -> None:
-    hive = SandboxHive(sandbox, HYPERHIVE_SYSTEMD_SCOPE="user",
-                       HYPERHIVE_UNIT_DIR=str(sandbox.unit_dir),
-                       HYPERHIVE_APPLY_SETTLE_SECONDS="1", HYPERHIVE_PROPOSAL_MAX_BYTES="65536")
+    hive = containers_hive(sandbox, HYPERHIVE_PROPOSAL_MAX_BYTES="65536")
     hive.call("spawn", name="alice")
     applied = applied_dir(hive, "alice")
     before = git(applied, "cat-file", "--batch-all-objects", "--batch-check=%(objectname)")
@@ -195,6 +194,4 @@ def test_a_proposal_over_the_size_bound_is_refused_and_applied_stays_clean(
     git(repo, "reset", "-q", "--hard", "main~1")
     git(repo, "reflog", "expire", "--expire=now", "--all")
     git(repo, "gc", "-q", "--prune=now")
-    small = propose(hive, "alice", GOOD, "sonnet")
-    asked = manager(hive, "request_apply_commit", agent="alice", sha=small)["approval"]
-    assert hive.call("approve", approval=asked["id"])["approval"]["status"] == "deployed"
+    deploy(hive, "alice", GOOD, "sonnet")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 
 from hive_c0re.errors import InvalidInput
+from tests.integration.approval_support import state_dir
 from tests.sandbox import SandboxHive, in_container
 
 PROBE = """
@@ -44,11 +44,6 @@ def wait_reply(hive: SandboxHive, want: str, timeout: float = 30) -> dict[str, o
             if message["body"] == want:
                 return message
     raise AssertionError(f"no reply {want!r}; inbox had {seen}")
-
-
-def state_dir(hive: SandboxHive, agent: str) -> Path:
-    # StateDirectory= of a user service lives under $XDG_CONFIG_HOME.
-    return Path(hive.sandbox.env["XDG_CONFIG_HOME"]) / "hyperhive" / "agents" / agent
 
 
 def test_two_agents_in_real_containers_see_only_their_own(container_hive: SandboxHive) -> None:

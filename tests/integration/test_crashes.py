@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from hive_c0re.wire import Client
-from tests.integration.approval_support import manager, propose
+from tests.integration.approval_support import deploy
 from tests.sandbox import SandboxHive
 
 
@@ -71,10 +71,8 @@ def test_a_crash_while_the_daemon_is_down_is_reported_once_after(
 def test_a_restart_policy_restarts_within_its_burst(container_hive: SandboxHive) -> None:
     hive = container_hive
     hive.call("spawn", name="alice")
-    sha = propose(hive, "alice", "[restart]\npolicy = \"restart\"\nburst = 1\n"
-                  "interval_seconds = 600\n", "restart alice once if it dies")
-    asked = manager(hive, "request_apply_commit", agent="alice", sha=sha)["approval"]
-    assert hive.call("approve", approval=asked["id"])["approval"]["status"] == "deployed"
+    deploy(hive, "alice", "[restart]\npolicy = \"restart\"\nburst = 1\n"
+           "interval_seconds = 600\n", "restart alice once if it dies")
     manager_mail(hive, wait=1)
     unit = "hive-agent@alice.service"
 

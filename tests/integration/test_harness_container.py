@@ -23,7 +23,7 @@ from hive_ag3nt.runner import bundled_cli
 from tests.fakes.messages_api import ApiProcess
 from tests.fakes.script import ApiRequest, Match, Reply, ToolCall, write_script
 from tests.harness_support import container_env_file
-from tests.sandbox import Sandbox, SandboxHive, container_process
+from tests.sandbox import Sandbox, SandboxHive, container_process, containers_hive
 
 pytestmark = pytest.mark.sandbox
 
@@ -41,14 +41,8 @@ def wait_for(what: str, found: Callable[[], bool], timeout: float = 90) -> None:
 
 def test_a_containerised_agent_answers_the_operator_through_the_real_cli(
         sandbox: Sandbox, tmp_path: Path) -> None:
-    hive = SandboxHive(
-        sandbox,
-        HYPERHIVE_SYSTEMD_SCOPE="user",
-        HYPERHIVE_UNIT_DIR=str(sandbox.unit_dir),
-        HYPERHIVE_APPLY_SETTLE_SECONDS="1",
-        HYPERHIVE_AGENT_COMMAND=HARNESS,
-        HYPERHIVE_AGENT_ENV_FILE=str(tmp_path / "agent.env"),
-    )
+    hive = containers_hive(sandbox, HYPERHIVE_AGENT_COMMAND=HARNESS,
+                           HYPERHIVE_AGENT_ENV_FILE=str(tmp_path / "agent.env"))
     # alice's mailbox exists before her container: the message waits for her, and
     # its id goes into the script the stand-in reads when it starts.
     hive.call("register", name="alice")

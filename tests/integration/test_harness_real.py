@@ -14,15 +14,12 @@ import asyncio
 import json
 import shutil
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pytest
-
 from hive_ag3nt.harness import Harness
 from hive_ag3nt.prompt import REDELIVERED
-from hive_ag3nt.runner import bundled_cli
 from hive_c0re.wire import Client
 from tests.daemon import DaemonProcess
 from tests.fakes.messages_api import MessagesApi
@@ -37,22 +34,6 @@ from tests.harness_support import (
 
 T = TypeVar("T")
 BOUND = 90  # seconds any one scenario may take before it counts as hung
-
-
-@pytest.fixture(scope="module")
-def daemon() -> Iterator[DaemonProcess]:
-    d = DaemonProcess(manager_command="")  # no manager container: it needs systemd
-    yield d
-    d.stop()
-    shutil.rmtree(d.root, ignore_errors=True)
-
-
-@pytest.fixture
-def api() -> Iterator[MessagesApi]:
-    if not Path(bundled_cli()).is_file():
-        pytest.fail(f"the claude CLI bundled with claude-agent-sdk is missing at {bundled_cli()}")
-    with MessagesApi() as server:
-        yield server
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 
 from hive_c0re.errors import HiveError
-from tests.integration.approval_support import manager, propose
-from tests.integration.test_containers import state_dir, wait_reply
-from tests.sandbox import Sandbox, SandboxHive, container_process, in_container
+from tests.integration.approval_support import deploy, state_dir
+from tests.integration.test_containers import wait_reply
+from tests.sandbox import Sandbox, SandboxHive, container_popen, in_container
 
 ETC_FILES = ("passwd", "group", "os-release", "hostname", "machine-id")
 # A machine id the host might have: nspawn must never take it from a host file.
@@ -140,13 +140,6 @@ def serves(hive: SandboxHive, agent: str, body: str) -> None:
     wait_reply(hive, f"{agent} heard: {body}")
 
 
-def wait_active(hive: SandboxHive, unit: str) -> None:
-    deadline = time.monotonic() + 30
-    while hive.sandbox.show(unit, "ActiveState") != "active":
-        assert time.monotonic() < deadline, f"{unit} did not come back"
-        time.sleep(0.1)
-
-
 def plant_etc(hive: SandboxHive, agent: str, canaries: Canaries) -> dict[str, str]:
     done = in_container(hive, agent, f"ARGS = {str(canaries.dir)!r}\nNAMES = {ETC_FILES!r}\n"
                         + PLANT_ETC)
@@ -160,10 +153,8 @@ def test_etc_symlinks_planted_by_an_agent_never_reach_a_host_file(
     hive = container_hive
     hive.call("spawn", name="alice")
     # Restarts after a crash are what the policy says: once, so the crash path reinstalls.
-    sha = propose(hive, "alice", '[restart]\npolicy = "restart"\nburst = 5\n'
-                  "interval_seconds = 600\n", "restart alice if it dies")
-    asked = manager(hive, "request_apply_commit", agent="alice", sha=sha)["approval"]
-    assert hive.call("approve", approval=asked["id"])["approval"]["status"] == "deployed"
+    deploy(hive, "alice", '[restart]\npolicy = "restart"\nburst = 5\n'
+           "interval_seconds = 600\n", "restart alice if it dies")
     unit = "hive-agent@alice.service"
 
     def reinstall(how: str) -> None:
@@ -175,7 +166,7 @@ def test_etc_symlinks_planted_by_an_agent_never_reach_a_host_file(
         elif how == "crash":
             hive.sandbox.systemctl("kill", "--kill-whom=main", "-s", "KILL", unit)
             time.sleep(1)
-            wait_active(hive, unit)
+            hive.wait_active(unit)
         else:  # the daemon restarts while the agent runs
             hive.sandbox.systemctl("restart", "hive-c0re.service")
             hive.wait_active()
@@ -188,20 +179,18 @@ def test_etc_symlinks_planted_by_an_agent_never_reach_a_host_file(
 
 
 def test_the_manager_planting_etc_symlinks_reaches_no_host_file_at_daemon_start(
-        sandbox: Sandbox, canaries: Canaries) -> None:
-    hive = SandboxHive(sandbox, HYPERHIVE_UNIT_DIR=str(sandbox.unit_dir),
-                       HYPERHIVE_MANAGER_COMMAND="{python} -m hive_ag3nt debug echo",
-                       HYPERHIVE_SYSTEMD_SCOPE="user", HYPERHIVE_APPLY_SETTLE_SECONDS="1")
+        canaries: Canaries, managed_hive: SandboxHive) -> None:
+    hive = managed_hive
     hive.call("whoami")
-    wait_active(hive, "hive-agent@manager.service")
+    hive.wait_active("hive-agent@manager.service")
     planted = plant_etc(hive, "manager", canaries)
     # The daemon installs the manager's container at every start.
     hive.sandbox.systemctl("restart", "hive-c0re.service")
     hive.wait_active()
     hive.call("whoami")
-    wait_active(hive, "hive-agent@manager.service")
+    hive.wait_active("hive-agent@manager.service")
     hive.sandbox.systemctl("restart", "hive-agent@manager.service")
-    wait_active(hive, "hive-agent@manager.service")
+    hive.wait_active("hive-agent@manager.service")
     canaries.assert_untouched(f"daemon and manager restarts (planted: {planted})")
     assert container_uuid(hive, "manager") != HOST_MACHINE_ID
     serves(hive, "manager", "hello manager")
@@ -212,11 +201,7 @@ def swapping(hive: SandboxHive, agent: str, canary: Path, seconds: float,
              pairs: int = 16, code: str = SWAPPER) -> Iterator[None]:
     """A swapper running inside ``agent``'s container (until it or the container ends)."""
     code = f"PAIRS = {pairs}\nCANARY = {str(canary)!r}\nSECONDS = {seconds}\n" + code
-    pid = container_process(hive, agent)
-    proc = subprocess.Popen(
-        ["nsenter", "-t", str(hive.sandbox.init_pid), "-m", "-p", "--",
-         "nsenter", "-t", str(pid), "-a", "-r", "-w", "--", sys.executable, "-c", code],
-        env={**os.environ, **hive.sandbox.env}, stdout=subprocess.PIPE, text=True)
+    proc = container_popen(hive, agent, code, stdout=subprocess.PIPE)
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "swapping", "the swapper did not start"
@@ -242,7 +227,7 @@ def test_a_directory_swapped_for_a_symlink_mid_chown_never_reowns_a_host_file(
                 hive.call("rebuild", name="alice")
             except HiveError as exc:
                 failed.append(exc.message)
-                wait_active(hive, "hive-agent@alice.service")
+                hive.wait_active("hive-agent@alice.service")
         canaries.assert_untouched(f"rebuild {attempt + 1}")
     assert seen(shadow) == canaries.before["shadow"]
     assert failed == [], f"rebuilds that failed under the race: {failed}"

@@ -7,11 +7,9 @@ import time
 
 import pytest
 
-from tests.integration.test_containers import state_dir, wait_reply
-from tests.integration.test_manager import managed_hive, wait_active
+from tests.integration.approval_support import state_dir
+from tests.integration.test_containers import wait_reply
 from tests.sandbox import SandboxHive
-
-__all__ = ["managed_hive"]  # the fixture, imported for this module's tests
 
 
 def ok(hive: SandboxHive, *args: str) -> str:
@@ -63,7 +61,7 @@ def test_rebuild_of_a_stopped_agent_applies_the_config_and_leaves_it_stopped(
     # Once started, desired and running agree, and a kill of that container is a crash.
     ok(hive, "start", "bob")
     assert status(hive, "bob")["desired"] == "running"
-    wait_active(hive, unit)
+    hive.wait_active(unit)
     hive.sandbox.systemctl("kill", "--signal=SIGKILL", unit)
     deadline = time.monotonic() + 30
     while not any(e["event"] == "container_crash" for e in manager_events(hive)):
@@ -82,7 +80,7 @@ def test_the_operator_can_see_stop_start_and_restart_the_manager(
     hive = managed_hive
     unit = "hive-agent@manager.service"
     hive.call("whoami")  # starts the daemon, which creates the manager's container
-    wait_active(hive, unit)
+    hive.wait_active(unit)
     seen = status(hive, "manager")
     assert seen["name"] == "manager"
     assert seen["desired"] == "running"
@@ -101,10 +99,10 @@ def test_the_operator_can_see_stop_start_and_restart_the_manager(
     time.sleep(2)
     assert hive.sandbox.show(unit, "ActiveState") in ("inactive", "failed")
     ok(hive, "start", "manager")
-    wait_active(hive, unit)
+    hive.wait_active(unit)
     before = hive.sandbox.show(unit, "InvocationID")
     ok(hive, "restart", "manager")
-    wait_active(hive, unit)
+    hive.wait_active(unit)
     assert hive.sandbox.show(unit, "InvocationID") != before
     assert status(hive, "manager")["desired"] == "running"
     # The echo manager still answers the operator after all that.

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 
 import pytest
@@ -13,11 +11,7 @@ import pytest
 from hive_c0re.errors import InvalidInput, PolicyRefused
 from hive_c0re.wire import Client
 from tests.integration.approval_support import manager, proposed_dir
-from tests.sandbox import Sandbox, SandboxHive, container_process, in_container
-
-CONTAINER_HIVE = {"HYPERHIVE_SYSTEMD_SCOPE": "user", "HYPERHIVE_APPLY_SETTLE_SECONDS": "1"}
-# The stand-in answers mail as the manager would be reached; the real one is hive-m1nd.
-ECHO = "{python} -m hive_ag3nt debug echo"
+from tests.sandbox import SandboxHive, container_popen, in_container
 
 MANAGER_ASKS = """
 import json, socket, subprocess
@@ -41,23 +35,10 @@ print(json.dumps({"whoami": call(cmd="whoami"),
 """
 
 
-@pytest.fixture
-def managed_hive(sandbox: Sandbox) -> SandboxHive:
-    return SandboxHive(sandbox, HYPERHIVE_UNIT_DIR=str(sandbox.unit_dir),
-                       HYPERHIVE_MANAGER_COMMAND=ECHO, **CONTAINER_HIVE)
-
-
-def wait_active(hive: SandboxHive, unit: str) -> None:
-    deadline = time.monotonic() + 30
-    while hive.sandbox.show(unit, "ActiveState") != "active":
-        assert time.monotonic() < deadline, f"{unit} did not come up"
-        time.sleep(0.1)
-
-
 def test_the_manager_is_created_with_the_hive_and_answers(managed_hive: SandboxHive) -> None:
     hive = managed_hive
     hive.call("whoami")  # starts the daemon, which creates the manager's container
-    wait_active(hive, "hive-agent@manager.service")
+    hive.wait_active("hive-agent@manager.service")
     hive.call("send", to="manager", body="hello manager")
     deadline = time.monotonic() + 30
     replies: list[dict[str, object]] = []
@@ -69,7 +50,7 @@ def test_the_manager_is_created_with_the_hive_and_answers(managed_hive: SandboxH
 def test_manager_edits_proposals_and_asks_from_its_container(managed_hive: SandboxHive) -> None:
     hive = managed_hive
     hive.call("spawn", name="alice")
-    wait_active(hive, "hive-agent@manager.service")
+    hive.wait_active("hive-agent@manager.service")
     done = in_container(hive, "manager", MANAGER_ASKS)
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.splitlines()[-1])
@@ -144,23 +125,14 @@ print(s.makefile().readline())
 """
 
 
-def container_popen(hive: SandboxHive, agent: str, code: str) -> subprocess.Popen[str]:
-    """Like :func:`in_container`, but running beside the test."""
-    pid = container_process(hive, agent)
-    return subprocess.Popen(
-        ["nsenter", "-t", str(hive.sandbox.init_pid), "-m", "-p", "--",
-         "nsenter", "-t", str(pid), "-a", "-r", "-w", "--", sys.executable, "-c", code],
-        env={**os.environ, **hive.sandbox.env}, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
-
-
 def test_a_manager_racing_the_daemons_git_never_runs_a_command_on_the_host(
         managed_hive: SandboxHive) -> None:
     hive = managed_hive
     hive.call("whoami")
-    wait_active(hive, "hive-agent@manager.service")
+    hive.wait_active("hive-agent@manager.service")
     marker = hive.sandbox.dir / "ran-as-root"
-    racer = container_popen(hive, "manager", RACER.format(marker=str(marker), names=RACED))
+    racer = container_popen(hive, "manager", RACER.format(marker=str(marker), names=RACED),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         for name in RACED:
             assert hive.call("spawn", name=name)["agent"]["desired"] == "running"
@@ -174,7 +146,7 @@ def test_a_manager_racing_the_daemons_git_never_runs_a_command_on_the_host(
     assert not marker.exists(), "the daemon's git ran the manager's filter as root"
     # The hive still works: the agents run, and a proposal is asked for and deployed.
     for name in RACED:
-        wait_active(hive, f"hive-agent@{name}.service")
+        hive.wait_active(f"hive-agent@{name}.service")
     asked = in_container(hive, "manager", PROPOSES.format(name=RACED[0]))
     assert asked.returncode == 0, asked.stderr
     approval = json.loads(asked.stdout)["approval"]
@@ -188,14 +160,14 @@ def test_a_symlink_the_manager_plants_before_spawn_is_never_followed(
         managed_hive: SandboxHive) -> None:
     hive = managed_hive
     hive.call("whoami")
-    wait_active(hive, "hive-agent@manager.service")
+    hive.wait_active("hive-agent@manager.service")
     victim = hive.sandbox.dir / "victim"  # a host directory root could be made to fill
     victim.mkdir()
     planted = in_container(hive, "manager", f"import os; os.symlink({str(victim)!r}, "
                                             "'/agents/dave')")
     assert planted.returncode == 0, planted.stderr
     assert hive.call("spawn", name="dave")["agent"]["desired"] == "running"
-    wait_active(hive, "hive-agent@dave.service")
+    hive.wait_active("hive-agent@dave.service")
     assert list(victim.iterdir()) == []
     # Left as it was (on the proposed disk, seen in the sandbox's mount namespace).
     link = hive.sandbox.run("readlink", str(proposed_dir(hive, "dave"))).stdout.strip()

@@ -27,9 +27,16 @@ from hive_c0re.lifecycle.ui_secret import HEADER
 from tests.fakes.messages_api import ApiProcess
 from tests.fakes.script import Match, Reply, ToolCall, write_script
 from tests.harness_support import container_env_file
-from tests.integration.approval_support import manager, propose
+from tests.integration.approval_support import deploy
 from tests.integration.test_harness_container import cli_processes, diagnose, idle, wait_for
-from tests.sandbox import Sandbox, SandboxHive, container_process, in_container
+from tests.sandbox import (
+    Sandbox,
+    SandboxHive,
+    children,
+    container_process,
+    containers_hive,
+    in_container,
+)
 
 pytestmark = pytest.mark.sandbox
 
@@ -112,8 +119,7 @@ def as_process(hive: SandboxHive, pid: int, code: str) -> dict[str, Any]:
 
 def the_cli(hive: SandboxHive) -> int:
     harness = container_process(hive, "alice")
-    children = hive.sandbox.run("cat", f"/proc/{harness}/task/{harness}/children").stdout
-    (cli,) = (int(c) for c in children.split())
+    (cli,) = (int(c) for c in children(hive, harness))
     return cli
 
 
@@ -141,13 +147,17 @@ def operator_cli(hive: SandboxHive, *args: str) -> subprocess.CompletedProcess[s
                            *args], capture_output=True, text=True, env=env, timeout=60)
 
 
+def harness_hive(sandbox: Sandbox, tmp_path: Path) -> SandboxHive:
+    """A hive whose agents run the real harness in containers, the model's URL in
+    ``tmp_path/agent.env``."""
+    return containers_hive(sandbox, HYPERHIVE_AGENT_COMMAND=HARNESS,
+                           HYPERHIVE_AGENT_ENV_FILE=str(tmp_path / "agent.env"))
+
+
 @pytest.fixture
 def alice(sandbox: Sandbox, tmp_path: Path) -> Any:
     """alice's container after one real turn: the CLI is up and stays up."""
-    hive = SandboxHive(sandbox, HYPERHIVE_SYSTEMD_SCOPE="user",
-                       HYPERHIVE_UNIT_DIR=str(sandbox.unit_dir),
-                       HYPERHIVE_APPLY_SETTLE_SECONDS="1", HYPERHIVE_AGENT_COMMAND=HARNESS,
-                       HYPERHIVE_AGENT_ENV_FILE=str(tmp_path / "agent.env"))
+    hive = harness_hive(sandbox, tmp_path)
     hive.call("register", name="alice")
     (asked,) = hive.call("send", to="alice", body="ping from the operator")["ids"]
     pong = ToolCall("mcp__hive__send", {"to": "operator", "body": "pong", "in_reply_to": asked},
@@ -273,10 +283,7 @@ def test_the_login_program_runs_as_the_model(alice: SandboxHive) -> None:
 
 def test_the_models_own_bash_is_refused_the_same(sandbox: Sandbox, tmp_path: Path) -> None:
     """The attack as the model itself makes it: a Bash tool call, allowed by its policy."""
-    hive = SandboxHive(sandbox, HYPERHIVE_SYSTEMD_SCOPE="user",
-                       HYPERHIVE_UNIT_DIR=str(sandbox.unit_dir),
-                       HYPERHIVE_APPLY_SETTLE_SECONDS="1", HYPERHIVE_AGENT_COMMAND=HARNESS,
-                       HYPERHIVE_AGENT_ENV_FILE=str(tmp_path / "agent.env"))
+    hive = harness_hive(sandbox, tmp_path)
     attack = ToolCall("Bash", {"command": f"/usr/bin/python3 - <<'PY'\n{ATTACKS}\nPY",
                                "description": "look around"}, id="toolu_attack")
     script = write_script(tmp_path / "script.json", [
@@ -286,9 +293,7 @@ def test_the_models_own_bash_is_refused_the_same(sandbox: Sandbox, tmp_path: Pat
     with ApiProcess(script, tmp_path) as api:
         container_env_file(tmp_path / "agent.env", api.url)
         hive.call("spawn", name="alice")
-        sha = propose(hive, "alice", 'allowed_bash = ["*"]\n', "alice may run anything")
-        asked = manager(hive, "request_apply_commit", agent="alice", sha=sha)["approval"]
-        assert hive.call("approve", approval=asked["id"])["approval"]["status"] == "deployed"
+        deploy(hive, "alice", 'allowed_bash = ["*"]\n', "alice may run anything")
         hive.call("send", to="alice", body="look around")
         try:
             wait_for("alice's Bash ran", lambda: any(c.tool_result("toolu_attack")

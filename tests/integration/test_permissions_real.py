@@ -9,35 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from hive_ag3nt.runner import bundled_cli
 from tests.daemon import DaemonProcess
 from tests.fakes.messages_api import MessagesApi
 from tests.fakes.script import Match, Reply, ToolCall
 from tests.harness_support import make_real_rig
 
 BOUND = 90  # seconds the scenario may take before it counts as hung
-
-
-@pytest.fixture(scope="module")
-def daemon() -> Iterator[DaemonProcess]:
-    d = DaemonProcess(manager_command="")  # no manager container: it needs systemd
-    yield d
-    d.stop()
-    shutil.rmtree(d.root, ignore_errors=True)
-
-
-@pytest.fixture
-def api() -> Iterator[MessagesApi]:
-    if not Path(bundled_cli()).is_file():
-        pytest.fail(f"the claude CLI bundled with claude-agent-sdk is missing at {bundled_cli()}")
-    with MessagesApi() as server:
-        yield server
 
 
 @pytest.mark.parametrize("joined", [

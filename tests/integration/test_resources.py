@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.approval_support import manager, propose, state_dir
+from tests.integration.approval_support import deploy, manager, state_dir
 from tests.integration.limits_support import V1Limits, in_container
-from tests.sandbox import Sandbox, SandboxHive
+from tests.integration.test_containers import wait_reply
+from tests.sandbox import Sandbox, SandboxHive, containers_hive
 from tests.sandbox import in_container as plain_in_container
 
 DISK = 64 << 20
@@ -68,10 +69,7 @@ def spawn_with(hive: SandboxHive, name: str, toml: str) -> None:
     hive.call("whoami")  # socket activation: the daemon binds the manager's socket
     seeded = manager(hive, "request_init_config", name=name)["approval"]
     assert hive.call("approve", approval=seeded["id"])["approval"]["status"] == "deployed"
-    sha = propose(hive, name, toml, f"{name} gets small limits")
-    asked = manager(hive, "request_apply_commit", agent=name, sha=sha)["approval"]
-    done = hive.call("approve", approval=asked["id"])["approval"]
-    assert done["status"] == "deployed", done["note"]
+    deploy(hive, name, toml, f"{name} gets small limits")
 
 
 def fill(limits: V1Limits, path: str, limit: int) -> dict[str, object]:
@@ -79,16 +77,6 @@ def fill(limits: V1Limits, path: str, limit: int) -> dict[str, object]:
     assert isinstance(done, subprocess.CompletedProcess) and done.returncode == 0, done
     result: dict[str, object] = json.loads(done.stdout)
     return result
-
-
-def wait_reply(hive: SandboxHive, want: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    seen: list[dict[str, object]] = []
-    while time.monotonic() < deadline:
-        seen += hive.call("inbox", wait_seconds=1)["messages"]
-        if any(message["body"] == want for message in seen):
-            return
-    raise AssertionError(f"no reply {want!r}; inbox had {seen}")
 
 
 def allocated(hive: SandboxHive, path: str) -> int:
@@ -157,7 +145,7 @@ def test_fork_bomb_memory_hog_and_disk_filler_leave_the_hive_working(
         listed = hive.cli("agents")
         assert listed.returncode == 0, listed.stderr
         hive.call("send", to="bob", body="still there?")
-        wait_reply(hive, "bob heard: still there?")
+        wait_reply(hive, "bob heard: still there?", timeout=60)
         assert hive.active() == "active"
         assert int(hog.read("pids", "pids.current")) > 32, "the fork bomb is still at it"
     finally:
@@ -189,10 +177,7 @@ def test_tmp_filler_is_bounded(container_hive: SandboxHive, hog: V1Limits) -> No
 
 
 def test_the_manager_cannot_fill_the_host_through_its_repos(sandbox: Sandbox) -> None:
-    hive = SandboxHive(sandbox, HYPERHIVE_UNIT_DIR=str(sandbox.unit_dir),
-                       HYPERHIVE_SYSTEMD_SCOPE="user", HYPERHIVE_APPLY_SETTLE_SECONDS="1",
-                       HYPERHIVE_MANAGER_COMMAND="{python} -m hive_ag3nt debug echo",
-                       HYPERHIVE_PROPOSED_DISK_MIB="32")
+    hive = containers_hive(sandbox, manager=True, HYPERHIVE_PROPOSED_DISK_MIB="32")
     hive.call("spawn", name="alice")
     filled = plain_in_container(hive, "manager", f"PATH = '/agents/fill'\nLIMIT = {DISK}\n" + FILL)
     assert filled.returncode == 0, filled.stderr
@@ -201,7 +186,7 @@ def test_the_manager_cannot_fill_the_host_through_its_repos(sandbox: Sandbox) ->
     # The daemon still seeds and reads repos there: refused for want of room, never crashed.
     assert {a["name"] for a in hive.call("list")["agents"]} >= {"alice"}
     hive.call("send", to="alice", body="still there?")
-    wait_reply(hive, "alice heard: still there?")
+    wait_reply(hive, "alice heard: still there?", timeout=60)
     proposed = Path(hive.sandbox.env["XDG_CONFIG_HOME"]) / "hyperhive" / "proposed.img"
     assert allocated(hive, str(proposed)) <= 32 << 20
 
@@ -228,10 +213,7 @@ def test_a_raised_disk_max_grows_the_disk_of_a_running_agent(
     assert small <= 32 << 20
     written = plain_in_container(hive, "alice", "open('/state/notes.md', 'w').write('kept')")
     assert written.returncode == 0, written.stderr
-    sha = propose(hive, "alice", '[resources]\ndisk_max = "96M"\n', "alice needs room")
-    asked = manager(hive, "request_apply_commit", agent="alice", sha=sha)["approval"]
-    done = hive.call("approve", approval=asked["id"])["approval"]
-    assert done["status"] == "deployed", done["note"]
+    deploy(hive, "alice", '[resources]\ndisk_max = "96M"\n', "alice needs room")
     assert disk_size(hive, "alice") > 64 << 20
     kept = plain_in_container(hive, "alice", "print(open('/state/notes.md').read())")
     assert kept.stdout == "kept\n"
