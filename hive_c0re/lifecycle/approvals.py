@@ -18,8 +18,8 @@ from hive_c0re.broker.approvals import ApprovalBook, ApprovalRecord, Kind, Statu
 from hive_c0re.broker.store import Desired
 from hive_c0re.errors import HiveError, InvalidInput, NotFound
 from hive_c0re.lifecycle.agent_config import load_agent_config
-from hive_c0re.lifecycle.agents import MANAGER_REPOS
 from hive_c0re.lifecycle.gitrepo import ConfigRepo, validate_sha
+from hive_c0re.lifecycle.manager import MANAGER_REPOS
 from hive_c0re.lifecycle.proposed import CONFIG_FILE, ProposedRepos
 from hive_c0re.names import validate_agent_name
 
