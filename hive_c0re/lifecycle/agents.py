@@ -76,7 +76,7 @@ class Lifecycle:
             if existing is not None and existing.desired not in (Desired.DESTROYED, Desired.NONE):
                 raise InvalidInput(f"agent {name} already exists ({existing.desired})",
                                    hint=f"`hive-c0re start {name}` starts a stopped agent")
-            await asyncio.to_thread(self._prepare_state, name)
+            await asyncio.to_thread(self.prepare_state, name)
             config = await asyncio.to_thread(self.applied_config, name)
             store = self.hive.store
             store.register_agent(name, list(config.allowed_recipients))
@@ -352,16 +352,17 @@ class Lifecycle:
         scratch.chmod(0o644)
         scratch.replace(directory / POLICY_FILE)
 
-    def _prepare_state(self, name: str) -> None:
+    def prepare_state(self, name: str) -> bool:
         """State dirs with tight modes and both config repos, seeded when new.
 
         A proposed repo that is already there (the manager's, or whatever it
-        planted) is left alone: the daemon never runs git in it.
+        planted) is left alone: the daemon never runs git in it. Return
+        whether the proposed repo was seeded now.
         """
         top = self.paths.agent_state(name)
         top.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         top.mkdir(exist_ok=True, mode=0o700)
-        self.proposed.seed(name)
+        return self.proposed.seed(name)
 
     def _purge_state(self, name: str) -> None:
         for tree in (self.paths.agent_state(name), self.paths.applied_repo(name),

@@ -143,10 +143,7 @@ class Approvals:
             await self._apply(record.agent, record.sha)
 
     def _seed(self, name: str) -> None:
-        top = self.paths.agent_state(name)
-        top.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        top.mkdir(exist_ok=True, mode=0o700)
-        if not self.proposed.seed(name):
+        if not self.hive.lifecycle.prepare_state(name):
             raise InvalidInput(f"something already sits where {name}'s proposed config repo "
                                "goes; it was left as it is",
                                hint=f"remove {MANAGER_REPOS / name} in the manager's container")
