@@ -120,11 +120,11 @@ class Lifecycle:
             agent = self._container(name)
             config = await asyncio.to_thread(self.applied_config, name)
             assert agent.uid_base is not None
-            await asyncio.to_thread(self._writable_dirs, self.paths.agent_state(name),
+            await asyncio.to_thread(self.writable_dirs, self.paths.agent_state(name),
                                     agent.uid_base, config.resources)
             heard = self.hive.expect_agent(name)
             await asyncio.to_thread(self.backend.restart, name)
-            await self._until_heard(name, heard)
+            await self.until_heard(name, heard)
             self.hive.store.set_container(name, desired=Desired.RUNNING)
             self._wake(name, "restart")
             self.hive.announce("restarted", name)
@@ -296,7 +296,7 @@ class Lifecycle:
         ensure_ui_secret(self.paths.agent_policy(agent.name), agent.uid_base)
         await self.hive.listen_for_agent(agent.name, agent.uid_base)
         await self.ensure_egress()
-        writable = await asyncio.to_thread(self._writable_dirs, self.paths.agent_state(agent.name),
+        writable = await asyncio.to_thread(self.writable_dirs, self.paths.agent_state(agent.name),
                                            agent.uid_base, config.resources)
         spec = self.spec(agent, config, writable)
         await asyncio.to_thread(self.backend.install, spec)
@@ -307,9 +307,9 @@ class Lifecycle:
         step = self.backend.restart if restart else self.backend.start
         heard = self.hive.expect_agent(agent.name)
         await asyncio.to_thread(step, agent.name)
-        await self._until_heard(agent.name, heard)
+        await self.until_heard(agent.name, heard)
 
-    async def _until_heard(self, name: str, heard: asyncio.Event) -> None:
+    async def until_heard(self, name: str, heard: asyncio.Event) -> None:
         """Wait (a bounded while) for the harness to speak on its socket.
 
         A container asked to stop before its init is ready would miss the stop
@@ -321,7 +321,7 @@ class Lifecycle:
         except TimeoutError:
             log.warning("%s's harness has not connected yet", name, extra={"HIVE_AGENT": name})
 
-    def _writable_dirs(self, top: Path, owner: int, resources: Resources) -> tuple[Path, Path]:
+    def writable_dirs(self, top: Path, owner: int, resources: Resources) -> tuple[Path, Path]:
         """The container's ``/state`` and ``/root/.claude`` on the host, ready to bind.
 
         They live on the agent's disk, made and mounted here; a disk that must

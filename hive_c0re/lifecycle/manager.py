@@ -84,7 +84,7 @@ class Manager:
     async def _start_unit(self, step: Callable[[str], None]) -> None:
         heard = self.lifecycle.hive.expect_agent(MANAGER)
         await asyncio.to_thread(step, MANAGER)
-        await self.lifecycle._until_heard(MANAGER, heard)
+        await self.lifecycle.until_heard(MANAGER, heard)
         log.info("manager container started", extra={"HIVE_AGENT": MANAGER})
 
     def desired(self) -> Desired:
@@ -144,7 +144,7 @@ class Manager:
         """Put every proposed config repo (the manager's ``/agents``) on a disk of its own.
 
         A hive whose repos predate the disk keeps its plain directory, for the
-        same reason as :meth:`Lifecycle._writable_dirs`.
+        same reason as :meth:`Lifecycle.writable_dirs`.
         """
         root = self.paths.proposed_root
         repos = disk.Disk(self.paths.proposed_disk_image, self.paths.proposed_disk)
@@ -163,7 +163,7 @@ class Manager:
         owner = self.uid()
         # The manager has no agent.toml of its own: it gets every agent's defaults.
         resources = AgentConfig.defaults().resources
-        state_dir, claude_dir = self.lifecycle._writable_dirs(top, owner, resources)
+        state_dir, claude_dir = self.lifecycle.writable_dirs(top, owner, resources)
         self.paths.proposed_root.mkdir(parents=True, exist_ok=True, mode=0o700)
         policy = self.paths.manager_policy
         policy.mkdir(parents=True, exist_ok=True, mode=0o755)
