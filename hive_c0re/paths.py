@@ -114,13 +114,6 @@ class Paths:
     def manager_policy(self) -> Path:
         return self.runtime / "policy" / "manager"
 
-    def agent_claude(self, name: str) -> Path:
-        return self.agent_state(name) / "claude"
-
-    def agent_notes(self, name: str) -> Path:
-        """The agent's ``/state``: notes, events, model choice."""
-        return self.agent_state(name) / "state"
-
     def agent_policy(self, name: str) -> Path:
         """What the daemon hands the container read-only (``/etc/hive``)."""
         return self.runtime / "policy" / validate_agent_name(name)

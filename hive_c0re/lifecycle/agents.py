@@ -12,11 +12,8 @@ import asyncio
 import json
 import logging
 import re
-import shlex
 import shutil
-import sys
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,13 +23,16 @@ from hive_c0re.errors import HiveError, InvalidInput
 from hive_c0re.lifecycle import disk
 from hive_c0re.lifecycle.agent_config import AgentConfig, load_agent_config
 from hive_c0re.lifecycle.backend import (
+    POLICY_FILE,
     Backend,
     ContainerSpec,
     Resources,
+    container_command,
     size_bytes,
-    write_if_changed,
 )
 from hive_c0re.lifecycle.gitrepo import ConfigRepo
+from hive_c0re.lifecycle.manager import MANAGER_POLICY as MANAGER_POLICY
+from hive_c0re.lifecycle.manager import Manager
 from hive_c0re.lifecycle.proposed import CONFIG_FILE, ProposedRepos
 from hive_c0re.lifecycle.ui_secret import ensure_ui_secret
 from hive_c0re.lifecycle.uids import MANAGER_BASE, UID_RANGE, check_agent_base
@@ -43,23 +43,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MANAGER_REPOS = Path("/agents")  # where the manager sees every proposed config repo
-# The manager's own policy: it edits config repos with git and little else.
-MANAGER_POLICY = {
-    "version": 1, "model": "haiku", "available_models": ["haiku", "sonnet", "opus"],
-    "allowed_tools": ["Bash", "Read", "Write", "Edit", "Glob", "Grep"],
-    "allowed_bash": ["git *", "cd *", "ls", "ls *", "cat *", "mkdir *"],
-    "mcp_servers": {}, "auto_compact": True, "compact_at": 0.75, "allowed_recipients": [],
-}
 ENV_KEY = re.compile(r"[A-Z_][A-Z0-9_]*")
-POLICY_FILE = "policy.json"
 MODEL_UID = 1000  # the model's side inside every container (hive_ag3nt/separation.py)
-MANAGER_DESIRED = "desired"  # in the manager's daemon-owned state dir: running or stopped
-
-
-def container_command(template: str) -> list[str]:
-    """A command setting as argv; ``{python}`` is this interpreter (bound into containers)."""
-    return shlex.split(template.replace("{python}", shlex.quote(sys.executable)))
 
 
 class Lifecycle:
@@ -72,6 +57,7 @@ class Lifecycle:
         self.settings = hive.settings
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.proposed = ProposedRepos(self.paths, self.settings.proposal_max_bytes)
+        self.manager = Manager(self)
         if self.settings.uid_base_start % UID_RANGE:
             raise InvalidInput("setting uid_base_start must be a multiple of 65536")
         # The agents' slots start lowest; the manager's sits above them all.
@@ -90,7 +76,7 @@ class Lifecycle:
             if existing is not None and existing.desired not in (Desired.DESTROYED, Desired.NONE):
                 raise InvalidInput(f"agent {name} already exists ({existing.desired})",
                                    hint=f"`hive-c0re start {name}` starts a stopped agent")
-            await asyncio.to_thread(self._prepare_state, name)
+            await asyncio.to_thread(self.prepare_state, name)
             config = await asyncio.to_thread(self.applied_config, name)
             store = self.hive.store
             store.register_agent(name, list(config.allowed_recipients))
@@ -105,7 +91,7 @@ class Lifecycle:
 
     async def start(self, name: str) -> AgentRecord:
         if name == MANAGER:
-            return await self._start_manager()
+            return await self.manager.start()
         async with self.lock(name):
             agent = self._container(name)
             config = await asyncio.to_thread(self.applied_config, name)
@@ -117,7 +103,7 @@ class Lifecycle:
 
     async def stop(self, name: str) -> AgentRecord:
         if name == MANAGER:
-            return await self._stop_manager()
+            return await self.manager.stop()
         async with self.lock(name):
             self._container(name)
             agent = self.hive.store.set_container(name, desired=Desired.STOPPED)
@@ -129,16 +115,16 @@ class Lifecycle:
     async def restart(self, name: str) -> AgentRecord:
         """Restart the container; a stopped agent is started (and wanted running again)."""
         if name == MANAGER:
-            return await self._restart_manager()
+            return await self.manager.restart()
         async with self.lock(name):
             agent = self._container(name)
             config = await asyncio.to_thread(self.applied_config, name)
             assert agent.uid_base is not None
-            await asyncio.to_thread(self._writable_dirs, self.paths.agent_state(name),
+            await asyncio.to_thread(self.writable_dirs, self.paths.agent_state(name),
                                     agent.uid_base, config.resources)
             heard = self.hive.expect_agent(name)
             await asyncio.to_thread(self.backend.restart, name)
-            await self._until_heard(name, heard)
+            await self.until_heard(name, heard)
             self.hive.store.set_container(name, desired=Desired.RUNNING)
             self._wake(name, "restart")
             self.hive.announce("restarted", name)
@@ -151,7 +137,7 @@ class Lifecycle:
         is wanted never disagree); ``start`` brings it up on that config.
         """
         if name == MANAGER:
-            return await self._restart_manager(reinstall=True)
+            return await self.manager.restart(reinstall=True)
         async with self.lock(name):
             agent = self._container(name)
             config = await asyncio.to_thread(self.applied_config, name)
@@ -183,131 +169,28 @@ class Lifecycle:
                      extra={"HIVE_AGENT": name})
             self.hive.announce("destroyed", name, purged=purge)
 
-    # -- the manager --------------------------------------------------------------
+    # -- the manager (lifecycle/manager.py) ---------------------------------------
 
     def manager_uid(self) -> int:
         """The manager's uid range: a slot of its own, never an agent's."""
-        return MANAGER_BASE
+        return self.manager.uid()
 
     async def ensure_manager(self) -> None:
         """Create (idempotently) and start the manager's container, if the hive has one,
         unless the operator stopped it."""
-        if not self.settings.manager_command:
-            return
-        async with self.lock(MANAGER):
-            await self._install_manager()
-            if self.manager_desired() is Desired.STOPPED:
-                log.info("the manager stays stopped, as the operator left it",
-                         extra={"HIVE_AGENT": MANAGER})
-                return
-            if not await asyncio.to_thread(self.backend.is_active, MANAGER):
-                await self._start_manager_unit(self.backend.start)
-
-    async def _install_manager(self) -> None:
-        spec = await asyncio.to_thread(self._prepare_manager, self.settings.manager_command)
-        await self.ensure_egress()
-        self.hive.watch_containers()
-        await asyncio.to_thread(self.backend.install, spec)
-
-    async def _start_manager_unit(self, step: Callable[[str], None]) -> None:
-        heard = self.hive.expect_agent(MANAGER)
-        await asyncio.to_thread(step, MANAGER)
-        await self._until_heard(MANAGER, heard)
-        log.info("manager container started", extra={"HIVE_AGENT": MANAGER})
+        await self.manager.ensure()
 
     def manager_desired(self) -> Desired:
         """What the operator wants of the manager: running unless they stopped it."""
-        try:
-            text = (self.paths.manager_state / MANAGER_DESIRED).read_text().strip()
-        except FileNotFoundError:
-            return Desired.RUNNING
-        return Desired.STOPPED if text == Desired.STOPPED else Desired.RUNNING
-
-    def _want_manager(self, desired: Desired) -> None:
-        # The manager's top state dir is the daemon's own: only state/ and claude/
-        # below it are bound into the container.
-        self.paths.manager_state.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_if_changed(self.paths.manager_state / MANAGER_DESIRED, f"{desired}\n",
-                         mode=0o600)
-
-    def _need_manager(self) -> None:
-        if not self.settings.manager_command:
-            raise InvalidInput("this hive has no manager container",
-                               hint="the manager_command setting is empty")
+        return self.manager.desired()
 
     def manager_record(self) -> AgentRecord:
         """The manager as an agent record (it has no row of its own in the store)."""
-        return AgentRecord(name=MANAGER, allowed_recipients=(), registered_at=0.0,
-                           uid_base=self.manager_uid(), desired=self.manager_desired())
-
-    async def _start_manager(self) -> AgentRecord:
-        self._need_manager()
-        async with self.lock(MANAGER):
-            self._want_manager(Desired.RUNNING)
-            await self._install_manager()
-            if not await asyncio.to_thread(self.backend.is_active, MANAGER):
-                await self._start_manager_unit(self.backend.start)
-        self.hive.announce("started", MANAGER)
-        return self.manager_record()
-
-    async def _stop_manager(self) -> AgentRecord:
-        self._need_manager()
-        async with self.lock(MANAGER):
-            self._want_manager(Desired.STOPPED)
-            await asyncio.to_thread(self.backend.stop, MANAGER)
-        log.info("stopped the manager", extra={"HIVE_AGENT": MANAGER})
-        self.hive.announce("stopped", MANAGER)
-        return self.manager_record()
-
-    async def _restart_manager(self, *, reinstall: bool = False) -> AgentRecord:
-        self._need_manager()
-        async with self.lock(MANAGER):
-            self._want_manager(Desired.RUNNING)
-            if reinstall:
-                await self._install_manager()
-            await self._start_manager_unit(self.backend.restart)
-        self.hive.announce("rebuilt" if reinstall else "restarted", MANAGER)
-        return self.manager_record()
+        return self.manager.record()
 
     def ensure_proposed_disk(self) -> None:
-        """Put every proposed config repo (the manager's ``/agents``) on a disk of its own.
-
-        A hive whose repos predate the disk keeps its plain directory, for the
-        same reason as :meth:`_writable_dirs`.
-        """
-        root = self.paths.proposed_root
-        repos = disk.Disk(self.paths.proposed_disk_image, self.paths.proposed_disk)
-        if not repos.image.exists() and root.is_dir() and any(root.iterdir()):
-            log.warning("%s has no disk image: the manager's /agents is not bounded "
-                        "(made before disk images)", root)
-            return
-        self.paths.state.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # Both on one filesystem, so a repo seeded in scratch moves into repos by rename.
-        disk.ensure(repos, self.settings.proposed_disk_mib << 20,
-                    {root.name: 0, self.paths.scratch.name: 0})
-
-    def _prepare_manager(self, command: str) -> ContainerSpec:
-        top = self.paths.manager_state
-        top.mkdir(parents=True, exist_ok=True, mode=0o700)
-        owner = self.manager_uid()
-        # The manager has no agent.toml of its own: it gets every agent's defaults.
-        resources = AgentConfig.defaults().resources
-        state_dir, claude_dir = self._writable_dirs(top, owner, resources)
-        self.paths.proposed_root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        policy = self.paths.manager_policy
-        policy.mkdir(parents=True, exist_ok=True, mode=0o755)
-        (policy / POLICY_FILE).write_text(json.dumps(MANAGER_POLICY, indent=2) + "\n")
-        (policy / POLICY_FILE).chmod(0o644)
-        ensure_ui_secret(policy, owner)
-        return ContainerSpec(
-            name=MANAGER, runtime_dir=self.paths.manager_dir, state_dir=state_dir,
-            claude_dir=claude_dir, policy_dir=policy, command=container_command(command),
-            uid_base=owner, resources=resources,
-            # The manager's model edits the repos with git: they are its side's to write.
-            environment={**self.environment(MANAGER), "HYPERHIVE_MODEL_OWNS": str(MANAGER_REPOS)},
-            writable_binds=[(self.paths.proposed_root, MANAGER_REPOS)],
-            egress_dir=self.paths.egress_dir,
-        )
+        """Put every proposed config repo (the manager's ``/agents``) on a disk of its own."""
+        self.manager.ensure_proposed_disk()
 
     async def settle(self, name: str) -> None:
         """Raise unless the container is still up after the settle time."""
@@ -413,8 +296,7 @@ class Lifecycle:
         ensure_ui_secret(self.paths.agent_policy(agent.name), agent.uid_base)
         await self.hive.listen_for_agent(agent.name, agent.uid_base)
         await self.ensure_egress()
-        assert agent.uid_base is not None
-        writable = await asyncio.to_thread(self._writable_dirs, self.paths.agent_state(agent.name),
+        writable = await asyncio.to_thread(self.writable_dirs, self.paths.agent_state(agent.name),
                                            agent.uid_base, config.resources)
         spec = self.spec(agent, config, writable)
         await asyncio.to_thread(self.backend.install, spec)
@@ -425,9 +307,9 @@ class Lifecycle:
         step = self.backend.restart if restart else self.backend.start
         heard = self.hive.expect_agent(agent.name)
         await asyncio.to_thread(step, agent.name)
-        await self._until_heard(agent.name, heard)
+        await self.until_heard(agent.name, heard)
 
-    async def _until_heard(self, name: str, heard: asyncio.Event) -> None:
+    async def until_heard(self, name: str, heard: asyncio.Event) -> None:
         """Wait (a bounded while) for the harness to speak on its socket.
 
         A container asked to stop before its init is ready would miss the stop
@@ -439,7 +321,7 @@ class Lifecycle:
         except TimeoutError:
             log.warning("%s's harness has not connected yet", name, extra={"HIVE_AGENT": name})
 
-    def _writable_dirs(self, top: Path, owner: int, resources: Resources) -> tuple[Path, Path]:
+    def writable_dirs(self, top: Path, owner: int, resources: Resources) -> tuple[Path, Path]:
         """The container's ``/state`` and ``/root/.claude`` on the host, ready to bind.
 
         They live on the agent's disk, made and mounted here; a disk that must
@@ -470,16 +352,17 @@ class Lifecycle:
         scratch.chmod(0o644)
         scratch.replace(directory / POLICY_FILE)
 
-    def _prepare_state(self, name: str) -> None:
+    def prepare_state(self, name: str) -> bool:
         """State dirs with tight modes and both config repos, seeded when new.
 
         A proposed repo that is already there (the manager's, or whatever it
-        planted) is left alone: the daemon never runs git in it.
+        planted) is left alone: the daemon never runs git in it. Return
+        whether the proposed repo was seeded now.
         """
         top = self.paths.agent_state(name)
         top.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         top.mkdir(exist_ok=True, mode=0o700)
-        self.proposed.seed(name)
+        return self.proposed.seed(name)
 
     def _purge_state(self, name: str) -> None:
         for tree in (self.paths.agent_state(name), self.paths.applied_repo(name),

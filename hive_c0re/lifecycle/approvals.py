@@ -18,8 +18,8 @@ from hive_c0re.broker.approvals import ApprovalBook, ApprovalRecord, Kind, Statu
 from hive_c0re.broker.store import Desired
 from hive_c0re.errors import HiveError, InvalidInput, NotFound
 from hive_c0re.lifecycle.agent_config import load_agent_config
-from hive_c0re.lifecycle.agents import MANAGER_REPOS
 from hive_c0re.lifecycle.gitrepo import ConfigRepo, validate_sha
+from hive_c0re.lifecycle.manager import MANAGER_REPOS
 from hive_c0re.lifecycle.proposed import CONFIG_FILE, ProposedRepos
 from hive_c0re.names import validate_agent_name
 
@@ -143,10 +143,7 @@ class Approvals:
             await self._apply(record.agent, record.sha)
 
     def _seed(self, name: str) -> None:
-        top = self.paths.agent_state(name)
-        top.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        top.mkdir(exist_ok=True, mode=0o700)
-        if not self.proposed.seed(name):
+        if not self.hive.lifecycle.prepare_state(name):
             raise InvalidInput(f"something already sits where {name}'s proposed config repo "
                                "goes; it was left as it is",
                                hint=f"remove {MANAGER_REPOS / name} in the manager's container")

@@ -8,7 +8,9 @@ renders argv, unit files and conf files from it and runs ``systemctl``.
 
 from __future__ import annotations
 
+import shlex
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -24,6 +26,12 @@ CONTAINER_STATE = Path("/state")
 CONTAINER_CLAUDE = Path("/root/.claude")
 CONTAINER_POLICY = Path("/etc/hive")
 CONTAINER_EGRESS = Path("/run/hive-egress")  # the only way out: the egress process's sockets
+POLICY_FILE = "policy.json"  # in the policy dir, bound read-only to CONTAINER_POLICY
+
+
+def container_command(template: str) -> list[str]:
+    """A command setting as argv; ``{python}`` is this interpreter (bound into containers)."""
+    return shlex.split(template.replace("{python}", shlex.quote(sys.executable)))
 
 
 class Scope(StrEnum):

@@ -119,10 +119,9 @@ def nspawn_argv(spec: ContainerSpec, root: Path) -> list[str]:
     return argv
 
 
-def render_dropin(spec: ContainerSpec, root: Path, env_file: Path) -> str:
-    """The per-agent drop-in: the environment file, ExecStart as the nspawn man page reads,
-    then limits."""
-    argv = nspawn_argv(spec, root)
+def render_dropin(spec: ContainerSpec, argv: list[str], env_file: Path) -> str:
+    """The per-agent drop-in: the environment file, ExecStart (``argv``, from
+    :func:`nspawn_argv`) as the nspawn man page reads, then limits."""
     for word in argv:
         if UNSAFE_IN_UNIT & set(word) - {" "} or "\n" in word:
             raise HiveError(f"{word!r} cannot go into a unit file")
@@ -192,7 +191,8 @@ class NspawnBackend:
         check_executables(spec)
         root = rootfs.build_tree(self.roots, spec.name, spec.uid_base)
         rootfs.write_etc(self.roots, spec.name)
-        rootfs.make_mount_points(root, nspawn_argv(spec, root))
+        argv = nspawn_argv(spec, root)
+        rootfs.make_mount_points(root, argv)
         for owned in (spec.runtime_dir, spec.state_dir, spec.claude_dir):
             owned.mkdir(parents=True, exist_ok=True)
             give_tree(owned, spec.uid_base)
@@ -201,7 +201,7 @@ class NspawnBackend:
         write_if_changed(env_file, render_environment(spec.environment), mode=0o600)
         changed = write_if_changed(self.unit_dir / TEMPLATE, render(TEMPLATE), mode=0o644)
         changed |= write_if_changed(self._dropin_dir(spec.name) / DROPIN,
-                                    render_dropin(spec, root, env_file), mode=0o644)
+                                    render_dropin(spec, argv, env_file), mode=0o644)
         if changed:
             self.systemctl.run("daemon-reload")
 

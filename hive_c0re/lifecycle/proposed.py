@@ -36,6 +36,7 @@ from pathlib import Path
 from hive_c0re.errors import HiveError, InvalidInput, NotFound
 from hive_c0re.lifecycle.agent_config import seed_text
 from hive_c0re.lifecycle.gitrepo import ConfigRepo, validate_sha
+from hive_c0re.lifecycle.safefs import DIR_FLAGS
 from hive_c0re.names import validate_agent_name
 from hive_c0re.paths import Paths
 
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 CONFIG_FILE = "agent.toml"
 MAX_FILES = 100_000  # object files (and objects) one copy may hold: bytes alone allow empty ones
 RENAME_NOREPLACE = 1
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: a FIFO planted as an object opens at once (and is then refused) instead of hanging.
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _LOOSE_DIR = re.compile(r"[0-9a-f]{2}")
@@ -81,7 +81,7 @@ def rename_noreplace(src_dir: int, src: str, dst_dir: int, dst: str) -> None:
 @contextlib.contextmanager
 def open_dir(path: Path | str, dir_fd: int | None = None) -> Iterator[int]:
     """A directory fd for ``path``, never through a symlink at its last component."""
-    fd = os.open(path, _DIR_FLAGS, dir_fd=dir_fd)
+    fd = os.open(path, DIR_FLAGS, dir_fd=dir_fd)
     try:
         yield fd
     finally:
@@ -132,7 +132,7 @@ def _copy_dir(src_dir: int, name: str, dst: Path, budget: _Budget, where: str,
               wanted: re.Pattern[str]) -> None:
     """Copy the files of one object directory whose names match ``wanted``."""
     try:
-        fd = os.open(name, _DIR_FLAGS, dir_fd=src_dir)
+        fd = os.open(name, DIR_FLAGS, dir_fd=src_dir)
     except OSError as exc:
         raise _refused(budget, where, "is a symlink" if exc.errno == errno.ELOOP
                        else "is not a directory") from None

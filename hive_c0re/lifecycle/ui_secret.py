@@ -17,6 +17,7 @@ import stat
 from pathlib import Path
 
 from hive_c0re.errors import HiveError
+from hive_c0re.lifecycle.safefs import DIR_FLAGS
 
 SECRET_FILE = "ui-secret"  # noqa: S105 (a file name)
 HEADER = "X-Hive-UI-Secret"
@@ -25,7 +26,7 @@ MAX_SECRET = 256  # characters read back; a bigger file is not one we wrote
 
 
 def _open_dir(directory: Path) -> int:
-    return os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    return os.open(directory, DIR_FLAGS)
 
 
 def _read(dir_fd: int) -> str | None:
