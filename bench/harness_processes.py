@@ -143,7 +143,7 @@ class Ui:
     def __init__(self, socket: Path, secret: str) -> None:
         import aiohttp
 
-        from hive_c0re.lifecycle.ui_secret import HEADER
+        from hive_c0re.wire import UI_SECRET_HEADER as HEADER
 
         self.socket = socket
         self.session = aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=str(socket)),

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hive_c0re.errors import HiveError, Unreachable
-from hive_c0re.lifecycle.ui_secret import HEADER, read_ui_secret
+from hive_c0re.lifecycle.ui_secret import read_ui_secret
 from hive_c0re.names import MANAGER, validate_agent_name
 from hive_c0re.paths import Paths
+from hive_c0re.wire import UI_SECRET_HEADER as HEADER
 
 TIMEOUT = 30.0
 

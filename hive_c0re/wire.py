@@ -28,6 +28,9 @@ from hive_c0re.errors import HiveError, InvalidInput, Unreachable, from_wire
 VERSION = 1
 MAX_RECV_WAIT = 180
 MAX_RECV_BATCH = 32
+# The header every request to an agent's own UI (its ui.sock) carries the daemon's
+# per-agent secret in: the operator's door, spoken by the CLI, the dashboard and the harness.
+UI_SECRET_HEADER = "X-Hive-UI-Secret"  # noqa: S105 (a header name)
 MAX_TEXT = 4000  # a question, an answer, a reminder's message
 MAX_OPTIONS = 16
 MAX_OPTION = 200

@@ -31,7 +31,7 @@ from hive_ag3nt.harness import Harness
 from hive_ag3nt.ui import handlers, login, page, sse, terminal
 from hive_ag3nt.ui.config import HARNESS, SETTINGS, UiSettings
 from hive_c0re.errors import HiveError
-from hive_c0re.lifecycle.ui_secret import HEADER
+from hive_c0re.wire import UI_SECRET_HEADER as HEADER
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,6 @@ from hive_c0re.errors import HiveError
 from hive_c0re.lifecycle.safefs import DIR_FLAGS
 
 SECRET_FILE = "ui-secret"  # noqa: S105 (a file name)
-HEADER = "X-Hive-UI-Secret"
 SECRET_BYTES = 32
 MAX_SECRET = 256  # characters read back; a bigger file is not one we wrote
 

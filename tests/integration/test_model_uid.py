@@ -23,7 +23,7 @@ import aiohttp
 import pytest
 
 from hive_ag3nt.runner import bundled_cli
-from hive_c0re.lifecycle.ui_secret import HEADER
+from hive_c0re.wire import UI_SECRET_HEADER as HEADER
 from tests.fakes.messages_api import ApiProcess
 from tests.fakes.script import Match, Reply, ToolCall, write_script
 from tests.harness_support import container_env_file

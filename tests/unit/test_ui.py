@@ -25,7 +25,7 @@ from hive_ag3nt.ui.login import DESK
 from hive_ag3nt.ui.sse import FEED
 from hive_ag3nt.ui.terminal import TERMINALS, control_message, window_size
 from hive_c0re.errors import HiveError
-from hive_c0re.lifecycle.ui_secret import HEADER
+from hive_c0re.wire import UI_SECRET_HEADER as HEADER
 from tests.daemon import DaemonProcess
 from tests.unit.ui_support import (
     SECRET,

@@ -27,7 +27,7 @@ from hive_ag3nt.paths import AgentPaths
 from hive_ag3nt.settings import HarnessSettings
 from hive_ag3nt.ui.app import start_ui
 from hive_ag3nt.ui.config import UiSettings
-from hive_c0re.lifecycle.ui_secret import HEADER
+from hive_c0re.wire import UI_SECRET_HEADER as HEADER
 from hive_c0re.wire import Client
 from tests.daemon import DaemonProcess
 
