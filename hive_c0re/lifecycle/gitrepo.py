@@ -202,10 +202,9 @@ class ConfigRepo:
         require_git(self.git)
         argv = self._argv(args, config, in_repo)
         cwd = self.path if self.path.is_dir() else None
-        env = git_environment()
         try:
             return subprocess.run(argv, input=stdin, capture_output=True, cwd=cwd,
-                                  env=env, timeout=self.timeout, check=False)
+                                  env=git_environment(), timeout=self.timeout, check=False)
         except FileNotFoundError:
             raise GitError(f"git not found: {self.git}",
                            hint="install git or point HYPERHIVE_GIT at it") from None
