@@ -53,13 +53,24 @@ def unit_name(agent: str) -> str:
 
 
 def host_python_binds() -> list[Path]:
-    """The directories this Python and hyperhive live in, when they are not under /usr."""
-    import hive_c0re
+    """The directories this Python and hyperhive's packages live in, outside /usr.
 
-    wanted = {Path(sys.base_prefix), Path(sys.prefix),
-              Path(hive_c0re.__file__).resolve().parent.parent}
-    return sorted(p.resolve() for p in wanted
-                  if not any(p.resolve().is_relative_to(ro) for ro in HOST_READ_ONLY))
+    The packages are bound one by one, not the directory holding them: a
+    checkout may sit in a 0700 directory (``mktemp -d``) that the container,
+    reading only what any host user may, could not enter; and nothing else of
+    the checkout is the container's business.
+    """
+    import hive_ag3nt
+    import hive_c0re
+    import hive_m1nd
+
+    packages = (Path(module.__file__ or "").resolve().parent
+                for module in (hive_c0re, hive_ag3nt, hive_m1nd))
+    wanted = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), *packages}
+    outside = [p for p in wanted if not any(p.is_relative_to(ro) for ro in HOST_READ_ONLY)]
+    # A package inside a bound prefix (an installed wheel) is seen through that bind.
+    return sorted(p for p in outside
+                  if not any(p != other and p.is_relative_to(other) for other in outside))
 
 
 def _checked(path: Path) -> str:

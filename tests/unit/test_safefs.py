@@ -215,3 +215,16 @@ def test_uid_slots_stay_out_of_nspawns_pick_range_and_apart() -> None:
             check_agent_base(bad)
     setting = next(s for s in SETTINGS if s.name == "uid_base_start")
     assert setting.minimum == FIRST_AGENT_BASE and setting.maximum == LAST_AGENT_BASE
+
+
+def test_the_checkout_is_bound_by_its_packages_not_as_a_whole() -> None:
+    # A checkout in a 0700 directory (mktemp -d) must still run in a container that
+    # reads only what any host user may: its packages are bound, never their parent.
+    import hive_c0re
+    from hive_c0re.lifecycle.nspawn import host_python_binds
+
+    checkout = Path(hive_c0re.__file__).resolve().parent.parent
+    binds = host_python_binds()
+    assert checkout not in binds
+    assert all(any(pkg.is_relative_to(b) for b in binds)
+               for pkg in (checkout / "hive_c0re", checkout / "hive_ag3nt", checkout / "hive_m1nd"))
