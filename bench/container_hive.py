@@ -8,7 +8,7 @@ from typing import Any
 from bench.common import BenchError
 from hive_c0re.errors import HiveError
 from hive_c0re.wire import Client
-from tests.sandbox import Sandbox, SandboxHive
+from hive_dev.sandbox import Sandbox, SandboxHive
 
 
 class ContainerHive:

@@ -1,6 +1,6 @@
 """Container benchmark: spawn and restart of real nspawn agents, to a reply on the wire.
 
-Inside one :class:`tests.sandbox.Sandbox` (a private ``systemd --user`` with
+Inside one :class:`hive_dev.sandbox.Sandbox` (a private ``systemd --user`` with
 journald and D-Bus), with hive-c0re installed as socket-activated units and
 configured like the ``container_hive`` test fixture, this measures for N agents
 (default 10: ``b01``..``b10``; quick 3):
@@ -50,7 +50,7 @@ from bench.container_hive import ContainerHive  # noqa: E402
 from hive_c0re.lifecycle import rootfs  # noqa: E402
 from hive_c0re.lifecycle.backend import ContainerSpec  # noqa: E402
 from hive_c0re.lifecycle.nspawn import nspawn_argv  # noqa: E402
-from tests.sandbox import can_run  # noqa: E402
+from hive_dev.sandbox import can_run  # noqa: E402
 
 REPLY_TIMEOUT = 60.0  # seconds from the lifecycle call to the echo, before we give up
 # The bare containers' uid range: below the hive's default uid_base_start

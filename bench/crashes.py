@@ -1,13 +1,13 @@
 """Crash benchmark: a container killed from outside → ``container_crash`` in the manager's inbox.
 
-Inside one :class:`tests.sandbox.Sandbox` (a private ``systemd --user`` with
+Inside one :class:`hive_dev.sandbox.Sandbox` (a private ``systemd --user`` with
 journald and D-Bus), with hive-c0re installed like the ``container_hive`` test
 fixture, this spawns a few agents (default 3: ``c01``..``c03``; quick 2) with
 the default, report-only restart policy and kills them round-robin, 20 kills
 (quick 5), one at a time:
 
 * ``systemctl --user kill --kill-whom=main -s KILL hive-agent@<name>.service``
-  inside the sandbox, as ``tests/integration/test_crashes.py`` does;
+  inside the sandbox, as ``tests/sandbox/test_crashes.py`` does;
 * the manager's inbox (``recv`` on the manager socket) is read until the
   ``container_crash`` event of exactly that unit invocation arrives;
 * the detection latency is the message's ``sent_at`` (the daemon's wall clock
@@ -49,7 +49,7 @@ from bench.common import BenchError, percentile, step  # noqa: E402
 from bench.container_hive import ContainerHive  # noqa: E402
 from hive_c0re.errors import HiveError  # noqa: E402
 from hive_c0re.wire import Client  # noqa: E402
-from tests.sandbox import can_run  # noqa: E402
+from hive_dev.sandbox import can_run  # noqa: E402
 
 TARGET_P99 = 0.5  # seconds, kill → container_crash committed
 POLL_PERIOD = 10.0  # seconds: the reference design's poll loop

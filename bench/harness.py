@@ -1,7 +1,7 @@
 """Harness benchmark: per-turn overhead and memory of a real ``hive-ag3nt serve``.
 
-Starts a real daemon (``tests.daemon.DaemonProcess``), the scripted Messages API
-stand-in in its own process (``tests.fakes.messages_api.ApiProcess``, every
+Starts a real daemon (``hive_dev.daemon.DaemonProcess``), the scripted Messages API
+stand-in in its own process (``hive_dev.fakes.messages_api.ApiProcess``, every
 request answered at once with the same short text) and ``python -m hive_ag3nt serve`` with its web
 UI, as in production, on the real claude CLI bundled with claude-agent-sdk.
 All in one run, so every ratio compares numbers taken on the same (shared,
@@ -200,9 +200,9 @@ class Bench:
         from hive_ag3nt.prompt import system_prompt
         from hive_ag3nt.runner import CLI_DEFAULTS, bundled_cli
         from hive_c0re.wire import Client
-        from tests.fakes.messages_api import ApiProcess, cli_env
-        from tests.fakes.script import Reply, write_script
-        from tests.harness_support import agent_paths, serve_env
+        from hive_dev.fakes.messages_api import ApiProcess, cli_env
+        from hive_dev.fakes.script import Reply, write_script
+        from hive_dev.harness_support import agent_paths, serve_env
 
         cli = bundled_cli()
         results = self.results
@@ -292,7 +292,7 @@ class Bench:
             results.requests["other"] = len(calls) - sum(results.requests.values())
 
     async def _wait_idle(self, socket: Path) -> None:
-        from tests.harness_support import UI_SECRET
+        from hive_dev.harness_support import UI_SECRET
 
         assert self.harness is not None
         deadline = time.monotonic() + READY_TIMEOUT
@@ -530,7 +530,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(sdk_worker(json.loads(opts)))
         return 0
     from hive_ag3nt.runner import bundled_cli
-    from tests.daemon import DaemonProcess
+    from hive_dev.daemon import DaemonProcess
 
     if not Path(bundled_cli()).is_file():
         print(f"harness bench: the claude CLI bundled with claude-agent-sdk is missing at "

@@ -13,7 +13,7 @@ substitution and every redirection but the harmless few: ``N>&M`` /
 ``N<&M`` between fds 0-2, and ``>``, ``>>``, ``<``, ``&>``, ``&>>`` to
 ``/dev/null``.
 
-The lexer follows bash 5's (parse.y ``read_token``); tests/unit/test_permissions_bash.py
+The lexer follows bash 5's (parse.y ``read_token``); tests/unit/hive_ag3nt/test_permissions_bash.py
 checks it against bash itself.
 """
 

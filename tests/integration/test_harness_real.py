@@ -1,7 +1,7 @@
 """The fidelity tier: the real claude CLI, the real harness, a real daemon.
 
 The CLI is the one bundled in the claude-agent-sdk wheel; it talks to the
-scripted stand-in for the Messages API (`tests.fakes.messages_api`), so only
+scripted stand-in for the Messages API (`hive_dev.fakes.messages_api`), so only
 the model's answers are made up. Every tool call below is made by the real
 CLI: hive tools through the harness's in-process MCP server to the daemon,
 Bash through the CLI's own permission flow and the harness's `can_use_tool`.
@@ -21,10 +21,10 @@ from typing import Any, TypeVar
 from hive_ag3nt.harness import Harness
 from hive_ag3nt.prompt import REDELIVERED
 from hive_c0re.wire import Client
-from tests.daemon import DaemonProcess
-from tests.fakes.messages_api import MessagesApi
-from tests.fakes.script import ApiRequest, Match, Reply, ToolCall, Usage
-from tests.harness_support import (
+from hive_dev.daemon import DaemonProcess
+from hive_dev.fakes.messages_api import MessagesApi
+from hive_dev.fakes.script import ApiRequest, Match, Reply, ToolCall, Usage
+from hive_dev.harness_support import (
     HarnessProcess,
     RealRig,
     agent_paths,

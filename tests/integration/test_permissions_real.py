@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon import DaemonProcess
-from tests.fakes.messages_api import MessagesApi
-from tests.fakes.script import Match, Reply, ToolCall
-from tests.harness_support import make_real_rig
+from hive_dev.daemon import DaemonProcess
+from hive_dev.fakes.messages_api import MessagesApi
+from hive_dev.fakes.script import Match, Reply, ToolCall
+from hive_dev.harness_support import make_real_rig
 
 BOUND = 90  # seconds the scenario may take before it counts as hung
 

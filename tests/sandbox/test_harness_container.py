@@ -1,0 +1,121 @@
+"""The fidelity tier in a real container: `hive-ag3nt serve` and the real claude CLI in nspawn.
+
+The daemon runs under the sandboxed systemd and starts alice's container
+with the real harness; the claude CLI bundled in the SDK's wheel runs in
+there (the harness's Python is bound read-only into the container) and
+reaches the scripted Messages API stand-in, a process outside the sandbox
+on the host's 127.0.0.1, the way it would reach Anthropic's API: the
+container's own network has nothing but a loopback, so the CLI talks to
+the harness's loopback forwarder, which carries it to the host's egress
+process, which forwards to the upstream the agent environment file names.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from hive_ag3nt.runner import bundled_cli
+from hive_dev.fakes.messages_api import ApiProcess
+from hive_dev.fakes.script import ApiRequest, Match, Reply, ToolCall, write_script
+from hive_dev.harness_support import container_env_file
+from hive_dev.sandbox import Sandbox, SandboxHive, container_process, containers_hive
+
+pytestmark = pytest.mark.sandbox
+
+HARNESS = "{python} -m hive_ag3nt serve --no-ui"
+
+
+
+def wait_for(what: str, found: Callable[[], bool], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while not found():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.1)
+
+
+def test_a_containerised_agent_answers_the_operator_through_the_real_cli(
+        sandbox: Sandbox, tmp_path: Path) -> None:
+    hive = containers_hive(sandbox, HYPERHIVE_AGENT_COMMAND=HARNESS,
+                           HYPERHIVE_AGENT_ENV_FILE=str(tmp_path / "agent.env"))
+    # alice's mailbox exists before her container: the message waits for her, and
+    # its id goes into the script the stand-in reads when it starts.
+    hive.call("register", name="alice")
+    (asked,) = hive.call("send", to="alice", body="ping from the operator")["ids"]
+    pong = ToolCall("mcp__hive__send", {"to": "operator", "body": "pong from the container",
+                                        "in_reply_to": asked}, id="toolu_pong")
+    script = write_script(tmp_path / "script.json", [
+        Reply(tool_calls=[pong], match=Match(last_user_contains="ping from the operator",
+                                             has_tool="mcp__hive__send")),
+        Reply(text="answered", match=Match(tool_result_for="toolu_pong")),
+    ])
+    with ApiProcess(script, tmp_path) as api:
+        container_env_file(tmp_path / "agent.env", api.url)
+        hive.call("spawn", name="alice")
+        try:
+            wait_for("alice's reply went out and her mail was acked",
+                     lambda: any(c.tool_result("toolu_pong") for c in api.requests())
+                     and idle(hive, "alice"))
+        except AssertionError:
+            raise AssertionError(diagnose(hive, "alice", api)) from None
+        inbox = hive.call("inbox")["messages"]
+        clis = cli_processes(hive, "alice")
+        calls = conversation(api.requests())
+
+    (reply,) = inbox
+    assert (reply["from"], reply["to"], reply["body"], reply["in_reply_to"]) == (
+        "alice", "operator", "pong from the container", asked)
+    # The harness in the container runs the bundled CLI (it lives on across turns).
+    assert [argv[0] for argv in clis] == [bundled_cli()], clis
+    # The turn the operator's message started: asked with the tool offered, then its result.
+    prompt = next(c for c in calls if "ping from the operator" in c.last_user_text)
+    assert f"Message #{asked} from operator" in prompt.last_user_text
+    assert "You are alice" in prompt.system
+    follow_up = next(c for c in calls if c.tool_result("toolu_pong") is not None)
+    result = follow_up.tool_result("toolu_pong")
+    assert result is not None and not result.get("is_error")
+    assert json.dumps(reply["id"]) in json.dumps(result["content"])
+    lines = hive.sandbox.journal("SYSLOG_IDENTIFIER=hive-agent-alice").splitlines()
+    said = [json.loads(line)["MESSAGE"] for line in lines]
+    assert any("alice: harness up" in m for m in said), said
+    assert not [m for m in said if " WARNING " in m or " ERROR " in m], said
+    # Every call of the model went through the host's egress, as alice's uid range.
+    base = hive.call("agent_status", name="alice")["agent"]["uid_base"]
+    egress = [json.loads(line)["MESSAGE"] for line in
+              hive.sandbox.journal("SYSLOG_IDENTIFIER=hive-egress").splitlines()]
+    forwarded = [m for m in egress if m.startswith(f"uid base {base}: POST /v1/messages")]
+    assert len(forwarded) >= len(calls) and all(m.endswith("-> 200") for m in forwarded), egress
+
+
+def diagnose(hive: SandboxHive, agent: str, api: ApiProcess) -> str:
+    """What went on, for a failure message."""
+    lines = hive.sandbox.journal().splitlines()
+    journal = [f"{j.get('SYSLOG_IDENTIFIER')}: {j.get('MESSAGE')}" for j in map(json.loads, lines)]
+    calls = [(r.path, r.reply_index, r.last_user_text[:200]) for r in api.requests()]
+    status = hive.call("agent_status", name=agent)["agent"]
+    return f"status {status}\ncalls {calls}\njournal:\n" + "\n".join(journal[-150:])
+
+
+def idle(hive: SandboxHive, agent: str) -> bool:
+    status = hive.call("agent_status", name=agent)["agent"]
+    return bool(status["unread"] == 0 and status["in_flight"] == 0)
+
+
+def cli_processes(hive: SandboxHive, agent: str) -> list[list[str]]:
+    """The command lines of the processes the agent's harness started."""
+    harness = container_process(hive, agent)
+    children = hive.sandbox.run("cat", f"/proc/{harness}/task/{harness}/children").stdout
+    found = []
+    for child in children.split():
+        cmdline = hive.sandbox.run("cat", f"/proc/{child}/cmdline", check=False).stdout
+        found.append(cmdline.rstrip("\0").split("\0"))
+    return found
+
+
+def conversation(requests: list[ApiRequest]) -> list[ApiRequest]:
+    return [r for r in requests if r.is_messages and r.side is None]
