@@ -20,10 +20,10 @@ from enum import StrEnum
 
 from hive_c0re.broker.questions import QuestionBook
 from hive_c0re.broker.reminders import ReminderBook
+from hive_c0re.broker.store import Clock
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], float]
 Wake = Callable[[str], None]
 
 RETRY_AFTER = 60.0  # a due item that failed to fire is tried again after this long

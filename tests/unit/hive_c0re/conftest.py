@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.hive_c0re.threads_support import Clock, ThreadHive
+from tests.unit.hive_c0re.threads_support import ManualClock, ThreadHive
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-def hive(tmp_path: Path, clock: Clock) -> Iterator[ThreadHive]:
+def hive(tmp_path: Path, clock: ManualClock) -> Iterator[ThreadHive]:
     """A store and scheduler on a clock the test moves; alice, bob (may write alice), carol."""
     h = ThreadHive(tmp_path / "broker.sqlite", clock)
     h.store.register_agent("alice")

@@ -10,7 +10,7 @@ import pytest
 
 from hive_c0re.broker.questions import Status
 from hive_c0re.errors import InboxFull, InvalidInput, NotFound, PolicyRefused
-from tests.unit.hive_c0re.threads_support import START, Clock, ThreadHive, kinds
+from tests.unit.hive_c0re.threads_support import START, ManualClock, ThreadHive, kinds
 
 # -- asking -------------------------------------------------------------------------
 
@@ -96,7 +96,7 @@ def test_a_peer_with_a_full_inbox_is_not_asked(hive: ThreadHive) -> None:
     assert hive.store.counts("carol").unread == 5
 
 
-def test_open_questions_per_asker_are_bounded(tmp_path: Path, clock: Clock) -> None:
+def test_open_questions_per_asker_are_bounded(tmp_path: Path, clock: ManualClock) -> None:
     h = ThreadHive(tmp_path / "b.sqlite", clock, max_open_threads=2)
     try:
         h.store.register_agent("alice")
@@ -113,7 +113,8 @@ def test_open_questions_per_asker_are_bounded(tmp_path: Path, clock: Clock) -> N
 # -- answering ------------------------------------------------------------------------
 
 
-def test_the_operator_answers_and_the_asker_gets_the_event(hive: ThreadHive, clock: Clock) -> None:
+def test_the_operator_answers_and_the_asker_gets_the_event(
+        hive: ThreadHive, clock: ManualClock) -> None:
     asked = hive.questions.ask("alice", "ship it?", options=["yes", "no"]).record
     clock.now += 5
     change = hive.questions.answer(asked.id, "operator", "  YES ")
@@ -195,7 +196,7 @@ def test_an_answer_obeys_the_answerers_allow_list_as_a_send_would(hive: ThreadHi
 
 
 def test_answering_twice_or_after_expiry_or_cancel_is_a_clear_error(hive: ThreadHive,
-                                                                  clock: Clock) -> None:
+                                                                  clock: ManualClock) -> None:
     answered = hive.questions.ask("alice", "a?", to="carol").record
     hive.questions.answer(answered.id, "carol", "first")
     with pytest.raises(InvalidInput, match="already answered by carol: first"):
@@ -235,7 +236,7 @@ def test_only_the_asker_cancels_and_the_peer_hears_nothing_more(hive: ThreadHive
     assert hive.store.events("question_answered")[0]["data"]["answer"] == "[cancelled]"
 
 
-def test_only_the_owner_cancels_a_pending_reminder(hive: ThreadHive, clock: Clock) -> None:
+def test_only_the_owner_cancels_a_pending_reminder(hive: ThreadHive, clock: ManualClock) -> None:
     reminder = hive.reminders.create("alice", "stretch", delay=60)
     with pytest.raises(NotFound, match=f"no reminder #{reminder.id} of bob"):
         hive.reminders.cancel(reminder.id, "bob")
@@ -293,7 +294,7 @@ def test_a_reminder_file_path_is_absolute(hive: ThreadHive, path: str, says: str
         hive.reminders.create("alice", "x", delay=1, file_path=path)
 
 
-def test_pending_reminders_per_agent_are_bounded(tmp_path: Path, clock: Clock) -> None:
+def test_pending_reminders_per_agent_are_bounded(tmp_path: Path, clock: ManualClock) -> None:
     h = ThreadHive(tmp_path / "b.sqlite", clock, max_open_threads=2)
     try:
         h.store.register_agent("alice")

@@ -18,13 +18,13 @@ from hive_c0re.broker.reminders import ReminderBook
 from hive_c0re.broker.store import Store
 from hive_c0re.daemon.scheduler import RETRY_AFTER, Scheduler
 from hive_c0re.settings import Settings
-from tests.unit.hive_c0re.threads_support import START, Clock, ThreadHive, kinds
+from tests.unit.hive_c0re.threads_support import START, ManualClock, ThreadHive, kinds
 
 # -- the scheduler --------------------------------------------------------------------
 
 
 def test_the_scheduler_fires_in_due_order_and_says_what_is_next(hive: ThreadHive,
-                                                               clock: Clock) -> None:
+                                                               clock: ManualClock) -> None:
     assert hive.scheduler.step(clock.now) is None
     hive.reminders.create("alice", "third", delay=30)
     hive.reminders.create("alice", "first", delay=10, file_path="/state/a")
@@ -48,7 +48,7 @@ def test_the_scheduler_fires_in_due_order_and_says_what_is_next(hive: ThreadHive
     assert kinds(hive.store).count("reminder_fired") == 3
 
 
-def test_an_unanswered_question_expires_to_expired(hive: ThreadHive, clock: Clock) -> None:
+def test_an_unanswered_question_expires_to_expired(hive: ThreadHive, clock: ManualClock) -> None:
     asked = hive.questions.ask("alice", "anyone?", to="carol", ttl=60).record
     hive.take("carol")
     hive.scheduler.step(START + 59)
@@ -64,7 +64,8 @@ def test_an_unanswered_question_expires_to_expired(hive: ThreadHive, clock: Cloc
     assert logged["data"]["status"] == "expired" and logged["agent"] == "alice"
 
 
-def test_answered_and_cancelled_questions_never_expire(hive: ThreadHive, clock: Clock) -> None:
+def test_answered_and_cancelled_questions_never_expire(
+        hive: ThreadHive, clock: ManualClock) -> None:
     answered = hive.questions.ask("alice", "a?", ttl=10).record
     cancelled = hive.questions.ask("alice", "b?", ttl=10).record
     hive.questions.answer(answered.id, "operator", "done")
@@ -75,7 +76,7 @@ def test_answered_and_cancelled_questions_never_expire(hive: ThreadHive, clock: 
     assert hive.questions.get(answered.id).answer == "done"
 
 
-def test_nothing_fires_twice(hive: ThreadHive, clock: Clock) -> None:
+def test_nothing_fires_twice(hive: ThreadHive, clock: ManualClock) -> None:
     reminder = hive.reminders.create("alice", "once", delay=5)
     hive.questions.ask("alice", "once?", ttl=5)
     clock.now += 5
@@ -89,14 +90,14 @@ def test_nothing_fires_twice(hive: ThreadHive, clock: Clock) -> None:
     assert len(hive.mail("alice")) == 2
 
 
-def test_a_reminder_is_not_fired_before_it_is_due(hive: ThreadHive, clock: Clock) -> None:
+def test_a_reminder_is_not_fired_before_it_is_due(hive: ThreadHive, clock: ManualClock) -> None:
     reminder = hive.reminders.create("alice", "later", delay=50)
     assert hive.reminders.fire(reminder.id, START + 49.9) is None
     assert hive.reminders.get(reminder.id).status == "pending"
 
 
 def test_after_a_restart_pending_items_fire_once_and_overdue_ones_at_once(
-        tmp_path: Path, clock: Clock) -> None:
+        tmp_path: Path, clock: ManualClock) -> None:
     path = tmp_path / "restart.sqlite"
     before = ThreadHive(path, clock)
     before.store.register_agent("alice")
@@ -129,7 +130,7 @@ def test_after_a_restart_pending_items_fire_once_and_overdue_ones_at_once(
 
 
 def test_a_row_that_fails_is_logged_and_skipped_then_tried_again(
-        hive: ThreadHive, clock: Clock, monkeypatch: pytest.MonkeyPatch,
+        hive: ThreadHive, clock: ManualClock, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
     bad = hive.reminders.create("alice", "bad", delay=5)
     hive.reminders.create("alice", "good", delay=6)
@@ -153,7 +154,7 @@ def test_a_row_that_fails_is_logged_and_skipped_then_tried_again(
     assert [m["message"] for m in hive.take("alice")] == ["bad"]
 
 
-def test_a_bad_row_does_not_stop_the_others(hive: ThreadHive, clock: Clock,
+def test_a_bad_row_does_not_stop_the_others(hive: ThreadHive, clock: ManualClock,
                                             caplog: pytest.LogCaptureFixture) -> None:
     hive.questions.ask("alice", "broken row?", ttl=5)
     hive.reminders.create("alice", "fine", delay=5)
@@ -165,7 +166,7 @@ def test_a_bad_row_does_not_stop_the_others(hive: ThreadHive, clock: Clock,
     assert [m["message"] for m in hive.take("alice")] == ["fine"]
 
 
-def test_more_due_than_a_batch_fires_in_steps(tmp_path: Path, clock: Clock) -> None:
+def test_more_due_than_a_batch_fires_in_steps(tmp_path: Path, clock: ManualClock) -> None:
     h = ThreadHive(tmp_path / "batch.sqlite", clock)
     h.scheduler.batch = 3
     try:
@@ -221,7 +222,7 @@ def test_the_loop_sleeps_until_woken_by_something_due_sooner(tmp_path: Path) -> 
 
 
 def test_outcomes_owed_to_an_agent_are_stored_past_its_inbox_cap(hive: ThreadHive,
-                                                                clock: Clock) -> None:
+                                                                clock: ManualClock) -> None:
     asked = hive.questions.ask("alice", "q?", to="carol").record
     hive.reminders.create("alice", "r", delay=1)
     for i in range(5):
@@ -231,7 +232,8 @@ def test_outcomes_owed_to_an_agent_are_stored_past_its_inbox_cap(hive: ThreadHiv
     assert hive.store.counts("alice").unread == 7
 
 
-def test_an_unregistered_agent_still_gets_its_reminder(hive: ThreadHive, clock: Clock) -> None:
+def test_an_unregistered_agent_still_gets_its_reminder(
+        hive: ThreadHive, clock: ManualClock) -> None:
     hive.reminders.create("carol", "kept", delay=1)
     hive.store.unregister_agent("carol")
     hive.scheduler.step(START + 1)
@@ -243,7 +245,7 @@ def test_an_unregistered_agent_still_gets_its_reminder(hive: ThreadHive, clock: 
 
 
 def test_questions_and_reminders_from_v3_survive_the_migration(tmp_path: Path,
-                                                              clock: Clock) -> None:
+                                                              clock: ManualClock) -> None:
     import peewee
 
     path = tmp_path / "v3.sqlite"

@@ -14,23 +14,11 @@ from hive_c0re.broker.models import ALL_MODELS, execute
 from hive_c0re.broker.store import SYSTEM_LANE, TAKE_SQL, UNREAD_SQL, Store
 from hive_c0re.errors import InboxFull, InvalidInput, NotFound, PolicyRefused, StoreError
 from hive_c0re.settings import Settings
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from hive_dev.clock import ManualClock
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: Clock) -> Iterator[Store]:
+def store(tmp_path: Path, clock: ManualClock) -> Iterator[Store]:
     s = Store(tmp_path / "broker.sqlite", Settings.load({"inbox_cap": 5, "max_body_bytes": 100},
                                                         environ={}), clock=clock)
     s.register_agent("alice")
@@ -150,7 +138,7 @@ def test_register_is_idempotent_and_updates_policy(store: Store) -> None:
         store.register_agent("bob", ["../etc"])
 
 
-def test_retention_deletes_only_old_acked_mail(store: Store, clock: Clock) -> None:
+def test_retention_deletes_only_old_acked_mail(store: Store, clock: ManualClock) -> None:
     store.send("operator", "alice", "old, acked")
     store.lease("alice", 32)
     store.ack_turn("alice")
@@ -165,7 +153,7 @@ def test_retention_deletes_only_old_acked_mail(store: Store, clock: Clock) -> No
     assert store.counts("bob").in_flight == 1
 
 
-def test_retention_vacuums_freed_pages(store: Store, clock: Clock) -> None:
+def test_retention_vacuums_freed_pages(store: Store, clock: ManualClock) -> None:
     for _ in range(5):
         for _ in range(5):
             store.send("operator", "alice", "x" * 100)
@@ -232,7 +220,7 @@ def test_garbage_file_is_a_clear_store_error(tmp_path: Path) -> None:
 
 
 def test_retention_ages_out_the_event_log_and_keeps_at_most_max_events(
-        tmp_path: Path, clock: Clock) -> None:
+        tmp_path: Path, clock: ManualClock) -> None:
     store = Store(tmp_path / "events.sqlite",
                   Settings.load({"max_events": 100, "event_retention_days": 90}, environ={}),
                   clock=clock)

@@ -11,22 +11,14 @@ from hive_c0re.broker.reminders import ReminderBook
 from hive_c0re.broker.store import Store
 from hive_c0re.daemon.scheduler import Scheduler
 from hive_c0re.settings import Settings
-
-START = 1_800_000_000.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
+from hive_dev.clock import START as START
+from hive_dev.clock import ManualClock as ManualClock
 
 
 class ThreadHive:
     """The daemon's pieces for questions and reminders, on one broker file."""
 
-    def __init__(self, path: Path, clock: Clock, **settings: Any) -> None:
+    def __init__(self, path: Path, clock: ManualClock, **settings: Any) -> None:
         self.path = path
         self.clock = clock
         self.store = Store(path, Settings.load({"inbox_cap": 5, **settings}, environ={}),
