@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from hive_c0re.errors import InvalidInput
 from hive_c0re.lifecycle.agent_config import (
-    KNOWN_TOOLS,
     POLICY_KEYS,
     SCHEMA,
     AgentConfig,
@@ -23,6 +22,7 @@ from hive_c0re.lifecycle.agent_config import (
     schema_roff,
     seed_text,
 )
+from hive_c0re.lifecycle.agent_values import KNOWN_TOOLS
 from hive_c0re.lifecycle.backend import Resources, size_bytes
 
 MAN_PAGE = Path(__file__).resolve().parents[3] / "man" / "hyperhive-agent.toml.5"
