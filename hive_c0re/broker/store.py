@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -22,15 +21,15 @@ from typing import Any
 import peewee
 
 from hive_c0re.broker import migrations
-from hive_c0re.broker.models import Agent, HiveEvent, Message, database, execute
+from hive_c0re.broker.events import EventLog
+from hive_c0re.broker.models import database, execute
 from hive_c0re.broker.records import AgentRecord, Delivery, Desired, MailboxCounts
+from hive_c0re.broker.roster import Roster
 from hive_c0re.errors import InboxFull, InvalidInput, NotFound, PolicyRefused, StoreError
-from hive_c0re.names import BROADCAST, MANAGER, OPERATOR, SYSTEM, validate_agent_name
+from hive_c0re.names import BROADCAST, MANAGER, OPERATOR, SYSTEM
 from hive_c0re.settings import Settings
 
 __all__ = ["AgentRecord", "Delivery", "Desired", "MailboxCounts", "Outbox", "Store"]
-
-log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 # Recipients that exist without registration: the operator reads on host.sock,
@@ -56,8 +55,7 @@ TAKE_SQL = {
     + " AND sender = 'system' AND id <= ?",
     PEER_LANE: "UPDATE message" + _SET_TAKEN + _UNREAD + " AND sender != 'system' AND id <= ?",
 }
-# Senders whose mail no allow-list restricts.
-UNRESTRICTED_SENDERS = frozenset({OPERATOR, MANAGER, SYSTEM})
+
 
 
 class Outbox:
@@ -108,77 +106,23 @@ def open_database(path: Path, settings: Settings) -> peewee.SqliteDatabase:
     return db
 
 
-class Store:
-    """The broker's narrow interface. One open store per process (models bind globally)."""
+class Store(Roster, EventLog):
+    """The broker's narrow interface. One open store per process (models bind globally).
+
+    The agent table (:class:`Roster`) and the event log with retention
+    (:class:`EventLog`) live in their own modules; the mail is here.
+    """
 
     def __init__(self, path: Path, settings: Settings, clock: Clock = time.time) -> None:
         self.settings = settings
         self.clock = clock
         self.db = open_database(path, settings)
         database.initialize(self.db)
-        # The daemon is the only writer of the agent table, so an in-memory copy
-        # stays exact and keeps peewee's query building off the send path.
-        self._agents = {row.name: _agent_record(row) for row in Agent.select()}
+        self._load_roster()
         self._load_counts()
 
     def close(self) -> None:
         self.db.close()
-
-    # -- agents -----------------------------------------------------------------
-
-    def register_agent(self, name: str, allowed_recipients: Sequence[str] = ()) -> AgentRecord:
-        """Create or update an agent's record (idempotent)."""
-        validate_agent_name(name)
-        allowed = _validate_allow_list(allowed_recipients)
-        now = self.clock()
-        with self.db.atomic():
-            (Agent.insert(name=name, allowed_recipients=json.dumps(allowed), registered_at=now)
-             .on_conflict(conflict_target=[Agent.name],
-                          update={Agent.allowed_recipients: json.dumps(allowed)})
-             .execute())
-            row = Agent.get(Agent.name == name)
-        self._agents[name] = _agent_record(row)
-        return self._agents[name]
-
-    def set_container(
-        self, name: str, *, desired: Desired, uid_base: int | None = None
-    ) -> AgentRecord:
-        """Record an agent's desired container state (and its uid range on first spawn)."""
-        agent = self.agent(name)
-        base = agent.uid_base if uid_base is None else uid_base
-        with self.db.atomic():
-            Agent.update(desired=desired.value, uid_base=base).where(Agent.name == name).execute()
-            row = Agent.get(Agent.name == name)
-        self._agents[name] = _agent_record(row)
-        return self._agents[name]
-
-    def free_uid_base(self, first: int, size: int = 65536) -> int:
-        """The lowest uid range at or above ``first`` that no agent holds."""
-        taken = {a.uid_base for a in self._agents.values()}
-        base = first
-        while base in taken:
-            base += size
-        return base
-
-    def unregister_agent(self, name: str) -> None:
-        """Forget the agent's record; its stored mail stays for a later re-register."""
-        validate_agent_name(name)
-        if Agent.delete().where(Agent.name == name).execute() == 0:
-            raise NotFound(f"no agent named {name!r}")
-        self._agents.pop(name, None)
-
-    def agent(self, name: str) -> AgentRecord:
-        record = self._agents.get(name)
-        if record is None:
-            validate_agent_name(name)
-            raise NotFound(f"no agent named {name!r}", hint="`hive-c0re agents` lists them")
-        return record
-
-    def agent_or_none(self, name: str) -> AgentRecord | None:
-        return self._agents.get(name)
-
-    def agents(self) -> list[AgentRecord]:
-        return [self._agents[name] for name in sorted(self._agents)]
 
     def counts(self, recipient: str) -> MailboxCounts:
         """Unread and in-flight mail of one recipient."""
@@ -295,21 +239,6 @@ class Store:
             yield outbox
         for recipient in outbox.recipients:
             self._moved(recipient, unread=1)
-
-    def may_reach(self, sender: str, to: str) -> bool:
-        """Whether ``sender``'s allowed recipients let it write to mailbox ``to``."""
-        allowed = self._allowed_for(sender)
-        return allowed is None or to in allowed
-
-    def _allowed_for(self, sender: str) -> frozenset[str] | None:
-        """None means unrestricted; otherwise the set of recipients ``sender`` may reach."""
-        if sender in UNRESTRICTED_SENDERS:
-            return None
-        listed = self.agent(sender).allowed_recipients
-        if not listed:
-            return None
-        return frozenset(listed) | {MANAGER, OPERATOR}
-
     def _check_reply(self, sender: str, message_id: int) -> None:
         original = execute(self.db, "SELECT sender, recipient FROM message WHERE id = ?",
                            (message_id,)).fetchone()
@@ -402,57 +331,6 @@ class Store:
     def _unread(self, recipient: str, limit: int, lane: str) -> list[Delivery]:
         cursor = execute(self.db, UNREAD_SQL[lane], (recipient, limit))
         return [_delivery(row) for row in cursor.fetchall()]
-
-    # -- events and retention -----------------------------------------------------
-
-    def record_event(self, kind: str, agent: str | None = None, *, at: float | None = None,
-                     **data: Any) -> int:
-        """Add a row to the hive's event log (``at`` defaults to now); return its id."""
-        return int(HiveEvent.insert(at=self.clock() if at is None else at, kind=kind,
-                                    agent=agent, data=json.dumps(data)).execute())
-
-    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
-        """The hive's event log, oldest first: {id, at, kind, agent, data}."""
-        query = HiveEvent.select().order_by(HiveEvent.id)
-        if kind is not None:
-            query = query.where(HiveEvent.kind == kind)
-        return [{"id": row.id, "at": row.at, "kind": row.kind, "agent": row.agent,
-                 "data": json.loads(row.data)} for row in query]
-
-    def delete_acked_before(self, cutoff: float) -> int:
-        """Delete acked messages acked before ``cutoff``; unacked mail is never touched."""
-        with self.db.atomic():
-            return int(Message.delete()
-                       .where(Message.acked_at.is_null(False) & (Message.acked_at < cutoff))
-                       .execute())
-
-    def delete_old_events(self) -> int:
-        """Age out the event log past ``event_retention_days``, then keep the newest
-        ``max_events``; return how many rows went."""
-        cutoff = self.clock() - self.settings.event_retention_days * 86400
-        with self.db.atomic():
-            deleted = execute(self.db, "DELETE FROM hive_event WHERE at < ?",
-                              (cutoff,)).rowcount
-            deleted += execute(
-                self.db,
-                "DELETE FROM hive_event WHERE id <= (SELECT id FROM hive_event"
-                " ORDER BY id DESC LIMIT 1 OFFSET ?)",
-                (self.settings.max_events,),
-            ).rowcount
-        return int(deleted)
-
-    def retention_pass(self) -> tuple[int, int]:
-        """Age out acked mail and old events, give freed pages back;
-        return (messages deleted, freelist pages)."""
-        cutoff = self.clock() - self.settings.acked_retention_days * 86400
-        deleted = self.delete_acked_before(cutoff)
-        events = self.delete_old_events()
-        if events:
-            log.info("retention: deleted %d event(s) from the hive's event log", events)
-        execute(self.db, f"PRAGMA incremental_vacuum({int(self.settings.vacuum_pages)})")
-        free = int(execute(self.db, "PRAGMA freelist_count").fetchone()[0])
-        return deleted, free
-
     def history(self, recipient: str, limit: int) -> list[dict[str, Any]]:
         """The newest ``limit`` messages addressed to ``recipient``, newest first, with where
         each stands (unread, leased, acked); nothing is leased or marked read.
@@ -478,25 +356,3 @@ def _delivery(row: Sequence[Any]) -> Delivery:
     """A Delivery from a row that starts with the columns of ``_COLUMNS``."""
     return Delivery(id=row[0], sender=row[1], recipient=row[2], body=row[3], in_reply_to=row[4],
                     sent_at=row[5], redelivered=bool(row[6]))
-
-
-def _validate_allow_list(names: Sequence[str]) -> list[str]:
-    if isinstance(names, str) or not isinstance(names, Sequence):
-        raise InvalidInput("allowed_recipients must be a list of agent names")
-    out: list[str] = []
-    for name in names:
-        if name in (MANAGER, OPERATOR):
-            continue  # always allowed; storing them would suggest otherwise
-        out.append(validate_agent_name(name))
-    return sorted(set(out))
-
-
-def _agent_record(row: Agent) -> AgentRecord:
-    return AgentRecord(
-        name=row.name,
-        allowed_recipients=tuple(json.loads(row.allowed_recipients)),
-        registered_at=row.registered_at,
-        uid_base=row.uid_base,
-        desired=Desired(row.desired),
-    )
-
