@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from hive_c0re.errors import HiveError, InvalidInput, Unreachable, from_wire
+from hive_c0re.wire_fields import Field
 
 VERSION = 1
 MAX_RECV_WAIT = 180
@@ -47,99 +48,6 @@ class Kind(StrEnum):
     HOST = "host"
     AGENT = "agent"
     MANAGER = "manager"
-
-
-@dataclass(frozen=True)
-class Field:
-    name: str
-    type: str  # "string" | "integer" | "number" | "boolean" | "names" | "strings" | "time"
-    help: str
-    required: bool = False
-    minimum: float | None = None
-    maximum: float | None = None
-    max_length: int | None = None  # of a string, of each item of "strings", of a "time" string
-    max_items: int | None = None  # of "strings"
-
-    def check(self, verb: str, value: Any) -> Any:
-        """Return ``value`` if it fits; raise InvalidInput naming the verb, field and rule."""
-        where = f"{verb}.{self.name}"
-        if self.type == "string":
-            if not isinstance(value, str):
-                raise InvalidInput(f"{where} must be a string")
-            if self.max_length is not None and len(value) > self.max_length:
-                raise InvalidInput(f"{where} is longer than {self.max_length} characters")
-        elif self.type in ("integer", "number"):
-            numeric = (int,) if self.type == "integer" else (int, float)
-            # bool is an int in Python but never a count on the wire.
-            if isinstance(value, bool) or not isinstance(value, numeric):
-                raise InvalidInput(f"{where} must be {'an' if self.type == 'integer' else 'a'} "
-                                   f"{self.type}")
-            if value != value or value in (float("inf"), float("-inf")):
-                raise InvalidInput(f"{where} must be a finite number")
-            if self.minimum is not None and value < self.minimum:
-                raise InvalidInput(f"{where} must be at least {self.minimum:g}")
-            if self.maximum is not None and value > self.maximum:
-                raise InvalidInput(f"{where} must be at most {self.maximum:g}")
-        elif self.type == "boolean":
-            if not isinstance(value, bool):
-                raise InvalidInput(f"{where} must be true or false")
-        elif self.type == "names":
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise InvalidInput(f"{where} must be a list of names")
-            if len(value) > 256:
-                raise InvalidInput(f"{where} has more than 256 names")
-        elif self.type == "strings":
-            self._check_strings(where, value)
-        elif self.type == "time":
-            self._check_time(where, value)
-        return value
-
-    def _check_strings(self, where: str, value: Any) -> None:
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise InvalidInput(f"{where} must be a list of strings")
-        if self.max_items is not None and len(value) > self.max_items:
-            raise InvalidInput(f"{where} has more than {self.max_items} items")
-        if self.max_length is not None and any(len(v) > self.max_length for v in value):
-            raise InvalidInput(f"{where} has an item longer than {self.max_length} characters")
-
-    def _check_time(self, where: str, value: Any) -> None:
-        """Seconds since the epoch, or text for the handler to read (ISO-8601)."""
-        if isinstance(value, str):
-            if self.max_length is not None and len(value) > self.max_length:
-                raise InvalidInput(f"{where} is longer than {self.max_length} characters")
-            return
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidInput(f"{where} must be a number of seconds since the epoch "
-                               "or an ISO-8601 string")
-        if value != value or value in (float("inf"), float("-inf")):
-            raise InvalidInput(f"{where} must be a finite number")
-
-    def json_schema(self) -> dict[str, Any]:
-        schema: dict[str, Any] = {"description": self.help}
-        if self.type == "names":
-            schema.update(type="array", items={"type": "string"}, maxItems=256)
-        elif self.type == "strings":
-            items: dict[str, Any] = {"type": "string"}
-            if self.max_length is not None:
-                items["maxLength"] = self.max_length
-            schema.update(type="array", items=items)
-            if self.max_items is not None:
-                schema["maxItems"] = self.max_items
-        elif self.type == "time":
-            schema["type"] = ["number", "string"]
-        else:
-            schema["type"] = self.type
-        if not self.required:
-            # An optional field given as null counts as absent.
-            kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-            schema["type"] = [*kinds, "null"]
-        if self.minimum is not None:
-            schema["minimum"] = self.minimum
-        if self.maximum is not None:
-            schema["maximum"] = self.maximum
-        if self.max_length is not None and self.type != "strings":
-            schema["maxLength"] = self.max_length
-        return schema
 
 
 @dataclass(frozen=True)

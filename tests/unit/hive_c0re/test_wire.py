@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from hive_c0re import wire
 from hive_c0re.errors import InvalidInput
-from hive_c0re.wire import Field, Kind
+from hive_c0re.wire import Kind
+from hive_c0re.wire_fields import Field
 from tests import strategies as ws
 
 PROPERTY = settings(max_examples=300, deadline=None, derandomize=True, database=None,
