@@ -7,39 +7,43 @@ checked out at ``main`` because the nixos backend builds from it). Both are
 
 Everything a caller passes is checked before git runs: commits only as full
 shas (:func:`validate_sha`), tags only as ours (:func:`validate_tag`), paths
-only relative and inside the tree. git itself runs without a shell, with a
-fixed environment (no system or global config, fixed identity, ``LC_ALL=C``)
-and with the settings that could run a program named by a repo's own config
-(hooks, fsmonitor, signing) pinned off on the command line.
+only relative and inside the tree. git itself runs without a shell, in the
+closed environment and with the pinned settings of :mod:`gitenv`, which also
+checks that git is recent enough.
 
 git runs only in trees no container can write: the applied repos and the
 daemon's scratch space. The proposed repos are the manager's; the daemon never
 runs git in them, not even as a fetch source (``lifecycle/proposed.py`` seeds
 them in scratch space and reads copies of their objects).
-
-git must be at least :data:`MIN_GIT` (and the fixed release of its series):
-the pins rely on the 2024-05 fixes to local fetches and clones. The first git
-run checks it (:func:`require_git`).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-import os
 import re
 import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from hive_c0re.errors import HiveError, InvalidInput, NotFound
+from hive_c0re.errors import InvalidInput, NotFound
+from hive_c0re.lifecycle.gitenv import (
+    FETCHING,
+    PINNED,
+    GitError,
+    git_binary,
+    git_environment,
+    require_git,
+    shown,
+)
+
+# git_binary and require_git are also the daemon's, which checks git at start.
+__all__ = ["MAIN", "TAG_KINDS", "ConfigRepo", "git_binary", "require_git", "validate_repo_path",
+           "validate_sha", "validate_tag"]
 
 log = logging.getLogger(__name__)
 
 MAIN = "refs/heads/main"
-IDENTITY_NAME = "hyperhive"
-IDENTITY_EMAIL = "hyperhive@localhost"
 TAG_KINDS = ("proposal", "approved", "building", "deployed", "failed", "denied")
 MAX_PATH = 1024
 
@@ -47,115 +51,12 @@ _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _TAG = re.compile(r"(?:" + "|".join(TAG_KINDS) + r")/[0-9]{1,18}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
-# Command-line config beats every repo's own: no hooks, fsmonitor or signing
-# program runs, symlinks are checked out as plain files, gc never detaches.
-_PINNED = (
-    "core.hooksPath=/dev/null",
-    "core.fsmonitor=false",
-    "core.symlinks=false",
-    "commit.gpgSign=false",
-    "tag.gpgSign=false",
-    "gc.autoDetach=false",
-)
-# Fetching speaks to local paths only; protocol v2 lets us want any commit by sha.
-_FETCHING = ("protocol.allow=never", "protocol.file.allow=always", "protocol.version=2")
-
-MIN_GIT = (2, 39, 4)
-# The first release of each series with the fixes of 2024-05-14 (CVE-2024-32002, -32004,
-# -32020, -32021, -32465: hooks and ownership in local clones and fetches). Later series
-# have them from their first release.
-_FIXED_IN = {(2, 39): 4, (2, 40): 2, (2, 41): 1, (2, 42): 2, (2, 43): 4, (2, 44): 1, (2, 45): 1}
-_VERSION = re.compile(r"git version (\d+)\.(\d+)(?:\.(\d+))?")
-
-
-class GitError(HiveError):
-    """git itself failed; the message carries its stderr."""
-
-    code = "git"
-
-
-def git_binary() -> str:
-    """The git to run: ``$HYPERHIVE_GIT`` (the unit sets it), else ``git`` on PATH."""
-    return os.environ.get("HYPERHIVE_GIT") or "git"
-
-
-def parse_git_version(text: str) -> tuple[int, int, int]:
-    """``(major, minor, patch)`` from ``git --version`` output (vendor suffixes ignored)."""
-    match = _VERSION.match(text.strip())
-    if match is None:
-        raise GitError(f"cannot tell git's version from {_shown(text)}",
-                       hint="point HYPERHIVE_GIT at a real git")
-    major, minor, patch = match.groups()
-    return int(major), int(minor), int(patch or 0)
-
-
-def git_version_ok(version: tuple[int, int, int]) -> bool:
-    """Whether ``version`` has the fixes the pinned settings rely on."""
-    if version < MIN_GIT:
-        return False
-    return version[2] >= _FIXED_IN.get(version[:2], 0)
-
-
-@functools.cache
-def require_git(binary: str) -> tuple[int, int, int]:
-    """The version of git at ``binary``; GitError if it is too old or does not run.
-
-    Cached on success only (functools.cache does not keep exceptions), so a git
-    upgraded under a running daemon is checked again on the next use.
-    """
-    try:
-        done = subprocess.run([binary, "--version"], capture_output=True, env=git_environment(),
-                              timeout=30, check=False)
-    except FileNotFoundError:
-        raise GitError(f"git not found: {binary}",
-                       hint="install git or point HYPERHIVE_GIT at it") from None
-    except subprocess.TimeoutExpired:
-        raise GitError(f"{binary} --version did not answer within 30s") from None
-    out = done.stdout.decode("utf-8", errors="replace")
-    if done.returncode != 0:
-        stderr = done.stderr.decode("utf-8", errors="replace").strip()
-        raise GitError(f"{binary} --version failed: {stderr or done.returncode}")
-    version = parse_git_version(out)
-    if not git_version_ok(version):
-        found = ".".join(map(str, version))
-        fixed = ", ".join(f"{a}.{b}.{c}" for (a, b), c in _FIXED_IN.items())
-        raise GitError(f"git {found} at {binary} is too old: the hive needs a git with the "
-                       f"2024-05 security fixes ({fixed}, or 2.46 and later)",
-                       hint="upgrade git, or point HYPERHIVE_GIT at a newer one")
-    return version
-
-
-def git_environment() -> dict[str, str]:
-    """The whole environment git runs with; nothing else leaks in (GIT_DIR, pagers, config)."""
-    return {
-        "PATH": os.environ.get("PATH") or os.defpath,
-        "HOME": os.devnull,
-        "XDG_CONFIG_HOME": os.devnull,
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_ATTR_NOSYSTEM": "1",
-        "GIT_NO_REPLACE_OBJECTS": "1",
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_PAGER": "cat",
-        "GIT_AUTHOR_NAME": IDENTITY_NAME,
-        "GIT_AUTHOR_EMAIL": IDENTITY_EMAIL,
-        "GIT_COMMITTER_NAME": IDENTITY_NAME,
-        "GIT_COMMITTER_EMAIL": IDENTITY_EMAIL,
-        "LC_ALL": "C",
-        "TZ": "UTC",
-    }
-
-
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:60] + "…"
-
 
 def validate_sha(value: object) -> str:
     """Return ``value`` if it is a full commit sha (40, or 64 for sha256, lowercase hex)."""
     if isinstance(value, str) and _SHA.fullmatch(value):
         return value
-    raise InvalidInput(f"{_shown(value)} is not a full commit sha",
+    raise InvalidInput(f"{shown(value)} is not a full commit sha",
                        hint="give all 40 (or 64) lowercase hex digits; no branch names or HEAD")
 
 
@@ -163,18 +64,18 @@ def validate_tag(name: object) -> str:
     """Return ``name`` if it is one of the hive's tags, like ``approved/12``."""
     if isinstance(name, str) and _TAG.fullmatch(name):
         return name
-    raise InvalidInput(f"{_shown(name)} is not a hive tag",
+    raise InvalidInput(f"{shown(name)} is not a hive tag",
                        hint="tags are <kind>/<number>, kind one of " + ", ".join(TAG_KINDS))
 
 
 def validate_repo_path(path: object) -> str:
     """Return ``path`` if it names a file inside a repo's tree: relative, no ``..`` or ``.git``."""
     if not isinstance(path, str) or not path or len(path) > MAX_PATH or _CONTROL.search(path):
-        raise InvalidInput(f"{_shown(path)} is not a file path in the config repo")
+        raise InvalidInput(f"{shown(path)} is not a file path in the config repo")
     parts = path.split("/")
     bad = {"", ".", ".."}
     if any(part in bad or part.lower() == ".git" for part in parts) or path.startswith("-"):
-        raise InvalidInput(f"{_shown(path)} is not a file path in the config repo",
+        raise InvalidInput(f"{shown(path)} is not a file path in the config repo",
                            hint="a relative path like agent.toml, without '..', '.' or .git")
     return path
 
@@ -194,7 +95,7 @@ class ConfigRepo:
 
     def _argv(self, args: tuple[str, ...], config: tuple[str, ...], in_repo: bool) -> list[str]:
         where = [f"--git-dir={self.path / '.git'}", f"--work-tree={self.path}"] if in_repo else []
-        pinned = [item for setting in (*_PINNED, *config) for item in ("-c", setting)]
+        pinned = [item for setting in (*PINNED, *config) for item in ("-c", setting)]
         return [self.git, *where, *pinned, *args]
 
     def _run(self, *args: str, stdin: bytes = b"", config: tuple[str, ...] = (),
@@ -289,7 +190,7 @@ class ConfigRepo:
 
     def _remote_main(self, source: ConfigRepo) -> str:
         source._need_repo()
-        out = self._git("ls-remote", "--", str(source.path), MAIN, config=_FETCHING, in_repo=False)
+        out = self._git("ls-remote", "--", str(source.path), MAIN, config=FETCHING, in_repo=False)
         for line in out.splitlines():
             sha, _, ref = line.partition("\t")
             if ref == MAIN:
@@ -354,7 +255,7 @@ class ConfigRepo:
     def log(self, n: int = 20) -> list[tuple[str, str]]:
         """The newest ``n`` commits on ``main`` as (sha, subject)."""
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 10_000:
-            raise InvalidInput(f"log length {_shown(n)} must be an integer from 1 to 10000")
+            raise InvalidInput(f"log length {shown(n)} must be an integer from 1 to 10000")
         self._need_repo()
         out = self._git("log", f"--max-count={n}", "--format=%H%x00%s", MAIN, "--")
         return [(sha, subject) for sha, _, subject in
@@ -422,7 +323,7 @@ class ConfigRepo:
             return
         done = self._run("fetch", "--quiet", "--no-tags", "--no-recurse-submodules",
                          "--no-write-fetch-head", "--", str(source.path), commit,
-                         config=_FETCHING)
+                         config=FETCHING)
         if done.returncode != 0 and b"not our ref" not in done.stderr:
             raise self._failure("fetch", done)
         if done.returncode != 0 or not self.has_commit(commit):

@@ -12,14 +12,16 @@ from pathlib import Path
 import pytest
 
 from hive_c0re.errors import HiveError, InvalidInput, NotFound
-from hive_c0re.lifecycle.gitrepo import (
+from hive_c0re.lifecycle.gitenv import (
     IDENTITY_EMAIL,
     IDENTITY_NAME,
-    ConfigRepo,
     GitError,
     git_version_ok,
     parse_git_version,
     require_git,
+)
+from hive_c0re.lifecycle.gitrepo import (
+    ConfigRepo,
     validate_repo_path,
     validate_sha,
     validate_tag,
