@@ -21,21 +21,23 @@ from hypothesis import strategies as st
 from hive_c0re.errors import HiveError, InvalidInput
 from hive_c0re.lifecycle.backend import ContainerSpec, Resources, Scope, Systemctl, SystemctlError
 from hive_c0re.lifecycle.nixos import (
-    NETWORK_KEYS,
     ContainerCommandError,
     NixosBackend,
     build_argv,
     container_name,
     create_argv,
     destroy_argv,
+    set_system_argv,
+    unit_name,
+    update_argv,
+)
+from hive_c0re.lifecycle.nixos_conf import (
+    NETWORK_KEYS,
     nspawn_binds,
     parse_value,
     render_assignment,
     render_dropin,
     rewrite_conf,
-    set_system_argv,
-    unit_name,
-    update_argv,
 )
 
 DATA = Path(__file__).parent / "data" / "nixos"
