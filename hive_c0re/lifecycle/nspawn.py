@@ -83,7 +83,21 @@ def _checked(path: Path) -> str:
 
 def nspawn_argv(spec: ContainerSpec, root: Path) -> list[str]:
     """The container's command line, one option per element."""
-    argv = [
+    return [
+        *_options(spec, root),
+        *rootfs.root_options(root.parent, spec.name),
+        *_read_only_binds(spec),
+        *_hive_binds(spec),
+        # Names only: nspawn takes each value from its own environment, which the unit
+        # loads from a 0600 file, so no value (an API key) ever lands in a unit file.
+        *(f"--setenv={key}" for key in sorted(spec.environment)),
+        "--",
+        *spec.command,
+    ]
+
+
+def _options(spec: ContainerSpec, root: Path) -> list[str]:
+    return [
         NSPAWN,
         "--quiet",
         "--keep-unit",
@@ -102,32 +116,29 @@ def nspawn_argv(spec: ContainerSpec, root: Path) -> list[str]:
         "--kill-signal=SIGRTMIN+3",
         f"--chdir={CONTAINER_STATE}",
     ]
-    argv += rootfs.root_options(root.parent, spec.name)
-    for ro in HOST_READ_ONLY:
-        if ro.exists():
-            argv.append(f"--bind-ro={_checked(ro)}")
-    for ro in (*host_python_binds(), *spec.read_only_binds):
-        # Not idmapped: the container reads only what any user of the host may read,
-        # never a file the host keeps 0600 (a key in the checkout).
-        argv.append(f"--bind-ro={_checked(ro)}")
-    argv += [
+
+
+def _read_only_binds(spec: ContainerSpec) -> list[str]:
+    present = [ro for ro in HOST_READ_ONLY if ro.exists()]
+    # Not idmapped: the container reads only what any user of the host may read,
+    # never a file the host keeps 0600 (a key in the checkout).
+    return [f"--bind-ro={_checked(ro)}"
+            for ro in (*present, *host_python_binds(), *spec.read_only_binds)]
+
+
+def _hive_binds(spec: ContainerSpec) -> list[str]:
+    binds = [
         f"--bind={_checked(spec.runtime_dir)}:{CONTAINER_RUN}",
         f"--bind={_checked(spec.state_dir)}:{CONTAINER_STATE}",
         f"--bind={_checked(spec.claude_dir)}:{CONTAINER_CLAUDE}",
         f"--bind-ro={_checked(spec.policy_dir)}:{CONTAINER_POLICY}",
     ]
     if spec.egress_dir is not None:
-        argv.append(f"--bind-ro={_checked(spec.egress_dir)}:{CONTAINER_EGRESS}")
-    for host, inside in spec.writable_binds:
-        # idmapped: what the container writes stays owned by the daemon's user on the host.
-        argv.append(f"--bind={_checked(host)}:{_checked(inside)}:idmap")
-    # Names only: nspawn takes each value from its own environment, which the unit
-    # loads from a 0600 file, so no value (an API key) ever lands in a unit file.
-    for key in sorted(spec.environment):
-        argv.append(f"--setenv={key}")
-    argv.append("--")
-    argv += spec.command
-    return argv
+        binds.append(f"--bind-ro={_checked(spec.egress_dir)}:{CONTAINER_EGRESS}")
+    # idmapped: what the container writes stays owned by the daemon's user on the host.
+    binds += [f"--bind={_checked(host)}:{_checked(inside)}:idmap"
+              for host, inside in spec.writable_binds]
+    return binds
 
 
 def render_dropin(spec: ContainerSpec, argv: list[str], env_file: Path) -> str:
