@@ -24,8 +24,8 @@ from pathlib import Path
 PACKAGES = ("hive_c0re", "hive_ag3nt", "hive_m1nd")
 CONTAINER_SIDE = ("hive_ag3nt", "hive_m1nd")
 # What the container side may import from hive_c0re (module names, with their submodules).
-SHARED = ("hive_c0re", "hive_c0re.wire", "hive_c0re.names", "hive_c0re.errors",
-          "hive_c0re.paths", "hive_c0re.logs", "hive_c0re.splice")
+SHARED = ("hive_c0re", "hive_c0re.wire", "hive_c0re.wire_fields", "hive_c0re.names",
+          "hive_c0re.errors", "hive_c0re.paths", "hive_c0re.logs", "hive_c0re.splice")
 # Layers below the daemon, and what they must never reach.
 LOWER = ("hive_c0re.lifecycle", "hive_c0re.broker")
 UPPER = ("hive_c0re.daemon", "hive_c0re.cli")
