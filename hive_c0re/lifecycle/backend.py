@@ -88,6 +88,15 @@ class ContainerSpec:
         if self.uid_base % 65536 or self.uid_base < 65536:
             raise HiveError(f"uid base {self.uid_base} must be a positive multiple of 65536")
 
+    def hive_binds(self) -> list[tuple[Path, Path, bool]]:
+        """(host, container, writable) of each bind the hive gives every container, in order."""
+        binds = [(self.runtime_dir, CONTAINER_RUN, True), (self.state_dir, CONTAINER_STATE, True),
+                 (self.claude_dir, CONTAINER_CLAUDE, True),
+                 (self.policy_dir, CONTAINER_POLICY, False)]
+        if self.egress_dir is not None:
+            binds.append((self.egress_dir, CONTAINER_EGRESS, False))
+        return binds
+
 
 class Backend(Protocol):
     """What the lifecycle needs of a container backend."""

@@ -63,15 +63,9 @@ def checked_path(path: Path) -> str:
 def nspawn_binds(spec: ContainerSpec, *, private_users: bool) -> list[str]:
     """The hive's binds as nspawn flags; writable ones idmapped under a user namespace."""
     idmap = ":idmap" if private_users else ""
-    binds = [
-        f"--bind={checked_path(spec.runtime_dir)}:{CONTAINER_RUN}{idmap}",
-        f"--bind={checked_path(spec.state_dir)}:{CONTAINER_STATE}{idmap}",
-        f"--bind={checked_path(spec.claude_dir)}:{CONTAINER_CLAUDE}{idmap}",
-        f"--bind-ro={checked_path(spec.policy_dir)}:{CONTAINER_POLICY}",
-    ]
-    if spec.egress_dir is not None:
-        binds.append(f"--bind-ro={checked_path(spec.egress_dir)}:{CONTAINER_EGRESS}")
-    return binds
+    return [f"--bind={checked_path(host)}:{inside}{idmap}" if writable
+            else f"--bind-ro={checked_path(host)}:{inside}"
+            for host, inside, writable in spec.hive_binds()]
 
 
 def parse_value(raw: str) -> str:

@@ -23,10 +23,6 @@ from pathlib import Path
 from hive_c0re.errors import HiveError
 from hive_c0re.lifecycle import rootfs
 from hive_c0re.lifecycle.backend import (
-    CONTAINER_CLAUDE,
-    CONTAINER_EGRESS,
-    CONTAINER_POLICY,
-    CONTAINER_RUN,
     CONTAINER_STATE,
     ContainerSpec,
     Systemctl,
@@ -127,14 +123,9 @@ def _read_only_binds(spec: ContainerSpec) -> list[str]:
 
 
 def _hive_binds(spec: ContainerSpec) -> list[str]:
-    binds = [
-        f"--bind={_checked(spec.runtime_dir)}:{CONTAINER_RUN}",
-        f"--bind={_checked(spec.state_dir)}:{CONTAINER_STATE}",
-        f"--bind={_checked(spec.claude_dir)}:{CONTAINER_CLAUDE}",
-        f"--bind-ro={_checked(spec.policy_dir)}:{CONTAINER_POLICY}",
-    ]
-    if spec.egress_dir is not None:
-        binds.append(f"--bind-ro={_checked(spec.egress_dir)}:{CONTAINER_EGRESS}")
+    binds = [f"--bind={_checked(host)}:{inside}" if writable
+             else f"--bind-ro={_checked(host)}:{inside}"
+             for host, inside, writable in spec.hive_binds()]
     # idmapped: what the container writes stays owned by the daemon's user on the host.
     binds += [f"--bind={_checked(host)}:{_checked(inside)}:idmap"
               for host, inside in spec.writable_binds]
