@@ -7,8 +7,9 @@ A request may carry an ``id`` (string or integer) that its answer echoes.
 
 :data:`VERBS` is the one description of every verb: the daemon validates with
 it, the tests fuzz from it, and ``hive-c0re wire-schema`` prints it as JSON
-Schema for ``man/hyperhive.7``. The harness and manager import this module and
-nothing else of the host side.
+Schema for ``man/hyperhive.7``; each field's rule is a :class:`~hive_c0re.wire_fields.Field`.
+The harness and manager import this module (and so ``wire_fields``) and nothing
+else of the host side.
 """
 
 from __future__ import annotations

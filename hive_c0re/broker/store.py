@@ -1,4 +1,4 @@
-"""The broker's store: every read and write of ``broker.sqlite`` goes through here.
+"""The broker's store: every read and write of ``broker.sqlite`` goes through :class:`Store`.
 
 Messages move through three states: *unread* (stored, ``leased_at`` NULL),
 *in flight* (leased to the recipient's current turn) and *acked* (the turn

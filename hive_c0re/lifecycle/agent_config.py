@@ -8,6 +8,7 @@ to the container read-only (:meth:`AgentConfig.policy_json`).
 Every key is declared once, in :data:`SCHEMA`: its type, default, rule and
 help. Validation and its messages, the seed template's test and the KEYS
 section of ``hyperhive-agent.toml(5)`` (:func:`schema_roff`) follow that table.
+Each value's check is in :mod:`agent_values`; TOML is written by :mod:`toml_writer`.
 """
 
 from __future__ import annotations
