@@ -126,8 +126,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("extra_read_only_binds", str, "",
             "host directories, separated by ':', bound read-only at the same path into "
             "every container of the nspawn backend besides the Python and hyperhive's "
-            "packages (what a development agent_command runs, e.g. a checkout's hive_dev); "
-            "empty: none"),
+            "packages: what a development agent_command needs beyond them; empty: none"),
     Setting("agent_env_file", str, "",
             "file of KEY=VALUE lines set in every agent container's environment "
             "(e.g. an API key); its ANTHROPIC_BASE_URL is where the egress sends the "
