@@ -59,7 +59,7 @@ BARE_UID_BASE = 0x60000000
 # The agents' template unit (hive_c0re/unit_files/hive-agent@.service) runs
 # nspawn with these; the transient bare unit gets the same.
 BARE_UNIT_PROPERTIES = ("Delegate=yes", "KillMode=mixed", "Type=simple")
-# The stand-in agent (hive_ag3nt debug echo) logs this once it has connected,
+# The stand-in agent (hive_dev.echo_agent) logs this once it has connected,
 # asked whoami and requeued: read from the journal after the run, never polled.
 CONNECTED_MARK = "echo agent listening"
 # Its lines start with logging's asctime, in the container's local time: UTC,

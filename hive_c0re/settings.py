@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 from hive_c0re.errors import InvalidInput
@@ -122,6 +123,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("manager_command", str, "{python} -m hive_m1nd serve",
             "what the manager's container runs ({python} is this interpreter); "
             "empty: the hive has no manager container"),
+    Setting("extra_read_only_binds", str, "",
+            "host directories, separated by ':', bound read-only at the same path into "
+            "every container of the nspawn backend besides the Python and hyperhive's "
+            "packages: what a development agent_command needs beyond them; empty: none"),
     Setting("agent_env_file", str, "",
             "file of KEY=VALUE lines set in every agent container's environment "
             "(e.g. an API key); its ANTHROPIC_BASE_URL is where the egress sends the "
@@ -180,6 +185,7 @@ class Settings:
     uid_base_start: int
     agent_command: str
     manager_command: str
+    extra_read_only_binds: str
     agent_env_file: str
     crash_reconcile_interval: float
     apply_settle_seconds: float
@@ -203,6 +209,10 @@ class Settings:
             if given is not None:
                 values[setting.name] = setting.parse(given)
         return cls(**values)
+
+    def read_only_binds(self) -> tuple[Path, ...]:
+        """:attr:`extra_read_only_binds` as paths."""
+        return tuple(Path(p) for p in self.extra_read_only_binds.split(":") if p)
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -21,7 +21,8 @@ from typing import Any
 
 from hive_c0re.wire import Client
 
-REPO = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+REPO = PACKAGE.parent
 SCRIPT = REPO / "scripts" / "hive-sandbox"
 
 
@@ -136,8 +137,9 @@ class SandboxHive:
         )
         # No manager container unless a test asks for one, and agents answered by the
         # stand-in echo agent unless a test runs the real harness: both would need a model.
+        # The echo agent is this package's, which containers see only through this bind.
         environment = {"HYPERHIVE_MANAGER_COMMAND": "", "HYPERHIVE_AGENT_COMMAND": ECHO,
-                       **environment}
+                       "HYPERHIVE_EXTRA_READ_ONLY_BINDS": str(PACKAGE), **environment}
         if environment:
             dropin = sandbox.unit_dir / "hive-c0re.service.d"
             dropin.mkdir(exist_ok=True)
@@ -187,7 +189,7 @@ class SandboxHive:
 
 
 # The stand-in answers mail as the manager would be reached; the real one is hive-m1nd.
-ECHO = "{python} -m hive_ag3nt debug echo"
+ECHO = "{python} -m hive_dev.echo_agent"
 
 
 def containers_hive(sandbox: Sandbox, manager: bool = False, **environment: str) -> SandboxHive:

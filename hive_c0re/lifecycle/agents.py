@@ -239,6 +239,7 @@ class Lifecycle:
             claude_dir=writable[1],
             policy_dir=self.paths.agent_policy(agent.name),
             command=container_command(self.settings.agent_command),
+            read_only_binds=self.settings.read_only_binds(),
             uid_base=agent.uid_base,
             resources=config.resources,
             executables=sorted({server.command for server in config.mcp_servers.values()}),

@@ -174,6 +174,7 @@ class Manager:
             name=MANAGER, runtime_dir=self.paths.manager_dir, state_dir=state_dir,
             claude_dir=claude_dir, policy_dir=policy, command=container_command(command),
             uid_base=owner, resources=resources,
+            read_only_binds=self.settings.read_only_binds(),
             # The manager's model edits the repos with git: they are its side's to write.
             environment={**self.lifecycle.environment(MANAGER),
                          "HYPERHIVE_MODEL_OWNS": str(MANAGER_REPOS)},

@@ -1,6 +1,6 @@
 """What the demo's stand-in model answers: a polite agent that acknowledges its mail.
 
-Pure functions from a Messages API request body to the content of the
+Pure functions from a Messages API request to the content of the
 answer; no I/O, no randomness, so the same request always gets the same
 answer. The rules:
 
@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hive_dev.stand_in.shapes import Answer, ApiRequest, Block, text_of
+
 SEND_TOOL = "mcp__hive__send"
 QUOTE_CHARS = 200
 SYSTEM_SENDER = "system"
@@ -41,8 +43,6 @@ REDELIVERED_MARK = "[redelivered:"
 # How the claude CLI asks for a summary when it compacts a conversation.
 SUMMARY_REQUEST = re.compile(r"summary of the conversation|summari[sz]e", re.IGNORECASE)
 DEFAULT_NAME = "agent"
-
-Block = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -86,39 +86,7 @@ class Conversation:
     tool_results: tuple[ToolOutcome, ...] = ()
 
 
-@dataclass(frozen=True)
-class Answer:
-    """The content blocks of one model answer, and why it stopped."""
-
-    content: tuple[Block, ...]
-
-    @property
-    def stop_reason(self) -> str:
-        return "tool_use" if any(b["type"] == "tool_use" for b in self.content) else "end_turn"
-
-    @property
-    def text(self) -> str:
-        return " ".join(str(b["text"]) for b in self.content if b["type"] == "text")
-
-
 # -- reading a request ----------------------------------------------------------
-
-
-def text_of(content: Any) -> str:
-    """The text of a message's content: a string, or its text and tool_result blocks."""
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        return ""
-    parts = []
-    for block in content:
-        if not isinstance(block, dict):
-            continue
-        if block.get("type") == "text":
-            parts.append(str(block.get("text", "")))
-        elif block.get("type") == "tool_result":
-            parts.append(text_of(block.get("content", "")))
-    return "\n".join(parts)
 
 
 def agent_name(system: Any) -> str:
@@ -127,53 +95,36 @@ def agent_name(system: Any) -> str:
     return found.group("name") if found else DEFAULT_NAME
 
 
-def tool_names(tools: Any) -> frozenset[str]:
-    if not isinstance(tools, list):
-        return frozenset()
-    return frozenset(str(t["name"]) for t in tools if isinstance(t, dict) and "name" in t)
-
-
-def _blocks(message: Mapping[str, Any]) -> list[Block]:
-    content = message.get("content")
-    return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
-
-
 def _recipients(messages: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """Tool-use id → the ``to`` of every hive send the assistant made."""
     found: dict[str, str] = {}
     for message in messages:
-        if message.get("role") != "assistant":
+        content = message.get("content")
+        if message.get("role") != "assistant" or not isinstance(content, list):
             continue
-        for block in _blocks(message):
+        for block in (b for b in content if isinstance(b, dict)):
             tool_input = block.get("input")
             if block.get("type") == "tool_use" and isinstance(tool_input, dict):
                 found[str(block.get("id"))] = str(tool_input.get("to", "")) or "?"
     return found
 
 
-def _outcomes(message: Mapping[str, Any], recipients: Mapping[str, str]
-              ) -> tuple[ToolOutcome, ...]:
-    return tuple(
-        ToolOutcome(str(b.get("tool_use_id")), bool(b.get("is_error")),
-                    text_of(b.get("content", "")), recipients.get(str(b.get("tool_use_id"))))
-        for b in _blocks(message) if b.get("type") == "tool_result")
-
-
-def read_request(body: Mapping[str, Any]) -> Conversation:
-    """What the stand-in needs of a ``POST /v1/messages`` body.
+def read_request(request: ApiRequest) -> Conversation:
+    """What the stand-in needs of a ``POST /v1/messages`` request.
 
     The CLI puts its own context into messages of role ``system``; the
     conversation's last word is the last ``user`` message.
     """
-    raw = body.get("messages")
-    messages = [m for m in raw if isinstance(m, dict)] if isinstance(raw, list) else []
-    users = [m for m in messages if m.get("role") == "user"]
-    last = users[-1] if users else {}
+    recipients = _recipients(request.messages)
+    outcomes = tuple(
+        ToolOutcome(str(b.get("tool_use_id")), bool(b.get("is_error")),
+                    text_of(b.get("content", "")), recipients.get(str(b.get("tool_use_id"))))
+        for b in request.tool_results)
     return Conversation(
-        name=agent_name(body.get("system", "")),
-        tools=tool_names(body.get("tools")),
-        last_user_text=text_of(last.get("content", "")),
-        tool_results=_outcomes(last, _recipients(messages)),
+        name=agent_name(request.system),
+        tools=frozenset(request.tool_names),
+        last_user_text=request.last_user_text,
+        tool_results=outcomes,
     )
 
 

@@ -9,7 +9,8 @@ needs; `fake_cli_env(script, record)` gives its environment:
 
 A turn looks like the real CLI 2.1.330's: `session_state_changed` running,
 `init`, one `assistant` message per content block, a `user` message per tool
-result, a `result`, then idle. Tools are in `hive_dev.fakes.fake_tools`. A
+result, a `result`, then idle. The control protocol is in
+`hive_dev.fakes.stream_json`, tools in `hive_dev.fakes.fake_tools`. A
 scripted API error surfaces as the real CLI reports it once its retries are
 spent, after one `api_retry` message per retry (none slept through; the
 real CLI's retry count is `CLAUDE_CODE_MAX_RETRIES`, default 10). `/compact`
@@ -26,25 +27,20 @@ import itertools
 import json
 import os
 import sys
-import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from hive_dev.fakes.cli_behaviour import ALIASES, VERSION, ApiFailure, CliArgs, Sessions, parse_args
-from hive_dev.fakes.fake_tools import ControlError, Interrupted, Tools
+from hive_dev.fakes.fake_tools import Interrupted, Tools
 from hive_dev.fakes.script import ApiRequest, Reply, SharedScript
+from hive_dev.fakes.stream_json import StreamJson
+from hive_dev.fakes.turn import USAGE_KEYS, Turn, result_fields
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INTERRUPTED = "[Request interrupted by user]"
-USAGE_KEYS = (
-    "input_tokens",
-    "cache_creation_input_tokens",
-    "cache_read_input_tokens",
-    "output_tokens",
-)
 
 
 def write_fake_cli(directory: Path) -> Path:
@@ -81,15 +77,7 @@ def local_output(text: str) -> str:
     return f"<local-command-stdout>{text}</local-command-stdout>"
 
 
-@dataclass
-class Turn:
-    started: float = field(default_factory=time.monotonic)
-    api_calls: int = 0
-    usage: dict[str, int] = field(default_factory=lambda: dict.fromkeys(USAGE_KEYS, 0))
-    denials: list[dict[str, Any]] = field(default_factory=list)
-
-
-class FakeCli:
+class FakeCli(StreamJson):
     def __init__(self, args: CliArgs, env: Mapping[str, str]) -> None:
         self.args = args
         self.model = ALIASES.get(args.model, args.model)
@@ -98,94 +86,19 @@ class FakeCli:
         record = env.get("FAKE_CLAUDE_RECORD")
         self.record = Path(record) if record else None
         self.max_retries = int(env.get("CLAUDE_CODE_MAX_RETRIES", "10"))
-        self.report_state = env.get("CLAUDE_CODE_SDK_READS_SESSION_STATE") == "1"
         config = env.get("CLAUDE_CONFIG_DIR") or str(Path(env.get("HOME", "/")) / ".claude")
         self.sessions = Sessions(Path(config) / "fake-sessions")
-        self.session_id, self.messages = self.sessions.open(args)
+        session_id, self.messages = self.sessions.open(args)
+        super().__init__(session_id, env.get("CLAUDE_CODE_SDK_READS_SESSION_STATE") == "1")
         self.tools = Tools(self, args)
-        self.pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        self.inbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
         self.ready = asyncio.Event()
         self.turn: asyncio.Task[None] | None = None
-        self.tasks: set[asyncio.Task[None]] = set()
         self.tool_ids = itertools.count(1)
         self.last_error = False
-        self.stdin_closed = False
 
-    # -- the wire: stdin is read by one task that only dispatches -------------
-
-    def emit(self, message: dict[str, Any]) -> None:
-        sys.stdout.write(json.dumps(message) + "\n")
-        sys.stdout.flush()
-
-    def frame(self, kind: str, **fields: Any) -> dict[str, Any]:
-        return {"type": kind, **fields, "session_id": self.session_id, "uuid": str(uuid.uuid4())}
-
-    def state(self, state: str) -> None:
-        if self.report_state:
-            frame = self.frame("system", subtype="session_state_changed", state=state)
-            self.emit({**frame, "sdk_host_only": True})
-
-    async def request(self, subtype: str, **fields: Any) -> dict[str, Any]:
-        """Send a control request to the SDK and wait for its answer."""
-        if self.stdin_closed:
-            raise ControlError("Stream closed")
-        request_id = str(uuid.uuid4())
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self.pending[request_id] = future
-        request = {"subtype": subtype, **fields}
-        self.emit({"type": "control_request", "request_id": request_id, "request": request})
-        try:
-            return await future
-        finally:
-            self.pending.pop(request_id, None)
-
-    def respond(self, request_id: str, response: dict[str, Any] | None = None) -> None:
-        body = {"subtype": "success", "request_id": request_id, "response": response or {}}
-        self.emit({"type": "control_response", "response": body})
-
-    def refuse(self, request_id: str, error: str) -> None:
-        body = {"subtype": "error", "request_id": request_id, "error": error}
-        self.emit({"type": "control_response", "response": body})
-
-    async def read_stdin(self) -> None:
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=1 << 26)
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        while line := await reader.readline():
-            if line.strip():
-                self.dispatch(json.loads(line))
-        self.stdin_closed = True
-        for future in self.pending.values():
-            if not future.done():
-                future.set_exception(ControlError("Stream closed"))
-        self.inbox.put_nowait(None)
-
-    def dispatch(self, message: dict[str, Any]) -> None:
-        kind = message.get("type")
-        if kind == "user":
-            self.inbox.put_nowait(message)
-        elif kind == "control_response":
-            response = message.get("response", {})
-            future = self.pending.get(response.get("request_id", ""))
-            if future is None or future.done():
-                return
-            if response.get("subtype") == "error":
-                future.set_exception(ControlError(str(response.get("error"))))
-            else:
-                future.set_result(response.get("response") or {})
-        elif kind == "control_request":
-            task = asyncio.create_task(self.answer(message["request_id"], message["request"]))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+    # -- control requests from the SDK -----------------------------------------
 
     async def answer(self, request_id: str, request: dict[str, Any]) -> None:
-        try:
-            await self._answer(request_id, request)
-        except Exception as e:
-            self.refuse(request_id, f"{type(e).__name__}: {e}")
-
-    async def _answer(self, request_id: str, request: dict[str, Any]) -> None:
         subtype = request.get("subtype")
         if subtype == "initialize":
             await self.tools.connect()
@@ -429,32 +342,7 @@ class FakeCli:
     def result(
         self, turn: Turn, subtype: str, is_error: bool = False, **fields: Any
     ) -> dict[str, Any]:
-        elapsed = int((time.monotonic() - turn.started) * 1000)
-        usage = turn.usage
-        model_usage = {
-            self.model: {
-                "inputTokens": usage["input_tokens"],
-                "outputTokens": usage["output_tokens"],
-                "cacheReadInputTokens": usage["cache_read_input_tokens"],
-                "cacheCreationInputTokens": usage["cache_creation_input_tokens"],
-                "costUSD": 0.0,
-                "contextWindow": 200_000,
-            }
-        }
-        return self.frame(
-            "result",
-            subtype=subtype,
-            is_error=is_error,
-            duration_ms=elapsed,
-            duration_api_ms=elapsed,
-            num_turns=turn.api_calls,
-            total_cost_usd=0.0,
-            usage=dict(usage),
-            modelUsage=model_usage if turn.api_calls else {},
-            permission_denials=turn.denials,
-            **{"api_error_status": None, "stop_reason": None, "terminal_reason": "completed"}
-            | fields,
-        )
+        return self.frame("result", **result_fields(turn, self.model, subtype, is_error, **fields))
 
 
 def auth_status() -> int:

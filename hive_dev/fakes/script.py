@@ -1,9 +1,10 @@
-"""What the scripted model answers, and what it was asked.
+"""What the scripted model answers: the tests' answerer.
 
 Shared by the Messages API stand-in (`hive_dev.fakes.messages_api`) and the fake
 claude CLI (`hive_dev.fakes.fake_cli`): both see each model call as an
 `ApiRequest` in the Messages API's shape and answer it with the first unused
-`Reply` whose `Match` holds, else with a fallback text.
+`Reply` whose `Match` holds, else with a fallback text. A script's words
+(`ApiError`, `ApiRequest`, `Usage`) come from `hive_dev.stand_in.shapes`.
 
 This module imports nothing heavy: the fake CLI loads it on every start.
 """
@@ -11,6 +12,7 @@ This module imports nothing heavy: the fake CLI loads it on every start.
 from __future__ import annotations
 
 import fcntl
+import itertools
 import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -18,30 +20,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hive_dev.stand_in.shapes import Answer, ApiError, ApiRequest, Usage
+
+__all__ = [
+    "ApiError",
+    "ApiRequest",
+    "Match",
+    "Reply",
+    "Script",
+    "SharedScript",
+    "ToolCall",
+    "Usage",
+    "read_script",
+    "used_path",
+    "write_script",
+]
+
 FALLBACK_TEXT = "ok"
-# How the real CLI (2.1.330) asks for a compaction summary, reactive or /compact.
-COMPACTION_MARKER = "create a detailed summary of the conversation"
-# Tools the real CLI defers behind ToolSearch are listed in a system-role message
-# (MCP tools among them unless ENABLE_TOOL_SEARCH=false).
-DEFERRED_TOOLS_MARKER = "deferred tools are now available via ToolSearch"
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Token counts for one reply; `input_tokens` is how full the context looks."""
-
-    input_tokens: int = 10
-    output_tokens: int = 5
-    cache_creation_input_tokens: int = 0
-    cache_read_input_tokens: int = 0
-
-    def to_dict(self) -> dict[str, int]:
-        return {
-            "input_tokens": self.input_tokens,
-            "cache_creation_input_tokens": self.cache_creation_input_tokens,
-            "cache_read_input_tokens": self.cache_read_input_tokens,
-            "output_tokens": self.output_tokens,
-        }
 
 
 @dataclass(frozen=True)
@@ -51,209 +46,6 @@ class ToolCall:
     name: str
     input: Mapping[str, Any] = field(default_factory=dict)
     id: str | None = None
-
-
-@dataclass(frozen=True)
-class ApiError:
-    """An error answer in the API's shape: `{"type": "error", "error": {type, message}}`.
-
-    `in_stream` sends it as an SSE `error` event after `message_start` (how the
-    API reports overload mid-stream) instead of as the HTTP status.
-    """
-
-    status: int
-    type: str
-    message: str
-    retry_after: float | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    in_stream: bool = False
-
-    @classmethod
-    def rate_limited(cls, retry_after: float | None = 0) -> ApiError:
-        return cls(
-            429,
-            "rate_limit_error",
-            "Number of requests has exceeded your rate limit.",
-            retry_after=retry_after,
-        )
-
-    @classmethod
-    def unauthorized(cls) -> ApiError:
-        return cls(401, "authentication_error", "invalid x-api-key")
-
-    @classmethod
-    def prompt_too_long(cls, tokens: int = 212_345, limit: int = 200_000) -> ApiError:
-        return cls(
-            400, "invalid_request_error", f"prompt is too long: {tokens} tokens > {limit} maximum"
-        )
-
-    @classmethod
-    def overloaded(cls) -> ApiError:
-        return cls(529, "overloaded_error", "Overloaded")
-
-    @classmethod
-    def subscription_limit(cls, resets_at: int) -> ApiError:
-        """A 429 as a Claude subscription says its 5-hour window is spent.
-
-        The real CLI reads these headers only when logged in with an OAuth
-        token (`CLAUDE_CODE_OAUTH_TOKEN`), not with an API key.
-        """
-        headers = {
-            "anthropic-ratelimit-unified-status": "rejected",
-            "anthropic-ratelimit-unified-reset": str(resets_at),
-            "anthropic-ratelimit-unified-representative-claim": "five_hour",
-            "anthropic-ratelimit-unified-5h-status": "rejected",
-            "anthropic-ratelimit-unified-5h-reset": str(resets_at),
-            "anthropic-ratelimit-unified-5h-utilization": "1.0",
-        }
-        message = "Number of requests has exceeded your rate limit."
-        return cls(429, "rate_limit_error", message, headers=headers)
-
-    def body(self, request_id: str) -> dict[str, Any]:
-        return {
-            "type": "error",
-            "error": {"type": self.type, "message": self.message},
-            "request_id": request_id,
-        }
-
-    def response_headers(self) -> dict[str, str]:
-        headers = dict(self.headers)
-        if self.retry_after is not None:
-            headers.setdefault("retry-after", f"{self.retry_after:g}")
-        return headers
-
-
-@dataclass(frozen=True)
-class ApiRequest:
-    """One HTTP request as the stand-in saw it (the fake CLI builds the same shape).
-
-    `reply_index` is the script position that answered it; `fallback` is true
-    when nothing in the script matched and the fallback text answered
-    (unscripted side requests such as compaction summaries end up here).
-    """
-
-    method: str
-    path: str
-    headers: Mapping[str, str]
-    body: Any
-    seq: int = 0
-    reply_index: int | None = None
-    fallback: bool = False
-
-    @property
-    def is_messages(self) -> bool:
-        return self.method == "POST" and self.path.split("?")[0] == "/v1/messages"
-
-    @property
-    def model(self) -> str:
-        return str(self._get("model", ""))
-
-    @property
-    def stream(self) -> bool:
-        return bool(self._get("stream", False))
-
-    @property
-    def system(self) -> str:
-        return _text_of(self._get("system", ""))
-
-    @property
-    def messages(self) -> list[dict[str, Any]]:
-        messages = self._get("messages", [])
-        return messages if isinstance(messages, list) else []
-
-    @property
-    def tool_names(self) -> list[str]:
-        tools = self._get("tools", [])
-        return [str(t.get("name")) for t in tools if isinstance(t, dict)] if tools else []
-
-    @property
-    def offered_tools(self) -> list[str]:
-        """Tool names the model may call: those in `tools` and those deferred behind ToolSearch."""
-        names = self.tool_names
-        for message in self.messages:
-            text = _text_of(message.get("content", ""))
-            if DEFERRED_TOOLS_MARKER in text:
-                listing = text.split(DEFERRED_TOOLS_MARKER, 1)[1].split("\n\n", 1)[0]
-                names += [line.strip() for line in listing.splitlines()[1:] if line.strip()]
-        return names
-
-    @property
-    def side(self) -> str | None:
-        """What kind of side request this is ("compaction"), or None for the conversation itself."""
-        return "compaction" if COMPACTION_MARKER in self.last_user_text else None
-
-    @property
-    def last_user_text(self) -> str:
-        """The text of the last `user` message, tool results included."""
-        for message in reversed(self.messages):
-            if message.get("role") == "user":
-                return _text_of(message.get("content", ""))
-        return ""
-
-    @property
-    def tool_results(self) -> list[dict[str, Any]]:
-        """The `tool_result` blocks of the last `user` message."""
-        for message in reversed(self.messages):
-            if message.get("role") == "user":
-                content = message.get("content")
-                if not isinstance(content, list):
-                    return []
-                return [
-                    b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"
-                ]
-        return []
-
-    def tool_result(self, tool_use_id: str) -> dict[str, Any] | None:
-        for block in self.tool_results:
-            if block.get("tool_use_id") == tool_use_id:
-                return block
-        return None
-
-    def all_text(self) -> str:
-        """Every text in the conversation, for 'was X ever sent' assertions."""
-        return "\n".join(_text_of(m.get("content", "")) for m in self.messages)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "path": self.path,
-            "headers": dict(self.headers),
-            "body": self.body,
-            "seq": self.seq,
-            "reply_index": self.reply_index,
-            "fallback": self.fallback,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ApiRequest:
-        return cls(
-            method=data["method"],
-            path=data["path"],
-            headers=data.get("headers", {}),
-            body=data.get("body"),
-            seq=data.get("seq", 0),
-            reply_index=data.get("reply_index"),
-            fallback=data.get("fallback", False),
-        )
-
-    def _get(self, key: str, default: Any) -> Any:
-        return self.body.get(key, default) if isinstance(self.body, dict) else default
-
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        return ""
-    parts: list[str] = []
-    for block in content:
-        if not isinstance(block, dict):
-            continue
-        if block.get("type") == "text":
-            parts.append(str(block.get("text", "")))
-        elif block.get("type") == "tool_result":
-            parts.append(_text_of(block.get("content", "")))
-    return "\n".join(parts)
 
 
 @dataclass(frozen=True)
@@ -403,7 +195,15 @@ class Script:
         self._replies: list[Reply] = list(replies)
         self._used: list[int] = [0] * len(self._replies)
         self._lock = threading.Lock()
+        self._tool_ids = itertools.count(1)
         self.fallback = Reply(text=fallback_text, times=None)
+
+    def __call__(self, request: ApiRequest) -> Answer:
+        """As the stand-in's answerer: the reply `take` claims, ids given to its tool calls."""
+        index, reply = self.take(request)
+        content = reply.content(lambda: f"toolu_fake_{next(self._tool_ids)}")
+        return Answer(tuple(content), reply.usage, reply.error, reply.delay,
+                      reply_index=index, fallback=index is None)
 
     def add(self, *replies: Reply) -> None:
         with self._lock:

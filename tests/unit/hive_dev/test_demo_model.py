@@ -34,7 +34,7 @@ from claude_agent_sdk import (
 
 from hive_ag3nt.prompt import REDELIVERED, mail_prompt
 from hive_ag3nt.runner import CLI_DEFAULTS, bundled_cli
-from hive_dev.demo.model import DemoModel, stream_events
+from hive_dev.demo.model import DemoModel
 from hive_dev.demo.replies import (
     SEND_TOOL,
     Conversation,
@@ -45,6 +45,8 @@ from hive_dev.demo.replies import (
     parse_mail,
     read_request,
 )
+from hive_dev.stand_in.shapes import ApiRequest
+from hive_dev.stand_in.sse import sse_events
 
 T = TypeVar("T")
 TURN_TIMEOUT = 60
@@ -122,7 +124,7 @@ def test_read_request_skips_the_clis_system_messages_and_pairs_tool_results() ->
             {"role": "system", "content": [{"type": "text", "text": "<total_tokens>"}]},
         ],
     }
-    found = read_request(body)
+    found = read_request(ApiRequest("POST", "/v1/messages", {}, body))
     assert (found.name, found.tools) == ("alice", frozenset({SEND_TOOL, "Read"}))
     assert found.tool_results == (ToolOutcome("t1", False, '{"ids": [4]}', "operator"),)
 
@@ -200,7 +202,7 @@ def test_stream_events_follow_the_apis_order() -> None:
     message = {"id": "m", "type": "message", "role": "assistant", "model": "x",
                "content": list(reply.content), "stop_reason": reply.stop_reason,
                "stop_sequence": None, "usage": {"input_tokens": 9, "output_tokens": 4}}
-    events = list(stream_events(message))
+    events = list(sse_events(message))
     names = [name for name, _ in events]
     assert names[:2] == ["message_start", "ping"]
     assert names[-2:] == ["message_delta", "message_stop"]
