@@ -53,7 +53,7 @@ def test_register_send_and_read_a_reply(daemon: DaemonProcess) -> None:
     assert hive(daemon, "register", "alice").exit_code == 0
     result = hive(daemon, "register", "bob", "--allow", "alice")
     assert result.exit_code == 0, result.output
-    listed = json.loads(hive(daemon, "--json", "agents").output)
+    listed = json.loads(hive(daemon, "--json", "agents").output)["agents"]
     assert {a["name"]: a["allowed_recipients"] for a in listed} == {"alice": [], "bob": ["alice"]}
     sent = hive(daemon, "--json", "send", "alice", "-", input="from stdin\n")
     assert sent.exit_code == 0, sent.output
@@ -62,7 +62,8 @@ def test_register_send_and_read_a_reply(daemon: DaemonProcess) -> None:
     agent = CliRunner().invoke(ag3nt_cli, ["debug", "--socket", str(daemon.agent_socket("alice")),
                                            "recv", "--wait", "5", "--ack"])
     assert agent.exit_code == 0, agent.output
-    assert json.loads(agent.output)["body"] == "from stdin\n"
+    (got,) = json.loads(agent.output)["messages"]
+    assert got["body"] == "from stdin\n"
     reply = CliRunner().invoke(ag3nt_cli, ["debug", "--socket", str(daemon.agent_socket("alice")),
                                            "send", "operator", "got it", "--reply-to",
                                            str(message_id)])
@@ -70,8 +71,8 @@ def test_register_send_and_read_a_reply(daemon: DaemonProcess) -> None:
 
     inbox = hive(daemon, "--json", "inbox")
     assert inbox.exit_code == 0, inbox.output
-    (line,) = inbox.output.splitlines()
-    assert json.loads(line)["in_reply_to"] == message_id
+    (message,) = json.loads(inbox.output)["messages"]
+    assert message["in_reply_to"] == message_id
     assert "inbox is empty" in hive(daemon, "inbox").output
 
 
@@ -116,9 +117,52 @@ def test_unreachable_daemon_exits_3(tmp_path: Path) -> None:
     assert "cannot reach the hive" in result.output and "hint:" in result.output
 
 
+def test_every_json_answer_is_one_object_with_lists_under_a_name(
+        daemon: DaemonProcess, tmp_path: Path) -> None:
+    hive(daemon, "register", "uma")
+    hive(daemon, "send", "uma", "hello")
+    lists = {
+        ("agents",): "agents",
+        ("approvals", "--all"): "approvals",
+        ("questions",): "questions",
+        ("mail", "uma"): "messages",
+        ("inbox",): "messages",
+        ("settings",): "settings",
+        ("install-units", "--dir", str(tmp_path)): "written",
+    }
+    for args, key in lists.items():
+        result = hive(daemon, "--json", *args)
+        assert result.exit_code == 0, result.output
+        document = json.loads(result.output)
+        assert isinstance(document, dict) and isinstance(document[key], list), args
+    for args in (("status", "uma"), ("register", "uma"), ("send", "uma", "again")):
+        result = hive(daemon, "--json", *args)
+        assert result.exit_code == 0, result.output
+        assert isinstance(json.loads(result.output), dict), args
+    assert json.loads(hive(daemon, "--json", "unregister", "uma").output) == {
+        "unregistered": "uma"}
+
+
+def test_the_harness_reports_errors_as_the_operator_cli_does(tmp_path: Path) -> None:
+    args = ["debug", "--socket", str(tmp_path / "nope.sock"), "send", "operator", "hi"]
+    result = CliRunner().invoke(ag3nt_cli, args)
+    assert result.exit_code == 3, result.output
+    assert "error: cannot reach the hive" in result.output and "hint:" in result.output
+    assert "Traceback" not in result.output and "Exit codes" in CliRunner().invoke(
+        ag3nt_cli, ["--help"]).output
+
+
+def test_debug_shows_the_traceback_instead(tmp_path: Path) -> None:
+    from hive_c0re.errors import Unreachable
+
+    result = CliRunner().invoke(cli, ["--debug", "--socket", str(tmp_path / "nope.sock"),
+                                      "agents"])
+    assert isinstance(result.exception, Unreachable)
+
+
 def test_settings_schema_completion_and_units(tmp_path: Path) -> None:
     runner = CliRunner()
-    settings = json.loads(runner.invoke(cli, ["--json", "settings"]).output)
+    settings = json.loads(runner.invoke(cli, ["--json", "settings"]).output)["settings"]
     assert {s["env"] for s in settings} >= {"HYPERHIVE_INBOX_CAP", "HYPERHIVE_MAX_FRAME_BYTES"}
     schema = json.loads(runner.invoke(cli, ["wire-schema"]).output)
     assert "recv" in schema["requests"]
@@ -185,7 +229,7 @@ def test_the_operator_lists_and_answers_questions(daemon: DaemonProcess) -> None
         for word in ("time left", str(asked["id"]), "quinn", "[bold]friday[/bold]",
                      "yes | no", "(free text)", "9m", "59m"):
             assert word in table.output, table.output
-        listed = json.loads(hive(daemon, "--json", "questions").output)
+        listed = json.loads(hive(daemon, "--json", "questions").output)["questions"]
         assert [q["id"] for q in listed] == [asked["id"], free["id"]]
 
         wrong = hive(daemon, "answer", str(asked["id"]), "maybe")
