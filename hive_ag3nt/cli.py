@@ -41,7 +41,7 @@ def serve(no_ui: bool) -> None:
 
 @cli.command()
 def settings() -> None:
-    """Every harness setting: environment variable, default and meaning."""
+    """Every harness setting: its variable, default and meaning."""
     from dataclasses import fields
 
     from hive_ag3nt.settings import HELP, HarnessSettings

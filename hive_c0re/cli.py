@@ -120,7 +120,7 @@ def register(obj: Context, name: str, allowed: tuple[str, ...]) -> Result:
 @click.argument("name")
 @click.pass_obj
 def unregister(obj: Context, name: str) -> Result:
-    """Remove agent NAME's socket and record; its stored mail is kept."""
+    """Remove agent NAME's socket and record; its mail is kept."""
     obj.call("unregister", name=name)
     return Result({"unregistered": name}, output.unregistered)
 
@@ -140,8 +140,8 @@ _lifecycle_command("spawn", "Create (or revive) agent NAME's container and start
 _lifecycle_command("start", "Start agent NAME's stopped container.")
 _lifecycle_command("stop", "Stop agent NAME's container; it stays stopped.")
 _lifecycle_command("restart", "Restart agent NAME's container.")
-_lifecycle_command("rebuild", "Re-apply NAME's applied config and restart it "
-                   "(a stopped agent gets the config and stays stopped).")
+_lifecycle_command("rebuild", "Re-apply agent NAME's applied config and restart it.\n\n"
+                   "A stopped agent gets the config and stays stopped.")
 
 
 @cli.command()
@@ -150,7 +150,10 @@ _lifecycle_command("rebuild", "Re-apply NAME's applied config and restart it "
 @click.option("--yes", is_flag=True, help="do not ask before --purge")
 @click.pass_obj
 def destroy(obj: Context, name: str, purge: bool, yes: bool) -> Result:
-    """Remove agent NAME's container; its state is kept (spawn revives it) unless --purge."""
+    """Remove agent NAME's container; its state is kept.
+
+    A later spawn revives it from that state, unless --purge wiped it too.
+    """
     if purge and not yes:
         click.confirm(f"wipe {name}'s notes, credentials and config for good?", abort=True)
     obj.call("destroy", name=name, purge=purge)
@@ -161,7 +164,10 @@ def destroy(obj: Context, name: str, purge: bool, yes: bool) -> Result:
 @click.option("--all", "show_all", is_flag=True, help="every request, not only pending ones")
 @click.pass_obj
 def approvals(obj: Context, show_all: bool) -> Result:
-    """List requests waiting for a decision (with --all: every request ever made)."""
+    """List requests waiting for a decision.
+
+    With --all: every request ever made.
+    """
     found = obj.call("approvals" if show_all else "pending")["approvals"]
     return Result({"approvals": found}, functools.partial(output.approvals, show_all=show_all))
 
@@ -170,7 +176,10 @@ def approvals(obj: Context, show_all: bool) -> Result:
 @click.argument("approval_id", metavar="ID", type=int)
 @click.pass_obj
 def approve(obj: Context, approval_id: int) -> Result:
-    """Approve request ID and carry it out; exits 1 if it failed (rolled back)."""
+    """Approve request ID and carry it out.
+
+    Exits 1 if it failed (and was rolled back).
+    """
     done = obj.call("approve", approval=approval_id)["approval"]
     failed = done["status"] != "deployed"
     return Result(done, output.approval_outcome, ExitCode.ERROR if failed else ExitCode.OK)
@@ -191,7 +200,10 @@ def deny(obj: Context, approval_id: int, note: str) -> Result:
               help="every question ever asked, to anyone, answered or not")
 @click.pass_obj
 def questions(obj: Context, show_all: bool) -> Result:
-    """List open questions addressed to the operator (with --all: every question)."""
+    """List open questions addressed to the operator.
+
+    With --all: every question, to anyone.
+    """
     found = obj.call("questions", all=show_all or None)["questions"]
     return Result({"questions": found}, functools.partial(output.questions, show_all=show_all))
 
@@ -201,7 +213,10 @@ def questions(obj: Context, show_all: bool) -> Result:
 @click.argument("text", metavar="ANSWER|-")
 @click.pass_obj
 def answer(obj: Context, question_id: int, text: str) -> Result:
-    """Answer question ID as the operator ('-' reads stdin); options by name, comma-separated."""
+    """Answer question ID as the operator ('-' reads stdin).
+
+    A question with options takes one of them by name, or several, comma-separated.
+    """
     if text == "-":
         text = sys.stdin.read()
     return Result(obj.call("answer", question_id=question_id, answer=text)["question"],
@@ -214,7 +229,10 @@ def answer(obj: Context, question_id: int, text: str) -> Result:
 @click.option("--reply-to", type=int, help="id of the message this answers")
 @click.pass_obj
 def send(obj: Context, to: str, body: str, reply_to: int | None) -> Result:
-    """Send BODY (or stdin for '-') to AGENT, 'manager' or '*' (everyone)."""
+    """Send BODY to AGENT, 'manager' or '*' (everyone).
+
+    A BODY of '-' is read from stdin.
+    """
     text = sys.stdin.read() if body == "-" else body
     return Result({"ids": obj.call("send", to=to, body=text, in_reply_to=reply_to)["ids"]},
                   output.sent)
@@ -258,10 +276,11 @@ def _follow_inbox(obj: Context, limit: int) -> None:
 @click.option("--secret", "show_secret", is_flag=True,
               help="print the UI's socket and secret instead (for the dashboard, or curl)")
 def ui(name: str, path: str, show_secret: bool) -> Result | None:
-    """GET PATH from agent NAME's own web UI (its ui.sock, with its secret); run as root.
+    """GET PATH from agent NAME's own web UI; run as root.
 
-    Every request to an agent's UI needs the X-Hive-UI-Secret header; the
-    secret is the daemon's, in the agent's policy dir.
+    It asks over the agent's ui.sock, with its secret. Every request to an
+    agent's UI needs the X-Hive-UI-Secret header; the secret is the daemon's,
+    in the agent's policy dir.
     """
     from hive_c0re.agent_ui import agent_ui, get
     from hive_c0re.paths import Paths
@@ -282,14 +301,17 @@ def ui(name: str, path: str, show_secret: bool) -> Result | None:
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 @click.pass_obj
 def mail(obj: Context, name: str, limit: int) -> Result:
-    """What agent NAME (or 'manager') was sent, newest first; nothing is marked read."""
+    """Show what agent NAME (or 'manager') was sent, newest first.
+
+    Nothing is marked read.
+    """
     found = obj.call("mail", name=name, limit=limit)["messages"]
     return Result({"messages": found}, functools.partial(output.mail, name=name))
 
 
 @cli.command()
 def settings() -> Result:
-    """Every daemon setting: environment variable, default and meaning."""
+    """Every daemon setting: its variable, default and meaning."""
     rows = [{"name": s.name, "env": s.env, "option": s.option, "default": s.default,
              "help": s.help} for s in SETTINGS]
     return Result({"settings": rows}, output.settings)
@@ -311,7 +333,10 @@ def wire_schema() -> Result:
 @click.option("--exec", "executable", default=None,
               help="hive-c0re command line to run [default: this hive-c0re]")
 def install_units(directory: Path, executable: str | None) -> Result:
-    """Write hive-c0re.socket and hive-c0re.service for a systemd manager."""
+    """Write hive-c0re.socket and hive-c0re.service.
+
+    For a systemd manager: the system's by default (see --dir).
+    """
     from hive_c0re.units import install
 
     written = [str(p) for p in install(directory, executable)]
@@ -321,7 +346,10 @@ def install_units(directory: Path, executable: str | None) -> Result:
 @cli.command()
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion(shell: str) -> None:
-    """Print the shell completion script (eval it in your shell's rc file)."""
+    """Print the shell completion script.
+
+    Eval it in your shell's rc file.
+    """
     from click.shell_completion import get_completion_class
 
     cls = get_completion_class(shell)
