@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from hive_ag3nt.cli import cli as ag3nt_cli
 from hive_c0re.cli import cli
 from hive_dev.daemon import DaemonProcess
 from hive_m1nd.cli import cli as m1nd_cli
+from tests.docs_support import json_shapes
 
 
 @pytest.fixture(scope="module")
@@ -117,30 +119,27 @@ def test_unreachable_daemon_exits_3(tmp_path: Path) -> None:
     assert "cannot reach the hive" in result.output and "hint:" in result.output
 
 
-def test_every_json_answer_is_one_object_with_lists_under_a_name(
-        daemon: DaemonProcess, tmp_path: Path) -> None:
+def test_every_json_answer_has_the_shape_hive_c0re_1_gives_it(daemon: DaemonProcess,
+                                                               tmp_path: Path) -> None:
     hive(daemon, "register", "uma")
     hive(daemon, "send", "uma", "hello")
-    lists = {
-        ("agents",): "agents",
-        ("approvals", "--all"): "approvals",
-        ("questions",): "questions",
-        ("mail", "uma"): "messages",
-        ("inbox",): "messages",
-        ("settings",): "settings",
-        ("install-units", "--dir", str(tmp_path)): "written",
+    runs = {
+        "agents": ["agents"], "status": ["status", "uma"], "register": ["register", "uma"],
+        "approvals": ["approvals", "--all"], "questions": ["questions"],
+        "send": ["send", "uma", "again"], "inbox": ["inbox"], "mail": ["mail", "uma"],
+        "settings": ["settings"], "install-units": ["install-units", "--dir", str(tmp_path)],
+        "wire-schema": ["wire-schema"], "unregister": ["unregister", "uma"],
     }
-    for args, key in lists.items():
+    shapes = json_shapes()
+    for command, args in runs.items():
         result = hive(daemon, "--json", *args)
         assert result.exit_code == 0, result.output
         document = json.loads(result.output)
-        assert isinstance(document, dict) and isinstance(document[key], list), args
-    for args in (("status", "uma"), ("register", "uma"), ("send", "uma", "again")):
-        result = hive(daemon, "--json", *args)
-        assert result.exit_code == 0, result.output
-        assert isinstance(json.loads(result.output), dict), args
-    assert json.loads(hive(daemon, "--json", "unregister", "uma").output) == {
-        "unregistered": "uma"}
+        assert isinstance(document, dict), command
+        named = re.match(r'\{"(\w+)": (\[)?', shapes[command])
+        if named:
+            assert set(document) >= {named[1]}, (command, shapes[command])
+            assert isinstance(document[named[1]], list) == bool(named[2]), command
 
 
 def test_the_harness_reports_errors_as_the_operator_cli_does(tmp_path: Path) -> None:
