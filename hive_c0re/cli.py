@@ -57,11 +57,11 @@ def cli(ctx: click.Context, socket: Path | None, as_json: bool, debug: bool) -> 
 
 @cli.result_callback()
 @click.pass_context
-def _render(ctx: click.Context, result: Result | None, /, **_: Any) -> None:
+def _render(ctx: click.Context, result: Result | None, /, *, as_json: bool, **_: Any) -> None:
     # The one place a command's answer is printed, and its exit code set.
     if result is None:
         return
-    output.render(result, as_json=ctx.find_object(Context).as_json)  # type: ignore[union-attr]
+    output.render(result, as_json=as_json)
     if result.exit_code:
         ctx.exit(result.exit_code)
 

@@ -211,6 +211,18 @@ def test_a_receiver_that_hangs_up_does_not_keep_the_mail(daemon: DaemonProcess) 
     assert (status["unread"], status["in_flight"]) == (0, 0)
 
 
+def answer_with_options(daemon: DaemonProcess, question: int) -> None:
+    """Answer a yes/no question: a wrong option first, then yes, then again."""
+    wrong = hive(daemon, "answer", str(question), "maybe")
+    assert wrong.exit_code == 4, wrong.output
+    assert "not one of its options" in wrong.output and "hint: options: yes, no" in wrong.output
+    done = hive(daemon, "answer", str(question), "Yes")
+    assert done.exit_code == 0, done.output
+    assert f"#{question} answered: yes (quinn is told)" in done.output
+    again = hive(daemon, "answer", str(question), "no")
+    assert again.exit_code == 4 and "already answered by operator: yes" in again.output
+
+
 def test_the_operator_lists_and_answers_questions(daemon: DaemonProcess) -> None:
     from hive_c0re.wire import Client
 
@@ -231,14 +243,7 @@ def test_the_operator_lists_and_answers_questions(daemon: DaemonProcess) -> None
         listed = json.loads(hive(daemon, "--json", "questions").output)["questions"]
         assert [q["id"] for q in listed] == [asked["id"], free["id"]]
 
-        wrong = hive(daemon, "answer", str(asked["id"]), "maybe")
-        assert wrong.exit_code == 4, wrong.output
-        assert "not one of its options" in wrong.output and "hint: options: yes, no" in wrong.output
-        done = hive(daemon, "answer", str(asked["id"]), "Yes")
-        assert done.exit_code == 0, done.output
-        assert f"#{asked['id']} answered: yes (quinn is told)" in done.output
-        again = hive(daemon, "answer", str(asked["id"]), "no")
-        assert again.exit_code == 4 and "already answered by operator: yes" in again.output
+        answer_with_options(daemon, asked["id"])
         typed = hive(daemon, "--json", "answer", str(free["id"]), "-", input="busy\n")
         assert typed.exit_code == 0, typed.output
         assert json.loads(typed.output)["answer"] == "busy"
