@@ -236,7 +236,7 @@ def fhs_paths(monkeypatch: pytest.MonkeyPatch) -> Paths:
     return Paths.from_env()
 
 
-@pytest.mark.parametrize("page", ["hyperhive-agent.toml.5", "hyperhive.7"])
+@pytest.mark.parametrize("page", ["hyperhive-agent.toml.5", "hyperhive.7", "hive-c0re.1"])
 def test_every_file_a_page_names_is_where_the_code_puts_it(page: str, fhs_paths: Paths) -> None:
     known = known_paths(fhs_paths)
     listed = files_section(page)
