@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from hive_ag3nt import __version__
+from hive_c0re.errors import HiveGroup
 
 
 def _client(socket: Path | None) -> Any:
@@ -19,7 +20,7 @@ def _client(socket: Path | None) -> Any:
     return Client(socket or agent_socket_in_container())
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=HiveGroup)
 @click.version_option(__version__, prog_name="hive-ag3nt")
 def cli() -> None:
     """The agent harness: runs Claude turns on the mail that reaches this container."""
@@ -40,7 +41,7 @@ def serve(no_ui: bool) -> None:
 
 @cli.command()
 def settings() -> None:
-    """Every harness setting: environment variable, default and meaning."""
+    """Every harness setting: its variable, default and meaning."""
     from dataclasses import fields
 
     from hive_ag3nt.settings import HELP, HarnessSettings
@@ -64,16 +65,11 @@ def debug(ctx: click.Context, socket: Path | None) -> None:
 @click.option("--reply-to", type=int)
 @click.pass_obj
 def debug_send(socket: Path | None, to: str, body: str, reply_to: int | None) -> None:
-    """Send BODY (stdin for '-') as this agent."""
-    from hive_c0re.errors import HiveError
-
+    """Send BODY (stdin for '-') as this agent; prints the new ids as JSON."""
     text = sys.stdin.read() if body == "-" else body
-    try:
-        with _client(socket) as client:
-            answer = client.call("send", to=to, body=text, in_reply_to=reply_to)
-    except HiveError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(json.dumps(answer["ids"]))
+    with _client(socket) as client:
+        answer = client.call("send", to=to, body=text, in_reply_to=reply_to)
+    click.echo(json.dumps({"ids": answer["ids"]}))
 
 
 @debug.command("recv")
@@ -82,18 +78,12 @@ def debug_send(socket: Path | None, to: str, body: str, reply_to: int | None) ->
 @click.option("--ack", is_flag=True, help="ack the leased mail at once")
 @click.pass_obj
 def debug_recv(socket: Path | None, wait: float, limit: int, ack: bool) -> None:
-    """Lease (or with --wait 0, peek at) this agent's mail, one JSON line per message."""
-    from hive_c0re.errors import HiveError
-
-    try:
-        with _client(socket) as client:
-            found = client.call("recv", wait_seconds=wait, max=limit)["messages"]
-            if ack and wait > 0:
-                client.call("ack_turn")
-    except HiveError as exc:
-        raise click.ClickException(str(exc)) from None
-    for message in found:
-        click.echo(json.dumps(message, ensure_ascii=False))
+    """Lease this agent's mail (--wait 0 peeks); prints it as JSON."""
+    with _client(socket) as client:
+        found = client.call("recv", wait_seconds=wait, max=limit)["messages"]
+        if ack and wait > 0:
+            client.call("ack_turn")
+    click.echo(json.dumps({"messages": found}, ensure_ascii=False))
 
 
 def main() -> None:

@@ -1,13 +1,46 @@
-"""What the operator CLI prints: rich tables for people, JSON for scripts."""
+"""What the operator CLI prints: rich tables for people, JSON for scripts.
+
+A command returns a :class:`Result`; :func:`render` prints it once, one way. With
+``--json`` every command prints one JSON document, an object (a list it found
+sits under a named key); a stream (``inbox --follow``) prints one compact
+object per line instead, as each item arrives.
+"""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import click
+
+Data = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a command found: ``data`` is its JSON document, ``show`` prints it for people."""
+
+    data: Data
+    show: Callable[[Data], None]
+    exit_code: int = 0
+
+
+def render(result: Result, *, as_json: bool) -> None:
+    if as_json:
+        emit_json(result.data)
+    else:
+        result.show(result.data)
+
+
+def stream(item: Data, show: Callable[[Data], None], *, as_json: bool) -> None:
+    """One item of a stream: a compact JSON object on a line of its own, or ``show``."""
+    if as_json:
+        click.echo(json.dumps(item, sort_keys=True, ensure_ascii=False))
+    else:
+        show(item)
 
 
 def emit_json(payload: Any) -> None:
@@ -67,12 +100,6 @@ def note(text: str) -> None:
     click.echo(text)
 
 
-def error(text: str, hint: str | None) -> None:
-    click.secho(f"error: {text}", fg="red", err=True)
-    if hint:
-        click.echo(f"hint: {hint}", err=True)
-
-
 def approvals_table(found: Iterable[Mapping[str, Any]]) -> None:
     from rich.table import Table
 
@@ -125,3 +152,79 @@ def questions_table(found: Iterable[Mapping[str, Any]], *, show_all: bool) -> No
                escape(_options(q)), left, escape(q["answer"] or "")]
         table.add_row(*(row if show_all else row[:2] + row[3:6]))
     _console().print(table)
+
+
+# -- what each command shows people: one function per command, given its data ----------
+
+
+def agents(data: Data) -> None:
+    if data["agents"]:
+        agents_table(data["agents"])
+    else:
+        note("no agents registered (try: hive-c0re register NAME)")
+
+
+def registered(agent: Data, *, name: str) -> None:
+    note(f"registered {name}: {agent['socket']}")
+
+
+def unregistered(data: Data) -> None:
+    note(f"unregistered {data['unregistered']}")
+
+
+def lifecycle_done(agent: Data, *, name: str, verb: str) -> None:
+    note(f"{name}: {verb} done (desired: {agent['desired']})")
+
+
+def destroyed(data: Data) -> None:
+    kept = " and purged its state" if data["purged"] else "; its state is kept"
+    note(f"destroyed {data['destroyed']}{kept}")
+
+
+def approvals(data: Data, *, show_all: bool) -> None:
+    if data["approvals"]:
+        approvals_table(data["approvals"])
+    else:
+        note("no pending requests" if not show_all else "no requests yet")
+
+
+def questions(data: Data, *, show_all: bool) -> None:
+    if data["questions"]:
+        questions_table(data["questions"], show_all=show_all)
+    else:
+        note("no open questions" if not show_all else "no questions yet")
+
+
+def answered(question: Data) -> None:
+    note(f"#{question['id']} answered: {question['answer']} ({question['asker']} is told)")
+
+
+def sent(data: Data) -> None:
+    note("sent: " + ", ".join(f"#{i}" for i in data["ids"]))
+
+
+def inbox(data: Data) -> None:
+    for m in data["messages"]:
+        message(m)
+    if not data["messages"]:
+        note("inbox is empty")
+
+
+def mail(data: Data, *, name: str) -> None:
+    for m in reversed(data["messages"]):
+        message(m)
+    if not data["messages"]:
+        note(f"{name} has been sent nothing")
+
+
+def ui_door(data: Data) -> None:
+    click.echo(f"{data['socket']}\n{data['secret']}")
+
+
+def settings(data: Data) -> None:
+    for row in data["settings"]:
+        click.echo(f"{row['option']}  ({row['env']}, default {row['default']})\n    {row['help']}")
+
+
+def written(data: Data) -> None:
+    note("wrote " + ", ".join(data["written"]) + "; now: systemctl daemon-reload")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
+from hive_c0re.errors import HiveGroup
 from hive_m1nd import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=HiveGroup)
 @click.version_option(__version__, prog_name="hive-m1nd")
 def cli() -> None:
     """The manager: proposes agents and config changes for the operator to approve."""

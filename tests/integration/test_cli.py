@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from hive_ag3nt.cli import cli as ag3nt_cli
 from hive_c0re.cli import cli
 from hive_dev.daemon import DaemonProcess
 from hive_m1nd.cli import cli as m1nd_cli
+from tests.docs_support import json_shapes
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +55,7 @@ def test_register_send_and_read_a_reply(daemon: DaemonProcess) -> None:
     assert hive(daemon, "register", "alice").exit_code == 0
     result = hive(daemon, "register", "bob", "--allow", "alice")
     assert result.exit_code == 0, result.output
-    listed = json.loads(hive(daemon, "--json", "agents").output)
+    listed = json.loads(hive(daemon, "--json", "agents").output)["agents"]
     assert {a["name"]: a["allowed_recipients"] for a in listed} == {"alice": [], "bob": ["alice"]}
     sent = hive(daemon, "--json", "send", "alice", "-", input="from stdin\n")
     assert sent.exit_code == 0, sent.output
@@ -62,7 +64,8 @@ def test_register_send_and_read_a_reply(daemon: DaemonProcess) -> None:
     agent = CliRunner().invoke(ag3nt_cli, ["debug", "--socket", str(daemon.agent_socket("alice")),
                                            "recv", "--wait", "5", "--ack"])
     assert agent.exit_code == 0, agent.output
-    assert json.loads(agent.output)["body"] == "from stdin\n"
+    (got,) = json.loads(agent.output)["messages"]
+    assert got["body"] == "from stdin\n"
     reply = CliRunner().invoke(ag3nt_cli, ["debug", "--socket", str(daemon.agent_socket("alice")),
                                            "send", "operator", "got it", "--reply-to",
                                            str(message_id)])
@@ -70,8 +73,8 @@ def test_register_send_and_read_a_reply(daemon: DaemonProcess) -> None:
 
     inbox = hive(daemon, "--json", "inbox")
     assert inbox.exit_code == 0, inbox.output
-    (line,) = inbox.output.splitlines()
-    assert json.loads(line)["in_reply_to"] == message_id
+    (message,) = json.loads(inbox.output)["messages"]
+    assert message["in_reply_to"] == message_id
     assert "inbox is empty" in hive(daemon, "inbox").output
 
 
@@ -116,9 +119,49 @@ def test_unreachable_daemon_exits_3(tmp_path: Path) -> None:
     assert "cannot reach the hive" in result.output and "hint:" in result.output
 
 
+def test_every_json_answer_has_the_shape_hive_c0re_1_gives_it(daemon: DaemonProcess,
+                                                               tmp_path: Path) -> None:
+    hive(daemon, "register", "uma")
+    hive(daemon, "send", "uma", "hello")
+    runs = {
+        "agents": ["agents"], "status": ["status", "uma"], "register": ["register", "uma"],
+        "approvals": ["approvals", "--all"], "questions": ["questions"],
+        "send": ["send", "uma", "again"], "inbox": ["inbox"], "mail": ["mail", "uma"],
+        "settings": ["settings"], "install-units": ["install-units", "--dir", str(tmp_path)],
+        "wire-schema": ["wire-schema"], "unregister": ["unregister", "uma"],
+    }
+    shapes = json_shapes()
+    for command, args in runs.items():
+        result = hive(daemon, "--json", *args)
+        assert result.exit_code == 0, result.output
+        document = json.loads(result.output)
+        assert isinstance(document, dict), command
+        named = re.match(r'\{"(\w+)": (\[)?', shapes[command])
+        if named:
+            assert set(document) >= {named[1]}, (command, shapes[command])
+            assert isinstance(document[named[1]], list) == bool(named[2]), command
+
+
+def test_the_harness_reports_errors_as_the_operator_cli_does(tmp_path: Path) -> None:
+    args = ["debug", "--socket", str(tmp_path / "nope.sock"), "send", "operator", "hi"]
+    result = CliRunner().invoke(ag3nt_cli, args)
+    assert result.exit_code == 3, result.output
+    assert "error: cannot reach the hive" in result.output and "hint:" in result.output
+    assert "Traceback" not in result.output and "Exit codes" in CliRunner().invoke(
+        ag3nt_cli, ["--help"]).output
+
+
+def test_debug_shows_the_traceback_instead(tmp_path: Path) -> None:
+    from hive_c0re.errors import Unreachable
+
+    result = CliRunner().invoke(cli, ["--debug", "--socket", str(tmp_path / "nope.sock"),
+                                      "agents"])
+    assert isinstance(result.exception, Unreachable)
+
+
 def test_settings_schema_completion_and_units(tmp_path: Path) -> None:
     runner = CliRunner()
-    settings = json.loads(runner.invoke(cli, ["--json", "settings"]).output)
+    settings = json.loads(runner.invoke(cli, ["--json", "settings"]).output)["settings"]
     assert {s["env"] for s in settings} >= {"HYPERHIVE_INBOX_CAP", "HYPERHIVE_MAX_FRAME_BYTES"}
     schema = json.loads(runner.invoke(cli, ["wire-schema"]).output)
     assert "recv" in schema["requests"]
@@ -168,6 +211,18 @@ def test_a_receiver_that_hangs_up_does_not_keep_the_mail(daemon: DaemonProcess) 
     assert (status["unread"], status["in_flight"]) == (0, 0)
 
 
+def answer_with_options(daemon: DaemonProcess, question: int) -> None:
+    """Answer a yes/no question: a wrong option first, then yes, then again."""
+    wrong = hive(daemon, "answer", str(question), "maybe")
+    assert wrong.exit_code == 4, wrong.output
+    assert "not one of its options" in wrong.output and "hint: options: yes, no" in wrong.output
+    done = hive(daemon, "answer", str(question), "Yes")
+    assert done.exit_code == 0, done.output
+    assert f"#{question} answered: yes (quinn is told)" in done.output
+    again = hive(daemon, "answer", str(question), "no")
+    assert again.exit_code == 4 and "already answered by operator: yes" in again.output
+
+
 def test_the_operator_lists_and_answers_questions(daemon: DaemonProcess) -> None:
     from hive_c0re.wire import Client
 
@@ -185,17 +240,10 @@ def test_the_operator_lists_and_answers_questions(daemon: DaemonProcess) -> None
         for word in ("time left", str(asked["id"]), "quinn", "[bold]friday[/bold]",
                      "yes | no", "(free text)", "9m", "59m"):
             assert word in table.output, table.output
-        listed = json.loads(hive(daemon, "--json", "questions").output)
+        listed = json.loads(hive(daemon, "--json", "questions").output)["questions"]
         assert [q["id"] for q in listed] == [asked["id"], free["id"]]
 
-        wrong = hive(daemon, "answer", str(asked["id"]), "maybe")
-        assert wrong.exit_code == 4, wrong.output
-        assert "not one of its options" in wrong.output and "hint: options: yes, no" in wrong.output
-        done = hive(daemon, "answer", str(asked["id"]), "Yes")
-        assert done.exit_code == 0, done.output
-        assert f"#{asked['id']} answered: yes (quinn is told)" in done.output
-        again = hive(daemon, "answer", str(asked["id"]), "no")
-        assert again.exit_code == 4 and "already answered by operator: yes" in again.output
+        answer_with_options(daemon, asked["id"])
         typed = hive(daemon, "--json", "answer", str(free["id"]), "-", input="busy\n")
         assert typed.exit_code == 0, typed.output
         assert json.loads(typed.output)["answer"] == "busy"

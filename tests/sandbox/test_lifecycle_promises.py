@@ -30,7 +30,7 @@ def test_purge_after_a_plain_destroy_wipes_the_kept_state(container_hive: Sandbo
     assert state_dir(hive, "bob").exists()  # a plain destroy keeps the state
     ok(hive, "destroy", "--purge", "--yes", "bob")
     assert not state_dir(hive, "bob").exists()
-    listed = json.loads(ok(hive, "--json", "agents"))
+    listed = json.loads(ok(hive, "--json", "agents"))["agents"]
     assert "bob" not in [agent["name"] for agent in listed]
     # A name purged is free again: spawning it starts from a fresh seed.
     ok(hive, "spawn", "bob")

@@ -126,7 +126,7 @@ class Story:
         return done.stdout
 
     def pending(self, agent: str, kind: str) -> dict[str, Any] | None:
-        found = json.loads(self.operator("--json", "approvals"))
+        found = json.loads(self.operator("--json", "approvals"))["approvals"]
         return next((a for a in found if (a["agent"], a["kind"]) == (agent, kind)), None)
 
     def approve(self, agent: str, kind: str) -> dict[str, Any]:
