@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from hive_ag3nt import __version__
-from hive_c0re.errors import HiveGroup
+from hive_c0re.command import HiveGroup
 
 
 def _client(socket: Path | None) -> Any:

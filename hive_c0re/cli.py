@@ -2,7 +2,7 @@
 
 Each operator command asks the daemon (or works locally) and returns an
 :class:`output.Result`; the group prints it once, as ``--json`` says, and
-:class:`HiveGroup` turns any HiveError into its message and exit code.
+:class:`~hive_c0re.command.HiveGroup` turns any HiveError into its message and exit code.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from hive_c0re import __version__, output
-from hive_c0re.errors import ExitCode, HiveError, HiveGroup
+from hive_c0re.command import HiveGroup
+from hive_c0re.errors import ExitCode, HiveError
 from hive_c0re.output import Result
 from hive_c0re.settings import SETTINGS
 

@@ -2,16 +2,13 @@
 
 Every error carries a message a person can act on and an optional hint. Only
 the command lines turn them into exit codes, all three in one place
-(:class:`HiveGroup`); on the wire they travel as ``error`` (and ``code``) in an
+(:class:`hive_c0re.command.HiveGroup`); on the wire they travel as ``error`` (and ``code``) in an
 answer.
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any
-
-import click
 
 
 class ExitCode(IntEnum):
@@ -92,32 +89,3 @@ _BY_CODE: dict[str, type[HiveError]] = {
 def from_wire(code: str | None, message: str, hint: str | None = None) -> HiveError:
     """Rebuild the error a daemon answered with, so clients can branch on its class."""
     return _BY_CODE.get(code or "error", HiveError)(message, hint=hint)
-
-
-EXIT_CODES = "\b\nExit codes:\n" + "\n".join(
-    f"  {code.value}  {code.name.lower().replace('_', ' ')}" for code in ExitCode
-)
-
-
-class HiveGroup(click.Group):
-    """A program's command group: a HiveError from any command becomes its message,
-    its hint and its exit code, here and nowhere else.
-
-    A group with a ``--debug`` flag shows the traceback instead when it is given.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("epilog", EXIT_CODES)
-        kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
-        super().__init__(*args, **kwargs)
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except HiveError as exc:
-            if ctx.params.get("debug"):
-                raise
-            click.secho(f"error: {exc.message}", fg="red", err=True)
-            if exc.hint:
-                click.echo(f"hint: {exc.hint}", err=True)
-            raise click.exceptions.Exit(exc.exit_code) from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from hive_c0re.errors import HiveGroup
+from hive_c0re.command import HiveGroup
 from hive_m1nd import __version__
 
 
