@@ -74,7 +74,7 @@ class Manager:
     async def _install(self) -> None:
         spec = await asyncio.to_thread(self._prepare, self.settings.manager_command)
         await self.lifecycle.ensure_egress()
-        self.lifecycle.hive.watch_containers()
+        self.lifecycle.watch()
         await asyncio.to_thread(self.lifecycle.backend.install, spec)
 
     async def _start_if_inactive(self) -> None:
@@ -82,7 +82,7 @@ class Manager:
             await self._start_unit(self.lifecycle.backend.start)
 
     async def _start_unit(self, step: Callable[[str], None]) -> None:
-        heard = self.lifecycle.hive.expect_agent(MANAGER)
+        heard = self.lifecycle.sockets.expect_agent(MANAGER)
         await asyncio.to_thread(step, MANAGER)
         await self.lifecycle.until_heard(MANAGER, heard)
         log.info("manager container started", extra={"HIVE_AGENT": MANAGER})
@@ -118,7 +118,7 @@ class Manager:
             self._want(Desired.RUNNING)
             await self._install()
             await self._start_if_inactive()
-        self.lifecycle.hive.announce("started", MANAGER)
+        self.lifecycle.mail.announce("started", MANAGER)
         return self.record()
 
     async def stop(self) -> AgentRecord:
@@ -127,7 +127,7 @@ class Manager:
             self._want(Desired.STOPPED)
             await asyncio.to_thread(self.lifecycle.backend.stop, MANAGER)
         log.info("stopped the manager", extra={"HIVE_AGENT": MANAGER})
-        self.lifecycle.hive.announce("stopped", MANAGER)
+        self.lifecycle.mail.announce("stopped", MANAGER)
         return self.record()
 
     async def restart(self, *, reinstall: bool = False) -> AgentRecord:
@@ -137,7 +137,7 @@ class Manager:
             if reinstall:
                 await self._install()
             await self._start_unit(self.lifecycle.backend.restart)
-        self.lifecycle.hive.announce("rebuilt" if reinstall else "restarted", MANAGER)
+        self.lifecycle.mail.announce("rebuilt" if reinstall else "restarted", MANAGER)
         return self.record()
 
     def ensure_proposed_disk(self) -> None:
