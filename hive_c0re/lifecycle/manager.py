@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from hive_c0re.broker.store import AgentRecord, Desired
 from hive_c0re.errors import InvalidInput
@@ -22,16 +22,18 @@ from hive_c0re.lifecycle import disk
 from hive_c0re.lifecycle.agent_config import AgentConfig
 from hive_c0re.lifecycle.backend import (
     POLICY_FILE,
+    Backend,
     ContainerSpec,
+    Resources,
     container_command,
     write_if_changed,
 )
+from hive_c0re.lifecycle.ports import AgentSockets, Announcer, WatchContainers
 from hive_c0re.lifecycle.ui_secret import ensure_ui_secret
 from hive_c0re.lifecycle.uids import MANAGER_BASE
 from hive_c0re.names import MANAGER
-
-if TYPE_CHECKING:
-    from hive_c0re.lifecycle.agents import Lifecycle
+from hive_c0re.paths import Paths
+from hive_c0re.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +48,38 @@ MANAGER_POLICY = {
 MANAGER_DESIRED = "desired"  # in the manager's daemon-owned state dir: running or stopped
 
 
+class Steps(Protocol):
+    """What the manager shares with every agent's container (the lifecycle has it all)."""
+
+    @property
+    def backend(self) -> Backend: ...
+    @property
+    def paths(self) -> Paths: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def mail(self) -> Announcer: ...
+    @property
+    def sockets(self) -> AgentSockets: ...
+    @property
+    def watch(self) -> WatchContainers: ...
+
+    def lock(self, name: str) -> asyncio.Lock: ...
+
+    async def ensure_egress(self) -> None: ...
+
+    async def until_heard(self, name: str, heard: asyncio.Event) -> None: ...
+
+    def writable_dirs(self, top: Path, owner: int, resources: Resources) -> tuple[Path, Path]:
+        ...
+
+    def environment(self, name: str) -> dict[str, str]: ...
+
+
 class Manager:
     """The manager's verbs, run with the lifecycle's locks, backend and steps."""
 
-    def __init__(self, lifecycle: Lifecycle) -> None:
+    def __init__(self, lifecycle: Steps) -> None:
         self.lifecycle = lifecycle
         self.paths = lifecycle.paths
         self.settings = lifecycle.settings
