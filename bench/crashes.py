@@ -105,7 +105,7 @@ class Kill:
 
     @property
     def announce_share(self) -> float | None:
-        """From the daemon's crash log line to the commit: ``Hive.announce``'s part."""
+        """From the daemon's crash log line to the commit: ``Mailroom.announce``'s part."""
         return None if self.logged is None else self.committed - self.logged
 
 

@@ -14,10 +14,16 @@ import asyncio
 import json
 import logging
 import re
+import subprocess
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+from hive_c0re.broker.models import HiveEvent
+from hive_c0re.broker.store import Desired, Store
+from hive_c0re.lifecycle.agents import Lifecycle
+from hive_c0re.lifecycle.ports import Announcer
 
 log = logging.getLogger(__name__)
 
@@ -82,18 +88,36 @@ class CrashJudge:
         return True
 
 
+class UnitSignals(Protocol):
+    """Where the crash watch hears of agent units changing state."""
+
+    def start(self, loop: asyncio.AbstractEventLoop, on_change: Callable[[str], None]) -> None:
+        """Call ``on_change(unit)`` from ``loop`` whenever an agent's unit changes."""
+        ...
+
+    def stop(self) -> None: ...
+
+
+class Runner(Protocol):
+    """``systemctl`` for the hive's manager (:class:`~hive_c0re.lifecycle.backend.Systemctl`)."""
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]: ...
+
+
 class UnitBus:
     """systemd's unit signals through pystemd, read from an asyncio loop."""
 
-    def __init__(self, user_mode: bool, on_change: Callable[[str], None]) -> None:
+    def __init__(self, user_mode: bool) -> None:
+        # Imported here: only a hive with containers pays for pystemd's C extension.
         from pystemd.dbuslib import DBus
 
         self.bus: Any = DBus(user_mode=user_mode)
-        self.on_change = on_change
+        self.on_change: Callable[[str], None] = lambda unit: None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._callback: Callable[..., None] | None = None
 
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+    def start(self, loop: asyncio.AbstractEventLoop, on_change: Callable[[str], None]) -> None:
+        self.on_change = on_change
         self.bus.open()
 
         # pystemd hangs its own data on the callback, which a bound method cannot carry.
@@ -171,7 +195,7 @@ _EXIT_CODES = {"1": "exited", "2": "killed", "3": "dumped"}
 _PROPS = ("ActiveState", "SubState", "Result", "ExecMainStatus", "ExecMainCode", "InvocationID")
 
 
-def read_state(systemctl: Any, unit: str) -> UnitState:
+def read_state(systemctl: Runner, unit: str) -> UnitState:
     """The unit's state in one ``systemctl show`` (blocking: call it from a thread)."""
     args = ["show", unit, *(f"--property={p}" for p in _PROPS)]
     found = dict(line.partition("=")[::2]
@@ -184,28 +208,36 @@ def read_state(systemctl: Any, unit: str) -> UnitState:
                      invocation=found.get("InvocationID", ""))
 
 
+def reported_crashes() -> set[str]:
+    """The invocations already reported, from the hive event log (across daemon restarts)."""
+    rows = HiveEvent.select(HiveEvent.data).where(HiveEvent.kind == "container_crash")
+    return {json.loads(row.data).get("invocation", "") for row in rows} - {""}
+
+
+Journal = Callable[[str], list[str]]
+
+
 class CrashWatch:
     """Reports container crashes to the manager; restarts only where the policy says so."""
 
-    def __init__(self, hive: Any, user_mode: bool, reconcile_every: float) -> None:
-        self.hive = hive
-        self.lifecycle = hive.lifecycle
+    def __init__(self, lifecycle: Lifecycle, store: Store, announcer: Announcer, *,
+                 bus: UnitSignals, systemctl: Runner, reconcile_every: float,
+                 reported: set[str], journal: Journal = recent_journal,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.lifecycle = lifecycle
+        self.store = store
+        self.announcer = announcer
+        self.bus = bus
+        self.systemctl = systemctl
         self.reconcile_every = reconcile_every
-        self.judge = CrashJudge(self._expected, self._already_reported())
-        self.bus = UnitBus(user_mode, self._changed)
+        self.judge = CrashJudge(self._expected, reported)
+        self.journal = journal
+        self.clock = clock
         self.restarts: dict[str, list[float]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def _already_reported(self) -> set[str]:
-        from hive_c0re.broker.models import HiveEvent
-
-        rows = HiveEvent.select(HiveEvent.data).where(HiveEvent.kind == "container_crash")
-        return {json.loads(row.data).get("invocation", "") for row in rows} - {""}
-
     def _expected(self, agent: str) -> bool:
-        from hive_c0re.broker.store import Desired
-
-        record = self.hive.store.agent_or_none(agent)
+        record = self.store.agent_or_none(agent)
         if record is None or record.desired is not Desired.RUNNING:
             return True  # stopped or destroyed on purpose
         return bool(self.lifecycle.lock(agent).locked())  # an action is in flight
@@ -214,7 +246,7 @@ class CrashWatch:
         """Listen on the bus; every ``reconcile_every`` seconds, look at every agent."""
         loop = asyncio.get_running_loop()
         try:
-            self.bus.start(loop)
+            self.bus.start(loop, self._changed)
         except Exception as exc:
             log.error("crash watch cannot listen on D-Bus (%s); reconcile passes only", exc)
         try:
@@ -225,15 +257,13 @@ class CrashWatch:
             self.bus.stop()
 
     async def reconcile(self) -> None:
-        from hive_c0re.broker.store import Desired
-
-        for agent in self.hive.store.agents():
+        for agent in self.store.agents():
             if agent.desired is Desired.RUNNING and agent.uid_base is not None:
                 await self.check(agent.name)
 
     def _changed(self, unit: str) -> None:
         agent = agent_of(unit)
-        if agent is None or self.hive.store.agent_or_none(agent) is None:
+        if agent is None or self.store.agent_or_none(agent) is None:
             return
         task = asyncio.get_running_loop().create_task(self.check(agent))
         self._tasks.add(task)
@@ -242,7 +272,7 @@ class CrashWatch:
     async def check(self, agent: str) -> None:
         unit = self.lifecycle.backend.unit(agent)
         try:
-            state = await asyncio.to_thread(read_state, self.lifecycle.backend.systemctl, unit)
+            state = await asyncio.to_thread(read_state, self.systemctl, unit)
         except Exception as exc:
             log.warning("cannot read %s: %s", unit, exc, extra={"HIVE_AGENT": agent})
             return
@@ -250,29 +280,30 @@ class CrashWatch:
             await self.report(agent, state)
 
     async def report(self, agent: str, state: UnitState) -> None:
-        lines = await asyncio.to_thread(recent_journal, state.unit)
+        lines = await asyncio.to_thread(self.journal, state.unit)
         log.warning("container of %s crashed: %s (status %s)", agent, state.result,
                     state.exit_status, extra={"HIVE_AGENT": agent})
         data = crash_report(agent, state, lines)
         data.pop("event")
         data.pop("agent")
-        self.hive.announce("container_crash", agent, **data)
+        self.announcer.announce("container_crash", agent, **data)
         await self._maybe_restart(agent)
 
     async def _maybe_restart(self, agent: str) -> None:
         """Restart only when the agent's policy asks, and never faster than its burst allows."""
         try:
-            policy = (await asyncio.to_thread(self.lifecycle.applied_config, agent)).restart
+            config = await asyncio.to_thread(self.lifecycle.seeding.applied_config, agent)
         except Exception as exc:
             log.warning("no restart policy for %s: %s", agent, exc, extra={"HIVE_AGENT": agent})
             return
+        policy = config.restart
         if policy.policy != "restart":
             return
-        now = time.monotonic()
+        now = self.clock()
         recent = [t for t in self.restarts.get(agent, []) if now - t < policy.interval_seconds]
         if len(recent) >= policy.burst:
-            self.hive.announce("restart_limit", agent, burst=policy.burst,
-                               interval_seconds=policy.interval_seconds)
+            self.announcer.announce("restart_limit", agent, burst=policy.burst,
+                                    interval_seconds=policy.interval_seconds)
             return
         self.restarts[agent] = [*recent, now]
         await self.lifecycle.start(agent)

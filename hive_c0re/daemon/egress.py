@@ -17,23 +17,13 @@ import sys
 from pathlib import Path
 
 from hive_c0re.daemon.activation import bind_unix
-from hive_c0re.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
-DEFAULT_UPSTREAM = "https://api.anthropic.com"
 # Every process of every container may connect; who it is comes from SO_PEERCRED.
 SOCKET_MODE = 0o666
 RESTART_PAUSE = 1.0
 STOP_WAIT = 10.0
-
-
-def checked_upstream(url: str) -> str:
-    """The model API's base URL from the agent environment file, if it is one."""
-    if not url.startswith(("http://", "https://")) or any(c.isspace() for c in url):
-        raise InvalidInput(f"ANTHROPIC_BASE_URL {url!r} is not an http(s) URL",
-                           hint="set it in agent_env_file like https://api.anthropic.com")
-    return url
 
 
 class EgressProxy:

@@ -5,22 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 from hive_c0re import wire
 from hive_c0re.broker.approvals import ApprovalRecord, Status
 from hive_c0re.broker.store import AgentRecord, Delivery
+from hive_c0re.daemon.hive import Hive
+from hive_c0re.daemon.sockets import Caller
 from hive_c0re.errors import InvalidInput, PolicyRefused
 from hive_c0re.names import MANAGER, OPERATOR, validate_agent_name, validate_recipient
 
-if TYPE_CHECKING:
-    from pathlib import Path
-
-    from hive_c0re.daemon.service import Caller, Hive
-
 log = logging.getLogger(__name__)
 
-Handler = Callable[["Hive", "Caller", dict[str, Any]], Awaitable[dict[str, Any]]]
+Handler = Callable[[Hive, Caller, dict[str, Any]], Awaitable[dict[str, Any]]]
 HANDLERS: dict[str, Handler] = {}
 
 
@@ -41,7 +39,7 @@ def _messages(found: list[Delivery]) -> dict[str, Any]:
 
 def _agent_view(hive: Hive, agent: AgentRecord) -> dict[str, Any]:
     return _mailbox_view(hive, agent, hive.paths.agent_socket(agent.name),
-                         hive.is_listening(agent.name))
+                         hive.sockets.is_listening(agent.name))
 
 
 def _mailbox_view(hive: Hive, agent: AgentRecord, socket: Path,
@@ -57,7 +55,7 @@ def _mailbox_view(hive: Hive, agent: AgentRecord, socket: Path,
         "socket": str(socket),
         "listening": listening,
         # Why it is not listening, while its socket cannot be bound (retried).
-        "socket_error": hive.socket_error(agent.name),
+        "socket_error": hive.sockets.socket_error(agent.name),
     }
 
 
@@ -81,12 +79,12 @@ async def agent_status(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict
 
 async def _manager_view(hive: Hive) -> dict[str, Any]:
     """The manager as the operator sees it: it has no store row, so built from its parts."""
-    lifecycle = hive.lifecycle
+    lifecycle = hive.containers.lifecycle
     has_container = bool(hive.settings.manager_command)
     # Without a container the manager is a plain mailbox: desired none, no uid range.
-    record = lifecycle.manager_record() if has_container else AgentRecord(MANAGER, (), 0.0)
+    record = lifecycle.manager.record() if has_container else AgentRecord(MANAGER, (), 0.0)
     running = has_container and await asyncio.to_thread(lifecycle.backend.is_active, MANAGER)
-    view = _mailbox_view(hive, record, hive.paths.manager_socket, hive.manager is not None)
+    view = _mailbox_view(hive, record, hive.paths.manager_socket, hive.sockets.manager is not None)
     return {**view, "running": running}
 
 
@@ -94,7 +92,7 @@ async def _manager_view(hive: Hive) -> dict[str, Any]:
 async def register(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
     name = validate_agent_name(args["name"])
     agent = hive.store.register_agent(name, args.get("allowed_recipients", []))
-    await hive.listen_for_agent(name)
+    await hive.sockets.listen_for_agent(name)
     hive.report_status()
     log.info("registered agent %s (allowed recipients: %s)", name,
              ", ".join(agent.allowed_recipients) or "anyone", extra={"HIVE_AGENT": name})
@@ -105,7 +103,7 @@ async def register(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str
 async def unregister(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
     name = validate_agent_name(args["name"])
     hive.store.unregister_agent(name)
-    hive.stop_listening_for_agent(name)
+    hive.sockets.stop_listening_for_agent(name)
     hive.report_status()
     log.info("unregistered agent %s; its mail is kept", name, extra={"HIVE_AGENT": name})
     return wire.ok()
@@ -114,7 +112,7 @@ async def unregister(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[s
 @handles("send")
 async def send(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
     to = validate_recipient(args["to"])
-    ids = hive.send(caller.name, to, args["body"], args.get("in_reply_to"))
+    ids = hive.mail.send(caller.name, to, args["body"], args.get("in_reply_to"))
     return wire.ok(ids=ids)
 
 
@@ -149,7 +147,7 @@ async def _wait_for_mail(
         if found or remaining <= 0:
             return found
         # No await between take() and registering the waiter: no wake-up can slip by.
-        await hive.signals.wait(mailbox, remaining)
+        await hive.mail.signals.wait(mailbox, remaining)
 
 
 @handles("ack_turn")
@@ -163,7 +161,7 @@ async def requeue_inflight(hive: Hive, caller: Caller, args: dict[str, Any]) -> 
     if count:
         log.info("requeued %d in-flight message(s) of %s", count, caller.name,
                  extra={"HIVE_AGENT": caller.name})
-        hive.signals.notify(caller.name)
+        hive.mail.signals.notify(caller.name)
     return wire.ok(requeued=count)
 
 
@@ -182,7 +180,7 @@ def _target(caller: Caller, name: object, verb: str) -> str:
 def _lifecycle_verb(verb: str, action_name: str | None = None) -> Handler:
     async def handle(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
         name = _target(caller, args["name"], verb)
-        action = getattr(hive.lifecycle, action_name or verb)
+        action = getattr(hive.containers.lifecycle, action_name or verb)
         agent = await action(name)
         hive.report_status()
         if name == MANAGER:
@@ -204,7 +202,7 @@ async def get_logs(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str
 
     name = validate_agent_name(args["agent"])
     hive.store.agent(name)  # raises NotFound
-    unit = hive.lifecycle.backend.unit(name)
+    unit = hive.containers.lifecycle.backend.unit(name)
     lines = await asyncio.to_thread(recent_journal, unit, args.get("lines", 100))
     return wire.ok(unit=unit, lines=lines)
 
@@ -212,7 +210,7 @@ async def get_logs(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str
 @handles("report_login")
 async def report_login(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
     # Coalesced and rate-limited: an agent reporting in a loop writes next to nothing.
-    hive.reports.login(caller.name, bool(args["logged_in"]))
+    hive.mail.reports.login(caller.name, bool(args["logged_in"]))
     return wire.ok()
 
 
@@ -227,7 +225,7 @@ async def mail(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, An
 @handles("destroy")
 async def destroy(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
     name = validate_agent_name(args["name"])
-    await hive.lifecycle.destroy(name, purge=args.get("purge", False))
+    await hive.containers.lifecycle.destroy(name, purge=args.get("purge", False))
     hive.report_status()
     return wire.ok()
 
@@ -238,7 +236,7 @@ def _approvals(hive: Hive, found: list[ApprovalRecord]) -> dict[str, Any]:
 
 @handles("pending")
 async def pending(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
-    return _approvals(hive, hive.approvals.pending())
+    return _approvals(hive, hive.containers.approvals.pending())
 
 
 @handles("approvals")
@@ -246,35 +244,37 @@ async def approvals(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[st
     status = args.get("status")
     if status is not None and status not in {s.value for s in Status}:
         raise InvalidInput(f"approvals.status must be one of {', '.join(s.value for s in Status)}")
-    hive.approvals.pending()  # fails requests whose agent vanished before listing them
-    return _approvals(hive, hive.approvals.book.listing(Status(status) if status else None))
+    flow = hive.containers.approvals
+    flow.pending()  # fails requests whose agent vanished before listing them
+    return _approvals(hive, flow.book.listing(Status(status) if status else None))
 
 
 @handles("approve")
 async def approve(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
-    return wire.ok(approval=(await hive.approvals.approve(args["approval"])).as_wire())
+    return wire.ok(approval=(await hive.containers.approvals.approve(args["approval"])).as_wire())
 
 
 @handles("deny")
 async def deny(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
-    return wire.ok(approval=(await hive.approvals.deny(args["approval"], args["note"])).as_wire())
+    record = await hive.containers.approvals.deny(args["approval"], args["note"])
+    return wire.ok(approval=record.as_wire())
 
 
 @handles("request_spawn")
 async def request_spawn(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
-    record = hive.approvals.request_spawn(args["name"], args.get("description"))
+    record = hive.containers.approvals.request_spawn(args["name"], args.get("description"))
     return wire.ok(approval=record.as_wire())
 
 
 @handles("request_init_config")
 async def request_init_config(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
-    record = hive.approvals.request_init_config(args["name"], args.get("description"))
+    record = hive.containers.approvals.request_init_config(args["name"], args.get("description"))
     return wire.ok(approval=record.as_wire())
 
 
 @handles("request_apply_commit")
 async def request_apply_commit(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
-    record = await hive.approvals.request_apply_commit(args["agent"], args["sha"],
+    record = await hive.containers.approvals.request_apply_commit(args["agent"], args["sha"],
                                                        args.get("description"))
     return wire.ok(approval=record.as_wire())
 
@@ -290,12 +290,12 @@ async def ask(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any
         ttl=args.get("ttl_seconds", wire.DEFAULT_TTL))
     record = change.record
     if change.notified is not None:
-        hive.signals.notify(change.notified)
+        hive.mail.signals.notify(change.notified)
     hive.scheduler.due_changed(record.deadline)
     log.info("question #%d: %s asks %s", record.id, caller.name, record.target,
              extra={"HIVE_AGENT": caller.name, "HIVE_TO": record.target})
     if MANAGER not in (caller.name, record.target):
-        hive.tell_manager_for(caller.name, "question_asked", caller.name, id=record.id,
+        hive.mail.tell_manager_for(caller.name, "question_asked", caller.name, id=record.id,
                               to=record.target, question=record.question)
     return wire.ok(question=record.as_wire())
 
@@ -305,11 +305,11 @@ async def answer(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, 
     change = hive.questions.answer(args["question_id"], caller.name, args["answer"])
     record = change.record
     if change.notified is not None:
-        hive.signals.notify(change.notified)
+        hive.mail.signals.notify(change.notified)
     log.info("question #%d of %s answered by %s", record.id, record.asker, caller.name,
              extra={"HIVE_AGENT": record.asker, "HIVE_FROM": caller.name})
     if MANAGER not in (caller.name, record.asker):
-        hive.tell_manager_for(caller.name, "question_answered", record.asker, id=record.id,
+        hive.mail.tell_manager_for(caller.name, "question_answered", record.asker, id=record.id,
                               by=caller.name, question=record.question)
     return wire.ok(question=record.as_wire())
 

@@ -15,13 +15,12 @@ import re
 import shutil
 from collections import defaultdict
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from hive_c0re.broker.store import AgentRecord, Desired
-from hive_c0re.daemon.egress import DEFAULT_UPSTREAM, EgressProxy, checked_upstream
+from hive_c0re.broker.store import AgentRecord, Desired, Store
+from hive_c0re.egress.upstream import DEFAULT_UPSTREAM, checked_upstream
 from hive_c0re.errors import HiveError, InvalidInput
 from hive_c0re.lifecycle import disk
-from hive_c0re.lifecycle.agent_config import AgentConfig, load_agent_config
+from hive_c0re.lifecycle.agent_config import AgentConfig
 from hive_c0re.lifecycle.backend import (
     POLICY_FILE,
     Backend,
@@ -30,16 +29,14 @@ from hive_c0re.lifecycle.backend import (
     container_command,
     size_bytes,
 )
-from hive_c0re.lifecycle.gitrepo import ConfigRepo
-from hive_c0re.lifecycle.manager import MANAGER_POLICY as MANAGER_POLICY
 from hive_c0re.lifecycle.manager import Manager
-from hive_c0re.lifecycle.proposed import CONFIG_FILE, ProposedRepos
+from hive_c0re.lifecycle.ports import AgentSockets, Egress, Mail, WatchContainers
+from hive_c0re.lifecycle.seeding import Seeding
 from hive_c0re.lifecycle.ui_secret import ensure_ui_secret
-from hive_c0re.lifecycle.uids import MANAGER_BASE, UID_RANGE, check_agent_base
+from hive_c0re.lifecycle.uids import UID_RANGE, check_agent_base
 from hive_c0re.names import MANAGER, SYSTEM, validate_container_name
-
-if TYPE_CHECKING:
-    from hive_c0re.daemon.service import Hive
+from hive_c0re.paths import Paths
+from hive_c0re.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -50,19 +47,22 @@ MODEL_UID = 1000  # the model's side inside every container (hive_ag3nt/separati
 class Lifecycle:
     """Every container-changing action of the hive goes through here."""
 
-    def __init__(self, hive: Hive, backend: Backend) -> None:
-        self.hive = hive
-        self.backend = backend
-        self.paths = hive.paths
-        self.settings = hive.settings
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self.proposed = ProposedRepos(self.paths, self.settings.proposal_max_bytes)
-        self.manager = Manager(self)
-        if self.settings.uid_base_start % UID_RANGE:
+    def __init__(self, backend: Backend, store: Store, paths: Paths, settings: Settings, *,
+                 mail: Mail, sockets: AgentSockets, egress: Egress,
+                 watch: WatchContainers) -> None:
+        if settings.uid_base_start % UID_RANGE:
             raise InvalidInput("setting uid_base_start must be a multiple of 65536")
-        # The agents' slots start lowest; the manager's sits above them all.
-        self.egress = EgressProxy(self.paths.egress_dir,
-                                  first_uid=min(self.settings.uid_base_start, MANAGER_BASE))
+        self.backend = backend
+        self.store = store
+        self.paths = paths
+        self.settings = settings
+        self.mail = mail
+        self.sockets = sockets
+        self.egress = egress
+        self.watch = watch
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.seeding = Seeding(paths, settings.proposal_max_bytes)
+        self.manager = Manager(self)
 
     def lock(self, name: str) -> asyncio.Lock:
         return self._locks[validate_container_name(name)]
@@ -76,9 +76,9 @@ class Lifecycle:
             if existing is not None and existing.desired not in (Desired.DESTROYED, Desired.NONE):
                 raise InvalidInput(f"agent {name} already exists ({existing.desired})",
                                    hint=f"`hive-c0re start {name}` starts a stopped agent")
-            await asyncio.to_thread(self.prepare_state, name)
-            config = await asyncio.to_thread(self.applied_config, name)
-            store = self.hive.store
+            await asyncio.to_thread(self.seeding.prepare_state, name)
+            config = await asyncio.to_thread(self.seeding.applied_config, name)
+            store = self.store
             store.register_agent(name, list(config.allowed_recipients))
             base = (existing.uid_base if existing and existing.uid_base is not None
                     else check_agent_base(store.free_uid_base(self.settings.uid_base_start)))
@@ -86,7 +86,7 @@ class Lifecycle:
             await self._deploy(agent, config, restart=False)
             log.info("spawned agent %s (uid base %d)", name, base, extra={"HIVE_AGENT": name})
             self._wake(name, "spawn")
-            self.hive.announce("spawned", name, uid_base=base)
+            self.mail.announce("spawned", name, uid_base=base)
             return agent
 
     async def start(self, name: str) -> AgentRecord:
@@ -94,11 +94,11 @@ class Lifecycle:
             return await self.manager.start()
         async with self.lock(name):
             agent = self._container(name)
-            config = await asyncio.to_thread(self.applied_config, name)
-            agent = self.hive.store.set_container(name, desired=Desired.RUNNING)
+            config = await asyncio.to_thread(self.seeding.applied_config, name)
+            agent = self.store.set_container(name, desired=Desired.RUNNING)
             await self._deploy(agent, config, restart=False)
             self._wake(name, "start")
-            self.hive.announce("started", name)
+            self.mail.announce("started", name)
             return agent
 
     async def stop(self, name: str) -> AgentRecord:
@@ -106,10 +106,10 @@ class Lifecycle:
             return await self.manager.stop()
         async with self.lock(name):
             self._container(name)
-            agent = self.hive.store.set_container(name, desired=Desired.STOPPED)
+            agent = self.store.set_container(name, desired=Desired.STOPPED)
             await asyncio.to_thread(self.backend.stop, name)
             log.info("stopped agent %s", name, extra={"HIVE_AGENT": name})
-            self.hive.announce("stopped", name)
+            self.mail.announce("stopped", name)
             return agent
 
     async def restart(self, name: str) -> AgentRecord:
@@ -118,16 +118,16 @@ class Lifecycle:
             return await self.manager.restart()
         async with self.lock(name):
             agent = self._container(name)
-            config = await asyncio.to_thread(self.applied_config, name)
+            config = await asyncio.to_thread(self.seeding.applied_config, name)
             assert agent.uid_base is not None
             await asyncio.to_thread(self.writable_dirs, self.paths.agent_state(name),
                                     agent.uid_base, config.resources)
-            heard = self.hive.expect_agent(name)
+            heard = self.sockets.expect_agent(name)
             await asyncio.to_thread(self.backend.restart, name)
             await self.until_heard(name, heard)
-            self.hive.store.set_container(name, desired=Desired.RUNNING)
+            self.store.set_container(name, desired=Desired.RUNNING)
             self._wake(name, "restart")
-            self.hive.announce("restarted", name)
+            self.mail.announce("restarted", name)
             return agent
 
     async def rebuild(self, name: str) -> AgentRecord:
@@ -140,57 +140,34 @@ class Lifecycle:
             return await self.manager.restart(reinstall=True)
         async with self.lock(name):
             agent = self._container(name)
-            config = await asyncio.to_thread(self.applied_config, name)
+            config = await asyncio.to_thread(self.seeding.applied_config, name)
             if agent.desired is Desired.STOPPED:
                 await self._install(agent, config)
-                self.hive.announce("rebuilt", name, started=False)
+                self.mail.announce("rebuilt", name, started=False)
                 return agent
             await self._deploy(agent, config, restart=True)
             self._wake(name, "rebuild")
-            self.hive.announce("rebuilt", name, started=True)
+            self.mail.announce("rebuilt", name, started=True)
             return agent
 
     async def destroy(self, name: str, *, purge: bool) -> None:
         """Remove the container; keep ``agents/<n>`` and ``applied/<n>`` unless ``purge``."""
         async with self.lock(name):
-            agent = self.hive.store.agent(name)
+            agent = self.store.agent(name)
             if agent.uid_base is not None:
                 await asyncio.to_thread(self.backend.uninstall, name)
             # Kept (unmounted) unless purged; the next spawn mounts it again.
             await asyncio.to_thread(disk.unmount, disk.Disk.under(self.paths.agent_state(name)))
-            self.hive.stop_listening_for_agent(name)
+            self.sockets.stop_listening_for_agent(name)
             shutil.rmtree(self.paths.agent_policy(name), ignore_errors=True)
             if purge:
-                await asyncio.to_thread(self._purge_state, name)
-                self.hive.store.unregister_agent(name)
+                await asyncio.to_thread(self.seeding.purge, name)
+                self.store.unregister_agent(name)
             else:
-                self.hive.store.set_container(name, desired=Desired.DESTROYED)
+                self.store.set_container(name, desired=Desired.DESTROYED)
             log.info("destroyed agent %s%s", name, " and purged its state" if purge else "",
                      extra={"HIVE_AGENT": name})
-            self.hive.announce("destroyed", name, purged=purge)
-
-    # -- the manager (lifecycle/manager.py) ---------------------------------------
-
-    def manager_uid(self) -> int:
-        """The manager's uid range: a slot of its own, never an agent's."""
-        return self.manager.uid()
-
-    async def ensure_manager(self) -> None:
-        """Create (idempotently) and start the manager's container, if the hive has one,
-        unless the operator stopped it."""
-        await self.manager.ensure()
-
-    def manager_desired(self) -> Desired:
-        """What the operator wants of the manager: running unless they stopped it."""
-        return self.manager.desired()
-
-    def manager_record(self) -> AgentRecord:
-        """The manager as an agent record (it has no row of its own in the store)."""
-        return self.manager.record()
-
-    def ensure_proposed_disk(self) -> None:
-        """Put every proposed config repo (the manager's ``/agents``) on a disk of its own."""
-        self.manager.ensure_proposed_disk()
+            self.mail.announce("destroyed", name, purged=purge)
 
     async def settle(self, name: str) -> None:
         """Raise unless the container is still up after the settle time."""
@@ -206,12 +183,12 @@ class Lifecycle:
             await self.ensure_egress()
         except HiveError as exc:
             log.error("could not start the egress: %s", exc)
-        for agent in self.hive.store.agents():
+        for agent in self.store.agents():
             if agent.desired is not Desired.RUNNING:
                 continue
             try:
                 async with self.lock(agent.name):
-                    config = await asyncio.to_thread(self.applied_config, agent.name)
+                    config = await asyncio.to_thread(self.seeding.applied_config, agent.name)
                     if not await asyncio.to_thread(self.backend.is_active, agent.name):
                         await self._deploy(agent, config, restart=False)
                         self._wake(agent.name, "start")
@@ -220,13 +197,6 @@ class Lifecycle:
                           extra={"HIVE_AGENT": agent.name})
 
     # -- config -----------------------------------------------------------------
-
-    def applied_config(self, name: str) -> AgentConfig:
-        repo = ConfigRepo(self.paths.applied_repo(name))
-        text = repo.read_file(repo.head(), CONFIG_FILE)
-        if text is None:
-            raise HiveError(f"{name}'s applied config has no {CONFIG_FILE}")
-        return load_agent_config(text)
 
     def spec(self, agent: AgentRecord, config: AgentConfig,
              writable: tuple[Path, Path]) -> ContainerSpec:
@@ -290,12 +260,12 @@ class Lifecycle:
 
     async def _install(self, agent: AgentRecord, config: AgentConfig) -> None:
         """Hand the container its policy and socket and install its unit; start nothing."""
-        self.hive.store.register_agent(agent.name, list(config.allowed_recipients))
-        self.hive.watch_containers()
+        self.store.register_agent(agent.name, list(config.allowed_recipients))
+        self.watch()
         self._write_policy(agent.name, config)
         assert agent.uid_base is not None
         ensure_ui_secret(self.paths.agent_policy(agent.name), agent.uid_base)
-        await self.hive.listen_for_agent(agent.name, agent.uid_base)
+        await self.sockets.listen_for_agent(agent.name, agent.uid_base)
         await self.ensure_egress()
         writable = await asyncio.to_thread(self.writable_dirs, self.paths.agent_state(agent.name),
                                            agent.uid_base, config.resources)
@@ -306,7 +276,7 @@ class Lifecycle:
         """Install the agent's container (:meth:`_install`) and (re)start it."""
         await self._install(agent, config)
         step = self.backend.restart if restart else self.backend.start
-        heard = self.hive.expect_agent(agent.name)
+        heard = self.sockets.expect_agent(agent.name)
         await asyncio.to_thread(step, agent.name)
         await self.until_heard(agent.name, heard)
 
@@ -353,28 +323,11 @@ class Lifecycle:
         scratch.chmod(0o644)
         scratch.replace(directory / POLICY_FILE)
 
-    def prepare_state(self, name: str) -> bool:
-        """State dirs with tight modes and both config repos, seeded when new.
-
-        A proposed repo that is already there (the manager's, or whatever it
-        planted) is left alone: the daemon never runs git in it. Return
-        whether the proposed repo was seeded now.
-        """
-        top = self.paths.agent_state(name)
-        top.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        top.mkdir(exist_ok=True, mode=0o700)
-        return self.proposed.seed(name)
-
-    def _purge_state(self, name: str) -> None:
-        for tree in (self.paths.agent_state(name), self.paths.applied_repo(name),
-                     self.paths.proposed_repo(name)):
-            shutil.rmtree(tree, ignore_errors=True)
-
     def _find(self, name: str) -> AgentRecord | None:
-        return next((a for a in self.hive.store.agents() if a.name == name), None)
+        return next((a for a in self.store.agents() if a.name == name), None)
 
     def _container(self, name: str) -> AgentRecord:
-        agent = self.hive.store.agent(name)
+        agent = self.store.agent(name)
         if agent.uid_base is None or agent.desired in (Desired.NONE, Desired.DESTROYED):
             raise InvalidInput(f"agent {name} has no container",
                                hint=f"`hive-c0re spawn {name}` creates it")
@@ -385,6 +338,6 @@ class Lifecycle:
                 "rebuild": "rebuilt"}[action]
         body = json.dumps({"event": "lifecycle", "action": action,
                            "text": f"you were {verb}; check your notes and your mail"})
-        self.hive.send(SYSTEM, name, body, None)
+        self.mail.send(SYSTEM, name, body, None)
 
 

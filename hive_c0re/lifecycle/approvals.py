@@ -12,19 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
 from hive_c0re.broker.approvals import ApprovalBook, ApprovalRecord, Kind, Status
 from hive_c0re.broker.store import Desired
 from hive_c0re.errors import HiveError, InvalidInput, NotFound
-from hive_c0re.lifecycle.agent_config import load_agent_config
-from hive_c0re.lifecycle.gitrepo import ConfigRepo, validate_sha
+from hive_c0re.lifecycle.agents import Lifecycle
+from hive_c0re.lifecycle.gitrepo import validate_sha
 from hive_c0re.lifecycle.manager import MANAGER_REPOS
-from hive_c0re.lifecycle.proposed import CONFIG_FILE, ProposedRepos
+from hive_c0re.lifecycle.ports import Announcer
 from hive_c0re.names import validate_agent_name
-
-if TYPE_CHECKING:
-    from hive_c0re.daemon.service import Hive
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +28,16 @@ STATE_DIR_MISSING = "agent state dir missing"
 
 
 class Approvals:
-    def __init__(self, hive: Hive) -> None:
-        self.hive = hive
-        self.book = ApprovalBook(hive.store)
-        self.paths = hive.paths
-        self.proposed = ProposedRepos(hive.paths, hive.settings.proposal_max_bytes)
+    """The manager's requests and the operator's decisions; ``lifecycle`` carries them out."""
+
+    def __init__(self, book: ApprovalBook, announcer: Announcer, lifecycle: Lifecycle) -> None:
+        self.book = book
+        self.announcer = announcer
+        self.lifecycle = lifecycle
+        self.store = lifecycle.store
+        self.paths = lifecycle.paths
+        self.seeding = lifecycle.seeding
+        self.proposed = lifecycle.seeding.proposed
 
     # -- requests (the manager) ---------------------------------------------------
 
@@ -58,22 +59,12 @@ class Approvals:
         if not self.proposed.exists(name):
             raise NotFound(f"{name} has no proposed config repo",
                            hint="request_init_config seeds one")
-        applied = await asyncio.to_thread(self.proposed.applied, name)
-        # Read the proposal only from a bounded copy of its objects in the daemon's
-        # space: the proposed repo's own git config and layout are the manager's.
-        await asyncio.to_thread(self.proposed.fetch, name, applied, commit)
-        await asyncio.to_thread(self._check_proposal, applied, commit)
+        applied = await asyncio.to_thread(self.seeding.take_proposal, name, commit)
         approval_id = self.book.create(name, Kind.APPLY_COMMIT, commit, description)
         await asyncio.to_thread(applied.tag, f"proposal/{approval_id}", commit)
         log.info("approval #%d: %s asks to apply %s", approval_id, name, commit[:12],
                  extra={"HIVE_AGENT": name})
         return self.book.get(approval_id)
-
-    def _check_proposal(self, applied: ConfigRepo, commit: str) -> None:
-        text = applied.read_file(commit, CONFIG_FILE)
-        if text is None:
-            raise InvalidInput(f"commit {commit[:12]} has no {CONFIG_FILE}")
-        load_agent_config(text)
 
     # -- decisions (the operator) -----------------------------------------------
 
@@ -102,12 +93,12 @@ class Approvals:
     def _resolved(self, record: ApprovalRecord) -> ApprovalRecord:
         """Tell the manager how its request ended (the terminal tag names the step)."""
         tag = f"{record.status}/{record.id}" if record.kind is Kind.APPLY_COMMIT else None
-        self.hive.announce("approval_resolved", record.agent, id=record.id,
+        self.announcer.announce("approval_resolved", record.agent, id=record.id,
                            request=str(record.kind), status=str(record.status), sha=record.sha,
                            tag=tag, note=record.note)
         if record.kind is Kind.INIT_CONFIG and record.status is Status.DEPLOYED:
             # Where the manager, who is told, sees the repo in its container.
-            self.hive.announce("config_ready", record.agent,
+            self.announcer.announce("config_ready", record.agent,
                                path=str(MANAGER_REPOS / record.agent))
         return record
 
@@ -133,28 +124,19 @@ class Approvals:
         return self._resolved(self.book.move(approval_id, Status.DEPLOYED))
 
     async def _carry_out(self, record: ApprovalRecord) -> None:
-        lifecycle = self.hive.lifecycle
         if record.kind is Kind.SPAWN:
-            await lifecycle.spawn(record.agent)
+            await self.lifecycle.spawn(record.agent)
         elif record.kind is Kind.INIT_CONFIG:
-            await asyncio.to_thread(self._seed, record.agent)
+            await asyncio.to_thread(self.seeding.seed_for_manager, record.agent)
         else:
             assert record.sha is not None
             await self._apply(record.agent, record.sha)
 
-    def _seed(self, name: str) -> None:
-        if not self.hive.lifecycle.prepare_state(name):
-            raise InvalidInput(f"something already sits where {name}'s proposed config repo "
-                               "goes; it was left as it is",
-                               hint=f"remove {MANAGER_REPOS / name} in the manager's container")
-
     async def _apply(self, name: str, sha: str) -> None:
         """Move applied main to ``sha`` and deploy it; on failure put the old config back."""
-        applied = ConfigRepo(self.paths.applied_repo(name))
-        previous = await asyncio.to_thread(applied.head)
-        await asyncio.to_thread(applied.set_main, sha, True)
-        lifecycle = self.hive.lifecycle
-        agent = self.hive.store.agent_or_none(name)
+        previous = await asyncio.to_thread(self.seeding.move_main, name, sha)
+        lifecycle = self.lifecycle
+        agent = self.store.agent_or_none(name)
         desired = agent.desired if agent is not None and agent.uid_base is not None else None
         has_container = desired in (Desired.RUNNING, Desired.STOPPED)
         try:
@@ -165,7 +147,7 @@ class Approvals:
             if desired is not Desired.STOPPED:
                 await lifecycle.settle(name)
         except HiveError:
-            await asyncio.to_thread(applied.set_main, previous, True)
+            await asyncio.to_thread(self.seeding.move_main, name, previous)
             if has_container:
                 await lifecycle.rebuild(name)
             raise
@@ -173,6 +155,6 @@ class Approvals:
     async def _tag(self, record: ApprovalRecord, step: str, message: str | None = None) -> None:
         if record.kind is not Kind.APPLY_COMMIT or record.sha is None:
             return
-        applied = ConfigRepo(self.paths.applied_repo(record.agent))
+        applied = self.seeding.applied_repo(record.agent)
         if applied.exists():
             await asyncio.to_thread(applied.tag, f"{step}/{record.id}", record.sha, message)

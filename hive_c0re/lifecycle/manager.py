@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from hive_c0re.broker.store import AgentRecord, Desired
 from hive_c0re.errors import InvalidInput
@@ -22,16 +22,18 @@ from hive_c0re.lifecycle import disk
 from hive_c0re.lifecycle.agent_config import AgentConfig
 from hive_c0re.lifecycle.backend import (
     POLICY_FILE,
+    Backend,
     ContainerSpec,
+    Resources,
     container_command,
     write_if_changed,
 )
+from hive_c0re.lifecycle.ports import AgentSockets, Announcer, WatchContainers
 from hive_c0re.lifecycle.ui_secret import ensure_ui_secret
 from hive_c0re.lifecycle.uids import MANAGER_BASE
 from hive_c0re.names import MANAGER
-
-if TYPE_CHECKING:
-    from hive_c0re.lifecycle.agents import Lifecycle
+from hive_c0re.paths import Paths
+from hive_c0re.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +48,38 @@ MANAGER_POLICY = {
 MANAGER_DESIRED = "desired"  # in the manager's daemon-owned state dir: running or stopped
 
 
+class Steps(Protocol):
+    """What the manager shares with every agent's container (the lifecycle has it all)."""
+
+    @property
+    def backend(self) -> Backend: ...
+    @property
+    def paths(self) -> Paths: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def mail(self) -> Announcer: ...
+    @property
+    def sockets(self) -> AgentSockets: ...
+    @property
+    def watch(self) -> WatchContainers: ...
+
+    def lock(self, name: str) -> asyncio.Lock: ...
+
+    async def ensure_egress(self) -> None: ...
+
+    async def until_heard(self, name: str, heard: asyncio.Event) -> None: ...
+
+    def writable_dirs(self, top: Path, owner: int, resources: Resources) -> tuple[Path, Path]:
+        ...
+
+    def environment(self, name: str) -> dict[str, str]: ...
+
+
 class Manager:
     """The manager's verbs, run with the lifecycle's locks, backend and steps."""
 
-    def __init__(self, lifecycle: Lifecycle) -> None:
+    def __init__(self, lifecycle: Steps) -> None:
         self.lifecycle = lifecycle
         self.paths = lifecycle.paths
         self.settings = lifecycle.settings
@@ -74,7 +104,7 @@ class Manager:
     async def _install(self) -> None:
         spec = await asyncio.to_thread(self._prepare, self.settings.manager_command)
         await self.lifecycle.ensure_egress()
-        self.lifecycle.hive.watch_containers()
+        self.lifecycle.watch()
         await asyncio.to_thread(self.lifecycle.backend.install, spec)
 
     async def _start_if_inactive(self) -> None:
@@ -82,7 +112,7 @@ class Manager:
             await self._start_unit(self.lifecycle.backend.start)
 
     async def _start_unit(self, step: Callable[[str], None]) -> None:
-        heard = self.lifecycle.hive.expect_agent(MANAGER)
+        heard = self.lifecycle.sockets.expect_agent(MANAGER)
         await asyncio.to_thread(step, MANAGER)
         await self.lifecycle.until_heard(MANAGER, heard)
         log.info("manager container started", extra={"HIVE_AGENT": MANAGER})
@@ -118,7 +148,7 @@ class Manager:
             self._want(Desired.RUNNING)
             await self._install()
             await self._start_if_inactive()
-        self.lifecycle.hive.announce("started", MANAGER)
+        self.lifecycle.mail.announce("started", MANAGER)
         return self.record()
 
     async def stop(self) -> AgentRecord:
@@ -127,7 +157,7 @@ class Manager:
             self._want(Desired.STOPPED)
             await asyncio.to_thread(self.lifecycle.backend.stop, MANAGER)
         log.info("stopped the manager", extra={"HIVE_AGENT": MANAGER})
-        self.lifecycle.hive.announce("stopped", MANAGER)
+        self.lifecycle.mail.announce("stopped", MANAGER)
         return self.record()
 
     async def restart(self, *, reinstall: bool = False) -> AgentRecord:
@@ -137,7 +167,7 @@ class Manager:
             if reinstall:
                 await self._install()
             await self._start_unit(self.lifecycle.backend.restart)
-        self.lifecycle.hive.announce("rebuilt" if reinstall else "restarted", MANAGER)
+        self.lifecycle.mail.announce("rebuilt" if reinstall else "restarted", MANAGER)
         return self.record()
 
     def ensure_proposed_disk(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hive_ag3nt.permissions import decide_bash, matches
-from hive_c0re.lifecycle.agents import MANAGER_POLICY
+from hive_c0re.lifecycle.manager import MANAGER_POLICY
 
 _LISTED = MANAGER_POLICY["allowed_bash"]
 assert isinstance(_LISTED, list)

@@ -22,11 +22,11 @@ import pytest
 from aiohttp import web
 
 from hive_ag3nt.egress import Egress, Forwarder
-from hive_c0re.daemon.egress import checked_upstream
 from hive_c0re.egress.addresses import Refused, is_local, is_public, resolve_public
 from hive_c0re.egress.api import ApiForwarder
 from hive_c0re.egress.peers import Peers
 from hive_c0re.egress.tunnel import Tunnels, parse_connect
+from hive_c0re.egress.upstream import checked_upstream
 from hive_c0re.errors import InvalidInput
 
 NOT_PUBLIC = ["127.0.0.1", "127.8.9.1", "::1", "0.0.0.0", "::", "10.1.2.3", "172.20.0.1",

@@ -531,18 +531,14 @@ def test_limit_values_that_would_break_the_unit_are_refused(value: str) -> None:
 
 
 def test_the_hive_runs_nixos_containers_in_their_own_user_namespace(tmp_path: Path) -> None:
-    from hive_c0re.broker.store import Store
-    from hive_c0re.daemon.service import Hive, build_lifecycle
+    from hive_c0re.daemon.containers import build_backend
+    from hive_c0re.lifecycle.backend import Scope, Systemctl
     from hive_c0re.paths import Paths
     from hive_c0re.settings import Settings
 
     paths = Paths(state=tmp_path / "state", runtime=tmp_path / "run")
     settings = Settings.load({"backend": "nixos"}, environ={})
-    store = Store(paths.broker, settings)
-    try:
-        backend = build_lifecycle(Hive(store, paths, settings)).backend
-    finally:
-        store.close()
+    backend = build_backend(settings, paths, Systemctl(Scope(settings.systemd_scope)))
     assert isinstance(backend, NixosBackend)
     assert backend.private_users is True
 

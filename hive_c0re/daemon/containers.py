@@ -1,0 +1,93 @@
+"""The hive's containers: the lifecycle, the approvals and the crash watch, built on first use.
+
+A hive of plain mailboxes never loads the container code: the lifecycle's
+modules (and pystemd, for the crash watch) are imported when a verb or the
+start-up first needs them, which keeps ``hive-c0re serve``'s cold start short.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import TYPE_CHECKING
+
+from hive_c0re.broker.approvals import ApprovalBook
+from hive_c0re.broker.mailroom import Mailroom
+from hive_c0re.broker.store import Store
+from hive_c0re.daemon.egress import EgressProxy
+from hive_c0re.daemon.sockets import Sockets
+from hive_c0re.lifecycle.backend import Backend, Scope, Systemctl
+from hive_c0re.lifecycle.uids import MANAGER_BASE
+from hive_c0re.paths import Paths, unit_dir
+from hive_c0re.settings import Settings
+
+if TYPE_CHECKING:
+    from hive_c0re.daemon.crashwatch import CrashWatch
+    from hive_c0re.lifecycle.agents import Lifecycle
+    from hive_c0re.lifecycle.approvals import Approvals
+
+
+def build_backend(settings: Settings, paths: Paths, systemctl: Systemctl) -> Backend:
+    """The container backend the settings ask for, under ``systemctl``'s manager."""
+    # Imported here: only the backend the settings name is ever loaded.
+    if settings.backend == "nixos":
+        from hive_c0re.lifecycle.nixos import NixosBackend, run_command
+
+        return NixosBackend(run_command, systemctl, flake_for=paths.applied_flake,
+                            private_users=settings.nixos_private_users == "yes")
+    from hive_c0re.lifecycle.nspawn import NspawnBackend
+
+    return NspawnBackend(systemctl, unit_dir(systemctl.scope is Scope.USER),
+                         paths.container_roots)
+
+
+class Containers:
+    """Everything of the hive that runs containers, each part made the first time it is used."""
+
+    def __init__(self, paths: Paths, settings: Settings, store: Store, mail: Mailroom,
+                 sockets: Sockets) -> None:
+        self.paths = paths
+        self.settings = settings
+        self.store = store
+        self.mail = mail
+        self.sockets = sockets
+        self.systemctl = Systemctl(Scope(settings.systemd_scope))
+        # The agents' slots start lowest; the manager's sits above them all.
+        self.egress = EgressProxy(paths.egress_dir,
+                                  first_uid=min(settings.uid_base_start, MANAGER_BASE))
+        self._watching: asyncio.Task[None] | None = None
+
+    @functools.cached_property
+    def lifecycle(self) -> Lifecycle:
+        from hive_c0re.lifecycle.agents import Lifecycle  # cold start: see the module's doc
+
+        backend = build_backend(self.settings, self.paths, self.systemctl)
+        return Lifecycle(backend, self.store, self.paths, self.settings, mail=self.mail,
+                         sockets=self.sockets, egress=self.egress, watch=self.watch)
+
+    @functools.cached_property
+    def approvals(self) -> Approvals:
+        from hive_c0re.lifecycle.approvals import Approvals  # cold start: see the module's doc
+
+        return Approvals(ApprovalBook(self.store), self.mail, self.lifecycle)
+
+    @functools.cached_property
+    def crash_watch(self) -> CrashWatch:
+        # Cold start: pystemd only for a hive with containers.
+        from hive_c0re.daemon.crashwatch import CrashWatch, UnitBus, reported_crashes
+
+        return CrashWatch(self.lifecycle, self.store, self.mail,
+                          bus=UnitBus(self.systemctl.scope is Scope.USER),
+                          systemctl=self.systemctl,
+                          reconcile_every=self.settings.crash_reconcile_interval,
+                          reported=reported_crashes())
+
+    def watch(self) -> None:
+        """Start the crash watch once the hive has containers (a no-op after the first)."""
+        if self._watching is None:
+            self._watching = asyncio.get_running_loop().create_task(self.crash_watch.run())
+
+    async def stop_watching(self) -> None:
+        if self._watching is not None:
+            self._watching.cancel()
+            await asyncio.gather(self._watching, return_exceptions=True)

@@ -1,0 +1,81 @@
+"""An agent's state dir and config repos: seeded once, read, moved, purged.
+
+Spawning an agent and approving its config both start here, so the state
+dir's modes, the applied repo's seed and the proposed repo's hand-over are
+made one way only. Every call blocks (git, the disk): run it in a thread.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from hive_c0re.errors import HiveError, InvalidInput
+from hive_c0re.lifecycle.agent_config import AgentConfig, load_agent_config
+from hive_c0re.lifecycle.gitrepo import ConfigRepo
+from hive_c0re.lifecycle.manager import MANAGER_REPOS
+from hive_c0re.lifecycle.proposed import CONFIG_FILE, ProposedRepos
+from hive_c0re.paths import Paths
+
+
+class Seeding:
+    """Each agent's ``agents/<n>`` state dir, its applied repo and its proposed repo."""
+
+    def __init__(self, paths: Paths, proposal_max_bytes: int) -> None:
+        self.paths = paths
+        self.proposed = ProposedRepos(paths, proposal_max_bytes)
+
+    def prepare_state(self, name: str) -> bool:
+        """State dirs with tight modes and both config repos, seeded when new.
+
+        A proposed repo that is already there (the manager's, or whatever it
+        planted) is left alone: the daemon never runs git in it. Return
+        whether the proposed repo was seeded now.
+        """
+        top = self.paths.agent_state(name)
+        top.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        top.mkdir(exist_ok=True, mode=0o700)
+        return self.proposed.seed(name)
+
+    def seed_for_manager(self, name: str) -> None:
+        """:meth:`prepare_state`, refused if the proposed repo's place is taken."""
+        if not self.prepare_state(name):
+            raise InvalidInput(f"something already sits where {name}'s proposed config repo "
+                               "goes; it was left as it is",
+                               hint=f"remove {MANAGER_REPOS / name} in the manager's container")
+
+    def applied_repo(self, name: str) -> ConfigRepo:
+        return ConfigRepo(self.paths.applied_repo(name))
+
+    def applied_config(self, name: str) -> AgentConfig:
+        repo = self.applied_repo(name)
+        text = repo.read_file(repo.head(), CONFIG_FILE)
+        if text is None:
+            raise HiveError(f"{name}'s applied config has no {CONFIG_FILE}")
+        return load_agent_config(text)
+
+    def take_proposal(self, name: str, commit: str) -> ConfigRepo:
+        """Bring the proposed ``commit`` into the applied repo (seeded if new), checked.
+
+        The proposal is read only from a bounded copy of its objects in the
+        daemon's space: the proposed repo's own git config and layout are the
+        manager's. Refused if its ``agent.toml`` is missing or invalid.
+        """
+        applied = self.proposed.applied(name)
+        self.proposed.fetch(name, applied, commit)
+        text = applied.read_file(commit, CONFIG_FILE)
+        if text is None:
+            raise InvalidInput(f"commit {commit[:12]} has no {CONFIG_FILE}")
+        load_agent_config(text)
+        return applied
+
+    def move_main(self, name: str, sha: str) -> str:
+        """Point the applied repo's main (and work tree) at ``sha``; return where it was."""
+        applied = self.applied_repo(name)
+        previous = applied.head()
+        applied.set_main(sha, True)
+        return previous
+
+    def purge(self, name: str) -> None:
+        for tree in (self.paths.agent_state(name), self.paths.applied_repo(name),
+                     self.paths.proposed_repo(name)):
+            shutil.rmtree(tree, ignore_errors=True)
