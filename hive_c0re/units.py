@@ -18,10 +18,10 @@ def default_exec() -> str:
 
 
 def exec_word(word: str) -> str:
-    """``word`` as one word of an ``ExecStart=`` line, kept literal: no %-specifiers, no $VAR."""
+    """``word`` as one word of an ``ExecStart=`` line, its % kept literal (not a specifier)."""
     if any(char in word for char in '"\\\n'):
         raise InvalidInput(f"{word!r} has a quote, backslash or newline; move it")
-    escaped = word.replace("%", "%%").replace("$", "$$")
+    escaped = word.replace("%", "%%")
     return f'"{escaped}"' if any(c.isspace() or c == "'" for c in escaped) else escaped
 
 

@@ -18,7 +18,6 @@ from hive_dev.demo import run, workdir
 from hive_dev.demo.hive import say
 
 USAGE = "usage: python -m hive_dev.demo host|sandbox|inside DIR (scripts/demo runs it)"
-INTERRUPTED = 130
 
 
 def guarded(step: Callable[[], int]) -> int:
@@ -30,7 +29,7 @@ def guarded(step: Callable[[], int]) -> int:
         print(f"demo: {exc.message}{hint}", file=sys.stderr, flush=True)
         return 1
     except KeyboardInterrupt:
-        return INTERRUPTED
+        return run.INTERRUPTED
 
 
 def main(argv: list[str]) -> int:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from hive_c0re import units
-from hive_dev.demo import host, rendering, shell, tour
+from hive_dev.demo import host, rendering, sandbox_cgroup, shell, tour
 from hive_dev.demo.credentials import choose
 from hive_dev.demo.hive import PYTHON, REPO, Hive, Site, say
 
@@ -25,6 +25,8 @@ SANDBOX = REPO / "scripts" / "hive-sandbox"
 # scripts/hive-sandbox names its cgroup after its pid (outside the namespace).
 SANDBOX_CGROUP = re.compile(r"^[^:]*:[^:]*:/hive-sandbox-(?P<pid>\d+)", re.MULTILINE)
 STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+INTERRUPTED = 130  # the exit status after Ctrl-C, SIGTERM or SIGHUP
+SANDBOX_END_TIMEOUT = 60.0  # seconds for the namespace to wind down after its shell
 
 
 def run_hive(hive: Hive, stack: contextlib.ExitStack) -> bool:
@@ -58,7 +60,15 @@ def in_sandbox(work: Path) -> int:
     # Ctrl-C and SIGTERM reach the demo inside too, which tears its hive down; the
     # sandbox's end ends what is left. Meanwhile this side only waits.
     with _waiting_through(STOPPING):
-        return subprocess.run(argv, cwd=REPO, check=False).returncode
+        sandbox = subprocess.Popen(argv, cwd=REPO)
+        status = sandbox.wait()
+        left = sandbox_cgroup.remove(sandbox.pid, SANDBOX_END_TIMEOUT)
+    if left:
+        print(f"demo: the sandbox's cgroups stay: {' '.join(map(str, left))}",
+              file=sys.stderr, flush=True)
+    if status < 0:  # the sandbox's shell ended by a signal
+        return INTERRUPTED
+    return status or (1 if left else 0)
 
 
 def inside_sandbox(work: Path) -> int:
