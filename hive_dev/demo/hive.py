@@ -99,7 +99,6 @@ class Hive:
         self.started = int(time.time())
 
     def up(self) -> None:
-        self.started = int(time.time())
         self._setup_model()
         self.site.systemctl.run("daemon-reload")
         self.site.systemctl.run("start", f"{self.site.hive_unit}.socket")

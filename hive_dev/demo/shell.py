@@ -5,7 +5,6 @@ from __future__ import annotations
 import shlex
 import signal
 import subprocess
-from pathlib import Path
 
 from hive_dev.demo.credentials import Model
 from hive_dev.demo.hive import Hive, Site
@@ -75,7 +74,7 @@ def rcfile(site: Site) -> str:
 
 
 def interactive(hive: Hive) -> None:
-    rc = Path(hive.site.work / "bashrc")
+    rc = hive.site.work / "bashrc"
     rc.write_text(rcfile(hive.site))
     print(banner(hive.site, hive.model), flush=True)
     # Ctrl-C belongs to the shell (it ends a command there, not the demo). A handler, not

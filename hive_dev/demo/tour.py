@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hive_c0re import output
+from hive_c0re.errors import HiveError
 from hive_c0re.wire import MAX_RECV_WAIT, Client
 from hive_dev.demo.hive import CONTAINERS, Hive, say
 from hive_dev.demo.rendering import MODEL_UNIT
@@ -103,11 +104,15 @@ def run(hive: Hive) -> bool:
     stand_in = hive.model.is_stand_in
     say("hive-c0re agents:")
     _run("hive-c0re", "agents", env=WIDE)
-    with Client(hive.site.socket) as client:
-        send_all(client)
-        say("waiting for the answers (hive-c0re inbox):")
-        left = wait_for_answers(client, awaited(stand_in),
-                                REPLY_TIMEOUT if stand_in else REPLY_TIMEOUT * 3)
+    try:
+        with Client(hive.site.socket) as client:
+            send_all(client)
+            say("waiting for the answers (hive-c0re inbox):")
+            left = wait_for_answers(client, awaited(stand_in),
+                                    REPLY_TIMEOUT if stand_in else REPLY_TIMEOUT * 3)
+    except HiveError:
+        hive.diagnose()  # the daemon went away mid-tour: say what it and the others logged
+        raise
     show_hive(hive)
     print(flush=True)
     if left:
@@ -125,8 +130,8 @@ def show_hive(hive: Hive) -> None:
     say(f"systemctl{site.manager_flag} list-units 'hive-*':")
     listed = _output(*site.systemctl.argv("list-units", "--no-pager", "hive-*",
                                           f"{site.hive_unit}.*", f"{MODEL_UNIT}.*"))
-    # The table, without the legend systemctl prints after a blank line.
-    print(listed.split("\n\n", 1)[0], flush=True)
+    if listed:  # the table, without the legend systemctl prints after a blank line
+        print(listed.split("\n\n", 1)[0], flush=True)
     _output("journalctl", "--sync")
     say("journalctl HIVE_AGENT=alice -n 5:")
     _run("journalctl", "HIVE_AGENT=alice", "--since", since, "--no-pager", "-n", "5")
