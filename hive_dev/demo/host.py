@@ -17,7 +17,7 @@ from hive_c0re.lifecycle.nspawn import TEMPLATE
 from hive_dev.demo import rendering
 from hive_dev.demo.hive import PYTHON, DemoError, Hive, Site, say
 from hive_dev.demo.rendering import DROPIN, MODEL_UNIT, Owner
-from hive_dev.demo.workdir import remove_dir
+from hive_dev.demo.workdir import remove_dir, unmount_under
 
 HOST_TEMPLATE = Path("/etc/systemd/system") / TEMPLATE
 WORK_PREFIX = "/tmp/hyperhive-demo."
@@ -27,6 +27,8 @@ def install(hive: Hive, stack: contextlib.ExitStack) -> None:
     """Claim the unit names, write the daemon's units, and remove them all at exit."""
     site = hive.site
     claim(hive)
+    # Last, once the daemon and the containers are stopped (the stack unwinds backwards).
+    stack.callback(unmount_under, site.work)
     stack.callback(remove_units, hive)
     say(f"running the hive as runtime units {site.hive_unit}.*, {MODEL_UNIT}.service "
         "and hive-agent@.service")
@@ -59,6 +61,7 @@ def claim(hive: Hive) -> None:
     say("clearing away what a demo that was killed left behind")
     remove_units(hive)
     if owner is not None and str(owner.work).startswith(WORK_PREFIX):
+        unmount_under(owner.work)
         remove_dir(owner.work)
 
 

@@ -225,10 +225,14 @@ def test_the_sandboxs_pid_comes_from_its_cgroup() -> None:
     assert sandbox_pid("0::/\n") == "?"
 
 
-def test_nothing_is_removed_through_a_mount_point() -> None:
-    info = f"36 25 0:32 / {WORK}/sandbox/run rw - tmpfs tmpfs rw\n"
-    assert workdir.mounted_under(WORK, info)
-    assert not workdir.mounted_under(Path("/tmp/hyperhive-demo.abc"), info)
+def test_the_mounts_in_the_demos_directory_are_found_deepest_first() -> None:
+    info = "".join(f"36 25 7:0 / {point} rw - ext4 /dev/loop0 rw\n" for point in (
+        "/", f"{WORK}/state/proposed-disk", f"{WORK}/state/agents/alice/disk",
+        f"{WORK}/state/agents/a\\040b/disk", "/tmp/hyperhive-demo.abc"))
+    assert workdir.mount_points_under(WORK, info) == [
+        WORK / "state/agents/a b/disk", WORK / "state/agents/alice/disk",
+        WORK / "state/proposed-disk"]
+    assert workdir.mount_points_under(WORK / "run", info) == []
 
 
 def test_the_sandboxs_cgroups_are_found_with_their_processes(tmp_path: Path) -> None:
