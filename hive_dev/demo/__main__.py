@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from hive_c0re.errors import HiveError
@@ -32,25 +33,36 @@ def guarded(step: Callable[[], int]) -> int:
         return run.INTERRUPTED
 
 
+def outside(step: Callable[[Path], int]) -> int:
+    """``step`` in a temporary directory of its own, removed at the end whatever happens."""
+    work = workdir.make()
+    say(f"working in {work}")
+    status = 1
+    try:
+        status = guarded(lambda: step(work))
+    finally:
+        if not workdir.remove_dir(work):
+            status = 1
+    if status == 0:
+        say(f"done; nothing is left running and {work} is gone")
+    return status
+
+
 def main(argv: list[str]) -> int:
+    step: Callable[[], int]
+    match argv:
+        case ["inside", directory]:
+            step = partial(guarded, partial(run.inside_sandbox, Path(directory)))
+        case ["host" | "sandbox" as where]:
+            step = partial(outside, run.on_host if where == "host" else run.in_sandbox)
+        case _:
+            print(USAGE, file=sys.stderr)
+            return 2
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     # SIGTERM and SIGHUP unwind like Ctrl-C: every teardown on the way out runs.
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.default_int_handler)
-    match argv:
-        case ["inside", directory]:
-            return guarded(lambda: run.inside_sandbox(Path(directory)))
-        case ["host" | "sandbox" as where]:
-            work = workdir.make()
-            say(f"working in {work}")
-            status = guarded(lambda: (run.on_host if where == "host" else run.in_sandbox)(work))
-            if not workdir.remove_dir(work):
-                status = 1
-            if status == 0:
-                say(f"done; nothing is left running and {work} is gone")
-            return status
-    print(USAGE, file=sys.stderr)
-    return 2
+    return step()
 
 
 if __name__ == "__main__":

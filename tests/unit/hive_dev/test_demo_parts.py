@@ -16,9 +16,10 @@ from hive_c0re.errors import InvalidInput
 from hive_c0re.lifecycle.backend import Scope, Systemctl
 from hive_c0re.settings import SETTINGS
 from hive_c0re.units import environment_line, exec_word
+from hive_dev.demo import __main__ as demo_main
 from hive_dev.demo import credentials, rendering, sandbox_cgroup, shell, tour, workdir
 from hive_dev.demo.credentials import Model
-from hive_dev.demo.hive import Site
+from hive_dev.demo.hive import DemoError, Site
 from hive_dev.demo.replies import SEND_TOOL, answer, read_request
 from hive_dev.demo.run import sandbox_pid
 
@@ -248,3 +249,17 @@ def test_the_sandboxs_cgroups_are_found_with_their_processes(tmp_path: Path) -> 
     assert sandbox_cgroup.tree(found[0])[-1] == found[0]
     assert sandbox_cgroup.processes(found[0]) == [101, 102]
     assert sandbox_cgroup.groups(78, hierarchies) == []
+
+
+def test_the_demos_errors_become_a_line_and_an_exit_status(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    def fails() -> int:
+        raise DemoError("the containers did not come up within 120s")
+
+    def interrupted() -> int:
+        raise KeyboardInterrupt
+
+    assert demo_main.guarded(fails) == 1
+    assert capsys.readouterr().err == "demo: the containers did not come up within 120s\n"
+    assert demo_main.guarded(interrupted) == 130
+    assert demo_main.main(["bogus"]) == 2
