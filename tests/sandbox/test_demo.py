@@ -32,12 +32,17 @@ ANSWERS = (
 )
 
 
-def run_demo() -> subprocess.CompletedProcess[str]:
-    """`scripts/demo </dev/null`; on a timeout its process group is ended (its traps clean up)."""
+def start_demo() -> subprocess.Popen[str]:
+    """`scripts/demo </dev/null` in a process group of its own, without credentials."""
     env = {k: v for k, v in os.environ.items() if k not in CREDENTIALS}
-    process = subprocess.Popen([str(DEMO)], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    return subprocess.Popen([str(DEMO)], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def run_demo() -> subprocess.CompletedProcess[str]:
+    """The demo to its end; on a timeout its process group is ended (it cleans up)."""
+    process = start_demo()
     try:
         out, err = process.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -82,17 +87,48 @@ def test_the_demo_runs_a_hive_whose_agents_answer_and_leaves_nothing_behind() ->
     for sender in ("alice", "bob", "manager"):
         assert f"{sender}: send to operator" in done.stdout, said
 
-    found = re.search(r"^demo: working in (\S+)$", done.stdout, re.MULTILINE)
+    assert_nothing_left(done.stdout, said)
+
+
+def assert_nothing_left(stdout: str, said: str) -> None:
+    """The demo's directory, processes, mounts, sandbox and units are gone."""
+    found = re.search(r"^demo: working in (\S+)$", stdout, re.MULTILINE)
     assert found is not None, said
     work = found.group(1)
     assert work.startswith("/tmp/hyperhive-demo.")
     assert not Path(work).exists()
     assert processes_mentioning(work) == []
     assert work not in Path("/proc/self/mountinfo").read_text()
-    sandbox = re.search(r"^demo: sandbox: pid (\d+)", done.stdout, re.MULTILINE)
+    sandbox = re.search(r"^demo: sandbox: pid (\d+)", stdout, re.MULTILINE)
     if sandbox is not None:  # on a systemd host the demo runs without one
         pid = int(sandbox.group(1))
         assert not alive(pid)
         cgroups = Path("/sys/fs/cgroup")
         left = [*cgroups.glob(f"hive-sandbox-{pid}"), *cgroups.glob(f"*/hive-sandbox-{pid}")]
         assert left == []
+    else:
+        units = Path("/run/systemd/system")
+        assert [*units.glob("hyperhive-demo-*"), *units.glob("hive-agent@*")] == [], said
+
+
+@pytest.mark.timeout(TIMEOUT + 120)
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_the_demo_stopped_mid_tour_tears_its_hive_down(signum: signal.Signals) -> None:
+    """Ctrl-C (SIGINT to the whole group, as a terminal sends it) or SIGTERM once the
+    agents have their mail: the demo exits 130 and leaves nothing behind."""
+    if os.geteuid() != 0:
+        pytest.fail("scripts/demo needs root")
+    process = start_demo()
+    assert process.stdout is not None
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if line.startswith("demo: waiting for the answers"):
+            break
+    os.killpg(process.pid, signum)
+    out, err = process.communicate(timeout=TIMEOUT)
+    stdout = "".join(seen) + out
+    said = f"---- stdout\n{stdout}\n---- stderr\n{err}"
+    assert process.returncode == 130, said
+    assert "demo: done" not in stdout, said
+    assert_nothing_left(stdout, said)
