@@ -22,6 +22,7 @@ from hive_dev.demo.credentials import Model
 from hive_dev.demo.hive import DemoError, Site
 from hive_dev.demo.replies import SEND_TOOL, answer, read_request
 from hive_dev.demo.run import sandbox_pid
+from hive_dev.stand_in.shapes import ApiRequest
 
 PYTHON = Path("/srv/hyper hive/.venv/bin/python")
 WORK = Path("/tmp/hyperhive-demo.abc123")
@@ -181,7 +182,8 @@ def test_the_awaited_answers_are_what_the_stand_in_says() -> None:
         request = {"system": f"You are {awaited.sender}, an agent in a hyperhive.",
                    "tools": [{"name": SEND_TOOL}],
                    "messages": [{"role": "user", "content": prompt}]}
-        said = answer(read_request(request), lambda n: f"toolu_{n}")
+        said = answer(read_request(ApiRequest("POST", "/v1/messages", {}, request)),
+                      lambda n: f"toolu_{n}")
         calls = [block["input"] for block in said.content if block["type"] == "tool_use"]
         assert calls == [{"to": "operator", "body": awaited.body, "in_reply_to": 7}]
 
