@@ -28,3 +28,33 @@ def median(values: Sequence[float]) -> float:
 def step(text: str) -> None:
     """A progress line on stderr, so the results on stdout stay clean."""
     print(f"  .. {text}", file=sys.stderr, flush=True)
+
+
+def fmt_ms(seconds: float | None) -> str:
+    """Milliseconds, with the decimals a small value needs; n/a for what was not measured."""
+    if seconds is None or seconds != seconds:
+        return "n/a"
+    ms = seconds * 1000
+    if abs(ms) >= 100:
+        return f"{ms:,.0f}"
+    if abs(ms) >= 10:
+        return f"{ms:.1f}"
+    return f"{ms:.2f}"
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+class Spread:
+    """Percentiles of a result's ``latencies`` (seconds); mixed into its dataclass."""
+
+    latencies: list[float]
+
+    @property
+    def p50(self) -> float:
+        return percentile(self.latencies, 50)
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.latencies, 99)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
-from bench.common import BenchError
+from bench.common import BenchError, step
 from hive_c0re.errors import HiveError
 from hive_c0re.wire import Client
-from hive_dev.sandbox import Sandbox, SandboxHive
+from hive_dev.sandbox import Sandbox, SandboxHive, can_run
 
 
 class ContainerHive:
@@ -56,3 +62,37 @@ class ContainerHive:
         done = self.box.run("journalctl", "--no-pager", "-n", str(lines), "-o", "cat",
                             "SYSLOG_IDENTIFIER=hive-c0re", check=False)
         return done.stdout.strip()
+
+
+Bench = TypeVar("Bench", bound=ContainerHive)
+Measured = TypeVar("Measured")
+
+
+def sandbox_main(name: str, make: Callable[[], Bench], measure: Callable[[Bench], Measured],
+                 report: Callable[[Measured], object],
+                 summary: Callable[[Measured], dict[str, Any]], json_path: Path | None) -> int:
+    """A container benchmark from start to end: 0 when it ran, 1 when it could not.
+
+    The sandbox (and every container in it) is gone before the report is printed.
+    """
+    reason = can_run()
+    if reason is not None:
+        print(f"{name}: the sandbox cannot run here: {reason}", file=sys.stderr)
+        return 1
+    started = time.monotonic()
+    try:
+        step("starting the sandbox (systemd --user, journald, D-Bus)")
+        bench = make()
+        try:
+            measured = measure(bench)
+        finally:
+            step("stopping containers and removing the sandbox")
+            bench.close()
+        report(measured)
+        if json_path is not None:
+            json_path.write_text(json.dumps(summary(measured), indent=2) + "\n")
+        print(f"(took {time.monotonic() - started:.0f} s)")
+    except (BenchError, RuntimeError, subprocess.SubprocessError, OSError) as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -45,12 +45,11 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # also runnable as ``python bench/containers.py``
     sys.path.insert(0, str(REPO))
 
-from bench.common import BenchError, percentile, step  # noqa: E402
-from bench.container_hive import ContainerHive  # noqa: E402
+from bench.common import BenchError, fmt_ms, percentile, step  # noqa: E402
+from bench.container_hive import ContainerHive, sandbox_main  # noqa: E402
 from hive_c0re.lifecycle import rootfs  # noqa: E402
 from hive_c0re.lifecycle.backend import ContainerSpec  # noqa: E402
 from hive_c0re.lifecycle.nspawn import nspawn_argv  # noqa: E402
-from hive_dev.sandbox import can_run  # noqa: E402
 
 REPLY_TIMEOUT = 60.0  # seconds from the lifecycle call to the echo, before we give up
 # The bare containers' uid range: below the hive's default uid_base_start
@@ -67,19 +66,7 @@ CONNECTED_MARK = "echo agent listening"
 LOGGED_AT = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) ")
 
 
-
-
 # -- numbers --------------------------------------------------------------------------
-
-
-
-
-def fmt_ms(seconds: float | None) -> str:
-    if seconds is None or seconds != seconds:
-        return "n/a"
-    return f"{seconds * 1000:,.0f}"
-
-
 
 
 @dataclass
@@ -346,27 +333,9 @@ def summary(opts: Options, spawn: Phase, restart: Phase) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     opts = parse_args(argv)
-    reason = can_run()
-    if reason is not None:
-        print(f"containers: the sandbox cannot run here: {reason}", file=sys.stderr)
-        return 1
-    started = time.monotonic()
-    try:
-        step("starting the sandbox (systemd --user, journald, D-Bus)")
-        bench = Bench()
-        try:
-            spawn, restart = run(opts, bench)
-        finally:
-            step("stopping containers and removing the sandbox")
-            bench.close()
-        report(opts, spawn, restart)
-        if opts.json is not None:
-            opts.json.write_text(json.dumps(summary(opts, spawn, restart), indent=2) + "\n")
-        print(f"(took {time.monotonic() - started:.0f} s)")
-    except (BenchError, RuntimeError, subprocess.SubprocessError, OSError) as exc:
-        print(f"containers: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return sandbox_main("containers", Bench, lambda bench: run(opts, bench),
+                        lambda phases: report(opts, *phases),
+                        lambda phases: summary(opts, *phases), opts.json)
 
 
 if __name__ == "__main__":

@@ -45,11 +45,10 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # also runnable as ``python bench/crashes.py``
     sys.path.insert(0, str(REPO))
 
-from bench.common import BenchError, percentile, step  # noqa: E402
-from bench.container_hive import ContainerHive  # noqa: E402
+from bench.common import BenchError, fmt_ms, percentile, step  # noqa: E402
+from bench.container_hive import ContainerHive, sandbox_main  # noqa: E402
 from hive_c0re.errors import HiveError  # noqa: E402
 from hive_c0re.wire import Client  # noqa: E402
-from hive_dev.sandbox import can_run  # noqa: E402
 
 TARGET_P99 = 0.5  # seconds, kill → container_crash committed
 POLL_PERIOD = 10.0  # seconds: the reference design's poll loop
@@ -62,19 +61,7 @@ POLL_PROPS = "ActiveState,SubState,Result,ExecMainStatus,ExecMainCode,Invocation
 STAMPS = "ExecMainExitTimestampMonotonic,InactiveEnterTimestampMonotonic,InvocationID"
 
 
-
-
 # -- numbers --------------------------------------------------------------------------
-
-
-
-
-def fmt_ms(seconds: float | None) -> str:
-    if seconds is None or seconds != seconds:
-        return "n/a"
-    return f"{seconds * 1000:,.0f}"
-
-
 
 
 def next_tick(at: float, origin: float, period: float = POLL_PERIOD) -> float:
@@ -457,27 +444,9 @@ def summary(opts: Options, results: Results) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     opts = parse_args(argv)
-    reason = can_run()
-    if reason is not None:
-        print(f"crashes: the sandbox cannot run here: {reason}", file=sys.stderr)
-        return 1
-    started = time.monotonic()
-    try:
-        step("starting the sandbox (systemd --user, journald, D-Bus)")
-        bench = Bench()
-        try:
-            results = run(opts, bench)
-        finally:
-            step("stopping containers and removing the sandbox")
-            bench.close()
-        report(opts, results)
-        if opts.json is not None:
-            opts.json.write_text(json.dumps(summary(opts, results), indent=2) + "\n")
-        print(f"(took {time.monotonic() - started:.0f} s)")
-    except (BenchError, RuntimeError, subprocess.SubprocessError, OSError) as exc:
-        print(f"crashes: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return sandbox_main("crashes", Bench, lambda bench: run(opts, bench),
+                        lambda results: report(opts, results),
+                        lambda results: summary(opts, results), opts.json)
 
 
 if __name__ == "__main__":

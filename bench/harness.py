@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # also runnable as ``python bench/harness.py``
     sys.path.insert(0, str(REPO))
 
-from bench.common import BenchError, median, percentile, step  # noqa: E402
+from bench.common import BenchError, fmt_ms, median, percentile, step, verdict  # noqa: E402
 from bench.harness_processes import (  # noqa: E402
     FLOORS,
     READY_TIMEOUT,
@@ -85,23 +85,8 @@ def slope(points: Sequence[tuple[float, float]]) -> float:
     return sum((x - mx) * (y - my) for x, y in points) / sxx
 
 
-def fmt_ms(seconds: float) -> str:
-    ms = seconds * 1000
-    if ms != ms:
-        return "n/a"
-    if abs(ms) >= 100:
-        return f"{ms:,.0f}"
-    if abs(ms) >= 10:
-        return f"{ms:.1f}"
-    return f"{ms:.2f}"
-
-
 def mib(kib: float) -> str:
     return "n/a" if kib != kib else f"{kib / 1024:.1f}"
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
 
 
 # -- the run ------------------------------------------------------------------------

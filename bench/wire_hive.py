@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import BenchError
+from hive_dev.processes import end, log_tail
 
 RECV_WAIT = 30
 DELIVERY_TIMEOUT = 15.0
@@ -88,10 +89,7 @@ class Daemon:
             )
 
     def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no daemon log)"
+        return log_tail(self.log_path, lines, "(no daemon log)")
 
     def check_alive(self) -> None:
         if self.proc is not None and self.proc.poll() is not None:
@@ -99,14 +97,8 @@ class Daemon:
 
     def stop(self) -> None:
         """Stop our daemon by its pid: SIGTERM, then SIGKILL if it does not go."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        if self.proc is not None:
+            end(self.proc, timeout=10)
 
 
 # -- a small asyncio client -----------------------------------------------------------

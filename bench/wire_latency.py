@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # also runnable as ``python bench/wire_latency.py``
     sys.path.insert(0, str(REPO))
 
-from bench.common import BenchError, percentile, step  # noqa: E402
+from bench.common import BenchError, Spread, fmt_ms, percentile, step, verdict  # noqa: E402
 from bench.wire_hive import DELIVERY_TIMEOUT, Conn, Daemon, Hive, Hub, wait_ready  # noqa: E402
 
 TARGET_P99_MS = 5.0  # at 100 agents
@@ -52,39 +52,18 @@ POLL_INTERVAL = 5.0  # the reference design's polling period
 # -- numbers --------------------------------------------------------------------------
 
 
-def fmt_ms(seconds: float) -> str:
-    ms = seconds * 1000
-    if ms >= 100:
-        return f"{ms:,.0f}"
-    if ms >= 10:
-        return f"{ms:.1f}"
-    return f"{ms:.2f}"
-
-
 def fmt_us(seconds: float) -> str:
     return f"{seconds * 1e6:,.1f} µs"
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
 
 
 # -- phase 1: wake latency -------------------------------------------------------------
 
 
 @dataclass
-class LatencyResult:
+class LatencyResult(Spread):
     agents: int
     latencies: list[float]
     send_rtts: list[float]
-
-    @property
-    def p50(self) -> float:
-        return percentile(self.latencies, 50)
-
-    @property
-    def p99(self) -> float:
-        return percentile(self.latencies, 99)
 
 
 async def measure_latency(hive: Hive, count: int, warmup: int, gap: float,
@@ -197,17 +176,9 @@ async def measure_throughput(hive: Hive, seconds: float, senders: int,
 
 
 @dataclass
-class PollingResult:
+class PollingResult(Spread):
     pollers: int
     latencies: list[float]
-
-    @property
-    def p50(self) -> float:
-        return percentile(self.latencies, 50)
-
-    @property
-    def p99(self) -> float:
-        return percentile(self.latencies, 99)
 
 
 def _poll_once(db: sqlite3.Connection, recipient: str, after: int) -> list[tuple[int, str]]:

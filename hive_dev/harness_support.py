@@ -21,6 +21,7 @@ from hive_dev.daemon import DaemonProcess
 from hive_dev.fakes.fake_cli import fake_cli_env, read_records, write_fake_cli
 from hive_dev.fakes.messages_api import MessagesApi, cli_env
 from hive_dev.fakes.script import ApiRequest, Reply, write_script
+from hive_dev.processes import descendants, end
 
 
 @dataclass
@@ -181,16 +182,7 @@ class HarnessProcess:
 
     def descendants(self) -> list[int]:
         """The live processes below the harness; remembered for ``close``."""
-        found, todo = [], [self.pid]
-        while todo:
-            pid = todo.pop()
-            try:
-                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            except OSError:
-                continue
-            for child in map(int, children):
-                found.append(child)
-                todo.append(child)
+        found = descendants(self.pid)
         self.seen.update(found)
         return found
 
@@ -203,14 +195,7 @@ class HarnessProcess:
     def stop(self, timeout: float = 20) -> int:
         """SIGTERM and wait; the harness stops its CLI itself."""
         self.descendants()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return end(self.proc, timeout)
 
     def close(self) -> None:
         """Stop the harness and end any process of ours it left behind."""
