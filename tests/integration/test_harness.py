@@ -4,37 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
-
-import pytest
 
 from hive_ag3nt.harness import State
 from hive_dev.daemon import DaemonProcess
 from hive_dev.fakes.script import ApiError, Match, Reply, ToolCall
-from hive_dev.harness_support import Rig, make_rig, restarted
-
-T = TypeVar("T")
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(asyncio.wait_for(coro, 60))
-
-
-@pytest.fixture(scope="module")
-def daemon() -> Iterator[DaemonProcess]:
-    d = DaemonProcess()
-    yield d
-    d.stop()
-    shutil.rmtree(d.root, ignore_errors=True)
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Wait for a condition another task brings about (the harness has no event for these)."""
-    while not condition():  # noqa: ASYNC110
-        await asyncio.sleep(0.02)
+from hive_dev.harness_support import Rig, make_rig, restarted, run, until
 
 
 async def one_step(rig: Rig) -> None:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -21,31 +20,18 @@ from hive_ag3nt.tools import ToolFailures, call_tool
 from hive_c0re.wire import Client
 from hive_dev.daemon import DaemonProcess
 from hive_dev.fakes.script import Match, Reply, ToolCall
-from hive_dev.harness_support import Rig, make_rig
-
-T = TypeVar("T")
+from hive_dev.harness_support import Rig, daemon_process, make_rig, run, until
 
 # The model answers every mail turn by sending the operator a reply.
 REPLY = Reply(tool_calls=[ToolCall("mcp__hive__send", {"to": "operator", "body": "on it"})],
               match=Match(last_user_contains="Message #"), times=None)
 
 
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(asyncio.wait_for(coro, 60))
-
-
 @pytest.fixture
 def daemon() -> Iterator[DaemonProcess]:
-    d = DaemonProcess()
-    yield d
-    d.stop()
-    shutil.rmtree(d.root, ignore_errors=True)
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Wait for a condition another task brings about (the harness has no event for these)."""
-    while not condition():  # noqa: ASYNC110
-        await asyncio.sleep(0.02)
+    """A daemon of the test's own: these tests restart it."""
+    with daemon_process() as d:
+        yield d
 
 
 def daemon_operator(daemon: DaemonProcess) -> Client:
