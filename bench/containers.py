@@ -25,7 +25,6 @@ Run by hand from the repository root, as root:
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -46,7 +45,13 @@ if str(REPO) not in sys.path:  # also runnable as ``python bench/containers.py``
     sys.path.insert(0, str(REPO))
 
 from bench.common import BenchError, fmt_ms, percentile, step  # noqa: E402
-from bench.container_hive import ContainerHive, sandbox_main  # noqa: E402
+from bench.container_hive import (  # noqa: E402
+    ContainerHive,
+    Options,
+    options_parser,
+    parse_options,
+    sandbox_main,
+)
 from hive_c0re.lifecycle import rootfs  # noqa: E402
 from hive_c0re.lifecycle.backend import ContainerSpec  # noqa: E402
 from hive_c0re.lifecycle.nspawn import nspawn_argv  # noqa: E402
@@ -219,25 +224,10 @@ class Bench(ContainerHive):
 # -- the run --------------------------------------------------------------------------
 
 
-@dataclass
-class Options:
-    quick: bool
-    agents: int
-    json: Path | None
-
-
 def parse_args(argv: Sequence[str] | None = None) -> Options:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="3 agents instead of 10")
-    parser.add_argument("--agents", type=int, help="agents b01.. to spawn (default 10; quick 3)")
-    parser.add_argument("--json", type=Path, metavar="FILE",
-                        help="also write the summary numbers to FILE as JSON")
-    ns = parser.parse_args(argv)
-    quick = bool(ns.quick)
-    agents = int(ns.agents) if ns.agents is not None else (3 if quick else 10)
-    if not 1 <= agents <= 99:
-        parser.error("--agents takes 1 to 99")
-    return Options(quick=quick, agents=agents, json=ns.json)
+    parser = options_parser(__doc__, "3 agents instead of 10",
+                            "agents b01.. to spawn (default 10; quick 3)")
+    return parse_options(parser, argv, agents=10, quick_agents=3)[0]
 
 
 def measure(bench: Bench, phase: Phase, verb: str, names: Sequence[str]) -> None:

@@ -27,7 +27,6 @@ Run by hand from the repository root, as root:
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -46,7 +45,13 @@ if str(REPO) not in sys.path:  # also runnable as ``python bench/crashes.py``
     sys.path.insert(0, str(REPO))
 
 from bench.common import BenchError, fmt_ms, percentile, step  # noqa: E402
-from bench.container_hive import ContainerHive, sandbox_main  # noqa: E402
+from bench.container_hive import (  # noqa: E402
+    ContainerHive,
+    options_parser,
+    parse_options,
+    sandbox_main,
+)
+from bench.container_hive import Options as SandboxOptions  # noqa: E402
 from hive_c0re.errors import HiveError  # noqa: E402
 from hive_c0re.wire import Client  # noqa: E402
 
@@ -286,33 +291,22 @@ class Bench(ContainerHive):
 
 
 @dataclass
-class Options:
-    quick: bool
-    agents: int
+class Options(SandboxOptions):
     kills: int
     seed: int
-    json: Path | None
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="5 kills of 2 agents")
-    parser.add_argument("--agents", type=int, help="agents c01.. to kill in turn "
-                        "(default 3; quick 2)")
+    parser = options_parser(__doc__, "5 kills of 2 agents",
+                            "agents c01.. to kill in turn (default 3; quick 2)")
     parser.add_argument("--kills", type=int, help="measured kills (default 20; quick 5)")
     parser.add_argument("--seed", type=int, default=1,
                         help="seed of the reference poll loop's phase (default 1)")
-    parser.add_argument("--json", type=Path, metavar="FILE",
-                        help="also write the summary numbers to FILE as JSON")
-    ns = parser.parse_args(argv)
-    quick = bool(ns.quick)
-    agents = int(ns.agents) if ns.agents is not None else (2 if quick else 3)
-    kills = int(ns.kills) if ns.kills is not None else (5 if quick else 20)
-    if not 1 <= agents <= 99:
-        parser.error("--agents takes 1 to 99")
+    common, ns = parse_options(parser, argv, agents=3, quick_agents=2)
+    kills = int(ns.kills) if ns.kills is not None else (5 if common.quick else 20)
     if kills < 1:
         parser.error("--kills takes 1 or more")
-    return Options(quick=quick, agents=agents, kills=kills, seed=int(ns.seed), json=ns.json)
+    return Options(**asdict(common), kills=kills, seed=int(ns.seed))
 
 
 def run(opts: Options, bench: Bench) -> Results:

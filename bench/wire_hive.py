@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import BenchError
+from hive_c0re.paths import Paths
 from hive_dev.processes import end, log_tail
 
 RECV_WAIT = 30
@@ -41,22 +42,10 @@ class Daemon:
     def __init__(self, root: Path, profile: Path | None = None) -> None:
         self.root = root
         self.profile = profile
-        self.state = root / "s"
-        self.runtime = root / "r"
+        self.paths = Paths(state=root / "s", runtime=root / "r")  # where the daemon puts them
         self.log_path = root / "daemon.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.started = 0.0  # perf_counter at spawn
-
-    @property
-    def host_socket(self) -> Path:
-        return self.runtime / "host.sock"
-
-    @property
-    def broker(self) -> Path:
-        return self.state / "broker.sqlite"
-
-    def agent_socket(self, name: str) -> Path:
-        return self.runtime / "agents" / name / "hive.sock"
 
     @property
     def pid(self) -> int:
@@ -71,11 +60,11 @@ class Daemon:
         for var in ("HYPERHIVE_SOCKET", "NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS",
                     "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"):
             env.pop(var, None)
-        env["HYPERHIVE_STATE_DIR"] = str(self.state)
-        env["HYPERHIVE_RUNTIME_DIR"] = str(self.runtime)
+        env["HYPERHIVE_STATE_DIR"] = str(self.paths.state)
+        env["HYPERHIVE_RUNTIME_DIR"] = str(self.paths.runtime)
         # Mailboxes only: no manager container, so no disk is mounted on this host.
         env["HYPERHIVE_MANAGER_COMMAND"] = ""
-        if len(str(self.agent_socket("a12345678"))) >= 108:
+        if len(str(self.paths.agent_socket("a12345678"))) >= 108:
             raise BenchError(f"temp dir {self.root} is too long for unix socket paths")
         argv = [sys.executable, "-m", "hive_c0re", "serve"]
         if self.profile is not None:
@@ -149,7 +138,7 @@ async def wait_ready(daemon: Daemon) -> float:
     while True:
         daemon.check_alive()
         try:
-            conn = await Conn.open(daemon.host_socket)
+            conn = await Conn.open(daemon.paths.host_socket)
         except OSError:
             pass
         else:
@@ -234,7 +223,7 @@ class Hive:
     async def add_agents(self, names: Sequence[str]) -> None:
         for name in names:
             await self.host.call("register", name=name)
-            conn = await Conn.open(self.daemon.agent_socket(name))
+            conn = await Conn.open(self.daemon.paths.agent_socket(name))
             receiver = Receiver(name, conn, self.hub.deliver)
             receiver.task = asyncio.get_running_loop().create_task(receiver.run())
             self.receivers[name] = receiver

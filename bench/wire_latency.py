@@ -133,9 +133,9 @@ async def measure_throughput(hive: Hive, seconds: float, senders: int,
     operator_senders = max(1, senders // 4)
     conns: list[tuple[str, Conn]] = []
     for _ in range(operator_senders):
-        conns.append(("operator", await Conn.open(hive.daemon.host_socket)))
+        conns.append(("operator", await Conn.open(hive.daemon.paths.host_socket)))
     for name in rng.sample(names, min(len(names), senders - operator_senders)):
-        conns.append((name, await Conn.open(hive.daemon.agent_socket(name))))
+        conns.append((name, await Conn.open(hive.daemon.paths.agent_socket(name))))
     counts = [0] * len(conns)
     hub = hive.hub
     hub.throughput_delivered = 0
@@ -206,7 +206,7 @@ async def measure_polling(hive: Hive, samples: int, spread: float, pollers: int,
     done = asyncio.Event()
 
     async def poller(name: str, phase: float) -> None:
-        db = sqlite3.connect(f"file:{hive.daemon.broker}?mode=ro", uri=True,
+        db = sqlite3.connect(f"file:{hive.daemon.paths.broker}?mode=ro", uri=True,
                              isolation_level=None, check_same_thread=False)
         try:
             last_id = 0
@@ -406,7 +406,7 @@ class Results:
 async def run(opts: Options, daemon: Daemon, floor: Floor, results: Results) -> None:
     rng = random.Random(opts.seed)
     results.ready = await wait_ready(daemon)
-    hive = Hive(daemon, await Conn.open(daemon.host_socket), Hub())
+    hive = Hive(daemon, await Conn.open(daemon.paths.host_socket), Hub())
     try:
         seq = 0
         floor.sample()
