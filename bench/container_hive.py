@@ -20,33 +20,33 @@ from hive_dev.sandbox import Sandbox, SandboxHive, can_run
 
 
 @dataclass
-class Options:
+class SandboxOptions:
     """What every container benchmark is asked: how long a run, how many agents, JSON out."""
 
     quick: bool
     agents: int
     json: Path | None
 
+    @staticmethod
+    def parser(doc: str | None, quick: str, agents: str) -> argparse.ArgumentParser:
+        """A benchmark's parser with these options; it adds its own."""
+        parser = argparse.ArgumentParser(description=doc.split("\n\n")[0] if doc else None)
+        parser.add_argument("--quick", action="store_true", help=quick)
+        parser.add_argument("--agents", type=int, help=agents)
+        parser.add_argument("--json", type=Path, metavar="FILE",
+                            help="also write the summary numbers to FILE as JSON")
+        return parser
 
-def options_parser(doc: str | None, quick: str, agents: str) -> argparse.ArgumentParser:
-    """A benchmark's parser with the options of :class:`Options`; it adds its own."""
-    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0] if doc else None)
-    parser.add_argument("--quick", action="store_true", help=quick)
-    parser.add_argument("--agents", type=int, help=agents)
-    parser.add_argument("--json", type=Path, metavar="FILE",
-                        help="also write the summary numbers to FILE as JSON")
-    return parser
-
-
-def parse_options(parser: argparse.ArgumentParser, argv: Sequence[str] | None, *,
-                  agents: int, quick_agents: int) -> tuple[Options, argparse.Namespace]:
-    """Parse ``argv``: the common options, and the namespace for the benchmark's own."""
-    ns = parser.parse_args(argv)
-    quick = bool(ns.quick)
-    count = int(ns.agents) if ns.agents is not None else (quick_agents if quick else agents)
-    if not 1 <= count <= 99:
-        parser.error("--agents takes 1 to 99")
-    return Options(quick=quick, agents=count, json=ns.json), ns
+    @classmethod
+    def parse(cls, parser: argparse.ArgumentParser, argv: Sequence[str] | None, *,
+              agents: int, quick_agents: int) -> tuple[SandboxOptions, argparse.Namespace]:
+        """These options from ``argv``, and the namespace for the benchmark's own."""
+        ns = parser.parse_args(argv)
+        quick = bool(ns.quick)
+        count = int(ns.agents) if ns.agents is not None else (quick_agents if quick else agents)
+        if not 1 <= count <= 99:
+            parser.error("--agents takes 1 to 99")
+        return SandboxOptions(quick=quick, agents=count, json=ns.json), ns
 
 
 class ContainerHive:

@@ -45,13 +45,7 @@ if str(REPO) not in sys.path:  # also runnable as ``python bench/containers.py``
     sys.path.insert(0, str(REPO))
 
 from bench.common import BenchError, fmt_ms, percentile, step  # noqa: E402
-from bench.container_hive import (  # noqa: E402
-    ContainerHive,
-    Options,
-    options_parser,
-    parse_options,
-    sandbox_main,
-)
+from bench.container_hive import ContainerHive, SandboxOptions, sandbox_main  # noqa: E402
 from hive_c0re.lifecycle import rootfs  # noqa: E402
 from hive_c0re.lifecycle.backend import ContainerSpec  # noqa: E402
 from hive_c0re.lifecycle.nspawn import nspawn_argv  # noqa: E402
@@ -224,10 +218,10 @@ class Bench(ContainerHive):
 # -- the run --------------------------------------------------------------------------
 
 
-def parse_args(argv: Sequence[str] | None = None) -> Options:
-    parser = options_parser(__doc__, "3 agents instead of 10",
-                            "agents b01.. to spawn (default 10; quick 3)")
-    return parse_options(parser, argv, agents=10, quick_agents=3)[0]
+def parse_args(argv: Sequence[str] | None = None) -> SandboxOptions:
+    parser = SandboxOptions.parser(__doc__, "3 agents instead of 10",
+                                   "agents b01.. to spawn (default 10; quick 3)")
+    return SandboxOptions.parse(parser, argv, agents=10, quick_agents=3)[0]
 
 
 def measure(bench: Bench, phase: Phase, verb: str, names: Sequence[str]) -> None:
@@ -244,7 +238,7 @@ def measure(bench: Bench, phase: Phase, verb: str, names: Sequence[str]) -> None
              f"echo {fmt_ms(sample.replied)} ms; bare nspawn {fmt_ms(phase.bare[-1])} ms")
 
 
-def run(opts: Options, bench: Bench) -> tuple[Phase, Phase]:
+def run(opts: SandboxOptions, bench: Bench) -> tuple[Phase, Phase]:
     names = [f"b{i:02d}" for i in range(1, opts.agents + 1)]
     step("activating hive-c0re (whoami on host.sock)")
     bench.call("whoami")
@@ -267,7 +261,7 @@ COLUMNS = (("returned", "call returned"), ("unit_started", "nspawn started"),
            ("connected", "agent connected"), ("replied", "echo received"))
 
 
-def report(opts: Options, spawn: Phase, restart: Phase) -> None:
+def report(opts: SandboxOptions, spawn: Phase, restart: Phase) -> None:
     systemd = subprocess.run(["systemd-nspawn", "--version"], capture_output=True, text=True,
                              check=False).stdout.split("\n", 1)[0]
     print()
@@ -307,7 +301,7 @@ def report(opts: Options, spawn: Phase, restart: Phase) -> None:
           f"the stand-in's '{CONNECTED_MARK}' log line (after whoami and requeue_inflight)")
 
 
-def summary(opts: Options, spawn: Phase, restart: Phase) -> dict[str, Any]:
+def summary(opts: SandboxOptions, spawn: Phase, restart: Phase) -> dict[str, Any]:
     """The headline numbers, in seconds."""
     out: dict[str, Any] = {"quick": opts.quick, "agents": opts.agents}
     for phase in (spawn, restart):

@@ -45,13 +45,7 @@ if str(REPO) not in sys.path:  # also runnable as ``python bench/crashes.py``
     sys.path.insert(0, str(REPO))
 
 from bench.common import BenchError, fmt_ms, percentile, step  # noqa: E402
-from bench.container_hive import (  # noqa: E402
-    ContainerHive,
-    options_parser,
-    parse_options,
-    sandbox_main,
-)
-from bench.container_hive import Options as SandboxOptions  # noqa: E402
+from bench.container_hive import ContainerHive, SandboxOptions, sandbox_main  # noqa: E402
 from hive_c0re.errors import HiveError  # noqa: E402
 from hive_c0re.wire import Client  # noqa: E402
 
@@ -297,12 +291,12 @@ class Options(SandboxOptions):
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
-    parser = options_parser(__doc__, "5 kills of 2 agents",
-                            "agents c01.. to kill in turn (default 3; quick 2)")
+    parser = SandboxOptions.parser(__doc__, "5 kills of 2 agents",
+                                   "agents c01.. to kill in turn (default 3; quick 2)")
     parser.add_argument("--kills", type=int, help="measured kills (default 20; quick 5)")
     parser.add_argument("--seed", type=int, default=1,
                         help="seed of the reference poll loop's phase (default 1)")
-    common, ns = parse_options(parser, argv, agents=3, quick_agents=2)
+    common, ns = SandboxOptions.parse(parser, argv, agents=3, quick_agents=2)
     kills = int(ns.kills) if ns.kills is not None else (5 if common.quick else 20)
     if kills < 1:
         parser.error("--kills takes 1 or more")
