@@ -18,6 +18,8 @@ from hive_c0re.errors import HiveError
 from hive_c0re.wire import Client
 from hive_dev.sandbox import Sandbox, SandboxHive, can_run
 
+REPLY_TIMEOUT = 60.0  # seconds from a lifecycle call to the agent's echo, before we give up
+
 
 @dataclass
 class SandboxOptions:
@@ -89,6 +91,23 @@ class ContainerHive:
             return self.op.call(cmd, **args)
         except HiveError as exc:
             raise BenchError(f"{cmd} {args}: {exc}\n{self.daemon_log()}") from None
+
+    def await_echo(self, agent: str, body: str, deadline: float, after: str,
+                   log: Callable[[], str]) -> float:
+        """Long-poll the operator's inbox until the stand-in agent's echo of ``body``;
+        return when (monotonic) it was read. Other mail is kept in ``unexpected``."""
+        want = f"{agent} heard: {body}"
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BenchError(f"no echo from {agent} within {REPLY_TIMEOUT:.0f} s of "
+                                 f"{after}:\n{log()}")
+            messages = self.call("inbox", wait_seconds=min(remaining, 30.0))["messages"]
+            replied = time.monotonic()
+            bodies = [str(m.get("body")) for m in messages]
+            self.unexpected += [b for b in bodies if b != want]
+            if want in bodies:
+                return replied
 
     def daemon_log(self, lines: int = 15) -> str:
         done = self.box.run("journalctl", "--no-pager", "-n", str(lines), "-o", "cat",

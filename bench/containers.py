@@ -45,12 +45,11 @@ if str(REPO) not in sys.path:  # also runnable as ``python bench/containers.py``
     sys.path.insert(0, str(REPO))
 
 from bench.common import BenchError, fmt_ms, percentile, step  # noqa: E402
-from bench.container_hive import ContainerHive, SandboxOptions, sandbox_main  # noqa: E402
+from bench.container_hive import REPLY_TIMEOUT, ContainerHive, SandboxOptions, sandbox_main  # noqa: E402
 from hive_c0re.lifecycle import rootfs  # noqa: E402
 from hive_c0re.lifecycle.backend import ContainerSpec  # noqa: E402
 from hive_c0re.lifecycle.nspawn import nspawn_argv  # noqa: E402
 
-REPLY_TIMEOUT = 60.0  # seconds from the lifecycle call to the echo, before we give up
 # The bare containers' uid range: below the hive's default uid_base_start
 # (0x70000000), so it never meets an agent's.
 BARE_UID_BASE = 0x60000000
@@ -133,23 +132,12 @@ class Bench(ContainerHive):
         """``verb`` on host.sock, then a message; until that message's echo is read."""
         self.seq += 1
         body = f"{verb} {self.seq}"
-        want = f"{agent} heard: {body}"
         sent = time.monotonic()
         self.call(verb, name=agent)
         returned = time.monotonic()
         self.call("send", to=agent, body=body)
-        deadline = sent + REPLY_TIMEOUT
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise BenchError(f"no echo from {agent} within {REPLY_TIMEOUT:.0f} s of {verb}:"
-                                 f"\n{self.agent_log(agent)}")
-            messages = self.call("inbox", wait_seconds=min(remaining, 30.0))["messages"]
-            replied = time.monotonic()
-            bodies = [str(m.get("body")) for m in messages]
-            self.unexpected += [b for b in bodies if b != want]
-            if want in bodies:
-                break
+        replied = self.await_echo(agent, body, sent + REPLY_TIMEOUT, verb,
+                                  lambda: self.agent_log(agent))
         unit = self.box.show(f"hive-agent@{agent}.service", "ExecMainStartTimestampMonotonic")
         started = int(unit) / 1e6 - sent if unit.isdigit() and int(unit) else None
         return Sample(agent, sent, returned - sent, replied - sent, unit_started=started)

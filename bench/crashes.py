@@ -45,13 +45,12 @@ if str(REPO) not in sys.path:  # also runnable as ``python bench/crashes.py``
     sys.path.insert(0, str(REPO))
 
 from bench.common import BenchError, fmt_ms, percentile, step  # noqa: E402
-from bench.container_hive import ContainerHive, SandboxOptions, sandbox_main  # noqa: E402
+from bench.container_hive import REPLY_TIMEOUT, ContainerHive, SandboxOptions, sandbox_main  # noqa: E402
 from hive_c0re.errors import HiveError  # noqa: E402
 from hive_c0re.wire import Client  # noqa: E402
 
 TARGET_P99 = 0.5  # seconds, kill → container_crash committed
 POLL_PERIOD = 10.0  # seconds: the reference design's poll loop
-REPLY_TIMEOUT = 60.0  # seconds from `start` to the echo, before we give up
 # Beyond the daemon's reconcile pass (crash_reconcile_interval, 60 s by default):
 # an event that has not come by then is not coming.
 CRASH_TIMEOUT = 75.0
@@ -146,19 +145,8 @@ class Bench(ContainerHive):
         """Send ``agent`` a message; long-poll the operator's inbox until its echo."""
         self.seq += 1
         body = f"{after} {self.seq}"
-        want = f"{agent} heard: {body}"
         self.call("send", to=agent, body=body)
-        deadline = time.monotonic() + REPLY_TIMEOUT
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise BenchError(f"no echo from {agent} within {REPLY_TIMEOUT:.0f} s of "
-                                 f"{after}:\n{self.daemon_log()}")
-            messages = self.call("inbox", wait_seconds=min(remaining, 30.0))["messages"]
-            bodies = [str(m.get("body")) for m in messages]
-            self.unexpected += [b for b in bodies if b != want]
-            if want in bodies:
-                return
+        self.await_echo(agent, body, time.monotonic() + REPLY_TIMEOUT, after, self.daemon_log)
 
     # -- the manager side ---------------------------------------------------------
 
