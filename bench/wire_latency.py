@@ -42,6 +42,7 @@ if str(REPO) not in sys.path:  # also runnable as ``python bench/wire_latency.py
 
 from bench.common import BenchError, Spread, fmt_ms, percentile, step, verdict  # noqa: E402
 from bench.wire_hive import DELIVERY_TIMEOUT, Conn, Daemon, Hive, Hub, wait_ready  # noqa: E402
+from hive_c0re.broker.migrations import MIGRATIONS  # noqa: E402
 
 TARGET_P99_MS = 5.0  # at 100 agents
 TARGET_MSG_S = 2000.0
@@ -245,20 +246,10 @@ async def measure_polling(hive: Hive, samples: int, spread: float, pollers: int,
 
 # -- baseline (b): raw sqlite floor -----------------------------------------------------
 
-FLOOR_SCHEMA = (
-    """CREATE TABLE message (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        sender TEXT NOT NULL,
-        recipient TEXT NOT NULL,
-        body TEXT NOT NULL,
-        in_reply_to INTEGER,
-        sent_at REAL NOT NULL,
-        leased_at REAL,
-        acked_at REAL,
-        deliveries INTEGER NOT NULL DEFAULT 0
-    )""",
-    "CREATE INDEX message_inbox ON message (recipient, acked_at, leased_at, id)",
-)
+# The daemon's own message table and inbox index (migration 1), nothing else of the store;
+# without PRAGMA foreign_keys its REFERENCES costs an insert nothing.
+FLOOR_SCHEMA = tuple(statement for statement in MIGRATIONS[0].statements
+                     if "TABLE message" in statement or "INDEX message_inbox" in statement)
 
 
 @dataclass
