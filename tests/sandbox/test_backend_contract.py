@@ -4,7 +4,6 @@ sandbox's systemd user manager, driven from the test process through ``nsenter``
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -12,6 +11,7 @@ import pytest
 
 from hive_c0re.lifecycle.backend import ContainerSpec, Scope, Systemctl
 from hive_c0re.lifecycle.nspawn import NspawnBackend
+from hive_dev.polling import eventually, wait_until
 from hive_dev.sandbox import Sandbox
 from tests.backend_contract import BackendContract, make_spec
 
@@ -63,16 +63,11 @@ class NspawnWorld:
         (self.root / agent / "state" / "exit").touch()
 
     def eventually(self, condition: Callable[[], bool]) -> bool:
-        deadline = time.monotonic() + 30
-        while not condition():
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.05)
-        return True
+        return eventually(condition)
 
     def up(self, agent: str) -> None:
         marker = self.root / agent / "state" / "up"
-        assert self.eventually(marker.exists), f"{agent}'s container process never started"
+        wait_until(marker.exists, f"{agent}'s container process to start")
         marker.unlink()
 
     def close(self) -> None:
