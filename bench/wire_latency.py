@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # also runnable as ``python bench/wire_latency.py``
     sys.path.insert(0, str(REPO))
 
-from bench.common import BenchError, Spread, fmt_ms, percentile, step, verdict  # noqa: E402
+from bench.common import BenchError, Spread, fmt_ms, median, percentile, step, verdict  # noqa: E402
 from bench.wire_hive import DELIVERY_TIMEOUT, Conn, Daemon, Hive, Hub, wait_ready  # noqa: E402
 from hive_c0re.broker.migrations import MIGRATIONS  # noqa: E402
 
@@ -260,11 +260,11 @@ class FloorResult:
 
     @property
     def per_op(self) -> float:
-        return percentile(self.batch_costs, 50)
+        return median(self.batch_costs)
 
     @property
     def cpu_per_op(self) -> float:
-        return percentile(self.batch_cpu, 50)
+        return median(self.batch_cpu)
 
 
 class Floor:

@@ -10,7 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -41,6 +41,16 @@ async def until(condition: Callable[[], bool]) -> None:
     """Wait for a condition another task brings about (the harness has no event for these)."""
     while not condition():  # noqa: ASYNC110
         await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def running(harness: Harness) -> AsyncIterator[Harness]:
+    """The harness started for the block and closed after it, whatever happens."""
+    await harness.start()
+    try:
+        yield harness
+    finally:
+        await harness.close()
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ from hive_ag3nt.tools import ToolFailures, call_tool
 from hive_c0re.wire import Client
 from hive_dev.daemon import DaemonProcess
 from hive_dev.fakes.script import Match, Reply, ToolCall
-from hive_dev.harness_support import Rig, daemon_process, make_rig, run, until
+from hive_dev.harness_support import Rig, daemon_process, make_rig, run, running, until
 
 # The model answers every mail turn by sending the operator a reply.
 REPLY = Reply(tool_calls=[ToolCall("mcp__hive__send", {"to": "operator", "body": "on it"})],
@@ -57,8 +57,7 @@ def test_mail_leased_as_the_operator_types_is_shown_in_a_turn(tmp_path: Path,
     rig.send("arrived with the operator's prompt")
 
     async def scenario() -> None:
-        await rig.harness.start()
-        try:
+        async with running(rig.harness):
             step = asyncio.ensure_future(rig.harness.step())
             # One loop pass at a time until the daemon has leased the mail to the
             # long-poll (its answer is then in the harness's socket), then the
@@ -69,8 +68,6 @@ def test_mail_leased_as_the_operator_types_is_shown_in_a_turn(tmp_path: Path,
             await step
             rig.send("later mail")
             await steps_until_settled(rig)
-        finally:
-            await rig.harness.close()
 
     run(scenario())
     assert shown(rig, "hello from the operator")
@@ -86,15 +83,12 @@ def test_the_first_reply_after_a_daemon_restart_is_delivered(tmp_path: Path,
     rig.send("before the restart")
 
     async def scenario() -> None:
-        await rig.harness.start()
-        try:
+        async with running(rig.harness):
             await rig.harness.step()
             assert [m["body"] for m in rig.inbox()] == ["on it"]  # the reply before
             daemon.restart()  # both of the harness's connections are now closed by the daemon
             rig.send("after the restart")
             await steps_until_settled(rig)
-        finally:
-            await rig.harness.close()
 
     run(scenario())
     assert shown(rig, "after the restart")
@@ -112,8 +106,7 @@ def test_a_reply_that_could_not_reach_the_hive_is_not_acked(tmp_path: Path,
     rig.send("answer me")
 
     async def scenario() -> None:
-        await rig.harness.start()
-        try:
+        async with running(rig.harness):
             step = asyncio.ensure_future(rig.harness.step())
             await until(lambda: rig.harness.turn_running)
             # Blocking on purpose: the turn's tool call can only run once the daemon is gone.
@@ -123,8 +116,6 @@ def test_a_reply_that_could_not_reach_the_hive_is_not_acked(tmp_path: Path,
             daemon.restart()
             await step
             await steps_until_settled(rig)
-        finally:
-            await rig.harness.close()
 
     run(scenario())
     statuses = [t.status for t in reversed(rig.harness.events.last_turns(5))]
