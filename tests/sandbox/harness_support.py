@@ -3,12 +3,14 @@ tool result, and what to say when that never comes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from hive_dev.fakes.messages_api import ApiProcess
-from hive_dev.fakes.script import ApiRequest
+from hive_dev.fakes.script import ApiRequest, Match, Reply, ToolCall, write_script
+from hive_dev.harness_support import container_env_file
 from hive_dev.polling import wait_until
 from hive_dev.sandbox import Sandbox, SandboxHive, container_process, containers_hive
 
@@ -18,6 +20,22 @@ def harness_hive(sandbox: Sandbox, tmp_path: Path, command: str) -> SandboxHive:
     URL in ``tmp_path/agent.env``."""
     return containers_hive(sandbox, HYPERHIVE_AGENT_COMMAND=command,
                            HYPERHIVE_AGENT_ENV_FILE=str(tmp_path / "agent.env"))
+
+
+@contextlib.contextmanager
+def alice_answering(hive: SandboxHive, tmp_path: Path, prompt: str, call: ToolCall,
+                    then: str, has_tool: str | None = None) -> Iterator[ApiProcess]:
+    """alice spawned against a stand-in model that answers ``prompt`` with ``call`` and,
+    once it has the call's result, with the text ``then``."""
+    assert call.id is not None, "the second reply waits for this call's result by its id"
+    script = write_script(tmp_path / "script.json", [
+        Reply(tool_calls=[call], match=Match(last_user_contains=prompt, has_tool=has_tool)),
+        Reply(text=then, match=Match(tool_result_for=call.id)),
+    ])
+    with ApiProcess(script, tmp_path) as api:
+        container_env_file(tmp_path / "agent.env", api.url)
+        hive.call("spawn", name="alice")
+        yield api
 
 
 def await_tool_result(hive: SandboxHive, api: ApiProcess, tool_id: str, what: str, *,

@@ -18,11 +18,10 @@ from pathlib import Path
 import pytest
 
 from hive_ag3nt.runner import bundled_cli
-from hive_dev.fakes.messages_api import ApiProcess
-from hive_dev.fakes.script import Match, Reply, ToolCall, write_script
-from hive_dev.harness_support import container_env_file
+from hive_dev.fakes.script import ToolCall
 from hive_dev.sandbox import Sandbox
 from tests.sandbox.harness_support import (
+    alice_answering,
     await_tool_result,
     cli_processes,
     conversation,
@@ -43,14 +42,8 @@ def test_a_containerised_agent_answers_the_operator_through_the_real_cli(
     (asked,) = hive.call("send", to="alice", body="ping from the operator")["ids"]
     pong = ToolCall("mcp__hive__send", {"to": "operator", "body": "pong from the container",
                                         "in_reply_to": asked}, id="toolu_pong")
-    script = write_script(tmp_path / "script.json", [
-        Reply(tool_calls=[pong], match=Match(last_user_contains="ping from the operator",
-                                             has_tool="mcp__hive__send")),
-        Reply(text="answered", match=Match(tool_result_for="toolu_pong")),
-    ])
-    with ApiProcess(script, tmp_path) as api:
-        container_env_file(tmp_path / "agent.env", api.url)
-        hive.call("spawn", name="alice")
+    with alice_answering(hive, tmp_path, "ping from the operator", pong, "answered",
+                         has_tool="mcp__hive__send") as api:
         await_tool_result(hive, api, "toolu_pong",
                           "alice's reply to go out and her mail to be acked", settled=True)
         inbox = hive.call("inbox")["messages"]

@@ -24,9 +24,7 @@ import pytest
 
 from hive_ag3nt.runner import bundled_cli
 from hive_c0re.wire import UI_SECRET_HEADER as HEADER
-from hive_dev.fakes.messages_api import ApiProcess
-from hive_dev.fakes.script import Match, Reply, ToolCall, write_script
-from hive_dev.harness_support import container_env_file
+from hive_dev.fakes.script import ToolCall
 from hive_dev.sandbox import (
     Sandbox,
     SandboxHive,
@@ -35,7 +33,12 @@ from hive_dev.sandbox import (
     in_container,
 )
 from tests.sandbox.approval_support import deploy
-from tests.sandbox.harness_support import await_tool_result, cli_processes, harness_hive
+from tests.sandbox.harness_support import (
+    alice_answering,
+    await_tool_result,
+    cli_processes,
+    harness_hive,
+)
 
 pytestmark = pytest.mark.sandbox
 
@@ -154,13 +157,7 @@ def alice(sandbox: Sandbox, tmp_path: Path) -> Any:
     (asked,) = hive.call("send", to="alice", body="ping from the operator")["ids"]
     pong = ToolCall("mcp__hive__send", {"to": "operator", "body": "pong", "in_reply_to": asked},
                     id="toolu_pong")
-    script = write_script(tmp_path / "script.json", [
-        Reply(tool_calls=[pong], match=Match(last_user_contains="ping from the operator")),
-        Reply(text="answered", match=Match(tool_result_for="toolu_pong")),
-    ])
-    with ApiProcess(script, tmp_path) as api:
-        container_env_file(tmp_path / "agent.env", api.url)
-        hive.call("spawn", name="alice")
+    with alice_answering(hive, tmp_path, "ping from the operator", pong, "answered") as api:
         await_tool_result(hive, api, "toolu_pong", "alice's answer", settled=True,
                           more=lambda: cli_stderr(hive))
         yield hive
@@ -275,13 +272,7 @@ def test_the_models_own_bash_is_refused_the_same(sandbox: Sandbox, tmp_path: Pat
     hive = harness_hive(sandbox, tmp_path, HARNESS)
     attack = ToolCall("Bash", {"command": f"/usr/bin/python3 - <<'PY'\n{ATTACKS}\nPY",
                                "description": "look around"}, id="toolu_attack")
-    script = write_script(tmp_path / "script.json", [
-        Reply(tool_calls=[attack], match=Match(last_user_contains="look around")),
-        Reply(text="looked", match=Match(tool_result_for="toolu_attack")),
-    ])
-    with ApiProcess(script, tmp_path) as api:
-        container_env_file(tmp_path / "agent.env", api.url)
-        hive.call("spawn", name="alice")
+    with alice_answering(hive, tmp_path, "look around", attack, "looked") as api:
         deploy(hive, "alice", 'allowed_bash = ["*"]\n', "alice may run anything")
         hive.call("send", to="alice", body="look around")
         await_tool_result(hive, api, "toolu_attack", "alice's Bash to run",
