@@ -22,7 +22,6 @@ Run by hand: ``.venv/bin/python bench/harness.py [--quick]``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
@@ -33,8 +32,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # also runnable as ``python bench/harness.py``
@@ -58,8 +58,14 @@ from bench.harness_results import (  # noqa: E402
     HarnessTurn,
     Options,
     Results,
+    parse_args,
     report,
 )
+
+if TYPE_CHECKING:
+    from hive_ag3nt.hive import HiveConnection
+    from hive_dev.daemon import DaemonProcess
+    from hive_dev.fakes.script import ApiRequest
 
 AGENT = "ben"
 BODY_CHARS = 200  # every prompt carries a body of this many characters
@@ -73,44 +79,22 @@ METHODS = ("harness", "sdk", "oneshot")
 # -- the run ------------------------------------------------------------------------
 
 
-def parse_args(argv: Sequence[str] | None = None) -> Options | str:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="a ~35 s smoke run")
-    parser.add_argument("--turns", type=int,
-                        help="measured turns per method (default 30; quick 10)")
-    parser.add_argument("--warmup", type=int,
-                        help="unmeasured turns per method first (default 3; quick 2)")
-    parser.add_argument("--mem-turns", type=int,
-                        help="harness turns in all, for the memory slope (default 200; quick 40)")
-    parser.add_argument("--sample-every", type=int,
-                        help="rows of the RSS table, every N turns (default 20; quick 5)")
-    parser.add_argument("--keep", action="store_true", help="keep the temp dirs (logs)")
-    parser.add_argument("--json", type=Path, metavar="FILE",
-                        help="also write the headline numbers to FILE as JSON")
-    parser.add_argument("--sdk-worker", metavar="CONFIG", help=argparse.SUPPRESS)
-    ns = parser.parse_args(argv)
-    if ns.sdk_worker:
-        return str(ns.sdk_worker)
-    quick = bool(ns.quick)
-
-    def pick(value: int | None, full: int, smoke: int) -> int:
-        return value if value is not None else (smoke if quick else full)
-
-    turns = max(1, pick(ns.turns, 30, 10))
-    warmup = max(1, pick(ns.warmup, 3, 2))  # the harness's first turn starts its CLI
-    mem_turns = max(pick(ns.mem_turns, 200, 40), warmup + turns)
-    return Options(quick=quick, turns=turns, warmup=warmup, mem_turns=mem_turns,
-                   sample_every=max(1, pick(ns.sample_every, 20, 5)),
-                   reference_turn=max(1, mem_turns // 5), keep=bool(ns.keep), json=ns.json)
-
-
 def body(tag: str, seq: int) -> str:
     head = f"{tag} turn {seq:04d}: "
     return head + ("lorem ipsum " * BODY_CHARS)[: BODY_CHARS - len(head)]
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """The bare baselines, ready: (b) the SDK worker, (a) one ``claude -p`` per turn."""
+
+    worker: SdkWorker
+    oneshot_argv: list[str]
+    oneshot_env: dict[str, str]
+
+
 class Bench:
-    def __init__(self, opts: Options, root: Path, daemon: Any, results: Results) -> None:
+    def __init__(self, opts: Options, root: Path, daemon: DaemonProcess, results: Results) -> None:
         self.opts = opts
         self.root = root
         self.daemon = daemon
@@ -122,100 +106,123 @@ class Bench:
 
     async def run(self) -> None:
         from hive_ag3nt.hive import HiveConnection
-        from hive_ag3nt.policy import Policy
-        from hive_ag3nt.prompt import system_prompt
-        from hive_ag3nt.runner import CLI_DEFAULTS, bundled_cli
-        from hive_c0re.wire import Client
-        from hive_dev.fakes.messages_api import ApiProcess, cli_env
+        from hive_dev.fakes.messages_api import ApiProcess
         from hive_dev.fakes.script import Reply, write_script
-        from hive_dev.harness_support import agent_paths, serve_env
 
-        cli = bundled_cli()
-        results = self.results
         (self.root / "api").mkdir()
         script = write_script(self.root / "api" / "script.json",
                               [Reply(text=REPLY_TEXT, times=None)])
         # Its own process: the bench's own work (reading /events) never delays an answer.
         with ApiProcess(script, self.root / "api") as api:
-            with Client(self.daemon.host_socket) as host:
-                host.call("register", name=AGENT)
-            agent_dir = self.root / "agent"
-            agent_dir.mkdir()
-            paths = agent_paths(agent_dir, self.daemon.agent_socket(AGENT))
-            step(f"starting hive-ag3nt serve (UI on {paths.ui_socket})")
-            self.harness = harness = ServeProcess(serve_env(paths, api.url),
-                                                  self.root / "harness.log", cli)
-            results.harness_pid = harness.pid
-            await self._wait_idle(paths.ui_socket)
-            assert self.ui is not None
-            await self.ui.listen()
-            step(f"idle RSS before any turn ({SETTLE:g} s settle, {IDLE_SAMPLES} samples)")
-            results.idle_before = await self._idle_samples(harness.pid)
-
-            # The bare baselines: same CLI, stand-in, model, system prompt, tools and prompt size.
-            policy = Policy()
-            append = system_prompt(AGENT, policy, "/state/notes.md")
-            tools = list(policy.allowed_tools)
-            env_a = {**os.environ, **CLI_DEFAULTS, **cli_env(api.url, self.root / "home-a")}
-            env_b = {**CLI_DEFAULTS, **cli_env(api.url, self.root / "home-b")}
-            for name in ("work-a", "work-b"):
-                (self.root / name).mkdir()
-            oneshot_argv = [cli, "--output-format", "json", "--model", policy.model,
-                            "--append-system-prompt", append, "--tools", ",".join(tools),
-                            "--setting-sources="]
-            step("starting the SDK worker (baseline b)")
-            self.worker = worker = await SdkWorker.start(
-                {"cli_path": cli, "env": env_b, "model": policy.model, "cwd":
-                 str(self.root / "work-b"), "append": append, "tools": tools,
-                 "allowed_tools": [t for t in tools if t != "Bash"]},
-                self.root / "sdk-worker.log")
-
+            harness = await self._start_harness(api.url)
+            baseline = await self._start_baselines(api.url)
             op = HiveConnection(self.daemon.host_socket)
             try:
-                total = self.opts.warmup + self.opts.turns
-                step(f"turns: {self.opts.warmup} warm-up + {self.opts.turns} measured per method, "
-                     "alternating harness / SDK client / claude -p")
-                for seq in range(total):
-                    measured = seq >= self.opts.warmup
-                    shift = seq % len(METHODS)
-                    for method in METHODS[shift:] + METHODS[:shift]:
-                        if method == "harness":
-                            turn = await self._harness_turn(op, seq)
-                            if measured:
-                                results.harness_turns.append(turn)
-                        elif method == "sdk":
-                            took = await worker.turn(_prompt(body("B", seq)))
-                            if measured:
-                                results.sdk.append(took)
-                        else:
-                            took = await oneshot_turn(oneshot_argv, _prompt(body("A", seq)),
-                                                      env_a, self.root / "work-a")
-                            if measured:
-                                results.oneshot.append(took)
-                        await asyncio.sleep(GAP)
-                results.sdk_turns_done = total
-                results.sdk_worker = Mem.of(worker.pid)
-                results.sdk_cli, _ = worker.cli_mem()
-                await worker.close()
-                self.worker = None
-
-                left = self.opts.mem_turns - self.harness_count
-                step(f"memory: {left} more harness turns ({self.opts.mem_turns} in all)")
-                seq = total
-                while self.harness_count < self.opts.mem_turns:
-                    await self._harness_turn(op, seq)
-                    seq += 1
-                step(f"idle RSS after {self.harness_count} turns")
-                results.idle_after = await self._idle_samples(harness.pid)
-                results.idle_after_cli, _ = harness.cli_mem()
+                await self._alternate(op, baseline)
+                await self._memory_turns(op, harness)
             finally:
                 await op.close()
-            results.acks = self._acks([t.message_id for t in results.harness_turns])
-            calls = [c for c in api.requests() if c.is_messages]
-            for tag, method in (("H", "harness"), ("B", "sdk"), ("A", "oneshot")):
-                results.requests[method] = sum(
-                    1 for c in calls if f"{tag} turn " in c.last_user_text)
-            results.requests["other"] = len(calls) - sum(results.requests.values())
+            self.results.acks = self._acks([t.message_id for t in self.results.harness_turns])
+            self._count_requests(api.requests())
+
+    async def _start_harness(self, api_url: str) -> ServeProcess:
+        """``hive-ag3nt serve`` for the agent, idle; its RSS before any turn taken."""
+        from hive_ag3nt.runner import bundled_cli
+        from hive_c0re.wire import Client
+        from hive_dev.harness_support import agent_paths, serve_env
+
+        with Client(self.daemon.host_socket) as host:
+            host.call("register", name=AGENT)
+        agent_dir = self.root / "agent"
+        agent_dir.mkdir()
+        paths = agent_paths(agent_dir, self.daemon.agent_socket(AGENT))
+        step(f"starting hive-ag3nt serve (UI on {paths.ui_socket})")
+        self.harness = harness = ServeProcess(serve_env(paths, api_url),
+                                              self.root / "harness.log", bundled_cli())
+        self.results.harness_pid = harness.pid
+        await self._wait_idle(paths.ui_socket)
+        assert self.ui is not None
+        await self.ui.listen()
+        step(f"idle RSS before any turn ({SETTLE:g} s settle, {IDLE_SAMPLES} samples)")
+        self.results.idle_before = await self._idle_samples(harness.pid)
+        return harness
+
+    async def _start_baselines(self, api_url: str) -> Baseline:
+        """The bare baselines: same CLI, stand-in, model, system prompt, tools and prompt size."""
+        from hive_ag3nt.policy import Policy
+        from hive_ag3nt.prompt import system_prompt
+        from hive_ag3nt.runner import CLI_DEFAULTS, bundled_cli
+        from hive_dev.fakes.messages_api import cli_env
+
+        cli = bundled_cli()
+        policy = Policy()
+        append = system_prompt(AGENT, policy, "/state/notes.md")
+        tools = list(policy.allowed_tools)
+        env_a = {**os.environ, **CLI_DEFAULTS, **cli_env(api_url, self.root / "home-a")}
+        env_b = {**CLI_DEFAULTS, **cli_env(api_url, self.root / "home-b")}
+        for name in ("work-a", "work-b"):
+            (self.root / name).mkdir()
+        oneshot_argv = [cli, "--output-format", "json", "--model", policy.model,
+                        "--append-system-prompt", append, "--tools", ",".join(tools),
+                        "--setting-sources="]
+        step("starting the SDK worker (baseline b)")
+        self.worker = await SdkWorker.start(
+            {"cli_path": cli, "env": env_b, "model": policy.model, "cwd":
+             str(self.root / "work-b"), "append": append, "tools": tools,
+             "allowed_tools": [t for t in tools if t != "Bash"]},
+            self.root / "sdk-worker.log")
+        return Baseline(self.worker, oneshot_argv, env_a)
+
+    async def _alternate(self, op: HiveConnection, baseline: Baseline) -> None:
+        """The three methods turn by turn, each starting a round in turn; then the
+        SDK worker's memory, and it ends."""
+        results, worker = self.results, baseline.worker
+        total = self.opts.warmup + self.opts.turns
+        step(f"turns: {self.opts.warmup} warm-up + {self.opts.turns} measured per method, "
+             "alternating harness / SDK client / claude -p")
+        for seq in range(total):
+            measured = seq >= self.opts.warmup
+            shift = seq % len(METHODS)
+            for method in METHODS[shift:] + METHODS[:shift]:
+                if method == "harness":
+                    turn = await self._harness_turn(op, seq)
+                    if measured:
+                        results.harness_turns.append(turn)
+                elif method == "sdk":
+                    took = await worker.turn(_prompt(body("B", seq)))
+                    if measured:
+                        results.sdk.append(took)
+                else:
+                    took = await oneshot_turn(baseline.oneshot_argv, _prompt(body("A", seq)),
+                                              baseline.oneshot_env, self.root / "work-a")
+                    if measured:
+                        results.oneshot.append(took)
+                await asyncio.sleep(GAP)
+        results.sdk_turns_done = total
+        results.sdk_worker = Mem.of(worker.pid)
+        results.sdk_cli, _ = worker.cli_mem()
+        await worker.close()
+        self.worker = None
+
+    async def _memory_turns(self, op: HiveConnection, harness: ServeProcess) -> None:
+        """Harness turns up to ``mem_turns`` in all, then its idle RSS again."""
+        left = self.opts.mem_turns - self.harness_count
+        step(f"memory: {left} more harness turns ({self.opts.mem_turns} in all)")
+        seq = self.opts.warmup + self.opts.turns
+        while self.harness_count < self.opts.mem_turns:
+            await self._harness_turn(op, seq)
+            seq += 1
+        step(f"idle RSS after {self.harness_count} turns")
+        self.results.idle_after = await self._idle_samples(harness.pid)
+        self.results.idle_after_cli, _ = harness.cli_mem()
+
+    def _count_requests(self, requests: list[ApiRequest]) -> None:
+        """The stand-in's model calls by method (each prompt says whose it is)."""
+        calls = [c for c in requests if c.is_messages]
+        for tag, method in (("H", "harness"), ("B", "sdk"), ("A", "oneshot")):
+            self.results.requests[method] = sum(
+                1 for c in calls if f"{tag} turn " in c.last_user_text)
+        self.results.requests["other"] = len(calls) - sum(self.results.requests.values())
 
     async def _wait_idle(self, socket: Path) -> None:
         from hive_dev.harness_support import UI_SECRET
@@ -312,12 +319,11 @@ def _prompt(text: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    opts = parse_args(argv)
+    opts = parse_args(argv, __doc__)
     if isinstance(opts, str):  # the SDK worker of baseline (b)
         asyncio.run(sdk_worker(json.loads(opts)))
         return 0
     from hive_ag3nt.runner import bundled_cli
-    from hive_dev.daemon import DaemonProcess
 
     if not Path(bundled_cli()).is_file():
         print(f"harness bench: the claude CLI bundled with claude-agent-sdk is missing at "
@@ -330,21 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         step(f"import floors ({len(FLOORS)} x {FLOOR_RUNS} interpreters)")
         results.floors = measure_floors(FLOOR_RUNS)
-        step("starting hive-c0re")
-        try:
-            daemon = DaemonProcess(manager_command="")
-        except RuntimeError as exc:
-            raise BenchError(f"hive-c0re did not start: {exc}") from None
-
-        async def go() -> None:
-            assert daemon is not None
-            bench = Bench(opts, root, daemon, results)
-            try:
-                await bench.run()
-            finally:
-                await bench.close()
-
-        asyncio.run(go())
+        daemon = start_daemon()
+        asyncio.run(bench(opts, root, daemon, results))
         summary = report(opts, results)
         if opts.json is not None:
             opts.json.write_text(json.dumps(summary, indent=2) + "\n")
@@ -353,16 +346,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"harness bench: {exc}", file=sys.stderr)
         return 1
     finally:
-        if daemon is not None:
-            daemon.stop()
-        if opts.keep:
-            print(f"kept {root}" + (f" and {daemon.root}" if daemon is not None else ""),
-                  file=sys.stderr)
-        else:
-            shutil.rmtree(root, ignore_errors=True)
-            if daemon is not None:
-                shutil.rmtree(daemon.root, ignore_errors=True)
+        clean_up(opts, root, daemon)
     return 0
+
+
+def start_daemon() -> DaemonProcess:
+    from hive_dev.daemon import DaemonProcess
+
+    step("starting hive-c0re")
+    try:
+        return DaemonProcess(manager_command="")
+    except RuntimeError as exc:
+        raise BenchError(f"hive-c0re did not start: {exc}") from None
+
+
+async def bench(opts: Options, root: Path, daemon: DaemonProcess, results: Results) -> None:
+    running = Bench(opts, root, daemon, results)
+    try:
+        await running.run()
+    finally:
+        await running.close()
+
+
+def clean_up(opts: Options, root: Path, daemon: DaemonProcess | None) -> None:
+    """Stop the daemon; remove both temp dirs, unless --keep keeps them (said on stderr)."""
+    if daemon is not None:
+        daemon.stop()
+    if opts.keep:
+        print(f"kept {root}" + (f" and {daemon.root}" if daemon is not None else ""),
+              file=sys.stderr)
+        return
+    shutil.rmtree(root, ignore_errors=True)
+    if daemon is not None:
+        shutil.rmtree(daemon.root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 from collections.abc import Sequence
@@ -28,6 +29,38 @@ class Options:
     reference_turn: int
     keep: bool
     json: Path | None
+
+
+def parse_args(argv: Sequence[str] | None, doc: str | None) -> Options | str:
+    """The options, or the SDK worker's config when run as baseline (b)'s worker."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0] if doc else None)
+    parser.add_argument("--quick", action="store_true", help="a ~35 s smoke run")
+    parser.add_argument("--turns", type=int,
+                        help="measured turns per method (default 30; quick 10)")
+    parser.add_argument("--warmup", type=int,
+                        help="unmeasured turns per method first (default 3; quick 2)")
+    parser.add_argument("--mem-turns", type=int,
+                        help="harness turns in all, for the memory slope (default 200; quick 40)")
+    parser.add_argument("--sample-every", type=int,
+                        help="rows of the RSS table, every N turns (default 20; quick 5)")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dirs (logs)")
+    parser.add_argument("--json", type=Path, metavar="FILE",
+                        help="also write the headline numbers to FILE as JSON")
+    parser.add_argument("--sdk-worker", metavar="CONFIG", help=argparse.SUPPRESS)
+    ns = parser.parse_args(argv)
+    if ns.sdk_worker:
+        return str(ns.sdk_worker)
+    quick = bool(ns.quick)
+
+    def pick(value: int | None, full: int, smoke: int) -> int:
+        return value if value is not None else (smoke if quick else full)
+
+    turns = max(1, pick(ns.turns, 30, 10))
+    warmup = max(1, pick(ns.warmup, 3, 2))  # the harness's first turn starts its CLI
+    mem_turns = max(pick(ns.mem_turns, 200, 40), warmup + turns)
+    return Options(quick=quick, turns=turns, warmup=warmup, mem_turns=mem_turns,
+                   sample_every=max(1, pick(ns.sample_every, 20, 5)),
+                   reference_turn=max(1, mem_turns // 5), keep=bool(ns.keep), json=ns.json)
 
 
 @dataclass
