@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import platform
+import subprocess
 import sys
 from collections.abc import Sequence
 
@@ -58,3 +61,14 @@ class Spread:
     @property
     def p99(self) -> float:
         return percentile(self.latencies, 99)
+
+
+def machine() -> str:
+    """This run's Python and CPU count, for a report's first line."""
+    return f"python {platform.python_version()}, {os.cpu_count()} cpu(s)"
+
+
+def version_of(tool: str) -> str:
+    """The first line ``tool --version`` prints; empty if it prints none."""
+    done = subprocess.run([tool, "--version"], capture_output=True, text=True, check=False)
+    return done.stdout.split("\n", 1)[0]

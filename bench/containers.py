@@ -28,10 +28,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import platform
 import re
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -44,7 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # also runnable as ``python bench/containers.py``
     sys.path.insert(0, str(REPO))
 
-from bench.common import BenchError, fmt_ms, percentile, step  # noqa: E402
+from bench.common import BenchError, fmt_ms, machine, percentile, step, version_of  # noqa: E402
 from bench.container_hive import REPLY_TIMEOUT, ContainerHive, SandboxOptions, sandbox_main  # noqa: E402
 from hive_c0re.lifecycle import rootfs  # noqa: E402
 from hive_c0re.lifecycle.backend import ContainerSpec  # noqa: E402
@@ -250,12 +248,10 @@ COLUMNS = (("returned", "call returned"), ("unit_started", "nspawn started"),
 
 
 def report(opts: SandboxOptions, spawn: Phase, restart: Phase) -> None:
-    systemd = subprocess.run(["systemd-nspawn", "--version"], capture_output=True, text=True,
-                             check=False).stdout.split("\n", 1)[0]
+    nspawn = version_of("systemd-nspawn") or "systemd-nspawn ?"
     print()
     print(f"hive-c0re container benchmark ({'quick' if opts.quick else 'full'}): "
-          f"{opts.agents} agents, python {platform.python_version()}, {os.cpu_count()} cpu(s), "
-          f"{systemd or 'systemd-nspawn ?'}")
+          f"{opts.agents} agents, {machine()}, {nspawn}")
     print("times in ms from writing the call on host.sock; p50 / max over the agents")
     print()
     head = f"{'phase':<8}" + "".join(f"  {label:>17}" for _, label in COLUMNS)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import platform
-import subprocess
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench.common import fmt_ms, percentile
+from bench.common import fmt_ms, machine, percentile, version_of
 from bench.container_hive import SandboxOptions
 
 TARGET_P99 = 0.5  # seconds, kill → container_crash committed
@@ -101,12 +98,10 @@ COLUMNS = (("returned", "kill returned"), ("main_exited", "nspawn exited"),
 
 def report(opts: Options, results: Results) -> bool:
     """Print everything; whether the target was met."""
-    systemd = subprocess.run(["systemctl", "--version"], capture_output=True, text=True,
-                             check=False).stdout.split("\n", 1)[0]
     print()
     print(f"hive-c0re crash detection benchmark ({'quick' if opts.quick else 'full'}): "
-          f"{len(results.kills)} kills of {opts.agents} agent(s), python "
-          f"{platform.python_version()}, {os.cpu_count()} cpu(s), {systemd or 'systemd ?'}")
+          f"{len(results.kills)} kills of {opts.agents} agent(s), {machine()}, "
+          f"{version_of('systemctl') or 'systemd ?'}")
     print("times in ms from the wall clock just before `systemctl kill` (SIGKILL to nspawn)")
     report_kills(results)
     report_reference(opts, results)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.common import fmt_ms, median, percentile, verdict
+from bench.common import fmt_ms, machine, median, percentile, verdict
 from bench.harness_processes import Mem
 
 TARGET_IDLE_MIB = 60.0
@@ -124,7 +122,7 @@ def report(opts: Options, results: Results) -> dict[str, Any]:
     """Print everything; return the headline numbers for --json."""
     print()
     print(f"hive-ag3nt harness benchmark ({'quick' if opts.quick else 'full'}): "
-          f"python {platform.python_version()}, {os.cpu_count()} cpu(s); "
+          f"{machine()}; "
           f"harness pid {results.harness_pid}")
     turn = turn_times(opts, results)
     idle = idle_rss(results)

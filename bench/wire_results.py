@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.common import Spread, fmt_ms, median, percentile, verdict
+from bench.common import Spread, fmt_ms, machine, median, percentile, verdict
 from bench.wire_hive import Daemon
 
 TARGET_P99_MS = 5.0  # at 100 agents
@@ -167,7 +165,7 @@ def report(opts: Options, daemon: Daemon, results: Results) -> None:
     assert floor is not None and polling is not None and tp is not None
     print()
     print(f"hive-c0re wire benchmark ({'quick' if opts.quick else 'full'}): "
-          f"python {platform.python_version()}, {os.cpu_count()} cpu(s), "
+          f"{machine()}, "
           f"daemon answered whoami {fmt_ms(results.ready)} ms after its spawn")
     print()
     report_baselines(floor, polling)
