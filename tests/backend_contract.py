@@ -130,6 +130,8 @@ class BackendContract:
         # The manager's container is installed again over itself running, at every daemon start.
         backend.install(world.spec("alice"))
         assert backend.is_active("alice")
+        backend.start("alice")  # already running: nothing happens
+        assert backend.is_active("alice")
         backend.stop("alice")
         assert not backend.is_active("alice")
         run(world, "alice")
