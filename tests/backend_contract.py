@@ -1,7 +1,7 @@
 """The Backend contract: what the lifecycle relies on of every container backend, as tests.
 
 Each clause is a test method of :class:`BackendContract`. A test module
-subclasses it (``class TestNspawnContract(BackendContract)``) and provides a
+subclasses it (``class TestNspawnBackendContract(BackendContract)``) and provides a
 ``world`` fixture: the backend under test, specs it can run, and a way to make
 a running container's process exit. The same clauses then run against the
 in-memory FakeBackend, the real NspawnBackend under a sandboxed systemd, and
