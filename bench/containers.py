@@ -25,14 +25,11 @@ Run by hand from the repository root, as root:
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
-import platform
 import re
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -45,14 +42,12 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # also runnable as ``python bench/containers.py``
     sys.path.insert(0, str(REPO))
 
-from bench.common import BenchError, percentile, step  # noqa: E402
-from bench.container_hive import ContainerHive  # noqa: E402
+from bench.common import BenchError, fmt_ms, machine, percentile, step, version_of  # noqa: E402
+from bench.container_hive import REPLY_TIMEOUT, ContainerHive, SandboxOptions, sandbox_main  # noqa: E402
 from hive_c0re.lifecycle import rootfs  # noqa: E402
 from hive_c0re.lifecycle.backend import ContainerSpec  # noqa: E402
 from hive_c0re.lifecycle.nspawn import nspawn_argv  # noqa: E402
-from hive_dev.sandbox import can_run  # noqa: E402
 
-REPLY_TIMEOUT = 60.0  # seconds from the lifecycle call to the echo, before we give up
 # The bare containers' uid range: below the hive's default uid_base_start
 # (0x70000000), so it never meets an agent's.
 BARE_UID_BASE = 0x60000000
@@ -67,19 +62,7 @@ CONNECTED_MARK = "echo agent listening"
 LOGGED_AT = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) ")
 
 
-
-
 # -- numbers --------------------------------------------------------------------------
-
-
-
-
-def fmt_ms(seconds: float | None) -> str:
-    if seconds is None or seconds != seconds:
-        return "n/a"
-    return f"{seconds * 1000:,.0f}"
-
-
 
 
 @dataclass
@@ -147,23 +130,12 @@ class Bench(ContainerHive):
         """``verb`` on host.sock, then a message; until that message's echo is read."""
         self.seq += 1
         body = f"{verb} {self.seq}"
-        want = f"{agent} heard: {body}"
         sent = time.monotonic()
         self.call(verb, name=agent)
         returned = time.monotonic()
         self.call("send", to=agent, body=body)
-        deadline = sent + REPLY_TIMEOUT
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise BenchError(f"no echo from {agent} within {REPLY_TIMEOUT:.0f} s of {verb}:"
-                                 f"\n{self.agent_log(agent)}")
-            messages = self.call("inbox", wait_seconds=min(remaining, 30.0))["messages"]
-            replied = time.monotonic()
-            bodies = [str(m.get("body")) for m in messages]
-            self.unexpected += [b for b in bodies if b != want]
-            if want in bodies:
-                break
+        replied = self.await_echo(agent, body, sent + REPLY_TIMEOUT, verb,
+                                  lambda: self.agent_log(agent))
         unit = self.box.show(f"hive-agent@{agent}.service", "ExecMainStartTimestampMonotonic")
         started = int(unit) / 1e6 - sent if unit.isdigit() and int(unit) else None
         return Sample(agent, sent, returned - sent, replied - sent, unit_started=started)
@@ -232,25 +204,10 @@ class Bench(ContainerHive):
 # -- the run --------------------------------------------------------------------------
 
 
-@dataclass
-class Options:
-    quick: bool
-    agents: int
-    json: Path | None
-
-
-def parse_args(argv: Sequence[str] | None = None) -> Options:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="3 agents instead of 10")
-    parser.add_argument("--agents", type=int, help="agents b01.. to spawn (default 10; quick 3)")
-    parser.add_argument("--json", type=Path, metavar="FILE",
-                        help="also write the summary numbers to FILE as JSON")
-    ns = parser.parse_args(argv)
-    quick = bool(ns.quick)
-    agents = int(ns.agents) if ns.agents is not None else (3 if quick else 10)
-    if not 1 <= agents <= 99:
-        parser.error("--agents takes 1 to 99")
-    return Options(quick=quick, agents=agents, json=ns.json)
+def parse_args(argv: Sequence[str] | None = None) -> SandboxOptions:
+    parser = SandboxOptions.parser(__doc__, "3 agents instead of 10",
+                                   "agents b01.. to spawn (default 10; quick 3)")
+    return SandboxOptions.parse(parser, argv, agents=10, quick_agents=3)[0]
 
 
 def measure(bench: Bench, phase: Phase, verb: str, names: Sequence[str]) -> None:
@@ -267,7 +224,7 @@ def measure(bench: Bench, phase: Phase, verb: str, names: Sequence[str]) -> None
              f"echo {fmt_ms(sample.replied)} ms; bare nspawn {fmt_ms(phase.bare[-1])} ms")
 
 
-def run(opts: Options, bench: Bench) -> tuple[Phase, Phase]:
+def run(opts: SandboxOptions, bench: Bench) -> tuple[Phase, Phase]:
     names = [f"b{i:02d}" for i in range(1, opts.agents + 1)]
     step("activating hive-c0re (whoami on host.sock)")
     bench.call("whoami")
@@ -290,13 +247,11 @@ COLUMNS = (("returned", "call returned"), ("unit_started", "nspawn started"),
            ("connected", "agent connected"), ("replied", "echo received"))
 
 
-def report(opts: Options, spawn: Phase, restart: Phase) -> None:
-    systemd = subprocess.run(["systemd-nspawn", "--version"], capture_output=True, text=True,
-                             check=False).stdout.split("\n", 1)[0]
+def report(opts: SandboxOptions, spawn: Phase, restart: Phase) -> None:
+    nspawn = version_of("systemd-nspawn") or "systemd-nspawn ?"
     print()
     print(f"hive-c0re container benchmark ({'quick' if opts.quick else 'full'}): "
-          f"{opts.agents} agents, python {platform.python_version()}, {os.cpu_count()} cpu(s), "
-          f"{systemd or 'systemd-nspawn ?'}")
+          f"{opts.agents} agents, {machine()}, {nspawn}")
     print("times in ms from writing the call on host.sock; p50 / max over the agents")
     print()
     head = f"{'phase':<8}" + "".join(f"  {label:>17}" for _, label in COLUMNS)
@@ -330,7 +285,7 @@ def report(opts: Options, spawn: Phase, restart: Phase) -> None:
           f"the stand-in's '{CONNECTED_MARK}' log line (after whoami and requeue_inflight)")
 
 
-def summary(opts: Options, spawn: Phase, restart: Phase) -> dict[str, Any]:
+def summary(opts: SandboxOptions, spawn: Phase, restart: Phase) -> dict[str, Any]:
     """The headline numbers, in seconds."""
     out: dict[str, Any] = {"quick": opts.quick, "agents": opts.agents}
     for phase in (spawn, restart):
@@ -346,27 +301,9 @@ def summary(opts: Options, spawn: Phase, restart: Phase) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     opts = parse_args(argv)
-    reason = can_run()
-    if reason is not None:
-        print(f"containers: the sandbox cannot run here: {reason}", file=sys.stderr)
-        return 1
-    started = time.monotonic()
-    try:
-        step("starting the sandbox (systemd --user, journald, D-Bus)")
-        bench = Bench()
-        try:
-            spawn, restart = run(opts, bench)
-        finally:
-            step("stopping containers and removing the sandbox")
-            bench.close()
-        report(opts, spawn, restart)
-        if opts.json is not None:
-            opts.json.write_text(json.dumps(summary(opts, spawn, restart), indent=2) + "\n")
-        print(f"(took {time.monotonic() - started:.0f} s)")
-    except (BenchError, RuntimeError, subprocess.SubprocessError, OSError) as exc:
-        print(f"containers: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return sandbox_main("containers", Bench, lambda bench: run(opts, bench),
+                        lambda phases: report(opts, *phases),
+                        lambda phases: summary(opts, *phases), opts.json)
 
 
 if __name__ == "__main__":

@@ -27,17 +27,12 @@ Run by hand from the repository root, as root:
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
-import os
-import platform
 import random
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,92 +40,27 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # also runnable as ``python bench/crashes.py``
     sys.path.insert(0, str(REPO))
 
-from bench.common import BenchError, percentile, step  # noqa: E402
-from bench.container_hive import ContainerHive  # noqa: E402
+from bench.common import BenchError, fmt_ms, step  # noqa: E402
+from bench.container_hive import REPLY_TIMEOUT, ContainerHive, sandbox_main  # noqa: E402
+from bench.crashes_results import (  # noqa: E402
+    POLL_PERIOD,
+    Kill,
+    Options,
+    Results,
+    next_tick,
+    parse_args,
+    report,
+    summary,
+)
 from hive_c0re.errors import HiveError  # noqa: E402
 from hive_c0re.wire import Client  # noqa: E402
-from hive_dev.sandbox import can_run  # noqa: E402
 
-TARGET_P99 = 0.5  # seconds, kill → container_crash committed
-POLL_PERIOD = 10.0  # seconds: the reference design's poll loop
-REPLY_TIMEOUT = 60.0  # seconds from `start` to the echo, before we give up
 # Beyond the daemon's reconcile pass (crash_reconcile_interval, 60 s by default):
 # an event that has not come by then is not coming.
 CRASH_TIMEOUT = 75.0
 # What the crash watch itself reads of a unit (crashwatch._PROPS): one poll pass.
 POLL_PROPS = "ActiveState,SubState,Result,ExecMainStatus,ExecMainCode,InvocationID"
 STAMPS = "ExecMainExitTimestampMonotonic,InactiveEnterTimestampMonotonic,InvocationID"
-
-
-
-
-# -- numbers --------------------------------------------------------------------------
-
-
-
-
-def fmt_ms(seconds: float | None) -> str:
-    if seconds is None or seconds != seconds:
-        return "n/a"
-    return f"{seconds * 1000:,.0f}"
-
-
-
-
-def next_tick(at: float, origin: float, period: float = POLL_PERIOD) -> float:
-    """Seconds from ``at`` to the first tick of a loop ticking at ``origin + k * period``."""
-    return (origin - at) % period
-
-
-@dataclass
-class Kill:
-    """One kill; times in seconds after ``wall`` (the wall clock just before the kill)."""
-
-    agent: str
-    invocation: str  # the unit's InvocationID when it was killed
-    wall: float  # time.time() just before the kill command was run
-    mono: float  # time.monotonic() at the same moment (systemd's stamps are on it)
-    returned: float = 0.0  # the kill command (nsenter + systemctl kill) returned
-    main_exited: float | None = None  # systemd saw nspawn die (ExecMainExitTimestamp)
-    unit_failed: float | None = None  # the unit entered `failed` (InactiveEnterTimestamp)
-    logged: float | None = None  # the daemon's "container of X crashed" line (journald's stamp)
-    committed: float = 0.0  # the event's sent_at: the detection latency
-    read: float = 0.0  # the bench read the event from the manager's inbox
-    poll_tick: float = 0.0  # the reference loop's first tick after the kill
-
-    @property
-    def daemon_share(self) -> float | None:
-        """From the unit entering `failed` to the event's commit: the crash watch's part."""
-        return None if self.unit_failed is None else self.committed - self.unit_failed
-
-    @property
-    def announce_share(self) -> float | None:
-        """From the daemon's crash log line to the commit: ``Mailroom.announce``'s part."""
-        return None if self.logged is None else self.committed - self.logged
-
-
-@dataclass
-class Results:
-    kills: list[Kill] = field(default_factory=list)
-    poll_pass: list[float] = field(default_factory=list)  # nsenter + systemctl show
-    nsenter: list[float] = field(default_factory=list)  # nsenter + /bin/true, alternated
-    phase: float = 0.0  # the reference loop's phase, seconds after the origin
-    origin: float = 0.0  # wall clock: the reference loop ticks at origin + phase + k·10 s
-    other_events: list[str] = field(default_factory=list)  # not the crash we waited for
-    extra_crashes: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def pass_cost(self) -> float:
-        """One poll pass, less the cost of entering the sandbox (never below 0)."""
-        return max(0.0, percentile(self.poll_pass, 50) - percentile(self.nsenter, 50))
-
-    def column(self, attr: str) -> list[float]:
-        values = (getattr(k, attr) for k in self.kills)
-        return [v for v in values if v is not None]
-
-    def reference(self, with_pass: bool) -> list[float]:
-        extra = self.pass_cost if with_pass else 0.0
-        return [k.poll_tick + extra for k in self.kills]
 
 
 # -- the bench ------------------------------------------------------------------------
@@ -160,19 +90,8 @@ class Bench(ContainerHive):
         """Send ``agent`` a message; long-poll the operator's inbox until its echo."""
         self.seq += 1
         body = f"{after} {self.seq}"
-        want = f"{agent} heard: {body}"
         self.call("send", to=agent, body=body)
-        deadline = time.monotonic() + REPLY_TIMEOUT
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise BenchError(f"no echo from {agent} within {REPLY_TIMEOUT:.0f} s of "
-                                 f"{after}:\n{self.daemon_log()}")
-            messages = self.call("inbox", wait_seconds=min(remaining, 30.0))["messages"]
-            bodies = [str(m.get("body")) for m in messages]
-            self.unexpected += [b for b in bodies if b != want]
-            if want in bodies:
-                return
+        self.await_echo(agent, body, time.monotonic() + REPLY_TIMEOUT, after, self.daemon_log)
 
     # -- the manager side ---------------------------------------------------------
 
@@ -298,34 +217,19 @@ class Bench(ContainerHive):
 # -- the run --------------------------------------------------------------------------
 
 
-@dataclass
-class Options:
-    quick: bool
-    agents: int
-    kills: int
-    seed: int
-    json: Path | None
-
-
-def parse_args(argv: Sequence[str] | None = None) -> Options:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="5 kills of 2 agents")
-    parser.add_argument("--agents", type=int, help="agents c01.. to kill in turn "
-                        "(default 3; quick 2)")
-    parser.add_argument("--kills", type=int, help="measured kills (default 20; quick 5)")
-    parser.add_argument("--seed", type=int, default=1,
-                        help="seed of the reference poll loop's phase (default 1)")
-    parser.add_argument("--json", type=Path, metavar="FILE",
-                        help="also write the summary numbers to FILE as JSON")
-    ns = parser.parse_args(argv)
-    quick = bool(ns.quick)
-    agents = int(ns.agents) if ns.agents is not None else (2 if quick else 3)
-    kills = int(ns.kills) if ns.kills is not None else (5 if quick else 20)
-    if not 1 <= agents <= 99:
-        parser.error("--agents takes 1 to 99")
-    if kills < 1:
-        parser.error("--kills takes 1 or more")
-    return Options(quick=quick, agents=agents, kills=kills, seed=int(ns.seed), json=ns.json)
+def warm_up(bench: Bench, results: Results, agent: str) -> None:
+    """One kill, not measured: the first report loads the journal reader, the first start
+    after a crash warms whatever it touches."""
+    step(f"warm-up: kill and start {agent}")
+    bench.drain(results)
+    warm = Kill(agent, bench.props(agent, "InvocationID")["InvocationID"],
+                wall=time.time(), mono=time.monotonic())
+    bench.box.systemctl("kill", "--kill-whom=main", "-s", "KILL", bench.unit(agent))
+    bench.await_crash(results, warm)
+    bench.revive(agent)
+    bench.drain(results)
+    results.other_events.clear()
+    results.extra_crashes.clear()
 
 
 def run(opts: Options, bench: Bench) -> Results:
@@ -337,19 +241,7 @@ def run(opts: Options, bench: Bench) -> Results:
         step(f"spawning {name}")
         bench.call("spawn", name=name)
         bench.echo(name, "spawn")
-    # Not measured: the first report loads the journal reader, the first start
-    # after a crash warms whatever it touches.
-    step(f"warm-up: kill and start {names[0]}")
-    bench.drain(results)
-    warm = Kill(names[0], bench.props(names[0], "InvocationID")["InvocationID"],
-                wall=time.time(), mono=time.monotonic())
-    bench.box.systemctl("kill", "--kill-whom=main", "-s", "KILL", bench.unit(names[0]))
-    bench.await_crash(results, warm)
-    bench.revive(names[0])
-    bench.drain(results)
-    results.other_events.clear()
-    results.extra_crashes.clear()
-
+    warm_up(bench, results, names[0])
     results.origin = time.time()
     results.phase = random.Random(opts.seed).uniform(0, POLL_PERIOD)
     for i in range(opts.kills):
@@ -375,109 +267,11 @@ def run(opts: Options, bench: Bench) -> Results:
     return results
 
 
-COLUMNS = (("returned", "kill returned"), ("main_exited", "nspawn exited"),
-           ("unit_failed", "unit failed"), ("logged", "crash logged"),
-           ("committed", "event committed"), ("read", "event read"),
-           ("daemon_share", "failed→commit"), ("announce_share", "logged→commit"))
-
-
-def report(opts: Options, results: Results) -> bool:
-    systemd = subprocess.run(["systemctl", "--version"], capture_output=True, text=True,
-                             check=False).stdout.split("\n", 1)[0]
-    ours = results.column("committed")
-    tick, with_pass = results.reference(False), results.reference(True)
-    print()
-    print(f"hive-c0re crash detection benchmark ({'quick' if opts.quick else 'full'}): "
-          f"{len(results.kills)} kills of {opts.agents} agent(s), python "
-          f"{platform.python_version()}, {os.cpu_count()} cpu(s), {systemd or 'systemd ?'}")
-    print("times in ms from the wall clock just before `systemctl kill` (SIGKILL to nspawn)")
-    print()
-    print(f"{'':<16}  {'p50':>7}  {'p90':>7}  {'p99':>7}  {'max':>7}")
-    for attr, label in COLUMNS:
-        values = results.column(attr)
-        print(f"{label:<16}  " + "  ".join(f"{fmt_ms(percentile(values, p)):>7}"
-                                           for p in (50, 90, 99)) +
-              f"  {fmt_ms(max(values, default=float('nan'))):>7}")
-    print()
-    print("per kill (ms): agent returned/exited/failed/logged/committed, "
-          "then the 10 s poll's tick delay")
-    for kill in results.kills:
-        print(f"  {kill.agent} {fmt_ms(kill.returned)}/{fmt_ms(kill.main_exited)}/"
-              f"{fmt_ms(kill.unit_failed)}/{fmt_ms(kill.logged)}/{fmt_ms(kill.committed)}"
-              f"  tick {fmt_ms(kill.poll_tick)}")
-    print()
-    print(f"reference: a {POLL_PERIOD:.0f} s poll loop, phase {results.phase:.3f} s "
-          f"(seed {opts.seed}), on the same kill times")
-    print(f"  one poll pass (systemctl show of {opts.agents} unit(s)): "
-          f"{fmt_ms(percentile(results.poll_pass, 50))} ms with nsenter, "
-          f"{fmt_ms(percentile(results.nsenter, 50))} ms bare nsenter "
-          f"-> {fmt_ms(results.pass_cost)} ms per pass")
-    for label, ref in (("tick only", tick), ("tick + pass", with_pass)):
-        p50, p99 = percentile(ref, 50), percentile(ref, 99)
-        print(f"  {label:<12} p50 {fmt_ms(p50):>6} ms  p99 {fmt_ms(p99):>6} ms   "
-              f"reference / ours: p50 {p50 / percentile(ours, 50):,.0f}x, "
-              f"p99 {p99 / percentile(ours, 99):,.0f}x")
-    if results.extra_crashes:
-        print(f"  !! {len(results.extra_crashes)} container_crash event(s) beyond one per kill: "
-              + ", ".join(f"{e.get('agent')} {e.get('invocation')}"
-                          for e in results.extra_crashes))
-    else:
-        print("  exactly one container_crash per kill, none extra")
-    print()
-    p99 = percentile(ours, 99)
-    passed = p99 <= TARGET_P99
-    print(f"target: p99 kill -> container_crash committed <= {fmt_ms(TARGET_P99)} ms: "
-          f"{fmt_ms(p99)} ms {'PASS' if passed else 'MISS'}")
-    return passed
-
-
-def summary(opts: Options, results: Results) -> dict[str, Any]:
-    """The headline numbers, in seconds, and every kill."""
-    ours = results.column("committed")
-    return {
-        "quick": opts.quick, "agents": opts.agents, "seed": opts.seed,
-        **{attr: {"p50": percentile(results.column(attr), 50),
-                  "p99": percentile(results.column(attr), 99),
-                  "max": max(results.column(attr), default=float("nan"))}
-           for attr, _ in COLUMNS},
-        "reference": {
-            "period": POLL_PERIOD, "phase": results.phase, "pass_cost": results.pass_cost,
-            "tick_p50": percentile(results.reference(False), 50),
-            "tick_p99": percentile(results.reference(False), 99),
-            "ratio_p50": percentile(results.reference(False), 50) / percentile(ours, 50),
-            "ratio_p99": percentile(results.reference(False), 99) / percentile(ours, 99),
-        },
-        "target_p99": TARGET_P99,
-        "pass": percentile(ours, 99) <= TARGET_P99,
-        "extra_crashes": len(results.extra_crashes),
-        "kills": [{**asdict(k), "daemon_share": k.daemon_share,
-                   "announce_share": k.announce_share} for k in results.kills],
-    }
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    opts = parse_args(argv)
-    reason = can_run()
-    if reason is not None:
-        print(f"crashes: the sandbox cannot run here: {reason}", file=sys.stderr)
-        return 1
-    started = time.monotonic()
-    try:
-        step("starting the sandbox (systemd --user, journald, D-Bus)")
-        bench = Bench()
-        try:
-            results = run(opts, bench)
-        finally:
-            step("stopping containers and removing the sandbox")
-            bench.close()
-        report(opts, results)
-        if opts.json is not None:
-            opts.json.write_text(json.dumps(summary(opts, results), indent=2) + "\n")
-        print(f"(took {time.monotonic() - started:.0f} s)")
-    except (BenchError, RuntimeError, subprocess.SubprocessError, OSError) as exc:
-        print(f"crashes: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    opts = parse_args(argv, __doc__)
+    return sandbox_main("crashes", Bench, lambda bench: run(opts, bench),
+                        lambda results: report(opts, results),
+                        lambda results: summary(opts, results), opts.json)
 
 
 if __name__ == "__main__":

@@ -22,27 +22,25 @@ Run by hand: ``.venv/bin/python bench/harness.py [--quick]``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
 import os
-import platform
 import shutil
 import sqlite3
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # also runnable as ``python bench/harness.py``
     sys.path.insert(0, str(REPO))
 
-from bench.common import BenchError, median, percentile, step  # noqa: E402
+from bench.common import BenchError, step  # noqa: E402
 from bench.harness_processes import (  # noqa: E402
     FLOORS,
     READY_TIMEOUT,
@@ -55,127 +53,30 @@ from bench.harness_processes import (  # noqa: E402
     oneshot_turn,
     sdk_worker,
 )
+from bench.harness_results import (  # noqa: E402
+    FLOOR_RUNS,
+    HarnessTurn,
+    Options,
+    Results,
+    parse_args,
+    report,
+)
 
-TARGET_IDLE_MIB = 60.0
-TARGET_SLOPE_KIB = 5.0  # KiB per turn over the second half
-TARGET_GROWTH = 0.10  # RSS after the last turn vs after the reference turn
+if TYPE_CHECKING:
+    from hive_ag3nt.hive import HiveConnection
+    from hive_dev.daemon import DaemonProcess
+    from hive_dev.fakes.script import ApiRequest
+
 AGENT = "ben"
 BODY_CHARS = 200  # every prompt carries a body of this many characters
 REPLY_TEXT = "ok, noted."
 SETTLE = 2.0  # seconds of quiet before an idle RSS sample
 IDLE_SAMPLES = 5
 GAP = 0.02  # pause after a harness turn's ack, so its next recv is parked
-FLOOR_RUNS = 3
 METHODS = ("harness", "sdk", "oneshot")
 
 
-# -- numbers ----------------------------------------------------------------------
-
-
-def slope(points: Sequence[tuple[float, float]]) -> float:
-    """Least-squares slope of y over x."""
-    if len(points) < 2:
-        return float("nan")
-    n = len(points)
-    mx = sum(x for x, _ in points) / n
-    my = sum(y for _, y in points) / n
-    sxx = sum((x - mx) ** 2 for x, _ in points)
-    if sxx == 0:
-        return float("nan")
-    return sum((x - mx) * (y - my) for x, y in points) / sxx
-
-
-def fmt_ms(seconds: float) -> str:
-    ms = seconds * 1000
-    if ms != ms:
-        return "n/a"
-    if abs(ms) >= 100:
-        return f"{ms:,.0f}"
-    if abs(ms) >= 10:
-        return f"{ms:.1f}"
-    return f"{ms:.2f}"
-
-
-def mib(kib: float) -> str:
-    return "n/a" if kib != kib else f"{kib / 1024:.1f}"
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
 # -- the run ------------------------------------------------------------------------
-
-
-@dataclass
-class Options:
-    quick: bool
-    turns: int
-    warmup: int
-    mem_turns: int
-    sample_every: int
-    reference_turn: int
-    keep: bool
-    json: Path | None
-
-
-def parse_args(argv: Sequence[str] | None = None) -> Options | str:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="a ~35 s smoke run")
-    parser.add_argument("--turns", type=int,
-                        help="measured turns per method (default 30; quick 10)")
-    parser.add_argument("--warmup", type=int,
-                        help="unmeasured turns per method first (default 3; quick 2)")
-    parser.add_argument("--mem-turns", type=int,
-                        help="harness turns in all, for the memory slope (default 200; quick 40)")
-    parser.add_argument("--sample-every", type=int,
-                        help="rows of the RSS table, every N turns (default 20; quick 5)")
-    parser.add_argument("--keep", action="store_true", help="keep the temp dirs (logs)")
-    parser.add_argument("--json", type=Path, metavar="FILE",
-                        help="also write the headline numbers to FILE as JSON")
-    parser.add_argument("--sdk-worker", metavar="CONFIG", help=argparse.SUPPRESS)
-    ns = parser.parse_args(argv)
-    if ns.sdk_worker:
-        return str(ns.sdk_worker)
-    quick = bool(ns.quick)
-
-    def pick(value: int | None, full: int, smoke: int) -> int:
-        return value if value is not None else (smoke if quick else full)
-
-    turns = max(1, pick(ns.turns, 30, 10))
-    warmup = max(1, pick(ns.warmup, 3, 2))  # the harness's first turn starts its CLI
-    mem_turns = max(pick(ns.mem_turns, 200, 40), warmup + turns)
-    return Options(quick=quick, turns=turns, warmup=warmup, mem_turns=mem_turns,
-                   sample_every=max(1, pick(ns.sample_every, 20, 5)),
-                   reference_turn=max(1, mem_turns // 5), keep=bool(ns.keep), json=ns.json)
-
-
-@dataclass
-class HarnessTurn:
-    message_id: int
-    sent_wall: float  # time.time() just before the send
-    to_end: float  # send -> turn_end frame read from /events (bench perf_counter)
-    start_at: float  # the harness's own stamps (time.time())
-    result_at: float
-    end_at: float
-
-
-@dataclass
-class Results:
-    floors: list[tuple[str, float, float]] = field(default_factory=list)
-    idle_before: list[Mem] = field(default_factory=list)
-    idle_after: list[Mem] = field(default_factory=list)
-    idle_after_cli: float = float("nan")
-    harness_turns: list[HarnessTurn] = field(default_factory=list)  # measured ones
-    sdk: list[float] = field(default_factory=list)
-    oneshot: list[float] = field(default_factory=list)
-    acks: dict[int, tuple[float, float, float]] = field(default_factory=dict)  # sent, leased, acked
-    per_turn: list[tuple[int, Mem, float]] = field(default_factory=list)  # turn, harness, CLI KiB
-    sdk_worker: Mem | None = None
-    sdk_cli: float = float("nan")
-    sdk_turns_done: int = 0
-    requests: dict[str, int] = field(default_factory=dict)
-    harness_pid: int = 0
 
 
 def body(tag: str, seq: int) -> str:
@@ -183,8 +84,17 @@ def body(tag: str, seq: int) -> str:
     return head + ("lorem ipsum " * BODY_CHARS)[: BODY_CHARS - len(head)]
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """The bare baselines, ready: (b) the SDK worker, (a) one ``claude -p`` per turn."""
+
+    worker: SdkWorker
+    oneshot_argv: list[str]
+    oneshot_env: dict[str, str]
+
+
 class Bench:
-    def __init__(self, opts: Options, root: Path, daemon: Any, results: Results) -> None:
+    def __init__(self, opts: Options, root: Path, daemon: DaemonProcess, results: Results) -> None:
         self.opts = opts
         self.root = root
         self.daemon = daemon
@@ -196,100 +106,123 @@ class Bench:
 
     async def run(self) -> None:
         from hive_ag3nt.hive import HiveConnection
-        from hive_ag3nt.policy import Policy
-        from hive_ag3nt.prompt import system_prompt
-        from hive_ag3nt.runner import CLI_DEFAULTS, bundled_cli
-        from hive_c0re.wire import Client
-        from hive_dev.fakes.messages_api import ApiProcess, cli_env
+        from hive_dev.fakes.messages_api import ApiProcess
         from hive_dev.fakes.script import Reply, write_script
-        from hive_dev.harness_support import agent_paths, serve_env
 
-        cli = bundled_cli()
-        results = self.results
         (self.root / "api").mkdir()
         script = write_script(self.root / "api" / "script.json",
                               [Reply(text=REPLY_TEXT, times=None)])
         # Its own process: the bench's own work (reading /events) never delays an answer.
         with ApiProcess(script, self.root / "api") as api:
-            with Client(self.daemon.host_socket) as host:
-                host.call("register", name=AGENT)
-            agent_dir = self.root / "agent"
-            agent_dir.mkdir()
-            paths = agent_paths(agent_dir, self.daemon.agent_socket(AGENT))
-            step(f"starting hive-ag3nt serve (UI on {paths.ui_socket})")
-            self.harness = harness = ServeProcess(serve_env(paths, api.url),
-                                                  self.root / "harness.log", cli)
-            results.harness_pid = harness.pid
-            await self._wait_idle(paths.ui_socket)
-            assert self.ui is not None
-            await self.ui.listen()
-            step(f"idle RSS before any turn ({SETTLE:g} s settle, {IDLE_SAMPLES} samples)")
-            results.idle_before = await self._idle_samples(harness.pid)
-
-            # The bare baselines: same CLI, stand-in, model, system prompt, tools and prompt size.
-            policy = Policy()
-            append = system_prompt(AGENT, policy, "/state/notes.md")
-            tools = list(policy.allowed_tools)
-            env_a = {**os.environ, **CLI_DEFAULTS, **cli_env(api.url, self.root / "home-a")}
-            env_b = {**CLI_DEFAULTS, **cli_env(api.url, self.root / "home-b")}
-            for name in ("work-a", "work-b"):
-                (self.root / name).mkdir()
-            oneshot_argv = [cli, "--output-format", "json", "--model", policy.model,
-                            "--append-system-prompt", append, "--tools", ",".join(tools),
-                            "--setting-sources="]
-            step("starting the SDK worker (baseline b)")
-            self.worker = worker = await SdkWorker.start(
-                {"cli_path": cli, "env": env_b, "model": policy.model, "cwd":
-                 str(self.root / "work-b"), "append": append, "tools": tools,
-                 "allowed_tools": [t for t in tools if t != "Bash"]},
-                self.root / "sdk-worker.log")
-
+            harness = await self._start_harness(api.url)
+            baseline = await self._start_baselines(api.url)
             op = HiveConnection(self.daemon.host_socket)
             try:
-                total = self.opts.warmup + self.opts.turns
-                step(f"turns: {self.opts.warmup} warm-up + {self.opts.turns} measured per method, "
-                     "alternating harness / SDK client / claude -p")
-                for seq in range(total):
-                    measured = seq >= self.opts.warmup
-                    shift = seq % len(METHODS)
-                    for method in METHODS[shift:] + METHODS[:shift]:
-                        if method == "harness":
-                            turn = await self._harness_turn(op, seq)
-                            if measured:
-                                results.harness_turns.append(turn)
-                        elif method == "sdk":
-                            took = await worker.turn(_prompt(body("B", seq)))
-                            if measured:
-                                results.sdk.append(took)
-                        else:
-                            took = await oneshot_turn(oneshot_argv, _prompt(body("A", seq)),
-                                                      env_a, self.root / "work-a")
-                            if measured:
-                                results.oneshot.append(took)
-                        await asyncio.sleep(GAP)
-                results.sdk_turns_done = total
-                results.sdk_worker = Mem.of(worker.pid)
-                results.sdk_cli, _ = worker.cli_mem()
-                await worker.close()
-                self.worker = None
-
-                left = self.opts.mem_turns - self.harness_count
-                step(f"memory: {left} more harness turns ({self.opts.mem_turns} in all)")
-                seq = total
-                while self.harness_count < self.opts.mem_turns:
-                    await self._harness_turn(op, seq)
-                    seq += 1
-                step(f"idle RSS after {self.harness_count} turns")
-                results.idle_after = await self._idle_samples(harness.pid)
-                results.idle_after_cli, _ = harness.cli_mem()
+                await self._alternate(op, baseline)
+                await self._memory_turns(op, harness)
             finally:
                 await op.close()
-            results.acks = self._acks([t.message_id for t in results.harness_turns])
-            calls = [c for c in api.requests() if c.is_messages]
-            for tag, method in (("H", "harness"), ("B", "sdk"), ("A", "oneshot")):
-                results.requests[method] = sum(
-                    1 for c in calls if f"{tag} turn " in c.last_user_text)
-            results.requests["other"] = len(calls) - sum(results.requests.values())
+            self.results.acks = self._acks([t.message_id for t in self.results.harness_turns])
+            self._count_requests(api.requests())
+
+    async def _start_harness(self, api_url: str) -> ServeProcess:
+        """``hive-ag3nt serve`` for the agent, idle; its RSS before any turn taken."""
+        from hive_ag3nt.runner import bundled_cli
+        from hive_c0re.wire import Client
+        from hive_dev.harness_support import agent_paths, serve_env
+
+        with Client(self.daemon.host_socket) as host:
+            host.call("register", name=AGENT)
+        agent_dir = self.root / "agent"
+        agent_dir.mkdir()
+        paths = agent_paths(agent_dir, self.daemon.agent_socket(AGENT))
+        step(f"starting hive-ag3nt serve (UI on {paths.ui_socket})")
+        self.harness = harness = ServeProcess(serve_env(paths, api_url),
+                                              self.root / "harness.log", bundled_cli())
+        self.results.harness_pid = harness.pid
+        await self._wait_idle(paths.ui_socket)
+        assert self.ui is not None
+        await self.ui.listen()
+        step(f"idle RSS before any turn ({SETTLE:g} s settle, {IDLE_SAMPLES} samples)")
+        self.results.idle_before = await self._idle_samples(harness.pid)
+        return harness
+
+    async def _start_baselines(self, api_url: str) -> Baseline:
+        """The bare baselines: same CLI, stand-in, model, system prompt, tools and prompt size."""
+        from hive_ag3nt.policy import Policy
+        from hive_ag3nt.prompt import system_prompt
+        from hive_ag3nt.runner import CLI_DEFAULTS, bundled_cli
+        from hive_dev.fakes.messages_api import cli_env
+
+        cli = bundled_cli()
+        policy = Policy()
+        append = system_prompt(AGENT, policy, "/state/notes.md")
+        tools = list(policy.allowed_tools)
+        env_a = {**os.environ, **CLI_DEFAULTS, **cli_env(api_url, self.root / "home-a")}
+        env_b = {**CLI_DEFAULTS, **cli_env(api_url, self.root / "home-b")}
+        for name in ("work-a", "work-b"):
+            (self.root / name).mkdir()
+        oneshot_argv = [cli, "--output-format", "json", "--model", policy.model,
+                        "--append-system-prompt", append, "--tools", ",".join(tools),
+                        "--setting-sources="]
+        step("starting the SDK worker (baseline b)")
+        self.worker = await SdkWorker.start(
+            {"cli_path": cli, "env": env_b, "model": policy.model, "cwd":
+             str(self.root / "work-b"), "append": append, "tools": tools,
+             "allowed_tools": [t for t in tools if t != "Bash"]},
+            self.root / "sdk-worker.log")
+        return Baseline(self.worker, oneshot_argv, env_a)
+
+    async def _alternate(self, op: HiveConnection, baseline: Baseline) -> None:
+        """The three methods turn by turn, each starting a round in turn; then the
+        SDK worker's memory, and it ends."""
+        results, worker = self.results, baseline.worker
+        total = self.opts.warmup + self.opts.turns
+        step(f"turns: {self.opts.warmup} warm-up + {self.opts.turns} measured per method, "
+             "alternating harness / SDK client / claude -p")
+        for seq in range(total):
+            measured = seq >= self.opts.warmup
+            shift = seq % len(METHODS)
+            for method in METHODS[shift:] + METHODS[:shift]:
+                if method == "harness":
+                    turn = await self._harness_turn(op, seq)
+                    if measured:
+                        results.harness_turns.append(turn)
+                elif method == "sdk":
+                    took = await worker.turn(_prompt(body("B", seq)))
+                    if measured:
+                        results.sdk.append(took)
+                else:
+                    took = await oneshot_turn(baseline.oneshot_argv, _prompt(body("A", seq)),
+                                              baseline.oneshot_env, self.root / "work-a")
+                    if measured:
+                        results.oneshot.append(took)
+                await asyncio.sleep(GAP)
+        results.sdk_turns_done = total
+        results.sdk_worker = Mem.of(worker.pid)
+        results.sdk_cli, _ = worker.cli_mem()
+        await worker.close()
+        self.worker = None
+
+    async def _memory_turns(self, op: HiveConnection, harness: ServeProcess) -> None:
+        """Harness turns up to ``mem_turns`` in all, then its idle RSS again."""
+        left = self.opts.mem_turns - self.harness_count
+        step(f"memory: {left} more harness turns ({self.opts.mem_turns} in all)")
+        seq = self.opts.warmup + self.opts.turns
+        while self.harness_count < self.opts.mem_turns:
+            await self._harness_turn(op, seq)
+            seq += 1
+        step(f"idle RSS after {self.harness_count} turns")
+        self.results.idle_after = await self._idle_samples(harness.pid)
+        self.results.idle_after_cli, _ = harness.cli_mem()
+
+    def _count_requests(self, requests: list[ApiRequest]) -> None:
+        """The stand-in's model calls by method (each prompt says whose it is)."""
+        calls = [c for c in requests if c.is_messages]
+        for tag, method in (("H", "harness"), ("B", "sdk"), ("A", "oneshot")):
+            self.results.requests[method] = sum(
+                1 for c in calls if f"{tag} turn " in c.last_user_text)
+        self.results.requests["other"] = len(calls) - sum(self.results.requests.values())
 
     async def _wait_idle(self, socket: Path) -> None:
         from hive_dev.harness_support import UI_SECRET
@@ -385,152 +318,12 @@ def _prompt(text: str) -> str:
     return mail_prompt([{"id": 1000, "from": "operator", "body": text}])
 
 
-# -- the report ---------------------------------------------------------------------
-
-
-def report(opts: Options, results: Results) -> dict[str, Any]:
-    """Print everything; return the headline numbers for --json."""
-    turns = results.harness_turns
-    acks = results.acks
-    to_end = [t.to_end for t in turns]
-    to_ack = [acks[t.message_id][2] - t.sent_wall for t in turns]
-    h_end, h_ack = median(to_end), median(to_ack)
-    sdk, one = median(results.sdk), median(results.oneshot)
-    print()
-    print(f"hive-ag3nt harness benchmark ({'quick' if opts.quick else 'full'}): "
-          f"python {platform.python_version()}, {os.cpu_count()} cpu(s); "
-          f"harness pid {results.harness_pid}")
-    print()
-    print(f"1. turn time, stand-in API answering at once ({len(turns)} measured turns per "
-          f"method after {opts.warmup} warm-up, alternating)")
-    header = f"{'':44}{'p50 ms':>8}{'p90 ms':>8}{'max ms':>8}"
-    print(header)
-    print("-" * len(header))
-
-    def row(label: str, values: Sequence[float]) -> None:
-        print(f"{label:44}{fmt_ms(median(values)):>8}{fmt_ms(percentile(values, 90)):>8}"
-              f"{fmt_ms(max(values) if values else float('nan')):>8}")
-
-    row("harness: send -> turn_end on /events", to_end)
-    row("harness: send -> ack (daemon's acked_at)", to_ack)
-    row("(b) SDK client kept alive: query+response", results.sdk)
-    row("(a) claude -p one-shot process", results.oneshot)
-    print()
-    print("  where the harness's time goes (p50 of each part, ms; wall clocks of bench, "
-          "daemon and harness):")
-    parts = [
-        ("send -> leased (daemon wakes the recv)",
-         [acks[t.message_id][1] - t.sent_wall for t in turns]),
-        ("leased -> turn_start (harness)", [t.start_at - acks[t.message_id][1] for t in turns]),
-        ("turn_start -> result (the SDK turn, in the harness)",
-         [t.result_at - t.start_at for t in turns]),
-        ("result -> turn_end (harness)", [t.end_at - t.result_at for t in turns]),
-        ("turn_end -> acked (harness + daemon)",
-         [acks[t.message_id][2] - t.end_at for t in turns]),
-        ("turn_end stamped -> read on /events (SSE)",
-         [t.to_end - (t.end_at - t.sent_wall) for t in turns]),
-    ]
-    for label, values in parts:
-        print(f"    {label:52}{fmt_ms(median(values)):>8}")
-    own = median([(t.start_at - acks[t.message_id][1]) + (t.end_at - t.result_at)
-                  + (acks[t.message_id][2] - t.end_at) for t in turns])
-    print(f"    {'harness-side work outside the SDK turn (3 parts above)':52}{fmt_ms(own):>8}")
-    in_session = median([t.result_at - t.start_at for t in turns])
-    print()
-    print("  requests to the stand-in: " + ", ".join(
-        f"{k} {v}" for k, v in results.requests.items()))
-    print("  ratios (p50):")
-    print(f"    harness send->turn_end / (b) SDK client: {fmt_ms(h_end)} / {fmt_ms(sdk)} ms = "
-          f"{h_end / sdk:.2f}x  (+{fmt_ms(h_end - sdk)} ms per turn)")
-    print(f"    harness send->ack      / (b) SDK client: {fmt_ms(h_ack)} / {fmt_ms(sdk)} ms = "
-          f"{h_ack / sdk:.2f}x  (+{fmt_ms(h_ack - sdk)} ms per turn)")
-    print(f"    harness send->turn_end / (a) claude -p:  {fmt_ms(h_end)} / {fmt_ms(one)} ms = "
-          f"{h_end / one:.2f}x")
-    print(f"    harness send->ack      / (a) claude -p:  {fmt_ms(h_ack)} / {fmt_ms(one)} ms = "
-          f"{h_ack / one:.2f}x")
-    print(f"    SDK turn inside the harness / (b): {fmt_ms(in_session)} / {fmt_ms(sdk)} ms = "
-          f"{in_session / sdk:.2f}x")
-
-    before = median([m.rss for m in results.idle_before])
-    before_anon = median([m.anon for m in results.idle_before])
-    after = median([m.rss for m in results.idle_after])
-    after_anon = median([m.anon for m in results.idle_after])
-    hwm = max((m.hwm for m in results.idle_after), default=float("nan"))
-    print()
-    print("2. idle RSS (MiB; VmRSS, with RssAnon = private heap in brackets)")
-    print(f"  harness process, before any turn (no CLI yet): {mib(before)} [{mib(before_anon)}]")
-    print(f"  harness process, idle after {len(results.per_turn)} turns: {mib(after)} "
-          f"[{mib(after_anon)}], peak VmHWM {mib(hwm)}")
-    print(f"  its claude CLI child (not the harness's), idle after {len(results.per_turn)} turns:"
-          f" {mib(results.idle_after_cli)}")
-    if results.sdk_worker is not None:
-        print(f"  (b) bare SDK client process after {results.sdk_turns_done} turns: "
-              f"{mib(results.sdk_worker.rss)} [{mib(results.sdk_worker.anon)}]; its CLI child "
-              f"{mib(results.sdk_cli)}")
-    print("  floors (fresh interpreters, median of "
-          f"{FLOOR_RUNS}):")
-    for label, rss, anon in results.floors:
-        print(f"    {label:66}{mib(rss):>7} [{mib(anon)}]")
-    sdk_rss = results.sdk_worker.rss if results.sdk_worker is not None else float("nan")
-    print(f"  ratios: harness idle / `import hive_ag3nt.harness` = "
-          f"{before / results.floors[1][1]:.2f}x; harness idle / bare SDK client process = "
-          f"{before / sdk_rss:.2f}x")
-    idle_ok = max(before, after) <= TARGET_IDLE_MIB * 1024
-
-    per_turn = results.per_turn
-    half = opts.mem_turns // 2
-    second = [(float(n), m.rss) for n, m, _ in per_turn if n > half]
-    second_cli = [(float(n), c) for n, _, c in per_turn if n > half and c == c]
-    h_slope = slope(second)
-    c_slope = slope(second_cli)
-    by_turn = {n: (m, c) for n, m, c in per_turn}
-    ref = by_turn[opts.reference_turn][0].rss
-    last = per_turn[-1][1].rss
-    growth = last / ref - 1
-    print()
-    print(f"3. RSS per turn over {len(per_turn)} harness turns (MiB, sampled after each "
-          "turn's ack)")
-    print(f"  {'turn':>6}{'harness':>10}{'anon':>8}{'CLI':>8}")
-    for n, m, c in per_turn:
-        if n % opts.sample_every == 0 or n in (1, opts.reference_turn, len(per_turn)):
-            print(f"  {n:>6}{mib(m.rss):>10}{mib(m.anon):>8}{mib(c):>8}")
-    print(f"  slope over turns {half + 1}..{len(per_turn)} (least squares, every turn): "
-          f"harness {h_slope:+.2f} KiB/turn; CLI child {c_slope:+.1f} KiB/turn")
-    print(f"  harness after turn {len(per_turn)} / after turn {opts.reference_turn}: "
-          f"{mib(last)} / {mib(ref)} MiB = {growth:+.1%}")
-    flat_ok = h_slope < TARGET_SLOPE_KIB and abs(growth) <= TARGET_GROWTH
-
-    print()
-    print("targets")
-    print(f"  harness idle RSS <= {TARGET_IDLE_MIB:g} MiB: before {mib(before)}, after "
-          f"{mib(after)} MiB  {verdict(idle_ok)}")
-    print(f"  flat per turn (slope < {TARGET_SLOPE_KIB:g} KiB/turn and turn {len(per_turn)} "
-          f"within {TARGET_GROWTH:.0%} of turn {opts.reference_turn}): {h_slope:+.2f} KiB/turn, "
-          f"{growth:+.1%}  {verdict(flat_ok)}")
-    return {
-        "quick": opts.quick,
-        "turn": {"harness_to_turn_end_p50": h_end, "harness_to_ack_p50": h_ack,
-                 "sdk_client_p50": sdk, "oneshot_p50": one, "harness_sdk_part_p50": in_session,
-                 "harness_own_work_p50": own,
-                 "ratio_end_sdk": h_end / sdk, "ratio_ack_sdk": h_ack / sdk,
-                 "ratio_end_oneshot": h_end / one, "ratio_ack_oneshot": h_ack / one,
-                 "count": len(turns)},
-        "idle_kib": {"before": before, "after": after, "after_cli": results.idle_after_cli,
-                     "sdk_client": sdk_rss,
-                     "floors": {label: rss for label, rss, _ in results.floors}},
-        "per_turn": {"slope_kib": h_slope, "cli_slope_kib": c_slope, "growth": growth,
-                     "turns": len(per_turn)},
-        "requests": results.requests,
-    }
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    opts = parse_args(argv)
+    opts = parse_args(argv, __doc__)
     if isinstance(opts, str):  # the SDK worker of baseline (b)
         asyncio.run(sdk_worker(json.loads(opts)))
         return 0
     from hive_ag3nt.runner import bundled_cli
-    from hive_dev.daemon import DaemonProcess
 
     if not Path(bundled_cli()).is_file():
         print(f"harness bench: the claude CLI bundled with claude-agent-sdk is missing at "
@@ -543,21 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         step(f"import floors ({len(FLOORS)} x {FLOOR_RUNS} interpreters)")
         results.floors = measure_floors(FLOOR_RUNS)
-        step("starting hive-c0re")
-        try:
-            daemon = DaemonProcess(manager_command="")
-        except RuntimeError as exc:
-            raise BenchError(f"hive-c0re did not start: {exc}") from None
-
-        async def go() -> None:
-            assert daemon is not None
-            bench = Bench(opts, root, daemon, results)
-            try:
-                await bench.run()
-            finally:
-                await bench.close()
-
-        asyncio.run(go())
+        daemon = start_daemon()
+        asyncio.run(bench(opts, root, daemon, results))
         summary = report(opts, results)
         if opts.json is not None:
             opts.json.write_text(json.dumps(summary, indent=2) + "\n")
@@ -566,16 +346,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"harness bench: {exc}", file=sys.stderr)
         return 1
     finally:
-        if daemon is not None:
-            daemon.stop()
-        if opts.keep:
-            print(f"kept {root}" + (f" and {daemon.root}" if daemon is not None else ""),
-                  file=sys.stderr)
-        else:
-            shutil.rmtree(root, ignore_errors=True)
-            if daemon is not None:
-                shutil.rmtree(daemon.root, ignore_errors=True)
+        clean_up(opts, root, daemon)
     return 0
+
+
+def start_daemon() -> DaemonProcess:
+    from hive_dev.daemon import DaemonProcess
+
+    step("starting hive-c0re")
+    try:
+        return DaemonProcess(manager_command="")
+    except RuntimeError as exc:
+        raise BenchError(f"hive-c0re did not start: {exc}") from None
+
+
+async def bench(opts: Options, root: Path, daemon: DaemonProcess, results: Results) -> None:
+    running = Bench(opts, root, daemon, results)
+    try:
+        await running.run()
+    finally:
+        await running.close()
+
+
+def clean_up(opts: Options, root: Path, daemon: DaemonProcess | None) -> None:
+    """Stop the daemon; remove both temp dirs, unless --keep keeps them (said on stderr)."""
+    if daemon is not None:
+        daemon.stop()
+    if opts.keep:
+        print(f"kept {root}" + (f" and {daemon.root}" if daemon is not None else ""),
+              file=sys.stderr)
+        return
+    shutil.rmtree(root, ignore_errors=True)
+    if daemon is not None:
+        shutil.rmtree(daemon.root, ignore_errors=True)
 
 
 if __name__ == "__main__":

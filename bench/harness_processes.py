@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import BenchError, median
+from hive_dev.processes import descendants, end, log_tail
 
 REPO = Path(__file__).resolve().parent.parent
 TURN_TIMEOUT = 60.0
@@ -51,20 +52,6 @@ class Mem:
         nan = float("nan")
         return cls(values.get("VmRSS", nan), values.get("RssAnon", nan),
                    values.get("RssFile", nan), values.get("VmHWM", nan))
-
-
-def descendants(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
-        try:
-            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
-        except OSError:
-            continue
-        for child in map(int, children):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def is_claude(pid: int, cli: str) -> bool:
@@ -118,21 +105,12 @@ class ServeProcess:
         return cli_rss(self.pid, self.cli)
 
     def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no harness log)"
+        return log_tail(self.log_path, lines, "(no harness log)")
 
     def close(self) -> None:
         """SIGTERM (the harness stops its CLI itself), SIGKILL after 20 s, then leftovers."""
         self.seen.update(descendants(self.pid))
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end(self.proc, timeout=20)
         kill_ours(sorted(self.seen), self.cli)
         self._log.close()
 
@@ -304,10 +282,7 @@ class SdkWorker:
         return self.proc.pid
 
     def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no worker log)"
+        return log_tail(self.log, lines, "(no worker log)")
 
     async def turn(self, prompt: str) -> float:
         assert self.proc.stdin is not None

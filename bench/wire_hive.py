@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import BenchError
+from hive_c0re.paths import Paths
+from hive_dev.processes import end, log_tail
 
 RECV_WAIT = 30
 DELIVERY_TIMEOUT = 15.0
@@ -40,22 +42,10 @@ class Daemon:
     def __init__(self, root: Path, profile: Path | None = None) -> None:
         self.root = root
         self.profile = profile
-        self.state = root / "s"
-        self.runtime = root / "r"
+        self.paths = Paths(state=root / "s", runtime=root / "r")  # where the daemon puts them
         self.log_path = root / "daemon.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.started = 0.0  # perf_counter at spawn
-
-    @property
-    def host_socket(self) -> Path:
-        return self.runtime / "host.sock"
-
-    @property
-    def broker(self) -> Path:
-        return self.state / "broker.sqlite"
-
-    def agent_socket(self, name: str) -> Path:
-        return self.runtime / "agents" / name / "hive.sock"
 
     @property
     def pid(self) -> int:
@@ -70,11 +60,11 @@ class Daemon:
         for var in ("HYPERHIVE_SOCKET", "NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS",
                     "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"):
             env.pop(var, None)
-        env["HYPERHIVE_STATE_DIR"] = str(self.state)
-        env["HYPERHIVE_RUNTIME_DIR"] = str(self.runtime)
+        env["HYPERHIVE_STATE_DIR"] = str(self.paths.state)
+        env["HYPERHIVE_RUNTIME_DIR"] = str(self.paths.runtime)
         # Mailboxes only: no manager container, so no disk is mounted on this host.
         env["HYPERHIVE_MANAGER_COMMAND"] = ""
-        if len(str(self.agent_socket("a12345678"))) >= 108:
+        if len(str(self.paths.agent_socket("a12345678"))) >= 108:
             raise BenchError(f"temp dir {self.root} is too long for unix socket paths")
         argv = [sys.executable, "-m", "hive_c0re", "serve"]
         if self.profile is not None:
@@ -88,10 +78,7 @@ class Daemon:
             )
 
     def log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no daemon log)"
+        return log_tail(self.log_path, lines, "(no daemon log)")
 
     def check_alive(self) -> None:
         if self.proc is not None and self.proc.poll() is not None:
@@ -99,14 +86,8 @@ class Daemon:
 
     def stop(self) -> None:
         """Stop our daemon by its pid: SIGTERM, then SIGKILL if it does not go."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        if self.proc is not None:
+            end(self.proc, timeout=10)
 
 
 # -- a small asyncio client -----------------------------------------------------------
@@ -157,7 +138,7 @@ async def wait_ready(daemon: Daemon) -> float:
     while True:
         daemon.check_alive()
         try:
-            conn = await Conn.open(daemon.host_socket)
+            conn = await Conn.open(daemon.paths.host_socket)
         except OSError:
             pass
         else:
@@ -242,7 +223,7 @@ class Hive:
     async def add_agents(self, names: Sequence[str]) -> None:
         for name in names:
             await self.host.call("register", name=name)
-            conn = await Conn.open(self.daemon.agent_socket(name))
+            conn = await Conn.open(self.daemon.paths.agent_socket(name))
             receiver = Receiver(name, conn, self.hub.deliver)
             receiver.task = asyncio.get_running_loop().create_task(receiver.run())
             self.receivers[name] = receiver

@@ -2,8 +2,8 @@
 
 It keeps what a real backend would leave behind (the installed spec, whether
 the unit runs) in memory and records every call, so a test can say what the
-lifecycle asked for in which order. It follows the :class:`Backend` contract
-that the real backends pass too (tests/sandbox/test_backend_contract.py).
+lifecycle asked for in which order. It passes the :class:`Backend` contract
+(tests/backend_contract.py) that the real backends pass too.
 """
 
 from __future__ import annotations
@@ -25,36 +25,41 @@ class FakeBackend:
     failing: set[str] = field(default_factory=set)
 
     def unit(self, agent: str) -> str:
-        return f"fake-{validate_container_name(agent)}.service"
+        # The nspawn backend's name: the crash watch finds the agent of a unit by its name.
+        return f"hive-agent@{validate_container_name(agent)}.service"
 
     def install(self, spec: ContainerSpec) -> None:
         self.calls.append(("install", spec.name))
         self.installed[spec.name] = spec
 
     def uninstall(self, agent: str) -> None:
-        self.calls.append(("uninstall", agent))
+        self._called("uninstall", agent)
         self.active.discard(agent)
         self.installed.pop(agent, None)
 
     def start(self, agent: str) -> None:
-        self.calls.append(("start", agent))
+        self._called("start", agent)
         self._run(agent)
 
     def stop(self, agent: str) -> None:
-        self.calls.append(("stop", agent))
+        self._called("stop", agent)
         self.active.discard(agent)
 
     def restart(self, agent: str) -> None:
-        self.calls.append(("restart", agent))
+        self._called("restart", agent)
         self.active.discard(agent)
         self._run(agent)
 
     def is_active(self, agent: str) -> bool:
-        return agent in self.active
+        return validate_container_name(agent) in self.active
 
     def crash(self, agent: str) -> None:
         """The container dies on its own (what the crash watch is for)."""
         self.active.discard(agent)
+
+    def _called(self, verb: str, agent: str) -> None:
+        # Refused before anything is recorded, as a real backend runs nothing for a bad name.
+        self.calls.append((verb, validate_container_name(agent)))
 
     def _run(self, agent: str) -> None:
         if agent not in self.installed:

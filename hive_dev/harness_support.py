@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hive_ag3nt.harness import Harness
 from hive_ag3nt.paths import AgentPaths
@@ -21,6 +24,54 @@ from hive_dev.daemon import DaemonProcess
 from hive_dev.fakes.fake_cli import fake_cli_env, read_records, write_fake_cli
 from hive_dev.fakes.messages_api import MessagesApi, cli_env
 from hive_dev.fakes.script import ApiRequest, Reply, write_script
+from hive_dev.processes import descendants, end
+
+T = TypeVar("T")
+# What a test harness waits and backs off: short, so a scenario runs in seconds.
+HARNESS_DEFAULTS = {"recv_wait": 5.0, "rate_limit_wait": 0.05, "error_backoff_max": 0.05,
+                    "login_recheck": 0.2}
+
+
+def run(coro: Coroutine[Any, Any, T], timeout: float = 60) -> T:
+    """Run a scenario to its end, failing it (not hanging) after ``timeout`` seconds."""
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait for a condition another task brings about (the harness has no event for these)."""
+    while not condition():  # noqa: ASYNC110
+        await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def running(harness: Harness) -> AsyncIterator[Harness]:
+    """The harness started for the block and closed after it, whatever happens."""
+    await harness.start()
+    try:
+        yield harness
+    finally:
+        await harness.close()
+
+
+@contextlib.contextmanager
+def daemon_process(**settings: str) -> Iterator[DaemonProcess]:
+    """A daemon process for a test or a module, its state removed afterwards."""
+    daemon = DaemonProcess(**settings)
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+        shutil.rmtree(daemon.root, ignore_errors=True)
+
+
+def register(daemon: DaemonProcess, name: str) -> None:
+    with Client(daemon.host_socket) as op:
+        op.call("register", name=name)
+
+
+def fresh(old: Harness) -> Harness:
+    """A new harness for the same agent: same paths, settings, CLI and environment."""
+    return Harness(old.paths, old.settings, cli_path=old.cli_path, env=old.env)
 
 
 @dataclass
@@ -58,8 +109,7 @@ class Rig:
 def make_rig(tmp_path: Path, daemon: DaemonProcess, name: str, *replies: Reply,
              policy: dict[str, Any] | None = None, **settings: Any) -> Rig:
     """Register ``name`` and build its harness on the fake CLI (not started)."""
-    with Client(daemon.host_socket) as op:
-        op.call("register", name=name)
+    register(daemon, name)
     state = tmp_path / "state"
     state.mkdir()
     policy_file = tmp_path / "policy.json"
@@ -70,20 +120,16 @@ def make_rig(tmp_path: Path, daemon: DaemonProcess, name: str, *replies: Reply,
                        socket_override=daemon.agent_socket(name))
     script, record = tmp_path / "script.json", tmp_path / "calls.jsonl"
     write_script(script, replies)
-    defaults = {"recv_wait": 5.0, "rate_limit_wait": 0.05, "error_backoff_max": 0.05,
-                "login_recheck": 0.2}
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    harness = Harness(paths, HarnessSettings(**(defaults | settings)),
+    harness = Harness(paths, HarnessSettings(**(HARNESS_DEFAULTS | settings)),
                       cli_path=str(write_fake_cli(bin_dir)), env=fake_cli_env(script, record))
     return Rig(harness, daemon, name, script, record)
 
 
 def restarted(rig: Rig) -> Rig:
     """The same agent with a fresh harness process state (same paths, CLI and script)."""
-    old = rig.harness
-    harness = Harness(old.paths, old.settings, cli_path=old.cli_path, env=old.env)
-    return Rig(harness, rig.daemon, rig.name, rig.script, rig.record)
+    return Rig(fresh(rig.harness), rig.daemon, rig.name, rig.script, rig.record)
 
 
 # -- the fidelity tier: the real claude CLI against the scripted Messages API ----
@@ -107,9 +153,8 @@ class RealRig(Rig):
 
     def restarted(self) -> RealRig:
         """The same agent with a fresh harness (same paths, CLI, environment and stand-in)."""
-        old = self.harness
-        harness = Harness(old.paths, old.settings, cli_path=old.cli_path, env=old.env)
-        return RealRig(harness, self.daemon, self.name, self.script, self.record, self.api)
+        return RealRig(fresh(self.harness), self.daemon, self.name, self.script, self.record,
+                       self.api)
 
 
 UI_SECRET = "the-test-agents-ui-secret"
@@ -132,14 +177,11 @@ def make_real_rig(tmp_path: Path, daemon: DaemonProcess, name: str, api: Message
                   policy: dict[str, Any] | None = None, max_retries: int | None = None,
                   **settings: Any) -> RealRig:
     """Register ``name`` and build its harness on the real CLI (not started)."""
-    with Client(daemon.host_socket) as op:
-        op.call("register", name=name)
+    register(daemon, name)
     paths = agent_paths(tmp_path, daemon.agent_socket(name), policy)
     env = api.cli_env(tmp_path / "home", max_retries)
-    defaults = {"recv_wait": 5.0, "rate_limit_wait": 0.05, "error_backoff_max": 0.05,
-                "login_recheck": 0.2}
-    harness = Harness(paths, HarnessSettings(**(defaults | settings)), cli_path=bundled_cli(),
-                      env=env)
+    harness = Harness(paths, HarnessSettings(**(HARNESS_DEFAULTS | settings)),
+                      cli_path=bundled_cli(), env=env)
     return RealRig(harness, daemon, name, tmp_path / "unused-script.json",
                    tmp_path / "unused-calls.jsonl", api)
 
@@ -181,16 +223,7 @@ class HarnessProcess:
 
     def descendants(self) -> list[int]:
         """The live processes below the harness; remembered for ``close``."""
-        found, todo = [], [self.pid]
-        while todo:
-            pid = todo.pop()
-            try:
-                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            except OSError:
-                continue
-            for child in map(int, children):
-                found.append(child)
-                todo.append(child)
+        found = descendants(self.pid)
         self.seen.update(found)
         return found
 
@@ -203,14 +236,7 @@ class HarnessProcess:
     def stop(self, timeout: float = 20) -> int:
         """SIGTERM and wait; the harness stops its CLI itself."""
         self.descendants()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return end(self.proc, timeout)
 
     def close(self) -> None:
         """Stop the harness and end any process of ours it left behind."""

@@ -4,45 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
-
-import pytest
 
 from hive_ag3nt.harness import State
 from hive_dev.daemon import DaemonProcess
 from hive_dev.fakes.script import ApiError, Match, Reply, ToolCall
-from hive_dev.harness_support import Rig, make_rig, restarted
-
-T = TypeVar("T")
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(asyncio.wait_for(coro, 60))
-
-
-@pytest.fixture(scope="module")
-def daemon() -> Iterator[DaemonProcess]:
-    d = DaemonProcess()
-    yield d
-    d.stop()
-    shutil.rmtree(d.root, ignore_errors=True)
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Wait for a condition another task brings about (the harness has no event for these)."""
-    while not condition():  # noqa: ASYNC110
-        await asyncio.sleep(0.02)
+from hive_dev.harness_support import Rig, make_rig, restarted, run, running, until
 
 
 async def one_step(rig: Rig) -> None:
-    await rig.harness.start()
-    try:
+    async with running(rig.harness):
         await rig.harness.step()
-    finally:
-        await rig.harness.close()
 
 
 def test_mail_turn_replies_through_the_hive_and_acks(tmp_path: Path,
@@ -105,13 +77,10 @@ def test_an_error_result_requeues_and_the_mail_comes_back_redelivered(
                        Reply(text="second time lucky"))
 
     async def two_steps() -> None:
-        await rig.harness.start()
-        try:
+        async with running(rig.harness):
             await rig.harness.step()
             assert rig.counts() == (1, 0)  # requeued, not acked, not lost
             await rig.harness.step()
-        finally:
-            await rig.harness.close()
 
     run(two_steps())
     prompts = [c.last_user_text for c in rig.calls() if not c.fallback]
@@ -126,15 +95,12 @@ def test_cancel_interrupts_a_turn_and_keeps_the_mail(tmp_path: Path,
     rig.script_replies(Reply(text="too slow", delay=30))
 
     async def cancel_midway() -> None:
-        await rig.harness.start()
-        try:
+        async with running(rig.harness):
             step = asyncio.ensure_future(rig.harness.step())
             # The CLI is in the turn once it asked the model (an earlier interrupt is moot).
             await until(lambda: bool(rig.calls()))
             assert (await rig.harness.command("/cancel")) == {"cancelled": True}
             await step
-        finally:
-            await rig.harness.close()
 
     run(cancel_midway())
     (turn,) = rig.harness.events.last_turns(1)
@@ -165,8 +131,7 @@ def test_auth_failure_parks_turns_until_login(tmp_path: Path, daemon: DaemonProc
     rig.harness.state_listeners.append(states.append)
 
     async def login_later() -> None:
-        await rig.harness.start()
-        try:
+        async with running(rig.harness):
             step = asyncio.ensure_future(rig.harness.step())
             await until(lambda: rig.harness.state is State.NEEDS_LOGIN)
             assert rig.counts() == (1, 0)  # requeued while parked
@@ -176,8 +141,6 @@ def test_auth_failure_parks_turns_until_login(tmp_path: Path, daemon: DaemonProc
             rig.harness.logged_in.set()
             await step
             await rig.harness.step()
-        finally:
-            await rig.harness.close()
 
     run(login_later())
     assert states.count(State.NEEDS_LOGIN) == 1
@@ -188,12 +151,9 @@ def test_model_choice_survives_a_harness_restart(tmp_path: Path, daemon: DaemonP
     rig = make_rig(tmp_path, daemon, "hal", Reply(text="ok", times=None))
 
     async def switch() -> None:
-        await rig.harness.start()
-        try:
+        async with running(rig.harness):
             answer = await rig.harness.command("/model sonnet")
             assert answer["model"] == "sonnet" and answer["warning"] is None
-        finally:
-            await rig.harness.close()
 
     run(switch())
     assert (tmp_path / "state" / "hyperhive-model").read_text().strip() == "sonnet"
@@ -226,8 +186,7 @@ def test_new_session_starts_the_conversation_over(tmp_path: Path, daemon: Daemon
     rig.send("remember the number 7")
 
     async def forget() -> None:
-        await rig.harness.start()
-        try:
+        async with running(rig.harness):
             await rig.harness.step()
             assert rig.harness.paths.session_file.exists()
             assert (await rig.harness.command("/new-session")) == {"queued": True}
@@ -235,8 +194,6 @@ def test_new_session_starts_the_conversation_over(tmp_path: Path, daemon: Daemon
             assert not rig.harness.paths.session_file.exists()
             rig.send("what was the number?")
             await rig.harness.step()
-        finally:
-            await rig.harness.close()
 
     run(forget())
     last = [c for c in rig.calls() if not c.fallback][-1]

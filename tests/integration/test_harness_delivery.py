@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -21,31 +20,18 @@ from hive_ag3nt.tools import ToolFailures, call_tool
 from hive_c0re.wire import Client
 from hive_dev.daemon import DaemonProcess
 from hive_dev.fakes.script import Match, Reply, ToolCall
-from hive_dev.harness_support import Rig, make_rig
-
-T = TypeVar("T")
+from hive_dev.harness_support import Rig, daemon_process, make_rig, run, running, until
 
 # The model answers every mail turn by sending the operator a reply.
 REPLY = Reply(tool_calls=[ToolCall("mcp__hive__send", {"to": "operator", "body": "on it"})],
               match=Match(last_user_contains="Message #"), times=None)
 
 
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(asyncio.wait_for(coro, 60))
-
-
 @pytest.fixture
 def daemon() -> Iterator[DaemonProcess]:
-    d = DaemonProcess()
-    yield d
-    d.stop()
-    shutil.rmtree(d.root, ignore_errors=True)
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Wait for a condition another task brings about (the harness has no event for these)."""
-    while not condition():  # noqa: ASYNC110
-        await asyncio.sleep(0.02)
+    """A daemon of the test's own: these tests restart it."""
+    with daemon_process() as d:
+        yield d
 
 
 def daemon_operator(daemon: DaemonProcess) -> Client:
@@ -71,8 +57,7 @@ def test_mail_leased_as_the_operator_types_is_shown_in_a_turn(tmp_path: Path,
     rig.send("arrived with the operator's prompt")
 
     async def scenario() -> None:
-        await rig.harness.start()
-        try:
+        async with running(rig.harness):
             step = asyncio.ensure_future(rig.harness.step())
             # One loop pass at a time until the daemon has leased the mail to the
             # long-poll (its answer is then in the harness's socket), then the
@@ -83,8 +68,6 @@ def test_mail_leased_as_the_operator_types_is_shown_in_a_turn(tmp_path: Path,
             await step
             rig.send("later mail")
             await steps_until_settled(rig)
-        finally:
-            await rig.harness.close()
 
     run(scenario())
     assert shown(rig, "hello from the operator")
@@ -100,15 +83,12 @@ def test_the_first_reply_after_a_daemon_restart_is_delivered(tmp_path: Path,
     rig.send("before the restart")
 
     async def scenario() -> None:
-        await rig.harness.start()
-        try:
+        async with running(rig.harness):
             await rig.harness.step()
             assert [m["body"] for m in rig.inbox()] == ["on it"]  # the reply before
             daemon.restart()  # both of the harness's connections are now closed by the daemon
             rig.send("after the restart")
             await steps_until_settled(rig)
-        finally:
-            await rig.harness.close()
 
     run(scenario())
     assert shown(rig, "after the restart")
@@ -126,8 +106,7 @@ def test_a_reply_that_could_not_reach_the_hive_is_not_acked(tmp_path: Path,
     rig.send("answer me")
 
     async def scenario() -> None:
-        await rig.harness.start()
-        try:
+        async with running(rig.harness):
             step = asyncio.ensure_future(rig.harness.step())
             await until(lambda: rig.harness.turn_running)
             # Blocking on purpose: the turn's tool call can only run once the daemon is gone.
@@ -137,8 +116,6 @@ def test_a_reply_that_could_not_reach_the_hive_is_not_acked(tmp_path: Path,
             daemon.restart()
             await step
             await steps_until_settled(rig)
-        finally:
-            await rig.harness.close()
 
     run(scenario())
     statuses = [t.status for t in reversed(rig.harness.events.last_turns(5))]

@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from hive_dev.daemon import DaemonProcess
 from hive_dev.fakes.script import Match, Reply, ToolCall
 from hive_dev.harness_support import Rig, make_rig, restarted
+from hive_dev.processes import descendants
 
 NAME = "pat"
 SHOWN = re.compile(r"Message #(\d+) from ")
@@ -127,18 +128,11 @@ class World:
 def cli_pids(rig: Rig) -> list[int]:
     """The fake claude CLI processes of this rig (children of this test process)."""
     cli = str(rig.harness.cli_path).encode()
-    found, todo = [], [os.getpid()]
-    while todo:
-        pid = todo.pop()
-        try:
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except OSError:
-            continue
-        for child in map(int, children):
-            todo.append(child)
-            with contextlib.suppress(OSError):
-                if cli in Path(f"/proc/{child}/cmdline").read_bytes():
-                    found.append(child)
+    found = []
+    for child in descendants(os.getpid()):
+        with contextlib.suppress(OSError):
+            if cli in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
     return found
 
 

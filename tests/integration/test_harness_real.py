@@ -29,6 +29,7 @@ from hive_dev.harness_support import (
     RealRig,
     agent_paths,
     make_real_rig,
+    running,
     serve_env,
 )
 
@@ -42,12 +43,9 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 async def session(harness: Harness, *steps: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Start the harness, run ``steps`` in order, close it whatever happens."""
-    await harness.start()
-    try:
+    async with running(harness):
         for step in steps:
             await step()
-    finally:
-        await harness.close()
 
 
 async def steps_until(rig: RealRig, seen: Callable[[list[ApiRequest]], bool]) -> None:

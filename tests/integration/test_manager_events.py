@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,14 +11,14 @@ import pytest
 
 from hive_c0re.wire import Client
 from hive_dev.daemon import DaemonProcess
+from hive_dev.harness_support import daemon_process
 
 
 @pytest.fixture
 def daemon() -> Iterator[DaemonProcess]:
-    d = DaemonProcess()
-    yield d
-    d.stop()
-    shutil.rmtree(d.root, ignore_errors=True)
+    """A daemon of the test's own: the manager's inbox starts empty."""
+    with daemon_process() as d:
+        yield d
 
 
 def manager_events(daemon: DaemonProcess) -> list[dict[str, Any]]:

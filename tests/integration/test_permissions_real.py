@@ -16,7 +16,7 @@ import pytest
 from hive_dev.daemon import DaemonProcess
 from hive_dev.fakes.messages_api import MessagesApi
 from hive_dev.fakes.script import Match, Reply, ToolCall
-from hive_dev.harness_support import make_real_rig
+from hive_dev.harness_support import make_real_rig, running
 
 BOUND = 90  # seconds the scenario may take before it counts as hung
 
@@ -40,11 +40,8 @@ def test_a_command_riding_on_an_allowed_one_is_refused(
         Reply(text="done", match=Match(tool_result_for="toolu_attack")))
 
     async def turn() -> None:
-        await rig.harness.start()
-        try:
+        async with running(rig.harness):
             await rig.harness.step()
-        finally:
-            await rig.harness.close()
 
     asyncio.run(asyncio.wait_for(turn(), BOUND))
 

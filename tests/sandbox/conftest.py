@@ -6,21 +6,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from hive_dev.sandbox import Sandbox, SandboxHive, can_run, containers_hive
+from hive_dev.sandbox import Sandbox, SandboxHive, containers_hive
+from tests.sandbox.sandbox_support import sandboxed
 
 pytestmark = pytest.mark.sandbox
 
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    reason = can_run()
-    if reason is not None:
-        pytest.fail(f"the integration tests need a sandboxed systemd: {reason}")
-    box = Sandbox()
-    try:
+    with sandboxed() as box:
         yield box
-    finally:
-        box.close()
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 
 from hive_c0re.errors import Unreachable
 from hive_c0re.wire import Client
+from hive_dev.polling import wait_until
 from hive_dev.sandbox import SandboxHive
 
 SENDERS = ("operator", "bob", "carol", "manager")
@@ -182,14 +182,6 @@ def _kill_daemon(hive: SandboxHive) -> None:
     assert killed.returncode == 0, f"systemctl kill failed: {killed.stderr}\n{status}"
 
 
-def _wait_until(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"gave up waiting for {what}")
-        time.sleep(0.02)
-
-
 def test_a_killed_daemon_loses_no_message_and_redelivers_what_was_in_flight(
     hive: SandboxHive,
 ) -> None:
@@ -223,11 +215,13 @@ def test_a_killed_daemon_loses_no_message_and_redelivers_what_was_in_flight(
 
             race_kill.set()
             _kill_daemon(hive)
-            _wait_until(lambda: hive.main_pid() != old_pid, "the old daemon to die")
+            wait_until(lambda: hive.main_pid() != old_pid, "the old daemon to die", DEADLINE,
+                       every=0.02)
             old_daemon_gone.set()
 
-            _wait_until(lambda: hive.main_pid() not in (0, old_pid)
-                        and hive.active() == "active", "systemd to restart the daemon")
+            wait_until(lambda: hive.main_pid() not in (0, old_pid)
+                       and hive.active() == "active", "systemd to restart the daemon",
+                       DEADLINE, every=0.02)
             recovered.set()
             for future in senders:
                 future.result(timeout=DEADLINE)
@@ -312,8 +306,8 @@ def test_a_long_poll_cut_by_the_kill_reconnects_and_is_woken_by_the_next_send(
         finally:
             waiting.close()
 
-    _wait_until(lambda: hive.main_pid() not in (0, old_pid) and hive.active() == "active",
-                "systemd to restart the daemon")
+    wait_until(lambda: hive.main_pid() not in (0, old_pid) and hive.active() == "active",
+               "systemd to restart the daemon", DEADLINE, every=0.02)
     assert int(hive.sandbox.show("hive-c0re.service", "NRestarts")) >= 1
     with hive.client(hive.agent_socket("alice")) as alice, \
             ThreadPoolExecutor(max_workers=1) as pool:

@@ -30,8 +30,9 @@ from hypothesis.strategies import SearchStrategy
 from hive_c0re.errors import HiveError, InvalidInput
 from hive_c0re.names import validate_agent_name
 from hive_c0re.wire import Client
-from hive_dev.sandbox import Sandbox, SandboxHive, can_run
+from hive_dev.sandbox import Sandbox, SandboxHive
 from tests import strategies as ws
+from tests.sandbox.sandbox_support import sandboxed
 
 pytestmark = pytest.mark.sandbox
 
@@ -282,14 +283,8 @@ class FuzzHive:
 
 @pytest.fixture(scope="module")
 def fuzz() -> Iterator[FuzzHive]:
-    reason = can_run()
-    if reason is not None:
-        pytest.fail(f"the integration tests need a sandboxed systemd: {reason}")
-    box = Sandbox()
-    try:
+    with sandboxed() as box:
         yield FuzzHive(box)
-    finally:
-        box.close()
 
 
 @pytest.fixture(autouse=True)

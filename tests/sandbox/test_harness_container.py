@@ -13,56 +13,39 @@ process, which forwards to the upstream the agent environment file names.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from hive_ag3nt.runner import bundled_cli
-from hive_dev.fakes.messages_api import ApiProcess
-from hive_dev.fakes.script import ApiRequest, Match, Reply, ToolCall, write_script
-from hive_dev.harness_support import container_env_file
-from hive_dev.sandbox import Sandbox, SandboxHive, container_process, containers_hive
+from hive_dev.fakes.script import ToolCall
+from hive_dev.sandbox import Sandbox
+from tests.sandbox.harness_support import (
+    alice_answering,
+    await_tool_result,
+    cli_processes,
+    conversation,
+    harness_hive,
+)
 
 pytestmark = pytest.mark.sandbox
 
 HARNESS = "{python} -m hive_ag3nt serve --no-ui"
 
 
-
-def wait_for(what: str, found: Callable[[], bool], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while not found():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        time.sleep(0.1)
-
-
 def test_a_containerised_agent_answers_the_operator_through_the_real_cli(
         sandbox: Sandbox, tmp_path: Path) -> None:
-    hive = containers_hive(sandbox, HYPERHIVE_AGENT_COMMAND=HARNESS,
-                           HYPERHIVE_AGENT_ENV_FILE=str(tmp_path / "agent.env"))
+    hive = harness_hive(sandbox, tmp_path, HARNESS)
     # alice's mailbox exists before her container: the message waits for her, and
     # its id goes into the script the stand-in reads when it starts.
     hive.call("register", name="alice")
     (asked,) = hive.call("send", to="alice", body="ping from the operator")["ids"]
     pong = ToolCall("mcp__hive__send", {"to": "operator", "body": "pong from the container",
                                         "in_reply_to": asked}, id="toolu_pong")
-    script = write_script(tmp_path / "script.json", [
-        Reply(tool_calls=[pong], match=Match(last_user_contains="ping from the operator",
-                                             has_tool="mcp__hive__send")),
-        Reply(text="answered", match=Match(tool_result_for="toolu_pong")),
-    ])
-    with ApiProcess(script, tmp_path) as api:
-        container_env_file(tmp_path / "agent.env", api.url)
-        hive.call("spawn", name="alice")
-        try:
-            wait_for("alice's reply went out and her mail was acked",
-                     lambda: any(c.tool_result("toolu_pong") for c in api.requests())
-                     and idle(hive, "alice"))
-        except AssertionError:
-            raise AssertionError(diagnose(hive, "alice", api)) from None
+    with alice_answering(hive, tmp_path, "ping from the operator", pong, "answered",
+                         has_tool="mcp__hive__send") as api:
+        await_tool_result(hive, api, "toolu_pong",
+                          "alice's reply to go out and her mail to be acked", settled=True)
         inbox = hive.call("inbox")["messages"]
         clis = cli_processes(hive, "alice")
         calls = conversation(api.requests())
@@ -91,31 +74,3 @@ def test_a_containerised_agent_answers_the_operator_through_the_real_cli(
     forwarded = [m for m in egress if m.startswith(f"uid base {base}: POST /v1/messages")]
     assert len(forwarded) >= len(calls) and all(m.endswith("-> 200") for m in forwarded), egress
 
-
-def diagnose(hive: SandboxHive, agent: str, api: ApiProcess) -> str:
-    """What went on, for a failure message."""
-    lines = hive.sandbox.journal().splitlines()
-    journal = [f"{j.get('SYSLOG_IDENTIFIER')}: {j.get('MESSAGE')}" for j in map(json.loads, lines)]
-    calls = [(r.path, r.reply_index, r.last_user_text[:200]) for r in api.requests()]
-    status = hive.call("agent_status", name=agent)["agent"]
-    return f"status {status}\ncalls {calls}\njournal:\n" + "\n".join(journal[-150:])
-
-
-def idle(hive: SandboxHive, agent: str) -> bool:
-    status = hive.call("agent_status", name=agent)["agent"]
-    return bool(status["unread"] == 0 and status["in_flight"] == 0)
-
-
-def cli_processes(hive: SandboxHive, agent: str) -> list[list[str]]:
-    """The command lines of the processes the agent's harness started."""
-    harness = container_process(hive, agent)
-    children = hive.sandbox.run("cat", f"/proc/{harness}/task/{harness}/children").stdout
-    found = []
-    for child in children.split():
-        cmdline = hive.sandbox.run("cat", f"/proc/{child}/cmdline", check=False).stdout
-        found.append(cmdline.rstrip("\0").split("\0"))
-    return found
-
-
-def conversation(requests: list[ApiRequest]) -> list[ApiRequest]:
-    return [r for r in requests if r.is_messages and r.side is None]

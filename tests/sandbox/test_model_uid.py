@@ -24,19 +24,21 @@ import pytest
 
 from hive_ag3nt.runner import bundled_cli
 from hive_c0re.wire import UI_SECRET_HEADER as HEADER
-from hive_dev.fakes.messages_api import ApiProcess
-from hive_dev.fakes.script import Match, Reply, ToolCall, write_script
-from hive_dev.harness_support import container_env_file
+from hive_dev.fakes.script import ToolCall
 from hive_dev.sandbox import (
     Sandbox,
     SandboxHive,
     children,
     container_process,
-    containers_hive,
     in_container,
 )
 from tests.sandbox.approval_support import deploy
-from tests.sandbox.test_harness_container import cli_processes, diagnose, idle, wait_for
+from tests.sandbox.harness_support import (
+    alice_answering,
+    await_tool_result,
+    cli_processes,
+    harness_hive,
+)
 
 pytestmark = pytest.mark.sandbox
 
@@ -147,33 +149,17 @@ def operator_cli(hive: SandboxHive, *args: str) -> subprocess.CompletedProcess[s
                            *args], capture_output=True, text=True, env=env, timeout=60)
 
 
-def harness_hive(sandbox: Sandbox, tmp_path: Path) -> SandboxHive:
-    """A hive whose agents run the real harness in containers, the model's URL in
-    ``tmp_path/agent.env``."""
-    return containers_hive(sandbox, HYPERHIVE_AGENT_COMMAND=HARNESS,
-                           HYPERHIVE_AGENT_ENV_FILE=str(tmp_path / "agent.env"))
-
-
 @pytest.fixture
 def alice(sandbox: Sandbox, tmp_path: Path) -> Any:
     """alice's container after one real turn: the CLI is up and stays up."""
-    hive = harness_hive(sandbox, tmp_path)
+    hive = harness_hive(sandbox, tmp_path, HARNESS)
     hive.call("register", name="alice")
     (asked,) = hive.call("send", to="alice", body="ping from the operator")["ids"]
     pong = ToolCall("mcp__hive__send", {"to": "operator", "body": "pong", "in_reply_to": asked},
                     id="toolu_pong")
-    script = write_script(tmp_path / "script.json", [
-        Reply(tool_calls=[pong], match=Match(last_user_contains="ping from the operator")),
-        Reply(text="answered", match=Match(tool_result_for="toolu_pong")),
-    ])
-    with ApiProcess(script, tmp_path) as api:
-        container_env_file(tmp_path / "agent.env", api.url)
-        hive.call("spawn", name="alice")
-        try:
-            wait_for("alice answered", lambda: any(c.tool_result("toolu_pong")
-                                                   for c in api.requests()) and idle(hive, "alice"))
-        except AssertionError:
-            raise AssertionError(cli_stderr(hive) + diagnose(hive, "alice", api)) from None
+    with alice_answering(hive, tmp_path, "ping from the operator", pong, "answered") as api:
+        await_tool_result(hive, api, "toolu_pong", "alice's answer", settled=True,
+                          more=lambda: cli_stderr(hive))
         yield hive
 
 
@@ -283,23 +269,14 @@ def test_the_login_program_runs_as_the_model(alice: SandboxHive) -> None:
 
 def test_the_models_own_bash_is_refused_the_same(sandbox: Sandbox, tmp_path: Path) -> None:
     """The attack as the model itself makes it: a Bash tool call, allowed by its policy."""
-    hive = harness_hive(sandbox, tmp_path)
+    hive = harness_hive(sandbox, tmp_path, HARNESS)
     attack = ToolCall("Bash", {"command": f"/usr/bin/python3 - <<'PY'\n{ATTACKS}\nPY",
                                "description": "look around"}, id="toolu_attack")
-    script = write_script(tmp_path / "script.json", [
-        Reply(tool_calls=[attack], match=Match(last_user_contains="look around")),
-        Reply(text="looked", match=Match(tool_result_for="toolu_attack")),
-    ])
-    with ApiProcess(script, tmp_path) as api:
-        container_env_file(tmp_path / "agent.env", api.url)
-        hive.call("spawn", name="alice")
+    with alice_answering(hive, tmp_path, "look around", attack, "looked") as api:
         deploy(hive, "alice", 'allowed_bash = ["*"]\n', "alice may run anything")
         hive.call("send", to="alice", body="look around")
-        try:
-            wait_for("alice's Bash ran", lambda: any(c.tool_result("toolu_attack")
-                                                     for c in api.requests()))
-        except AssertionError:
-            raise AssertionError(cli_stderr(hive) + diagnose(hive, "alice", api)) from None
+        await_tool_result(hive, api, "toolu_attack", "alice's Bash to run",
+                          more=lambda: cli_stderr(hive))
         result = next(r for c in api.requests() if (r := c.tool_result("toolu_attack")))
     found = printed(result["content"])
     assert found["ids"] == [MODEL_UID, MODEL_UID, []], found

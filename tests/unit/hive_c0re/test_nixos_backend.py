@@ -9,8 +9,7 @@ bash expands the rewritten flags the way the container's start script does.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +38,8 @@ from hive_c0re.lifecycle.nixos_conf import (
     render_dropin,
     rewrite_conf,
 )
+from tests.unit.hive_c0re.nixos_support import DATA, Recorder
 
-DATA = Path(__file__).parent / "data" / "nixos"
 SAMPLES = ("created.conf", "created-system-path.conf", "hand-edited.conf", "module-shaped.conf")
 FLAKE = "git+file:///var/lib/hyperhive/applied/alice#alice"
 STORE = Path("/nix/store/9h2v3b0q6zxkwn9j9r5b6yyq8x6qg3ha-nixos-system-h-alice-25.11")
@@ -88,23 +87,6 @@ def start_script_words(value: str, cwd: Path) -> list[str]:
     done = subprocess.run(["bash", "-c", script], env={"EXTRA_NSPAWN_FLAGS": value}, cwd=cwd,
                           capture_output=True, text=True, check=True)
     return done.stdout.splitlines()
-
-
-@dataclass
-class Recorder:
-    """Stands in for the commands only a NixOS host has: records argv, answers as told."""
-
-    returncode: int = 0
-    stdout: str = ""
-    stderr: str = ""
-    effect: Callable[[list[str]], object] | None = None
-    calls: list[list[str]] = field(default_factory=list)
-
-    def __call__(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
-        self.calls.append(argv)
-        if self.effect is not None:
-            self.effect(argv)
-        return subprocess.CompletedProcess(argv, self.returncode, self.stdout, self.stderr)
 
 
 @pytest.fixture
