@@ -19,10 +19,11 @@ from hive_c0re.daemon.crashwatch import CrashJudge, CrashWatch, UnitState
 from hive_c0re.lifecycle.agent_config import seed_text
 from hive_c0re.lifecycle.gitrepo import ConfigRepo
 from hive_c0re.lifecycle.proposed import CONFIG_FILE
+from hive_dev.backend import FakeBackend
 from hive_dev.clock import ManualClock
 from tests.unit.hive_c0re.lifecycle_support import Bench
 
-UNIT = "fake-alice.service"  # FakeBackend's unit for alice
+UNIT = FakeBackend().unit("alice")
 
 
 def state(active: str = "failed", invocation: str = "i1", unit: str = UNIT) -> UnitState:
