@@ -37,7 +37,7 @@ from hive_c0re.lifecycle.backend import (
     write_if_changed,
 )
 from hive_c0re.lifecycle.nixos_conf import checked_path, nspawn_binds, render_dropin, rewrite_conf
-from hive_c0re.names import validate_agent_name
+from hive_c0re.names import validate_container_name
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def run_command(argv: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 def container_name(agent: str) -> str:
-    return f"h-{validate_agent_name(agent)}"
+    return f"h-{validate_container_name(agent)}"
 
 
 def unit_name(agent: str) -> str:
@@ -251,14 +251,8 @@ class NixosBackend:
         text = rewrite_conf(path.read_text(), spec, private_users=self.private_users)
         write_if_changed(path, text)
 
-    def _write_dropin(self, agent: str, text: str | None) -> bool:
-        path = self.dropin_dir(agent) / DROPIN
-        if text is not None:
-            return write_if_changed(path, text)
-        if not path.exists():
-            return False
-        path.unlink()
-        return True
+    def _write_dropin(self, agent: str, text: str) -> bool:
+        return write_if_changed(self.dropin_dir(agent) / DROPIN, text)
 
     def _systemctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self._run(self.systemctl.argv(*args), check=check, error=SystemctlError)

@@ -4,8 +4,8 @@
 ``container@.service`` reads and its start script expands unquoted
 (``EXTRA_NSPAWN_FLAGS``), so every bound path is held to a small character
 set (:func:`checked_path`). :func:`rewrite_conf` owns a few keys of that file
-and keeps the rest as written; :func:`render_dropin` writes the resource
-limits.
+and keeps the rest as written; :func:`render_dropin` writes the unit's
+restart policy and resource limits.
 """
 
 from __future__ import annotations
@@ -161,14 +161,16 @@ def rewrite_conf(text: str, spec: ContainerSpec, *, private_users: bool) -> str:
 # --- the drop-in ------------------------------------------------------------
 
 
-def render_dropin(spec: ContainerSpec) -> str | None:
-    """The resource-limit drop-in for the agent's unit; None when it has no limits."""
+def render_dropin(spec: ContainerSpec) -> str:
+    """The drop-in for the agent's unit: the hive's restart policy and agent.toml's limits.
+
+    nixpkgs' ``container@.service`` says ``Restart=on-failure``; the crash watch
+    owns restarts (with its burst limit), so systemd must not restart on its own.
+    """
     props = spec.resources.unit_properties()
     for key, value in props:
         if not _UNIT_VALUE.fullmatch(value):
             raise InvalidInput(f"{key}={value!r} cannot go into a unit file")
-    if not props:
-        return None
-    lines = [f"# hive-c0re: limits for agent {spec.name} from agent.toml; rewritten on install.",
-             "[Service]", *(f"{key}={value}" for key, value in props)]
+    lines = [f"# hive-c0re: the unit of agent {spec.name}, from agent.toml; rewritten on install.",
+             "[Service]", "Restart=no", *(f"{key}={value}" for key, value in props)]
     return "\n".join(lines) + "\n"

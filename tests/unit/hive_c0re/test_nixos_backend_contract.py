@@ -2,8 +2,7 @@
 
 nixos-container and a NixOS systemd are absent here: the runner is
 :class:`NixosHost` (tests/unit/hive_c0re/nixos_support.py), which answers as
-they would as far as the contract observes. What the NixosBackend fails is
-marked ``xfail(strict=True)`` with the reason: findings, not papered over.
+they would as far as the contract observes.
 """
 
 from __future__ import annotations
@@ -13,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from hive_c0re.errors import InvalidInput
 from hive_c0re.lifecycle.backend import ContainerSpec, Systemctl
-from hive_c0re.lifecycle.nixos import NixosBackend, container_name
-from tests.backend_contract import BackendContract, World, make_spec
+from hive_c0re.lifecycle.nixos import DROPIN, NixosBackend, container_name
+from tests.backend_contract import BackendContract, make_spec
 from tests.unit.hive_c0re.nixos_support import NixosHost
 
 
@@ -54,28 +52,14 @@ class TestNixosBackendContract(BackendContract):
     def world(self, tmp_path: Path) -> NixosWorld:
         return NixosWorld(tmp_path)
 
-    @pytest.mark.xfail(strict=True, raises=InvalidInput, reason=(
-        "finding: NixosBackend names containers with validate_agent_name, which refuses "
-        "'manager', so a nixos hive cannot install the manager's container"))
-    def test_the_manager_has_a_unit(self, world: World) -> None:
-        super().test_the_manager_has_a_unit(world)
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "finding: nixpkgs' container@.service has Restart=on-failure and the backend's "
-        "drop-in does not override it, so systemd brings a crashed container back on its "
-        "own, whatever the agent's restart policy says"))
-    def test_a_crashed_container_stays_down_until_started(self, world: World) -> None:
-        super().test_a_crashed_container_stays_down_until_started(world)
-
-
-def test_the_model_leaves_a_crashed_container_down_where_a_drop_in_says_so(
+def test_without_the_hives_drop_in_the_model_restarts_a_crashed_container(
         tmp_path: Path) -> None:
-    """The crash finding is the unit's Restart= setting, not the model's whim."""
+    """The crash clause passes because of the drop-in's Restart=no, not the model's whim:
+    nixpkgs' own unit (Restart=on-failure) brings the container back."""
     world = NixosWorld(tmp_path)
     world.backend.install(world.spec("alice"))
-    dropin = world.host.dropin_root / "container@h-alice.service.d" / "60-restart.conf"
-    dropin.parent.mkdir(parents=True)
-    dropin.write_text("[Service]\nRestart=no\n")
+    (world.backend.dropin_dir("alice") / DROPIN).unlink()
     world.backend.start("alice")
     world.crash("alice")
-    assert not world.backend.is_active("alice")
+    assert world.backend.is_active("alice")
