@@ -74,7 +74,7 @@ def make_rig(tmp_path: Path, daemon: DaemonProcess, name: str, *replies: Reply,
                 "login_recheck": 0.2}
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    harness = Harness(paths, HarnessSettings(**(defaults | settings)),
+    harness = Harness(paths, HarnessSettings.load(defaults | settings, environ={}),
                       cli_path=str(write_fake_cli(bin_dir)), env=fake_cli_env(script, record))
     return Rig(harness, daemon, name, script, record)
 
@@ -138,8 +138,8 @@ def make_real_rig(tmp_path: Path, daemon: DaemonProcess, name: str, api: Message
     env = api.cli_env(tmp_path / "home", max_retries)
     defaults = {"recv_wait": 5.0, "rate_limit_wait": 0.05, "error_backoff_max": 0.05,
                 "login_recheck": 0.2}
-    harness = Harness(paths, HarnessSettings(**(defaults | settings)), cli_path=bundled_cli(),
-                      env=env)
+    harness = Harness(paths, HarnessSettings.load(defaults | settings, environ={}),
+                      cli_path=bundled_cli(), env=env)
     return RealRig(harness, daemon, name, tmp_path / "unused-script.json",
                    tmp_path / "unused-calls.jsonl", api)
 
