@@ -58,3 +58,18 @@ def test_aliases_are_on_the_fields_and_undone_for_the_wire() -> None:
 def test_an_argument_the_tool_does_not_declare_is_refused(argument: str) -> None:
     with pytest.raises(InvalidInput, match=f"answer takes no argument '{argument}'"):
         from_tool("answer", VERBS["answer"].fields, {"id": 1, "answer": "x", argument: 2})
+
+
+def test_every_hive_tool_a_prompt_names_is_offered_there() -> None:
+    import re
+
+    from hive_ag3nt.policy import Policy
+    from hive_ag3nt.prompt import system_prompt
+    from hive_m1nd.tools import PREPARE, PROMPT
+
+    agent = system_prompt("alice", Policy(), "/state/notes.md")
+    for text, kind in ((agent, Kind.AGENT), (agent + PROMPT, Kind.MANAGER)):
+        named = set(re.findall(r"mcp__hive__(\w+)", text))
+        assert named and named <= set(wire.tools(kind)), named - set(wire.tools(kind))
+    # The manager's argument rewrites are for tools it has.
+    assert set(PREPARE) <= set(wire.tools(Kind.MANAGER))
