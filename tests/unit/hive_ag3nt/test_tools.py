@@ -36,13 +36,15 @@ def test_every_tool_schema_is_the_wires_for_its_verb(kind: Kind) -> None:
     for name, verb in wire.tools(kind).items():
         request = requests[name]
         renamed = {f.name: f.tool_name for f in verb.fields}
+        # The frame's own keys (cmd, the request's id) are no tool arguments.
         expected = {renamed[key]: value for key, value in request["properties"].items()
-                    if key not in ("cmd", "id")}
+                    if key in renamed}
         schema = tool_schema(verb.fields)
+        assert set(request["properties"]) - set(renamed) <= {"cmd", "id", "request_id"}
         assert schema["type"] == "object" and schema["additionalProperties"] is False
         assert schema["properties"] == expected, name
         assert sorted(schema["required"]) == sorted(
-            renamed[key] for key in request["required"] if key != "cmd"), name
+            renamed[key] for key in request["required"] if key in renamed), name
 
 
 def test_aliases_are_on_the_fields_and_undone_for_the_wire() -> None:
