@@ -42,12 +42,10 @@ def serve(no_ui: bool) -> None:
 @cli.command()
 def settings() -> None:
     """Every harness setting: its variable, default and meaning."""
-    from dataclasses import fields
+    from hive_ag3nt.settings import HARNESS_SETTINGS
 
-    from hive_ag3nt.settings import HELP, HarnessSettings
-
-    for f in fields(HarnessSettings):
-        click.echo(f"HYPERHIVE_{f.name.upper()}  (default {f.default})\n    {HELP[f.name]}")
+    for setting in HARNESS_SETTINGS:
+        click.echo(f"{setting.env}  (default {setting.default})\n    {setting.help}")
 
 
 @cli.group(hidden=True)

@@ -31,6 +31,7 @@ from hive_ag3nt.separation import copy_to_model
 from hive_ag3nt.settings import HarnessSettings
 from hive_ag3nt.tools import ToolFailures, build_server
 from hive_c0re.errors import HiveError, InvalidInput, Unreachable
+from hive_c0re.wire import Kind
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +52,9 @@ RECENT_MAIL = 50  # messages the UI's inbox panel shows
 class Harness:
     def __init__(self, paths: AgentPaths, settings: HarnessSettings,
                  cli_path: str | None = None, env: dict[str, str] | None = None, *,
-                 extra_tools: dict[str, tuple[str, dict[str, Any]]] | None = None,
                  prepare: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] | None = None,
                  extra_prompt: str = "") -> None:
-        """``extra_tools`` and ``extra_prompt`` make a harness into the manager's."""
+        """``prepare`` and ``extra_prompt`` are the manager's; its tools come with its socket."""
         self.paths = paths
         self.settings = settings
         self.policy = load_policy(paths.policy)
@@ -64,10 +64,10 @@ class Harness:
         self.tools = HiveConnection(paths.socket)
         self.cli_path = cli_path
         self.env = env or {}
-        self.extra_tools = extra_tools or {}
         self.prepare = prepare or {}
         self.extra_prompt = extra_prompt
         self.name = "?"
+        self.kind = Kind.AGENT  # which socket this is, as whoami says: it decides the tools
         self.session: ClaudeSession | None = None
         self.state = State.OFFLINE
         self.state_listeners: list[Callable[[State], None]] = []
@@ -108,10 +108,9 @@ class Harness:
                 name=self.name, policy=self.policy, paths=self.paths,
                 system_prompt=prompt.system_prompt(self.name, self.policy,
                                                    str(self.paths.notes)) + self.extra_prompt,
-                mcp_server=build_server(self.tools, self.extra_tools, self.prepare,
-                                        failures),
+                mcp_server=build_server(self.tools, self.kind, self.prepare, failures),
                 cli_path=self.cli_path,
-                env=self.env, extra_tools=self.extra_tools, tool_failures=failures)
+                env=self.env, tool_kind=self.kind, tool_failures=failures)
             self.session = ClaudeSession(config, self.events, lambda: self.model.current)
             self.session.on_retry = self._cli_retrying
         self.set_state(State.IDLE)
@@ -122,7 +121,8 @@ class Harness:
         Called when no turn holds mail, so everything in flight is from an
         earlier run or a lost answer. Returns how many messages came back.
         """
-        self.name = (await self._hive_call("whoami"))["name"]
+        me = await self._hive_call("whoami")
+        self.name, self.kind = me["name"], Kind(me["socket"])
         return int((await self._hive_call("requeue_inflight"))["requeued"])
 
     async def _hive_call(self, cmd: str) -> dict[str, Any]:

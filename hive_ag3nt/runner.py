@@ -25,6 +25,7 @@ from hive_ag3nt.policy import Policy
 from hive_ag3nt.separation import read_private, write_private
 from hive_ag3nt.tools import ToolFailures
 from hive_ag3nt.tools import allowed as allowed_tools
+from hive_c0re.wire import Kind
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class SessionConfig:
     mcp_server: Any  # the in-process hive server
     cli_path: str | None = None
     env: dict[str, str] = field(default_factory=dict)
-    extra_tools: dict[str, Any] = field(default_factory=dict)  # the manager's, by name
+    tool_kind: Kind = Kind.AGENT  # whose hive tools: an agent's or the manager's
     # What mcp_server notes of unreachable calls: the same one build_server was given.
     tool_failures: ToolFailures = field(default_factory=ToolFailures)
 
@@ -150,7 +151,7 @@ class ClaudeSession:
                             "args": list(server.args), "env": dict(server.env)}
         builtins = list(self.tools if self.tools is not None else policy.allowed_tools)
         # Whole-tool allows would shadow can_use_tool; Bash is decided there.
-        allowed = [t for t in builtins if t != "Bash"] + allowed_tools(self.config.extra_tools)
+        allowed = [t for t in builtins if t != "Bash"] + allowed_tools(self.config.tool_kind)
         return ClaudeAgentOptions(
             tools=builtins,
             allowed_tools=allowed,

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 def build_harness(**extra: Any) -> Harness:
     """The harness ``serve`` runs, its model's side on its own uid when the settings say so.
 
-    ``extra`` goes to :class:`Harness` (the manager's tools and prompt).
+    ``extra`` goes to :class:`Harness` (the manager's prompt and argument rewrites).
     """
     paths = AgentPaths.from_env()
     settings = HarnessSettings.load()

@@ -1,57 +1,22 @@
 """The daemon's settings, each declared once.
 
 Every setting has a name, a type, a default, an environment variable and a
-help line; ``hive-c0re serve`` options, validation, ``hive-c0re settings`` and
-the man page all come from :data:`SETTINGS`, and a test proves each one is
-documented.
+help line (a :class:`hive_c0re.setting.Setting`, as the harness's are);
+``hive-c0re serve`` options, validation, ``hive-c0re settings`` and the man
+page all come from :data:`SETTINGS`, and a test proves each one is documented.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from hive_c0re.errors import InvalidInput
 from hive_c0re.lifecycle.uids import FIRST_AGENT_BASE, LAST_AGENT_BASE
+from hive_c0re.setting import Setting, load_values
 
-
-@dataclass(frozen=True)
-class Setting:
-    name: str
-    type: type[int] | type[float] | type[str]
-    default: int | float | str
-    help: str
-    minimum: float | None = None
-    maximum: float | None = None
-    choices: tuple[str, ...] = ()
-
-    @property
-    def env(self) -> str:
-        return "HYPERHIVE_" + self.name.upper()
-
-    @property
-    def option(self) -> str:
-        return "--" + self.name.replace("_", "-")
-
-    def parse(self, raw: str | int | float) -> int | float | str:
-        """Convert and check one value; raise InvalidInput naming the setting and the rule."""
-        try:
-            value = self.type(raw)
-        except (TypeError, ValueError):
-            raise InvalidInput(
-                f"setting {self.name} ({self.env}) must be {self.type.__name__}, got {raw!r}"
-            ) from None
-        if self.choices and value not in self.choices:
-            raise InvalidInput(f"setting {self.name} must be one of {', '.join(self.choices)}")
-        if isinstance(value, int | float):
-            if self.minimum is not None and value < self.minimum:
-                raise InvalidInput(f"setting {self.name} must be at least {self.minimum:g}")
-            if self.maximum is not None and value > self.maximum:
-                raise InvalidInput(f"setting {self.name} must be at most {self.maximum:g}")
-        return value
+__all__ = ["SETTINGS", "Setting", "Settings"]
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -199,16 +164,7 @@ class Settings:
         cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
     ) -> Settings:
         """Defaults, then ``HYPERHIVE_*`` variables, then explicit overrides (None = unset)."""
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for setting in SETTINGS:
-            values[setting.name] = setting.default
-            if setting.env in env:
-                values[setting.name] = setting.parse(env[setting.env])
-            given = (overrides or {}).get(setting.name)
-            if given is not None:
-                values[setting.name] = setting.parse(given)
-        return cls(**values)
+        return cls(**load_values(SETTINGS, overrides, environ))
 
     def read_only_binds(self) -> tuple[Path, ...]:
         """:attr:`extra_read_only_binds` as paths."""

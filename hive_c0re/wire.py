@@ -58,6 +58,8 @@ class Verb:
     help: str
     fields: tuple[Field, ...] = ()
     answer: Mapping[str, str] = field(default_factory=dict)
+    # Non-empty: an MCP tool, so described, of each harness whose socket takes the verb.
+    tool: str = ""
 
     def parse(self, request: Mapping[str, Any]) -> dict[str, Any]:
         own = sorted(f.name for f in self.fields)
@@ -97,17 +99,19 @@ _WAIT = Field("wait_seconds", "number",
               minimum=0, maximum=MAX_RECV_WAIT)
 
 _QUESTION_ID = Field("question_id", "integer", "the question's id", required=True, minimum=1,
-                     maximum=2**63 - 1)
+                     maximum=2**63 - 1, alias="id")
 _QUESTION = "{id, asker, target, question, options, multi, deadline, asked_at, status, answer, ...}"
 _REMINDER = "{id, agent, message, file_path, due_at, created_at, status, fired_at}"
 
 VERBS: dict[str, Verb] = {v.name: v for v in (
     Verb("whoami", ALL, "who this socket says you are",
-         answer={"name": "your identity", "socket": "host, agent or manager"}),
+         answer={"name": "your identity", "socket": "host, agent or manager"},
+         tool="Your name in the hive."),
     Verb("list", OVERSEERS, "every registered agent with its mailbox counts",
          answer={"agents": "list of {name, allowed_recipients, unread, in_flight, socket}"}),
     Verb("agent_status", OVERSEERS, "one agent's record and mailbox counts", (_NAME,),
-         answer={"agent": "{name, allowed_recipients, unread, in_flight, socket}"}),
+         answer={"agent": "{name, allowed_recipients, unread, in_flight, socket}"},
+         tool="An agent's state: its record and mailbox counts."),
     Verb("register", HOST, "create or update an agent and (re)create its socket", (
         _NAME,
         Field("allowed_recipients", "names",
@@ -116,12 +120,16 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
     Verb("unregister", HOST, "remove an agent's socket and record; its mail is kept", (_NAME,),
          answer={}),
     Verb("send", ALL, "store a message for a peer, 'operator', 'manager' or '*'",
-         (_TO, _BODY, _REPLY), answer={"ids": "ids of the stored messages, one per recipient"}),
+         (_TO, _BODY, _REPLY), answer={"ids": "ids of the stored messages, one per recipient"},
+         tool="Send a message. Pass in_reply_to with the id of the message you answer."),
     Verb("inbox", HOST, "the operator's unread mail, marked read", (_MAX, _WAIT),
          answer={"messages": "list of {id, from, to, body, in_reply_to, sent_at, redelivered}"}),
     Verb("recv", AGENTS, "lease unread mail to this turn, waiting up to wait_seconds",
          (_WAIT, _MAX),
-         answer={"messages": "list of {id, from, to, body, in_reply_to, sent_at, redelivered}"}),
+         answer={"messages": "list of {id, from, to, body, in_reply_to, sent_at, redelivered}"},
+         tool="Read your mail. wait_seconds > 0 takes the messages into this turn (waiting "
+              "up to that long for new ones); 0 only peeks, and they come again as a later "
+              "turn."),
     Verb("ack_turn", AGENTS, "the turn ended well: ack every leased message",
          answer={"acked": "how many"}),
     Verb("requeue_inflight", AGENTS, "put leased, unacked mail back; it comes again redelivered",
@@ -129,17 +137,19 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
     Verb("spawn", HOST, "create (or revive) an agent's container and start it", (_NAME,),
          answer={"agent": "the agent's record"}),
     Verb("start", OVERSEERS, "start a stopped agent's container", (_NAME,),
-         answer={"agent": "the agent's record"}),
+         answer={"agent": "the agent's record"}, tool="Start a stopped agent."),
     Verb("stop", OVERSEERS, "stop an agent's container (it stays stopped)", (_NAME,),
-         answer={"agent": "the agent's record"}),
+         answer={"agent": "the agent's record"}, tool="Stop an agent (it stays stopped)."),
     Verb("restart", OVERSEERS, "restart an agent's container", (_NAME,),
-         answer={"agent": "the agent's record"}),
+         answer={"agent": "the agent's record"}, tool="Restart an agent."),
     Verb("update", MANAGER_ONLY, "rebuild an agent to its applied config (idempotent)",
-         (_NAME,), answer={"agent": "the agent's record"}),
+         (_NAME,), answer={"agent": "the agent's record"},
+         tool="Rebuild an agent to its applied config (idempotent) and restart it."),
     Verb("get_logs", OVERSEERS, "the last lines of an agent container's journal", (
         Field("agent", "string", "the agent", required=True, max_length=64),
         Field("lines", "integer", "how many (1-500, default 100)", minimum=1, maximum=500),
-    ), answer={"lines": "list of strings, oldest first", "unit": "the container's unit"}),
+    ), answer={"lines": "list of strings, oldest first", "unit": "the container's unit"},
+        tool="The last lines of an agent container's journal (at most 500)."),
     Verb("report_login", AGENTS, "the harness says whether it has working Claude credentials",
          (Field("logged_in", "boolean", "true once logged in", required=True),),
          answer={}),
@@ -157,15 +167,20 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
         _APPROVAL, Field("note", "string", "why", required=True, max_length=4000)),
         answer={"approval": "the request, now denied"}),
     Verb("request_spawn", MANAGER_ONLY, "ask the operator to spawn a new agent",
-         (_NAME, _DESCRIPTION), answer={"approval": "the queued request"}),
+         (_NAME, _DESCRIPTION), answer={"approval": "the queued request"},
+         tool="Ask the operator to create a new agent (after its config is applied)."),
     Verb("request_init_config", MANAGER_ONLY, "ask to seed an agent's proposed config repo",
-         (_NAME, _DESCRIPTION), answer={"approval": "the queued request"}),
+         (_NAME, _DESCRIPTION), answer={"approval": "the queued request"},
+         tool="Ask to seed a new agent's proposed config repo from the template; once "
+              "approved, edit /agents/<name>/agent.toml and commit."),
     Verb("request_apply_commit", MANAGER_ONLY,
          "ask to apply a commit of an agent's proposed config repo", (
              Field("agent", "string", "the agent", required=True, max_length=64),
              Field("sha", "string", "the full commit sha", required=True, max_length=64),
              _DESCRIPTION,
-         ), answer={"approval": "the queued request"}),
+         ), answer={"approval": "the queued request"},
+         tool="Ask to apply one commit of an agent's proposed config repo (sha: a full sha, "
+              "a short one, or HEAD: resolved in your copy)."),
     Verb("mail", HOST, "what an agent or the manager was sent, newest first, read-only", (
         Field("name", "string", "the agent, or 'manager'", required=True, max_length=64),
         Field("limit", "integer", "how many (1-1000, default 50)", minimum=1, maximum=1000),
@@ -184,12 +199,14 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
               f"{DEFAULT_TTL})", minimum=1, maximum=MAX_TTL),
         Field("to", "string", "'operator' (the default), 'manager' or a peer agent",
               max_length=64),
-    ), answer={"question": _QUESTION}),
+    ), answer={"question": _QUESTION},
+        tool="Ask the operator (default) or a peer a question, optionally with options; the "
+             "answer arrives later as a question_answered event."),
     Verb("answer", ALL, "answer an open question addressed to you (host: to the operator)", (
         _QUESTION_ID,
         Field("answer", "string", "the answer; with options one of them, or several "
               "comma-separated if the question is multi", required=True, max_length=MAX_TEXT),
-    ), answer={"question": _QUESTION}),
+    ), answer={"question": _QUESTION}, tool="Answer a question that was asked of you."),
     Verb("questions", HOST, "open questions addressed to the operator, or every question", (
         Field("all", "boolean", "every question ever asked, answered or not, to anyone"),
     ), answer={"questions": f"list of {_QUESTION}"}),
@@ -203,17 +220,21 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
               max_length=64),
         Field("file_path", "string", "an absolute path in your container, passed back as is",
               max_length=MAX_FILE_PATH),
-    ), answer={"reminder": _REMINDER}),
+    ), answer={"reminder": _REMINDER},
+        tool="Have the hive wake you later with a message: after delay_seconds, or at a time "
+             "(ISO-8601 with a timezone, or unix seconds)."),
     Verb("get_open_threads", AGENTS, "your open questions, questions to you, pending reminders",
          answer={"asked": f"open questions you asked: list of {_QUESTION}",
                  "to_answer": "open questions addressed to you",
-                 "reminders": f"your pending reminders: list of {_REMINDER}"}),
+                 "reminders": f"your pending reminders: list of {_REMINDER}"},
+         tool="Your open questions (asked and to answer) and pending reminders."),
     Verb("cancel_thread", AGENTS, "cancel an open question you asked or a pending reminder", (
         Field("kind", "string", "question or reminder", required=True, max_length=16),
         Field("thread_id", "integer", "the question's or reminder's id", required=True,
-              minimum=1, maximum=2**63 - 1),
+              minimum=1, maximum=2**63 - 1, alias="id"),
     ), answer={"question": "the question, now cancelled (when kind is question)",
-               "reminder": "the reminder, now cancelled (when kind is reminder)"}),
+               "reminder": "the reminder, now cancelled (when kind is reminder)"},
+        tool="Cancel one of your open questions or pending reminders."),
 )}
 
 
@@ -304,6 +325,11 @@ def json_schema() -> dict[str, Any]:
         }
     return {"version": VERSION, "framing": "one JSON object per line (UTF-8, '\\n')",
             "requests": requests}
+
+
+def tools(kind: Kind) -> dict[str, Verb]:
+    """The verbs a harness on a ``kind`` socket offers its model as MCP tools, by name."""
+    return {v.name: v for v in VERBS.values() if v.tool and kind in v.sockets}
 
 
 class Client:

@@ -1,12 +1,14 @@
 """One field of a wire request: its type, its limits, its check and its JSON Schema.
 
 :data:`hive_c0re.wire.VERBS` declares each verb's fields with :class:`Field`;
-the daemon checks a request's values with :meth:`Field.check` and
-``hive-c0re wire-schema`` prints :meth:`Field.json_schema`.
+the daemon checks a request's values with :meth:`Field.check`,
+``hive-c0re wire-schema`` prints :meth:`Field.json_schema`, and the
+harnesses' MCP tools take their schemas from :func:`tool_schema`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,13 @@ class Field:
     maximum: float | None = None
     max_length: int | None = None  # of a string, of each item of "strings", of a "time" string
     max_items: int | None = None  # of "strings"
+    # The name the model sees in an MCP tool, where the wire's would mislead it (a tool's
+    # ``id`` reads better than ``question_id``); the wire keeps ``name``.
+    alias: str = ""
+
+    @property
+    def tool_name(self) -> str:
+        return self.alias or self.name
 
     def check(self, verb: str, value: Any) -> Any:
         """Return ``value`` if it fits; raise InvalidInput naming the verb, field and rule."""
@@ -104,3 +113,25 @@ class Field:
         if self.max_length is not None and self.type != "strings":
             schema["maxLength"] = self.max_length
         return schema
+
+
+def tool_schema(fields: tuple[Field, ...]) -> dict[str, Any]:
+    """An MCP tool's input schema: the request's fields (aliased), without cmd and id."""
+    return {"type": "object", "additionalProperties": False,
+            "required": [f.tool_name for f in fields if f.required],
+            "properties": {f.tool_name: f.json_schema() for f in fields}}
+
+
+def from_tool(verb: str, fields: tuple[Field, ...], arguments: Mapping[str, Any]
+              ) -> dict[str, Any]:
+    """A tool call's arguments as the verb's request fields (aliases undone).
+
+    A key the tool does not declare is refused here: it could otherwise reach
+    the frame as ``cmd`` or as the request's own ``id``.
+    """
+    wire_name = {f.tool_name: f.name for f in fields}
+    unknown = sorted(set(arguments) - set(wire_name))
+    if unknown:
+        raise InvalidInput(f"{verb} takes no argument {unknown[0][:64]!r}",
+                           hint="arguments: " + (", ".join(wire_name) or "none"))
+    return {wire_name[key]: value for key, value in arguments.items()}

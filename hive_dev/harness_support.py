@@ -122,7 +122,7 @@ def make_rig(tmp_path: Path, daemon: DaemonProcess, name: str, *replies: Reply,
     write_script(script, replies)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    harness = Harness(paths, HarnessSettings(**(HARNESS_DEFAULTS | settings)),
+    harness = Harness(paths, HarnessSettings.load(HARNESS_DEFAULTS | settings, environ={}),
                       cli_path=str(write_fake_cli(bin_dir)), env=fake_cli_env(script, record))
     return Rig(harness, daemon, name, script, record)
 
@@ -180,7 +180,7 @@ def make_real_rig(tmp_path: Path, daemon: DaemonProcess, name: str, api: Message
     register(daemon, name)
     paths = agent_paths(tmp_path, daemon.agent_socket(name), policy)
     env = api.cli_env(tmp_path / "home", max_retries)
-    harness = Harness(paths, HarnessSettings(**(HARNESS_DEFAULTS | settings)),
+    harness = Harness(paths, HarnessSettings.load(HARNESS_DEFAULTS | settings, environ={}),
                       cli_path=bundled_cli(), env=env)
     return RealRig(harness, daemon, name, tmp_path / "unused-script.json",
                    tmp_path / "unused-calls.jsonl", api)

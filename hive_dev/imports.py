@@ -8,7 +8,9 @@ Every import counts: at module level, inside functions, and under
   daemon wires them together, not the other way round.
 - The container side (``hive_ag3nt``, ``hive_m1nd``) takes from ``hive_c0re``
   only the modules that import nothing of the host's: the wire client, names,
-  errors, paths, logging, the byte pump and the programs' root command group.
+  errors, paths, logging, the byte pump, the programs' root command group,
+  the policy type the daemon writes and the harness reads, and the setting
+  declaration both sides' settings are tables of.
 
 usage: python -m hive_dev.imports [ROOT]  (prints every violation; exit 1 if any)
 """
@@ -25,6 +27,7 @@ PACKAGES = ("hive_c0re", "hive_ag3nt", "hive_m1nd")
 CONTAINER_SIDE = ("hive_ag3nt", "hive_m1nd")
 # What the container side may import from hive_c0re (module names, with their submodules).
 SHARED = ("hive_c0re", "hive_c0re.wire", "hive_c0re.wire_fields", "hive_c0re.names",
+          "hive_c0re.policy", "hive_c0re.setting",
           "hive_c0re.errors", "hive_c0re.paths", "hive_c0re.logs", "hive_c0re.splice",
           "hive_c0re.command")
 # Layers below the daemon, and what they must never reach.

@@ -22,10 +22,10 @@ def serve(no_ui: bool) -> None:
 
     from hive_ag3nt.service import build_harness, run
     from hive_c0re import logs
-    from hive_m1nd.tools import MANAGER_TOOLS, PREPARE, PROMPT
+    from hive_m1nd.tools import PREPARE, PROMPT
 
     logs.setup("hive-m1nd")
-    harness = build_harness(extra_tools=MANAGER_TOOLS, extra_prompt=PROMPT, prepare=PREPARE)
+    harness = build_harness(extra_prompt=PROMPT, prepare=PREPARE)
     asyncio.run(run(ui=not no_ui, harness=harness))
 
 

@@ -1,4 +1,8 @@
-"""The manager's own tools, on top of every agent's. The manager socket alone accepts them."""
+"""What the manager's harness adds to an agent's: its prompt and its argument rewrites.
+
+Its tools themselves are the verbs the manager socket takes that
+:data:`hive_c0re.wire.VERBS` marks as tools (``hive_ag3nt.tools``).
+"""
 
 from __future__ import annotations
 
@@ -48,42 +52,6 @@ def resolve_commit(args: dict[str, Any]) -> dict[str, Any]:
 
 PREPARE: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "request_apply_commit": resolve_commit,
-}
-
-_NAME = {"type": "string", "description": "an agent's name"}
-_DESCRIPTION = {"type": "string", "description": "why, for the operator who decides"}
-
-MANAGER_TOOLS: dict[str, tuple[str, dict[str, Any]]] = {
-    "request_spawn": ("Ask the operator to create a new agent (after its config is applied).", {
-        "type": "object", "properties": {"name": _NAME, "description": _DESCRIPTION},
-        "required": ["name"]}),
-    "request_init_config": ("Ask to seed a new agent's proposed config repo from the template; "
-                            "once approved, edit /agents/<name>/agent.toml and commit.", {
-                                "type": "object",
-                                "properties": {"name": _NAME, "description": _DESCRIPTION},
-                                "required": ["name"]}),
-    "request_apply_commit": ("Ask to apply one commit of an agent's proposed config repo "
-                             "(a full sha, a short one, or HEAD: resolved in your copy).", {
-                                 "type": "object",
-                                 "properties": {"agent": _NAME,
-                                                "sha": {"type": "string"},
-                                                "description": _DESCRIPTION},
-                                 "required": ["agent", "sha"]}),
-    "start": ("Start a stopped agent.", {"type": "object", "properties": {"name": _NAME},
-                                         "required": ["name"]}),
-    "stop": ("Stop an agent (it stays stopped).", {
-        "type": "object", "properties": {"name": _NAME}, "required": ["name"]}),
-    "restart": ("Restart an agent.", {"type": "object", "properties": {"name": _NAME},
-                                     "required": ["name"]}),
-    "update": ("Rebuild an agent to its applied config (idempotent) and restart it.", {
-        "type": "object", "properties": {"name": _NAME}, "required": ["name"]}),
-    "get_logs": ("The last lines of an agent container's journal (at most 500).", {
-        "type": "object",
-        "properties": {"agent": _NAME, "lines": {"type": "integer", "minimum": 1,
-                                                 "maximum": 500}},
-        "required": ["agent"]}),
-    "agent_status": ("Every agent: desired state, container state, mailbox counts.", {
-        "type": "object", "properties": {}}),
 }
 
 PROMPT = """

@@ -3,7 +3,8 @@
 The manager proposes it in the agent's config repo and the operator approves
 it. hive-c0re reads it from the applied repo, enforces on the host what
 belongs there (whom the agent may write to, its resources) and hands the rest
-to the container read-only (:meth:`AgentConfig.policy_json`).
+to the container read-only (:meth:`AgentConfig.policy`, a
+:class:`hive_c0re.policy.Policy`, the type the harness reads).
 
 Every key is declared once, in :data:`SCHEMA`: its type, default, rule and
 help. Validation and its messages, the seed template's test and the KEYS
@@ -28,15 +29,11 @@ from hive_c0re.lifecycle.agent_values import KNOWN_TOOLS, Check, Refused, shown
 from hive_c0re.lifecycle.backend import Resources
 from hive_c0re.lifecycle.toml_writer import BARE_KEY, toml_table, toml_value
 from hive_c0re.names import MANAGER, OPERATOR
+from hive_c0re.policy import McpServer, Policy
 
 FILE_NAME = "agent.toml"
 MAX_BYTES = 65_536
-POLICY_VERSION = 1
 RESERVED_SERVERS = frozenset({"hive", "hyperhive"})  # the harness's own MCP server
-# What the container's harness reads; recipients and resources are the host's business.
-# allowed_recipients is there to tell the model whom it may write to; the daemon enforces it.
-POLICY_KEYS = ("model", "available_models", "allowed_tools", "allowed_bash", "mcp_servers",
-               "auto_compact", "compact_at", "allowed_recipients")
 _HINT = "see hyperhive-agent.toml(5)"
 
 _SERVER = re.compile(r"[a-z][a-z0-9_-]{0,31}")
@@ -244,14 +241,6 @@ def _value(key: Key, dotted: str, table: Mapping[str, Any]) -> Any:
 
 
 @dataclass(frozen=True)
-class McpServer:
-    command: str
-    args: tuple[str, ...]
-    env: Mapping[str, str]
-    allowed_tools: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class RestartPolicy:
     policy: str
     burst: int
@@ -298,10 +287,16 @@ class AgentConfig:
     def to_toml(self) -> str:
         return toml_table(self.to_dict(), ())
 
-    def policy_json(self) -> dict[str, Any]:
-        """What the harness reads, read-only, from ``/etc/hive/policy.json`` (JSON-ready)."""
-        plain = self.to_dict()
-        return {"version": POLICY_VERSION, **{key: plain[key] for key in POLICY_KEYS}}
+    def policy(self) -> Policy:
+        """What the harness reads, read-only, from ``/etc/hive/policy.json``.
+
+        Resources and restarts are the host's business; allowed_recipients goes
+        along to tell the model whom it may write to (the daemon enforces it).
+        """
+        return Policy(model=self.model, available_models=self.available_models,
+                      allowed_tools=self.allowed_tools, allowed_bash=self.allowed_bash,
+                      mcp_servers=self.mcp_servers, auto_compact=self.auto_compact,
+                      compact_at=self.compact_at, allowed_recipients=self.allowed_recipients)
 
     def allows_recipient(self, name: str) -> bool:
         """Whether this agent may send to ``name`` (the manager and operator always)."""

@@ -319,7 +319,7 @@ class Lifecycle:
         directory = self.paths.agent_policy(name)
         directory.mkdir(parents=True, exist_ok=True, mode=0o755)
         scratch = directory / (POLICY_FILE + ".new")
-        scratch.write_text(json.dumps(config.policy_json(), indent=2, sort_keys=True) + "\n")
+        scratch.write_text(json.dumps(config.policy().to_json(), indent=2, sort_keys=True) + "\n")
         scratch.chmod(0o644)
         scratch.replace(directory / POLICY_FILE)
 

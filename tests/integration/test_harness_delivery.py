@@ -17,7 +17,7 @@ import pytest
 from hive_ag3nt.harness import State
 from hive_ag3nt.hive import HiveConnection, retry_safe
 from hive_ag3nt.tools import ToolFailures, call_tool
-from hive_c0re.wire import Client
+from hive_c0re.wire import VERBS, Client
 from hive_dev.daemon import DaemonProcess
 from hive_dev.fakes.script import Match, Reply, ToolCall
 from hive_dev.harness_support import Rig, daemon_process, make_rig, run, running, until
@@ -173,9 +173,9 @@ def test_an_unreachable_hive_is_a_tool_error_the_turn_hears_of(tmp_path: Path,
         gone = HiveConnection(tmp_path / "no-daemon.sock")
         here = HiveConnection(daemon.agent_socket("pia"))
         try:
-            lost = await call_tool(gone, "send", {"to": "operator", "body": "x"},
+            lost = await call_tool(gone, VERBS["send"], {"to": "operator", "body": "x"},
                                    failures=failures)
-            refused = await call_tool(here, "send", {"to": "nobody", "body": "x"},
+            refused = await call_tool(here, VERBS["send"], {"to": "nobody", "body": "x"},
                                       failures=failures)
         finally:
             await here.close()

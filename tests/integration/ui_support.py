@@ -67,7 +67,8 @@ def make_harness(daemon: DaemonProcess, name: str, root: Path, cli_path: str | N
     previous = os.environ.get("HYPERHIVE_SOCKET")
     os.environ["HYPERHIVE_SOCKET"] = str(daemon.agent_socket(name))
     try:  # the harness reads the socket's path once, here
-        return Harness(agent_paths(root), HarnessSettings(recv_wait=1.0), cli_path=cli_path)
+        return Harness(agent_paths(root), HarnessSettings.load({"recv_wait": 1.0}, environ={}),
+                       cli_path=cli_path)
     finally:
         if previous is None:
             del os.environ["HYPERHIVE_SOCKET"]

@@ -134,18 +134,35 @@ def test_context_tokens_count_cached_input() -> None:
     assert context_tokens(None) == 0
 
 
-def test_every_harness_setting_is_documented_and_listed() -> None:
+def test_every_harness_setting_is_declared_once_documented_and_listed() -> None:
     from dataclasses import fields
 
     from click.testing import CliRunner
 
     from hive_ag3nt.cli import cli
-    from hive_ag3nt.settings import HELP, HarnessSettings
+    from hive_ag3nt.settings import HARNESS_SETTINGS, HarnessSettings
+    from hive_c0re.setting import Setting
 
-    assert set(HELP) == {f.name for f in fields(HarnessSettings)}
+    assert [s.name for s in HARNESS_SETTINGS] == [f.name for f in fields(HarnessSettings)]
+    assert all(isinstance(s, Setting) and s.help for s in HARNESS_SETTINGS)
+    defaults = HarnessSettings.load(environ={})
+    assert all(getattr(defaults, s.name) == s.default for s in HARNESS_SETTINGS)
     listed = CliRunner().invoke(cli, ["settings"])
     assert listed.exit_code == 0, listed.output
-    for name, text in HELP.items():
-        assert f"HYPERHIVE_{name.upper()}" in listed.output and text in listed.output
-    with pytest.raises(InvalidInput, match="HYPERHIVE_RECV_WAIT"):
-        HarnessSettings.load({"HYPERHIVE_RECV_WAIT": "600"})
+    for setting in HARNESS_SETTINGS:
+        assert setting.env in listed.output and setting.help in listed.output
+
+
+@pytest.mark.parametrize(("environ", "says"), [
+    ({"HYPERHIVE_RECV_WAIT": "600"}, "recv_wait must be at most 180"),
+    ({"HYPERHIVE_RECV_WAIT": "0"}, "recv_wait must be at least 0.1"),
+    ({"HYPERHIVE_RECV_WAIT": "nan"}, "HYPERHIVE_RECV_WAIT. must be a finite number"),
+    ({"HYPERHIVE_MODEL_UID": "-1"}, "model_uid must be at least 0"),
+    ({"HYPERHIVE_NOTES_LIMIT": "lots"}, "HYPERHIVE_NOTES_LIMIT. must be int"),
+])
+def test_a_bad_harness_setting_is_refused_naming_it(environ: dict[str, str], says: str) -> None:
+    from hive_ag3nt.settings import HarnessSettings
+
+    with pytest.raises(InvalidInput, match=says):
+        HarnessSettings.load(environ=environ)
+    assert HarnessSettings.load({"recv_wait": 2}, environ={}).recv_wait == 2.0

@@ -13,10 +13,8 @@ from hypothesis import strategies as st
 
 from hive_c0re.errors import InvalidInput
 from hive_c0re.lifecycle.agent_config import (
-    POLICY_KEYS,
     SCHEMA,
     AgentConfig,
-    McpServer,
     RestartPolicy,
     load_agent_config,
     schema_roff,
@@ -24,6 +22,7 @@ from hive_c0re.lifecycle.agent_config import (
 )
 from hive_c0re.lifecycle.agent_values import KNOWN_TOOLS
 from hive_c0re.lifecycle.backend import Resources, size_bytes
+from hive_c0re.policy import McpServer, Policy
 
 MAN_PAGE = Path(__file__).resolve().parents[3] / "man" / "hyperhive-agent.toml.5"
 
@@ -180,15 +179,15 @@ def test_any_valid_config_round_trips(bash: list[str], args: list[str], value: s
 
 
 def test_policy_json_has_what_the_harness_needs_and_nothing_else() -> None:
-    policy = load_agent_config(FULL).policy_json()
-    assert set(policy) == {"version", *POLICY_KEYS}
+    policy = load_agent_config(FULL).policy().to_json()
+    assert set(policy) == {"version", *(f.name for f in dataclasses.fields(Policy))}
     assert "resources" not in policy and "restart" not in policy
-    assert "restart" not in policy
     assert policy["version"] == 1
     assert policy["model"] == "claude-sonnet-4-5"
     assert policy["mcp_servers"]["github"]["env"] == {"GITHUB_TOKEN_FILE": "/run/secret",
                                                      "_X1": ""}
     assert json.loads(json.dumps(policy)) == policy
+    assert Policy.from_json(json.loads(json.dumps(policy))) == load_agent_config(FULL).policy()
 
 
 def test_recipients_empty_means_anyone_and_manager_operator_always() -> None:

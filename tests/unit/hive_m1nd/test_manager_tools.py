@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hive_c0re.errors import InvalidInput
-from hive_m1nd.tools import MANAGER_TOOLS, resolve_commit
+from hive_m1nd.tools import resolve_commit
 
 
 @pytest.fixture
@@ -47,7 +47,3 @@ def test_unknown_commit_and_hostile_agent_are_refused(agents: Path) -> None:
     with pytest.raises(InvalidInput):
         resolve_commit({"agent": "../alice", "sha": "HEAD"})
 
-
-def test_every_manager_tool_has_a_schema_and_description() -> None:
-    for name, (description, schema) in MANAGER_TOOLS.items():
-        assert description and schema["type"] == "object", name

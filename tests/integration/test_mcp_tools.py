@@ -1,0 +1,114 @@
+"""Every MCP tool of an agent and of the manager, called through the harness's own server.
+
+The server is the one the harness hands the claude CLI (``build_server``),
+spoken to as an MCP client would (list_tools, call_tool over the in-memory
+MCP transport, with its schema checks), against a real daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import ClientSession
+from mcp.shared.memory import create_connected_server_and_client_session
+from mcp.types import TextContent
+
+from hive_ag3nt.hive import HiveConnection
+from hive_ag3nt.tools import ToolFailures, build_server
+from hive_c0re import wire
+from hive_c0re.wire import Client, Kind
+from hive_c0re.wire_fields import tool_schema
+from hive_dev.daemon import DaemonProcess
+from hive_m1nd.tools import PREPARE
+from tests.integration.tool_calls import Scene, proposed_repos, set_scene
+
+
+@pytest.fixture
+def daemon() -> Iterator[DaemonProcess]:
+    d = DaemonProcess()
+    yield d
+    d.stop()
+    shutil.rmtree(d.root, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def mcp_client(socket: Path, kind: Kind, failures: ToolFailures
+                     ) -> AsyncIterator[ClientSession]:
+    hive = HiveConnection(socket)
+    server = build_server(hive, kind, PREPARE if kind is Kind.MANAGER else None, failures)
+    try:
+        async with create_connected_server_and_client_session(server["instance"]) as client:
+            yield client
+    finally:
+        await hive.close()
+
+
+async def call_every_tool(scene: Scene, kind: Kind) -> list[str]:
+    """Each call's answer checked; what the server listed compared with the wire."""
+    failures = ToolFailures()
+    async with mcp_client(scene.socket, kind, failures) as client:
+        listed = (await client.list_tools()).tools
+        verbs = wire.tools(kind)
+        assert [t.name for t in listed] == list(verbs)
+        for listed_tool in listed:
+            verb = verbs[listed_tool.name]
+            assert listed_tool.description == verb.tool
+            assert listed_tool.inputSchema == tool_schema(verb.fields), verb.name
+        calls = scene.calls(recv_wait=1)
+        assert sorted(c.tool for c in calls) == sorted(verbs)  # every tool, once
+        for call in calls:
+            result = await client.call_tool(call.tool, call.args)
+            (content,) = result.content
+            assert isinstance(content, TextContent)
+            answer: dict[str, Any] = json.loads(content.text)
+            assert bool(result.isError) is call.error, (call.tool, answer)
+            assert call.check(answer), (call.tool, answer)
+    with Client(scene.socket) as mine:  # the leased mail, as a turn's end would
+        mine.call("ack_turn")
+    return failures.take()
+
+
+def test_every_agent_tool_answers_through_a_real_daemon(daemon: DaemonProcess) -> None:
+    scene = set_scene(daemon, "alice")
+    assert asyncio.run(call_every_tool(scene, Kind.AGENT)) == []
+    with Client(daemon.host_socket) as op:
+        (reply,) = op.call("inbox")["messages"]
+    assert (reply["from"], reply["body"], reply["in_reply_to"]) == ("alice", "hi", scene.hello)
+
+
+def test_every_manager_tool_answers_through_a_real_daemon(
+        daemon: DaemonProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    scene = set_scene(daemon, "manager")
+    monkeypatch.setenv("HYPERHIVE_AGENTS_DIR", str(proposed_repos(daemon)))
+    assert asyncio.run(call_every_tool(scene, Kind.MANAGER)) == []
+    with Client(daemon.host_socket) as op:
+        pending = op.call("pending")["approvals"]
+    assert {(a["agent"], a["kind"]) for a in pending} == {
+        ("dave", "spawn"), ("erin", "init_config"), ("carol", "apply_commit")}
+
+
+def test_a_tool_argument_the_wire_does_not_know_is_the_models_to_read(
+        daemon: DaemonProcess) -> None:
+    scene = set_scene(daemon, "alice")
+
+    async def scenario() -> tuple[bool, str]:
+        async with mcp_client(scene.socket, Kind.AGENT, ToolFailures()) as client:
+            result = await client.call_tool("answer", {"question_id": scene.question,
+                                                       "answer": "x"})
+        (content,) = result.content
+        assert isinstance(content, TextContent)
+        return bool(result.isError), content.text
+
+    error, text = asyncio.run(scenario())
+    assert error and "question_id" in text  # refused before the daemon: never "answered"
+    with Client(daemon.host_socket) as op:
+        (question,) = [q for q in op.call("questions", all=True)["questions"]
+                       if q["id"] == scene.question]
+    assert question["status"] == "open"
