@@ -102,7 +102,7 @@ def agents(obj: Context) -> Result:
 @click.argument("name")
 @click.pass_obj
 def status(obj: Context, name: str) -> Result:
-    """Show one agent's status: its container, pause mark and mailbox."""
+    """Show one agent's container, pause mark and mailbox."""
     return Result(obj.call("agent_status", name=name)["agent"], output.agent_detail)
 
 
@@ -118,8 +118,8 @@ def _pause_command(verb: str, paused: bool, help_text: str) -> None:
     cli.command(verb)(command)
 
 
-_pause_command("pause", True, "Pause agent NAME: its running turn finishes, no new one "
-               "starts.\n\nMail keeps arriving and waits. The mark is kept across "
+_pause_command("pause", True, "Pause agent NAME: no new turn starts.\n\nIts running "
+               "turn finishes; mail keeps arriving and waits. The mark is kept across "
                "restarts, rebuilds and daemon restarts, also for a stopped container.")
 _pause_command("resume", False, "Resume paused agent NAME: it takes its waiting mail.")
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from hive_c0re.cli import cli
 from hive_c0re.errors import InvalidInput, NotFound
 from hive_c0re.wire import Client
 from hive_dev.daemon import DaemonProcess
@@ -163,3 +166,24 @@ def test_set_paused_refuses_what_it_cannot_mark(daemon: DaemonProcess) -> None:
             op.call("set_paused", name="manager", paused="yes")
         with pytest.raises(InvalidInput, match="needs the field 'paused'"):
             op.call("set_paused", name="manager")
+
+
+def test_the_cli_pauses_resumes_and_shows_the_mark(daemon: DaemonProcess) -> None:
+    def hive(*args: str) -> tuple[int, str]:
+        done = CliRunner().invoke(cli, ["--socket", str(daemon.host_socket), *args])
+        return done.exit_code, done.output
+
+    with Client(daemon.host_socket) as op:
+        op.call("register", name="cleo")
+    assert hive("pause", "cleo") == (0, "cleo: paused\n")
+    assert hive("pause", "cleo") == (0, "cleo: already paused\n")
+    code, shown = hive("status", "cleo")
+    assert code == 0 and re.search(r"paused\s+True", shown), shown
+    code, text = hive("--json", "resume", "cleo")
+    assert code == 0 and json.loads(text)["paused"] is False
+    assert hive("resume", "cleo") == (0, "cleo: was not paused\n")
+    code, text = hive("--json", "pause", "manager")
+    assert code == 0 and json.loads(text)["name"] == "manager"
+    assert hive("resume", "manager") == (0, "manager: resumed\n")
+    code, shown = hive("pause", "nobody")
+    assert code == 5 and "no agent named 'nobody'" in shown

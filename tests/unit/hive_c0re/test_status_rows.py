@@ -240,3 +240,13 @@ def test_a_graceful_stop_gives_up_waiting_after_its_timeout(paths: Paths) -> Non
         assert store.counts("alice").in_flight == 1  # the stop's harness requeues it later
     finally:
         store.close()
+
+
+def test_hyperhive_7_names_every_key_of_a_row(hive: Hive,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    with_container(hive, monkeypatch, unit("active"))
+    page = (Path(__file__).resolve().parents[3] / "man" / "hyperhive.7").read_text()
+    section = page.split(".SH PAUSING AND STATUS", 1)[1].split("\n.SH ", 1)[0]
+    named = set(re.findall(r"[a-z_]+", section.replace("\\-", "-")))
+    keys = set(asyncio.run(status_row(hive, "bob")))
+    assert keys - named == set()
