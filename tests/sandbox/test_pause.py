@@ -4,6 +4,7 @@ Real systemd (the sandbox's), a real nspawn container running the real harness a
 the real claude CLI, the real daemon; the model is the scripted stand-in. alice is
 paused while her container is stopped; the daemon restarts; her container starts and
 restarts; her mail waits through all of it and no turn starts; resumed, she answers.
+Paused in the middle of a turn, she finishes it and acks, and takes no other.
 """
 
 from __future__ import annotations
@@ -43,9 +44,9 @@ def row(hive: SandboxHive, name: str = "alice") -> dict[str, Any]:
     return dict(found)
 
 
-def asked(api: ApiProcess) -> list[Any]:
-    """The model calls that carry the operator's question: a turn on it started."""
-    return [r for r in api.requests() if r.is_messages and ASKED in r.last_user_text]
+def asked(api: ApiProcess, text: str = ASKED) -> list[Any]:
+    """The model calls that carry ``text`` (the operator's question): a turn on it started."""
+    return [r for r in api.requests() if r.is_messages and text in r.last_user_text]
 
 
 def restart_daemon(hive: SandboxHive) -> None:
@@ -55,7 +56,7 @@ def restart_daemon(hive: SandboxHive) -> None:
              and hive.active() == "active")
 
 
-def stays_quiet(hive: SandboxHive, api: ApiProcess, seconds: float) -> None:
+def stays_quiet(hive: SandboxHive, api: ApiProcess, seconds: float, text: str = ASKED) -> None:
     """For ``seconds``, nothing is leased and no turn starts: the question (and the hive's
     wake-up notes to alice, "you were started") wait unread."""
     waiting = row(hive)["unread"]
@@ -64,7 +65,7 @@ def stays_quiet(hive: SandboxHive, api: ApiProcess, seconds: float) -> None:
     while time.monotonic() < deadline:
         status = row(hive)
         assert (status["unread"], status["in_flight"], status["paused"]) == (waiting, 0, True)
-        assert asked(api) == []
+        assert asked(api, text) == []
         time.sleep(0.5)
 
 
@@ -122,3 +123,37 @@ def test_a_paused_container_keeps_its_mark_and_its_mail_until_resumed(
     assert (resumed["paused"], resumed["running"]) == (False, True)
     events = manager_events(hive)
     assert events.count("paused") == 1 and events.count("resumed") == 1
+
+
+def test_pausing_a_container_mid_turn_lets_the_turn_finish_and_ack(
+        sandbox: Sandbox, tmp_path: Path) -> None:
+    hive = containers_hive(sandbox, HYPERHIVE_AGENT_COMMAND=HARNESS,
+                           HYPERHIVE_AGENT_ENV_FILE=str(tmp_path / "agent.env"))
+    first = ToolCall("mcp__hive__send", {"to": "operator", "body": "first"}, id="toolu_1")
+    second = ToolCall("mcp__hive__send", {"to": "operator", "body": "second"}, id="toolu_2")
+    script = write_script(tmp_path / "script.json", [
+        # Held back: the turn is still running when the operator pauses alice.
+        Reply(tool_calls=[first], match=Match(last_user_contains="job one"), delay=4.0),
+        Reply(text="one done", match=Match(tool_result_for="toolu_1")),
+        Reply(tool_calls=[second], match=Match(last_user_contains="job two")),
+        Reply(text="two done", match=Match(tool_result_for="toolu_2")),
+    ])
+    got: list[dict[str, Any]] = []
+    hive.call("register", name="alice")
+    hive.call("send", to="alice", body="job one")
+    with ApiProcess(script, tmp_path) as api:
+        container_env_file(tmp_path / "agent.env", api.url)
+        hive.call("spawn", name="alice")
+        wait_for("the turn on job one", lambda: bool(asked(api, "job one")))
+        mid_turn = row(hive)
+        hive.call("set_paused", name="alice", paused=True)
+        hive.call("send", to="alice", body="job two")
+        wait_for("the running turn's answer", lambda: bool(collect(hive, got)))
+        wait_for("the running turn acked", lambda: row(hive)["in_flight"] == 0)
+        stays_quiet(hive, api, 5.0, "job two")
+        hive.call("set_paused", name="alice", paused=False)
+        wait_for("the second answer", lambda: len(collect(hive, got)) >= 2)
+        wait_for("alice idle", lambda: (row(hive)["unread"], row(hive)["in_flight"]) == (0, 0))
+
+    assert (mid_turn["turn"], mid_turn["paused"]) == ("in_turn", False)
+    assert [m["body"] for m in got] == ["first", "second"]
