@@ -114,7 +114,10 @@ class Containers:
         seconds it is stopped anyway."""
         with self.pauses.hold(name):
             timeout = self.settings.graceful_stop_timeout
-            if not await self.pauses.drained(name, timeout):
+            state = await self.unit_state(name)
+            # A container that is not up runs no turn: its leases wait for its next start.
+            up = state is not None and state.active == "active"
+            if up and not await self.pauses.drained(name, timeout):
                 log.warning("%s's turn did not end within %gs; stopping it anyway", name,
                             timeout, extra={"HIVE_AGENT": name})
             return await self.lifecycle.stop(name)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from hive_c0re.broker.store import AgentRecord, Desired
 from hive_c0re.daemon.hive import Hive
 from hive_c0re.errors import HiveError
+from hive_c0re.lifecycle.backend import POLICY_FILE
 from hive_c0re.names import MANAGER
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ log = logging.getLogger(__name__)
 ORIGINAL_KEYS = ("name", "running", "failed", "needs_update", "needs_login", "paused",
                  "parent", "deployed_sha", "active_model", "status_text", "status_set_at", "url")
 SHORT_SHA = 12
-POLICY_FILE = "policy.json"  # lifecycle.backend.POLICY_FILE, without loading the lifecycle
 
 
 def rfc3339(at: float | None) -> str | None:

@@ -193,11 +193,19 @@ def test_drained_waits_for_the_turn_to_end(hive: Hive) -> None:
 
 
 class StopRecorder:
-    """The lifecycle's stop, as graceful_stop calls it: what was leasable at that moment."""
+    """The lifecycle's stop, as graceful_stop calls it: what was leasable at that moment.
+    It stands in for the hive's lifecycle; the container's unit is in ``state``."""
 
-    def __init__(self, hive: Hive) -> None:
+    def __init__(self, hive: Hive, state: UnitState | None = None) -> None:
         self.hive = hive
         self.stopped: list[tuple[str, bool]] = []
+        hive.containers.__dict__["lifecycle"] = self  # the cached lifecycle, stood in for
+        up = state or unit("active")
+
+        async def unit_state(name: str) -> UnitState:
+            return up
+
+        hive.containers.__dict__["unit_state"] = unit_state
 
     async def stop(self, name: str) -> Any:
         self.stopped.append((name, self.hive.containers.pauses.leases_nothing(name)))
@@ -206,7 +214,6 @@ class StopRecorder:
 
 def test_a_graceful_stop_holds_new_leases_and_stops_once_the_turn_ends(hive: Hive) -> None:
     recorder = StopRecorder(hive)
-    hive.containers.__dict__["lifecycle"] = recorder  # the cached lifecycle, stood in for
     store, pauses = hive.store, hive.containers.pauses
     store.send("operator", "alice", "hi", None)
     store.lease("alice", 8)
@@ -232,7 +239,6 @@ def test_a_graceful_stop_gives_up_waiting_after_its_timeout(paths: Paths) -> Non
         store.register_agent("alice")
         hive = build_hive(store, paths, settings)
         recorder = StopRecorder(hive)
-        hive.containers.__dict__["lifecycle"] = recorder
         store.send("operator", "alice", "hi", None)
         store.lease("alice", 8)
         asyncio.run(hive.containers.graceful_stop("alice"))
@@ -250,3 +256,12 @@ def test_hyperhive_7_names_every_key_of_a_row(hive: Hive,
     named = set(re.findall(r"[a-z_]+", section.replace("\\-", "-")))
     keys = set(asyncio.run(status_row(hive, "bob")))
     assert keys - named == set()
+
+
+def test_a_graceful_stop_of_a_container_that_is_down_does_not_wait(hive: Hive) -> None:
+    recorder = StopRecorder(hive, unit("failed", "signal"))
+    hive.store.send("operator", "alice", "hi", None)
+    hive.store.lease("alice", 8)  # left in flight by a harness that died
+    # The default timeout is 300 s: a wait would end this test's bound first.
+    asyncio.run(asyncio.wait_for(hive.containers.graceful_stop("alice"), 30))
+    assert recorder.stopped == [("alice", True)]
