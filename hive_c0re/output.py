@@ -79,8 +79,8 @@ def agent_detail(agent: Mapping[str, Any]) -> None:
             "socket_error", "unread", "in_flight", "allowed_recipients")
     for key in keys:
         value = agent.get(key)
-        if key not in agent or (key in ("socket_error", "stopping") and not value):
-            continue
+        if value is None or (key in ("socket_error", "stopping") and not value):
+            continue  # unknown or not the case: said by leaving it out
         if isinstance(value, list):
             value = ", ".join(value) or "anyone"
         table.add_row(f"[bold]{key}[/bold]", str(value))
