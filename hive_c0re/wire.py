@@ -18,7 +18,7 @@ import contextlib
 import json
 import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -214,6 +214,11 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
               minimum=1, maximum=2**63 - 1),
     ), answer={"question": "the question, now cancelled (when kind is question)",
                "reminder": "the reminder, now cancelled (when kind is reminder)"}),
+    # -- the status feed ----------------------------------------------------------------
+    Verb("subscribe_agent_status", HOST,
+         "a bare ok, then one answer per change of any agent while connected; the "
+         "connection reads no further requests (best effort: a slow reader gets the latest)",
+         answer={"agent_statuses": "in each later answer: a list of one agent_status row"}),
 )}
 
 
@@ -360,6 +365,20 @@ class Client:
             raise from_wire(answer.get("code"), str(answer.get("error", "unknown error")),
                             hint if isinstance(hint, str) else None)
         return dict(answer)
+
+    def follow(self, cmd: str, **args: Any) -> Iterator[dict[str, Any]]:
+        """Send a subscription ``cmd``; yield each answer after its first, until the daemon
+        closes the connection. Blocks between answers as long as it takes."""
+        self.call(cmd, **args)
+        sock = self._connect()
+        sock.settimeout(None)
+        while True:
+            try:
+                line = self._read_line(sock)
+            except OSError as exc:
+                self.close()
+                raise Unreachable(f"connection to {self.path} failed: {exc}") from None
+            yield dict(json.loads(line))
 
     def _read_line(self, sock: socket.socket) -> bytes:
         while b"\n" not in self._buffer:

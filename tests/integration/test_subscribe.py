@@ -1,0 +1,160 @@
+"""subscribe_agent_status against a real daemon: rows per change, and a reader that never reads.
+
+No containers: registering and unregistering an agent changes its row
+(``listening``, ``registered``), which is enough to flood the feed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hive_c0re.wire import Client
+from hive_dev.daemon import DaemonProcess
+
+ORIGINAL_KEYS = {"name", "running", "failed", "needs_update", "needs_login", "paused",
+                 "parent", "deployed_sha", "active_model", "status_text", "status_set_at",
+                 "url"}
+FLOOD = 10_000
+NAMES = [f"f{i:02d}" for i in range(20)]
+RSS_GROWTH_BOUND_KB = 24 * 1024  # a queue of 10k rows per subscriber would pass it
+
+
+class Subscriber:
+    """A raw client as the original's would be: one request line, then frames as they come."""
+
+    def __init__(self, path: Path, *, receive_buffer: int | None = None) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if receive_buffer is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        self.sock.settimeout(30)
+        self.sock.connect(str(path))
+        self.sock.sendall(b'{"cmd":"subscribe_agent_status"}\n')
+        self.buffer = b""
+        first = self.frame()
+        assert first == {"version": 1, "ok": True}, first
+
+    def frame(self) -> dict[str, Any]:
+        while b"\n" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            assert chunk, "the daemon closed the subscription"
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return dict(json.loads(line))
+
+    def row(self) -> dict[str, Any]:
+        frame = self.frame()
+        assert frame["ok"] is True and frame["version"] == 1, frame
+        [row] = frame["agent_statuses"]
+        return dict(row)
+
+    def until(self, name: str, **wanted: object) -> dict[str, Any]:
+        """Read rows until ``name``'s says ``wanted``; return it."""
+        while True:
+            row = self.row()
+            if row["name"] == name and all(row.get(k) == v for k, v in wanted.items()):
+                return row
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def hive() -> Iterator[DaemonProcess]:
+    d = DaemonProcess(manager_command="")
+    yield d
+    d.stop()
+    shutil.rmtree(d.root, ignore_errors=True)
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_every_subscriber_gets_a_row_with_the_original_keys_per_change(
+        hive: DaemonProcess) -> None:
+    subscribers = [Subscriber(hive.host_socket) for _ in range(3)]
+    with Client(hive.host_socket) as client:
+        client.call("register", name="alice")
+        for subscriber in subscribers:
+            row = subscriber.until("alice", listening=True)
+            assert ORIGINAL_KEYS <= set(row)
+            assert row["running"] is False and row["paused"] is False
+            assert row["parent"] is None
+        client.call("unregister", name="alice")
+        for subscriber in subscribers:
+            row = subscriber.until("alice", registered=False)
+            assert ORIGINAL_KEYS <= set(row)
+    for subscriber in subscribers:
+        subscriber.close()
+
+
+def test_a_subscription_reads_no_further_requests(hive: DaemonProcess) -> None:
+    subscriber = Subscriber(hive.host_socket)
+    subscriber.sock.sendall(b'{"cmd":"whoami"}\n')
+    with Client(hive.host_socket) as client:
+        client.call("register", name="bob")
+    # The next frame is bob's row, not an answer to whoami.
+    assert subscriber.row()["name"] == "bob"
+    subscriber.close()
+
+
+def flood(path: Path, pid: int, samples: list[int]) -> None:
+    """FLOOD changes: every name registered, then unregistered, again and again."""
+    with Client(path) as client:
+        for i in range(FLOOD // 2):
+            name = NAMES[i % len(NAMES)]
+            client.call("register", name=name)
+            client.call("unregister", name=name)
+            if i % 500 == 0:
+                samples.append(rss_kb(pid))
+
+
+def test_a_subscriber_that_never_reads_stalls_nobody_and_costs_a_bounded_memory(
+        hive: DaemonProcess) -> None:
+    pid = hive.proc.pid
+    stalled = Subscriber(hive.host_socket, receive_buffer=4096)
+    reader = Subscriber(hive.host_socket)
+    flood_done = threading.Event()
+    read = 0
+
+    def drain() -> None:
+        nonlocal read
+        while True:
+            row = reader.row()
+            read += 1
+            if flood_done.is_set() and row["name"] == "last":
+                return
+
+    draining = threading.Thread(target=drain)
+    draining.start()
+    baseline = rss_kb(pid)
+    samples: list[int] = []
+    flood(hive.host_socket, pid, samples)
+    flood_done.set()
+    with Client(hive.host_socket) as client:
+        client.call("register", name="last")
+    draining.join(timeout=60)
+    assert not draining.is_alive(), "the reading subscriber stopped getting rows"
+    # It kept up while the other did not read at all.
+    assert read > FLOOD // 10, read
+    assert max(samples) - baseline < RSS_GROWTH_BOUND_KB, (baseline, samples)
+    # The stalled one, once it reads, is served each agent's latest state.
+    latest: dict[str, dict[str, Any]] = {}
+    while "last" not in latest:
+        row = stalled.row()
+        latest[row["name"]] = row
+    assert {name: latest[name]["registered"] for name in NAMES} == dict.fromkeys(NAMES, False)
+    assert latest["last"]["listening"] is True
+    stalled.close()
+    reader.close()
