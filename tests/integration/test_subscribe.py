@@ -10,7 +10,6 @@ import json
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,53 +21,12 @@ import pytest
 
 from hive_c0re.wire import Client
 from hive_dev.daemon import DaemonProcess
+from hive_dev.subscriber import ORIGINAL_KEYS, Subscriber
 
-ORIGINAL_KEYS = {"name", "running", "failed", "needs_update", "needs_login", "paused",
-                 "parent", "deployed_sha", "active_model", "status_text", "status_set_at",
-                 "url"}
 FLOOD = 10_000
 NAMES = [f"f{i:02d}" for i in range(20)]
 # Measured: about 0.1 MB. A queue of the 10k rows for the stalled subscriber would pass it.
 RSS_GROWTH_BOUND_KB = 8 * 1024
-
-
-class Subscriber:
-    """A raw client as the original's would be: one request line, then frames as they come."""
-
-    def __init__(self, path: Path, *, receive_buffer: int | None = None) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        if receive_buffer is not None:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
-        self.sock.settimeout(30)
-        self.sock.connect(str(path))
-        self.sock.sendall(b'{"cmd":"subscribe_agent_status"}\n')
-        self.buffer = b""
-        first = self.frame()
-        assert first == {"version": 1, "ok": True}, first
-
-    def frame(self) -> dict[str, Any]:
-        while b"\n" not in self.buffer:
-            chunk = self.sock.recv(65536)
-            assert chunk, "the daemon closed the subscription"
-            self.buffer += chunk
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        return dict(json.loads(line))
-
-    def row(self) -> dict[str, Any]:
-        frame = self.frame()
-        assert frame["ok"] is True and frame["version"] == 1, frame
-        [row] = frame["agent_statuses"]
-        return dict(row)
-
-    def until(self, name: str, **wanted: object) -> dict[str, Any]:
-        """Read rows until ``name``'s says ``wanted``; return it."""
-        while True:
-            row = self.row()
-            if row["name"] == name and all(row.get(k) == v for k, v in wanted.items()):
-                return row
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @pytest.fixture
