@@ -100,14 +100,20 @@ _QUESTION_ID = Field("question_id", "integer", "the question's id", required=Tru
                      maximum=2**63 - 1)
 _QUESTION = "{id, asker, target, question, options, multi, deadline, asked_at, status, answer, ...}"
 _REMINDER = "{id, agent, message, file_path, due_at, created_at, status, fired_at}"
+_STATUS_ROW = ("{name, running, failed, needs_update, needs_login, paused, parent, "
+               "deployed_sha, active_model, status_text, status_set_at, url, desired, unread, "
+               "in_flight, turn, stopping, logged_in, listening, socket_error, ...}")
 
 VERBS: dict[str, Verb] = {v.name: v for v in (
     Verb("whoami", ALL, "who this socket says you are",
          answer={"name": "your identity", "socket": "host, agent or manager"}),
     Verb("list", OVERSEERS, "every registered agent with its mailbox counts",
          answer={"agents": "list of {name, allowed_recipients, unread, in_flight, socket}"}),
-    Verb("agent_status", OVERSEERS, "one agent's record and mailbox counts", (_NAME,),
-         answer={"agent": "{name, allowed_recipients, unread, in_flight, socket}"}),
+    Verb("agent_status", OVERSEERS, "every agent's status row (the manager's too), or one's",
+         (Field("name", "string", "one agent, or 'manager'; without it, every agent",
+                max_length=64),),
+         answer={"agent_statuses": f"list of {_STATUS_ROW}",
+                 "agent": "with name: that agent's row (as in agent_statuses)"}),
     Verb("register", HOST, "create or update an agent and (re)create its socket", (
         _NAME,
         Field("allowed_recipients", "names",
@@ -214,11 +220,18 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
               minimum=1, maximum=2**63 - 1),
     ), answer={"question": "the question, now cancelled (when kind is question)",
                "reminder": "the reminder, now cancelled (when kind is reminder)"}),
+    # -- pausing ----------------------------------------------------------------------
+    Verb("set_paused", HOST, "pause an agent (its running turn ends, no new one starts; "
+         "mail waits) or resume it; idempotent, kept across restarts", (
+             Field("name", "string", "an agent, or 'manager'", required=True, max_length=64),
+             Field("paused", "boolean", "true pauses, false resumes", required=True),
+         ), answer={"agent_statuses": f"one-item list: {_STATUS_ROW}",
+                    "changed": "false when it already was as asked"}),
     # -- the status feed ----------------------------------------------------------------
     Verb("subscribe_agent_status", HOST,
          "a bare ok, then one answer per change of any agent while connected; the "
          "connection reads no further requests (best effort: a slow reader gets the latest)",
-         answer={"agent_statuses": "in each later answer: a list of one agent_status row"}),
+         answer={"agent_statuses": f"in each later answer, a one-item list: {_STATUS_ROW}"}),
 )}
 
 

@@ -15,7 +15,7 @@ from hive_c0re.daemon.feed import StatusFeed
 from hive_c0re.daemon.hive import Hive
 from hive_c0re.daemon.scheduler import Scheduler
 from hive_c0re.daemon.sockets import Sockets
-from hive_c0re.daemon.subscribe import status_row
+from hive_c0re.daemon.subscribe import feed_row  # and registers its handler
 from hive_c0re.paths import Paths
 from hive_c0re.settings import Settings
 
@@ -32,7 +32,7 @@ def build_hive(store: Store, paths: Paths, settings: Settings) -> Hive:
                 scheduler=Scheduler(questions, reminders, mail.signals.notify,
                                     clock=store.clock),
                 containers=Containers(paths, settings, store, mail, sockets), feed=feed)
-    feed.bind(functools.partial(status_row, hive))
+    feed.bind(functools.partial(feed_row, hive))
     return hive
 
 
