@@ -1,4 +1,4 @@
-"""The status feed with real containers: three subscribers see a start, a stop and a crash.
+"""The status feed with real containers: three subscribers see a start, a pause and a crash.
 
 Each change is made by a request (or a kill from outside, as the crash watch
 tests do); every subscriber must then get that agent's row saying so. The
@@ -39,12 +39,17 @@ def seen_by_all(subscribers: list[Subscriber], change: Callable[[], object], wha
               f"began, {1000 * (subscriber.read_at - done):+.1f} ms after it returned")
 
 
-def test_three_subscribers_see_a_start_a_stop_and_a_crash(
+def test_three_subscribers_see_a_start_a_pause_and_a_crash(
         container_hive: SandboxHive, subscribers: list[Subscriber]) -> None:
     hive = container_hive
     seen_by_all(subscribers, lambda: hive.call("spawn", name="alice"), "spawn", running=True)
-    seen_by_all(subscribers, lambda: hive.call("stop", name="alice"), "stop", running=False)
+    seen_by_all(subscribers, lambda: hive.call("stop", name="alice"), "stop", running=False,
+                failed=False)
     seen_by_all(subscribers, lambda: hive.call("start", name="alice"), "start", running=True)
+    seen_by_all(subscribers, lambda: hive.call("set_paused", name="alice", paused=True),
+                "pause", paused=True, running=True)
+    seen_by_all(subscribers, lambda: hive.call("set_paused", name="alice", paused=False),
+                "resume", paused=False)
     seen_by_all(subscribers, lambda: hive.sandbox.systemctl(
         "kill", "--kill-whom=main", "-s", "KILL", "hive-agent@alice.service"),
-        "crash", running=False)
+        "crash", running=False, failed=True)
