@@ -3,18 +3,19 @@
 Best effort by construction: a subscriber holds at most one pending mark per
 agent (a name, never a row), so however many changes happen while it does
 not read, it costs the daemon one entry per agent, and when it reads again it
-gets each changed agent's row as it is *then*. Rows are built once per change
-and shared by every subscriber that asks for it, so a hundred watchers cost
-about what one does.
+gets each changed agent's row as it is *then*. Each row is built and encoded
+once per change, and the same frame is written to every subscriber that asks
+for it, so a hundred watchers cost little more than one does.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from hive_c0re import wire
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,8 @@ class Subscription:
         self._feed = feed
         self._pending: dict[str, None] = {}  # an ordered set of names
         self._woken = asyncio.Event()
-        # What this watcher was last sent per agent, so an unchanged row is not sent twice.
-        self._sent: dict[str, str] = {}
+        # The frame this watcher was last sent per agent, so an unchanged row is not sent twice.
+        self._sent: dict[str, bytes] = {}
 
     def mark(self, name: str) -> None:
         self._pending[name] = None
@@ -46,8 +47,9 @@ class Subscription:
     def pending(self) -> int:
         return len(self._pending)
 
-    async def next_row(self) -> Row:
-        """The next changed agent's current row (waits for a change)."""
+    async def next_frame(self) -> bytes:
+        """The next changed agent's current row, as the answer frame that carries it
+        (waits for a change)."""
         while True:
             while not self._pending:
                 self._woken.clear()
@@ -55,15 +57,14 @@ class Subscription:
             name = next(iter(self._pending))
             del self._pending[name]
             try:
-                row = await self._feed.row(name)
+                frame = await self._feed.frame(name)
             except Exception:
                 # One agent's row failing must not end the subscription; its next change retries.
                 log.exception("no status row for %s", name, extra={"HIVE_AGENT": name})
                 continue
-            seen = json.dumps(row, sort_keys=True, default=str)
-            if self._sent.get(name) != seen:
-                self._sent[name] = seen
-                return row
+            if self._sent.get(name) != frame:
+                self._sent[name] = frame
+                return frame
 
     def close(self) -> None:
         self._feed.unsubscribe(self)
@@ -75,8 +76,8 @@ class StatusFeed:
     def __init__(self) -> None:
         self.subscribers: set[Subscription] = set()
         self._source: RowSource | None = None
-        # The row being built (or built) for each agent since its last change.
-        self._rows: dict[str, asyncio.Future[Row]] = {}
+        # The frame being built (or built) for each agent since its last change.
+        self._rows: dict[str, asyncio.Future[bytes]] = {}
 
     def bind(self, source: RowSource) -> None:
         """Where rows come from (the hive's status rows), once the hive is put together."""
@@ -103,8 +104,9 @@ class StatusFeed:
         if not self.subscribers:
             self._rows.clear()  # nobody to share them with
 
-    async def row(self, name: str) -> Row:
-        """``name``'s row as of its last change, built once for every subscriber."""
+    async def frame(self, name: str) -> bytes:
+        """``name``'s row as of its last change in its answer frame, built once for every
+        subscriber."""
         future = self._rows.get(name)
         if future is None:
             future = asyncio.ensure_future(self._build(name))
@@ -117,6 +119,6 @@ class StatusFeed:
                 del self._rows[name]  # a failed build is not kept: the next ask tries again
             raise
 
-    async def _build(self, name: str) -> Row:
+    async def _build(self, name: str) -> bytes:
         assert self._source is not None, "the feed is bound when the hive is built"
-        return await self._source(name)
+        return wire.encode(wire.ok(agent_statuses=[await self._source(name)]))

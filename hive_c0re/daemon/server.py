@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Stream:
-    """An answer that goes on: ``first``, then each of ``next_update()`` until the client goes.
+    """An answer that goes on: ``first``, then each frame of ``next_update()`` (encoded
+    once, however many clients it goes to) until the client goes.
 
     Updates are pulled one at a time, only once the previous one left the
     daemon's buffer, so a client that does not read holds at most one frame
@@ -42,7 +43,7 @@ class Stream:
     """
 
     first: dict[str, Any]
-    next_update: Callable[[], Awaitable[dict[str, Any]]]
+    next_update: Callable[[], Awaitable[bytes]]
     close: Callable[[], None]
 
 
@@ -205,7 +206,7 @@ class Listener:
     async def _pump(self, writer: asyncio.StreamWriter, stream: Stream) -> None:
         """Write updates as the client takes them; no timeout: a slow reader only waits."""
         while not writer.is_closing():
-            writer.write(wire.encode(await stream.next_update()))
+            writer.write(await stream.next_update())
             await writer.drain()
 
     async def _until_hangup(self, reader: asyncio.StreamReader) -> None:

@@ -16,11 +16,7 @@ from hive_c0re.errors import NotFound
 @handles("subscribe_agent_status")
 async def subscribe_agent_status(hive: Hive, caller: Caller, args: dict[str, Any]) -> Stream:
     subscription = hive.feed.subscribe()
-
-    async def next_update() -> dict[str, Any]:
-        return wire.ok(agent_statuses=[await subscription.next_row()])
-
-    return Stream(wire.ok(), next_update, subscription.close)
+    return Stream(wire.ok(), subscription.next_frame, subscription.close)
 
 
 def gone_row(name: str) -> dict[str, Any]:
