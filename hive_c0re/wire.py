@@ -227,10 +227,8 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
              Field("paused", "boolean", "true pauses, false resumes", required=True),
          ), answer={"agent_statuses": f"one-item list: {_STATUS_ROW}",
                     "changed": "false when it already was as asked"}),
-    # -- the status feed ----------------------------------------------------------------
-    Verb("subscribe_agent_status", HOST,
-         "a bare ok, then one answer per change of any agent while connected; the "
-         "connection reads no further requests (best effort: a slow reader gets the latest)",
+    Verb("subscribe_agent_status", HOST, "a bare ok, then an answer per change of any agent "
+         "while connected; no further requests are read (a slow reader gets the latest)",
          answer={"agent_statuses": f"in each later answer, a one-item list: {_STATUS_ROW}"}),
 )}
 
@@ -380,18 +378,15 @@ class Client:
         return dict(answer)
 
     def follow(self, cmd: str, **args: Any) -> Iterator[dict[str, Any]]:
-        """Send a subscription ``cmd``; yield each answer after its first, until the daemon
-        closes the connection. Blocks between answers as long as it takes."""
+        """Send subscription ``cmd``; yield each answer after its first, waiting as long as
+        it takes, until the daemon closes the connection (Unreachable)."""
         self.call(cmd, **args)
-        sock = self._connect()
-        sock.settimeout(None)
-        while True:
-            try:
-                line = self._read_line(sock)
-            except OSError as exc:
-                self.close()
-                raise Unreachable(f"connection to {self.path} failed: {exc}") from None
-            yield dict(json.loads(line))
+        self._connect().settimeout(None)
+        try:
+            while True:
+                yield dict(json.loads(self._read_line(self._connect())))
+        except OSError as exc:
+            raise Unreachable(f"connection to {self.path} failed: {exc}") from None
 
     def _read_line(self, sock: socket.socket) -> bytes:
         while b"\n" not in self._buffer:
