@@ -190,3 +190,63 @@ def test_drained_waits_for_the_turn_to_end(hive: Hive) -> None:
         return timed_out, await waiting
 
     assert asyncio.run(scenario()) == (False, True)
+
+
+class StopRecorder:
+    """The lifecycle's stop, as graceful_stop calls it: what was leasable at that moment."""
+
+    def __init__(self, hive: Hive) -> None:
+        self.hive = hive
+        self.stopped: list[tuple[str, bool]] = []
+
+    async def stop(self, name: str) -> Any:
+        self.stopped.append((name, self.hive.containers.pauses.leases_nothing(name)))
+        return self.hive.store.agent(name)
+
+
+def test_a_graceful_stop_holds_new_leases_and_stops_once_the_turn_ends(hive: Hive) -> None:
+    recorder = StopRecorder(hive)
+    hive.containers.__dict__["lifecycle"] = recorder  # the cached lifecycle, stood in for
+    store, pauses = hive.store, hive.containers.pauses
+    store.send("operator", "alice", "hi", None)
+    store.lease("alice", 8)
+
+    async def scenario() -> None:
+        stopping = asyncio.get_running_loop().create_task(hive.containers.graceful_stop("alice"))
+        await asyncio.sleep(0.05)
+        assert recorder.stopped == [] and pauses.held("alice") and not pauses.paused("alice")
+        store.ack_turn("alice")
+        pauses.turn_ended("alice")
+        await stopping
+
+    asyncio.run(scenario())
+    assert recorder.stopped == [("alice", True)]  # still held while it stopped
+    assert not pauses.leases_nothing("alice")  # and released after
+
+
+def test_a_graceful_stop_gives_up_waiting_after_its_timeout(paths: Paths) -> None:
+    settings = Settings.load({"manager_command": "", "graceful_stop_timeout": 0.05}, environ={})
+    paths.state.mkdir(parents=True)
+    store = Store(paths.state / "broker.sqlite", settings)
+    try:
+        store.register_agent("alice")
+        hive = build_hive(store, paths, settings)
+        recorder = StopRecorder(hive)
+        hive.containers.__dict__["lifecycle"] = recorder
+        store.send("operator", "alice", "hi", None)
+        store.lease("alice", 8)
+        asyncio.run(hive.containers.graceful_stop("alice"))
+        assert recorder.stopped == [("alice", True)]
+        assert store.counts("alice").in_flight == 1  # the stop's harness requeues it later
+    finally:
+        store.close()
+
+
+def test_hyperhive_7_names_every_key_of_a_row(hive: Hive,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    with_container(hive, monkeypatch, unit("active"))
+    page = (Path(__file__).resolve().parents[3] / "man" / "hyperhive.7").read_text()
+    section = page.split(".SH PAUSING AND STATUS", 1)[1].split("\n.SH ", 1)[0]
+    named = set(re.findall(r"[a-z_]+", section.replace("\\-", "-")))
+    keys = set(asyncio.run(status_row(hive, "bob")))
+    assert keys - named == set()
