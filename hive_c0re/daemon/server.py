@@ -30,7 +30,6 @@ from hive_c0re.settings import Settings
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class Stream:
     """An answer that goes on: ``first``, then each frame of ``next_update()`` (encoded
