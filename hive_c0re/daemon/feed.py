@@ -111,6 +111,8 @@ class StatusFeed:
         if future is None:
             future = asyncio.ensure_future(self._build(name))
             self._rows[name] = future
+        elif future.done() and not future.cancelled() and future.exception() is None:
+            return future.result()  # the common case of a fan-out: built by the first asker
         try:
             # Shielded: a subscriber that hangs up mid-build does not cancel it for the others.
             return await asyncio.shield(future)
