@@ -271,7 +271,7 @@ async def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer changes (about 15 s)")
+    parser.add_argument("--quick", action="store_true", help="fewer changes (about 20 s)")
     parser.add_argument("--subscribers", type=int, nargs="+", default=[1, 10, 100])
     parser.add_argument("--json", type=Path, help="write the headline numbers here")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
