@@ -3,14 +3,16 @@
 Best effort by construction: a subscriber holds at most one pending mark per
 agent (a name, never a row), so however many changes happen while it does
 not read, it costs the daemon one entry per agent, and when it reads again it
-gets each changed agent's row as it is *then*. Each row is built and encoded
-once per change, and the same frame is written to every subscriber that asks
-for it, so a hundred watchers cost little more than one does.
+gets each changed agent's latest row. A changed agent's row is built and
+encoded once, at most one build per agent at a time (changes during a build
+make one more build, after it), and the same frame is written to every
+subscriber, so a hundred watchers cost little more than one does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -48,7 +50,7 @@ class Subscription:
         return len(self._pending)
 
     async def next_frame(self) -> bytes:
-        """The next changed agent's current row, as the answer frame that carries it
+        """The next changed agent's latest row, as the answer frame that carries it
         (waits for a change)."""
         while True:
             while not self._pending:
@@ -56,13 +58,8 @@ class Subscription:
                 await self._woken.wait()
             name = next(iter(self._pending))
             del self._pending[name]
-            try:
-                frame = await self._feed.frame(name)
-            except Exception:
-                # One agent's row failing must not end the subscription; its next change retries.
-                log.exception("no status row for %s", name, extra={"HIVE_AGENT": name})
-                continue
-            if self._sent.get(name) != frame:
+            frame = self._feed.frames.get(name)
+            if frame is not None and self._sent.get(name) != frame:
                 self._sent[name] = frame
                 return frame
 
@@ -76,18 +73,23 @@ class StatusFeed:
     def __init__(self) -> None:
         self.subscribers: set[Subscription] = set()
         self._source: RowSource | None = None
-        # The frame being built (or built) for each agent since its last change.
-        self._rows: dict[str, asyncio.Future[bytes]] = {}
+        self.frames: dict[str, bytes] = {}  # each agent's latest row, encoded
+        self._building: dict[str, asyncio.Future[bytes]] = {}
+        self._again: set[str] = set()  # changed during their build: build once more
 
     def bind(self, source: RowSource) -> None:
         """Where rows come from (the hive's status rows), once the hive is put together."""
         self._source = source
 
     def changed(self, name: str) -> None:
-        """``name``'s status may have changed: every subscriber is owed its row."""
-        self._rows.pop(name, None)
-        for subscriber in self.subscribers:
-            subscriber.mark(name)
+        """``name``'s status may have changed: its row is rebuilt, then every subscriber
+        is owed it. Nobody subscribed, nothing is built."""
+        if not self.subscribers:
+            return
+        if name in self._building:
+            self._again.add(name)
+        else:
+            self._build(name)
 
     def on_event(self, kind: str, agent: str | None) -> None:
         """A hive event (mail.announce): a change when it touches an agent's status."""
@@ -102,25 +104,31 @@ class StatusFeed:
     def unsubscribe(self, subscription: Subscription) -> None:
         self.subscribers.discard(subscription)
         if not self.subscribers:
-            self._rows.clear()  # nobody to share them with
+            self.frames.clear()  # nobody to share them with; rebuilt at the next change
 
-    async def frame(self, name: str) -> bytes:
-        """``name``'s row as of its last change in its answer frame, built once for every
-        subscriber."""
-        future = self._rows.get(name)
-        if future is None:
-            future = asyncio.ensure_future(self._build(name))
-            self._rows[name] = future
-        elif future.done() and not future.cancelled() and future.exception() is None:
-            return future.result()  # the common case of a fan-out: built by the first asker
-        try:
-            # Shielded: a subscriber that hangs up mid-build does not cancel it for the others.
-            return await asyncio.shield(future)
-        except Exception:
-            if self._rows.get(name) is future:
-                del self._rows[name]  # a failed build is not kept: the next ask tries again
-            raise
+    def _build(self, name: str) -> None:
+        building = asyncio.ensure_future(self._encoded(name))
+        self._building[name] = building
+        building.add_done_callback(functools.partial(self._built, name))
 
-    async def _build(self, name: str) -> bytes:
+    async def _encoded(self, name: str) -> bytes:
         assert self._source is not None, "the feed is bound when the hive is built"
         return wire.encode(wire.ok(agent_statuses=[await self._source(name)]))
+
+    def _built(self, name: str, building: asyncio.Future[bytes]) -> None:
+        del self._building[name]
+        if name in self._again:
+            self._again.discard(name)
+            self._build(name)  # only the newest state is worth sending
+            return
+        if building.cancelled():
+            return
+        if (error := building.exception()) is not None:
+            # One agent's row failing costs that row, not the feed: its next change retries.
+            log.error("no status row for %s: %s", name, error, exc_info=error,
+                      extra={"HIVE_AGENT": name})
+            return
+        if self.subscribers:
+            self.frames[name] = building.result()
+            for subscriber in self.subscribers:
+                subscriber.mark(name)

@@ -1,4 +1,5 @@
-"""The status feed's hub: coalescing per subscriber, shared frames, unchanged rows not resent."""
+"""The status feed's hub: coalescing per subscriber and per build, shared frames, unchanged
+rows not resent."""
 
 from __future__ import annotations
 
@@ -28,6 +29,12 @@ def row_of(frame: bytes) -> dict[str, Any]:
     return dict(row)
 
 
+async def settle() -> None:
+    """Let the feed's builds (each a few steps of the loop) finish."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
 def feed_with(rows: Rows) -> StatusFeed:
     feed = StatusFeed()
     feed.bind(rows)
@@ -44,11 +51,29 @@ def test_a_subscriber_that_did_not_read_gets_each_agents_latest_row_once() -> No
             feed.changed("alice")
             rows.state["bob"] = value
             feed.changed("bob")
+            if value % 100 == 0:
+                await settle()
+        await settle()
         assert subscription.pending() == 2  # a mark per agent, however many changes
         return [row_of(await subscription.next_frame()) for _ in range(2)]
 
     assert asyncio.run(scenario()) == [{"name": "alice", "value": 999},
                                        {"name": "bob", "value": 999}]
+
+
+def test_changes_during_a_build_make_one_more_build_not_one_each() -> None:
+    async def scenario() -> tuple[int, dict[str, Any]]:
+        rows = Rows()
+        feed = feed_with(rows)
+        subscription = feed.subscribe()
+        for value in range(1000):
+            rows.state["alice"] = value
+            feed.changed("alice")
+        await settle()
+        return rows.built, row_of(await subscription.next_frame())
+
+    built, row = asyncio.run(scenario())
+    assert built == 2 and row == {"name": "alice", "value": 999}
 
 
 def test_every_subscriber_gets_the_same_frame_built_once() -> None:
@@ -57,6 +82,7 @@ def test_every_subscriber_gets_the_same_frame_built_once() -> None:
         feed = feed_with(rows)
         subscriptions = [feed.subscribe() for _ in range(50)]
         feed.changed("alice")
+        await settle()
         frames = [await s.next_frame() for s in subscriptions]
         assert rows.built == 1
         assert all(frame is frames[0] for frame in frames)
@@ -70,10 +96,12 @@ def test_a_row_that_reads_as_the_last_one_sent_is_not_sent_again() -> None:
         feed = feed_with(rows)
         subscription = feed.subscribe()
         feed.changed("alice")
+        await settle()
         await subscription.next_frame()
         feed.changed("alice")  # nothing about it changed
         rows.state["bob"] = 1
         feed.changed("bob")
+        await settle()
         return row_of(await subscription.next_frame())
 
     assert asyncio.run(scenario()) == {"name": "bob", "value": 1}
@@ -87,6 +115,7 @@ def test_only_status_events_about_an_agent_are_changes() -> None:
         feed.on_event("started", None)
         feed.on_event("container_crash", "alice")
         feed.on_event("paused", "bob")
+        await settle()
         return subscription.pending()
 
     assert asyncio.run(scenario()) == 2
@@ -106,6 +135,7 @@ def test_a_failing_row_costs_that_row_not_the_subscription() -> None:
         subscription = feed.subscribe()
         feed.changed("broken")
         feed.changed("alice")
+        await settle()
         return row_of(await subscription.next_frame())
 
     assert asyncio.run(scenario()) == {"name": "alice", "value": 0}
