@@ -92,10 +92,26 @@ def serve(obj: Context, /, **overrides: Any) -> None:
 
 
 @cli.command()
+@click.option("--follow", "-f", is_flag=True,
+              help="then print each agent's status as it changes (Ctrl-C ends)")
 @click.pass_obj
-def agents(obj: Context) -> Result:
+def agents(obj: Context, follow: bool) -> Result | None:
     """List registered agents and their mailboxes."""
+    if follow:
+        _follow_agents(obj)
+        return None
     return Result({"agents": obj.call("list")["agents"]}, output.agents)
+
+
+def _follow_agents(obj: Context) -> None:
+    """One line (or compact JSON object) per change of any agent's status, until Ctrl-C."""
+    try:
+        with obj.client() as client:
+            for frame in client.follow("subscribe_agent_status"):
+                for row in frame.get("agent_statuses", ()):
+                    output.stream(row, output.status_change, as_json=obj.as_json)
+    except KeyboardInterrupt:
+        return
 
 
 @cli.command()

@@ -236,3 +236,16 @@ def settings(data: Data) -> None:
 
 def written(data: Data) -> None:
     note("wrote " + ", ".join(data["written"]) + "; now: systemctl daemon-reload")
+
+
+def status_change(row: Data) -> None:
+    """One line per change of an agent's status (``agents --follow``)."""
+    if row.get("registered") is False:
+        state = "gone"
+    else:
+        state = "failed" if row.get("failed") else (
+            "running" if row.get("running") else "stopped")
+        marks = [label for key, label in (("paused", "paused"), ("needs_login", "needs login"),
+                                          ("needs_update", "needs update")) if row.get(key)]
+        state = ", ".join([state, *marks])
+    click.echo(f"{time.strftime('%H:%M:%S')} {row.get('name')}: {state}")

@@ -18,7 +18,7 @@ import contextlib
 import json
 import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -248,6 +248,9 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
              Field("paused", "boolean", "true pauses, false resumes", required=True),
          ), answer={"agent_statuses": f"one-item list: {_STATUS_ROW}",
                     "changed": "false when it already was as asked"}),
+    Verb("subscribe_agent_status", HOST, "a bare ok, then an answer per change of any agent "
+         "while connected; no further requests are read (a slow reader gets the latest)",
+         answer={"agent_statuses": f"in each later answer, a one-item list: {_STATUS_ROW}"}),
 )}
 
 
@@ -399,6 +402,17 @@ class Client:
             raise from_wire(answer.get("code"), str(answer.get("error", "unknown error")),
                             hint if isinstance(hint, str) else None)
         return dict(answer)
+
+    def follow(self, cmd: str, **args: Any) -> Iterator[dict[str, Any]]:
+        """Send subscription ``cmd``; yield each answer after its first, waiting as long as
+        it takes, until the daemon closes the connection (Unreachable)."""
+        self.call(cmd, **args)
+        self._connect().settimeout(None)
+        try:
+            while True:
+                yield dict(json.loads(self._read_line(self._connect())))
+        except OSError as exc:
+            raise Unreachable(f"connection to {self.path} failed: {exc}") from None
 
     def _read_line(self, sock: socket.socket) -> bytes:
         while b"\n" not in self._buffer:

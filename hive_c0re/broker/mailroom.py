@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from hive_c0re.broker.reports import AgentReports
@@ -58,8 +59,10 @@ class MailSignals:
 class Mailroom:
     """Sends, hive events and agents' reports: the store written, the receivers woken."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings,
+                 on_event: Callable[[str, str | None], None] = lambda kind, agent: None) -> None:
         self.store = store
+        self.on_event = on_event  # told (kind, agent) of every hive event, once it is logged
         self.signals = MailSignals()
         self.reports = AgentReports(self._announce_login, settings.agent_event_rate,
                                     settings.agent_event_burst)
@@ -81,6 +84,7 @@ class Mailroom:
         (and to the agent concerned when ``tell_agent``). A refused delivery (a full inbox)
         is logged loudly; the event log keeps the event either way."""
         self.store.record_event(kind, agent, **data)
+        self.on_event(kind, agent)
         self.tell(kind, agent, [MANAGER, agent] if tell_agent and agent else [MANAGER], **data)
 
     def _announce_login(self, agent: str, logged_in: bool) -> None:

@@ -9,14 +9,16 @@ from hive_c0re import wire
 from hive_c0re.daemon import status_handlers  # noqa: F401 (registers its verbs)
 from hive_c0re.daemon.handlers import HANDLERS
 from hive_c0re.daemon.hive import Hive
+from hive_c0re.daemon.server import Stream
 from hive_c0re.daemon.sockets import Caller
 from hive_c0re.errors import HiveError, PolicyRefused
 
 log = logging.getLogger(__name__)
 
 
-async def answer(hive: Hive, caller: Caller, line: bytes) -> dict[str, Any]:
-    """The answer to one frame from ``caller``; every failure is an answer too."""
+async def answer(hive: Hive, caller: Caller, line: bytes) -> dict[str, Any] | Stream:
+    """The answer to one frame from ``caller`` (or a stream of them); every failure is an
+    answer too."""
     request_id = None
     try:
         request, request_id = wire.read_frame(line)
@@ -32,5 +34,5 @@ async def answer(hive: Hive, caller: Caller, line: bytes) -> dict[str, Any]:
                       extra={"HIVE_AGENT": caller.name})
         reply = wire.failure(HiveError("internal error; the daemon's journal has details"))
     if request_id is not None:
-        reply["id"] = request_id
+        (reply.first if isinstance(reply, Stream) else reply)["id"] = request_id
     return reply

@@ -10,6 +10,7 @@ from hive_c0re.broker.reminders import ReminderBook
 from hive_c0re.broker.store import Store
 from hive_c0re.daemon import notify
 from hive_c0re.daemon.containers import Containers
+from hive_c0re.daemon.feed import StatusFeed
 from hive_c0re.daemon.scheduler import Scheduler
 from hive_c0re.daemon.sockets import Sockets
 from hive_c0re.paths import Paths
@@ -29,6 +30,7 @@ class Hive:
     reminders: ReminderBook
     scheduler: Scheduler  # fires reminders and expires questions when due
     containers: Containers  # the lifecycle, the approvals, the crash watch, the egress
+    feed: StatusFeed  # who watches the agents' status, told of every change
 
     def report_status(self) -> None:
         if notify.enabled():

@@ -6,6 +6,10 @@ answers for ``write_timeout``, or sends a frame over ``max_frame_bytes``.
 Every socket has its own cap on open connections, and all of them share one
 :class:`Budget` below the daemon's file-descriptor limit, part of which only
 ``host.sock`` may use: agents flooding their sockets never lock the operator out.
+
+A request may instead be answered by a :class:`Stream` (a subscription): its
+first answer, then one frame per update for as long as the client stays; the
+connection reads no further requests.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import logging
 import resource
 import socket
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from hive_c0re import wire
@@ -24,7 +29,24 @@ from hive_c0re.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Dispatch = Callable[[bytes], Awaitable[dict[str, Any]]]
+
+@dataclass
+class Stream:
+    """An answer that goes on: ``first``, then each frame of ``next_update()`` (encoded
+    once, however many clients it goes to) until the client goes.
+
+    Updates are pulled one at a time, only once the previous one left the
+    daemon's buffer, so a client that does not read holds at most one frame
+    here; what it misses meanwhile is the stream's to coalesce. ``close`` is
+    called once the connection ends, however it ends.
+    """
+
+    first: dict[str, Any]
+    next_update: Callable[[], Awaitable[bytes]]
+    close: Callable[[], None]
+
+
+Dispatch = Callable[[bytes], Awaitable[dict[str, Any] | Stream]]
 Undelivered = Callable[[dict[str, Any]], None]
 DRAIN_BUDGET = 16 * 1024 * 1024
 
@@ -151,12 +173,45 @@ class Listener:
                 return
             if line.strip():
                 answer = await self.dispatch(line)
+                if isinstance(answer, Stream):
+                    await self._stream(reader, writer, answer)
+                    return
                 if not await self._answer(writer, answer):
                     if self.undelivered is not None:
                         self.undelivered(answer)
                     return
             if last:
                 return
+
+    async def _stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      stream: Stream) -> None:
+        """Serve ``stream`` until the client hangs up (or its updates end)."""
+        try:
+            if not await self._answer(writer, stream.first):
+                return
+            tasks = {asyncio.ensure_future(self._pump(writer, stream)),
+                     asyncio.ensure_future(self._until_hangup(reader))}
+            try:
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()  # the pump's failure is the connection's
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            stream.close()
+
+    async def _pump(self, writer: asyncio.StreamWriter, stream: Stream) -> None:
+        """Write updates as the client takes them; no timeout: a slow reader only waits."""
+        while not writer.is_closing():
+            writer.write(await stream.next_update())
+            await writer.drain()
+
+    async def _until_hangup(self, reader: asyncio.StreamReader) -> None:
+        """Return when the client closes its end; what it still sends is read and dropped."""
+        while await reader.read(65536):
+            pass
 
     async def _next_frame(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter

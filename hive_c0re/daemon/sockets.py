@@ -23,7 +23,7 @@ from hive_c0re import wire
 from hive_c0re.broker.mailroom import Mailroom
 from hive_c0re.broker.store import Desired, Store
 from hive_c0re.daemon.activation import bind_unix
-from hive_c0re.daemon.server import Budget, Listener
+from hive_c0re.daemon.server import Budget, Listener, Stream
 from hive_c0re.errors import HiveError
 from hive_c0re.lifecycle.safefs import give_dir, open_dir
 from hive_c0re.lifecycle.uids import MANAGER_BASE
@@ -42,14 +42,16 @@ class Caller:
     name: str
 
 
-Answer = Callable[[Caller, bytes], Awaitable[dict[str, Any]]]
+Answer = Callable[[Caller, bytes], Awaitable[dict[str, Any] | Stream]]
 
 
 class Sockets:
     """Every listening socket of the hive, and the connections each one serves."""
 
-    def __init__(self, paths: Paths, settings: Settings, store: Store, mail: Mailroom) -> None:
+    def __init__(self, paths: Paths, settings: Settings, store: Store, mail: Mailroom,
+                 on_change: Callable[[str], None] = lambda name: None) -> None:
         self.paths = paths
+        self.on_change = on_change  # an agent's (or the manager's) socket came or went
         self.settings = settings
         self.store = store
         self.mail = mail
@@ -73,7 +75,7 @@ class Sockets:
         answer = self._answer
         assert answer is not None, "the host socket is started first"
 
-        async def dispatch(line: bytes) -> dict[str, Any]:
+        async def dispatch(line: bytes) -> dict[str, Any] | Stream:
             heard = self._heard.pop(caller.name, None) if caller.kind is not wire.Kind.HOST \
                 else None
             if heard is not None:
@@ -114,6 +116,7 @@ class Sockets:
         self.manager = self._listener(manager_sock, Caller(wire.Kind.MANAGER, MANAGER))
         await self.manager.start()
         self._socket_ok(MANAGER)
+        self.on_change(MANAGER)
 
     def _bind_mailbox(self, name: str, path: Path, owner: int | None) -> socket.socket:
         """Bind ``name``'s socket at ``path``, a path inside its container's reach.
@@ -128,6 +131,7 @@ class Sockets:
     def _socket_failed(self, name: str, exc: Exception) -> None:
         message = exc.message if isinstance(exc, HiveError) else str(exc)
         self.socket_errors[name] = message
+        self.on_change(name)
         log.error("%s has no socket: %s; retrying every %gs", name, message,
                   self.settings.socket_retry_interval, extra={"HIVE_AGENT": name})
 
@@ -182,6 +186,7 @@ class Sockets:
         self.agents[name] = listener
         await listener.start()
         self._socket_ok(name)
+        self.on_change(name)
 
     def _retire(self, name: str) -> None:
         old = self.agents.pop(name, None)
@@ -199,6 +204,7 @@ class Sockets:
                 self._close_later(listener)
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(self.paths.agent_runtime(name))
+        self.on_change(name)
 
     def _close_later(self, listener: Listener) -> None:
         task = asyncio.get_running_loop().create_task(listener.close(drop_connections=True))

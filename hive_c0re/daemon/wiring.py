@@ -11,24 +11,29 @@ from hive_c0re.broker.reminders import ReminderBook
 from hive_c0re.broker.store import Desired, Store
 from hive_c0re.daemon.containers import Containers
 from hive_c0re.daemon.dispatch import answer
+from hive_c0re.daemon.feed import StatusFeed
 from hive_c0re.daemon.hive import Hive
 from hive_c0re.daemon.scheduler import Scheduler
 from hive_c0re.daemon.sockets import Sockets
+from hive_c0re.daemon.subscribe import feed_row  # and registers its handler
 from hive_c0re.paths import Paths
 from hive_c0re.settings import Settings
 
 
 def build_hive(store: Store, paths: Paths, settings: Settings) -> Hive:
     """The daemon's parts on ``store``, each handed exactly the others it uses."""
-    mail = Mailroom(store, settings)
+    feed = StatusFeed()
+    mail = Mailroom(store, settings, on_event=feed.on_event)
     questions = QuestionBook(store, settings.max_open_threads)
     reminders = ReminderBook(store, settings.max_open_threads)
-    sockets = Sockets(paths, settings, store, mail)
-    return Hive(store=store, paths=paths, settings=settings, mail=mail, sockets=sockets,
+    sockets = Sockets(paths, settings, store, mail, on_change=feed.changed)
+    hive = Hive(store=store, paths=paths, settings=settings, mail=mail, sockets=sockets,
                 questions=questions, reminders=reminders,
                 scheduler=Scheduler(questions, reminders, mail.signals.notify,
                                     clock=store.clock),
-                containers=Containers(paths, settings, store, mail, sockets))
+                containers=Containers(paths, settings, store, mail, sockets), feed=feed)
+    feed.bind(functools.partial(feed_row, hive))
+    return hive
 
 
 async def open_sockets(hive: Hive, host_sock: socket.socket) -> None:
