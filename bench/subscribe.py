@@ -108,7 +108,7 @@ def rss_kb(pid: int) -> int:
 
 async def fanout(daemon: Daemon, host: Conn, n: int, changes: int, warmup: int,
                  paused: dict[str, bool]) -> Fanout:
-    watchers = [await Watcher.open(daemon.host_socket) for _ in range(n)]
+    watchers = [await Watcher.open(daemon.paths.host_socket) for _ in range(n)]
     latencies: list[float] = []
     round_trips: list[float] = []
     cpu = client = 0.0
@@ -140,7 +140,7 @@ async def with_a_stalled_subscriber(daemon: Daemon, host: Conn, n: int, changes:
                                     paused: dict[str, bool]) -> Fanout:
     """The fan-out to ``n`` subscribers beside one that subscribed and never reads, its
     socket filled first by ``flood`` changes nobody waits for."""
-    reader, writer = await asyncio.open_unix_connection(str(daemon.host_socket))
+    reader, writer = await asyncio.open_unix_connection(str(daemon.paths.host_socket))
     try:
         writer.write(b'{"cmd":"subscribe_agent_status"}\n')
         await reader.readline()
@@ -177,7 +177,7 @@ async def polling_baseline(daemon: Daemon, host: Conn, changes: int,
     name = AGENTS[0]
     seen: list[tuple[float, bool]] = []
     stop = asyncio.Event()
-    poller = asyncio.get_running_loop().create_task(poll(daemon.host_socket, name, seen, stop))
+    poller = asyncio.get_running_loop().create_task(poll(daemon.paths.host_socket, name, seen, stop))
     made: list[tuple[float, bool]] = []
     await asyncio.sleep(1.5)
     for _ in range(changes):
@@ -248,7 +248,7 @@ async def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     daemon.start()
     try:
         step(f"daemon ready in {await wait_ready(daemon):.2f} s")
-        host = await Conn.open(daemon.host_socket)
+        host = await Conn.open(daemon.paths.host_socket)
         for name in AGENTS:
             await host.call("register", name=name)
         paused = dict.fromkeys(AGENTS, False)
