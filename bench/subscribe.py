@@ -177,7 +177,8 @@ async def polling_baseline(daemon: Daemon, host: Conn, changes: int,
     name = AGENTS[0]
     seen: list[tuple[float, bool]] = []
     stop = asyncio.Event()
-    poller = asyncio.get_running_loop().create_task(poll(daemon.paths.host_socket, name, seen, stop))
+    poller = asyncio.get_running_loop().create_task(
+        poll(daemon.paths.host_socket, name, seen, stop))
     made: list[tuple[float, bool]] = []
     await asyncio.sleep(1.5)
     for _ in range(changes):
