@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from hive_c0re.errors import Unreachable
@@ -65,3 +68,20 @@ class DaemonProcess:
                 self.proc.wait()
         self.log.close()
         return self.proc.returncode
+
+
+@contextlib.contextmanager
+def running_daemon(*, clean_exit: bool = False, **settings: str) -> Iterator[DaemonProcess]:
+    """A daemon for as long as the ``with`` lasts; its files go with it.
+
+    ``clean_exit``: the daemon must also stop with status 0 (its log says why not).
+    """
+    d = DaemonProcess(**settings)
+    try:
+        yield d
+    finally:
+        code = d.stop()
+        log = (d.root / "daemon.log").read_text(errors="replace")
+        shutil.rmtree(d.root, ignore_errors=True)
+    if clean_exit and code != 0:
+        raise AssertionError(f"the daemon exited with status {code}:\n{log}")

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hive_ag3nt.runner import bundled_cli
-from hive_dev.daemon import DaemonProcess
+from hive_dev.daemon import DaemonProcess, running_daemon
 from hive_dev.fakes.messages_api import MessagesApi
 
 
 @pytest.fixture(scope="module")
 def daemon() -> Iterator[DaemonProcess]:
     """A daemon with no systemd under it, for the real harness and CLI beside it."""
-    d = DaemonProcess(manager_command="")  # no manager container: it needs systemd
-    yield d
-    d.stop()
-    shutil.rmtree(d.root, ignore_errors=True)
+    with running_daemon(manager_command="") as d:  # no manager container: it needs systemd
+        yield d
 
 
 @pytest.fixture

@@ -13,17 +13,15 @@ from click.testing import CliRunner, Result
 
 from hive_ag3nt.cli import cli as ag3nt_cli
 from hive_c0re.cli import cli
-from hive_dev.daemon import DaemonProcess
+from hive_dev.daemon import DaemonProcess, running_daemon
 from hive_m1nd.cli import cli as m1nd_cli
 from tests.docs_support import json_shapes
 
 
 @pytest.fixture(scope="module")
 def daemon() -> Iterator[DaemonProcess]:
-    d = DaemonProcess(inbox_cap="3")
-    yield d
-    assert d.stop() == 0, (d.root / "daemon.log").read_text()
-    shutil.rmtree(d.root, ignore_errors=True)
+    with running_daemon(clean_exit=True, inbox_cap="3") as d:
+        yield d
 
 
 def hive(daemon: DaemonProcess, *args: str, input: str | None = None) -> Result:

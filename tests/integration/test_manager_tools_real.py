@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from hive_ag3nt.runner import bundled_cli
 from hive_ag3nt.settings import HarnessSettings
 from hive_c0re import wire
 from hive_c0re.wire import Client, Kind
-from hive_dev.daemon import DaemonProcess
+from hive_dev.daemon import DaemonProcess, running_daemon
 from hive_dev.fakes.messages_api import MessagesApi
 from hive_dev.fakes.script import ApiRequest, Match, Reply, ToolCall
 from hive_dev.harness_support import agent_paths
@@ -35,10 +34,8 @@ BOUND = 120  # seconds the one turn may take before it counts as hung
 
 @pytest.fixture
 def daemon() -> Iterator[DaemonProcess]:
-    d = DaemonProcess()
-    yield d
-    d.stop()
-    shutil.rmtree(d.root, ignore_errors=True)
+    with running_daemon() as d:
+        yield d
 
 
 def manager_harness(tmp_path: Path, socket: Path, api: MessagesApi) -> Harness:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,17 +24,15 @@ from hive_ag3nt.tools import ToolFailures, build_server
 from hive_c0re import wire
 from hive_c0re.wire import Client, Kind
 from hive_c0re.wire_fields import tool_schema
-from hive_dev.daemon import DaemonProcess
+from hive_dev.daemon import DaemonProcess, running_daemon
 from hive_m1nd.tools import PREPARE
 from tests.integration.tool_calls import Scene, proposed_repos, set_scene
 
 
 @pytest.fixture
 def daemon() -> Iterator[DaemonProcess]:
-    d = DaemonProcess()
-    yield d
-    d.stop()
-    shutil.rmtree(d.root, ignore_errors=True)
+    with running_daemon() as d:
+        yield d
 
 
 @contextlib.asynccontextmanager

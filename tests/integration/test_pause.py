@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from click.testing import CliRunner
 from hive_c0re.cli import cli
 from hive_c0re.errors import InvalidInput, NotFound
 from hive_c0re.wire import Client
-from hive_dev.daemon import DaemonProcess
+from hive_dev.daemon import DaemonProcess, running_daemon
 from hive_dev.fakes.script import Match, Reply, ToolCall
 from hive_dev.harness_support import Rig, make_rig
 
@@ -29,10 +28,8 @@ QUIET = 10.0  # how long a paused agent with mail waiting must take no turn
 
 @pytest.fixture
 def daemon() -> Iterator[DaemonProcess]:
-    d = DaemonProcess()
-    yield d
-    d.stop()
-    shutil.rmtree(d.root, ignore_errors=True)
+    with running_daemon() as d:
+        yield d
 
 
 def answering(word: str, tool_id: str) -> tuple[Reply, Reply]:

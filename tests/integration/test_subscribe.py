@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 
 from hive_c0re.wire import Client
-from hive_dev.daemon import DaemonProcess
+from hive_dev.daemon import DaemonProcess, running_daemon
 from hive_dev.subscriber import ORIGINAL_KEYS, Subscriber
 
 FLOOD = 10_000
@@ -31,10 +30,8 @@ RSS_GROWTH_BOUND_KB = 8 * 1024
 
 @pytest.fixture
 def hive() -> Iterator[DaemonProcess]:
-    d = DaemonProcess(manager_command="")
-    yield d
-    d.stop()
-    shutil.rmtree(d.root, ignore_errors=True)
+    with running_daemon(manager_command="") as d:
+        yield d
 
 
 def rss_kb(pid: int) -> int:

@@ -26,7 +26,7 @@ from hive_ag3nt.ui.sse import FEED
 from hive_ag3nt.ui.terminal import TERMINALS, control_message, window_size
 from hive_c0re.errors import HiveError
 from hive_c0re.wire import UI_SECRET_HEADER as HEADER
-from hive_dev.daemon import DaemonProcess
+from hive_dev.daemon import DaemonProcess, running_daemon
 from tests.integration.ui_support import (
     SECRET,
     Agent,
@@ -65,10 +65,8 @@ else:
 
 @pytest.fixture(scope="module")
 def daemon() -> Iterator[DaemonProcess]:
-    d = DaemonProcess()
-    yield d
-    assert d.stop() == 0, (d.root / "daemon.log").read_text()
-    shutil.rmtree(d.root, ignore_errors=True)
+    with running_daemon(clean_exit=True) as d:
+        yield d
 
 
 @pytest.fixture(scope="module")

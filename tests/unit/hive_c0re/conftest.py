@@ -1,4 +1,5 @@
-"""Fixtures shared by the unit tests of questions, reminders and the scheduler."""
+"""Fixtures shared by the unit tests: threads (questions, reminders, the scheduler) and the
+lifecycle bench (a real store and git, the in-memory backend; alice has plain state)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.hive_c0re.lifecycle_support import Bench
 from tests.unit.hive_c0re.threads_support import ManualClock, ThreadHive
 
 
@@ -24,3 +26,11 @@ def hive(tmp_path: Path, clock: ManualClock) -> Iterator[ThreadHive]:
     h.store.register_agent("carol")
     yield h
     h.store.close()
+
+
+@pytest.fixture
+def bench(tmp_path: Path) -> Iterator[Bench]:
+    bench = Bench(tmp_path)
+    bench.plain_state("alice")
+    yield bench
+    bench.close()

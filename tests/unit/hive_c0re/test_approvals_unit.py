@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -16,14 +14,6 @@ from hive_c0re.errors import InvalidInput, NotFound
 from hive_c0re.lifecycle.approvals import STATE_DIR_MISSING, Approvals
 from hive_c0re.lifecycle.proposed import CONFIG_FILE
 from tests.unit.hive_c0re.lifecycle_support import Bench
-
-
-@pytest.fixture
-def bench(tmp_path: Path) -> Iterator[Bench]:
-    bench = Bench(tmp_path)
-    bench.plain_state("alice")
-    yield bench
-    bench.close()
 
 
 @pytest.fixture

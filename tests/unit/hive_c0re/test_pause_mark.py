@@ -3,20 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from tests.unit.hive_c0re.lifecycle_support import Bench
-
-
-@pytest.fixture
-def bench(tmp_path: Path) -> Iterator[Bench]:
-    bench = Bench(tmp_path)
-    bench.plain_state("alice")
-    yield bench
-    bench.close()
 
 
 def test_the_mark_outlives_every_verb_but_a_purge(bench: Bench) -> None:
