@@ -18,9 +18,16 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from hive_dev.demo.replies import Conversation, answer, read_request
+from hive_dev.demo.replies import SEND_TOOL, Conversation, answer, read_request
 from hive_dev.stand_in.server import StandInApi, serve_until_stopped
-from hive_dev.stand_in.shapes import Answer, ApiError, ApiRequest, Usage, estimate_tokens
+from hive_dev.stand_in.shapes import (
+    Answer,
+    ApiError,
+    ApiRequest,
+    Block,
+    Usage,
+    estimate_tokens,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +55,19 @@ class DemoModel(StandInApi):
 
 def _log_answer(conversation: Conversation, reply: Answer) -> None:
     calls = [b for b in reply.content if b["type"] == "tool_use"]
-    sent = ", ".join(f"to {c['input']['to']} (reply to #{c['input']['in_reply_to']})"
-                     for c in calls)
     log.info("%s: %s", conversation.name,
-             f"send {sent}" if calls else f"text: {reply.text[:120]}")
+             "; ".join(map(describe_call, calls)) if calls else f"text: {reply.text[:120]}")
+
+
+def describe_call(call: Block) -> str:
+    """A log line's words for one tool call: hive sends say to whom, others what they touch."""
+    tool_input = call["input"]
+    if call["name"] == SEND_TOOL:
+        reply = tool_input.get("in_reply_to")
+        return f"send to {tool_input['to']}" + (f" (reply to #{reply})" if reply else "")
+    about = next((str(tool_input[k]) for k in ("file_path", "command", "name", "agent")
+                  if k in tool_input), "")
+    return f"{call['name']} {about[:120]}".rstrip()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,6 +13,8 @@ answer. The rules:
 - Events (mail from ``system``) and other agents' replies are only
   acknowledged in text, so two agents never answer each other forever.
 - After the tool results the turn ends with a short text.
+- The manager, asked by the operator to create an agent, does what the real
+  one does, one tool call a request (:mod:`hive_dev.demo.manager_plan`).
 - Anything else (an operator's prompt, the CLI's summaries for compaction,
   titles) gets a plain text answer.
 """
@@ -25,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hive_dev.demo import manager_plan as plan
 from hive_dev.stand_in.shapes import Answer, ApiRequest, Block, text_of
 
 SEND_TOOL = "mcp__hive__send"
@@ -84,6 +87,7 @@ class Conversation:
     tools: frozenset[str]
     last_user_text: str
     tool_results: tuple[ToolOutcome, ...] = ()
+    calls: tuple[plan.Call, ...] = ()  # the last assistant message's, with their results
 
 
 # -- reading a request ----------------------------------------------------------
@@ -125,6 +129,7 @@ def read_request(request: ApiRequest) -> Conversation:
         tools=frozenset(request.tool_names),
         last_user_text=request.last_user_text,
         tool_results=outcomes,
+        calls=tuple(plan.last_calls(request.messages)),
     )
 
 
@@ -149,24 +154,49 @@ def parse_mail(text: str) -> list[Mail]:
 def answer(conversation: Conversation, tool_id: Callable[[int], str]) -> Answer:
     """The stand-in's answer; ``tool_id(n)`` names its n-th tool call."""
     if conversation.tool_results:
-        return _text(after_tools(conversation.tool_results))
+        return after_results(conversation, tool_id)
     mail = parse_mail(conversation.last_user_text)
     if not mail:
         return _text(plain_answer(conversation))
     return answer_mail(conversation, mail, tool_id)
 
 
+def after_results(conversation: Conversation, tool_id: Callable[[int], str]) -> Answer:
+    """A plan's next calls (the manager creating an agent), or the turn's closing text."""
+    steps = {c.id: plan.follow(c) for c in conversation.calls if c.result is not None}
+    calls = [s for s in steps.values() if isinstance(s, dict)]
+    failed = [s for s in steps.values() if isinstance(s, str)]
+    outcomes = [o for o in conversation.tool_results if steps.get(o.tool_use_id) is None]
+    text = " ".join(t for t in (after_tools(outcomes), *failed) if t)
+    if not calls:
+        return _text(text)
+    return Answer((_text_block(text or "Next step."), *plan.numbered(calls, tool_id)))
+
+
 def answer_mail(conversation: Conversation, mail: Sequence[Mail],
                 tool_id: Callable[[int], str]) -> Answer:
-    """One send per message that wants an answer (if we may send), text for the rest."""
+    """One send per message that wants an answer (if we may send), text for the rest;
+    the manager starts a plan for mail that asks for a new agent (or moves one on)."""
+    starts = plan_starts(conversation, mail)
     can_send = SEND_TOOL in conversation.tools
-    to_answer = [m for m in mail if m.wants_answer and can_send]
-    notes = [acknowledge(m, can_send) for m in mail if m not in to_answer]
+    to_answer = [m for m in mail if m.wants_answer and can_send and m.id not in starts]
+    notes = [acknowledge(m, can_send) for m in mail
+             if m not in to_answer and m.id not in starts]
     if to_answer:
         who = ", ".join(f"#{m.id} from {m.sender}" for m in to_answer)
         notes.insert(0, f"Answering {who}.")
-    calls = [_send(conversation.name, m, tool_id(n)) for n, m in enumerate(to_answer)]
-    return Answer((_text_block(" ".join(notes)), *calls))
+    if starts:
+        notes.insert(0, f"Working on {', '.join(f'#{i}' for i in starts)}.")
+    calls = [*starts.values(), *(_send(conversation.name, m, "") for m in to_answer)]
+    return Answer((_text_block(" ".join(notes)), *plan.numbered(calls, tool_id)))
+
+
+def plan_starts(conversation: Conversation, mail: Sequence[Mail]) -> dict[int, Block]:
+    """Message id → the first call of the plan it starts (only a manager with the tools)."""
+    if not {plan.INIT_TOOL, "Read", "Edit", "Bash"} <= conversation.tools:
+        return {}
+    found = {m.id: plan.start_for_mail(m.sender, m.id, m.body) for m in mail}
+    return {i: call for i, call in found.items() if call is not None}
 
 
 def reply_body(name: str, mail: Mail) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from typing import Any
 from hive_c0re import output
 from hive_c0re.errors import HiveError
 from hive_c0re.wire import MAX_RECV_WAIT, Client
+from hive_dev.demo import approval_tour
 from hive_dev.demo.hive import CONTAINERS, Hive, say
 from hive_dev.demo.rendering import MODEL_UNIT
 from hive_dev.demo.replies import OPERATOR, Mail, reply_body
@@ -27,6 +29,7 @@ from hive_dev.demo.replies import OPERATOR, Mail, reply_body
 REPLY_TIMEOUT = 60.0  # seconds for the stand-in's answers; three times that from Claude
 WIDE = {"COLUMNS": "200"}  # the agents table on one line each, also in a pipe
 EVERYONE = tuple(sorted(CONTAINERS))  # who gets mail sent to '*'
+TOOL_CALL_LINE = re.compile(r"[a-z][a-z0-9-]*: (?:send |Read |Edit |Bash |mcp__)")
 
 
 @dataclass(frozen=True)
@@ -104,12 +107,15 @@ def run(hive: Hive) -> bool:
     stand_in = hive.model.is_stand_in
     say("hive-c0re agents:")
     _run("hive-c0re", "agents", env=WIDE)
+    loop_failed = ""
     try:
         with Client(hive.site.socket) as client:
             send_all(client)
             say("waiting for the answers (hive-c0re inbox):")
             left = wait_for_answers(client, awaited(stand_in),
                                     REPLY_TIMEOUT if stand_in else REPLY_TIMEOUT * 3)
+        if not left:
+            loop_failed = new_agent_loop(hive)
     except HiveError:
         hive.diagnose()  # the daemon went away mid-tour: say what it and the others logged
         raise
@@ -120,8 +126,24 @@ def run(hive: Hive) -> bool:
         print(f"demo: FAILED: these answers never came: {' '.join(map(str, left))}",
               file=sys.stderr, flush=True)
         return False
-    say("all answers arrived: alice, bob and the manager answered through the real claude CLI")
+    if loop_failed:
+        hive.diagnose()
+        print(f"demo: FAILED: {loop_failed}", file=sys.stderr, flush=True)
+        return False
+    say("all answers arrived: alice, bob and the manager answered through the real claude CLI,")
+    say("and the manager's carol came up once you approved her config")
     return True
+
+
+def new_agent_loop(hive: Hive) -> str:
+    """The approval loop (:mod:`hive_dev.demo.approval_tour`); what failed, or ''."""
+    stand_in = hive.model.is_stand_in
+    try:
+        approval_tour.run(hive.site.socket, lambda *argv: _run(*argv, env=WIDE), stand_in,
+                          REPLY_TIMEOUT if stand_in else REPLY_TIMEOUT * 3)
+    except approval_tour.LoopFailed as failed:
+        return str(failed)
+    return ""
 
 
 def show_hive(hive: Hive) -> None:
@@ -147,9 +169,10 @@ def show_hive(hive: Hive) -> None:
 
 
 def model_sends(journal_json: str) -> list[str]:
-    """The stand-in's log lines that record a hive send, from ``journalctl -o json``."""
+    """The stand-in's log lines that record a tool call (a hive send, the manager's
+    Read, Edit, Bash, requests), from ``journalctl -o json``."""
     messages = (json.loads(line).get("MESSAGE") for line in journal_json.splitlines() if line)
-    return [m for m in messages if isinstance(m, str) and ": send " in m]
+    return [m for m in messages if isinstance(m, str) and TOOL_CALL_LINE.match(m)]
 
 
 def _run(*argv: str, env: Mapping[str, str] | None = None) -> None:

@@ -29,6 +29,7 @@ ANSWERS = (
     "alice here: I got your message: hello, hive",
     "bob here: I got your message: hello, hive",
     "manager here: I got your message: hello, hive",
+    "carol here: I got your message: hi carol",  # the agent the manager asked for
 )
 
 
@@ -87,7 +88,31 @@ def test_the_demo_runs_a_hive_whose_agents_answer_and_leaves_nothing_behind() ->
     for sender in ("alice", "bob", "manager"):
         assert f"{sender}: send to operator" in done.stdout, said
 
+    assert_the_approval_loop(done.stdout, said)
     assert_nothing_left(done.stdout, said)
+
+
+def assert_the_approval_loop(stdout: str, said: str) -> None:
+    """Asked for carol, the manager seeded, edited and committed her config through its
+    own tools; `approvals` listed each request, `approve` carried it out, carol answered."""
+    loop = stdout.split("demo: hive-c0re send manager 'please create an agent named carol'",
+                        1)[-1]
+    steps = [re.search(rf"^demo: waiting for the manager's request \({kind}\).*\n"
+                       rf"(?P<listing>(?:.*\n)*?)demo: hive-c0re approve (?P<id>\d+)$",
+                       loop, re.MULTILINE) for kind in ("init_config", "apply_commit")]
+    for step, kind in zip(steps, ("init_config", "apply_commit"), strict=True):
+        assert step is not None, said
+        # The table's row: id, agent, kind, ...
+        assert re.search(rf"^\W*{step['id']}\W+carol\W+{kind}\b", step["listing"],
+                         re.MULTILINE), said
+    assert "demo: hive-c0re agents   (carol is new):" in loop, said
+    for done in ("manager: mcp__hive__request_init_config carol",
+                 "manager: Read /agents/carol/agent.toml",
+                 "manager: Edit /agents/carol/agent.toml",
+                 "manager: Bash git -C /agents/carol",
+                 "manager: mcp__hive__request_apply_commit carol"):
+        assert done in stdout, said  # the model's log: the manager's own tool calls
+    assert "the manager's carol came up" in stdout, said
 
 
 def assert_nothing_left(stdout: str, said: str) -> None:
