@@ -78,7 +78,9 @@ def last_calls(messages: Sequence[Mapping[str, Any]]) -> list[Call]:
         content = message.get("content")
         if message.get("role") != "assistant" or not isinstance(content, list):
             continue
-        after = messages[index + 1].get("content") if index + 1 < len(messages) else None
+        # The CLI puts messages of its own (role system) between a call and its result.
+        after = next((m.get("content") for m in messages[index + 1:]
+                      if m.get("role") == "user"), None)
         results = {str(b.get("tool_use_id")): b for b in after or []
                    if isinstance(after, list) and isinstance(b, dict)
                    and b.get("type") == "tool_result"}
