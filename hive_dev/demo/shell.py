@@ -19,7 +19,12 @@ def tries(site: Site, model: Model) -> list[tuple[str, str]]:
         ('hive-c0re send manager "hello"', "mail the manager"),
         ("hive-c0re send '*' \"hello, hive\"", "mail everyone"),
         ("hive-c0re inbox --follow", "read answers as they arrive (Ctrl-C ends)"),
+        ('hive-c0re send manager "create agent carol"',
+         "the manager seeds, edits, commits carol's config"),
         ("hive-c0re approvals", "what the manager asks you to approve"),
+        ("hive-c0re approve ID", "approve it: once for the seed, once for the config"),
+        ('hive-c0re send carol "hi"', "then carol is up: mail her"),
+        ("hive-c0re ui manager /turns", "the manager's web UI: its turns, as JSON"),
         (f"systemctl{site.manager_flag} list-units 'hive-*' 'hyperhive-*'",
          "the daemon, the model, the containers"),
         ("journalctl HIVE_AGENT=alice", "everything the hive logged about alice"),
@@ -35,8 +40,10 @@ def model_lines(model: Model) -> list[str]:
     if model.is_stand_in:
         return [
             "  The model is the demo's built-in stand-in, not Claude: each agent answers",
-            '  mail with "<name> here: I got your message: ...". Set ANTHROPIC_API_KEY',
-            "  (or CLAUDE_CODE_OAUTH_TOKEN) before ./scripts/demo to talk to Claude.",
+            '  mail with "<name> here: I got your message: ...", and the manager, asked',
+            '  to "create an agent named <name>", makes the real manager\'s tool calls.',
+            "  Set ANTHROPIC_API_KEY (or CLAUDE_CODE_OAUTH_TOKEN) before ./scripts/demo",
+            "  to talk to Claude.",
         ]
     return [f"  The model is {model.name}, reached with {', '.join(model.given)} from your",
             "  environment."]
@@ -54,7 +61,8 @@ def banner(site: Site, model: Model) -> str:
         *(f"    {command:<50} {what}" for command, what in tries(site, model)),
         "",
         f"  $UI is alice's UI socket: {ui}; every request needs",
-        "  the X-Hive-UI-Secret header (`hive-c0re ui alice --secret` prints it).",
+        "  the X-Hive-UI-Secret header (`hive-c0re ui alice --secret` prints it);",
+        "  `hive-c0re ui manager --secret` names the manager's.",
         "  Leave the shell (exit, or Ctrl-D) to tear the hive down.",
         "",
     ))

@@ -200,8 +200,9 @@ def test_from_claude_the_tour_awaits_one_answer_from_each() -> None:
 def test_the_stand_ins_sends_are_read_from_its_journal() -> None:
     journal = "\n".join(json.dumps({"MESSAGE": m}) for m in (
         "demo model listening on http://127.0.0.1:1", "alice: send to operator (reply to #1)",
-        "alice: text: Replied to operator."))
-    assert tour.model_sends(journal) == ["alice: send to operator (reply to #1)"]
+        "alice: text: Replied to operator.", "manager: Edit /agents/carol/agent.toml"))
+    assert tour.model_sends(journal) == ["alice: send to operator (reply to #1)",
+                                         "manager: Edit /agents/carol/agent.toml"]
 
 
 # -- what the operator sees ---------------------------------------------------------------
@@ -221,6 +222,11 @@ def test_the_banner_names_the_manager_and_the_model() -> None:
     assert "hyperhive-demo-model" not in claude
     assert "The model is Claude, reached with ANTHROPIC_API_KEY from your" in claude
     assert "$UI is alice's UI socket: /run/x/hyperhive/agents/alice/ui.sock" in claude
+    # The approval loop, and where the manager's own UI is.
+    for line in ('hive-c0re send manager "create agent carol"',
+                 "hive-c0re approve ID", "hive-c0re ui manager /turns",
+                 "`hive-c0re ui manager --secret`"):
+        assert line in user and line in claude
 
 
 def test_the_sandboxs_pid_comes_from_its_cgroup() -> None:
