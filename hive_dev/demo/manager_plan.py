@@ -14,7 +14,8 @@ The real manager's way (hive_m1nd.tools.PROMPT), as tool calls one request at a 
 
 Each request's next call follows from the last call the conversation holds and
 its result, so the stand-in stays stateless; a failed step ends the plan with a
-text saying what failed.
+note to the operator saying what failed (a config repo seeded before is edited
+instead).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ CREATE_REQUEST = re.compile(
 # The one line the stand-in changes in the seed agent.toml: the new agent may list files.
 OLD_LINE = "allowed_bash = []"
 NEW_LINE = 'allowed_bash = ["ls", "ls *"]'
+ALREADY_SEEDED = "already has a proposed config repo"  # request_init_config's refusal
 RESERVED = frozenset({"manager", "operator", "system", "agent"})
 
 
@@ -127,13 +129,22 @@ def start_for_mail(sender: str, message_id: int, body: str) -> Block | None:
     return None
 
 
-def follow(call: Call) -> Block | str | None:
-    """What comes after one finished call of a plan: the next call, a closing text
-    (a step failed), or None when the call was no step of a plan."""
+def follow(call: Call) -> Block | None:
+    """What comes after one finished call of a plan: the next call (after a failed
+    step, a note to the operator saying what failed), or None when the call was no
+    step of a plan."""
     if call.is_error and call.name in STEPS:
-        return f"{call.name} failed, so I stopped there: {(call.result or '')[:300]}"
+        return _failed(call)
     step = STEPS.get(call.name)
     return step(call) if step is not None else None
+
+
+def _failed(call: Call) -> Block:
+    """A seed that exists already is no failure: the manager edits that repo instead."""
+    name = str(call.input.get("name", ""))
+    if call.name == INIT_TOOL and ALREADY_SEEDED in (call.result or "") and name:
+        return _call("Read", {"file_path": config_path(name)})
+    return _tell(f"I stopped: {call.name} failed: {(call.result or '')[:300]}")
 
 
 def _after_init(call: Call) -> Block:

@@ -164,10 +164,9 @@ def answer(conversation: Conversation, tool_id: Callable[[int], str]) -> Answer:
 def after_results(conversation: Conversation, tool_id: Callable[[int], str]) -> Answer:
     """A plan's next calls (the manager creating an agent), or the turn's closing text."""
     steps = {c.id: plan.follow(c) for c in conversation.calls if c.result is not None}
-    calls = [s for s in steps.values() if isinstance(s, dict)]
-    failed = [s for s in steps.values() if isinstance(s, str)]
+    calls = [s for s in steps.values() if s is not None]
     outcomes = [o for o in conversation.tool_results if steps.get(o.tool_use_id) is None]
-    text = " ".join(t for t in (after_tools(outcomes), *failed) if t)
+    text = after_tools(outcomes)
     if not calls:
         return _text(text)
     return Answer((_text_block(text or "Next step."), *plan.numbered(calls, tool_id)))

@@ -95,8 +95,19 @@ def test_a_failed_step_ends_the_plan_with_what_failed() -> None:
                   "body": json.dumps({"event": "config_ready", "agent": "carol"})}])
     turn.ask()
     turn.give({"Read": ("File does not exist.", True)})
-    reply = turn.ask()
-    assert calls(reply) == [] and "Read failed" in reply.text and "does not exist" in reply.text
+    ((tool, sent),) = calls(turn.ask())
+    assert tool == plan.SEND_TOOL and sent["to"] == "operator"
+    assert "Read failed" in sent["body"] and "does not exist" in sent["body"]
+    turn.give({plan.SEND_TOOL: ('{"ids": [10]}', False)})
+    assert calls(turn.ask()) == []
+
+
+def test_an_agent_seeded_before_gets_its_existing_repo_edited() -> None:
+    turn = Turn([{"id": 5, "from": "operator", "body": "create an agent named carol"}])
+    turn.ask()
+    refusal = json.dumps({"error": "carol already has a proposed config repo", "hint": None})
+    turn.give({plan.INIT_TOOL: (refusal, True)})
+    assert calls(turn.ask()) == [("Read", {"file_path": "/agents/carol/agent.toml"})]
 
 
 def test_the_deployed_apply_is_announced_to_the_operator() -> None:
