@@ -7,14 +7,19 @@ the turn row so the UI and the benchmarks read them without scanning events.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import peewee
 
+from hive_ag3nt.model import is_stand_in
+
+log = logging.getLogger(__name__)
 _db = peewee.DatabaseProxy()
 
 
@@ -37,6 +42,7 @@ class Turn(_Model):
     output_tokens = peewee.IntegerField(null=True)
     session_id = peewee.TextField(null=True)
     error = peewee.TextField(null=True)
+    served_model = peewee.TextField(null=True)  # as the API named it; added after the first
 
 
 class Event(_Model):
@@ -59,9 +65,24 @@ class TurnStats:
     input_tokens: int | None
     output_tokens: int | None
     error: str | None
+    served_model: str | None = None
+
+    @property
+    def stand_in(self) -> bool:
+        return is_stand_in(self.served_model)
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        """As JSON shows it: times in RFC 3339, the stand-in's turns marked."""
+        return {**self.__dict__, "started_at": rfc3339(self.started_at),
+                "stand_in": self.stand_in}
+
+
+def rfc3339(epoch: float | None) -> str | None:
+    """``2026-12-02T01:47:11.250Z``: a moment as JSON shows it (the page shows local time)."""
+    if epoch is None:
+        return None
+    moment = datetime.fromtimestamp(epoch, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 Listener = Callable[[dict[str, Any]], None]
@@ -75,8 +96,19 @@ class EventLog:
         _db.initialize(self.db)
         self.db.connect()
         self.db.create_tables([Turn, Event])
+        self._add_columns()
         self.clock = clock
         self.listeners: list[Listener] = []
+
+    def _add_columns(self) -> None:
+        """Columns a newer harness added to a log an older one made (nullable ones only)."""
+        have = {column.name for column in self.db.get_columns(Turn._meta.table_name)}
+        for name, field in Turn._meta.fields.items():
+            if field.column_name not in have:
+                sql = (f'ALTER TABLE "{Turn._meta.table_name}" '
+                       f'ADD COLUMN "{field.column_name}" {field.field_type}')
+                self.db.execute_sql(sql)  # type: ignore[no-untyped-call]
+                log.info("events log: added column %s", name)
 
     def close(self) -> None:
         self.db.close()
@@ -97,20 +129,23 @@ class EventLog:
     def end_turn(self, turn: int, status: str, *, duration_ms: int | None = None,
                  cost_usd: float | None = None, input_tokens: int | None = None,
                  output_tokens: int | None = None, session_id: str | None = None,
-                 error: str | None = None) -> None:
+                 error: str | None = None, served_model: str | None = None) -> None:
         Turn.update(ended_at=self.clock(), status=status, duration_ms=duration_ms,
                     cost_usd=cost_usd, input_tokens=input_tokens, output_tokens=output_tokens,
-                    session_id=session_id, error=error).where(Turn.id == turn).execute()
+                    session_id=session_id, error=error,
+                    served_model=served_model).where(Turn.id == turn).execute()
         self.record(turn, "turn_end", status=status, duration_ms=duration_ms,
                     cost_usd=cost_usd, input_tokens=input_tokens, output_tokens=output_tokens,
-                    error=error)
+                    error=error, served_model=served_model,
+                    stand_in=is_stand_in(served_model))
 
     def last_turns(self, limit: int = 10) -> list[TurnStats]:
         rows = Turn.select().order_by(Turn.id.desc()).limit(limit)
         return [TurnStats(id=r.id, status=r.status, model=r.model, trigger=r.trigger,
                           started_at=r.started_at, duration_ms=r.duration_ms,
                           cost_usd=r.cost_usd, input_tokens=r.input_tokens,
-                          output_tokens=r.output_tokens, error=r.error) for r in rows]
+                          output_tokens=r.output_tokens, error=r.error,
+                          served_model=r.served_model) for r in rows]
 
     def events(self, turn: int) -> list[dict[str, Any]]:
         rows = Event.select().where(Event.turn == turn).order_by(Event.id)

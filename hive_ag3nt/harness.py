@@ -23,7 +23,7 @@ from typing import Any
 from hive_ag3nt import prompt
 from hive_ag3nt.events import EventLog
 from hive_ag3nt.hive import HiveConnection
-from hive_ag3nt.model import ModelChoice
+from hive_ag3nt.model import ModelChoice, login_needed
 from hive_ag3nt.paths import AgentPaths
 from hive_ag3nt.policy import load_policy
 from hive_ag3nt.runner import ClaudeSession, Outcome, SessionConfig, TurnResult
@@ -89,9 +89,15 @@ class Harness:
                 listener(state)
 
     def status(self) -> dict[str, Any]:
+        """What the UI shows. ``stand_in``: the last turn was answered by the stand-in, not a
+        model (its figures are not a model's); ``login_needed``: show the login card."""
         last = self.events.last_turns(1)
+        stand_in = bool(last) and last[0].stand_in
         return {"name": self.name, "state": self.state.value, "model": self.model.current,
                 "available_models": list(self.policy.available_models),
+                "stand_in": stand_in, "turn_running": self.turn_running,
+                "login_needed": self.state is State.NEEDS_LOGIN
+                or login_needed(self.env, stand_in),
                 "session": self.session.session_id if self.session else None,
                 "last_turn": last[0].as_dict() if last else None}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from hive_ag3nt.policy import Policy
@@ -40,3 +41,30 @@ class ModelChoice:
             log.warning(warning)
             return warning
         return None
+
+
+# The model name hyperhive's stand-in for the Messages API answers with (hive_dev/stand_in):
+# the claude CLI passes the served model through, so the harness can tell made-up answers
+# from a real model's and show "stand-in" instead of a model name and a price.
+STAND_IN_MODEL = "hyperhive-stand-in"
+# Environment variables that let the claude CLI reach the model without a Claude login.
+NO_LOGIN_KEYS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
+
+
+def is_stand_in(served_model: str | None) -> bool:
+    """Whether a turn was answered by the stand-in (``served_model`` as the API named it)."""
+    return bool(served_model) and str(served_model).startswith(STAND_IN_MODEL)
+
+
+def login_needed(env: dict[str, str], stand_in: bool) -> bool:
+    """Whether the model is reached through a Claude login: not with a key in the harness's
+    environment (or the CLI's, which has the harness's), nor for the stand-in."""
+    if stand_in:
+        return False
+    return not any({**os.environ, **env}.get(key) for key in NO_LOGIN_KEYS)
+
+
+def honest_cost(served_model: str | None, cost_usd: float | None) -> float | None:
+    """The turn's cost as the CLI priced it, or None for the stand-in's answers: the CLI
+    prices any answer by the model asked for, so a stand-in's dollars would be invented."""
+    return None if is_stand_in(served_model) else cost_usd

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hive_ag3nt.events import EventLog
+from hive_ag3nt.model import honest_cost
 from hive_ag3nt.paths import AgentPaths
 from hive_ag3nt.permissions import decide
 from hive_ag3nt.policy import Policy
@@ -62,6 +63,7 @@ class TurnResult:
     texts: list[str] = field(default_factory=list)
     duration_ms: int | None = None
     output_tokens: int | None = None
+    served_model: str | None = None  # the model the API said answered (the stand-in says so)
 
 
 @dataclass
@@ -235,7 +237,7 @@ class ClaudeSession:
                              cost_usd=result.cost_usd,
                              input_tokens=result.context_tokens,
                              output_tokens=result.output_tokens, session_id=result.session_id,
-                             error=result.error)
+                             error=result.error, served_model=result.served_model)
         return result
 
     def _unreachable(self, result: TurnResult) -> TurnResult:
@@ -255,6 +257,7 @@ class ClaudeSession:
         texts: list[str] = []
         assistant_errors: list[str] = []
         last_usage: dict[str, Any] | None = None
+        served: str | None = None
         self.resets_at = None
         async for message in self._client.receive_response():
             self._record(turn, message, texts)
@@ -263,8 +266,9 @@ class ClaudeSession:
                 if message.error:
                     assistant_errors.append(str(message.error))
                 last_usage = message.usage or last_usage
+                served = getattr(message, "model", None) or served
             if isinstance(message, ResultMessage):
-                return self._finish(turn, message, texts, assistant_errors, last_usage)
+                return self._finish(turn, message, texts, assistant_errors, last_usage, served)
         return TurnResult(Outcome.ERROR, turn, error="the CLI ended the turn without a result")
 
     def _watch_limits(self, message: Any) -> None:
@@ -284,17 +288,19 @@ class ClaudeSession:
                 self.on_retry(error)
 
     def _finish(self, turn: int, message: Any, texts: list[str], assistant_errors: list[str],
-                last_usage: dict[str, Any] | None) -> TurnResult:
+                last_usage: dict[str, Any] | None, served: str | None) -> TurnResult:
         outcome, error = classify(message, assistant_errors)
         self._save_session(message.session_id)
+        cost = honest_cost(served, message.total_cost_usd)
         self.events.record(turn, "result", subtype=message.subtype, is_error=message.is_error,
-                           duration_ms=message.duration_ms, cost_usd=message.total_cost_usd,
-                           usage=message.usage, denials=self._denials)
+                           duration_ms=message.duration_ms, cost_usd=cost,
+                           usage=message.usage, denials=self._denials, served_model=served)
         return TurnResult(outcome, turn, error=error,
                           context_tokens=context_tokens(last_usage or message.usage),
-                          cost_usd=message.total_cost_usd, session_id=message.session_id,
+                          cost_usd=cost, session_id=message.session_id,
                           texts=texts, duration_ms=message.duration_ms,
-                          output_tokens=(message.usage or {}).get("output_tokens"))
+                          output_tokens=(message.usage or {}).get("output_tokens"),
+                          served_model=served)
 
     def _record(self, turn: int, message: Any, texts: list[str]) -> None:
         from claude_agent_sdk import (

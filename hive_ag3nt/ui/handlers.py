@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hive_ag3nt.ui import words
 from hive_ag3nt.ui.config import HARNESS, SETTINGS
 from hive_c0re.errors import HiveError
 
@@ -71,8 +72,10 @@ async def status(request: web.Request) -> web.Response:
 
 async def turns(request: web.Request) -> web.Response:
     limit = int_query(request, "limit", 20, 1, MAX_TURNS)
-    found = request.app[HARNESS].events.last_turns(limit)
-    return answer({"turns": [t.as_dict() for t in found]})
+    log = request.app[HARNESS].events
+    found = log.last_turns(limit)
+    return answer({"turns": [{**t.as_dict(), "replies": words.replies(log.events(t.id))}
+                             for t in found]})
 
 
 async def turn_events(request: web.Request) -> web.Response:
@@ -87,7 +90,7 @@ async def inbox(request: web.Request) -> web.Response:
     default = request.app[SETTINGS].inbox_shown
     limit = int_query(request, "limit", default, 1, MAX_INBOX)
     mail = list(request.app[HARNESS].recent_mail)[-limit:]
-    return answer({"messages": mail[::-1]})
+    return answer({"messages": [words.inbox_message(m) for m in mail[::-1]]})
 
 
 async def prompt(request: web.Request) -> web.Response:

@@ -16,10 +16,12 @@ from aiohttp import web
 
 from hive_ag3nt.events import TurnStats
 from hive_ag3nt.harness import Harness, State
+from hive_ag3nt.ui import words
 from hive_ag3nt.ui.config import HARNESS, SETTINGS
 
 PAGE = Template((Path(__file__).parent / "page.html").read_text())
 BODY_SHOWN = 2000  # characters of a message body on the page
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"  # the one the script writes too (ui.js when()), local time
 
 
 def esc(value: Any) -> str:
@@ -43,7 +45,8 @@ def turn_duration_ms(harness: Harness, turn: TurnStats) -> float | None:
 
 
 def last_turn_line(harness: Harness) -> str:
-    """The same words ``ui.js`` writes: ``last turn #3 ok · 2.1 s · $0.0123 · 1234 tokens``."""
+    """The same words ``ui.js`` writes: ``last turn #3 ok · 2.1 s · $0.0123 · 1234 tokens``
+    (``stand-in`` in place of the cost for the stand-in's turns)."""
     last = harness.events.last_turns(1)
     if not last:
         return "no turns yet"
@@ -52,7 +55,9 @@ def last_turn_line(harness: Harness) -> str:
     duration = turn_duration_ms(harness, turn)
     if duration is not None:
         parts.append(f"{duration / 1000:.1f} s")
-    if turn.cost_usd is not None:
+    if turn.stand_in:
+        parts.append("stand-in")
+    elif turn.cost_usd is not None:
         parts.append(f"${turn.cost_usd:.4f}")
     if turn.input_tokens is not None:
         parts.append(f"{turn.input_tokens} tokens")
@@ -64,13 +69,16 @@ def inbox_item(message: dict[str, Any]) -> str:
     if len(body) > BODY_SHOWN:
         body = body[:BODY_SHOWN] + "…"
     sent = message.get("sent_at")
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(sent)) \
+    when = time.strftime(DATE_FORMAT, time.localtime(sent)) \
         if isinstance(sent, int | float) else ""
     marker = ' <span class="badge redelivered">redelivered</span>' \
         if message.get("redelivered") else ""
+    line = words.system_line(message)
+    shown = f'<div class="event-line">{esc(line)}</div>' if line is not None \
+        else f'<div class="body">{esc(body)}</div>'
     return (f'<li><div class="meta">#{esc(message.get("id", "?"))} from '
             f'<b>{esc(message.get("from", "?"))}</b> <time>{esc(when)}</time>{marker}</div>'
-            f'<div class="body">{esc(body)}</div></li>')
+            f'{shown}</li>')
 
 
 def inbox_items(harness: Harness, shown: int) -> str:
@@ -80,9 +88,16 @@ def inbox_items(harness: Harness, shown: int) -> str:
     return "".join(inbox_item(m) for m in mail)
 
 
+def hidden(flag: bool) -> str:
+    return " hidden" if flag else ""
+
+
 def render(harness: Harness, shown: int) -> str:
     status = harness.status()
     return PAGE.substitute(
+        stand_in_hidden=hidden(not status["stand_in"]),
+        live_hidden=hidden(not status["turn_running"]),
+        login_hidden=hidden(not status["login_needed"]),
         name=esc(status["name"]),
         state=esc(status["state"]),
         model_options=model_options(status["model"], status["available_models"]),

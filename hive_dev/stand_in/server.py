@@ -6,6 +6,10 @@ message otherwise; ``POST /v1/messages/count_tokens`` an estimate;
 ``HEAD``/``GET /`` a 200; anything else the API's 404 error body. Ids count
 requests (``req_<name>_<n>``, ``msg_<name>_<n>``): nothing is random.
 
+It says it is a stand-in: every message names ``hyperhive-stand-in`` as its
+model (the harness shows "stand-in" and no cost for such turns,
+hive_ag3nt/model.py) and every answer carries ``X-Hyperhive-Stand-In: 1``.
+
 ``async with`` serves on the running loop, ``with`` from a background thread
 (sync tests), :func:`serve_until_stopped` as a program until SIGTERM.
 """
@@ -27,12 +31,14 @@ from typing import Any, Self
 
 from aiohttp import web
 
+from hive_ag3nt.model import STAND_IN_MODEL
 from hive_dev.stand_in.shapes import Answer, ApiError, ApiRequest, estimate_tokens
 from hive_dev.stand_in.sse import frame, message_json, sse_events
 
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
+STAND_IN_HEADER = "X-Hyperhive-Stand-In"  # on every answer: whoever reads HTTP can tell
 # Given a model call, what to answer; see hive_dev.fakes.script and hive_dev.demo.replies.
 Answerer = Callable[[ApiRequest], Answer]
 Recorder = Callable[[ApiRequest], None]
@@ -62,6 +68,7 @@ class StandInApi:
     async def start_async(self) -> None:
         app = web.Application(client_max_size=MAX_REQUEST_BYTES)
         app.router.add_route("*", "/{tail:.*}", self._handle)
+        app.on_response_prepare.append(_mark_stand_in)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5,
                                      handler_cancellation=True, access_log=None)
         await self._runner.setup()
@@ -127,10 +134,14 @@ class StandInApi:
             headers = {**error.response_headers(), "request-id": request_id}
             return web.json_response(error.body(request_id), status=error.status, headers=headers)
         message = message_json(answer, message_id=f"msg_{self.name}_{request.seq}",
-                               model=request.model)
+                               model=STAND_IN_MODEL)
         if not request.stream:
             return web.json_response(message, headers={"request-id": request_id})
         return await _stream(http, message, error, request_id)
+
+
+async def _mark_stand_in(http: web.Request, response: web.StreamResponse) -> None:
+    response.headers[STAND_IN_HEADER] = "1"
 
 
 def _body(raw: bytes) -> Any:

@@ -13,12 +13,15 @@ import stat
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 
 from hive_ag3nt.harness import State
+from hive_ag3nt.model import STAND_IN_MODEL
 from hive_ag3nt.ui.app import STATIC, bind_socket
 from hive_ag3nt.ui.config import UiSettings
 from hive_ag3nt.ui.login import DESK
@@ -27,6 +30,8 @@ from hive_ag3nt.ui.terminal import TERMINALS, control_message, window_size
 from hive_c0re.errors import HiveError
 from hive_c0re.wire import UI_SECRET_HEADER as HEADER
 from hive_dev.daemon import DaemonProcess, running_daemon
+from hive_dev.fakes.messages_api import MessagesApi
+from hive_dev.fakes.script import Match, Reply, ToolCall
 from tests.integration.ui_support import (
     SECRET,
     Agent,
@@ -34,6 +39,7 @@ from tests.integration.ui_support import (
     eventually,
     next_sse,
     run,
+    running_real_ui,
     running_ui,
     short_dir,
 )
@@ -129,6 +135,93 @@ def test_socket_is_private_and_only_a_stale_socket_is_replaced() -> None:
         assert path.read_text() == "not a socket"
     finally:
         shutil.rmtree(where, ignore_errors=True)
+
+
+# -- a real turn: honest figures, the turn history, replies and hive events -----------
+
+
+async def answered_question(agent: Agent, host: Any) -> int:
+    """The agent asks the operator, who answers: the hive mails the agent the answer."""
+    asked = await agent.harness.mail.call("ask", question="deploy now?", options=["yes", "no"])
+    number = int(asked["question"]["id"])
+    host.call("answer", question_id=number, answer="yes")
+    return number
+
+
+async def real_turn(agent: Agent, api: MessagesApi, host: Any) -> tuple[int, int]:
+    """One real mail turn in which the agent answers the operator with a send."""
+    number = await answered_question(agent, host)
+    (first,) = host.call("send", to=agent.harness.name, body="what is 6*7?")["ids"]
+    send = ToolCall("mcp__hive__send", {"to": "operator", "body": "42", "in_reply_to": first},
+                    id="toolu_send")
+    api.add(Reply(tool_calls=[send], match=Match(last_user_contains="what is 6*7?",
+                                                 has_tool="mcp__hive__send")),
+            Reply(text="answered", match=Match(tool_result_for="toolu_send")))
+    while not any(c.tool_result("toolu_send") for c in api.model_calls):
+        await agent.harness.step()
+    return number, int(first)
+
+
+def test_a_stand_in_turn_shows_no_cost_its_replies_and_readable_events(
+        daemon: DaemonProcess, api: MessagesApi) -> None:
+    from hive_c0re.wire import Client
+
+    async def scenario() -> None:
+        async with running_real_ui(daemon, api) as (agent, _rig):
+            with Client(daemon.host_socket) as host:
+                number, _ = await real_turn(agent, api, host)
+            (turn,) = (await agent.get_json("/turns"))["turns"]
+            assert (turn["status"], turn["served_model"], turn["stand_in"]) == (
+                "ok", STAND_IN_MODEL, True)
+            assert turn["cost_usd"] is None  # the CLI priced it; the stand-in is no model
+            started = datetime.fromisoformat(turn["started_at"])
+            assert turn["started_at"].endswith("Z") and started.tzinfo is not None
+            assert turn["replies"] == [{"tool": "send", "to": "operator", "body": "42",
+                                        "ok": True}]
+            status = await agent.get_json("/status")
+            assert (status["stand_in"], status["login_needed"], status["turn_running"]) == (
+                True, False, False)
+            assert status["last_turn"]["started_at"] == turn["started_at"]
+            mail = (await agent.get_json("/inbox"))["messages"]
+            lines = [m["event_line"] for m in mail if m["from"] == "system"]
+            assert f"question #{number} answered by operator: yes" in lines
+            assert all(isinstance(m["sent_at"], str) for m in mail)
+            await check_page_after_turn(agent, number)
+
+    run(scenario(), timeout=120)
+
+
+async def check_page_after_turn(agent: Agent, number: int) -> None:
+    async with agent.http.get("/") as response:
+        page = await response.text()
+    last = re.search(r'<span id="last-turn" class="muted">([^<]*)</span>', page)
+    assert last is not None and "stand-in" in last.group(1) and "$" not in last.group(1)
+    assert re.search(r'<span id="stand-in" class="badge stand-in"[^>]*>stand-in', page)
+    assert 'id="stand-in" class="badge stand-in" title' in page
+    assert re.search(r'<section id="login-section" class="[^"]*" hidden>', page)
+    assert '<section id="live-section" hidden>' in page  # no turn runs
+    assert f"question #{number} answered by operator: yes" in page
+    assert '"event": "question_answered"' not in page  # not as raw JSON
+
+
+def test_the_login_card_shows_when_the_model_needs_a_login(daemon: DaemonProcess,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    for key in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+
+    async def scenario() -> None:
+        async with running_ui(daemon) as agent:
+            assert (await agent.get_json("/status"))["login_needed"] is True
+            async with agent.http.get("/") as response:
+                page = await response.text()
+            assert re.search(r'<section id="login-section" class="[^"]*">', page)
+            agent.harness.env["ANTHROPIC_API_KEY"] = "sk-test"  # an API key: no login
+            assert (await agent.get_json("/status"))["login_needed"] is False
+            agent.harness.set_state(State.NEEDS_LOGIN)  # the CLI said otherwise: show it
+            assert (await agent.get_json("/status"))["login_needed"] is True
+
+    run(scenario())
 
 
 # -- live events --------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """A real harness with its web UI, for tests: a hive daemon process, a registered agent, a
-client on the UI's unix socket. Only the language model is missing: nothing here runs a turn.
+client on the UI's unix socket. Only the language model is missing: ``running_ui`` runs no
+turn; ``running_real_ui`` runs them on the real claude CLI against the stand-in Messages API.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from hive_ag3nt.ui.config import UiSettings
 from hive_c0re.wire import UI_SECRET_HEADER as HEADER
 from hive_c0re.wire import Client
 from hive_dev.daemon import DaemonProcess
+from hive_dev.fakes.messages_api import MessagesApi
+from hive_dev.harness_support import UI_SECRET, RealRig, make_real_rig
 
 T = TypeVar("T")
 MODELS = ["haiku", "sonnet"]
@@ -176,3 +179,26 @@ async def eventually(condition: Callable[[], bool], within: float = 10.0) -> Non
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"still not true after {within} s")
+
+
+@asynccontextmanager
+async def running_real_ui(daemon: DaemonProcess, api: MessagesApi,
+                          name: str | None = None) -> AsyncIterator[tuple[Agent, RealRig]]:
+    """A started harness on the real claude CLI (talking to the stand-in ``api``) serving its
+    UI; turns run when the test calls ``harness.step()``."""
+    root = short_dir()
+    rig = make_real_rig(root, daemon, name or f"ui{next(_names)}", api)
+    harness = rig.harness
+    try:
+        await harness.start()
+        runner = await start_ui(harness, harness.paths.ui_socket, UiSettings())
+        try:
+            connector = aiohttp.UnixConnector(path=str(harness.paths.ui_socket))
+            async with aiohttp.ClientSession(connector=connector, base_url="http://localhost",
+                                             headers={HEADER: UI_SECRET}) as http:
+                yield Agent(harness, http, runner, root), rig
+        finally:
+            await runner.cleanup()
+    finally:
+        await harness.close()
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,5 +1,5 @@
 // The agent page, kept live: status and the current turn over SSE (events),
-// the prompt box, the inbox, the Claude login and a terminal (xterm.js).
+// the turn history, the prompt box, the inbox, the Claude login and a terminal (xterm.js).
 // Every URL is relative: the hive's dashboard serves this page under a prefix.
 // Text from the agent only ever goes into textContent.
 "use strict";
@@ -31,6 +31,17 @@ async function post(path, body) {
   return {ok: response.ok, data};
 }
 
+// One date format everywhere on the page: local time, as page.py DATE_FORMAT writes it.
+// Takes what the JSON carries: RFC 3339 text, or seconds since the epoch.
+function when(value) {
+  if (value == null) return "";
+  const date = typeof value === "number" ? new Date(value * 1000) : new Date(value);
+  if (Number.isNaN(date.getTime())) return String(value);
+  const two = (n) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ` +
+    `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}`;
+}
+
 function show(pre, result) {
   pre.hidden = false;
   pre.classList.toggle("error", !result.ok);
@@ -39,14 +50,27 @@ function show(pre, result) {
 
 // ---- status ---------------------------------------------------------------
 
-function lastTurnLine(turn) {
-  if (!turn) return "no turns yet";
-  const parts = [`last turn #${turn.id} ${turn.status}`];
+// The figures of a turn: its duration, then the cost (none for the stand-in: it is no
+// model, and the CLI's price for its answers would be made up), then its tokens.
+function figures(turn) {
+  const parts = [];
   const ms = turn.duration_ms ?? durations.get(turn.id);
   if (ms != null) parts.push(`${(ms / 1000).toFixed(1)} s`);
-  if (turn.cost_usd != null) parts.push(`$${turn.cost_usd.toFixed(4)}`);
+  if (turn.stand_in) parts.push("stand-in");
+  else if (turn.cost_usd != null) parts.push(`$${turn.cost_usd.toFixed(4)}`);
   if (turn.input_tokens != null) parts.push(`${turn.input_tokens} tokens`);
-  return parts.join(" · ");
+  return parts;
+}
+
+function lastTurnLine(turn) {
+  if (!turn) return "no turns yet";
+  return [`last turn #${turn.id} ${turn.status}`, ...figures(turn)].join(" · ");
+}
+
+const BUSY = new Set(["thinking", "compacting"]);
+
+function showLive(running) {
+  $("live-section").hidden = !running;
 }
 
 function showStatus(status) {
@@ -54,6 +78,9 @@ function showStatus(status) {
   badge.textContent = status.state;
   badge.className = `badge state-${status.state}`;
   $("login-section").classList.toggle("attention", status.state === "needs-login");
+  $("login-section").hidden = !status.login_needed;
+  $("stand-in").hidden = !status.stand_in;
+  showLive(status.turn_running || BUSY.has(status.state));
   const select = $("model");
   const names = status.available_models.includes(status.model)
     ? status.available_models : [status.model, ...status.available_models];
@@ -77,25 +104,58 @@ function folded(summary, body) {
   return details;
 }
 
+// Readable words for the CLI's system messages (the rest read as their subtype's words).
+const SYSTEM_WORDS = {
+  init: "session started",
+  compact_boundary: "context compacted",
+};
+
+function replyLine(reply) {
+  const line = el("div", reply.ok ? "reply" : "reply failed");
+  const verb = {send: "sent to", ask: "asked", answer: "answered"}[reply.tool] || reply.tool;
+  line.append(el("span", "reply-to", `↗ ${verb} ${reply.to}${reply.ok ? "" : " (failed)"}`),
+    el("span", "reply-body", reply.body.length > 300 ? reply.body.slice(0, 300) + "…" : reply.body));
+  return line;
+}
+
+// The hive tools that are the agent speaking to someone (words.py REPLY_TOOLS).
+const REPLY_TOOLS = {mcp__hive__send: "send", mcp__hive__ask: "ask", mcp__hive__answer: "answer"};
+
+function callReply(e) {
+  const tool = REPLY_TOOLS[e.tool];
+  const args = e.input || {};
+  if (tool === "answer") return {tool, to: `question #${args.question_id}`, body: String(args.answer ?? ""), ok: true};
+  const body = tool === "ask" ? args.question : args.body;
+  return {tool, to: String(args.to || "operator"), body: String(body ?? ""), ok: true};
+}
+
 const RENDER = {
   turn_start: (e) => el("div", "", `turn #${e.turn} started (${e.trigger}, ${e.model})`),
   prompt: (e) => folded("prompt", pre(e.text)),
   assistant_text: (e) => pre(e.text, "text"),
-  tool_call: (e) => folded(`→ ${e.tool}`, pre(e.input)),
+  tool_call: (e) => REPLY_TOOLS[e.tool] ? replyLine(callReply(e)) : folded(`→ ${e.tool}`, pre(e.input)),
   tool_result: (e) => folded(e.is_error ? "← error" : "← result", pre(e.content)),
   denial: (e) => folded(`✗ denied ${e.tool}: ${e.reason}`, pre(e.input)),
   stderr: (e) => pre(e.line, "stderr"),
-  system: (e) => el("div", "muted", `system: ${e.subtype}`),
-  result: (e) => el("div", "muted", `result: ${e.subtype}`),
+  system: (e) => el("div", "muted", SYSTEM_WORDS[e.subtype] || String(e.subtype).replaceAll("_", " ")),
+  result: (e) => el("div", "muted", e.is_error ? `the model's answer ended with ${e.subtype}` : "the model finished"),
+  api_retry: (e) => el("div", "muted", `the API answered ${e.error}; retry ${e.attempt ?? ""}`),
+  watermark: (e) => el("div", "muted", `context at ${e.tokens} of ${e.window} tokens: compacting next`),
+  hive_unreachable: (e) => el("div", "stderr", "a hive tool call did not get through; the mail comes again"),
+  new_session: () => el("div", "muted", "new session"),
   turn_end: (e) => {
-    const ms = durations.get(e.turn);
-    const parts = [`turn #${e.turn} ended: ${e.status}`];
-    if (ms != null) parts.push(`${(ms / 1000).toFixed(1)} s`);
-    if (e.cost_usd != null) parts.push(`$${e.cost_usd.toFixed(4)}`);
+    const parts = [`turn #${e.turn} ended: ${e.status}`, ...figures({id: e.turn, ...e})];
     if (e.error) parts.push(e.error);
     return el("div", "", parts.join(" · "));
   },
 };
+
+function renderEvent(event) {
+  const render = RENDER[event.kind] || ((e) => folded(e.kind.replaceAll("_", " "), pre(e)));
+  const item = el("li", `event kind-${event.kind}`);
+  item.append(render(event));
+  return item;
+}
 
 function track(event) {
   if (event.kind === "turn_start") turnStarts.set(event.turn, event.at);
@@ -106,16 +166,55 @@ function track(event) {
 
 function addEvent(event) {
   track(event);
-  if (event.kind === "state") return;  // the badge shows it
+  if (event.kind === "state" || event.turn == null) return;  // the badge shows states
   const live = $("live");
-  if (event.kind === "turn_start") live.replaceChildren();
-  const render = RENDER[event.kind] || ((e) => folded(e.kind, pre(e)));
-  const item = el("li", `event kind-${event.kind}`);
-  item.append(render(event));
+  if (event.kind === "turn_start") {
+    live.replaceChildren();
+    showLive(true);
+  }
+  const item = renderEvent(event);
   live.append(item);
   while (live.childElementCount > PANEL_MAX) live.firstElementChild.remove();
-  item.scrollIntoView({block: "nearest"});
+  if (!$("live-section").hidden) item.scrollIntoView({block: "nearest"});
   if (event.kind === "turn_start") refreshInbox();
+  if (event.kind === "turn_end") {
+    showLive(false);  // the turn is history now
+    refreshTurns();
+    refreshInbox();
+  }
+}
+
+// ---- turn history -----------------------------------------------------------
+
+function turnLine(turn) {
+  const parts = [`#${turn.id}`, when(turn.started_at), turn.trigger, turn.status, ...figures(turn)];
+  if (turn.error) parts.push(turn.error);
+  return parts.join(" · ");
+}
+
+function turnItem(turn) {
+  const item = el("li", `turn status-${turn.status}`);
+  const details = el("details");
+  const body = el("ol", "live");
+  details.append(el("summary", "", turnLine(turn)), body);
+  details.addEventListener("toggle", async () => {
+    if (!details.open || body.childElementCount) return;
+    const response = await fetch(`turns/${turn.id}/events`);
+    if (!response.ok) return body.append(el("li", "muted", "its events are gone"));
+    const {events} = await response.json();
+    body.replaceChildren(...events.filter((e) => e.kind !== "state").map(renderEvent));
+  });
+  item.append(details, ...turn.replies.map(replyLine));
+  return item;
+}
+
+async function refreshTurns() {
+  const response = await fetch("turns?limit=20");
+  if (!response.ok) return;
+  const {turns} = await response.json();
+  const list = $("turns");
+  if (!turns.length) list.replaceChildren(el("li", "muted empty", "no turns yet"));
+  else list.replaceChildren(...turns.map(turnItem));
 }
 
 function connect() {
@@ -135,10 +234,11 @@ function connect() {
 function inboxItem(m) {
   const item = el("li");
   const meta = el("div", "meta", `#${m.id} from `);
-  meta.append(el("b", "", m.from), " ", el("time", "", new Date(m.sent_at * 1000).toLocaleString()));
+  meta.append(el("b", "", m.from), " ", el("time", "", when(m.sent_at)));
   if (m.redelivered) meta.append(" ", el("span", "badge redelivered", "redelivered"));
   const body = String(m.body);
-  item.append(meta, el("div", "body", body.length > 2000 ? body.slice(0, 2000) + "…" : body));
+  if (m.event_line != null) item.append(meta, el("div", "event-line", m.event_line));
+  else item.append(meta, el("div", "body", body.length > 2000 ? body.slice(0, 2000) + "…" : body));
   return item;
 }
 
@@ -260,4 +360,6 @@ function wireTerminal() {
 wirePrompt();
 wireLogin();
 wireTerminal();
+refreshTurns();
+refreshInbox();  // the page's times are the server's; these are the reader's
 connect();

@@ -32,6 +32,7 @@ from claude_agent_sdk import (
     tool,
 )
 
+from hive_ag3nt.model import STAND_IN_MODEL
 from hive_ag3nt.prompt import REDELIVERED, mail_prompt
 from hive_ag3nt.runner import CLI_DEFAULTS, bundled_cli
 from hive_dev.demo.model import DemoModel
@@ -233,6 +234,7 @@ def test_http_answers_as_the_messages_api() -> None:
                 message = await plain.json()
             async with http.post("/v1/messages", json={**MAIL_REQUEST, "stream": True}) as sse:
                 assert sse.headers["Content-Type"].startswith("text/event-stream")
+                assert sse.headers["X-Hyperhive-Stand-In"] == "1"
                 stream = await sse.text()
             async with http.post("/v1/messages/count_tokens", json=MAIL_REQUEST) as counted:
                 tokens = await counted.json()
@@ -244,8 +246,9 @@ def test_http_answers_as_the_messages_api() -> None:
             async with http.post("/v1/messages", data=b"not json") as bad:
                 assert bad.status == 400
 
+        # It says it is a stand-in: the harness shows "stand-in" and no cost for its turns.
         assert (message["type"], message["model"], message["stop_reason"]) == (
-            "message", "claude-haiku-5-5", "tool_use")
+            "message", STAND_IN_MODEL, "tool_use")
         assert message["content"][1]["input"] == {
             "to": "alice", "in_reply_to": 5, "body": "bob here: I got your message: ping"}
         assert message["usage"]["input_tokens"] > 0
