@@ -107,8 +107,22 @@ async def unregister(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[s
 @handles("send")
 async def send(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
     to = validate_recipient(args["to"])
+    # The store stores one message per recipient in this order (no await in between).
+    recipients = hive.store.resolve_recipients(caller.name, to)
     ids = hive.mail.send(caller.name, to, args["body"], args.get("in_reply_to"))
-    return wire.ok(ids=ids)
+    delivered = [{"id": i, "to": r} for i, r in zip(ids, recipients, strict=True)]
+    if caller.kind is wire.Kind.HOST:
+        # The operator is told whether each message is taken at once or only queued.
+        await _recipient_states(hive, delivered)
+    return wire.ok(ids=ids, delivered=delivered)
+
+
+async def _recipient_states(hive: Hive, delivered: list[dict[str, Any]]) -> None:
+    from hive_c0re.daemon.status import status_row
+
+    rows = await asyncio.gather(*(status_row(hive, d["to"]) for d in delivered))
+    for d, row in zip(delivered, rows, strict=True):
+        d.update(state=row["state"], listening=row["listening"])
 
 
 @handles("inbox")
