@@ -99,8 +99,8 @@ def serve(obj: Context, /, **overrides: Any) -> None:
 def agents(obj: Context, follow: bool) -> Result | None:
     """List the agents: state, uptime and mailbox.
 
-    The manager comes first. A destroyed agent stays listed (state: destroyed) until it is spawned again or
-    purged. See VOCABULARY in hive-c0re(1) for the state words.
+    The manager comes first. A destroyed agent stays listed (state: destroyed)
+    until it is spawned again or purged. See VOCABULARY in hive-c0re(1) for the state words.
     """
     if follow:
         _follow_agents(obj)
