@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -119,8 +120,8 @@ def test_send_says_queued_with_the_recipients_state() -> None:
 
 
 def test_lifecycle_results_share_the_one_shape() -> None:
-    lines = [shown(lambda v=verb: output.lifecycle_done({"desired": "running"}, name="carol",
-                                                        verb=v)).strip()
+    lines = [shown(functools.partial(output.lifecycle_done, {"desired": "running"},
+                                     name="carol", verb=verb)).strip()
              for verb in ("spawn", "start", "stop", "restart", "rebuild")]
     assert lines == ["carol: spawned", "carol: started", "carol: stopped", "carol: restarted",
                      "carol: rebuilt"]
