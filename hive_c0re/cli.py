@@ -304,8 +304,8 @@ def _follow_inbox(obj: Context, limit: int) -> None:
     """Print each message as it arrives, until Ctrl-C (exit 0)."""
     from hive_c0re.wire import MAX_RECV_WAIT
 
-    output.waiting("waiting for mail (^C to stop)")
-    try:
+    try:  # from before the line that says so: a ^C right after it ends cleanly too
+        output.waiting("waiting for mail (^C to stop)")
         with obj.client() as client:
             while True:
                 found = client.call("inbox", max=limit, wait_seconds=MAX_RECV_WAIT)["messages"]

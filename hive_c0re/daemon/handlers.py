@@ -110,10 +110,11 @@ async def send(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, An
     # The store stores one message per recipient in this order (no await in between).
     recipients = hive.store.resolve_recipients(caller.name, to)
     ids = hive.mail.send(caller.name, to, args["body"], args.get("in_reply_to"))
+    if caller.kind is not wire.Kind.HOST:
+        return wire.ok(ids=ids)  # an agent's tool result stays as the original's
+    # The operator is told who got which id, and whether each is taken at once or queued.
     delivered = [{"id": i, "to": r} for i, r in zip(ids, recipients, strict=True)]
-    if caller.kind is wire.Kind.HOST:
-        # The operator is told whether each message is taken at once or only queued.
-        await _recipient_states(hive, delivered)
+    await _recipient_states(hive, delivered)
     return wire.ok(ids=ids, delivered=delivered)
 
 
