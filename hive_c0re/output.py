@@ -283,7 +283,8 @@ def ui_door(data: Data) -> None:
 
 def settings(data: Data) -> None:
     for row in data["settings"]:
-        click.echo(f"{row['option']}  ({row['env']}, default {row['default']})\n    {row['help']}")
+        click.echo(f"{row['option']}  ({row['env']}, default {words.value(row['default'])})"
+                   f"\n    {row['help']}")
 
 
 def written(data: Data) -> None:
