@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from hive_c0re import __version__, output
+from hive_c0re.cli_local import LOCAL_COMMANDS
 from hive_c0re.command import HiveGroup
-from hive_c0re.errors import ExitCode, HiveError
+from hive_c0re.errors import ExitCode
 from hive_c0re.output import Result
 from hive_c0re.settings import SETTINGS
 
@@ -96,11 +97,15 @@ def serve(obj: Context, /, **overrides: Any) -> None:
               help="then print each agent's status as it changes (Ctrl-C ends)")
 @click.pass_obj
 def agents(obj: Context, follow: bool) -> Result | None:
-    """List registered agents and their mailboxes."""
+    """List the agents: state, uptime and mailbox.
+
+    The manager comes first. A destroyed agent stays listed (state: destroyed)
+    until it is spawned again or purged. See VOCABULARY in hive-c0re(1) for the state words.
+    """
     if follow:
         _follow_agents(obj)
         return None
-    return Result({"agents": obj.call("list")["agents"]}, output.agents)
+    return Result({"agents": obj.call("agent_status")["agent_statuses"]}, output.agents)
 
 
 def _follow_agents(obj: Context) -> None:
@@ -111,14 +116,17 @@ def _follow_agents(obj: Context) -> None:
                 for row in frame.get("agent_statuses", ()):
                     output.stream(row, output.status_change, as_json=obj.as_json)
     except KeyboardInterrupt:
-        return
+        output.interrupted()
 
 
 @cli.command()
 @click.argument("name")
 @click.pass_obj
 def status(obj: Context, name: str) -> Result:
-    """Show one agent's container, pause mark and mailbox."""
+    """Show one agent's state, container and mailbox.
+
+    NAME may be 'manager'.
+    """
     return Result(obj.call("agent_status", name=name)["agent"], output.agent_detail)
 
 
@@ -266,11 +274,12 @@ def answer(obj: Context, question_id: int, text: str) -> Result:
 def send(obj: Context, to: str, body: str, reply_to: int | None) -> Result:
     """Send BODY to AGENT, 'manager' or '*' (everyone).
 
-    A BODY of '-' is read from stdin.
+    A BODY of '-' is read from stdin. One line per recipient says which message id it
+    got, and "queued" with its state when it is not running to take it now.
     """
     text = sys.stdin.read() if body == "-" else body
-    return Result({"ids": obj.call("send", to=to, body=text, in_reply_to=reply_to)["ids"]},
-                  output.sent)
+    done = obj.call("send", to=to, body=text, in_reply_to=reply_to)
+    return Result({"ids": done["ids"], "delivered": done["delivered"]}, output.sent)
 
 
 @cli.command()
@@ -292,43 +301,18 @@ def inbox(obj: Context, follow: bool, limit: int) -> Result | None:
 
 
 def _follow_inbox(obj: Context, limit: int) -> None:
-    """Print each message as it arrives, until Ctrl-C."""
+    """Print each message as it arrives, until Ctrl-C (exit 0)."""
     from hive_c0re.wire import MAX_RECV_WAIT
 
-    with obj.client() as client:
-        while True:
-            try:
+    try:  # from before the line that says so: a ^C right after it ends cleanly too
+        output.waiting("waiting for mail (^C to stop)")
+        with obj.client() as client:
+            while True:
                 found = client.call("inbox", max=limit, wait_seconds=MAX_RECV_WAIT)["messages"]
-            except KeyboardInterrupt:
-                return
-            for m in found:
-                output.stream(m, output.message, as_json=obj.as_json)
-
-
-@cli.command()
-@click.argument("name")
-@click.argument("path", default="/status")
-@click.option("--secret", "show_secret", is_flag=True,
-              help="print the UI's socket and secret instead (for the dashboard, or curl)")
-def ui(name: str, path: str, show_secret: bool) -> Result | None:
-    """GET PATH from agent NAME's own web UI; run as root.
-
-    It asks over the agent's ui.sock, with its secret. Every request to an
-    agent's UI needs the X-Hive-UI-Secret header; the secret is the daemon's,
-    in the agent's policy dir.
-    """
-    from hive_c0re.agent_ui import agent_ui, get
-    from hive_c0re.paths import Paths
-
-    door = agent_ui(Paths.from_env(), name)
-    if show_secret:
-        return Result({"socket": str(door.socket), "secret": door.secret}, output.ui_door)
-    status, body = get(door, path)
-    # The UI's own answer, as it came: it is JSON already.
-    output.note(body)
-    if status >= 400:
-        raise HiveError(f"{name}'s UI answered {status}")
-    return None
+                for m in found:
+                    output.stream(m, output.message, as_json=obj.as_json)
+    except KeyboardInterrupt:
+        output.interrupted()
 
 
 @cli.command()
@@ -344,52 +328,8 @@ def mail(obj: Context, name: str, limit: int) -> Result:
     return Result({"messages": found}, functools.partial(output.mail, name=name))
 
 
-@cli.command()
-def settings() -> Result:
-    """Every daemon setting: its variable, default and meaning."""
-    rows = [{"name": s.name, "env": s.env, "option": s.option, "default": s.default,
-             "help": s.help} for s in SETTINGS]
-    return Result({"settings": rows}, output.settings)
-
-
-@cli.command("wire-schema")
-def wire_schema() -> Result:
-    """Print the socket protocol as JSON Schema."""
-    from hive_c0re.wire import json_schema
-
-    # A JSON document either way: the schema is for programs.
-    return Result(json_schema(), output.emit_json)
-
-
-@cli.command("install-units")
-@click.option("--dir", "directory", type=click.Path(path_type=Path),
-              default=Path("/etc/systemd/system"), show_default=True,
-              help="where to write the unit files")
-@click.option("--exec", "executable", default=None,
-              help="hive-c0re command line to run [default: this hive-c0re]")
-def install_units(directory: Path, executable: str | None) -> Result:
-    """Write hive-c0re.socket and hive-c0re.service.
-
-    For a systemd manager: the system's by default (see --dir).
-    """
-    from hive_c0re.units import install
-
-    written = [str(p) for p in install(directory, executable)]
-    return Result({"written": written}, output.written)
-
-
-@cli.command()
-@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
-def completion(shell: str) -> None:
-    """Print the shell completion script.
-
-    Eval it in your shell's rc file.
-    """
-    from click.shell_completion import get_completion_class
-
-    cls = get_completion_class(shell)
-    assert cls is not None
-    output.note(cls(cli, {}, "hive-c0re", "_HIVE_C0RE_COMPLETE").source())
+for _command in LOCAL_COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ model's side, at every claude launch) does not pay for click.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -26,8 +27,27 @@ class HiveGroup(click.Group):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("epilog", EXIT_CODES)
-        kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
+        # max_content_width: help uses the terminal's full width (click stops at 80).
+        kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"],
+                                               "max_content_width": 200})
         super().__init__(*args, **kwargs)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """click's own errors (a bad option, a missing argument) get the one prefix,
+        ``error:``, as a HiveError does; click would print ``Error:``."""
+        standalone: bool = kwargs.pop("standalone_mode", True)
+        run: Any = super().main  # its overloads cannot be matched through *args
+        if not standalone:
+            return run(*args, standalone_mode=False, **kwargs)
+        try:
+            code = run(*args, standalone_mode=False, **kwargs)
+        except click.ClickException as exc:
+            _show(exc)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("error: aborted", err=True)
+            sys.exit(ExitCode.ERROR)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -39,3 +59,12 @@ class HiveGroup(click.Group):
             if exc.hint:
                 click.echo(f"hint: {exc.hint}", err=True)
             raise click.exceptions.Exit(exc.exit_code) from None
+
+
+def _show(exc: click.ClickException) -> None:
+    """What click's ``show`` prints, with ``error:`` for its ``Error:``."""
+    if isinstance(exc, click.UsageError) and exc.ctx is not None:
+        click.echo(exc.ctx.get_usage(), err=True)
+        hint = f"Try '{exc.ctx.command_path} {exc.ctx.help_option_names[0]}' for help."
+        click.echo(hint, err=True)
+    click.secho(f"error: {exc.format_message()}", fg="red", err=True)

@@ -16,7 +16,10 @@ from typing import Any
 
 import click
 
+from hive_c0re import vocabulary as words
+
 Data = Mapping[str, Any]
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 @dataclass(frozen=True)
@@ -53,42 +56,69 @@ def _console() -> Any:
     return Console()
 
 
+_STYLE = {"crashed": "red", "failed": "red", "unknown": "red", "paused": "yellow",
+          "needs-login": "yellow", "stopped": "dim", "destroyed": "dim", "stopping": "dim"}
+# The desired state each state word agrees with; any other is shown next to it.
+_AGREES = {"running": {"idle", "thinking", "paused", "needs-login", "starting"},
+           "stopped": {"stopped", "stopping"}, "destroyed": {"destroyed"}, "none": {"mailbox"}}
+
+
+def desired_if_differs(row: Mapping[str, Any]) -> str:
+    """The desired state when the agent is not in it (``running`` for a crashed one), else ''."""
+    desired = str(row.get("desired", ""))
+    return "" if row.get("state") in _AGREES.get(desired, set()) else desired
+
+
+def state_cell(row: Mapping[str, Any]) -> str:
+    state = str(row.get("state", "unknown"))
+    style = _STYLE.get(state)
+    return f"[{style}]{state}[/{style}]" if style else state
+
+
 def agents_table(agents: Iterable[Mapping[str, Any]]) -> None:
     from rich.table import Table
 
     table = Table(title="agents", title_justify="left")
-    for column in ("name", "listening", "unread", "in flight", "may send to"):
+    for column in ("name", "state", "uptime", "desired", "unread", "in flight", "may send to"):
         table.add_column(column)
     for agent in agents:
-        table.add_row(
-            agent["name"] + (" [yellow](paused)[/yellow]" if agent.get("paused") else ""),
-            "yes" if agent.get("listening") else "[red]no[/red]",
-            str(agent["unread"]),
-            str(agent["in_flight"]),
-            ", ".join(agent["allowed_recipients"]) or "anyone",
-        )
+        table.add_row(agent["name"], state_cell(agent), words.uptime(agent.get("started_at")),
+                      desired_if_differs(agent) or "", str(agent["unread"]),
+                      str(agent["in_flight"]), words.names(agent["allowed_recipients"]))
     _console().print(table)
+
+
+_DETAIL = ("name", "state", "desired", "started_at", "uptime", "running", "failed", "paused",
+           "stopping", "needs_login", "needs_update", "deployed_sha", "active_model", "turn",
+           "socket", "listening", "socket_error", "unread", "in_flight", "allowed_recipients")
 
 
 def agent_detail(agent: Mapping[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(show_header=False, box=None)
-    keys = ("name", "desired", "running", "failed", "paused", "stopping", "needs_login",
-            "needs_update", "deployed_sha", "active_model", "turn", "socket", "listening",
-            "socket_error", "unread", "in_flight", "allowed_recipients")
-    for key in keys:
-        value = agent.get(key)
-        if value is None or (key in ("socket_error", "stopping") and not value):
-            continue  # unknown or not the case: said by leaving it out
-        if isinstance(value, list):
-            value = ", ".join(value) or "anyone"
-        table.add_row(f"[bold]{key}[/bold]", str(value))
+    shown = {**agent, "uptime": words.uptime(agent.get("started_at")),
+             "started_at": _local(agent.get("started_at"))}
+    for key in _DETAIL:
+        found = shown.get(key)
+        if key in ("socket_error", "stopping") and not found:
+            continue  # not the case: said by leaving it out
+        table.add_row(f"[bold]{words.label(key)}[/bold]",
+                      state_cell(shown) if key == "state" else words.value(found))
     _console().print(table)
 
 
+def _local(stamp: str | None) -> str | None:
+    """An RFC 3339 time as the operator's local time (the one format for people)."""
+    if not stamp:
+        return None
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp).astimezone().strftime(TIME_FORMAT)
+
+
 def message(m: Mapping[str, Any]) -> None:
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(m["sent_at"]))
+    stamp = time.strftime(TIME_FORMAT, time.localtime(m["sent_at"]))
     reply = f" (reply to #{m['in_reply_to']})" if m.get("in_reply_to") else ""
     redelivered = " [redelivered]" if m.get("redelivered") else ""
     state = f" [{m['state']}]" if m.get("state") else ""
@@ -99,6 +129,16 @@ def message(m: Mapping[str, Any]) -> None:
 
 def note(text: str) -> None:
     click.echo(text)
+
+
+def waiting(text: str) -> None:
+    """A stream's opening line, on stderr: stdout stays the stream's (JSON for scripts)."""
+    click.echo(text, err=True)
+
+
+def interrupted() -> None:
+    """Ctrl-C ended a stream: end the terminal's ``^C`` line so the prompt starts clean."""
+    click.echo("", err=True)
 
 
 def approvals_table(found: Iterable[Mapping[str, Any]]) -> None:
@@ -114,8 +154,8 @@ def approvals_table(found: Iterable[Mapping[str, Any]]) -> None:
 
 
 def approval_outcome(a: Mapping[str, Any]) -> None:
-    tail = f": {a['note']}" if a.get("note") else ""
-    click.echo(f"#{a['id']} ({a['kind']} for {a['agent']}) is {a['status']}{tail}")
+    detail = f"{a['kind']} for {a['agent']}" + (f": {a['note']}" if a.get("note") else "")
+    note(words.result_line(f"#{a['id']}", str(a["status"]), detail))
 
 
 def time_left(seconds: float) -> str:
@@ -166,27 +206,31 @@ def agents(data: Data) -> None:
 
 
 def registered(agent: Data, *, name: str) -> None:
-    note(f"registered {name}: {agent['socket']}")
+    note(words.result_line(name, "registered", f"its socket is {agent['socket']}"))
 
 
 def unregistered(data: Data) -> None:
-    note(f"unregistered {data['unregistered']}")
+    note(words.result_line(data["unregistered"], "unregistered", "its mail is kept"))
 
 
 def paused(agent: Data, *, changed: bool) -> None:
-    if changed:
-        note(f"{agent['name']}: {'paused' if agent['paused'] else 'resumed'}")
-    else:
-        note(f"{agent['name']}: {'already paused' if agent['paused'] else 'was not paused'}")
+    verb = "paused" if agent["paused"] else "resumed"
+    already = "it already was" if agent["paused"] else "it was not paused"
+    note(words.result_line(agent["name"], verb, None if changed else already))
+
+
+_PAST = {"spawn": "spawned", "start": "started", "stop": "stopped", "restart": "restarted",
+         "rebuild": "rebuilt"}
 
 
 def lifecycle_done(agent: Data, *, name: str, verb: str) -> None:
-    note(f"{name}: {verb} done (desired: {agent['desired']})")
+    stays = "it stays stopped" if verb == "rebuild" and agent.get("desired") == "stopped" else None
+    note(words.result_line(name, _PAST[verb], stays))
 
 
 def destroyed(data: Data) -> None:
-    kept = " and purged its state" if data["purged"] else "; its state is kept"
-    note(f"destroyed {data['destroyed']}{kept}")
+    kept = "its state is purged" if data["purged"] else "its state is kept"
+    note(words.result_line(data["destroyed"], "destroyed", kept))
 
 
 def approvals(data: Data, *, show_all: bool) -> None:
@@ -204,11 +248,19 @@ def questions(data: Data, *, show_all: bool) -> None:
 
 
 def answered(question: Data) -> None:
-    note(f"#{question['id']} answered: {question['answer']} ({question['asker']} is told)")
+    note(words.result_line(f"#{question['id']}", "answered",
+                           f"{question['asker']} is told: {question['answer']}"))
 
 
 def sent(data: Data) -> None:
-    note("sent: " + ", ".join(f"#{i}" for i in data["ids"]))
+    """One line per recipient: which id it got, and whether it is only queued."""
+    for d in data["delivered"]:
+        state = d.get("state")
+        if state is None or state in words.TAKES_MAIL:
+            note(words.result_line(d["to"], f"sent #{d['id']}"))
+        else:
+            note(words.result_line(d["to"], f"queued #{d['id']}",
+                                   words.state_phrase(d["to"], state)))
 
 
 def inbox(data: Data) -> None:
@@ -231,21 +283,19 @@ def ui_door(data: Data) -> None:
 
 def settings(data: Data) -> None:
     for row in data["settings"]:
-        click.echo(f"{row['option']}  ({row['env']}, default {row['default']})\n    {row['help']}")
+        click.echo(f"{row['option']}  ({row['env']}, default {words.value(row['default'])})"
+                   f"\n    {row['help']}")
 
 
 def written(data: Data) -> None:
-    note("wrote " + ", ".join(data["written"]) + "; now: systemctl daemon-reload")
+    note(words.result_line(", ".join(data["written"]), "written",
+                           "now: systemctl daemon-reload"))
 
 
 def status_change(row: Data) -> None:
     """One line per change of an agent's status (``agents --follow``)."""
-    if row.get("registered") is False:
-        state = "gone"
-    else:
-        state = "failed" if row.get("failed") else (
-            "running" if row.get("running") else "stopped")
-        marks = [label for key, label in (("paused", "paused"), ("needs_login", "needs login"),
-                                          ("needs_update", "needs update")) if row.get(key)]
-        state = ", ".join([state, *marks])
-    click.echo(f"{time.strftime('%H:%M:%S')} {row.get('name')}: {state}")
+    state = "gone" if row.get("registered") is False else str(row.get("state", "unknown"))
+    marks = [label for key, label in (("paused", "paused"), ("needs_update", "needs update"))
+             if row.get(key) and state not in ("gone", key)]
+    click.echo(f"{time.strftime('%H:%M:%S')} " + words.result_line(
+        str(row.get("name")), state, ", ".join(marks) or None))

@@ -126,7 +126,9 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
     Verb("unregister", HOST, "remove an agent's socket and record; its mail is kept", (_NAME,),
          answer={}),
     Verb("send", ALL, "store a message for a peer, 'operator', 'manager' or '*'",
-         (_TO, _BODY, _REPLY), answer={"ids": "ids of the stored messages, one per recipient"},
+         (_TO, _BODY, _REPLY), answer={"ids": "ids of the stored messages, one per recipient",
+                 "delivered": "host.sock only: list of {id, to, state, listening}, the "
+                              "recipient's state word and whether its socket is up"},
          tool="Send a message. Pass in_reply_to with the id of the message you answer."),
     Verb("inbox", HOST, "the operator's unread mail, marked read", (_MAX, _WAIT),
          answer={"messages": "list of {id, from, to, body, in_reply_to, sent_at, redelivered}"}),

@@ -57,6 +57,8 @@ class UnitState:
     exit_status: int | None  # ExecMainStatus
     exit_code: str | None  # ExecMainCode as a word: exited, killed, dumped
     invocation: str  # InvocationID: one per start
+    # ActiveEnterTimestamp as seconds since the epoch (None if never active or unknown).
+    active_since: float | None = None
 
 
 def is_down(state: UnitState) -> bool:
@@ -192,12 +194,14 @@ def crash_report(agent: str, state: UnitState, journal_lines: Iterable[str]) -> 
 
 
 _EXIT_CODES = {"1": "exited", "2": "killed", "3": "dumped"}
-_PROPS = ("ActiveState", "SubState", "Result", "ExecMainStatus", "ExecMainCode", "InvocationID")
+_PROPS = ("ActiveState", "SubState", "Result", "ExecMainStatus", "ExecMainCode", "InvocationID",
+          "ActiveEnterTimestamp")
 
 
 def read_state(systemctl: Runner, unit: str) -> UnitState:
     """The unit's state in one ``systemctl show`` (blocking: call it from a thread)."""
-    args = ["show", unit, *(f"--property={p}" for p in _PROPS)]
+    # --timestamp=unix: "@1767225600", not a local date with a zone name to guess at.
+    args = ["show", unit, "--timestamp=unix", *(f"--property={p}" for p in _PROPS)]
     found = dict(line.partition("=")[::2]
                  for line in systemctl.run(*args).stdout.splitlines())
     status = found.get("ExecMainStatus", "")
@@ -205,7 +209,16 @@ def read_state(systemctl: Runner, unit: str) -> UnitState:
                      sub=found.get("SubState", ""), result=found.get("Result", ""),
                      exit_status=int(status) if status.isdigit() else None,
                      exit_code=_EXIT_CODES.get(found.get("ExecMainCode", "")),
-                     invocation=found.get("InvocationID", ""))
+                     invocation=found.get("InvocationID", ""),
+                     active_since=_unix(found.get("ActiveEnterTimestamp", "")))
+
+
+def _unix(stamp: str) -> float | None:
+    """``@1767225600`` as a number; None for an empty (never entered) or odd value."""
+    try:
+        return float(stamp[1:]) if stamp.startswith("@") and float(stamp[1:]) > 0 else None
+    except ValueError:
+        return None
 
 
 def reported_crashes() -> set[str]:

@@ -107,8 +107,23 @@ async def unregister(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[s
 @handles("send")
 async def send(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
     to = validate_recipient(args["to"])
+    # The store stores one message per recipient in this order (no await in between).
+    recipients = hive.store.resolve_recipients(caller.name, to)
     ids = hive.mail.send(caller.name, to, args["body"], args.get("in_reply_to"))
-    return wire.ok(ids=ids)
+    if caller.kind is not wire.Kind.HOST:
+        return wire.ok(ids=ids)  # an agent's tool result stays as the original's
+    # The operator is told who got which id, and whether each is taken at once or queued.
+    delivered = [{"id": i, "to": r} for i, r in zip(ids, recipients, strict=True)]
+    await _recipient_states(hive, delivered)
+    return wire.ok(ids=ids, delivered=delivered)
+
+
+async def _recipient_states(hive: Hive, delivered: list[dict[str, Any]]) -> None:
+    from hive_c0re.daemon.status import status_row
+
+    rows = await asyncio.gather(*(status_row(hive, d["to"]) for d in delivered))
+    for d, row in zip(delivered, rows, strict=True):
+        d.update(state=row["state"], listening=row["listening"])
 
 
 @handles("inbox")

@@ -67,7 +67,8 @@ async def status_row(hive: Hive, name: str) -> dict[str, Any]:
         "status_text": None, "status_set_at": None,
         "url": _url(hive, name),
     }
-    return {**row, **_ours(hive, record, state, logged_in)}
+    full = {**row, **_ours(hive, record, state, logged_in)}
+    return {**full, "state": agent_state(full)}
 
 
 def _ours(hive: Hive, record: AgentRecord, state: UnitState | None,
@@ -93,8 +94,41 @@ def _ours(hive: Hive, record: AgentRecord, state: UnitState | None,
         # Why it is not listening, while its socket cannot be bound (retried).
         "socket_error": hive.sockets.socket_error(name),
         "unit_state": state.active if state is not None else None,
+        "unit_result": state.result if state is not None else None,
         "full_deployed_sha": record.deployed_sha,
+        # When the container last came up (its unit's ActiveEnterTimestamp), while it runs.
+        "started_at": rfc3339(state.active_since) if state is not None and state.active in (
+            "active", "reloading") else None,
     }
+
+
+# systemd's Result values that mean something killed the container from outside.
+CRASH_RESULTS = ("signal", "core-dump", "watchdog", "oom-kill")
+
+
+def agent_state(row: dict[str, Any]) -> str:
+    """The one word for what ``row``'s agent is doing now (a key of vocabulary.STATES).
+
+    Rate limits are not among them: the harness knows of one, the daemon does not.
+    """
+    desired, unit = row.get("desired"), row.get("unit_state")
+    if desired == str(Desired.DESTROYED):
+        return "destroyed"
+    if unit is None:
+        return "mailbox" if desired == str(Desired.NONE) else "unknown"
+    if row.get("failed"):
+        return "crashed" if row.get("unit_result") in CRASH_RESULTS else "failed"
+    if unit == "activating":
+        return "starting"
+    if unit == "deactivating" or row.get("stopping"):
+        return "stopping"
+    if not row.get("running"):
+        return "stopped"
+    if row.get("needs_login"):
+        return "needs-login"
+    if row.get("paused"):
+        return "paused"
+    return "thinking" if row.get("turn") == "in_turn" else "idle"
 
 
 async def _none() -> None:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,7 +58,8 @@ def test_register_send_and_read_a_reply(daemon: DaemonProcess) -> None:
     result = hive(daemon, "register", "bob", "--allow", "alice")
     assert result.exit_code == 0, result.output
     listed = json.loads(hive(daemon, "--json", "agents").output)["agents"]
-    assert {a["name"]: a["allowed_recipients"] for a in listed} == {"alice": [], "bob": ["alice"]}
+    assert {a["name"]: a["allowed_recipients"] for a in listed} == {
+        "manager": [], "alice": [], "bob": ["alice"]}
     sent = hive(daemon, "--json", "send", "alice", "-", input="from stdin\n")
     assert sent.exit_code == 0, sent.output
     (message_id,) = json.loads(sent.output)["ids"]
@@ -216,7 +221,7 @@ def answer_with_options(daemon: DaemonProcess, question: int) -> None:
     assert "not one of its options" in wrong.output and "hint: options: yes, no" in wrong.output
     done = hive(daemon, "answer", str(question), "Yes")
     assert done.exit_code == 0, done.output
-    assert f"#{question} answered: yes (quinn is told)" in done.output
+    assert f"#{question}: answered; quinn is told: yes" in done.output
     again = hive(daemon, "answer", str(question), "no")
     assert again.exit_code == 4 and "already answered by operator: yes" in again.output
 
@@ -299,3 +304,107 @@ def test_the_operator_sees_a_mailbox_only_manager(daemon: DaemonProcess) -> None
         "allowed_recipients": [], "listening": True, "socket_error": None}
     assert isinstance(seen["unread"], int) and seen["in_flight"] == 0
     assert seen["socket"].endswith("/hive.sock") and "manager" in seen["socket"]
+
+
+# -- one vocabulary (hive-c0re(1) VOCABULARY) --------------------------------------------
+
+RAW_WORDS = re.compile(r"\b(True|False|None)\b|\[\]|in_flight|Error:")
+
+
+def test_agents_shows_one_state_column_the_manager_first(daemon: DaemonProcess) -> None:
+    hive(daemon, "register", "vera", "--allow", "alice")
+    table = hive(daemon, "agents")
+    assert table.exit_code == 0, table.output
+    print(table.output)
+    header = next(line for line in table.output.splitlines() if "name" in line)
+    assert re.search(r"name .*state .*uptime .*desired .*unread .*in flight .*may send to",
+                     header), table.output
+    rows = [line for line in table.output.splitlines() if re.match(r"[│|] \w", line)]
+    assert rows[0].split()[1] == "manager", table.output
+    vera = next(line for line in rows if " vera " in line)
+    # A registered name without a container is a mailbox, reachable as it is.
+    assert re.search(r"vera\s+[│|]\s+mailbox\s+[│|]\s+-\s+[│|]\s+[│|]", vera), vera
+    assert "anyone" in table.output and not RAW_WORDS.search(table.output), table.output
+    rows_json = json.loads(hive(daemon, "--json", "agents").output)["agents"]
+    assert rows_json[0]["name"] == "manager" and rows_json[0]["state"] == "mailbox"
+    assert {r["name"]: r["started_at"] for r in rows_json}["vera"] is None
+
+
+def test_status_says_yes_no_and_words_with_spaces(daemon: DaemonProcess) -> None:
+    hive(daemon, "register", "walt")
+    shown = hive(daemon, "status", "walt")
+    assert shown.exit_code == 0, shown.output
+    for line in (r"state\s+mailbox", r"listening\s+yes", r"paused\s+no", r"in flight\s+0",
+                 r"allowed recipients\s+anyone", r"uptime\s+-"):
+        assert re.search(line, shown.output), (line, shown.output)
+    assert not RAW_WORDS.search(shown.output), shown.output
+    manager = hive(daemon, "status", "manager")
+    assert manager.exit_code == 0 and re.search(r"state\s+mailbox", manager.output)
+
+
+def test_send_to_everyone_says_who_got_which_id() -> None:
+    with running_daemon(clean_exit=True) as daemon:
+        says_who_got_which_id(daemon)
+
+
+def says_who_got_which_id(daemon: DaemonProcess) -> None:
+    hive(daemon, "register", "xena")
+    hive(daemon, "register", "yoko")
+    listed = json.loads(hive(daemon, "--json", "agents").output)["agents"]
+    sent = hive(daemon, "--json", "send", "*", "hello all")
+    assert sent.exit_code == 0, sent.output
+    delivered = json.loads(sent.output)["delivered"]
+    assert {d["to"] for d in delivered} == {r["name"] for r in listed}
+    assert [d["id"] for d in delivered] == json.loads(sent.output)["ids"]
+    assert all(d["state"] == "mailbox" and d["listening"] is True for d in delivered)
+    people = hive(daemon, "send", "xena", "just you")
+    assert re.fullmatch(r"xena: sent #\d+\n", people.output), people.output
+    everyone = hive(daemon, "send", "*", "and again")
+    lines = everyone.output.splitlines()
+    assert sorted(line.split(":")[0] for line in lines) == sorted(r["name"] for r in listed)
+    assert all(re.fullmatch(r"[a-z-]+: sent #\d+", line) for line in lines), lines
+
+
+def test_every_action_prints_one_result_line(daemon: DaemonProcess) -> None:
+    said = [hive(daemon, *args).output for args in (
+        ["register", "yuri"], ["pause", "yuri"], ["pause", "yuri"], ["resume", "yuri"],
+        ["resume", "yuri"], ["unregister", "yuri"])]
+    assert said[0].startswith("yuri: registered; its socket is /")
+    assert said[1:] == ["yuri: paused\n", "yuri: paused; it already was\n", "yuri: resumed\n",
+                        "yuri: resumed; it was not paused\n",
+                        "yuri: unregistered; its mail is kept\n"]
+
+
+@pytest.mark.parametrize("args", [["stop"], ["frobnicate"], ["--bogus", "agents"],
+                                  ["approve", "not-a-number"]])
+def test_usage_errors_have_the_one_error_prefix(args: list[str]) -> None:
+    result = CliRunner().invoke(cli, args, prog_name="hive-c0re")
+    assert result.exit_code == 2, result.output
+    assert "\nerror: " in result.output and "Error:" not in result.output, result.output
+    assert "Try 'hive-c0re" in result.output and "Traceback" not in result.output
+
+
+def test_help_at_200_columns_shows_every_description_whole() -> None:
+    done = subprocess.run([sys.executable, "-m", "hive_c0re", "--help"], capture_output=True,
+                          text=True, env={**os.environ, "COLUMNS": "200"}, check=True)
+    listing = done.stdout.partition("\nCommands:\n")[2]
+    assert not [line for line in listing.splitlines() if line.endswith("...")], done.stdout
+    assert ("--socket PATH  operator socket to talk to [default: $RUNTIME_DIRECTORY/host.sock]"
+            in done.stdout), done.stdout
+
+
+def test_inbox_follow_says_it_waits_and_ends_cleanly_on_ctrl_c(daemon: DaemonProcess) -> None:
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "hive_c0re", "--socket", str(daemon.host_socket), "inbox",
+         "--follow"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert follow.stderr is not None
+        assert follow.stderr.readline() == "waiting for mail (^C to stop)\n"
+        follow.send_signal(signal.SIGINT)
+        out, err = follow.communicate(timeout=30)
+    finally:
+        follow.kill()
+        follow.wait()
+    assert follow.returncode == 0, err
+    assert "Traceback" not in err and "Aborted" not in err and err == "\n", err
+    assert out == ""

@@ -174,12 +174,12 @@ def test_the_cli_pauses_resumes_and_shows_the_mark(daemon: DaemonProcess) -> Non
     with Client(daemon.host_socket) as op:
         op.call("register", name="cleo")
     assert hive("pause", "cleo") == (0, "cleo: paused\n")
-    assert hive("pause", "cleo") == (0, "cleo: already paused\n")
+    assert hive("pause", "cleo") == (0, "cleo: paused; it already was\n")
     code, shown = hive("status", "cleo")
-    assert code == 0 and re.search(r"paused\s+True", shown), shown
+    assert code == 0 and re.search(r"paused\s+yes", shown), shown
     code, text = hive("--json", "resume", "cleo")
     assert code == 0 and json.loads(text)["paused"] is False
-    assert hive("resume", "cleo") == (0, "cleo: was not paused\n")
+    assert hive("resume", "cleo") == (0, "cleo: resumed; it was not paused\n")
     code, text = hive("--json", "pause", "manager")
     assert code == 0 and json.loads(text)["name"] == "manager"
     assert hive("resume", "manager") == (0, "manager: resumed\n")
