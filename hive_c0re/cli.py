@@ -18,6 +18,7 @@ import click
 from hive_c0re import __version__, output
 from hive_c0re.command import HiveGroup
 from hive_c0re.errors import ExitCode, HiveError
+from hive_c0re.logs_cli import logs
 from hive_c0re.output import Result
 from hive_c0re.settings import SETTINGS
 
@@ -390,6 +391,9 @@ def completion(shell: str) -> None:
     cls = get_completion_class(shell)
     assert cls is not None
     output.note(cls(cli, {}, "hive-c0re", "_HIVE_C0RE_COMPLETE").source())
+
+
+cli.add_command(logs)  # its body is in logs_cli.py
 
 
 def main() -> None:
