@@ -217,10 +217,9 @@ class Harness:
 
     async def _mail_turn(self, messages: list[dict[str, Any]]) -> None:
         self.recent_mail.extend(messages)
-        # Which mail this turn answers: id, sender and first words of each (one line).
-        log.info("%s: mail in: %s", self.name, "; ".join(
-            f"#{m['id']} from {m['from']}: {' '.join(str(m['body']).split())[:60]}"
-            for m in messages), extra={"HIVE_AGENT": self.name})
+        for m in messages:  # which mail the next turn answers: id, sender, first words
+            log.info("%s: mail in #%d from %s: %s", self.name, m["id"], m["from"],
+                     " ".join(str(m["body"]).split())[:60], extra={"HIVE_AGENT": self.name})
         text = prompt.mail_prompt(messages)
         while True:
             result = await self._turn(text, "mail")

@@ -99,3 +99,6 @@ def setup(identifier: str, *, debug: bool = False, level: int | None = None) -> 
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
+    if not debug:
+        # The MCP server's library says "Processing request of type ..." for every call.
+        logging.getLogger("mcp").setLevel(max(root.level, logging.WARNING))
