@@ -128,7 +128,8 @@ def from_event(event: Mapping[str, Any]) -> StoryLine:
 class JournalStory:
     """The journal entries of one agent: the daemon's about it, and its container unit's."""
 
-    def __init__(self, name: str, unit: str | None, since: float | None) -> None:
+    def __init__(self, name: str, unit: str | None, since: float | None,
+                 uid_base: int | None = None) -> None:
         from systemd import journal
 
         self.name = name
@@ -139,6 +140,12 @@ class JournalStory:
             self.reader.add_match(**{field: unit})
         self.reader.add_disjunction()
         self.reader.add_match(SYSLOG_IDENTIFIER=AGENT_IDENTIFIER + name)
+        if uid_base is not None:
+            # The egress knows an agent by its uid range; its refusals and failures
+            # (not each forwarded call) belong in the story. Same field: any of them.
+            self.reader.add_disjunction()
+            self.reader.add_match(HIVE_UID_BASE=str(uid_base))
+            self.reader.add_match(*(f"PRIORITY={p}" for p in range(5)))
         if since is None:
             self.reader.seek_head()
         else:
@@ -170,7 +177,7 @@ class Story:
         self.since = since
         self.last_event = 0
         first = self._events(since=since)
-        self.journal = JournalStory(name, first["unit"], since)
+        self.journal = JournalStory(name, first.get("unit"), since, first.get("uid_base"))
         self._pending = [from_event(e) for e in self._take(first)]
 
     def _events(self, **args: Any) -> dict[str, Any]:

@@ -261,7 +261,8 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
           Field("limit", "integer", "at most this many, the newest (1-5000, default 1000)",
                 minimum=1, maximum=5000)),
          answer={"events": "list of {id, at, kind, agent, data}",
-                 "unit": "the agent's container unit, whose journal tells the rest"}),
+                 "unit": "the agent's container unit, whose journal tells the rest",
+                 "uid_base": "the agent's uid range, which names it in the egress's lines"}),
 )}
 
 

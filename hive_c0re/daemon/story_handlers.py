@@ -23,13 +23,14 @@ def _matches(event: dict[str, Any], args: dict[str, Any]) -> bool:
 
 @handles("events")
 async def events(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
-    unit = None
+    unit = uid_base = None
     if "name" in args:
         name = args["name"]
         if name != MANAGER:
             # An agent destroyed with its state kept is still in the store: its story stays.
-            name = hive.store.agent(validate_agent_name(name)).name  # raises NotFound
+            uid_base = hive.store.agent(validate_agent_name(name)).uid_base  # raises NotFound
         unit = hive.containers.lifecycle.backend.unit(name)
     # The log is bounded (max_events), so one pass over it stays small.
     found = [e for e in hive.store.events() if _matches(e, args)]
-    return wire.ok(events=found[-args.get("limit", DEFAULT_LIMIT):], unit=unit)
+    return wire.ok(events=found[-args.get("limit", DEFAULT_LIMIT):], unit=unit,
+                   uid_base=uid_base)

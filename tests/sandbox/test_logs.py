@@ -22,7 +22,7 @@ import pytest
 
 from hive_dev.fakes.script import ToolCall
 from hive_dev.polling import wait_until
-from hive_dev.sandbox import Sandbox, SandboxHive
+from hive_dev.sandbox import Sandbox, SandboxHive, in_container
 from tests.sandbox.harness_support import alice_answering, await_tool_result, harness_hive
 
 pytestmark = pytest.mark.sandbox
@@ -148,3 +148,30 @@ def test_logs_follow_shows_new_mail_and_ends_on_sigint(sandbox: Sandbox, tmp_pat
         if follower.poll() is None:
             os.killpg(follower.pid, signal.SIGKILL)
             follower.wait()
+
+
+REFUSED = """
+import socket
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(20)
+s.connect("/run/hive-egress/proxy.sock")
+s.sendall(b"CONNECT 10.0.0.1:443 HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+print(s.recv(4096).decode(errors="replace"))
+"""
+
+
+def test_logs_show_egress_refusals_and_a_crash(container_hive: SandboxHive) -> None:
+    hive = container_hive
+    hive.call("spawn", name="alice")
+    refused = in_container(hive, "alice", REFUSED)
+    assert refused.stdout.startswith("HTTP/1.1 403 "), refused
+    hive.sandbox.systemctl("kill", "--kill-whom=main", "-s", "KILL", "hive-agent@alice.service")
+    wait_until(lambda: any("container crashed" in line for line in logs(hive)),
+               "alice's crash in her story", 30, every=0.2)
+    lines = logs(hive)
+    _one_timestamp_each(lines)
+    base = hive.call("agent_status", name="alice")["agent"]["uid_base"]
+    refusal = _position(lines, rf"  hive   warning: refused a tunnel for uid base {base}: "
+                               ".*not a public address")
+    crash = _position(lines, r"  event  container crashed: signal")
+    assert _position(lines, r"  event  spawned") < refusal < crash, "\n".join(lines)
