@@ -97,7 +97,8 @@ def _priority(entry: Mapping[str, Any]) -> int:
         return 6
 
 
-def _event_words(kind: str, data: Mapping[str, Any]) -> str:
+def event_words(kind: str, data: Mapping[str, Any]) -> str:
+    """A hive event in the operator's words: ``destroyed, state kept``."""
     words: dict[str, Callable[[], str]] = {
         "spawned": lambda: f"spawned (uid base {data.get('uid_base')})",
         "rebuilt": lambda: "rebuilt and started" if data.get("started") else "rebuilt",
@@ -122,7 +123,7 @@ def _event_words(kind: str, data: Mapping[str, Any]) -> str:
 
 def from_event(event: Mapping[str, Any]) -> StoryLine:
     data = event.get("data") or {}
-    return StoryLine(float(event["at"]), "event", _event_words(str(event["kind"]), data))
+    return StoryLine(float(event["at"]), "event", event_words(str(event["kind"]), data))
 
 
 class JournalStory:
@@ -152,10 +153,12 @@ class JournalStory:
             self.reader.seek_realtime(since)
 
     def lines(self) -> list[StoryLine]:
-        """Every entry not read yet."""
+        """Every entry not read yet, but the daemon's lines of events: those come from the
+        event log, with their data."""
         found = []
         while entry := self.reader.get_next():
-            found.append(from_entry(entry, self.name))
+            if "HIVE_EVENT" not in entry:
+                found.append(from_entry(entry, self.name))
         return found
 
     def wait(self, seconds: float) -> None:

@@ -20,7 +20,7 @@ from hive_c0re.broker.store import Store
 from hive_c0re.errors import HiveError
 from hive_c0re.names import MANAGER, OPERATOR, SYSTEM
 from hive_c0re.settings import Settings
-from hive_c0re.story import first_words
+from hive_c0re.story import event_words, first_words
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,9 @@ class Mailroom:
         (and to the agent concerned when ``tell_agent``). A refused delivery (a full inbox)
         is logged loudly; the event log keeps the event either way."""
         self.store.record_event(kind, agent, **data)
+        if agent is not None:  # in the journal too: journalctl HIVE_AGENT=alice tells it all
+            log.info("%s: %s", agent, event_words(kind, data),
+                     extra={"HIVE_AGENT": agent, "HIVE_EVENT": kind})
         self.on_event(kind, agent)
         self.tell(kind, agent, [MANAGER, agent] if tell_agent and agent else [MANAGER], **data)
 

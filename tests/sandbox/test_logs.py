@@ -175,3 +175,9 @@ def test_logs_show_egress_refusals_and_a_crash(container_hive: SandboxHive) -> N
                                ".*not a public address")
     crash = _position(lines, r"  event  container crashed: signal")
     assert _position(lines, r"  event  spawned") < refusal < crash, "\n".join(lines)
+    # journalctl HIVE_AGENT=alice alone tells the daemon's side: spawn, wake-up mail, crash.
+    said = [json.loads(line)["MESSAGE"] for line in
+            hive.sandbox.journal("HIVE_AGENT=alice").splitlines()]
+    assert f"alice: spawned (uid base {base})" in said, said
+    assert any(m.startswith("mail #1 system → alice: ") for m in said), said
+    assert any(m.startswith("alice: container crashed: signal") for m in said), said
