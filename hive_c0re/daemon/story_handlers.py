@@ -8,6 +8,7 @@ from hive_c0re import wire
 from hive_c0re.daemon.handlers import handles
 from hive_c0re.daemon.hive import Hive
 from hive_c0re.daemon.sockets import Caller
+from hive_c0re.lifecycle.uids import MANAGER_BASE
 from hive_c0re.names import MANAGER, validate_agent_name
 
 DEFAULT_LIMIT = 1000
@@ -26,7 +27,9 @@ async def events(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, 
     unit = uid_base = None
     if "name" in args:
         name = args["name"]
-        if name != MANAGER:
+        if name == MANAGER:
+            uid_base = MANAGER_BASE
+        else:
             # An agent destroyed with its state kept is still in the store: its story stays.
             uid_base = hive.store.agent(validate_agent_name(name)).uid_base  # raises NotFound
         unit = hive.containers.lifecycle.backend.unit(name)
