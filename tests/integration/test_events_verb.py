@@ -62,3 +62,11 @@ def test_the_logs_command_tells_the_events_and_refuses_a_stranger(daemon: Daemon
     assert stranger.exit_code != 0 and "carol" in stranger.output, stranger.output
     bad = runner.invoke(cli, [*base, "logs", "alice", "--since", "soonish"])
     assert bad.exit_code != 0 and "not a time" in bad.output, bad.output
+
+
+def test_a_purged_agents_events_stay_readable(daemon: DaemonProcess) -> None:
+    with Client(daemon.host_socket) as op:
+        op.call("register", name="dora")
+        op.call("set_paused", name="dora", paused=True)
+        op.call("unregister", name="dora")
+        assert [e["kind"] for e in op.call("events", name="dora")["events"]][-1:] == ["paused"]
