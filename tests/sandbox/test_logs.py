@@ -54,6 +54,8 @@ def _one_timestamp_each(lines: list[str]) -> None:
         assert re.match(STAMP + "  ", line), line
         rest = re.sub(STAMP, "", line, count=1)
         assert not ANY_TIME.search(rest), f"a second timestamp in {line!r}"
+        # The harness's <N> prefix is the journal's to read (as the priority), not to show.
+        assert not re.match(r"  \w+ +<\d>", rest), line
 
 
 def _alice_answers_once(hive: SandboxHive, tmp_path: Path) -> tuple[int, float]:
