@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -44,16 +43,15 @@ def show_logs(client: Callable[[], Client], name: str, *, follow: bool, since: s
     with client() as hive:
         found = story.Story(name, hive.call, start)
         try:
+            for line in found.so_far():
+                _emit(line, as_json=as_json)
             if not follow:
-                for line in found.so_far():
-                    _emit(line, as_json=as_json)
                 return
-            with contextlib.suppress(KeyboardInterrupt):
-                for line in found.so_far():
+            click.echo(f"waiting for more of {name}'s log (Ctrl-C ends)", err=True)
+            while True:
+                for line in found.next_lines():
                     _emit(line, as_json=as_json)
-                click.echo(f"waiting for more of {name}'s log (Ctrl-C ends)", err=True)
-                while True:
-                    for line in found.next_lines():
-                        _emit(line, as_json=as_json)
+        except KeyboardInterrupt:
+            click.echo("", err=True)  # the shell's prompt on a line of its own, after the ^C
         finally:
             found.close()
