@@ -223,6 +223,9 @@ class Harness:
 
     async def _mail_turn(self, messages: list[dict[str, Any]]) -> None:
         self.recent_mail.extend(messages)
+        for m in messages:  # which mail the next turn answers: id, sender, first words
+            log.info("%s: mail in #%d from %s: %s", self.name, m["id"], m["from"],
+                     " ".join(str(m["body"]).split())[:60], extra={"HIVE_AGENT": self.name})
         text = prompt.mail_prompt(messages)
         while True:
             result = await self._turn(text, "mail")
@@ -231,7 +234,9 @@ class Harness:
 
     async def _settle(self, result: TurnResult) -> bool:
         """Act on a turn's outcome; True when its mail is done with (acked or requeued)."""
-        log.info("%s: turn %d %s%s", self.name, result.turn, result.outcome.value,
+        log.info("%s: turn %d %s in %.1f s, %d tokens in, %s out%s", self.name, result.turn,
+                 result.outcome.value, (result.duration_ms or 0) / 1000, result.context_tokens,
+                 "?" if result.output_tokens is None else result.output_tokens,
                  f" ({result.error})" if result.error else "",
                  extra={"HIVE_AGENT": self.name, "HIVE_TURN": result.turn})
         if result.outcome is Outcome.OK:

@@ -221,6 +221,8 @@ class ClaudeSession:
     async def turn(self, prompt: str, trigger: str) -> TurnResult:
         """Run one turn to its result; never raises for what the CLI reports."""
         turn = self.events.start_turn(self.model(), trigger)
+        log.info("%s: turn %d start (%s, model %s)", self.config.name, turn, trigger,
+                 self.model(), extra={"HIVE_AGENT": self.config.name, "HIVE_TURN": turn})
         self._turn, self._denials = turn, []
         self.events.record(turn, "prompt", text=prompt)
         self.config.tool_failures.take()  # a new turn: nothing of an earlier one counts here
@@ -318,6 +320,9 @@ class ClaudeSession:
                     texts.append(block.text)
                     self.events.record(turn, "assistant_text", text=block.text)
                 elif isinstance(block, ToolUseBlock):
+                    log.info("%s: turn %d tool %s %s", self.config.name, turn, block.name,
+                             json.dumps(block.input, ensure_ascii=False)[:120],
+                             extra={"HIVE_AGENT": self.config.name, "HIVE_TURN": turn})
                     self.events.record(turn, "tool_call", id=block.id, tool=block.name,
                                        input=block.input)
         elif isinstance(message, UserMessage) and isinstance(message.content, list):

@@ -15,6 +15,7 @@ not acked as if the reply had gone out.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -26,6 +27,8 @@ from hive_c0re.wire_fields import from_tool, tool_schema
 
 Result = dict[str, Any]
 SERVER = "hive"
+
+log = logging.getLogger(__name__)
 
 
 def _text(payload: Any, *, error: bool = False) -> Result:
@@ -83,6 +86,9 @@ async def call_tool(hive: HiveConnection, verb: Verb, args: dict[str, Any],
         return _text({"error": exc.message, "hint": exc.hint}, error=True)
     answer.pop("version", None)
     answer.pop("ok", None)
+    if verb.name == "send":
+        log.info("mail sent to %s: %s", arguments.get("to"),
+                 ", ".join(f"#{i}" for i in answer.get("ids", ())))
     return _text(answer)
 
 

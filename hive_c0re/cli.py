@@ -19,6 +19,7 @@ from hive_c0re import __version__, output
 from hive_c0re.cli_local import LOCAL_COMMANDS
 from hive_c0re.command import HiveGroup
 from hive_c0re.errors import ExitCode
+from hive_c0re.logs_cli import logs as logs_command
 from hive_c0re.output import Result
 from hive_c0re.settings import SETTINGS
 
@@ -330,6 +331,9 @@ def mail(obj: Context, name: str, limit: int) -> Result:
 
 for _command in LOCAL_COMMANDS:
     cli.add_command(_command)
+
+
+cli.add_command(logs_command)  # its body is in logs_cli.py
 
 
 def main() -> None:

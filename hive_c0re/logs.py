@@ -1,8 +1,12 @@
 """Log set-up for every hyperhive program; only ``main()`` functions call it.
 
 Under systemd the journal gets each line with structured, UPPERCASE fields
-(``HIVE_AGENT=alice``); pass them as ``extra={"HIVE_AGENT": name}``. On a
-terminal rich renders the lines; anywhere else they go plainly to stderr.
+(``HIVE_AGENT=alice``); pass them as ``extra={"HIVE_AGENT": name}``, or a list
+for a line about several agents (a message from alice to bob is in both their
+logs). On a terminal rich renders the lines. In a container whose output the
+unit hands to the journal (``container=`` set, stderr not a terminal) a line is
+``<priority>message``: journald stamps the time and reads the priority, so a
+line has one timestamp. Anywhere else they go plainly to stderr.
 """
 
 from __future__ import annotations
@@ -23,27 +27,45 @@ class JournalHandler(logging.Handler):
         super().__init__()
         from systemd import journal
 
-        self._send = journal.send
+        self._sendv = journal.sendv
         self.identifier = identifier
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            fields = {k: str(v) for k, v in record.__dict__.items()
-                      if k.startswith(FIELD_PREFIX) and k.isupper()}
-            if record.exc_info:
-                fields["EXCEPTION_TEXT"] = logging.Formatter().formatException(record.exc_info)
-            self._send(
-                record.getMessage(),
-                PRIORITY=str(_PRIORITY.get(record.levelno, 6)),
-                LOGGER=record.name,
-                CODE_FILE=record.pathname,
-                CODE_LINE=record.lineno,
-                CODE_FUNC=record.funcName,
-                SYSLOG_IDENTIFIER=self.identifier,
-                **fields,
-            )
+            self._sendv(*journal_fields(record, self.identifier))
         except Exception:
             self.handleError(record)
+
+
+def journal_fields(record: logging.LogRecord, identifier: str) -> list[str]:
+    """The entry's ``KEY=value`` strings; a list-valued ``HIVE_*`` field gives one per item
+    (journald keeps them all, and ``journalctl HIVE_AGENT=bob`` matches any)."""
+    fields = [f"MESSAGE={record.getMessage()}",
+              f"PRIORITY={_PRIORITY.get(record.levelno, 6)}",
+              f"LOGGER={record.name}", f"CODE_FILE={record.pathname}",
+              f"CODE_LINE={record.lineno}", f"CODE_FUNC={record.funcName}",
+              f"SYSLOG_IDENTIFIER={identifier}"]
+    for key, value in record.__dict__.items():
+        if key.startswith(FIELD_PREFIX) and key.isupper():
+            values = value if isinstance(value, list | tuple | set | frozenset) else [value]
+            fields += [f"{key}={item}" for item in dict.fromkeys(values)]
+    if record.exc_info:
+        fields.append("EXCEPTION_TEXT=" + logging.Formatter().formatException(record.exc_info))
+    return fields
+
+
+class PriorityFormatter(logging.Formatter):
+    """``<6>message``: the syslog prefix journald reads from a unit's output, no time."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record).replace("\n", "\n  ")
+        return f"<{_PRIORITY.get(record.levelno, 6)}>{text}"
+
+
+def journaled_output() -> bool:
+    """True in a container (nspawn sets ``container=``) whose stderr is not a terminal:
+    the unit running it sends that output to the journal, which stamps the time."""
+    return bool(os.environ.get("container")) and not sys.stderr.isatty()  # noqa: SIM112 (systemd spells it so)
 
 
 def under_journal() -> bool:
@@ -70,7 +92,13 @@ def setup(identifier: str, *, debug: bool = False, level: int | None = None) -> 
         from rich.logging import RichHandler
 
         handler = RichHandler(show_path=debug, rich_tracebacks=debug)
+    elif journaled_output():
+        handler = logging.StreamHandler()
+        handler.setFormatter(PriorityFormatter("%(message)s"))
     else:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
+    if not debug:
+        # The MCP server's library says "Processing request of type ..." for every call.
+        logging.getLogger("mcp").setLevel(max(root.level, logging.WARNING))

@@ -253,6 +253,18 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
     Verb("subscribe_agent_status", HOST, "a bare ok, then an answer per change of any agent "
          "while connected; no further requests are read (a slow reader gets the latest)",
          answer={"agent_statuses": f"in each later answer, a one-item list: {_STATUS_ROW}"}),
+    # -- an agent's story (hive-c0re logs) ------------------------------------------
+    Verb("events", HOST, "the hive's event log about one agent (or every event), oldest first",
+         (Field("name", "string", "an agent, or 'manager'; absent: every agent", max_length=64),
+          Field("since", "number", "only events at or after this time (epoch seconds)",
+                minimum=0),
+          Field("after", "integer", "only events with a larger id (to follow the log)",
+                minimum=0, maximum=2**63 - 1),
+          Field("limit", "integer", "at most this many, the newest (1-5000, default 1000)",
+                minimum=1, maximum=5000)),
+         answer={"events": "list of {id, at, kind, agent, data}",
+                 "unit": "the agent's container unit, whose journal tells the rest",
+                 "uid_base": "the agent's uid range, which names it in the egress's lines"}),
 )}
 
 

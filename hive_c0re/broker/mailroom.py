@@ -20,6 +20,7 @@ from hive_c0re.broker.store import Store
 from hive_c0re.errors import HiveError
 from hive_c0re.names import MANAGER, OPERATOR, SYSTEM
 from hive_c0re.settings import Settings
+from hive_c0re.story import event_words, first_words
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +73,14 @@ class Mailroom:
         stored = self.store.send(sender, to, body, in_reply_to)
         for recipient in stored.values():
             self.signals.notify(recipient)
-        ids = list(stored)
-        log.debug("%s -> %s: message(s) %s", sender, to, ids,
-                  extra={"HIVE_AGENT": sender if sender != OPERATOR else to,
-                         "HIVE_FROM": sender, "HIVE_TO": to})
-        return ids
+        for message_id, recipient in stored.items():
+            # In the sender's story and the recipient's (journalctl HIVE_AGENT=either).
+            log.info("mail #%d %s → %s: %s", message_id, sender, recipient, first_words(body),
+                     extra={"HIVE_AGENT": [n for n in (sender, recipient)
+                                           if n not in (OPERATOR, SYSTEM)],
+                            "HIVE_FROM": sender, "HIVE_TO": recipient,
+                            "HIVE_MESSAGE": message_id})
+        return list(stored)
 
     def announce(self, kind: str, agent: str | None, *, tell_agent: bool = False,
                  **data: Any) -> None:
@@ -84,6 +88,9 @@ class Mailroom:
         (and to the agent concerned when ``tell_agent``). A refused delivery (a full inbox)
         is logged loudly; the event log keeps the event either way."""
         self.store.record_event(kind, agent, **data)
+        if agent is not None:  # in the journal too: journalctl HIVE_AGENT=alice tells it all
+            log.info("%s: %s", agent, event_words(kind, data),
+                     extra={"HIVE_AGENT": agent, "HIVE_EVENT": kind})
         self.on_event(kind, agent)
         self.tell(kind, agent, [MANAGER, agent] if tell_agent and agent else [MANAGER], **data)
 

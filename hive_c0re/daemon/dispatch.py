@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from hive_c0re import wire
-from hive_c0re.daemon import status_handlers  # noqa: F401 (registers its verbs)
+from hive_c0re.daemon import status_handlers, story_handlers  # noqa: F401 (register verbs)
 from hive_c0re.daemon.handlers import HANDLERS
 from hive_c0re.daemon.hive import Hive
 from hive_c0re.daemon.server import Stream
