@@ -164,7 +164,8 @@ def test_operator_cli_lists_approves_and_denies(container_hive: SandboxHive) -> 
     second = manager(hive, "request_apply_commit", agent="alice",
                      sha=propose(hive, "alice", 'model = "opus"\n', "opus"))["approval"]
     denied = hive.cli("deny", str(second["id"]), "--note", "not now")
-    assert denied.returncode == 0 and "denied: not now" in denied.stdout
+    assert denied.returncode == 0 and denied.stdout.startswith(f"#{second['id']}: denied")
+    assert "not now" in denied.stdout
     rows = json.loads(hive.cli("--json", "approvals", "--all").stdout)["approvals"]
     assert [(r["id"], r["status"]) for r in rows] == [(first["id"], "deployed"),
                                                       (second["id"], "denied")]
