@@ -95,7 +95,7 @@ def serve(obj: Context, /, **overrides: Any) -> None:
 @click.pass_obj
 def agents(obj: Context) -> Result:
     """List registered agents and their mailboxes."""
-    return Result({"agents": obj.call("list")["agents"]}, output.agents)
+    return Result({"agents": obj.call("agents")["agents"]}, output.agents)
 
 
 @cli.command()
@@ -181,7 +181,7 @@ def approve(obj: Context, approval_id: int) -> Result:
 
     Exits 1 if it failed (and was rolled back).
     """
-    done = obj.call("approve", approval=approval_id)["approval"]
+    done = obj.call("approve", id=approval_id)["approval"]
     failed = done["status"] != "deployed"
     return Result(done, output.approval_outcome, ExitCode.ERROR if failed else ExitCode.OK)
 
@@ -192,7 +192,17 @@ def approve(obj: Context, approval_id: int) -> Result:
 @click.pass_obj
 def deny(obj: Context, approval_id: int, note: str) -> Result:
     """Deny request ID with a note."""
-    return Result(obj.call("deny", approval=approval_id, note=note)["approval"],
+    return Result(obj.call("deny", id=approval_id, note=note)["approval"],
+                  output.approval_outcome)
+
+
+@cli.command("request-spawn")
+@click.argument("name")
+@click.option("--description", help="why, shown with the request")
+@click.pass_obj
+def request_spawn(obj: Context, name: str, description: str | None) -> Result:
+    """Queue NAME's spawn for approval (`spawn` does it at once)."""
+    return Result(obj.call("request_spawn", name=name, description=description)["approval"],
                   output.approval_outcome)
 
 

@@ -3,7 +3,9 @@
 Newline-delimited JSON over unix stream sockets. A request is one object per
 line, ``{"cmd": "<verb>", ...}``; an answer is ``{"version": 1, "ok": true,
 ...}`` or ``{"version": 1, "ok": false, "error": "...", "code": "..."}``.
-A request may carry an ``id`` (string or integer) that its answer echoes.
+A request may carry a ``request_id`` (string or integer) that its answer echoes
+(``id`` is a field of its own: the original hyperhive's ``approve``/``deny``
+name the approval so).
 
 :data:`VERBS` is the one description of every verb: the daemon validates with
 it, the tests fuzz from it, and ``hive-c0re wire-schema`` prints it as JSON
@@ -28,6 +30,8 @@ from hive_c0re.errors import HiveError, InvalidInput, Unreachable, from_wire
 from hive_c0re.wire_fields import Field
 
 VERSION = 1
+REQUEST_ID = "request_id"  # the envelope's correlation field, echoed in the answer
+ENVELOPE = ("cmd", REQUEST_ID)
 MAX_RECV_WAIT = 180
 MAX_RECV_BATCH = 32
 # The header every request to an agent's own UI (its ui.sock) carries the daemon's
@@ -61,7 +65,7 @@ class Verb:
 
     def parse(self, request: Mapping[str, Any]) -> dict[str, Any]:
         own = sorted(f.name for f in self.fields)
-        unknown = sorted(set(request) - set(own) - {"cmd", "id"})
+        unknown = sorted(set(request) - set(own) - set(ENVELOPE))
         if unknown:
             raise InvalidInput(f"{self.name} takes no field {unknown[0][:64]!r}",
                                hint="fields: " + (", ".join(own) or "none"))
@@ -87,8 +91,13 @@ _BODY = Field("body", "string", "the message text (at most max_body_bytes as UTF
 _REPLY = Field("in_reply_to", "integer", "id of a message this one answers", minimum=1,
                maximum=2**63 - 1)
 _NAME = Field("name", "string", "an agent name", required=True, max_length=64)
-_APPROVAL = Field("approval", "integer", "the approval's id", required=True, minimum=1,
+_APPROVAL = Field("id", "integer", "the approval's id", required=True, minimum=1,
                   maximum=2**63 - 1)
+# The original's scoped lifecycle forms: {"scope": {"agent_names": [...]}} instead of a name.
+_SCOPE = Field("scope", "scope", "{agent_names: [names]}: act on each (never none, never all)")
+_SCOPED_NAME = Field("name", "string", "an agent name (or give scope)", max_length=64)
+_SCOPED = {"agent": "with name: the agent's record",
+           "results": "with scope: list of {name, ok, agent | error and code}, in order"}
 _DESCRIPTION = Field("description", "string", "why, for the operator", max_length=4000)
 _MAX = Field("max", "integer", f"most messages to return (1-{MAX_RECV_BATCH}, default "
              f"{MAX_RECV_BATCH})", minimum=1, maximum=MAX_RECV_BATCH)
@@ -99,13 +108,15 @@ _WAIT = Field("wait_seconds", "number",
 _QUESTION_ID = Field("question_id", "integer", "the question's id", required=True, minimum=1,
                      maximum=2**63 - 1)
 _QUESTION = "{id, asker, target, question, options, multi, deadline, asked_at, status, answer, ...}"
+_APPROVAL_ROW = ("{id, agent, kind, commit_ref, requested_at, status, description, note, "
+                 "resolved_at, sha, created_at, updated_at}")
 _REMINDER = "{id, agent, message, file_path, due_at, created_at, status, fired_at}"
 
 VERBS: dict[str, Verb] = {v.name: v for v in (
     Verb("whoami", ALL, "who this socket says you are",
          answer={"name": "your identity", "socket": "host, agent or manager"}),
-    Verb("list", OVERSEERS, "every registered agent with its mailbox counts",
-         answer={"agents": "list of {name, allowed_recipients, unread, in_flight, socket}"}),
+    Verb("list", OVERSEERS, "the names of every registered agent (the original's shape)",
+         answer={"agents": "list of names"}),
     Verb("agent_status", OVERSEERS, "one agent's record and mailbox counts", (_NAME,),
          answer={"agent": "{name, allowed_recipients, unread, in_flight, socket}"}),
     Verb("register", HOST, "create or update an agent and (re)create its socket", (
@@ -128,10 +139,12 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
          answer={"requeued": "how many"}),
     Verb("spawn", HOST, "create (or revive) an agent's container and start it", (_NAME,),
          answer={"agent": "the agent's record"}),
-    Verb("start", OVERSEERS, "start a stopped agent's container", (_NAME,),
-         answer={"agent": "the agent's record"}),
-    Verb("stop", OVERSEERS, "stop an agent's container (it stays stopped)", (_NAME,),
-         answer={"agent": "the agent's record"}),
+    Verb("start", OVERSEERS, "start a stopped agent's container, or each of a scope's",
+         (_SCOPED_NAME, _SCOPE), answer=_SCOPED),
+    Verb("stop", OVERSEERS, "stop an agent's container (it stays stopped), or each of a scope's",
+         (_SCOPED_NAME, _SCOPE, Field("graceful", "boolean",
+                                      "let the running turn finish, then stop")),
+         answer=_SCOPED),
     Verb("restart", OVERSEERS, "restart an agent's container", (_NAME,),
          answer={"agent": "the agent's record"}),
     Verb("update", MANAGER_ONLY, "rebuild an agent to its applied config (idempotent)",
@@ -146,7 +159,7 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
     Verb("rebuild", HOST, "re-apply the agent's applied config and restart it", (_NAME,),
          answer={"agent": "the agent's record"}),
     Verb("pending", HOST, "requests waiting for the operator's decision",
-         answer={"approvals": "list of {id, agent, kind, sha, status, note, description, ...}"}),
+         answer={"approvals": f"list of {_APPROVAL_ROW}"}),
     Verb("approvals", HOST, "every request, or those with one status", (
         Field("status", "string", "pending, approved, building, deployed, failed or denied",
               max_length=16),
@@ -154,9 +167,9 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
     Verb("approve", HOST, "approve a pending request and carry it out", (_APPROVAL,),
          answer={"approval": "the request, now deployed or failed"}),
     Verb("deny", HOST, "deny a pending request with a note for the manager", (
-        _APPROVAL, Field("note", "string", "why", required=True, max_length=4000)),
+        _APPROVAL, Field("note", "string", "why", max_length=4000)),
         answer={"approval": "the request, now denied"}),
-    Verb("request_spawn", MANAGER_ONLY, "ask the operator to spawn a new agent",
+    Verb("request_spawn", OVERSEERS, "queue a new agent's spawn for the operator's approval",
          (_NAME, _DESCRIPTION), answer={"approval": "the queued request"}),
     Verb("request_init_config", MANAGER_ONLY, "ask to seed an agent's proposed config repo",
          (_NAME, _DESCRIPTION), answer={"approval": "the queued request"}),
@@ -214,6 +227,14 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
               minimum=1, maximum=2**63 - 1),
     ), answer={"question": "the question, now cancelled (when kind is question)",
                "reminder": "the reminder, now cancelled (when kind is reminder)"}),
+    # -- ours where the original's shape took the name, and the original's own ----------
+    Verb("agents", OVERSEERS, "every registered agent with its mailbox counts",
+         answer={"agents": "list of {name, desired, allowed_recipients, unread, in_flight, "
+                           "socket, listening, ...}"}),
+    Verb("kill", OVERSEERS, "the original's name for stop", (_NAME,),
+         answer={"agent": "the agent's record"}),
+    Verb("urls", HOST, "where the dashboard is", answer={
+        "urls": "{home}: the dashboard's address (dashboard_url), null while none is set"}),
 )}
 
 
@@ -237,7 +258,7 @@ _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def read_frame(line: bytes) -> tuple[dict[str, Any], Any]:
-    """Parse one request line into its object and its ``id`` (None if absent or unusable).
+    """Parse one request line into its object and its ``request_id`` (None if absent or unusable).
 
     Raise InvalidInput with a message saying what is wrong with the frame.
     """
@@ -259,7 +280,7 @@ def read_frame(line: bytes) -> tuple[dict[str, Any], Any]:
                                hint="send valid UTF-8 text") from None
     if not isinstance(request, dict):
         raise InvalidInput("request must be a JSON object with a 'cmd' field")
-    request_id = request.get("id")
+    request_id = request.get(REQUEST_ID)
     if isinstance(request_id, bool) or not isinstance(request_id, str | int):
         request_id = None
     return request, request_id
@@ -297,7 +318,7 @@ def json_schema() -> dict[str, Any]:
             "required": ["cmd", *[f.name for f in verb.fields if f.required]],
             "properties": {
                 "cmd": {"const": verb.name},
-                "id": {"type": ["string", "integer"], "description": "echoed in the answer"},
+                REQUEST_ID: {"type": ["string", "integer"], "description": "echoed in the answer"},
                 **{f.name: f.json_schema() for f in verb.fields},
             },
             "answer": dict(verb.answer),

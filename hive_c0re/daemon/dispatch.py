@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from hive_c0re import wire
+from hive_c0re.daemon import compat  # noqa: F401 (registers the original's verbs)
 from hive_c0re.daemon.handlers import HANDLERS
 from hive_c0re.daemon.hive import Hive
 from hive_c0re.daemon.sockets import Caller
@@ -31,5 +32,5 @@ async def answer(hive: Hive, caller: Caller, line: bytes) -> dict[str, Any]:
                       extra={"HIVE_AGENT": caller.name})
         reply = wire.failure(HiveError("internal error; the daemon's journal has details"))
     if request_id is not None:
-        reply["id"] = request_id
+        reply[wire.REQUEST_ID] = request_id
     return reply
