@@ -115,7 +115,7 @@ _REMINDER = "{id, agent, message, file_path, due_at, created_at, status, fired_a
 VERBS: dict[str, Verb] = {v.name: v for v in (
     Verb("whoami", ALL, "who this socket says you are",
          answer={"name": "your identity", "socket": "host, agent or manager"}),
-    Verb("list", OVERSEERS, "the names of every registered agent (the original's shape)",
+    Verb("list", OVERSEERS, "the names of the registered agents not destroyed (the original's)",
          answer={"agents": "list of names"}),
     Verb("agent_status", OVERSEERS, "one agent's record and mailbox counts", (_NAME,),
          answer={"agent": "{name, allowed_recipients, unread, in_flight, socket}"}),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from hive_c0re import wire
+from hive_c0re.broker.records import Desired
 from hive_c0re.daemon.handlers import _agent_view, _manager_view, _target, handles
 from hive_c0re.daemon.hive import Hive
 from hive_c0re.daemon.sockets import Caller
@@ -20,7 +21,9 @@ from hive_c0re.names import MANAGER
 
 @handles("list")
 async def list_names(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
-    return wire.ok(agents=[a.name for a in hive.store.agents()])
+    # A destroyed agent's container is gone (only its state is kept): not listed, as there.
+    return wire.ok(agents=[a.name for a in hive.store.agents()
+                           if a.desired is not Desired.DESTROYED])
 
 
 @handles("agents")
