@@ -127,14 +127,17 @@ def test_hostile_names_and_refs_are_refused(container_hive: SandboxHive) -> None
     assert not (applied_dir(hive, "alice").parent / "x").exists()
 
 
-def test_request_verbs_only_on_the_manager_socket(container_hive: SandboxHive) -> None:
+def test_no_agent_may_request_and_the_operator_may_only_queue_a_spawn(container_hive: SandboxHive) -> None:
     hive = container_hive
     hive.call("register", name="bob")
     with hive.client(hive.agent_socket("bob")) as bob, pytest.raises(InvalidInput,
                                                                      match="unknown verb"):
         bob.call("request_spawn", name="eve")
+    # The operator may queue a spawn too (the original's request_spawn); the rest are the
+    # manager's alone.
+    assert hive.call("request_spawn", name="eve")["approval"]["status"] == "pending"
     with pytest.raises(InvalidInput, match="unknown verb"):
-        hive.call("request_spawn", name="eve")
+        hive.call("request_init_config", name="eve")
 
 
 def test_spawn_request_and_vanished_state(container_hive: SandboxHive) -> None:
