@@ -301,3 +301,16 @@ def test_the_operator_sees_a_mailbox_only_manager(daemon: DaemonProcess) -> None
         "allowed_recipients": [], "listening": True, "socket_error": None}
     assert isinstance(seen["unread"], int) and seen["in_flight"] == 0
     assert seen["socket"].endswith("/hive.sock") and "manager" in seen["socket"]
+
+
+def test_the_operator_queues_a_spawn_and_denies_it_by_id(daemon: DaemonProcess) -> None:
+    queued = hive(daemon, "request-spawn", "erin", "--description", "a reviewer")
+    assert queued.exit_code == 0, queued.output
+    assert re.fullmatch(r"#\d+ \(spawn for erin\) is pending\n", queued.output), queued.output
+    row = json.loads(hive(daemon, "--json", "approvals").output)["approvals"][-1]
+    assert (row["agent"], row["description"], row["status"]) == ("erin", "a reviewer", "pending")
+    denied = hive(daemon, "deny", str(row["id"]), "--note", "not now")
+    assert denied.exit_code == 0, denied.output
+    assert "is denied: not now" in denied.output
+    missing = hive(daemon, "approve", "987654")
+    assert missing.exit_code == 5 and "987654" in missing.output, missing.output
