@@ -127,7 +127,8 @@ def test_hostile_names_and_refs_are_refused(container_hive: SandboxHive) -> None
     assert not (applied_dir(hive, "alice").parent / "x").exists()
 
 
-def test_no_agent_may_request_and_the_operator_may_only_queue_a_spawn(container_hive: SandboxHive) -> None:
+def test_no_agent_may_request_and_the_operator_may_only_queue_a_spawn(
+        container_hive: SandboxHive) -> None:
     hive = container_hive
     hive.call("register", name="bob")
     with hive.client(hive.agent_socket("bob")) as bob, pytest.raises(InvalidInput,
