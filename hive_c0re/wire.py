@@ -67,8 +67,9 @@ class Verb:
         own = sorted(f.name for f in self.fields)
         unknown = sorted(set(request) - set(own) - set(ENVELOPE))
         if unknown:
+            moved = " (a request's own id is request_id)" if unknown[0] == "id" else ""
             raise InvalidInput(f"{self.name} takes no field {unknown[0][:64]!r}",
-                               hint="fields: " + (", ".join(own) or "none"))
+                               hint="fields: " + (", ".join(own) or "none") + moved)
         args: dict[str, Any] = {}
         for f in self.fields:
             if f.name in request and request[f.name] is not None:

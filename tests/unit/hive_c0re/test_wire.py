@@ -262,7 +262,9 @@ def test_a_string_or_integer_id_is_returned_for_the_answer(request_id: str | int
 def test_id_is_the_approval_not_the_request_id() -> None:
     verb, args, got = decode({"cmd": "approve", "id": 42, "request_id": "r1"})
     assert (verb.name, args, got) == ("approve", {"id": 42}, "r1")
-    assert "takes no field 'id'" in refusal(b'{"cmd": "whoami", "id": 1}').message
+    old_style = refusal(b'{"cmd": "whoami", "id": 1}')
+    assert "takes no field 'id'" in old_style.message
+    assert old_style.hint is not None and "request_id" in old_style.hint
 
 
 @pytest.mark.parametrize("request_id", [None, True, False, 1.5, 1.0, [1], {"a": 1}])
