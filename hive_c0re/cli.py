@@ -102,8 +102,26 @@ def agents(obj: Context) -> Result:
 @click.argument("name")
 @click.pass_obj
 def status(obj: Context, name: str) -> Result:
-    """Show one agent's record and mailbox."""
+    """Show one agent's container, pause mark and mailbox."""
     return Result(obj.call("agent_status", name=name)["agent"], output.agent_detail)
+
+
+def _pause_command(verb: str, paused: bool, help_text: str) -> None:
+    @click.argument("name")
+    @click.pass_obj
+    def command(obj: Context, name: str) -> Result:
+        done = obj.call("set_paused", name=name, paused=paused)
+        return Result(done["agent_statuses"][0],
+                      functools.partial(output.paused, changed=done["changed"]))
+
+    command.__doc__ = help_text
+    cli.command(verb)(command)
+
+
+_pause_command("pause", True, "Pause agent NAME: no new turn starts.\n\nIts running "
+               "turn finishes; mail keeps arriving and waits. The mark is kept across "
+               "restarts, rebuilds and daemon restarts, also for a stopped container.")
+_pause_command("resume", False, "Resume paused agent NAME: it takes its waiting mail.")
 
 
 @cli.command()

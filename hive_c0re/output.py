@@ -61,7 +61,7 @@ def agents_table(agents: Iterable[Mapping[str, Any]]) -> None:
         table.add_column(column)
     for agent in agents:
         table.add_row(
-            agent["name"],
+            agent["name"] + (" [yellow](paused)[/yellow]" if agent.get("paused") else ""),
             "yes" if agent.get("listening") else "[red]no[/red]",
             str(agent["unread"]),
             str(agent["in_flight"]),
@@ -74,12 +74,13 @@ def agent_detail(agent: Mapping[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(show_header=False, box=None)
-    keys = ("name", "socket", "listening", "socket_error", "unread", "in_flight",
-            "allowed_recipients")
+    keys = ("name", "desired", "running", "failed", "paused", "stopping", "needs_login",
+            "needs_update", "deployed_sha", "active_model", "turn", "socket", "listening",
+            "socket_error", "unread", "in_flight", "allowed_recipients")
     for key in keys:
         value = agent.get(key)
-        if key == "socket_error" and not value:
-            continue
+        if value is None or (key in ("socket_error", "stopping") and not value):
+            continue  # unknown or not the case: said by leaving it out
         if isinstance(value, list):
             value = ", ".join(value) or "anyone"
         table.add_row(f"[bold]{key}[/bold]", str(value))
@@ -170,6 +171,13 @@ def registered(agent: Data, *, name: str) -> None:
 
 def unregistered(data: Data) -> None:
     note(f"unregistered {data['unregistered']}")
+
+
+def paused(agent: Data, *, changed: bool) -> None:
+    if changed:
+        note(f"{agent['name']}: {'paused' if agent['paused'] else 'resumed'}")
+    else:
+        note(f"{agent['name']}: {'already paused' if agent['paused'] else 'was not paused'}")
 
 
 def lifecycle_done(agent: Data, *, name: str, verb: str) -> None:

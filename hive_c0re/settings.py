@@ -137,6 +137,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("apply_settle_seconds", float, 3.0,
             "how long a container must stay up after a config change to count as deployed",
             minimum=0),
+    Setting("graceful_stop_timeout", float, 300.0,
+            "a graceful stop waits this many seconds at most for the agent's running turn "
+            "to finish (it leases nothing new meanwhile), then stops the container anyway",
+            minimum=0),
     Setting("proposed_disk_mib", int, 4096,
             "size in MiB of the disk behind the manager's /agents (every proposed config "
             "repo), so the manager cannot fill the host's state; a larger value grows it "
@@ -192,6 +196,7 @@ class Settings:
     agent_env_file: str
     crash_reconcile_interval: float
     apply_settle_seconds: float
+    graceful_stop_timeout: float
     proposed_disk_mib: int
     max_open_threads: int
     nixos_private_users: str

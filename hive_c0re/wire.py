@@ -3,9 +3,7 @@
 Newline-delimited JSON over unix stream sockets. A request is one object per
 line, ``{"cmd": "<verb>", ...}``; an answer is ``{"version": 1, "ok": true,
 ...}`` or ``{"version": 1, "ok": false, "error": "...", "code": "..."}``.
-A request may carry a ``request_id`` (string or integer) that its answer echoes
-(``id`` is a field of its own: the original hyperhive's ``approve``/``deny``
-name the approval so).
+A request may carry a ``request_id`` (string or integer) that its answer echoes.
 
 :data:`VERBS` is the one description of every verb: the daemon validates with
 it, the tests fuzz from it, and ``hive-c0re wire-schema`` prints it as JSON
@@ -94,7 +92,6 @@ _REPLY = Field("in_reply_to", "integer", "id of a message this one answers", min
 _NAME = Field("name", "string", "an agent name", required=True, max_length=64)
 _APPROVAL = Field("id", "integer", "the approval's id", required=True, minimum=1,
                   maximum=2**63 - 1)
-# The original's scoped lifecycle forms: {"scope": {"agent_names": [...]}} instead of a name.
 _SCOPE = Field("scope", "scope", "{agent_names: [names]}: act on each (never none, never all)")
 _SCOPED_NAME = Field("name", "string", "an agent name (or give scope)", max_length=64)
 _SCOPED = {"agent": "with name: the agent's record",
@@ -105,21 +102,24 @@ _MAX = Field("max", "integer", f"most messages to return (1-{MAX_RECV_BATCH}, de
 _WAIT = Field("wait_seconds", "number",
               f"how long to wait for mail (0-{MAX_RECV_WAIT}); 0 peeks without leasing",
               minimum=0, maximum=MAX_RECV_WAIT)
-
 _QUESTION_ID = Field("question_id", "integer", "the question's id", required=True, minimum=1,
                      maximum=2**63 - 1)
 _QUESTION = "{id, asker, target, question, options, multi, deadline, asked_at, status, answer, ...}"
-_APPROVAL_ROW = ("{id, agent, kind, commit_ref, requested_at, status, description, note, "
-                 "resolved_at, sha, created_at, updated_at}")
 _REMINDER = "{id, agent, message, file_path, due_at, created_at, status, fired_at}"
+_STATUS_ROW = ("{name, running, failed, needs_update, needs_login, paused, parent, "
+               "deployed_sha, active_model, status_text, status_set_at, url, desired, unread, "
+               "in_flight, turn, stopping, logged_in, listening, socket_error, ...}")
 
 VERBS: dict[str, Verb] = {v.name: v for v in (
     Verb("whoami", ALL, "who this socket says you are",
          answer={"name": "your identity", "socket": "host, agent or manager"}),
     Verb("list", OVERSEERS, "the names of the registered agents not destroyed (the original's)",
          answer={"agents": "list of names"}),
-    Verb("agent_status", OVERSEERS, "one agent's record and mailbox counts", (_NAME,),
-         answer={"agent": "{name, allowed_recipients, unread, in_flight, socket}"}),
+    Verb("agent_status", OVERSEERS, "every agent's status row (the manager's too), or one's",
+         (Field("name", "string", "one agent, or 'manager'; without it, every agent",
+                max_length=64),),
+         answer={"agent_statuses": f"list of {_STATUS_ROW}",
+                 "agent": "with name: that agent's row (as in agent_statuses)"}),
     Verb("register", HOST, "create or update an agent and (re)create its socket", (
         _NAME,
         Field("allowed_recipients", "names",
@@ -160,7 +160,8 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
     Verb("rebuild", HOST, "re-apply the agent's applied config and restart it", (_NAME,),
          answer={"agent": "the agent's record"}),
     Verb("pending", HOST, "requests waiting for the operator's decision",
-         answer={"approvals": f"list of {_APPROVAL_ROW}"}),
+         answer={"approvals": "list of {id, agent, kind, commit_ref, requested_at, status, "
+                              "description, note, resolved_at, sha, created_at, updated_at}"}),
     Verb("approvals", HOST, "every request, or those with one status", (
         Field("status", "string", "pending, approved, building, deployed, failed or denied",
               max_length=16),
@@ -228,10 +229,15 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
               minimum=1, maximum=2**63 - 1),
     ), answer={"question": "the question, now cancelled (when kind is question)",
                "reminder": "the reminder, now cancelled (when kind is reminder)"}),
-    # -- ours where the original's shape took the name, and the original's own ----------
-    Verb("agents", OVERSEERS, "every registered agent with its mailbox counts",
-         answer={"agents": "list of {name, desired, allowed_recipients, unread, in_flight, "
-                           "socket, listening, ...}"}),
+    # -- pausing ----------------------------------------------------------------------
+    Verb("set_paused", HOST, "pause an agent (its running turn ends, no new one starts; "
+         "mail waits) or resume it; idempotent, kept across restarts", (
+             Field("name", "string", "an agent, or 'manager'", required=True, max_length=64),
+             Field("paused", "boolean", "true pauses, false resumes", required=True),
+         ), answer={"agent_statuses": f"one-item list: {_STATUS_ROW}",
+                    "changed": "false when it already was as asked"}),
+    Verb("agents", OVERSEERS, "every registered agent with its mailbox counts", answer={
+        "agents": "list of {name, desired, allowed_recipients, unread, in_flight, socket, ...}"}),
     Verb("kill", OVERSEERS, "the original's name for stop", (_NAME,),
          answer={"agent": "the agent's record"}),
     Verb("urls", HOST, "where the dashboard is", answer={

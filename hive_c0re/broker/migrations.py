@@ -121,6 +121,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE INDEX message_system_unread ON message (recipient, id)"
         " WHERE sender = 'system' AND acked_at IS NULL AND leased_at IS NULL",
     )),
+    Migration(6, "agents can be paused; the config commit their container was given", (
+        # paused: the operator's mark; recv leases nothing while it is set.
+        "ALTER TABLE agent ADD COLUMN paused INTEGER NOT NULL DEFAULT 0",
+        # The applied repo's HEAD when the container was last installed (NULL: never).
+        "ALTER TABLE agent ADD COLUMN deployed_sha TEXT",
+    )),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -22,6 +22,8 @@ class Agent(BaseModel):
     registered_at = peewee.FloatField()
     uid_base = peewee.IntegerField(null=True)
     desired = peewee.TextField(default="none")
+    paused = peewee.BooleanField(default=False)
+    deployed_sha = peewee.TextField(null=True)
 
 
 class Message(BaseModel):

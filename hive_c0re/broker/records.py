@@ -47,6 +47,8 @@ class AgentRecord:
     registered_at: float
     uid_base: int | None = None
     desired: Desired = Desired.NONE
+    paused: bool = False  # the operator's mark: its harness leases no mail while set
+    deployed_sha: str | None = None  # the applied config commit its container was given
 
 
 @dataclass(frozen=True)

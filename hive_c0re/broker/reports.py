@@ -76,6 +76,11 @@ class AgentReports:
         state.latest = logged_in
         self._flush_login(agent, state)
 
+    def logged_in(self, agent: str) -> bool | None:
+        """What ``agent``'s harness last reported (None: it has not said since start)."""
+        state = self._logins.get(agent)
+        return None if state is None else state.latest
+
     def notice(self, agent: str) -> int | None:
         """Whether a notice caused by ``agent`` may go out: None if it is held back,
         else how many were held back before it (to say so in it)."""

@@ -57,6 +57,22 @@ class Roster:
         self._agents[name] = _agent_record(row)
         return self._agents[name]
 
+    def set_paused(self, name: str, paused: bool) -> AgentRecord:
+        """Set or clear the agent's pause mark (idempotent); it is kept across restarts."""
+        return self._update(name, paused=bool(paused))
+
+    def set_deployed(self, name: str, sha: str | None) -> AgentRecord:
+        """Record the applied config commit the agent's container was just given."""
+        return self._update(name, deployed_sha=sha)
+
+    def _update(self, name: str, **columns: object) -> AgentRecord:
+        self.agent(name)  # raises NotFound
+        with self.db.atomic():
+            Agent.update(**columns).where(Agent.name == name).execute()
+            row = Agent.get(Agent.name == name)
+        self._agents[name] = _agent_record(row)
+        return self._agents[name]
+
     def free_uid_base(self, first: int, size: int = 65536) -> int:
         """The lowest uid range at or above ``first`` that no agent holds."""
         taken = {a.uid_base for a in self._agents.values()}
@@ -118,5 +134,7 @@ def _agent_record(row: Agent) -> AgentRecord:
         registered_at=row.registered_at,
         uid_base=row.uid_base,
         desired=Desired(row.desired),
+        paused=bool(row.paused),
+        deployed_sha=row.deployed_sha,
     )
 

@@ -99,7 +99,8 @@ async def _act(hive: Hive, caller: Caller, verb: str, name: str, *,
     target = _target(caller, name, verb)
     lifecycle = hive.containers.lifecycle
     if verb == "stop" and graceful:
-        await _graceful_stop(hive, target)
+        # The running turn ends (and acks) first; nothing new is leased meanwhile.
+        await hive.containers.graceful_stop(target)
     else:
         await getattr(lifecycle, verb)(target)
     hive.report_status()
@@ -107,12 +108,3 @@ async def _act(hive: Hive, caller: Caller, verb: str, name: str, *,
         return await _manager_view(hive)
     return _agent_view(hive, hive.store.agent(target))
 
-
-async def _graceful_stop(hive: Hive, name: str) -> None:
-    """Stop ``name`` once its running turn is over.
-
-    Until the harness can be told to finish its turn and take no next one, a
-    plain stop: the turn's leased mail is not acked, so it comes again
-    (redelivered) when the agent is next started; none is lost.
-    """
-    await hive.containers.lifecycle.stop(name)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from typing import TYPE_CHECKING
 
 from hive_c0re.broker.approvals import ApprovalBook
 from hive_c0re.broker.mailroom import Mailroom
-from hive_c0re.broker.store import Store
+from hive_c0re.broker.store import AgentRecord, Store
 from hive_c0re.daemon.egress import EgressProxy
+from hive_c0re.daemon.pause import Pauses
 from hive_c0re.daemon.sockets import Sockets
 from hive_c0re.lifecycle.backend import Backend, Scope, Systemctl
 from hive_c0re.lifecycle.uids import MANAGER_BASE
@@ -22,9 +24,11 @@ from hive_c0re.paths import Paths, unit_dir
 from hive_c0re.settings import Settings
 
 if TYPE_CHECKING:
-    from hive_c0re.daemon.crashwatch import CrashWatch
+    from hive_c0re.daemon.crashwatch import CrashWatch, UnitState
     from hive_c0re.lifecycle.agents import Lifecycle
     from hive_c0re.lifecycle.approvals import Approvals
+
+log = logging.getLogger(__name__)
 
 
 def build_backend(settings: Settings, paths: Paths, systemctl: Systemctl) -> Backend:
@@ -56,6 +60,7 @@ class Containers:
         self.egress = EgressProxy(paths.egress_dir,
                                   first_uid=min(settings.uid_base_start, MANAGER_BASE))
         self._watching: asyncio.Task[None] | None = None
+        self.pauses = Pauses(store, paths, mail.signals)
 
     @functools.cached_property
     def lifecycle(self) -> Lifecycle:
@@ -91,3 +96,28 @@ class Containers:
         if self._watching is not None:
             self._watching.cancel()
             await asyncio.gather(self._watching, return_exceptions=True)
+
+    async def unit_state(self, name: str) -> UnitState | None:
+        """The container unit's state, read in a worker thread (None if it cannot be read)."""
+        from hive_c0re.daemon.crashwatch import read_state  # cold start: see the module's doc
+
+        unit = self.lifecycle.backend.unit(name)
+        try:
+            return await asyncio.to_thread(read_state, self.systemctl, unit)
+        except Exception as exc:  # a status row says "not running" rather than fail
+            log.warning("cannot read %s: %s", unit, exc, extra={"HIVE_AGENT": name})
+            return None
+
+    async def graceful_stop(self, name: str) -> AgentRecord:
+        """Stop ``name`` once its running turn has ended: it leases nothing new meanwhile
+        (the operator's pause mark stays as it is), and after ``graceful_stop_timeout``
+        seconds it is stopped anyway."""
+        with self.pauses.hold(name):
+            timeout = self.settings.graceful_stop_timeout
+            state = await self.unit_state(name)
+            # A container that is not up runs no turn: its leases wait for its next start.
+            up = state is not None and state.active == "active"
+            if up and not await self.pauses.drained(name, timeout):
+                log.warning("%s's turn did not end within %gs; stopping it anyway", name,
+                            timeout, extra={"HIVE_AGENT": name})
+            return await self.lifecycle.stop(name)

@@ -6,7 +6,9 @@ import logging
 from typing import Any
 
 from hive_c0re import wire
-from hive_c0re.daemon import compat  # noqa: F401 (registers the original's verbs)
+
+# Imported for what they register: the original's verbs, the status and pause verbs.
+from hive_c0re.daemon import compat, status_handlers  # noqa: F401
 from hive_c0re.daemon.handlers import HANDLERS
 from hive_c0re.daemon.hive import Hive
 from hive_c0re.daemon.sockets import Caller

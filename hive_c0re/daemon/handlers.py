@@ -52,6 +52,7 @@ def _mailbox_view(hive: Hive, agent: AgentRecord, socket: Path,
         "allowed_recipients": list(agent.allowed_recipients),
         "unread": counts.unread,
         "in_flight": counts.in_flight,
+        "paused": hive.containers.pauses.paused(agent.name),
         "socket": str(socket),
         "listening": listening,
         # Why it is not listening, while its socket cannot be bound (retried).
@@ -62,14 +63,6 @@ def _mailbox_view(hive: Hive, agent: AgentRecord, socket: Path,
 @handles("whoami")
 async def whoami(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
     return wire.ok(name=caller.name, socket=str(caller.kind))
-
-
-@handles("agent_status")
-async def agent_status(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
-    if caller.kind is wire.Kind.HOST and args["name"] == MANAGER:
-        return wire.ok(agent=await _manager_view(hive))
-    agent = hive.store.agent(validate_agent_name(args["name"]))
-    return wire.ok(agent=_agent_view(hive, agent))
 
 
 async def _manager_view(hive: Hive) -> dict[str, Any]:
@@ -123,8 +116,12 @@ async def recv(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, An
     wait = args.get("wait_seconds", 0)
     if wait == 0:
         return _messages(hive.store.peek(caller.name, limit))
+    pauses = hive.containers.pauses
+    # Paused (or held by a graceful stop): it waits as if its inbox were empty; a
+    # resume wakes it like a send.
     found = await _wait_for_mail(hive, caller.name, wait,
-                                 lambda: hive.store.lease(caller.name, limit))
+                                 lambda: [] if pauses.leases_nothing(caller.name)
+                                 else hive.store.lease(caller.name, limit))
     if found:
         log.debug("leased %d message(s) to %s", len(found), caller.name,
                   extra={"HIVE_AGENT": caller.name})
@@ -147,12 +144,15 @@ async def _wait_for_mail(
 
 @handles("ack_turn")
 async def ack_turn(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
-    return wire.ok(acked=hive.store.ack_turn(caller.name))
+    acked = hive.store.ack_turn(caller.name)
+    hive.containers.pauses.turn_ended(caller.name)
+    return wire.ok(acked=acked)
 
 
 @handles("requeue_inflight")
 async def requeue_inflight(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
     count = hive.store.requeue_inflight(caller.name)
+    hive.containers.pauses.turn_ended(caller.name)
     if count:
         log.info("requeued %d in-flight message(s) of %s", count, caller.name,
                  extra={"HIVE_AGENT": caller.name})

@@ -270,7 +270,10 @@ class Lifecycle:
         writable = await asyncio.to_thread(self.writable_dirs, self.paths.agent_state(agent.name),
                                            agent.uid_base, config.resources)
         spec = self.spec(agent, config, writable)
+        # What the unit now runs: the status rows compare it with the applied HEAD.
+        head = await asyncio.to_thread(self.seeding.applied_repo(agent.name).head)
         await asyncio.to_thread(self.backend.install, spec)
+        self.store.set_deployed(agent.name, head)
 
     async def _deploy(self, agent: AgentRecord, config: AgentConfig, *, restart: bool) -> None:
         """Install the agent's container (:meth:`_install`) and (re)start it."""

@@ -46,6 +46,21 @@ MANAGER_POLICY = {
     "mcp_servers": {}, "auto_compact": True, "compact_at": 0.75, "allowed_recipients": [],
 }
 MANAGER_DESIRED = "desired"  # in the manager's daemon-owned state dir: running or stopped
+MANAGER_PAUSED = "paused"  # beside it: there while the operator has the manager paused
+
+
+def manager_paused(paths: Paths) -> bool:
+    """The operator's pause mark on the manager (it has no store row to hold it)."""
+    return (paths.manager_state / MANAGER_PAUSED).exists()
+
+
+def mark_manager_paused(paths: Paths, paused: bool) -> None:
+    mark = paths.manager_state / MANAGER_PAUSED
+    if paused:
+        paths.manager_state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_if_changed(mark, "paused\n", mode=0o600)
+    else:
+        mark.unlink(missing_ok=True)
 
 
 class Steps(Protocol):
@@ -140,7 +155,8 @@ class Manager:
     def record(self) -> AgentRecord:
         """The manager as an agent record (it has no row of its own in the store)."""
         return AgentRecord(name=MANAGER, allowed_recipients=(), registered_at=0.0,
-                           uid_base=self.uid(), desired=self.desired())
+                           uid_base=self.uid(), desired=self.desired(),
+                           paused=manager_paused(self.paths))
 
     async def start(self) -> AgentRecord:
         self._need()
