@@ -8,9 +8,14 @@ answer with the original's keys and types. systemd says what really happened.
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
-from hive_dev.sandbox import SandboxHive
+from hive_dev.fakes.messages_api import ApiProcess
+from hive_dev.fakes.script import Match, Reply, ToolCall, write_script
+from hive_dev.harness_support import container_env_file
+from hive_dev.sandbox import Sandbox, SandboxHive, containers_hive
 from tests.original_client import OriginalClient, decode, man_contract
 from tests.sandbox.approval_support import state_dir
 
@@ -109,3 +114,31 @@ def test_the_operator_queues_a_spawn_and_approves_it_by_id(container_hive: Sandb
         with hive.client() as ours:
             done = next(a for a in ours.call("approvals")["approvals"] if a["id"] == row["id"])
         assert done["resolved_at"] is not None and done["resolved_at"].endswith("Z")
+
+
+def test_a_graceful_scoped_stop_lets_the_running_turn_answer_and_ack_first(
+        sandbox: Sandbox, tmp_path: Path) -> None:
+    hive = containers_hive(sandbox, HYPERHIVE_AGENT_COMMAND="{python} -m hive_ag3nt serve --no-ui",
+                           HYPERHIVE_AGENT_ENV_FILE=str(tmp_path / "agent.env"))
+    send = ToolCall("mcp__hive__send", {"to": "operator", "body": "done"}, id="toolu_1")
+    script = write_script(tmp_path / "script.json", [
+        # Held back: the turn still runs when the stop comes.
+        Reply(tool_calls=[send], match=Match(last_user_contains="the job"), delay=4.0),
+        Reply(text="finished", match=Match(tool_result_for="toolu_1")),
+    ])
+    hive.call("register", name="alice")
+    hive.call("send", to="alice", body="the job")
+    with ApiProcess(script, tmp_path) as api, OriginalClient(hive.host_socket) as original:
+        container_env_file(tmp_path / "agent.env", api.url)
+        assert original.ask({"cmd": "spawn", "name": "alice"})["ok"] is True
+        deadline = time.monotonic() + 120
+        while not any(r.is_messages and "the job" in r.last_user_text for r in api.requests()):
+            assert time.monotonic() < deadline, "the turn never started"
+            time.sleep(0.1)
+        answer = original.ask(example("stop", 1))  # alice, gracefully
+    assert answer["ok"] is True and answer["results"][0]["ok"] is True, answer
+    assert stopped(hive, "alice")
+    # The turn ran to its end before the stop: its answer came and its mail was acked.
+    assert [m["body"] for m in hive.call("inbox")["messages"]] == ["done"]
+    (row,) = hive.call("agent_status", name="alice")["agent_statuses"]
+    assert (row["unread"], row["in_flight"]) == (0, 0), row
