@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bench.common import BenchError, step
+from hive_c0re.client import Client
 from hive_c0re.errors import HiveError
-from hive_c0re.wire import Client
 from hive_dev.sandbox import Sandbox, SandboxHive, can_run
 
 REPLY_TIMEOUT = 60.0  # seconds from a lifecycle call to the agent's echo, before we give up

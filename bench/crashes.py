@@ -52,8 +52,8 @@ from bench.crashes_results import (  # noqa: E402
     report,
     summary,
 )
+from hive_c0re.client import Client  # noqa: E402
 from hive_c0re.errors import HiveError  # noqa: E402
-from hive_c0re.wire import Client  # noqa: E402
 
 # Beyond the daemon's reconcile pass (crash_reconcile_interval, 60 s by default):
 # an event that has not come by then is not coming.

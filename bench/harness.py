@@ -128,7 +128,7 @@ class Bench:
     async def _start_harness(self, api_url: str) -> ServeProcess:
         """``hive-ag3nt serve`` for the agent, idle; its RSS before any turn taken."""
         from hive_ag3nt.runner import bundled_cli
-        from hive_c0re.wire import Client
+        from hive_c0re.client import Client
         from hive_dev.harness_support import agent_paths, serve_env
 
         with Client(self.daemon.host_socket) as host:

@@ -14,8 +14,8 @@ from hive_c0re.command import HiveGroup
 
 
 def _client(socket: Path | None) -> Any:
+    from hive_c0re.client import Client
     from hive_c0re.paths import agent_socket_in_container
-    from hive_c0re.wire import Client
 
     return Client(socket or agent_socket_in_container())
 

@@ -1,4 +1,4 @@
-"""An asyncio client for the agent's socket (same frames as :class:`hive_c0re.wire.Client`).
+"""An asyncio client for the agent's socket (same frames as :class:`hive_c0re.Client`).
 
 A daemon restart closes every connection. The harness may hold one for
 minutes between calls, so a connection the daemon has closed is replaced

@@ -24,7 +24,7 @@ from hive_c0re.output import Result
 from hive_c0re.settings import SETTINGS
 
 if TYPE_CHECKING:
-    from hive_c0re.wire import Client
+    from hive_c0re.client import Client
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,8 +36,8 @@ class Context:
         self.debug = debug
 
     def client(self) -> Client:
+        from hive_c0re.client import Client
         from hive_c0re.paths import host_socket_from_env
-        from hive_c0re.wire import Client
 
         return Client(self.socket or host_socket_from_env())
 
@@ -224,7 +224,7 @@ def approve(obj: Context, approval_id: int) -> Result:
 
     Exits 1 if it failed (and was rolled back).
     """
-    done = obj.call("approve", approval=approval_id)["approval"]
+    done = obj.call("approve", id=approval_id)["approval"]
     failed = done["status"] != "deployed"
     return Result(done, output.approval_outcome, ExitCode.ERROR if failed else ExitCode.OK)
 
@@ -235,7 +235,17 @@ def approve(obj: Context, approval_id: int) -> Result:
 @click.pass_obj
 def deny(obj: Context, approval_id: int, note: str) -> Result:
     """Deny request ID with a note."""
-    return Result(obj.call("deny", approval=approval_id, note=note)["approval"],
+    return Result(obj.call("deny", id=approval_id, note=note)["approval"],
+                  output.approval_outcome)
+
+
+@cli.command("request-spawn")
+@click.argument("name")
+@click.option("--description", help="why, shown with the request")
+@click.pass_obj
+def request_spawn(obj: Context, name: str, description: str | None) -> Result:
+    """Queue NAME's spawn for approval (`spawn` does it at once)."""
+    return Result(obj.call("request_spawn", name=name, description=description)["approval"],
                   output.approval_outcome)
 
 

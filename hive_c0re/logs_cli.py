@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from hive_c0re import output, story
-from hive_c0re.wire import Client
+from hive_c0re.client import Client
 
 
 def _emit(line: story.StoryLine, *, as_json: bool) -> None:

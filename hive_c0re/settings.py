@@ -122,6 +122,9 @@ SETTINGS: tuple[Setting, ...] = (
             "largest proposed config repo the daemon reads for a proposal: bytes of git "
             "objects, both as stored and unpacked; bigger proposals are refused",
             minimum=65_536, maximum=1 << 30),
+    Setting("dashboard_url", str, "",
+            "the dashboard's address (like http://host:7000/), as `urls` answers it to the "
+            "original's clients; empty: no dashboard, home is null"),
 )
 
 
@@ -163,6 +166,7 @@ class Settings:
     max_open_threads: int
     nixos_private_users: str
     proposal_max_bytes: int
+    dashboard_url: str
 
     @classmethod
     def load(

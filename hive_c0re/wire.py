@@ -1,9 +1,9 @@
-"""The socket protocol: verbs, frames, limits, errors, and a small client.
+"""The socket protocol: verbs, frames, limits and errors (its client: :mod:`hive_c0re.client`).
 
 Newline-delimited JSON over unix stream sockets. A request is one object per
 line, ``{"cmd": "<verb>", ...}``; an answer is ``{"version": 1, "ok": true,
 ...}`` or ``{"version": 1, "ok": false, "error": "...", "code": "..."}``.
-A request may carry an ``id`` (string or integer) that its answer echoes.
+A request may carry a ``request_id`` (string or integer) that its answer echoes.
 
 :data:`VERBS` is the one description of every verb: the daemon validates with
 it, the tests fuzz from it, and ``hive-c0re wire-schema`` prints it as JSON
@@ -14,20 +14,19 @@ else of the host side.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
-from hive_c0re.errors import HiveError, InvalidInput, Unreachable, from_wire
+from hive_c0re.errors import HiveError, InvalidInput
 from hive_c0re.wire_fields import Field
 
 VERSION = 1
+REQUEST_ID = "request_id"  # the envelope's correlation field, echoed in the answer
+ENVELOPE = ("cmd", REQUEST_ID)
 MAX_RECV_WAIT = 180
 MAX_RECV_BATCH = 32
 # The header every request to an agent's own UI (its ui.sock) carries the daemon's
@@ -63,10 +62,11 @@ class Verb:
 
     def parse(self, request: Mapping[str, Any]) -> dict[str, Any]:
         own = sorted(f.name for f in self.fields)
-        unknown = sorted(set(request) - set(own) - {"cmd", "id"})
+        unknown = sorted(set(request) - set(own) - set(ENVELOPE))
         if unknown:
+            moved = " (a request's own id is request_id)" if unknown[0] == "id" else ""
             raise InvalidInput(f"{self.name} takes no field {unknown[0][:64]!r}",
-                               hint="fields: " + (", ".join(own) or "none"))
+                               hint="fields: " + (", ".join(own) or "none") + moved)
         args: dict[str, Any] = {}
         for f in self.fields:
             if f.name in request and request[f.name] is not None:
@@ -89,15 +89,18 @@ _BODY = Field("body", "string", "the message text (at most max_body_bytes as UTF
 _REPLY = Field("in_reply_to", "integer", "id of a message this one answers", minimum=1,
                maximum=2**63 - 1)
 _NAME = Field("name", "string", "an agent name", required=True, max_length=64)
-_APPROVAL = Field("approval", "integer", "the approval's id", required=True, minimum=1,
+_APPROVAL = Field("id", "integer", "the approval's id", required=True, minimum=1,
                   maximum=2**63 - 1)
+_SCOPE = Field("scope", "scope", "{agent_names: [names]}: act on each (never none, never all)")
+_SCOPED_NAME = Field("name", "string", "an agent name (or give scope)", max_length=64)
+_SCOPED = {"agent": "with name: the agent's record",
+           "results": "with scope: list of {name, ok, agent | error and code}, in order"}
 _DESCRIPTION = Field("description", "string", "why, for the operator", max_length=4000)
 _MAX = Field("max", "integer", f"most messages to return (1-{MAX_RECV_BATCH}, default "
              f"{MAX_RECV_BATCH})", minimum=1, maximum=MAX_RECV_BATCH)
 _WAIT = Field("wait_seconds", "number",
               f"how long to wait for mail (0-{MAX_RECV_WAIT}); 0 peeks without leasing",
               minimum=0, maximum=MAX_RECV_WAIT)
-
 _QUESTION_ID = Field("question_id", "integer", "the question's id", required=True, minimum=1,
                      maximum=2**63 - 1, alias="id")
 _QUESTION = "{id, asker, target, question, options, multi, deadline, asked_at, status, answer, ...}"
@@ -110,8 +113,8 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
     Verb("whoami", ALL, "who this socket says you are",
          answer={"name": "your identity", "socket": "host, agent or manager"},
          tool="Your name in the hive."),
-    Verb("list", OVERSEERS, "every registered agent with its mailbox counts",
-         answer={"agents": "list of {name, allowed_recipients, unread, in_flight, socket}"}),
+    Verb("list", OVERSEERS, "the names of the registered agents not destroyed (the original's)",
+         answer={"agents": "list of names"}),
     Verb("agent_status", OVERSEERS, "every agent's status row (the manager's too), or one's",
          (Field("name", "string", "one agent, or 'manager'; without it, every agent",
                 max_length=64),),
@@ -144,10 +147,12 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
          answer={"requeued": "how many"}),
     Verb("spawn", HOST, "create (or revive) an agent's container and start it", (_NAME,),
          answer={"agent": "the agent's record"}),
-    Verb("start", OVERSEERS, "start a stopped agent's container", (_NAME,),
-         answer={"agent": "the agent's record"}, tool="Start a stopped agent."),
-    Verb("stop", OVERSEERS, "stop an agent's container (it stays stopped)", (_NAME,),
-         answer={"agent": "the agent's record"}, tool="Stop an agent (it stays stopped)."),
+    Verb("start", OVERSEERS, "start a stopped agent's container, or each of a scope's",
+         (_SCOPED_NAME, _SCOPE), answer=_SCOPED, tool="Start a stopped agent."),
+    Verb("stop", OVERSEERS, "stop an agent's container (it stays stopped), or each of a scope's",
+         (_SCOPED_NAME, _SCOPE, Field("graceful", "boolean",
+                                      "let the running turn finish, then stop")),
+         answer=_SCOPED, tool="Stop an agent (it stays stopped)."),
     Verb("restart", OVERSEERS, "restart an agent's container", (_NAME,),
          answer={"agent": "the agent's record"}, tool="Restart an agent."),
     Verb("update", MANAGER_ONLY, "rebuild an agent to its applied config (idempotent)",
@@ -164,7 +169,8 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
     Verb("rebuild", HOST, "re-apply the agent's applied config and restart it", (_NAME,),
          answer={"agent": "the agent's record"}),
     Verb("pending", HOST, "requests waiting for the operator's decision",
-         answer={"approvals": "list of {id, agent, kind, sha, status, note, description, ...}"}),
+         answer={"approvals": "list of {id, agent, kind, commit_ref, requested_at, status, "
+                              "description, note, resolved_at, sha, created_at, updated_at}"}),
     Verb("approvals", HOST, "every request, or those with one status", (
         Field("status", "string", "pending, approved, building, deployed, failed or denied",
               max_length=16),
@@ -172,9 +178,9 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
     Verb("approve", HOST, "approve a pending request and carry it out", (_APPROVAL,),
          answer={"approval": "the request, now deployed or failed"}),
     Verb("deny", HOST, "deny a pending request with a note for the manager", (
-        _APPROVAL, Field("note", "string", "why", required=True, max_length=4000)),
+        _APPROVAL, Field("note", "string", "why", max_length=4000)),
         answer={"approval": "the request, now denied"}),
-    Verb("request_spawn", MANAGER_ONLY, "ask the operator to spawn a new agent",
+    Verb("request_spawn", OVERSEERS, "queue a new agent's spawn for the operator's approval",
          (_NAME, _DESCRIPTION), answer={"approval": "the queued request"},
          tool="Ask the operator to create a new agent (after its config is applied)."),
     Verb("request_init_config", MANAGER_ONLY, "ask to seed an agent's proposed config repo",
@@ -265,6 +271,12 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
          answer={"events": "list of {id, at, kind, agent, data}",
                  "unit": "the agent's container unit, whose journal tells the rest",
                  "uid_base": "the agent's uid range, which names it in the egress's lines"}),
+    Verb("agents", OVERSEERS, "every registered agent with its mailbox counts", answer={
+        "agents": "list of {name, desired, allowed_recipients, unread, in_flight, socket, ...}"}),
+    Verb("kill", OVERSEERS, "the original's name for stop", (_NAME,),
+         answer={"agent": "the agent's record"}),
+    Verb("urls", HOST, "where the dashboard is", answer={
+        "urls": "{home}: the dashboard's address (dashboard_url), null while none is set"}),
 )}
 
 
@@ -288,7 +300,7 @@ _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def read_frame(line: bytes) -> tuple[dict[str, Any], Any]:
-    """Parse one request line into its object and its ``id`` (None if absent or unusable).
+    """Parse one request line into its object and its ``request_id`` (None if absent or unusable).
 
     Raise InvalidInput with a message saying what is wrong with the frame.
     """
@@ -310,7 +322,7 @@ def read_frame(line: bytes) -> tuple[dict[str, Any], Any]:
                                hint="send valid UTF-8 text") from None
     if not isinstance(request, dict):
         raise InvalidInput("request must be a JSON object with a 'cmd' field")
-    request_id = request.get("id")
+    request_id = request.get(REQUEST_ID)
     if isinstance(request_id, bool) or not isinstance(request_id, str | int):
         request_id = None
     return request, request_id
@@ -348,7 +360,7 @@ def json_schema() -> dict[str, Any]:
             "required": ["cmd", *[f.name for f in verb.fields if f.required]],
             "properties": {
                 "cmd": {"const": verb.name},
-                "id": {"type": ["string", "integer"], "description": "echoed in the answer"},
+                REQUEST_ID: {"type": ["string", "integer"], "description": "echoed in the answer"},
                 **{f.name: f.json_schema() for f in verb.fields},
             },
             "answer": dict(verb.answer),
@@ -360,80 +372,3 @@ def json_schema() -> dict[str, Any]:
 def tools(kind: Kind) -> dict[str, Verb]:
     """The verbs a harness on a ``kind`` socket offers its model as MCP tools, by name."""
     return {v.name: v for v in VERBS.values() if v.tool and kind in v.sockets}
-
-
-class Client:
-    """A blocking client for one socket; one request at a time."""
-
-    def __init__(self, path: Path, timeout: float = 30.0) -> None:
-        self.path = path
-        self.timeout = timeout
-        self._sock: socket.socket | None = None
-        self._buffer = b""
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
-
-    def _connect(self) -> socket.socket:
-        if self._sock is None:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(self.timeout)
-            try:
-                sock.connect(str(self.path))
-            except OSError as exc:
-                sock.close()
-                raise Unreachable(f"cannot reach the hive at {self.path}: {exc.strerror or exc}",
-                                  hint="is hive-c0re running? (systemctl status hive-c0re)"
-                                  ) from None
-            self._sock = sock
-        return self._sock
-
-    def call(self, cmd: str, **args: Any) -> dict[str, Any]:
-        """Send one request; return the answer's payload or raise the error it carries."""
-        request = {"cmd": cmd, **{k: v for k, v in args.items() if v is not None}}
-        wait = float(args.get("wait_seconds") or 0)
-        sock = self._connect()
-        try:
-            sock.settimeout(self.timeout + wait)
-            # The daemon may have refused the frame midway: its answer is still readable.
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                sock.sendall(encode(request))
-            line = self._read_line(sock)
-        except OSError as exc:
-            self.close()
-            raise Unreachable(f"connection to {self.path} failed: {exc}") from None
-        answer = json.loads(line)
-        if not answer.get("ok"):
-            hint = answer.get("hint")
-            raise from_wire(answer.get("code"), str(answer.get("error", "unknown error")),
-                            hint if isinstance(hint, str) else None)
-        return dict(answer)
-
-    def follow(self, cmd: str, **args: Any) -> Iterator[dict[str, Any]]:
-        """Send subscription ``cmd``; yield each answer after its first, waiting as long as
-        it takes, until the daemon closes the connection (Unreachable)."""
-        self.call(cmd, **args)
-        self._connect().settimeout(None)
-        try:
-            while True:
-                yield dict(json.loads(self._read_line(self._connect())))
-        except OSError as exc:
-            raise Unreachable(f"connection to {self.path} failed: {exc}") from None
-
-    def _read_line(self, sock: socket.socket) -> bytes:
-        while b"\n" not in self._buffer:
-            chunk = sock.recv(65536)
-            if not chunk:
-                self.close()
-                raise Unreachable(f"{self.path} closed the connection without an answer")
-            self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return line

@@ -19,6 +19,7 @@ from hive_c0re.errors import InvalidInput
 class Field:
     name: str
     type: str  # "string" | "integer" | "number" | "boolean" | "names" | "strings" | "time"
+    #            | "scope" ({"agent_names": names}, the original's lifecycle scope)
     help: str
     required: bool = False
     minimum: float | None = None
@@ -65,6 +66,8 @@ class Field:
             self._check_strings(where, value)
         elif self.type == "time":
             self._check_time(where, value)
+        elif self.type == "scope":
+            _check_scope(where, value)
         return value
 
     def _check_strings(self, where: str, value: Any) -> None:
@@ -100,6 +103,8 @@ class Field:
                 schema["maxItems"] = self.max_items
         elif self.type == "time":
             schema["type"] = ["number", "string"]
+        elif self.type == "scope":
+            schema.update(SCOPE_SCHEMA)
         else:
             schema["type"] = self.type
         if not self.required:
@@ -116,7 +121,7 @@ class Field:
 
 
 def tool_schema(fields: tuple[Field, ...]) -> dict[str, Any]:
-    """An MCP tool's input schema: the request's fields (aliased), without cmd and id."""
+    """An MCP tool's input schema: the request's fields (aliased), without cmd and request_id."""
     return {"type": "object", "additionalProperties": False,
             "required": [f.tool_name for f in fields if f.required],
             "properties": {f.tool_name: f.json_schema() for f in fields}}
@@ -135,3 +140,22 @@ def from_tool(verb: str, fields: tuple[Field, ...], arguments: Mapping[str, Any]
         raise InvalidInput(f"{verb} takes no argument {unknown[0][:64]!r}",
                            hint="arguments: " + (", ".join(wire_name) or "none"))
     return {wire_name[key]: value for key, value in arguments.items()}
+
+
+MAX_NAMES = 256
+SCOPE_SCHEMA: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["agent_names"],
+    "properties": {"agent_names": {"type": "array", "items": {"type": "string"},
+                                   "maxItems": MAX_NAMES}},
+}
+
+
+def _check_scope(where: str, value: Any) -> None:
+    if not isinstance(value, dict) or set(value) != {"agent_names"}:
+        raise InvalidInput(f"{where} must be an object with exactly the key agent_names",
+                           hint='like {"agent_names": ["alice"]}')
+    names = value["agent_names"]
+    if not isinstance(names, list) or not all(isinstance(v, str) for v in names):
+        raise InvalidInput(f"{where}.agent_names must be a list of names")
+    if len(names) > MAX_NAMES:
+        raise InvalidInput(f"{where}.agent_names has more than {MAX_NAMES} names")

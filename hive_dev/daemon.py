@@ -12,8 +12,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from hive_c0re.client import Client
 from hive_c0re.errors import Unreachable
-from hive_c0re.wire import Client
 
 
 class DaemonProcess:

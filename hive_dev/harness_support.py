@@ -19,7 +19,7 @@ from hive_ag3nt.harness import Harness
 from hive_ag3nt.paths import AgentPaths
 from hive_ag3nt.runner import bundled_cli
 from hive_ag3nt.settings import HarnessSettings
-from hive_c0re.wire import Client
+from hive_c0re.client import Client
 from hive_dev.daemon import DaemonProcess
 from hive_dev.fakes.fake_cli import fake_cli_env, read_records, write_fake_cli
 from hive_dev.fakes.messages_api import MessagesApi, cli_env

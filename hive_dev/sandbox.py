@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hive_c0re.wire import Client
+from hive_c0re.client import Client
 
 PACKAGE = Path(__file__).resolve().parent
 REPO = PACKAGE.parent

@@ -54,18 +54,14 @@ def verbs_not_on(kind: str) -> list[str]:
 
 
 def fields_of(verb: str) -> dict[str, dict[str, Any]]:
-    """The verb's own fields with their schemas: every property but the envelope's.
-
-    ``id`` is the envelope's request id unless the verb declares a field of that name.
-    """
+    """The verb's own fields with their schemas: every property but the envelope's."""
     properties: dict[str, dict[str, Any]] = REQUESTS[verb]["properties"]
-    own = {field.name for field in wire.VERBS[verb].fields}
-    return {name: prop for name, prop in properties.items()
-            if name in own or name not in ("cmd", "id")}
+    return {name: prop for name, prop in properties.items() if name not in wire.ENVELOPE}
 
 
 def takes_request_id(verb: str) -> bool:
-    return "id" not in fields_of(verb)
+    # Every verb does, since the envelope's field (request_id) is named unlike any field.
+    return wire.REQUEST_ID not in {field.name for field in wire.VERBS[verb].fields}
 
 
 def required_of(verb: str) -> list[str]:
@@ -150,6 +146,9 @@ def _valid_of_type(kind: str, prop: Mapping[str, Any], words: Collection[str],
         return st.lists(valid_value(prop["items"], (), scrub), max_size=most)
     if kind == "null":
         return st.none()
+    if kind == "object":  # a lifecycle scope: the only object the wire takes
+        return st.fixed_dictionaries({
+            name: valid_value(item, words, scrub) for name, item in prop["properties"].items()})
     raise AssertionError(f"the wire schema uses a type these strategies do not know: {kind}")
 
 
@@ -167,7 +166,7 @@ def valid_request(draw: st.DrawFn, verb: str, caps: Mapping[str, float] | None =
     """
     request: Request = {"cmd": verb}
     if takes_request_id(verb) and draw(st.booleans()):
-        request["id"] = draw(request_ids())
+        request[wire.REQUEST_ID] = draw(request_ids())
     required = required_of(verb)
     for name, prop in fields_of(verb).items():
         if name in required or draw(st.booleans()):

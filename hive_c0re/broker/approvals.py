@@ -12,6 +12,7 @@ from typing import Any
 from hive_c0re.broker.models import Approval
 from hive_c0re.broker.store import Store
 from hive_c0re.errors import InvalidInput, NotFound
+from hive_c0re.timestamps import rfc3339
 
 
 class Kind(StrEnum):
@@ -50,8 +51,12 @@ class ApprovalRecord:
     updated_at: float
 
     def as_wire(self) -> dict[str, Any]:
-        return {"id": self.id, "agent": self.agent, "kind": str(self.kind), "sha": self.sha,
-                "status": str(self.status), "note": self.note, "description": self.description,
+        # The original's keys first (its clients decode them: RFC 3339 times), then ours.
+        resolved = None if self.status is Status.PENDING else self.updated_at
+        return {"id": self.id, "agent": self.agent, "kind": str(self.kind),
+                "commit_ref": self.sha, "requested_at": rfc3339(self.created_at),
+                "status": str(self.status), "description": self.description, "note": self.note,
+                "resolved_at": rfc3339(resolved), "sha": self.sha,
                 "created_at": self.created_at, "updated_at": self.updated_at}
 
 

@@ -6,7 +6,9 @@ import logging
 from typing import Any
 
 from hive_c0re import wire
-from hive_c0re.daemon import status_handlers, story_handlers  # noqa: F401 (register verbs)
+
+# Imported for what they register: the original's verbs, the status, pause and story verbs.
+from hive_c0re.daemon import compat, status_handlers, story_handlers  # noqa: F401
 from hive_c0re.daemon.handlers import HANDLERS
 from hive_c0re.daemon.hive import Hive
 from hive_c0re.daemon.server import Stream
@@ -34,5 +36,5 @@ async def answer(hive: Hive, caller: Caller, line: bytes) -> dict[str, Any] | St
                       extra={"HIVE_AGENT": caller.name})
         reply = wire.failure(HiveError("internal error; the daemon's journal has details"))
     if request_id is not None:
-        (reply.first if isinstance(reply, Stream) else reply)["id"] = request_id
+        (reply.first if isinstance(reply, Stream) else reply)[wire.REQUEST_ID] = request_id
     return reply

@@ -67,11 +67,6 @@ async def whoami(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, 
     return wire.ok(name=caller.name, socket=str(caller.kind))
 
 
-@handles("list")
-async def list_agents(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
-    return wire.ok(agents=[_agent_view(hive, a) for a in hive.store.agents()])
-
-
 async def _manager_view(hive: Hive) -> dict[str, Any]:
     """The manager as the operator sees it: it has no store row, so built from its parts."""
     lifecycle = hive.containers.lifecycle
@@ -208,7 +203,8 @@ def _lifecycle_verb(verb: str, action_name: str | None = None) -> Handler:
     return handle
 
 
-for _verb in ("spawn", "start", "stop", "restart", "rebuild"):
+# start and stop (with their scoped forms) and kill: hive_c0re.daemon.compat.
+for _verb in ("spawn", "restart", "rebuild"):
     handles(_verb)(_lifecycle_verb(_verb))
 handles("update")(_lifecycle_verb("update", "rebuild"))
 
@@ -268,12 +264,12 @@ async def approvals(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[st
 
 @handles("approve")
 async def approve(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
-    return wire.ok(approval=(await hive.containers.approvals.approve(args["approval"])).as_wire())
+    return wire.ok(approval=(await hive.containers.approvals.approve(args["id"])).as_wire())
 
 
 @handles("deny")
 async def deny(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
-    record = await hive.containers.approvals.deny(args["approval"], args["note"])
+    record = await hive.containers.approvals.deny(args["id"], args.get("note"))
     return wire.ok(approval=record.as_wire())
 
 

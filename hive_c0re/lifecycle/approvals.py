@@ -82,7 +82,7 @@ class Approvals:
         return (record.kind is Kind.APPLY_COMMIT
                 and not self.paths.agent_state(record.agent).is_dir())
 
-    async def deny(self, approval_id: int, note: str) -> ApprovalRecord:
+    async def deny(self, approval_id: int, note: str | None) -> ApprovalRecord:
         record = self.book.move(approval_id, Status.DENIED, note)
         if record.kind is Kind.APPLY_COMMIT and record.sha:
             await self._tag(record, "denied", note)

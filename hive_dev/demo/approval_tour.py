@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from hive_c0re import output
-from hive_c0re.wire import MAX_RECV_WAIT, Client
+from hive_c0re.client import Client
+from hive_c0re.wire import MAX_RECV_WAIT
 from hive_dev.demo.hive import say
 from hive_dev.demo.replies import OPERATOR, Mail, reply_body
 

@@ -1,7 +1,7 @@
 """The demo's hive: its surroundings (which systemd manager, which names), bringing it up and
 down, and saying what went wrong.
 
-Everything the hive is asked goes over the wire (:class:`hive_c0re.wire.Client`);
+Everything the hive is asked goes over the wire (:class:`hive_c0re.Client`);
 systemd is driven with the project's :class:`~hive_c0re.lifecycle.backend.Systemctl`.
 """
 
@@ -14,10 +14,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hive_c0re.client import Client
 from hive_c0re.errors import HiveError
 from hive_c0re.lifecycle.backend import Scope, Systemctl
 from hive_c0re.lifecycle.nspawn import unit_name
-from hive_c0re.wire import Client
 from hive_dev.demo import rendering
 from hive_dev.demo.credentials import Model, agent_env, write_agent_env
 from hive_dev.demo.rendering import MODEL_UNIT

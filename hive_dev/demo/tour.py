@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from hive_c0re import output
+from hive_c0re.client import Client
 from hive_c0re.errors import HiveError
-from hive_c0re.wire import MAX_RECV_WAIT, Client
+from hive_c0re.wire import MAX_RECV_WAIT
 from hive_dev.demo import approval_tour
 from hive_dev.demo.hive import CONTAINERS, Hive, say
 from hive_dev.demo.rendering import MODEL_UNIT

@@ -193,7 +193,7 @@ def test_a_receiver_that_hangs_up_does_not_keep_the_mail(daemon: DaemonProcess) 
     import socket
     import time
 
-    from hive_c0re.wire import Client
+    from hive_c0re.client import Client
 
     hive(daemon, "register", "erin")
     gone = socket.socket(socket.AF_UNIX)
@@ -227,7 +227,7 @@ def answer_with_options(daemon: DaemonProcess, question: int) -> None:
 
 
 def test_the_operator_lists_and_answers_questions(daemon: DaemonProcess) -> None:
-    from hive_c0re.wire import Client
+    from hive_c0re.client import Client
 
     hive(daemon, "register", "quinn")
     result = hive(daemon, "questions")
@@ -280,7 +280,7 @@ def test_answer_errors_become_exit_codes(daemon: DaemonProcess, args: list[str],
 
 
 def test_the_operator_cannot_answer_a_question_to_an_agent(daemon: DaemonProcess) -> None:
-    from hive_c0re.wire import Client
+    from hive_c0re.client import Client
 
     hive(daemon, "register", "rae")
     hive(daemon, "register", "sam")
@@ -408,3 +408,16 @@ def test_inbox_follow_says_it_waits_and_ends_cleanly_on_ctrl_c(daemon: DaemonPro
     assert follow.returncode == 0, err
     assert "Traceback" not in err and "Aborted" not in err and err == "\n", err
     assert out == ""
+
+
+def test_the_operator_queues_a_spawn_and_denies_it_by_id(daemon: DaemonProcess) -> None:
+    queued = hive(daemon, "request-spawn", "erin", "--description", "a reviewer")
+    assert queued.exit_code == 0, queued.output
+    assert re.fullmatch(r"#\d+: pending; spawn for erin\n", queued.output), queued.output
+    row = json.loads(hive(daemon, "--json", "approvals").output)["approvals"][-1]
+    assert (row["agent"], row["description"], row["status"]) == ("erin", "a reviewer", "pending")
+    denied = hive(daemon, "deny", str(row["id"]), "--note", "not now")
+    assert denied.exit_code == 0, denied.output
+    assert "denied; spawn for erin: not now" in denied.output
+    missing = hive(daemon, "approve", "987654")
+    assert missing.exit_code == 5 and "987654" in missing.output, missing.output

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from hive_c0re.wire import Client
+from hive_c0re.client import Client
 from hive_dev.daemon import DaemonProcess
 
 LONGEST_WAIT = "180"  # each recv waits this long: only the signal ends one early

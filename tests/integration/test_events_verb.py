@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from hive_c0re.cli import cli
+from hive_c0re.client import Client
 from hive_c0re.errors import InvalidInput, NotFound
-from hive_c0re.wire import Client
 from hive_dev.daemon import DaemonProcess
 
 

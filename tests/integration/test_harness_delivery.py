@@ -17,7 +17,8 @@ import pytest
 from hive_ag3nt.harness import State
 from hive_ag3nt.hive import HiveConnection, retry_safe
 from hive_ag3nt.tools import ToolFailures, call_tool
-from hive_c0re.wire import VERBS, Client
+from hive_c0re.client import Client
+from hive_c0re.wire import VERBS
 from hive_dev.daemon import DaemonProcess
 from hive_dev.fakes.script import Match, Reply, ToolCall
 from hive_dev.harness_support import Rig, daemon_process, make_rig, run, running, until

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from hive_ag3nt.harness import Harness
 from hive_ag3nt.prompt import REDELIVERED
-from hive_c0re.wire import Client
+from hive_c0re.client import Client
 from hive_dev.daemon import DaemonProcess
 from hive_dev.fakes.messages_api import MessagesApi
 from hive_dev.fakes.script import ApiRequest, Match, Reply, ToolCall, Usage

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hive_c0re.wire import Client
+from hive_c0re.client import Client
 from hive_dev.daemon import DaemonProcess
 from hive_dev.harness_support import daemon_process
 

@@ -21,7 +21,8 @@ from hive_ag3nt.harness import Harness
 from hive_ag3nt.runner import bundled_cli
 from hive_ag3nt.settings import HarnessSettings
 from hive_c0re import wire
-from hive_c0re.wire import Client, Kind
+from hive_c0re.client import Client
+from hive_c0re.wire import Kind
 from hive_dev.daemon import DaemonProcess, running_daemon
 from hive_dev.fakes.messages_api import MessagesApi
 from hive_dev.fakes.script import ApiRequest, Match, Reply, ToolCall

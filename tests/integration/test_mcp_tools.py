@@ -22,7 +22,8 @@ from mcp.types import TextContent
 from hive_ag3nt.hive import HiveConnection
 from hive_ag3nt.tools import ToolFailures, build_server
 from hive_c0re import wire
-from hive_c0re.wire import Client, Kind
+from hive_c0re.client import Client
+from hive_c0re.wire import Kind
 from hive_c0re.wire_fields import tool_schema
 from hive_dev.daemon import DaemonProcess, running_daemon
 from hive_m1nd.tools import PREPARE

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from hive_c0re.wire import Client
+from hive_c0re.client import Client
 from hive_dev.daemon import DaemonProcess, running_daemon
 from hive_dev.subscriber import ORIGINAL_KEYS, Subscriber
 

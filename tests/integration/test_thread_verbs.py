@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from hive_c0re.client import Client
 from hive_c0re.errors import InvalidInput, NotFound, PolicyRefused
-from hive_c0re.wire import Client
 from hive_dev.daemon import DaemonProcess
 
 

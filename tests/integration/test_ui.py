@@ -164,7 +164,7 @@ async def real_turn(agent: Agent, api: MessagesApi, host: Any) -> tuple[int, int
 
 def test_a_stand_in_turn_shows_no_cost_its_replies_and_readable_events(
         daemon: DaemonProcess, api: MessagesApi) -> None:
-    from hive_c0re.wire import Client
+    from hive_c0re.client import Client
 
     async def scenario() -> None:
         async with running_real_ui(daemon, api) as (agent, _rig):
@@ -372,7 +372,7 @@ def test_prompt_refuses_bad_input(daemon: DaemonProcess, body: object, reason: s
 
 
 def test_inbox_shows_recent_mail_with_the_redelivered_marker(daemon: DaemonProcess) -> None:
-    from hive_c0re.wire import Client
+    from hive_c0re.client import Client
 
     async def scenario() -> None:
         async with running_ui(daemon) as agent:

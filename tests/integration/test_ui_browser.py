@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from hive_c0re.wire import Client
+from hive_c0re.client import Client
 from hive_dev.daemon import DaemonProcess
 from hive_dev.fakes.messages_api import MessagesApi
 from hive_dev.fakes.script import Match, Reply, ToolCall

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hive_c0re.wire import Client
+from hive_c0re.client import Client
 from hive_dev.daemon import DaemonProcess
 
 Check = Callable[[dict[str, Any]], bool]

@@ -28,8 +28,8 @@ from hive_ag3nt.paths import AgentPaths
 from hive_ag3nt.settings import HarnessSettings
 from hive_ag3nt.ui.app import start_ui
 from hive_ag3nt.ui.config import UiSettings
+from hive_c0re.client import Client
 from hive_c0re.wire import UI_SECRET_HEADER as HEADER
-from hive_c0re.wire import Client
 from hive_dev.daemon import DaemonProcess
 from hive_dev.fakes.messages_api import MessagesApi
 from hive_dev.harness_support import UI_SECRET, RealRig, make_real_rig

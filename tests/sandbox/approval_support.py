@@ -57,6 +57,6 @@ def deploy(hive: SandboxHive, agent: str, toml: str, message: str) -> dict[str, 
     approves, and it is deployed."""
     sha = propose(hive, agent, toml, message)
     asked = manager(hive, "request_apply_commit", agent=agent, sha=sha)["approval"]
-    done: dict[str, Any] = hive.call("approve", approval=asked["id"])["approval"]
+    done: dict[str, Any] = hive.call("approve", id=asked["id"])["approval"]
     assert done["status"] == "deployed", done["note"]
     return done

@@ -57,7 +57,7 @@ def test_service_stops_cleanly_and_comes_back_on_the_next_connection(hive: Sandb
     assert hive.sandbox.show("hive-c0re.service", "Result") == "success"
     # The socket stays with systemd; the next operator call starts the daemon again,
     # which brings back alice's socket from the broker.
-    assert [a["name"] for a in hive.call("list")["agents"]] == ["alice"]
+    assert [a["name"] for a in hive.call("agents")["agents"]] == ["alice"]
     assert hive.main_pid() != first
     with hive.client(hive.agent_socket("alice")) as alice:
         assert alice.call("whoami")["name"] == "alice"

@@ -57,7 +57,7 @@ def test_good_commit_deploys_bad_one_fails_and_rolls_back(container_hive: Sandbo
     assert tags(hive, "alice") == {f"proposal/{asked['id']}": good}
     assert git(applied_dir(hive, "alice"), "rev-parse", "main") == before
 
-    done = hive.call("approve", approval=asked["id"])["approval"]
+    done = hive.call("approve", id=asked["id"])["approval"]
     assert done["status"] == "deployed", done
     assert git(applied_dir(hive, "alice"), "rev-parse", "main") == good
     assert {f"{step}/{asked['id']}" for step in ("proposal", "approved", "building",
@@ -70,7 +70,7 @@ def test_good_commit_deploys_bad_one_fails_and_rolls_back(container_hive: Sandbo
 
     bad = propose(hive, "alice", BROKEN_AT_BUILD, "an MCP server that is not installed")
     failing = manager(hive, "request_apply_commit", agent="alice", sha=bad)["approval"]
-    failed = hive.call("approve", approval=failing["id"])["approval"]
+    failed = hive.call("approve", id=failing["id"])["approval"]
     assert failed["status"] == "failed", failed
     assert "hyperhive-no-such-server" in failed["note"]
     assert git(applied_dir(hive, "alice"), "rev-parse", "main") == good
@@ -100,13 +100,13 @@ def test_deny_records_the_note_in_row_and_tag(container_hive: SandboxHive) -> No
     hive.call("spawn", name="alice")
     sha = propose(hive, "alice", 'model = "opus"\n', "the biggest model")
     asked = manager(hive, "request_apply_commit", agent="alice", sha=sha)["approval"]
-    denied = hive.call("deny", approval=asked["id"], note="too costly for a note taker")["approval"]
+    denied = hive.call("deny", id=asked["id"], note="too costly for a note taker")["approval"]
     assert denied["status"] == "denied" and denied["note"] == "too costly for a note taker"
     message = git(applied_dir(hive, "alice"), "tag", "-l", "--format=%(contents)",
                   f"denied/{asked['id']}")
     assert "too costly for a note taker" in message
     with pytest.raises(InvalidInput, match="denied"):
-        hive.call("approve", approval=asked["id"])
+        hive.call("approve", id=asked["id"])
     statuses = [step["status"] for step in hive.call("approvals")["approvals"]]
     assert statuses == ["denied"]
 
@@ -122,26 +122,30 @@ def test_hostile_names_and_refs_are_refused(container_hive: SandboxHive) -> None
         with pytest.raises(InvalidInput):
             manager(hive, "request_apply_commit", agent=name, sha=head)
     with pytest.raises(NotFound):
-        hive.call("approve", approval=999)
+        hive.call("approve", id=999)
     assert hive.call("approvals")["approvals"] == []
     assert not (applied_dir(hive, "alice").parent / "x").exists()
 
 
-def test_request_verbs_only_on_the_manager_socket(container_hive: SandboxHive) -> None:
+def test_no_agent_may_request_and_the_operator_may_only_queue_a_spawn(
+        container_hive: SandboxHive) -> None:
     hive = container_hive
     hive.call("register", name="bob")
     with hive.client(hive.agent_socket("bob")) as bob, pytest.raises(InvalidInput,
                                                                      match="unknown verb"):
         bob.call("request_spawn", name="eve")
+    # The operator may queue a spawn too (the original's request_spawn); the rest are the
+    # manager's alone.
+    assert hive.call("request_spawn", name="eve")["approval"]["status"] == "pending"
     with pytest.raises(InvalidInput, match="unknown verb"):
-        hive.call("request_spawn", name="eve")
+        hive.call("request_init_config", name="eve")
 
 
 def test_spawn_request_and_vanished_state(container_hive: SandboxHive) -> None:
     hive = container_hive
     hive.call("whoami")  # the first operator call starts the daemon, which opens the rest
     asked = manager(hive, "request_spawn", name="carol", description="a tester")["approval"]
-    assert hive.call("approve", approval=asked["id"])["approval"]["status"] == "deployed"
+    assert hive.call("approve", id=asked["id"])["approval"]["status"] == "deployed"
     assert hive.sandbox.show("hive-agent@carol.service", "ActiveState") == "active"
 
     sha = propose(hive, "carol", 'model = "sonnet"\n', "sonnet")

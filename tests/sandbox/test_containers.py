@@ -99,7 +99,7 @@ def test_state_persists_until_purge_and_is_not_host_root(container_hive: Sandbox
 
     hive.call("destroy", name="alice", purge=True)
     assert not state_dir(hive, "alice").exists()
-    assert [a["name"] for a in hive.call("list")["agents"]] == []
+    assert [a["name"] for a in hive.call("agents")["agents"]] == []
     hive.call("spawn", name="alice")
     fresh = in_container(hive, "alice", "import os; print(os.path.exists('/state/notes.md'))")
     assert fresh.stdout == "False\n"

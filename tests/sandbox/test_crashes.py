@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from hive_c0re.wire import Client
+from hive_c0re.client import Client
 from hive_dev.sandbox import SandboxHive
 from tests.sandbox.approval_support import deploy
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hive_c0re.client import Client
 from hive_c0re.errors import Unreachable
-from hive_c0re.wire import Client
 from hive_dev.polling import wait_until
 from hive_dev.sandbox import SandboxHive
 

@@ -27,9 +27,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
+from hive_c0re.client import Client
 from hive_c0re.errors import HiveError, InvalidInput
 from hive_c0re.names import validate_agent_name
-from hive_c0re.wire import Client
 from hive_dev.sandbox import Sandbox, SandboxHive
 from tests import strategies as ws
 from tests.sandbox.sandbox_support import sandboxed
@@ -272,7 +272,7 @@ class FuzzHive:
                 answer = client.call("whoami")
             name = "operator" if where == "host" else where
             assert (answer["name"], answer["socket"]) == (name, self.kind(where))
-        listed = {agent["name"] for agent in self.hive.call("list")["agents"]}
+        listed = {agent["name"] for agent in self.hive.call("agents")["agents"]}
         assert set(AGENTS) <= listed
         now = self.messages_in_broker()
         assert self.before <= now, f"lost: {sorted(self.before - now)[:20]}"
@@ -325,8 +325,8 @@ def test_schema_valid_requests_on_every_socket_are_answered(fuzz: FuzzHive) -> N
             if request["cmd"] not in offered:
                 assert answer["ok"] is False and answer["code"] == "invalid", answer
                 assert answer.get("hint") == "verbs here: " + ", ".join(offered), answer
-            elif answer["ok"] and "id" in request and ws.takes_request_id(request["cmd"]):
-                assert answer.get("id") == request["id"], (request, answer)
+            elif answer["ok"] and "request_id" in request:
+                assert answer.get("request_id") == request["request_id"], (request, answer)
 
     run()
     fuzz.check_health()
@@ -355,7 +355,7 @@ def test_requests_broken_one_way_are_refused_as_invalid(fuzz: FuzzHive) -> None:
 
 
 def _with_lone_surrogate_id(request: ws.Request) -> bytes:
-    return ws.encode({**request, "id": "\udc00"}) if ws.takes_request_id(request["cmd"]) \
+    return ws.encode({**request, "request_id": "\udc00"}) if ws.takes_request_id(request["cmd"]) \
         else ws.encode(request)
 
 
@@ -413,10 +413,10 @@ def test_raw_bytes_on_every_socket_get_whole_answers_and_a_clean_close(
 
 
 def test_a_frame_of_exactly_max_frame_bytes_is_served(fuzz: FuzzHive) -> None:
-    payload = _fill_to_limit(b'{"cmd":"whoami","id":"edge"}')
+    payload = _fill_to_limit(b'{"cmd":"whoami","request_id":"edge"}')
     _, answers = fuzz.exchange("host", payload + b"\n")
     assert answers == [{"version": 1, "ok": True, "name": "operator", "socket": "host",
-                        "id": "edge"}]
+                        "request_id": "edge"}]
     _, answers = fuzz.exchange("host", b" " + payload + b"\n")
     assert answers[0]["error"] == f"frame larger than {FRAME_LIMIT} bytes"
 
@@ -424,28 +424,29 @@ def test_a_frame_of_exactly_max_frame_bytes_is_served(fuzz: FuzzHive) -> None:
 @pytest.mark.parametrize(
     "frame",
     [
-        b'{"cmd": "nope", "id": "r-7"}',  # unknown verb
-        b'{"cmd": "inbox", "id": "r-7"}',  # a verb of another socket
-        b'{"cmd": "whoami", "id": "r-7", "colour": "blue"}',  # unknown field
-        b'{"cmd": "send", "id": "r-7", "to": "operator"}',  # missing field
-        b'{"cmd": "recv", "id": "r-7", "max": "3"}',  # wrong type
-        b'{"cmd": "recv", "id": "r-7", "wait_seconds": 1e9}',  # out of bounds
-        b'{"cmd": "send", "id": "r-7", "to": "nobody", "body": "x"}',  # refused by the handler
+        b'{"cmd": "nope", "request_id": "r-7"}',  # unknown verb
+        b'{"cmd": "inbox", "request_id": "r-7"}',  # a verb of another socket
+        b'{"cmd": "whoami", "request_id": "r-7", "colour": "blue"}',  # unknown field
+        b'{"cmd": "send", "request_id": "r-7", "to": "operator"}',  # missing field
+        b'{"cmd": "recv", "request_id": "r-7", "max": "3"}',  # wrong type
+        b'{"cmd": "recv", "request_id": "r-7", "wait_seconds": 1e9}',  # out of bounds
+        # refused by the handler
+        b'{"cmd": "send", "request_id": "r-7", "to": "nobody", "body": "x"}',
     ],
 )
 def test_error_answers_echo_the_request_id(fuzz: FuzzHive, frame: bytes) -> None:
     # A client that pipelines requests matches answers by id, errors included.
     _, answers = fuzz.exchange(AGENTS[0], frame + b"\n")
     assert answers[0]["ok"] is False
-    assert answers[0].get("id") == "r-7", answers[0]
+    assert answers[0].get("request_id") == "r-7", answers[0]
 
 
 def test_a_lone_surrogate_in_the_id_costs_neither_its_answer_nor_the_next(
         fuzz: FuzzHive) -> None:
-    payload = b'{"cmd": "whoami", "id": "\\ud800"}\n{"cmd": "whoami", "id": 2}\n'
+    payload = b'{"cmd": "whoami", "request_id": "\\ud800"}\n{"cmd": "whoami", "request_id": 2}\n'
     _, answers = fuzz.exchange("host", payload)
     assert len(answers) == 2
-    assert answers[1]["id"] == 2
+    assert answers[1]["request_id"] == 2
 
 
 def test_a_lone_surrogate_in_a_body_is_invalid_input_not_an_internal_error(
@@ -456,7 +457,7 @@ def test_a_lone_surrogate_in_a_body_is_invalid_input_not_an_internal_error(
 
 
 def test_an_over_long_request_from_the_client_gets_the_frame_error(fuzz: FuzzHive) -> None:
-    # wire.Client writes the whole frame before it reads: the daemon must let it
+    # Client writes the whole frame before it reads: the daemon must let it
     # finish (or the client must read after a broken pipe) for the error to arrive.
     with fuzz.client(AGENTS[0]) as client, pytest.raises(InvalidInput, match="frame larger"):
         client.call("send", to="operator", body="x" * (FRAME_LIMIT * 512))
@@ -484,7 +485,7 @@ def test_silent_and_slow_clients_do_not_hold_up_other_clients(fuzz: FuzzHive) ->
                 assert agent.call("whoami")["name"] == AGENTS[0]
             ids = agent.call("send", to=AGENTS[1], body="while others stall")["ids"]
             fuzz.stored.update(ids)
-            assert set(AGENTS) <= {a["name"] for a in host.call("list")["agents"]}
+            assert set(AGENTS) <= {a["name"] for a in host.call("agents")["agents"]}
         with fuzz.client(AGENTS[1]) as peer:
             found = peer.call("recv", wait_seconds=0)["messages"]
             assert ids[0] in [m["id"] for m in found]

@@ -23,7 +23,7 @@ from hive_c0re.wire import VERBS, Kind
 from hive_dev.sandbox import SandboxHive
 
 ERROR_KEYS = {"version", "ok", "error", "code"}
-OPTIONAL_ERROR_KEYS = {"hint", "id"}
+OPTIONAL_ERROR_KEYS = {"hint", "request_id"}
 # Fields that would name another mailbox or another sender, if the wire had any.
 IMPERSONATING_FIELDS = ("name", "as", "from", "sender", "mailbox", "recipient", "agent",
                         "for", "identity", "to")
@@ -163,8 +163,8 @@ def test_an_agent_cannot_send_as_another(hive: SandboxHive, raw: Connect) -> Non
     assert counts(hive, "carol") == (0, 0)
 
     # A request id is only echoed: it names nobody.
-    sent = alice.ask({"cmd": "send", "to": "carol", "body": "hello", "id": "bob"})
-    assert sent["ok"] is True and sent["id"] == "bob"
+    sent = alice.ask({"cmd": "send", "to": "carol", "body": "hello", "request_id": "bob"})
+    assert sent["ok"] is True and sent["request_id"] == "bob"
     with hive.client(hive.agent_socket("carol")) as carol:
         got = carol.call("recv", wait_seconds=1)["messages"]
     assert [(m["from"], m["to"], m["body"]) for m in got] == [("alice", "carol", "hello")]
@@ -260,7 +260,7 @@ def test_agent_sockets_refuse_operator_verbs_and_keep_serving(hive: SandboxHive,
         # The connection still serves, as the same identity.
         assert conn.ask({"cmd": "whoami"})["name"] == ("alice" if kind == Kind.AGENT
                                                        else "manager")
-    assert [a["name"] for a in hive.call("list")["agents"]] == ["alice"]
+    assert [a["name"] for a in hive.call("agents")["agents"]] == ["alice"]
     assert counts(hive, "alice") == (1, 0)
 
 
@@ -309,7 +309,7 @@ def test_unregister_removes_the_socket_and_closes_open_connections(hive: Sandbox
     assert not path.exists() and not path.parent.exists()
     with pytest.raises(FileNotFoundError):
         raw(path)
-    assert [a["name"] for a in hive.call("list")["agents"]] == ["bob"]
+    assert [a["name"] for a in hive.call("agents")["agents"]] == ["bob"]
     answer = raw(hive.host_socket).ask({"cmd": "send", "to": "alice", "body": "anyone?"})
     assert_error(answer, "not_found", "alice")
     # Unregistering again is an error, not a crash; the hive goes on serving.
@@ -328,7 +328,7 @@ def test_register_again_is_idempotent_and_keeps_mail_and_connections(hive: Sandb
 
     register(hive, "alice")
     register(hive, "alice", allowed_recipients=["bob"])
-    assert [a["name"] for a in hive.call("list")["agents"]] == ["alice", "bob"]
+    assert [a["name"] for a in hive.call("agents")["agents"]] == ["alice", "bob"]
     assert counts(hive, "alice") == (2, 1)
     path = hive.agent_socket("alice")
     assert stat.S_ISSOCK(path.stat().st_mode)
@@ -400,7 +400,7 @@ def test_error_answers_have_one_shape(hive: SandboxHive, raw: Connect) -> None:
 
 
 def test_refused_frames_still_echo_their_request_id(hive: SandboxHive, raw: Connect) -> None:
-    """wire.py: a request's ``id`` is echoed by its answer, error answers included.
+    """wire.py: a request's ``request_id`` is echoed by its answer, error answers included.
 
     The daemon echoes it when a handler fails (not_found below) but drops it
     when the frame itself is refused (unknown verb, unknown or ill-typed field),
@@ -408,18 +408,19 @@ def test_refused_frames_still_echo_their_request_id(hive: SandboxHive, raw: Conn
     """
     register(hive, "alice")
     alice = raw(hive.agent_socket("alice"))
-    handler_error = alice.ask({"cmd": "send", "to": "nobody", "body": "x", "id": 1})
+    handler_error = alice.ask({"cmd": "send", "to": "nobody", "body": "x", "request_id": 1})
     assert_error(handler_error, "not_found")
-    assert handler_error["id"] == 1
+    assert handler_error["request_id"] == 1
     refused = {
-        "unknown verb": {"cmd": "list", "id": 2},
-        "unknown field": {"cmd": "send", "to": "operator", "body": "x", "from": "bob", "id": 3},
-        "ill-typed field": {"cmd": "recv", "wait_seconds": "soon", "id": 4},
+        "unknown verb": {"cmd": "list", "request_id": 2},
+        "unknown field": {"cmd": "send", "to": "operator", "body": "x", "from": "bob",
+                          "request_id": 3},
+        "ill-typed field": {"cmd": "recv", "wait_seconds": "soon", "request_id": 4},
     }
     missing = {}
     for what, frame in refused.items():
         answer = alice.ask(frame)
         assert_error(answer, "invalid")
-        if answer.get("id") != frame["id"]:
+        if answer.get("request_id") != frame["request_id"]:
             missing[what] = answer
     assert not missing, f"error answers without the request's id: {missing}"

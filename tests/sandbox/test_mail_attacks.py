@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
+from hive_c0re.client import Client
 from hive_c0re.errors import InboxFull
-from hive_c0re.wire import Client
 from hive_dev.sandbox import Sandbox, SandboxHive, in_container
 from tests.sandbox.test_crashes import crashes, manager_mail
 

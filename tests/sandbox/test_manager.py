@@ -8,8 +8,8 @@ import time
 
 import pytest
 
+from hive_c0re.client import Client
 from hive_c0re.errors import InvalidInput, PolicyRefused
-from hive_c0re.wire import Client
 from hive_dev.sandbox import SandboxHive, container_popen, in_container
 from tests.sandbox.approval_support import manager, proposed_dir
 
@@ -58,7 +58,7 @@ def test_manager_edits_proposals_and_asks_from_its_container(managed_hive: Sandb
     assert seen["asked"]["ok"] and seen["asked"]["approval"]["status"] == "pending"
     assert not seen["stop_self"]["ok"] and "cannot" in seen["stop_self"]["error"]
     approval = seen["asked"]["approval"]["id"]
-    assert hive.call("approve", approval=approval)["approval"]["status"] == "deployed"
+    assert hive.call("approve", id=approval)["approval"]["status"] == "deployed"
     # Agents never see the proposed repos; the manager never sees agents' state.
     assert in_container(hive, "alice", "import os; print(os.path.exists('/agents'))"
                         ).stdout == "False\n"
@@ -150,7 +150,7 @@ def test_a_manager_racing_the_daemons_git_never_runs_a_command_on_the_host(
     asked = in_container(hive, "manager", PROPOSES.format(name=RACED[0]))
     assert asked.returncode == 0, asked.stderr
     approval = json.loads(asked.stdout)["approval"]
-    assert hive.call("approve", approval=approval["id"])["approval"]["status"] == "deployed"
+    assert hive.call("approve", id=approval["id"])["approval"]["status"] == "deployed"
     assert in_container(hive, RACED[0], "print(open('/etc/hive/policy.json').read())"
                         ).stdout.count('"sonnet"') >= 1
     assert not marker.exists()
@@ -175,4 +175,4 @@ def test_a_symlink_the_manager_plants_before_spawn_is_never_followed(
     with pytest.raises(InvalidInput, match="not a plain git directory"):
         manager(hive, "request_apply_commit", agent="dave", sha="a" * 40)
     assert list(victim.iterdir()) == []
-    assert "dave" in [a["name"] for a in hive.call("list")["agents"]]
+    assert "dave" in [a["name"] for a in hive.call("agents")["agents"]]

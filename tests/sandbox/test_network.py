@@ -132,7 +132,7 @@ def test_a_port_bound_in_a_container_is_not_the_hosts(container_hive: SandboxHiv
         out, _ = squatter.communicate()
     assert "accepted" not in out
     # The hive still serves the operator.
-    assert [a["name"] for a in hive.call("list")["agents"]] == ["alice"]
+    assert [a["name"] for a in hive.call("agents")["agents"]] == ["alice"]
 
 
 def test_one_agent_cannot_reach_another_agents_container(container_hive: SandboxHive) -> None:

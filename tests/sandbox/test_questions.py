@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from hive_c0re.client import Client
 from hive_c0re.errors import PolicyRefused
-from hive_c0re.wire import Client
 from hive_dev.sandbox import SandboxHive
 
 LONG_POLL = 60  # never reached: each poll below is woken by the event it waits for

@@ -68,7 +68,7 @@ def spawn_with(hive: SandboxHive, name: str, toml: str) -> None:
     """The manager's way to a new agent with its own agent.toml, the operator approving."""
     hive.call("whoami")  # socket activation: the daemon binds the manager's socket
     seeded = manager(hive, "request_init_config", name=name)["approval"]
-    assert hive.call("approve", approval=seeded["id"])["approval"]["status"] == "deployed"
+    assert hive.call("approve", id=seeded["id"])["approval"]["status"] == "deployed"
     deploy(hive, name, toml, f"{name} gets small limits")
 
 
@@ -141,7 +141,7 @@ def test_fork_bomb_memory_hog_and_disk_filler_leave_the_hive_working(
             assert time.monotonic() < deadline, "the fork bomb never hit pids.max"
             time.sleep(0.1)
         assert int(hog.read("pids", "pids.current")) <= 64
-        assert {a["name"] for a in hive.call("list")["agents"]} == {"bob", "hog"}
+        assert {a["name"] for a in hive.call("agents")["agents"]} == {"bob", "hog"}
         listed = hive.cli("agents")
         assert listed.returncode == 0, listed.stderr
         hive.call("send", to="bob", body="still there?")
@@ -184,7 +184,7 @@ def test_the_manager_cannot_fill_the_host_through_its_repos(sandbox: Sandbox) ->
     result = json.loads(filled.stdout)
     assert result["error"] == "ENOSPC" and result["written"] < 32 << 20, result
     # The daemon still seeds and reads repos there: refused for want of room, never crashed.
-    assert {a["name"] for a in hive.call("list")["agents"]} >= {"alice"}
+    assert {a["name"] for a in hive.call("agents")["agents"]} >= {"alice"}
     hive.call("send", to="alice", body="still there?")
     wait_reply(hive, "alice heard: still there?", timeout=60)
     proposed = Path(hive.sandbox.env["XDG_CONFIG_HOME"]) / "hyperhive" / "proposed.img"

@@ -17,8 +17,8 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from hive_c0re.client import Client
 from hive_c0re.errors import InvalidInput, Unreachable
-from hive_c0re.wire import Client
 from hive_dev.sandbox import Sandbox, SandboxHive, in_container
 from tests.sandbox.test_containers import wait_reply
 
@@ -58,7 +58,7 @@ def test_a_planted_socket_file_costs_only_that_agent_its_socket(
         alice = operator.call("agent_status", name="alice")["agent"]
         assert alice["listening"] is False
         assert "not a socket" in alice["socket_error"]
-        listed = {a["name"]: a for a in operator.call("list")["agents"]}
+        listed = {a["name"]: a for a in operator.call("agents")["agents"]}
         assert listed["bob"]["listening"] is True and listed["bob"]["socket_error"] is None
         operator.call("send", to="bob", body="still there?")
     wait_reply(hive, "bob heard: still there?")
@@ -182,7 +182,7 @@ def test_a_connection_flood_from_a_container_leaves_the_operator_working(
             # The operator works throughout, within its client's timeout, and the
             # daemon is the one that took the flood (not a restart after a crash).
             with Client(hive.host_socket, timeout=10) as operator:
-                assert "alice" in {a["name"] for a in operator.call("list")["agents"]}
+                assert "alice" in {a["name"] for a in operator.call("agents")["agents"]}
                 operator.call("send", to="bob", body="while alice floods")
             assert hive.main_pid() == daemon, "the daemon did not survive the flood:\n" + (
                 hive.sandbox.run("journalctl", "--no-pager", "-u", "hive-c0re.service",

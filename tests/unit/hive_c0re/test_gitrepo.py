@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from hive_c0re.client import Client
 from hive_c0re.errors import HiveError, InvalidInput, NotFound
 from hive_c0re.lifecycle.gitenv import (
     IDENTITY_EMAIL,
@@ -28,7 +29,6 @@ from hive_c0re.lifecycle.gitrepo import (
 )
 from hive_c0re.lifecycle.proposed import ProposalTooLarge, ProposedRepos, rename_noreplace
 from hive_c0re.paths import Paths
-from hive_c0re.wire import Client
 from hive_dev.daemon import DaemonProcess
 
 SEED = 'model = "haiku"\n'

@@ -186,7 +186,7 @@ def test_a_verb_not_offered_on_a_socket_is_refused_listing_the_verbs_there(kind:
 
 
 @pytest.mark.parametrize("frame", [{"cmd": None}, {"cmd": 1}, {"cmd": True}, {"cmd": ["whoami"]},
-                                   {"cmd": {"v": "whoami"}}, {"id": 1}, {}])
+                                   {"cmd": {"v": "whoami"}}, {"request_id": 1}, {}])
 def test_cmd_must_be_a_string(frame: dict[str, Any]) -> None:
     assert refusal(json.dumps(frame).encode()).message == "request needs a string field 'cmd'"
 
@@ -199,7 +199,8 @@ def test_cmd_must_be_a_string(frame: dict[str, Any]) -> None:
     [b"", b" ", b"\n", b"{", b"}", b'{"cmd": "whoami"', b'{"cmd": whoami}', b"{'cmd': 'whoami'}",
      b'{"cmd": "whoami"} {"cmd": "whoami"}', b'{"cmd": "whoami"}x', b"\x00", b"\x00{}",
      b'{"cmd": "who\x00ami"}', b"[" * 100_000, b"[" * 5_000 + b"]" * 5_000,
-     b'{"a":' * 5_000 + b"1" + b"}" * 5_000, b'{"cmd":"whoami","id":' + b"9" * 5_000 + b"}"],
+     b'{"a":' * 5_000 + b"1" + b"}" * 5_000,
+     b'{"cmd":"whoami","request_id":' + b"9" * 5_000 + b"}"],
 )
 def test_a_frame_that_is_not_json_is_invalid_input(line: bytes) -> None:
     error = refusal(line)
@@ -209,8 +210,8 @@ def test_a_frame_that_is_not_json_is_invalid_input(line: bytes) -> None:
 
 @pytest.mark.parametrize(
     "line",
-    [b"\xff", b"\xfe\xff", b'{"cmd": "whoami", "id": "\xff"}', b'{"cmd": "\xc3\x28"}',
-     b'{"cmd": "whoami", "id": "\xed\xa0\x80"}',  # a surrogate spelled in UTF-8 bytes
+    [b"\xff", b"\xfe\xff", b'{"cmd": "whoami", "request_id": "\xff"}', b'{"cmd": "\xc3\x28"}',
+     b'{"cmd": "whoami", "request_id": "\xed\xa0\x80"}',  # a surrogate spelled in UTF-8 bytes
      b"\x80abc", b'{"cmd": "whoami"}\xc0\xaf'],
 )
 def test_a_frame_that_is_not_utf8_is_invalid_input(line: bytes) -> None:
@@ -253,14 +254,22 @@ def test_any_bytes_decode_or_raise_invalid_input_and_nothing_else(line: bytes, k
 
 @pytest.mark.parametrize("request_id", ["", "abc", "ünï", 0, -1, 2**64, 10**100])
 def test_a_string_or_integer_id_is_returned_for_the_answer(request_id: str | int) -> None:
-    _, _, got = decode({"cmd": "whoami", "id": request_id})
+    _, _, got = decode({"cmd": "whoami", "request_id": request_id})
     assert got == request_id
     assert type(got) is type(request_id)
 
 
+def test_id_is_the_approval_not_the_request_id() -> None:
+    verb, args, got = decode({"cmd": "approve", "id": 42, "request_id": "r1"})
+    assert (verb.name, args, got) == ("approve", {"id": 42}, "r1")
+    old_style = refusal(b'{"cmd": "whoami", "id": 1}')
+    assert "takes no field 'id'" in old_style.message
+    assert old_style.hint is not None and "request_id" in old_style.hint
+
+
 @pytest.mark.parametrize("request_id", [None, True, False, 1.5, 1.0, [1], {"a": 1}])
 def test_an_id_of_any_other_type_is_ignored_not_refused(request_id: Any) -> None:
-    verb, _, got = decode({"cmd": "whoami", "id": request_id})
+    verb, _, got = decode({"cmd": "whoami", "request_id": request_id})
     assert verb.name == "whoami"
     assert got is None
 
@@ -274,7 +283,7 @@ def test_an_id_of_any_other_type_is_ignored_not_refused(request_id: Any) -> None
         {"cmd": "send", "to": "operator", "body": "a\ud800b"},
         {"cmd": "send", "to": "\udfff", "body": "x"},
         {"cmd": "register", "name": "alice", "allowed_recipients": ["\udc80"]},
-        {"cmd": "whoami", "id": "\ud83d"},
+        {"cmd": "whoami", "request_id": "\ud83d"},
     ],
 )
 def test_a_string_with_a_lone_surrogate_is_invalid_input(frame: dict[str, Any]) -> None:
@@ -323,9 +332,9 @@ def test_the_schema_is_json_and_describes_every_verb_exactly() -> None:
         properties = request["properties"]
         assert properties["cmd"] == {"const": name}
         if ws.takes_request_id(name):  # else see the test below
-            assert properties["id"] == {"type": ["string", "integer"],
-                                        "description": "echoed in the answer"}
-        assert set(properties) == {"cmd", "id", *(f.name for f in verb.fields)}
+            assert properties["request_id"] == {"type": ["string", "integer"],
+                                                "description": "echoed in the answer"}
+        assert set(properties) == {"cmd", "request_id", *(f.name for f in verb.fields)}
         for field in verb.fields:
             got = dict(properties[field.name])
             if not field.required and isinstance(got["type"], list) and "null" in got["type"]:
@@ -335,12 +344,12 @@ def test_the_schema_is_json_and_describes_every_verb_exactly() -> None:
             assert got == expected_field_schema(field), f"{name}.{field.name}"
 
 
-def test_no_verb_has_a_field_named_like_the_envelopes_cmd_or_id() -> None:
-    # A field called "id" is read by decode_request as the request id too (and
-    # echoed), and it replaces the request id in json_schema(): a client can
-    # then neither tag such a request nor tell the two apart.
+def test_no_verb_has_a_field_named_like_the_envelopes_cmd_or_request_id() -> None:
+    # A field called "request_id" would be read by decode_request as the request
+    # id too (and echoed): a client could then neither tag such a request nor
+    # tell the two apart. ("id" is a field: the original's approve names the approval so.)
     clashes = [f"{verb.name}.{field.name}" for verb in wire.VERBS.values()
-               for field in verb.fields if field.name in ("cmd", "id")]
+               for field in verb.fields if field.name in wire.ENVELOPE]
     assert not clashes, "fields named like the envelope: " + ", ".join(clashes)
 
 
@@ -356,6 +365,10 @@ def expected_field_schema(field: Field) -> dict[str, Any]:
         max_length = None
     elif field.type == "time":
         expected["type"] = ["number", "string"]
+    elif field.type == "scope":
+        expected.update(type="object", additionalProperties=False, required=["agent_names"],
+                        properties={"agent_names": {"type": "array", "items": {"type": "string"},
+                                                    "maxItems": 256}})
     else:
         expected["type"] = field.type
     bounds = {"minimum": field.minimum, "maximum": field.maximum, "maxLength": max_length}
@@ -386,7 +399,7 @@ def test_any_request_the_schema_allows_is_decoded_to_its_fields(data: st.DataObj
     assert args == {k: v for k, v in request.items()
                     if k in ws.fields_of(verb_name) and v is not None}
     if ws.takes_request_id(verb_name):
-        assert request_id == request.get("id")
+        assert request_id == request.get("request_id")
 
 
 @PROPERTY
