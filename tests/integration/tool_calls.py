@@ -108,7 +108,7 @@ def seed_proposed_repo(daemon: DaemonProcess, manager_socket: Path) -> str:
     with Client(manager_socket) as manager:
         approval = manager.call("request_init_config", name=SEEDED)["approval"]["id"]
     with Client(daemon.host_socket) as op:
-        op.call("approve", approval=approval)
+        op.call("approve", id=approval)
     done = subprocess.run(["git", "-C", str(proposed_repos(daemon) / SEEDED), "rev-parse",
                            "HEAD"], capture_output=True, text=True, check=True)
     return done.stdout.strip()
