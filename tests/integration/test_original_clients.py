@@ -7,6 +7,7 @@ set and types. Our own client only sets the stage (registering agents).
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 
@@ -16,9 +17,11 @@ from hive_c0re.client import Client
 from hive_dev.daemon import DaemonProcess
 from tests.original_client import (
     CONTRACT,
+    EVERY,
     KINDS,
     STATUSES,
     OriginalClient,
+    decode,
     man_contract,
 )
 
@@ -118,19 +121,43 @@ def test_every_answer_echoes_request_id_and_id_is_the_approval(
     assert refused["request_id"] == 9 and "424243" in refused["error"]
 
 
-# -- slots for the requests implemented elsewhere: each fills its own ------------------------
+# -- the status rows, pausing and the feed --------------------------------------------------
 
 
-def test_agent_status_rows_have_the_originals_keys() -> None:
-    """Slot: agent_status, with and without name, decoded with CONTRACT["agent_status"]."""
-    pytest.skip("slot: the agent_status client test is written with the status rows")
+def test_agent_status_rows_have_the_originals_keys(daemon: DaemonProcess,
+                                                    original: OriginalClient) -> None:
+    register(daemon, "dora")
+    every = original.ask({"cmd": "agent_status"})
+    assert {"manager", "dora"} <= {row["name"] for row in every["agent_statuses"]}
+    one = original.ask({"cmd": "agent_status", "name": "dora"})
+    (row,) = one["agent_statuses"]
+    assert (row["name"], row["running"], row["paused"], row["parent"]) == (
+        "dora", False, False, None)
 
 
-def test_set_paused_answers_in_the_originals_shape() -> None:
-    """Slot: set_paused true/false (idempotent), decoded with CONTRACT["set_paused"]."""
-    pytest.skip("slot: the set_paused client test is written with pausing")
+def test_set_paused_answers_in_the_originals_shape(daemon: DaemonProcess,
+                                                   original: OriginalClient) -> None:
+    register(daemon, "emil")
+    for paused in (True, True, False, False):  # idempotent both ways
+        assert original.ask({"cmd": "set_paused", "name": "emil", "paused": paused})["ok"]
+        (row,) = original.ask({"cmd": "agent_status", "name": "emil"})["agent_statuses"]
+        assert row["paused"] is paused
+    refused = original.ask({"cmd": "set_paused", "name": "nobody", "paused": True})
+    assert refused["ok"] is False and "nobody" in refused["error"], refused
 
 
-def test_subscribe_agent_status_streams_rows_in_the_originals_shape() -> None:
-    """Slot: subscribe_agent_status, a bare ok then one-row agent_statuses per change."""
-    pytest.skip("slot: the subscribe_agent_status client test is written with the feed")
+def test_subscribe_agent_status_streams_rows_in_the_originals_shape(
+        daemon: DaemonProcess) -> None:
+    with OriginalClient(daemon.host_socket, timeout=30) as feed:
+        first = feed.ask({"cmd": "subscribe_agent_status"}, title=EVERY)
+        assert first == {"version": 1, "ok": True}  # a bare ok
+        register(daemon, "finn")
+        while True:
+            answer = json.loads(feed.lines.readline())
+            decode(answer, EVERY)
+            decode(answer, "subscribe_agent_status")
+            decode(answer, "agent_status")  # each row is a status row
+            (row,) = answer["agent_statuses"]
+            if row["name"] == "finn":
+                break
+        assert row["running"] is False and row["paused"] is False
