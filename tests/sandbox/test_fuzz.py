@@ -72,7 +72,8 @@ def mutated_requests(kind: str | None = None) -> SearchStrategy[ws.Mutation]:
     """Requests broken one way, for verbs offered on sockets of ``kind`` (default: any)."""
     if kind is None:
         return ws.any_mutated_request(caps=CAPS, vocabulary=VOCABULARY, scrub=scrub)
-    return st.sampled_from(ws.verbs_on(kind)).flatmap(
+    verbs = [verb for verb in ws.verbs_on(kind) if verb not in ws.STREAMING]
+    return st.sampled_from(verbs).flatmap(
         lambda verb: ws.mutated_request(verb, caps=CAPS, vocabulary=VOCABULARY, scrub=scrub))
 
 
