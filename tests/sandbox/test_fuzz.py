@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
@@ -404,6 +404,10 @@ def test_raw_bytes_on_every_socket_get_whole_answers_and_a_clean_close(
     @given(where=st.sampled_from(SOCKETS), payload=raw_payloads(),
            cuts=st.lists(st.integers(min_value=0, max_value=FRAME_LIMIT * 2), max_size=4))
     def run(where: str, payload: bytes, cuts: list[int]) -> None:
+        # The status feed takes its connection over (it reads no further request), so
+        # the answers owed after it are not this test's; hypothesis draws bytes from the
+        # suite's own literals, that verb's request among them.
+        assume(where != "host" or not any(verb.encode() in payload for verb in ws.STREAMING))
         fuzz.exchange(where, payload, [c for c in cuts if c < len(payload)])
 
     run()
