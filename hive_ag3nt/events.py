@@ -11,13 +11,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import peewee
 
 from hive_ag3nt.model import is_stand_in
+from hive_c0re import timestamps
 
 log = logging.getLogger(__name__)
 _db = peewee.DatabaseProxy()
@@ -79,10 +79,7 @@ class TurnStats:
 
 def rfc3339(epoch: float | None) -> str | None:
     """``2026-12-02T01:47:11.250Z``: a moment as JSON shows it (the page shows local time)."""
-    if epoch is None:
-        return None
-    moment = datetime.fromtimestamp(epoch, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return timestamps.rfc3339(epoch, timespec="milliseconds")
 
 
 Listener = Callable[[dict[str, Any]], None]

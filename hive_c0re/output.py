@@ -159,17 +159,8 @@ def approval_outcome(a: Mapping[str, Any]) -> None:
 
 
 def time_left(seconds: float) -> str:
-    """A countdown for people: 1h 05m, 4m 10s, 12s."""
-    if seconds <= 0:
-        return "due now"
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
+    """A countdown for people: 1h 05m, 4m 10s, 12s (the vocabulary's durations)."""
+    return "due now" if seconds <= 0 else words.duration(seconds)
 
 
 def _options(q: Mapping[str, Any]) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from hive_c0re.broker.store import AgentRecord, Desired
@@ -23,6 +22,7 @@ from hive_c0re.daemon.hive import Hive
 from hive_c0re.errors import HiveError
 from hive_c0re.lifecycle.backend import POLICY_FILE
 from hive_c0re.names import MANAGER
+from hive_c0re.timestamps import rfc3339
 
 if TYPE_CHECKING:
     from hive_c0re.daemon.crashwatch import UnitState
@@ -33,12 +33,6 @@ ORIGINAL_KEYS = ("name", "running", "failed", "needs_update", "needs_login", "pa
                  "parent", "deployed_sha", "active_model", "status_text", "status_set_at", "url")
 SHORT_SHA = 12
 
-
-def rfc3339(at: float | None) -> str | None:
-    """Seconds since the epoch as RFC 3339 UTC (``2026-01-02T03:04:05Z``)."""
-    if at is None:
-        return None
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 async def status_rows(hive: Hive) -> list[dict[str, Any]]:

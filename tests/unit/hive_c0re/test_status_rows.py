@@ -15,12 +15,13 @@ from hive_c0re.broker.store import Desired, Store
 from hive_c0re.daemon.crashwatch import UnitState
 from hive_c0re.daemon.hive import Hive
 from hive_c0re.daemon.pause import Pauses
-from hive_c0re.daemon.status import ORIGINAL_KEYS, rfc3339, status_row, status_rows
+from hive_c0re.daemon.status import ORIGINAL_KEYS, status_row, status_rows
 from hive_c0re.daemon.wiring import build_hive
 from hive_c0re.lifecycle.gitrepo import ConfigRepo
 from hive_c0re.names import MANAGER
 from hive_c0re.paths import Paths
 from hive_c0re.settings import Settings
+from hive_c0re.timestamps import rfc3339
 
 BOOLEANS = ("running", "failed", "needs_update", "needs_login", "paused")
 NULLABLE_TEXT = ("deployed_sha", "active_model", "status_text", "status_set_at", "url")
