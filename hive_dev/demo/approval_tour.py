@@ -73,8 +73,7 @@ def run(socket: Path, cli: Callable[..., None], stand_in: bool, timeout: float) 
     Raises LoopFailed when a step does not happen."""
     with Client(socket) as client:
         say(f"hive-c0re send manager '{CREATE}'")
-        print("sent: " + ", ".join(
-            f"#{i}" for i in client.call("send", to="manager", body=CREATE)["ids"]), flush=True)
+        output.sent(client.call("send", to="manager", body=CREATE))  # as the CLI says it
         for kind in STEPS:
             say(f"waiting for the manager's request ({kind}), then hive-c0re approvals:")
             approval = pending_request(client, kind, APPROVAL_TIMEOUT)

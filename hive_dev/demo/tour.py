@@ -99,8 +99,7 @@ def wait_for_answers(client: Client, wanted: list[Awaited], timeout: float) -> l
 def send_all(client: Client) -> None:
     for send in SENDS:
         say(f"hive-c0re send {shlex.quote(send.to)} {shlex.quote(send.body)}{send.aside}")
-        ids = client.call("send", to=send.to, body=send.body)["ids"]
-        print("sent: " + ", ".join(f"#{i}" for i in ids), flush=True)
+        output.sent(client.call("send", to=send.to, body=send.body))  # as the CLI says it
 
 
 def run(hive: Hive) -> bool:
