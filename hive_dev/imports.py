@@ -11,6 +11,8 @@ Every import counts: at module level, inside functions, and under
   errors, paths, logging, the byte pump, the programs' root command group,
   the policy type the daemon writes and the harness reads, and the setting
   declaration both sides' settings are tables of.
+- The dashboard (``hive_c0re.dashboard``) reaches the hive only through the
+  wire: it imports nothing of the daemon, the lifecycle, the broker or the egress.
 
 usage: python -m hive_dev.imports [ROOT]  (prints every violation; exit 1 if any)
 """
@@ -33,6 +35,9 @@ SHARED = ("hive_c0re", "hive_c0re.wire", "hive_c0re.wire_fields", "hive_c0re.nam
 # Layers below the daemon, and what they must never reach.
 LOWER = ("hive_c0re.lifecycle", "hive_c0re.broker")
 UPPER = ("hive_c0re.daemon", "hive_c0re.cli")
+# The dashboard is a client of the wire: it never holds the daemon's powers.
+DASHBOARD = "hive_c0re.dashboard"
+HOST_POWERS = ("hive_c0re.daemon", "hive_c0re.lifecycle", "hive_c0re.broker", "hive_c0re.egress")
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,8 @@ def forbidden(graph: list[Edge]) -> list[str]:
                 and edge.target not in SHARED):
             broken.append(f"{edge}: the container side takes only {', '.join(SHARED[1:])} "
                           "from hive_c0re")
+        if within(edge.source, (DASHBOARD,)) and within(edge.target, HOST_POWERS):
+            broken.append(f"{edge}: the dashboard reaches the hive only through the wire")
         if edge.source in SHARED and within(edge.target, ("hive_c0re",)) \
                 and edge.target not in SHARED:
             broken.append(f"{edge}: what the container side shares imports only its own kind")

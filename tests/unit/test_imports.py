@@ -55,3 +55,9 @@ def test_a_cycle_is_named_with_its_members(tmp_path: Path) -> None:
     add_line(root / "hive_c0re/paths.py", "from hive_c0re import names")
     assert any(v.startswith("import cycle:") and "hive_c0re.names" in v and "hive_c0re.paths" in v
                for v in violations(root))
+
+
+def test_the_dashboard_may_not_hold_the_daemons_powers(tmp_path: Path) -> None:
+    root = copy_tree(tmp_path)
+    add_line(root / "hive_c0re/dashboard/hive.py", "from hive_c0re.broker.store import Store")
+    assert any("dashboard.hive" in v and "only through the wire" in v for v in violations(root))
