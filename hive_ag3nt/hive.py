@@ -25,7 +25,8 @@ READ_LIMIT = 64 * 1024 * 1024
 
 # Verbs that read, or set a state that doing again leaves as it is. ``recv``
 # with a wait leases mail and is not among them (``retry_safe`` allows a peek).
-IDEMPOTENT = frozenset({"whoami", "ack_turn", "requeue_inflight", "get_open_threads"})
+IDEMPOTENT = frozenset({"whoami", "ack_turn", "requeue_inflight", "get_open_threads",
+                        "report_state"})
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 

@@ -9,8 +9,10 @@ import logging
 import signal
 from typing import Any
 
+from hive_ag3nt.activity import StateReporter
 from hive_ag3nt.egress import Egress
 from hive_ag3nt.harness import Harness
+from hive_ag3nt.hive import HiveConnection
 from hive_ag3nt.paths import AgentPaths
 from hive_ag3nt.runner import bundled_cli, claude_cli_path
 from hive_ag3nt.separation import hand_over, model_side, separate
@@ -57,6 +59,7 @@ async def run(*, ui: bool = True, harness: Harness | None = None) -> None:
             runner = await start_ui(harness, paths.ui_socket)
         except HiveError as exc:  # the turns go on; only the operator's door stays shut
             log.error("the web UI is not served: %s", exc)
+    reporter = StateReporter(harness, HiveConnection(paths.socket))
     turns = loop.create_task(harness.run())
     stopped = loop.create_task(stop.wait())
     done, _ = await asyncio.wait({turns, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -68,6 +71,7 @@ async def run(*, ui: bool = True, harness: Harness | None = None) -> None:
         await turns
     if runner is not None:
         await runner.cleanup()
+    await reporter.close()
     await harness.close()
     await egress.close()
     log.info("harness stopped")

@@ -17,6 +17,9 @@ from datetime import datetime
 STATES = {
     "idle": "running, waiting for mail",
     "thinking": "running a turn: mail is leased to it and not yet acked",
+    "compacting": "running, folding its conversation into a summary to free context",
+    "rate-limited": "running; the model refused a turn for a rate limit, retried when "
+                    "it lifts",
     "paused": "running; no new turn starts until hive-c0re resume",
     "needs-login": "running, but its model needs a login before it can take a turn",
     "starting": "its container is starting",

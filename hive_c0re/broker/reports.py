@@ -21,6 +21,17 @@ from dataclasses import dataclass
 log = logging.getLogger(__name__)
 
 Announce = Callable[[str, bool], None]
+# What a harness may say it is doing (report_state); the daemon keeps the latest, in memory.
+ACTIVITIES = frozenset({"idle", "thinking", "compacting", "rate-limited", "needs-login"})
+
+
+@dataclass(frozen=True)
+class Activity:
+    """An agent's latest report: its state word, model and last turn (or None)."""
+
+    state: str
+    model: str | None
+    last_turn: dict[str, float | int | None] | None
 
 
 class AgentBuckets:
@@ -69,6 +80,9 @@ class AgentReports:
         self.buckets = AgentBuckets(rate_per_minute, burst)
         self._logins: dict[str, _Login] = {}
         self._held_back: dict[str, int] = {}
+        # One entry per agent, replaced by each report: an agent reporting in a loop
+        # costs the host nothing it keeps.
+        self.activities: dict[str, Activity] = {}
 
     def login(self, agent: str, logged_in: bool) -> None:
         """Note ``agent``'s latest login state; announce it now, later, or not (unchanged)."""
@@ -93,6 +107,7 @@ class AgentReports:
         return self._held_back.pop(agent, 0)
 
     def forget(self, agent: str) -> None:
+        self.activities.pop(agent, None)
         state = self._logins.pop(agent, None)
         if state is not None and state.due is not None:
             state.due.cancel()

@@ -10,6 +10,7 @@ from typing import Any
 
 from hive_c0re import wire
 from hive_c0re.broker.approvals import ApprovalRecord, Status
+from hive_c0re.broker.reports import ACTIVITIES, Activity
 from hive_c0re.broker.store import AgentRecord, Delivery
 from hive_c0re.daemon.hive import Hive
 from hive_c0re.daemon.server import Stream
@@ -224,6 +225,21 @@ async def get_logs(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str
 async def report_login(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
     # Coalesced and rate-limited: an agent reporting in a loop writes next to nothing.
     hive.mail.reports.login(caller.name, bool(args["logged_in"]))
+    return wire.ok()
+
+
+@handles("report_state")
+async def report_state(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    state = args["state"]
+    if state not in ACTIVITIES:
+        raise InvalidInput(f"report_state.state must be one of {', '.join(sorted(ACTIVITIES))}",
+                           hint=f"got {state[:16]!r}")
+    turn = None
+    if "turn_ended_at" in args:
+        turn = {"ended_at": args["turn_ended_at"], "duration_ms": args.get("turn_ms"),
+                "tokens": args.get("turn_tokens"), "cost_usd": args.get("turn_cost_usd")}
+    hive.mail.reports.activities[caller.name] = Activity(state, args.get("model"), turn)
+    hive.feed.changed(caller.name)
     return wire.ok()
 
 

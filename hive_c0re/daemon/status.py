@@ -71,6 +71,7 @@ def _ours(hive: Hive, record: AgentRecord, state: UnitState | None,
     name = record.name
     counts = hive.store.counts(name)
     manager = name == MANAGER
+    activity = hive.mail.reports.activities.get(name)
     return {
         "desired": str(record.desired),
         "uid_base": record.uid_base,
@@ -87,6 +88,10 @@ def _ours(hive: Hive, record: AgentRecord, state: UnitState | None,
                       else hive.sockets.is_listening(name)),
         # Why it is not listening, while its socket cannot be bound (retried).
         "socket_error": hive.sockets.socket_error(name),
+        # What its harness last said it is doing, and how its last turn went (null
+        # until it has said: the daemon does not see compaction or rate limits).
+        "activity": activity.state if activity is not None else None,
+        "last_turn": activity.last_turn if activity is not None else None,
         "unit_state": state.active if state is not None else None,
         "unit_result": state.result if state is not None else None,
         "full_deployed_sha": record.deployed_sha,
@@ -103,7 +108,8 @@ CRASH_RESULTS = ("signal", "core-dump", "watchdog", "oom-kill")
 def agent_state(row: dict[str, Any]) -> str:
     """The one word for what ``row``'s agent is doing now (a key of vocabulary.STATES).
 
-    Rate limits are not among them: the harness knows of one, the daemon does not.
+    Compaction and rate limits are what the harness reported (``activity``): only it
+    knows of them.
     """
     desired, unit = row.get("desired"), row.get("unit_state")
     if desired == str(Desired.DESTROYED):
@@ -122,7 +128,10 @@ def agent_state(row: dict[str, Any]) -> str:
         return "needs-login"
     if row.get("paused"):
         return "paused"
-    return "thinking" if row.get("turn") == "in_turn" else "idle"
+    if row.get("activity") in ("compacting", "rate-limited"):
+        return str(row["activity"])
+    return "thinking" if row.get("turn") == "in_turn" or row.get("activity") == "thinking" \
+        else "idle"
 
 
 async def _none() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from hive_c0re.broker.reports import Activity
 from hive_c0re.broker.store import Desired, Store
 from hive_c0re.daemon.crashwatch import UnitState
 from hive_c0re.daemon.hive import Hive
@@ -130,6 +131,31 @@ def test_needs_login_follows_the_harness_report(hive: Hive) -> None:
         return seen
 
     assert asyncio.run(scenario()) == [True, False]
+
+
+@pytest.mark.parametrize(("activity", "in_flight", "state"), [
+    ("compacting", 1, "compacting"),
+    ("rate-limited", 1, "rate-limited"),
+    ("thinking", 0, "thinking"),
+    ("idle", 0, "idle"),
+])
+def test_a_running_agents_state_word_takes_its_harness_report(
+        hive: Hive, monkeypatch: pytest.MonkeyPatch, activity: str, in_flight: int,
+        state: str) -> None:
+    with_container(hive, monkeypatch, unit("active"))
+    hive.mail.reports.activities["bob"] = Activity(activity, "sonnet", None)
+    if in_flight:
+        hive.store.send("operator", "bob", "hi")
+        hive.store.lease("bob", 1)
+    row = asyncio.run(status_row(hive, "bob"))
+    assert (row["state"], row["activity"]) == (state, activity)
+
+
+def test_a_stopped_agents_last_report_does_not_make_it_look_busy(
+        hive: Hive, monkeypatch: pytest.MonkeyPatch) -> None:
+    with_container(hive, monkeypatch, unit("inactive"))
+    hive.mail.reports.activities["bob"] = Activity("thinking", "sonnet", None)
+    assert asyncio.run(status_row(hive, "bob"))["state"] == "stopped"
 
 
 def test_an_unknown_name_has_no_row(hive: Hive) -> None:
