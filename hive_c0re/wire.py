@@ -17,16 +17,24 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from hive_c0re.errors import HiveError, InvalidInput
+from hive_c0re.wire_dashboard import DASHBOARD_VERBS
+
+# Re-exported: the wire's own names, wherever they are declared.
+from hive_c0re.wire_fields import AGENTS as AGENTS
+from hive_c0re.wire_fields import ALL as ALL
+from hive_c0re.wire_fields import ENVELOPE as ENVELOPE
+from hive_c0re.wire_fields import HOST as HOST
+from hive_c0re.wire_fields import MANAGER_ONLY as MANAGER_ONLY
+from hive_c0re.wire_fields import OVERSEERS as OVERSEERS
+from hive_c0re.wire_fields import REQUEST_ID as REQUEST_ID
 from hive_c0re.wire_fields import Field
+from hive_c0re.wire_fields import Kind as Kind
+from hive_c0re.wire_fields import Verb as Verb
 
 VERSION = 1
-REQUEST_ID = "request_id"  # the envelope's correlation field, echoed in the answer
-ENVELOPE = ("cmd", REQUEST_ID)
 MAX_RECV_WAIT = 180
 MAX_RECV_BATCH = 32
 # The header every request to an agent's own UI (its ui.sock) carries the daemon's
@@ -41,46 +49,6 @@ MAX_DELAY = 30 * 86400
 MAX_AHEAD = 365 * 86400  # how far ahead a reminder's ``at`` may lie
 MAX_FILE_PATH = 400
 
-
-class Kind(StrEnum):
-    """Which socket a connection came in on; decides identity and verbs."""
-
-    HOST = "host"
-    AGENT = "agent"
-    MANAGER = "manager"
-
-
-@dataclass(frozen=True)
-class Verb:
-    name: str
-    sockets: frozenset[Kind]
-    help: str
-    fields: tuple[Field, ...] = ()
-    answer: Mapping[str, str] = field(default_factory=dict)
-    # Non-empty: an MCP tool, so described, of each harness whose socket takes the verb.
-    tool: str = ""
-
-    def parse(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        own = sorted(f.name for f in self.fields)
-        unknown = sorted(set(request) - set(own) - set(ENVELOPE))
-        if unknown:
-            moved = " (a request's own id is request_id)" if unknown[0] == "id" else ""
-            raise InvalidInput(f"{self.name} takes no field {unknown[0][:64]!r}",
-                               hint="fields: " + (", ".join(own) or "none") + moved)
-        args: dict[str, Any] = {}
-        for f in self.fields:
-            if f.name in request and request[f.name] is not None:
-                args[f.name] = f.check(self.name, request[f.name])
-            elif f.required:
-                raise InvalidInput(f"{self.name} needs the field {f.name!r}")
-        return args
-
-
-ALL = frozenset(Kind)
-MANAGER_ONLY = frozenset({Kind.MANAGER})
-AGENTS = frozenset({Kind.AGENT, Kind.MANAGER})
-HOST = frozenset({Kind.HOST})
-OVERSEERS = frozenset({Kind.HOST, Kind.MANAGER})  # the operator, and the manager it trusts
 
 _TO = Field("to", "string", "an agent, 'operator', 'manager' or '*' for everyone",
             required=True, max_length=64)
@@ -185,8 +153,10 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
         Field("status", "string", "pending, approved, building, deployed, failed or denied",
               max_length=16),
     ), answer={"approvals": "list of approvals"}),
-    Verb("approve", HOST, "approve a pending request and carry it out", (_APPROVAL,),
-         answer={"approval": "the request, now deployed or failed"}),
+    Verb("approve", HOST, "approve a pending request and carry it out", (
+        _APPROVAL, Field("sha", "string", "the commit the operator was shown: refused unless "
+                         "it is the one the request pinned", max_length=64)),
+        answer={"approval": "the request, now deployed or failed"}),
     Verb("deny", HOST, "deny a pending request with a note for the manager", (
         _APPROVAL, Field("note", "string", "why", max_length=4000)),
         answer={"approval": "the request, now denied"}),
@@ -205,8 +175,10 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
          ), answer={"approval": "the queued request"},
          tool="Ask to apply one commit of an agent's proposed config repo (sha: a full sha, "
               "a short one, or HEAD: resolved in your copy)."),
-    Verb("mail", HOST, "what an agent or the manager was sent, newest first, read-only", (
-        Field("name", "string", "the agent, or 'manager'", required=True, max_length=64),
+    Verb("mail", HOST, "what an agent, the manager or the operator was sent, newest first, "
+         "read-only", (
+        Field("name", "string", "the agent, 'manager' or 'operator'", required=True,
+              max_length=64),
         Field("limit", "integer", "how many (1-1000, default 50)", minimum=1, maximum=1000),
     ), answer={"messages": "list of {id, from, to, body, in_reply_to, sent_at, redelivered, "
                            "state, acked_at}; state is unread, leased or acked"}),
@@ -287,6 +259,7 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
          answer={"agent": "the agent's record"}),
     Verb("urls", HOST, "where the dashboard is", answer={
         "urls": "{home}: the dashboard's address (dashboard_url), null while none is set"}),
+    *DASHBOARD_VERBS,
 )}
 
 

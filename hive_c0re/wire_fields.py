@@ -9,7 +9,8 @@ harnesses' MCP tools take their schemas from :func:`tool_schema`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from hive_c0re.errors import InvalidInput
@@ -19,13 +20,14 @@ from hive_c0re.errors import InvalidInput
 class Field:
     name: str
     type: str  # "string" | "integer" | "number" | "boolean" | "names" | "strings" | "time"
+    #            | "ids" (a list of row ids: integers from 1)
     #            | "scope" ({"agent_names": names}, the original's lifecycle scope)
     help: str
     required: bool = False
     minimum: float | None = None
     maximum: float | None = None
     max_length: int | None = None  # of a string, of each item of "strings", of a "time" string
-    max_items: int | None = None  # of "strings"
+    max_items: int | None = None  # of "strings" and "ids"
     # The name the model sees in an MCP tool, where the wire's would mislead it (a tool's
     # ``id`` reads better than ``question_id``); the wire keeps ``name``.
     alias: str = ""
@@ -64,6 +66,8 @@ class Field:
                 raise InvalidInput(f"{where} has more than 256 names")
         elif self.type == "strings":
             self._check_strings(where, value)
+        elif self.type == "ids":
+            self._check_ids(where, value)
         elif self.type == "time":
             self._check_time(where, value)
         elif self.type == "scope":
@@ -77,6 +81,15 @@ class Field:
             raise InvalidInput(f"{where} has more than {self.max_items} items")
         if self.max_length is not None and any(len(v) > self.max_length for v in value):
             raise InvalidInput(f"{where} has an item longer than {self.max_length} characters")
+
+    def _check_ids(self, where: str, value: Any) -> None:
+        if not isinstance(value, list) or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise InvalidInput(f"{where} must be a list of ids (integers)")
+        if self.max_items is not None and len(value) > self.max_items:
+            raise InvalidInput(f"{where} has more than {self.max_items} ids")
+        if any(not 1 <= v <= MAX_ID for v in value):
+            raise InvalidInput(f"{where} holds an id outside 1-{MAX_ID}")
 
     def _check_time(self, where: str, value: Any) -> None:
         """Seconds since the epoch, or text for the handler to read (ISO-8601)."""
@@ -99,6 +112,11 @@ class Field:
             if self.max_length is not None:
                 items["maxLength"] = self.max_length
             schema.update(type="array", items=items)
+            if self.max_items is not None:
+                schema["maxItems"] = self.max_items
+        elif self.type == "ids":
+            schema.update(type="array", items={"type": "integer", "minimum": 1,
+                                               "maximum": MAX_ID})
             if self.max_items is not None:
                 schema["maxItems"] = self.max_items
         elif self.type == "time":
@@ -143,6 +161,7 @@ def from_tool(verb: str, fields: tuple[Field, ...], arguments: Mapping[str, Any]
 
 
 MAX_NAMES = 256
+MAX_ID = 2**63 - 1  # sqlite's largest rowid
 SCOPE_SCHEMA: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["agent_names"],
     "properties": {"agent_names": {"type": "array", "items": {"type": "string"},
@@ -159,3 +178,50 @@ def _check_scope(where: str, value: Any) -> None:
         raise InvalidInput(f"{where}.agent_names must be a list of names")
     if len(names) > MAX_NAMES:
         raise InvalidInput(f"{where}.agent_names has more than {MAX_NAMES} names")
+
+
+# -- a verb: its sockets, its fields, its answer --------------------------------------
+
+REQUEST_ID = "request_id"  # the envelope's correlation field, echoed in the answer
+ENVELOPE = ("cmd", REQUEST_ID)
+
+
+class Kind(StrEnum):
+    """Which socket a connection came in on; decides identity and verbs."""
+
+    HOST = "host"
+    AGENT = "agent"
+    MANAGER = "manager"
+
+
+@dataclass(frozen=True)
+class Verb:
+    name: str
+    sockets: frozenset[Kind]
+    help: str
+    fields: tuple[Field, ...] = ()
+    answer: Mapping[str, str] = field(default_factory=dict)
+    # Non-empty: an MCP tool, so described, of each harness whose socket takes the verb.
+    tool: str = ""
+
+    def parse(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        own = sorted(f.name for f in self.fields)
+        unknown = sorted(set(request) - set(own) - set(ENVELOPE))
+        if unknown:
+            moved = " (a request's own id is request_id)" if unknown[0] == "id" else ""
+            raise InvalidInput(f"{self.name} takes no field {unknown[0][:64]!r}",
+                               hint="fields: " + (", ".join(own) or "none") + moved)
+        args: dict[str, Any] = {}
+        for f in self.fields:
+            if f.name in request and request[f.name] is not None:
+                args[f.name] = f.check(self.name, request[f.name])
+            elif f.required:
+                raise InvalidInput(f"{self.name} needs the field {f.name!r}")
+        return args
+
+
+ALL = frozenset(Kind)
+MANAGER_ONLY = frozenset({Kind.MANAGER})
+AGENTS = frozenset({Kind.AGENT, Kind.MANAGER})
+HOST = frozenset({Kind.HOST})
+OVERSEERS = frozenset({Kind.HOST, Kind.MANAGER})  # the operator, and the manager it trusts
