@@ -129,6 +129,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("dashboard_url", str, "",
             "the dashboard's address (like http://host:7000/), as `urls` answers it to the "
             "original's clients; empty: no dashboard, home is null"),
+    Setting("dashboard_session_days", float, 7.0,
+            "a dashboard session lasts this many days after its login, then the browser "
+            "must log in again (`hive-c0re dashboard login`)", minimum=0.001, maximum=366),
 )
 
 
@@ -172,6 +175,7 @@ class Settings:
     proposal_max_bytes: int
     event_feed_bytes: int
     dashboard_url: str
+    dashboard_session_days: float
 
     @classmethod
     def load(

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hive_c0re.errors import HiveError, InvalidInput
+from hive_c0re.wire_auth import AUTH_VERBS
 from hive_c0re.wire_dashboard import DASHBOARD_VERBS
 
 # Re-exported: the wire's own names, wherever they are declared.
@@ -259,7 +260,8 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
          answer={"agent": "the agent's record"}),
     Verb("urls", HOST, "where the dashboard is", answer={
         "urls": "{home}: the dashboard's address (dashboard_url), null while none is set"}),
-    *DASHBOARD_VERBS,
+    *DASHBOARD_VERBS,  # the dashboard's reads (wire_dashboard.py)
+    *AUTH_VERBS,  # the dashboard's logins and the way into agent UIs (wire_auth.py)
 )}
 
 
