@@ -125,6 +125,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("dashboard_url", str, "",
             "the dashboard's address (like http://host:7000/), as `urls` answers it to the "
             "original's clients; empty: no dashboard, home is null"),
+    Setting("dashboard_allowed_hosts", str, "",
+            "host names (comma-separated, no port) the dashboard answers to besides "
+            "localhost, 127.0.0.1 and [::1]; a request naming any other Host or Origin is "
+            "refused (no DNS rebinding)"),
+    Setting("dashboard_secure_cookies", str, "auto",
+            "mark the dashboard's session cookie Secure: auto (only for requests that came "
+            "over https) or always (behind a TLS proxy)", choices=("auto", "always")),
 )
 
 
@@ -167,6 +174,8 @@ class Settings:
     nixos_private_users: str
     proposal_max_bytes: int
     dashboard_url: str
+    dashboard_allowed_hosts: str
+    dashboard_secure_cookies: str
 
     @classmethod
     def load(
