@@ -132,6 +132,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("dashboard_secure_cookies", str, "auto",
             "mark the dashboard's session cookie Secure: auto (only for requests that came "
             "over https) or always (behind a TLS proxy)", choices=("auto", "always")),
+    Setting("dashboard_session_days", float, 7.0,
+            "a dashboard session lasts this many days after its login, then the browser "
+            "must log in again (`hive-c0re dashboard login`)", minimum=0.001, maximum=366),
 )
 
 
@@ -176,6 +179,7 @@ class Settings:
     dashboard_url: str
     dashboard_allowed_hosts: str
     dashboard_secure_cookies: str
+    dashboard_session_days: float
 
     @classmethod
     def load(
