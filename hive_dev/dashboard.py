@@ -215,7 +215,7 @@ def running_dashboard(*, clean_exit: bool = True, env: Mapping[str, str] | None 
     """A daemon (with ``settings``) and a dashboard over it for as long as the ``with``
     lasts; ``env`` goes to the dashboard alone. With ``clean_exit`` the dashboard must
     also end with status 0 on SIGTERM (its log says why not)."""
-    with running_daemon(**settings) as daemon:
+    with running_daemon(clean_exit=False, **settings) as daemon:
         dash = Dashboard(daemon, **(env or {}))
         try:
             yield dash
