@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-VIEWS: tuple[ModuleType, ...] = ()
+from hive_c0re.dashboard.views import login
+
+VIEWS: tuple[ModuleType, ...] = (login,)
