@@ -21,21 +21,18 @@ from typing import Any
 
 from hive_c0re.errors import HiveError, InvalidInput
 from hive_c0re.wire_auth import AUTH_VERBS
-from hive_c0re.wire_fields import Field
-from hive_c0re.wire_verb import (
-    AGENTS,
-    ALL,
-    ENVELOPE,
-    HOST,
-    MANAGER_ONLY,
-    OVERSEERS,
-    REQUEST_ID,
-    Kind,
-    Verb,
-)
 
-__all__ = ["AGENTS", "ALL", "ENVELOPE", "HOST", "MANAGER_ONLY", "OVERSEERS", "REQUEST_ID",
-           "VERBS", "Kind", "Verb"]
+# Re-exported: the wire's own names, wherever they are declared.
+from hive_c0re.wire_fields import AGENTS as AGENTS
+from hive_c0re.wire_fields import ALL as ALL
+from hive_c0re.wire_fields import ENVELOPE as ENVELOPE
+from hive_c0re.wire_fields import HOST as HOST
+from hive_c0re.wire_fields import MANAGER_ONLY as MANAGER_ONLY
+from hive_c0re.wire_fields import OVERSEERS as OVERSEERS
+from hive_c0re.wire_fields import REQUEST_ID as REQUEST_ID
+from hive_c0re.wire_fields import Field
+from hive_c0re.wire_fields import Kind as Kind
+from hive_c0re.wire_fields import Verb as Verb
 
 VERSION = 1
 MAX_RECV_WAIT = 180
