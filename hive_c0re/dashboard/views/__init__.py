@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-VIEWS: tuple[ModuleType, ...] = ()
+from hive_c0re.dashboard.views import approvals, mail, threads
+
+VIEWS: tuple[ModuleType, ...] = (approvals, mail, threads)
