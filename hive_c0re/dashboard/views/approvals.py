@@ -35,7 +35,7 @@ def _tag(approval: dict[str, Any]) -> str | None:
 async def _with_diff(request: web.Request, approval: dict[str, Any]) -> dict[str, Any]:
     """A pending request with what it would change: its diff, or why none is shown."""
     shown: dict[str, Any] = {"approval": approval, "diff": None, "sha": None, "base": None,
-                             "diff_error": None}
+                             "diff_error": None, "cut": False}
     if approval.get("kind") != "apply_commit":
         return shown
     try:
@@ -44,7 +44,7 @@ async def _with_diff(request: web.Request, approval: dict[str, Any]) -> dict[str
         shown["diff_error"] = error.message
         return shown
     shown.update(diff=diff.parse(str(answer.get("diff") or "")), sha=answer.get("sha"),
-                 base=answer.get("base"))
+                 base=answer.get("base"), cut=bool(answer.get("truncated")))
     return shown
 
 
