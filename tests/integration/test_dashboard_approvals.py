@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.common.by import By
 
 from hive_c0re.client import Client
 from hive_dev.dashboard import Dashboard, WebSession, running_dashboard
@@ -149,3 +151,15 @@ def test_an_unknown_request_is_refused_by_name_not_a_server_error(web: WebSessio
     refused = web.post("/approvals/987654/approve", {"sha": "0" * 40})
     assert refused.status == 404, refused.text
     assert "987654" in refused.text
+
+
+def test_in_chromium_the_page_shows_the_strings_and_runs_none_of_them(
+        dash: Dashboard) -> None:
+    approval_id, _sha, _repo = commit_request(dash, "xssb", f"{SCRIPT} {IMG}")
+    with dash.browser() as driver:
+        driver.get(f"{dash.url}/approvals")
+        card = driver.find_element(By.ID, f"approval-{approval_id}")
+        assert IMG_FILE in card.text and f"{SCRIPT} {IMG}" in card.text
+        assert driver.find_elements(By.CSS_SELECTOR, "main img, main script, main iframe") == []
+        with pytest.raises(NoAlertPresentException):
+            driver.switch_to.alert.text  # noqa: B018 (it raises when no dialog fired)
