@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from hive_c0re import wire
+from hive_c0re.broker.store import Desired
 from hive_c0re.daemon import approval_view
 from hive_c0re.daemon.handlers import handles
 from hive_c0re.daemon.hive import Hive
@@ -54,3 +55,39 @@ async def mark_read(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[st
     if marked:
         log.info("the operator marked %d message(s) read", marked)
     return wire.ok(marked=marked)
+
+
+# -- reminders and questions ---------------------------------------------------------
+
+
+@handles("reminders")
+async def reminders(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    found = hive.reminders.listing(every=args.get("all", False))
+    return wire.ok(reminders=[r.as_wire() for r in found])
+
+
+@handles("cancel_reminder")
+async def cancel_reminder(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    record = hive.reminders.cancel_any(args["id"])
+    log.info("reminder #%d of %s cancelled by the operator", record.id, record.agent,
+             extra={"HIVE_AGENT": record.agent})
+    agent = hive.store.agent_or_none(record.agent)
+    if agent is not None and agent.desired is not Desired.DESTROYED:
+        # It set the reminder to be woken: told now, it does not wait for nothing.
+        hive.mail.tell("reminder_cancelled", record.agent, [record.agent], id=record.id,
+                       by=OPERATOR, message=record.message)
+    return wire.ok(reminder=record.as_wire())
+
+
+@handles("cancel_question")
+async def cancel_question(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    change = hive.questions.decline(args["id"], OPERATOR)
+    record = change.record
+    if change.notified is not None:
+        hive.mail.signals.notify(change.notified)
+    log.info("question #%d of %s cancelled by the operator", record.id, record.asker,
+             extra={"HIVE_AGENT": record.asker})
+    if record.asker != MANAGER:
+        hive.mail.tell_manager_for(OPERATOR, "question_answered", record.asker, id=record.id,
+                                   by=OPERATOR, question=record.question)
+    return wire.ok(question=record.as_wire())
