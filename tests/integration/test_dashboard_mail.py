@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.common.by import By
 
 from hive_c0re.client import Client
 from hive_dev.dashboard import Answer, Dashboard, WebSession, running_dashboard
@@ -144,3 +146,13 @@ def test_the_flow_shows_mail_between_agents_as_text(dash: Dashboard, web: WebSes
     assert "<script>" not in flow.text
     page = web.get("/inbox").text
     assert page.count(f'id="message-{message_id}"') == 1  # in the flow, not the inbox
+
+
+def test_in_chromium_hostile_mail_injects_nothing(dash: Dashboard) -> None:
+    mine = sent_to_operator(dash, f"{SCRIPT} {IMG} <a href=\"javascript:alert(1)\">x</a>")
+    with dash.browser() as driver:
+        driver.get(f"{dash.url}/inbox")
+        assert f"{SCRIPT} {IMG}" in driver.find_element(By.ID, f"message-{mine}").text
+        assert driver.find_elements(By.CSS_SELECTOR, "main img, main script, main a") == []
+        with pytest.raises(NoAlertPresentException):
+            driver.switch_to.alert.text  # noqa: B018 (it raises when no dialog fired)

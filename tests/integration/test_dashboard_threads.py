@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.common.by import By
 
 from hive_c0re.client import Client
 from hive_dev.dashboard import Answer, Dashboard, WebSession, running_dashboard
@@ -124,6 +126,7 @@ def test_cancelling_a_question_closes_it(dash: Dashboard, web: WebSession) -> No
     assert done.status == 303 and done.header("Location") == "/questions", done.text
     every = {q["id"]: q["status"] for q in dash.call("questions", all=True)["questions"]}
     assert every[question] == "cancelled"
+    assert told(dash, question) == {question: "[cancelled]"}
     assert f'id="question-{question}"' not in web.get("/questions").text
 
 
@@ -140,3 +143,17 @@ def test_reminders_are_listed_as_text_and_cancelled(dash: Dashboard, web: WebSes
     assert done.status == 303, done.text
     assert reminder not in [r["id"] for r in dash.call("reminders")["reminders"]]
     assert f'id="reminder-{reminder}"' not in web.get("/questions").text
+
+
+def test_in_chromium_a_hostile_question_and_reminder_inject_nothing(dash: Dashboard) -> None:
+    question = ask(dash, f"{SCRIPT} {IMG}", options=[IMG, "javascript:alert(1)"])
+    reminder = int(agent(dash, "remind", message=f"{IMG} later",
+                         delay_seconds=3600)["reminder"]["id"])
+    with dash.browser() as driver:
+        driver.get(f"{dash.url}/questions")
+        shown = driver.find_element(By.ID, f"question-{question}").text
+        assert f"{SCRIPT} {IMG}" in shown and "javascript:alert(1)" in shown
+        assert f"{IMG} later" in driver.find_element(By.ID, f"reminder-{reminder}").text
+        assert driver.find_elements(By.CSS_SELECTOR, "main img, main script, main a") == []
+        with pytest.raises(NoAlertPresentException):
+            driver.switch_to.alert.text  # noqa: B018 (it raises when no dialog fired)
