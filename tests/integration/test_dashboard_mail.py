@@ -94,6 +94,10 @@ def test_compose_reaches_the_agent_and_its_answer_threads_under_it_as_text(
     # Looking marked nothing read.
     assert states(dash)[answer] == "unread"
     assert f'id="message-{answer}"' in web.get("/fragments/inbox").text
+    assert web.get("/fragments/inbox").text.startswith(
+        '<section id="inbox" hx-get="/fragments/inbox" hx-trigger="sse:inbox"')
+    assert web.get("/fragments/flow").text.startswith(
+        '<section id="flow" hx-get="/fragments/flow" hx-trigger="sse:flow"')
 
 
 def test_a_reply_threads_reaches_the_agent_and_marks_the_thread_read(

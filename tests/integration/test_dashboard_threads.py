@@ -91,6 +91,10 @@ def test_options_are_radio_buttons_or_checkboxes_with_a_deadline_and_text_is_esc
     assert "<img" not in page.text and "<script>" not in page.text.replace(
         '<script src="/static/', "")
     assert web.get("/fragments/questions").text.count('class="question"') >= 2
+    assert web.get("/fragments/questions").text.startswith(
+        '<section id="questions" hx-get="/fragments/questions" hx-trigger="sse:questions"')
+    assert web.get("/fragments/reminders").text.startswith(
+        '<section id="reminders" hx-get="/fragments/reminders" hx-trigger="sse:reminders"')
 
 
 def test_answering_one_option_several_or_free_text_tells_the_asker(

@@ -8,6 +8,7 @@ longer pins that sha, so the operator approves what they read.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -59,7 +60,8 @@ async def approvals_context(request: web.Request) -> dict[str, Any]:
     pending = (await client.call("pending"))["approvals"]
     every = (await client.call("approvals"))["approvals"]
     every = sorted(every, key=lambda a: int(a["id"]), reverse=True)[:HISTORY]
-    return {"pending": [await _with_diff(request, a) for a in pending],
+    # The diffs are asked for at once: the client keeps a connection for each.
+    return {"pending": await asyncio.gather(*(_with_diff(request, a) for a in pending)),
             "history": [_history_row(a) for a in every]}
 
 
