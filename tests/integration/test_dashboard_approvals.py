@@ -114,6 +114,8 @@ def test_approving_with_a_sha_the_request_does_not_pin_is_refused_and_nothing_mo
     refused = web.post(f"/approvals/{approval_id}/approve", {"sha": other})
     assert refused.status == 400, refused.text
     assert "Refused" in refused.text and "pins" in refused.text
+    garbage = web.post(f"/approvals/{approval_id}/approve", {"sha": SCRIPT})
+    assert garbage.status == 400 and "<script>" not in garbage.text, garbage.text
     pending = {a["id"]: a["status"] for a in dash.call("pending")["approvals"]}
     assert pending.get(approval_id) == "pending"
     assert sha in article(web.get("/approvals").text, approval_id)
