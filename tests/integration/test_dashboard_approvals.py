@@ -167,3 +167,11 @@ def test_in_chromium_the_page_shows_the_strings_and_runs_none_of_them(
         assert driver.find_elements(By.CSS_SELECTOR, "main img, main script, main iframe") == []
         with pytest.raises(NoAlertPresentException):
             driver.switch_to.alert.text  # noqa: B018 (it raises when no dialog fired)
+
+
+def test_the_highlight_colours_are_a_style_sheet_the_page_links(web: WebSession) -> None:
+    sheet = web.get("/approvals/highlight.css")
+    assert sheet.status == 200, sheet.text
+    assert str(sheet.header("Content-Type")).startswith("text/css")
+    assert ".hl .s" in sheet.text or ".hl .s2" in sheet.text
+    assert '<link rel="stylesheet" href="/approvals/highlight.css">' in web.get("/approvals").text
