@@ -68,4 +68,13 @@ DASHBOARD_VERBS: tuple[Verb, ...] = (
              Field("id", "integer", "the question's id", required=True, minimum=1,
                    maximum=MAX_ID),),
          answer={"question": f"the question, now cancelled: {_QUESTION}"}),
+    # -- agents -----------------------------------------------------------------------
+    Verb("kept_agents", HOST, "destroyed agents whose state is kept: spawn revives one, "
+         "destroy with purge wipes it",
+         answer={"agents": "list of {name, destroyed_at}; destroyed_at is null once the "
+                           "event log no longer holds it"}),
+    Verb("agent_config", HOST, "an agent's applied agent.toml, as the operator approved it", (
+        Field("name", "string", "an agent name", required=True, max_length=64),),
+        answer={"name": "the agent", "sha": "the applied repo's main commit",
+                "toml": "the text of agent.toml at that commit"}),
 )
