@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
 
 from hive_c0re.client import Client
 from hive_dev.dashboard import Dashboard, WebSession, running_dashboard
@@ -26,6 +28,7 @@ from hive_dev.dashboard import Dashboard, WebSession, running_dashboard
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
 IMG_FILE = f"{IMG}.toml"
+WAIT = 30  # seconds a live change gets to reach the page (a bound, not a measure)
 
 
 @pytest.fixture(scope="module")
@@ -175,3 +178,20 @@ def test_the_highlight_colours_are_a_style_sheet_the_page_links(web: WebSession)
     assert str(sheet.header("Content-Type")).startswith("text/css")
     assert ".hl .s" in sheet.text or ".hl .s2" in sheet.text
     assert '<link rel="stylesheet" href="/approvals/highlight.css">' in web.get("/approvals").text
+
+
+def test_in_chromium_a_new_request_and_its_resolution_arrive_without_a_reload(
+        dash: Dashboard) -> None:
+    with dash.browser() as driver:
+        driver.get(f"{dash.url}/approvals")
+        # A mark on this page's window: a reload would lose it.
+        driver.execute_script("window.hiveMark = 'still here'")
+        asked = manager(dash, "request_spawn", name="livey", description="live")["approval"]
+        card = (By.ID, f"approval-{asked['id']}")
+        WebDriverWait(driver, WAIT).until(expected_conditions.presence_of_element_located(card))
+        dash.call("deny", id=asked["id"], note="seen live")
+        WebDriverWait(driver, WAIT).until_not(
+            expected_conditions.presence_of_element_located(card))
+        row = driver.find_element(By.ID, f"history-{asked['id']}").text
+        assert "denied" in row and "seen live" in row
+        assert driver.execute_script("return window.hiveMark") == "still here"

@@ -16,6 +16,8 @@ from urllib.parse import urlencode
 import pytest
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
 
 from hive_c0re.client import Client
 from hive_dev.dashboard import Answer, Dashboard, WebSession, running_dashboard
@@ -23,6 +25,7 @@ from hive_dev.dashboard import Answer, Dashboard, WebSession, running_dashboard
 PAL, BUDDY = "pal", "buddy"
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
+WAIT = 30  # seconds a live change gets to reach the page (a bound, not a measure)
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +163,18 @@ def test_in_chromium_hostile_mail_injects_nothing(dash: Dashboard) -> None:
         assert driver.find_elements(By.CSS_SELECTOR, "main img, main script, main a") == []
         with pytest.raises(NoAlertPresentException):
             driver.switch_to.alert.text  # noqa: B018 (it raises when no dialog fired)
+
+
+def test_in_chromium_new_mail_and_flow_arrive_without_a_reload(dash: Dashboard) -> None:
+    with dash.browser() as driver:
+        driver.get(f"{dash.url}/inbox")
+        driver.execute_script("window.hiveMark = 'still here'")
+        mine = sent_to_operator(dash, "arrives live")
+        (between,) = agent(dash, PAL, "send", to=BUDDY, body="flows live")["ids"]
+        thread = (By.CSS_SELECTOR, f"#inbox #message-{mine}")
+        flowing = (By.CSS_SELECTOR, f"#flow #message-{between}")
+        for found in (thread, flowing):
+            WebDriverWait(driver, WAIT).until(
+                expected_conditions.presence_of_element_located(found))
+        assert "arrives live" in driver.find_element(*thread).text
+        assert driver.execute_script("return window.hiveMark") == "still here"

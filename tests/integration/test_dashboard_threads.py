@@ -16,6 +16,8 @@ from urllib.parse import urlencode
 import pytest
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
 
 from hive_c0re.client import Client
 from hive_dev.dashboard import Answer, Dashboard, WebSession, running_dashboard
@@ -23,6 +25,7 @@ from hive_dev.dashboard import Answer, Dashboard, WebSession, running_dashboard
 AGENT = "asker"
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
+WAIT = 30  # seconds a live change gets to reach the page (a bound, not a measure)
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +164,17 @@ def test_in_chromium_a_hostile_question_and_reminder_inject_nothing(dash: Dashbo
         assert driver.find_elements(By.CSS_SELECTOR, "main img, main script, main a") == []
         with pytest.raises(NoAlertPresentException):
             driver.switch_to.alert.text  # noqa: B018 (it raises when no dialog fired)
+
+
+def test_in_chromium_a_new_question_and_reminder_arrive_without_a_reload(
+        dash: Dashboard) -> None:
+    with dash.browser() as driver:
+        driver.get(f"{dash.url}/questions")
+        driver.execute_script("window.hiveMark = 'still here'")
+        question = ask(dash, "live?", options=["yes", "no"])
+        reminder = int(agent(dash, "remind", message="live too",
+                             delay_seconds=3600)["reminder"]["id"])
+        for found in ((By.ID, f"question-{question}"), (By.ID, f"reminder-{reminder}")):
+            WebDriverWait(driver, WAIT).until(
+                expected_conditions.presence_of_element_located(found))
+        assert driver.execute_script("return window.hiveMark") == "still here"
