@@ -66,7 +66,7 @@ def _agent_problems(row: dict[str, Any], crashes: int) -> list[Problem]:
     elif state == "failed":
         found.append(Problem("failed", f"{name} failed ({row.get('unit_result') or '-'})",
                              "read its journal, then rebuild or restart it", page))
-    elif state == "needs-login":
+    if row.get("needs_login"):
         found.append(Problem("needs-login", f"{name} needs a login",
                              "open its page and log its model in", page))
     if row.get("socket_error"):
