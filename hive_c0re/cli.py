@@ -18,6 +18,7 @@ import click
 from hive_c0re import __version__, output
 from hive_c0re.cli_local import LOCAL_COMMANDS
 from hive_c0re.command import HiveGroup
+from hive_c0re.dashboard.cli import dashboard as dashboard_command
 from hive_c0re.errors import ExitCode
 from hive_c0re.logs_cli import logs as logs_command
 from hive_c0re.output import Result
@@ -218,13 +219,15 @@ def approvals(obj: Context, show_all: bool) -> Result:
 
 @cli.command()
 @click.argument("approval_id", metavar="ID", type=int)
+@click.option("--sha", default=None,
+              help="the commit you reviewed: refused unless the request pinned it")
 @click.pass_obj
-def approve(obj: Context, approval_id: int) -> Result:
+def approve(obj: Context, approval_id: int, sha: str | None) -> Result:
     """Approve request ID and carry it out.
 
     Exits 1 if it failed (and was rolled back).
     """
-    done = obj.call("approve", id=approval_id)["approval"]
+    done = obj.call("approve", id=approval_id, sha=sha)["approval"]
     failed = done["status"] != "deployed"
     return Result(done, output.approval_outcome, ExitCode.ERROR if failed else ExitCode.OK)
 
@@ -344,6 +347,7 @@ for _command in LOCAL_COMMANDS:
 
 
 cli.add_command(logs_command)  # its body is in logs_cli.py
+cli.add_command(dashboard_command)  # its body is in dashboard/cli.py
 
 
 def main() -> None:
