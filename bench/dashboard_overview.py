@@ -158,7 +158,7 @@ def report(options: Options, results: list[Timed], page_bytes: int) -> None:
 
 
 def run(options: Options) -> None:
-    with running_dashboard(clean_exit=False) as dash:
+    with running_dashboard() as dash:
         step("daemon and dashboard up; filling the hive")
         asyncio.run(fill(dash.daemon.host_socket, options))
         web = dash.login()

@@ -12,7 +12,7 @@ from hive_dev.dashboard import Dashboard, WebSession, running_dashboard
 
 @pytest.fixture
 def dash() -> Iterator[Dashboard]:
-    with running_dashboard(clean_exit=False) as found:
+    with running_dashboard() as found:
         for name in ("alice", "bob"):
             found.call("register", name=name)
         found.call("set_paused", name="alice", paused=True)
@@ -38,8 +38,8 @@ def test_the_log_is_newest_first(dash: Dashboard, web: WebSession) -> None:
     page = web.get("/events")
     assert page.status == 200, page.text
     # The login that opened this session is an event of its own, with no agent.
-    assert shown(page.text) == [("dashboard_login", "-"), ("approval", "carol"), ("resumed", "alice"),
-                                ("paused", "bob"), ("paused", "alice")]
+    assert shown(page.text) == [("dashboard_login", "-"), ("approval", "carol"),
+                                ("resumed", "alice"), ("paused", "bob"), ("paused", "alice")]
 
 
 def test_filters_by_agent_and_kind(dash: Dashboard, web: WebSession) -> None:

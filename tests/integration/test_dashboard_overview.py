@@ -24,7 +24,7 @@ HTMX = {"HX-Request": "true"}
 
 @pytest.fixture
 def dash() -> Iterator[Dashboard]:
-    with running_dashboard(clean_exit=False) as found:
+    with running_dashboard() as found:
         for name in ("alice", "bob"):
             found.call("register", name=name)
         yield found
