@@ -232,3 +232,11 @@ def test_a_model_switch_needs_a_model_the_agent_has(dash: Dashboard, web: WebSes
     page = web.post("/agents/alice/actions", {"action": "model", "model": "opus"})
     assert page.status == 400, page.text
     assert "alice&#39;s applied config cannot be read" in page.text
+
+
+def test_every_form_carries_the_sessions_csrf_token(dash: Dashboard, web: WebSession) -> None:
+    page = web.get("/").text
+    tokens = re.findall(r'<input type="hidden" name="csrf" value="([^"]*)">', page)
+    assert len(tokens) >= 4  # one per row, and the logout
+    assert set(tokens) == {web.csrf}, "a form without the session's token would be refused"
+    assert f'hx-headers=\'{{"X-CSRF-Token": "{web.csrf}"}}\'' in page
