@@ -7,6 +7,7 @@ query, a path or a unit.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -15,8 +16,12 @@ from hive_c0re.broker.store import Desired
 from hive_c0re.daemon import approval_view
 from hive_c0re.daemon.handlers import handles
 from hive_c0re.daemon.hive import Hive
+from hive_c0re.daemon.journal_lines import check_cursor, read_journal
 from hive_c0re.daemon.server import Stream
 from hive_c0re.daemon.sockets import Caller
+from hive_c0re.errors import NotFound
+from hive_c0re.lifecycle.gitrepo import ConfigRepo
+from hive_c0re.lifecycle.proposed import CONFIG_FILE
 from hive_c0re.names import MANAGER, OPERATOR, SYSTEM, validate_agent_name
 
 log = logging.getLogger(__name__)
@@ -91,3 +96,46 @@ async def cancel_question(hive: Hive, caller: Caller, args: dict[str, Any]) -> d
         hive.mail.tell_manager_for(OPERATOR, "question_answered", record.asker, id=record.id,
                                    by=OPERATOR, question=record.question)
     return wire.ok(question=record.as_wire())
+
+
+# -- agents ------------------------------------------------------------------------
+
+
+@handles("kept_agents")
+async def kept_agents(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    destroyed_at = hive.store.last_at("destroyed")
+    kept = [{"name": a.name, "destroyed_at": destroyed_at.get(a.name)}
+            for a in hive.store.agents() if a.desired is Desired.DESTROYED]
+    return wire.ok(agents=kept)
+
+
+@handles("agent_config")
+async def agent_config(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    name = hive.store.agent(validate_agent_name(args["name"])).name  # raises NotFound
+    sha, toml = await asyncio.to_thread(_applied_config, ConfigRepo(hive.paths.applied_repo(name)))
+    return wire.ok(name=name, sha=sha, toml=toml)
+
+
+def _applied_config(repo: ConfigRepo) -> tuple[str, str]:
+    """The applied repo's main and its agent.toml (git runs in the daemon's own repo)."""
+    if not repo.exists():
+        raise NotFound(f"{repo.path.name} has no applied config yet",
+                       hint="an agent gets one when it is spawned or its config is approved")
+    sha = repo.head()
+    text = repo.read_file(sha, CONFIG_FILE)
+    if text is None:
+        raise NotFound(f"{repo.path.name}'s applied config has no {CONFIG_FILE}")
+    return sha, text
+
+
+@handles("journal")
+async def journal(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    name = args["name"]
+    if name != MANAGER:
+        name = hive.store.agent(validate_agent_name(name)).name  # raises NotFound
+    after = args.get("after")
+    if after is not None:
+        check_cursor(after)
+    unit = hive.containers.lifecycle.backend.unit(name)
+    found = await asyncio.to_thread(read_journal, name, unit, args.get("lines", 100), after)
+    return wire.ok(**found, unit=unit)

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from hive_c0re.dashboard.views import login
+from hive_c0re.dashboard.views import agents, approvals, events, login, mail, overview, threads
 
-VIEWS: tuple[ModuleType, ...] = (login,)
+VIEWS: tuple[ModuleType, ...] = (login, overview, agents, events, approvals, mail, threads)
