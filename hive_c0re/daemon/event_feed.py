@@ -60,6 +60,10 @@ class EventSubscription:
             self._queued += len(frame)
         self._woken.set()
 
+    def pending(self) -> int:
+        """How many frames wait for the subscriber to take them."""
+        return len(self._queue)
+
     async def next_frame(self) -> bytes:
         """The next item's frame (waits for one); after an overflow, its notice, then the end."""
         while not self._queue and not self.overflowed:
