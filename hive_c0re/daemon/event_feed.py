@@ -111,8 +111,9 @@ class EventFeed:
 
     def written(self) -> None:
         """A row was inserted (maybe not yet committed): read it on the loop's next turn."""
-        if not self.subscribers or self._scheduled or self._loop is None:
-            return
+        if (not self.subscribers or self._scheduled or self._loop is None
+                or self._loop.is_closed()):
+            return  # a write at shutdown, after the loop, has nobody left to tell
         self._scheduled = True
         try:
             running = asyncio.get_running_loop()
