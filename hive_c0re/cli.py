@@ -334,9 +334,9 @@ def _follow_inbox(obj: Context, limit: int) -> None:
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 @click.pass_obj
 def mail(obj: Context, name: str, limit: int) -> Result:
-    """Show what agent NAME (or 'manager') was sent, newest first.
+    """Show what NAME was sent, newest first.
 
-    Nothing is marked read.
+    NAME is an agent, 'manager' or 'operator'. Nothing is marked read.
     """
     found = obj.call("mail", name=name, limit=limit)["messages"]
     return Result({"messages": found}, functools.partial(output.mail, name=name))

@@ -60,6 +60,10 @@ class EventSubscription:
             self._queued += len(frame)
         self._woken.set()
 
+    def pending(self) -> int:
+        """How many frames wait for the subscriber to take them."""
+        return len(self._queue)
+
     async def next_frame(self) -> bytes:
         """The next item's frame (waits for one); after an overflow, its notice, then the end."""
         while not self._queue and not self.overflowed:
@@ -107,8 +111,9 @@ class EventFeed:
 
     def written(self) -> None:
         """A row was inserted (maybe not yet committed): read it on the loop's next turn."""
-        if not self.subscribers or self._scheduled or self._loop is None:
-            return
+        if (not self.subscribers or self._scheduled or self._loop is None
+                or self._loop.is_closed()):
+            return  # a write at shutdown, after the loop, has nobody left to tell
         self._scheduled = True
         try:
             running = asyncio.get_running_loop()
