@@ -203,6 +203,8 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
         _QUESTION_ID,
         Field("answer", "string", "the answer; with options one of them, or several "
               "comma-separated if the question is multi", required=True, max_length=MAX_TEXT),
+        Field("free_text", "boolean", "the answer is your own words, not one of the options "
+              "(without it, an answer that fits no option is refused as a likely typo)"),
     ), answer={"question": _QUESTION}, tool="Answer a question that was asked of you."),
     Verb("questions", HOST, "open questions addressed to the operator, or every question", (
         Field("all", "boolean", "every question ever asked, answered or not, to anyone"),

@@ -103,16 +103,18 @@ def check_options(options: Sequence[str], multi: bool) -> tuple[str, ...]:
     return trimmed
 
 
-def match_answer(record: QuestionRecord, text: str) -> tuple[str, tuple[str, ...] | None]:
+def match_answer(record: QuestionRecord, text: str, *,
+                 free_text: bool = False) -> tuple[str, tuple[str, ...] | None]:
     """The answer as stored and the options it picks; raise InvalidInput if it fits none.
 
     An option matches ignoring surrounding blanks and case; what is stored is
-    the option as asked.
+    the option as asked. ``free_text``: the answerer's own words, stored as
+    given and picking no option (the options are suggestions, never a cage).
     """
     answer = text.strip()
     if not answer:
         raise InvalidInput("answer.answer is empty")
-    if not record.options:
+    if not record.options or free_text:
         return answer, None
     by_fold = {option.casefold(): option for option in record.options}
     picked = [part.strip() for part in answer.split(",")] if record.multi else [answer]
@@ -183,7 +185,7 @@ class QuestionBook:
                                     deadline=record.deadline)
         return Change(record, notify)
 
-    def answer(self, question_id: int, by: str, text: str) -> Change:
+    def answer(self, question_id: int, by: str, text: str, *, free_text: bool = False) -> Change:
         """``by`` answers an open question addressed to it; the asker gets the event.
 
         The answer is mail to the asker: like a send, it needs ``by``'s allowed
@@ -197,7 +199,7 @@ class QuestionBook:
                 hint=f"the question stays open until it expires or {record.asker} cancels it")
         now = self.store.clock()
         _check_still_open(record, now)
-        answer, choices = match_answer(record, text)
+        answer, choices = match_answer(record, text, free_text=free_text)
         return self._close(record, Status.ANSWERED, answer, choices, by, now, tell_asker=True)
 
     def expire(self, question_id: int, now: float) -> Change | None:

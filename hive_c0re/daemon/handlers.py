@@ -335,7 +335,8 @@ async def ask(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any
 
 @handles("answer")
 async def answer(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
-    change = hive.questions.answer(args["question_id"], caller.name, args["answer"])
+    change = hive.questions.answer(args["question_id"], caller.name, args["answer"],
+                                   free_text=args.get("free_text", False))
     record = change.record
     if change.notified is not None:
         hive.mail.signals.notify(change.notified)

@@ -20,6 +20,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
 from hive_c0re.client import Client
+from hive_c0re.errors import InvalidInput
 from hive_dev.dashboard import Answer, Dashboard, WebSession, running_dashboard
 
 AGENT = "asker"
@@ -116,15 +117,28 @@ def test_answering_one_option_several_or_free_text_tells_the_asker(
     assert not any(f'id="question-{q}"' in page for q in (single, multi, free))
 
 
-def test_an_answer_the_question_does_not_take_is_refused_and_it_stays_open(
+def test_free_text_answers_a_question_with_options_and_nothing_answers_none(
         dash: Dashboard, web: WebSession) -> None:
     question = ask(dash, "cake?", options=["yes", "no"])
-    refused = post_pairs(web, f"/questions/{question}/answer", [("text", "maybe")])
-    assert refused.status == 400, refused.text
-    assert "is not one of its options" in refused.text and "yes, no" in refused.text
     empty = post_pairs(web, f"/questions/{question}/answer", [])
     assert empty.status == 400 and "empty" in empty.text
     assert question in [q["id"] for q in dash.call("questions")["questions"]]
+    done = post_pairs(web, f"/questions/{question}/answer", [("text", "maybe later")])
+    assert done.status == 303, done.text
+    assert told(dash, question) == {question: "maybe later"}
+
+
+def test_the_wire_still_refuses_an_answer_that_fits_no_option_unless_it_is_free_text(
+        dash: Dashboard) -> None:
+    question = ask(dash, "tea?", options=["yes", "no"])
+    try:
+        dash.call("answer", question_id=question, answer="yess")
+    except InvalidInput as refusal:
+        assert "is not one of its options" in str(refusal)
+    else:
+        raise AssertionError("a likely typo was taken as an answer")
+    dash.call("answer", question_id=question, answer="only green tea", free_text=True)
+    assert told(dash, question) == {question: "only green tea"}
 
 
 def test_cancelling_a_question_closes_it(dash: Dashboard, web: WebSession) -> None:

@@ -2,9 +2,9 @@
 
 A question with options shows them as radio buttons (checkboxes when it takes
 several); a line of free text is always there too. What is sent is the text
-when there is any, else the options picked, comma-separated as ``answer``
-wants; the daemon says which answers a question takes, and that refusal is
-what the operator sees. The time left is rendered by the server; a script
+when there is any (as ``free_text``: the operator's own words, taken even
+where options were offered), else the options picked, comma-separated as
+``answer`` wants. The time left is rendered by the server; a script
 may count it down, and without one it is the time at loading.
 """
 
@@ -47,19 +47,21 @@ async def reminders_context(request: web.Request) -> dict[str, Any]:
     return {"reminders": [_reminder(r, now) for r in found]}
 
 
-async def answer_text(request: web.Request) -> str:
-    """The free text if any, else the picked options joined as ``answer`` reads them."""
+async def answer_text(request: web.Request) -> tuple[str, bool]:
+    """The free text if any (and that it is), else the picked options joined as
+    ``answer`` reads them."""
     fields = await form(request)
     text = fields.get("text", "").strip()
     if text:
-        return text
+        return text, True
     picked = [str(v).strip() for v in (await request.post()).getall("choice", [])]
-    return ", ".join(p for p in picked if p)
+    return ", ".join(p for p in picked if p), False
 
 
 async def answer(request: web.Request) -> web.Response:
+    text, free = await answer_text(request)
     return await act(request, "answer", PAGE, question_id=int(request.match_info["id"]),
-                     answer=await answer_text(request))
+                     answer=text, free_text=free or None)
 
 
 async def cancel_question(request: web.Request) -> web.Response:
