@@ -125,6 +125,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("dashboard_url", str, "",
             "the dashboard's address (like http://host:7000/), as `urls` answers it to the "
             "original's clients; empty: no dashboard, home is null"),
+    Setting("dashboard_allowed_hosts", str, "",
+            "host names (comma-separated, no port) the dashboard answers to besides "
+            "localhost, 127.0.0.1 and [::1]; a request naming any other Host or Origin is "
+            "refused (no DNS rebinding)"),
+    Setting("dashboard_secure_cookies", str, "auto",
+            "mark the dashboard's session cookie Secure: auto (only for requests that came "
+            "over https) or always (behind a TLS proxy)", choices=("auto", "always")),
+    Setting("dashboard_session_days", float, 7.0,
+            "a dashboard session lasts this many days after its login, then the browser "
+            "must log in again (`hive-c0re dashboard login`)", minimum=0.001, maximum=366),
 )
 
 
@@ -167,6 +177,9 @@ class Settings:
     nixos_private_users: str
     proposal_max_bytes: int
     dashboard_url: str
+    dashboard_allowed_hosts: str
+    dashboard_secure_cookies: str
+    dashboard_session_days: float
 
     @classmethod
     def load(

@@ -17,16 +17,27 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from hive_c0re.errors import HiveError, InvalidInput
+from hive_c0re.wire_auth import AUTH_VERBS
 from hive_c0re.wire_fields import Field
+from hive_c0re.wire_verb import (
+    AGENTS,
+    ALL,
+    ENVELOPE,
+    HOST,
+    MANAGER_ONLY,
+    OVERSEERS,
+    REQUEST_ID,
+    Kind,
+    Verb,
+)
+
+__all__ = ["AGENTS", "ALL", "ENVELOPE", "HOST", "MANAGER_ONLY", "OVERSEERS", "REQUEST_ID",
+           "VERBS", "Kind", "Verb"]
 
 VERSION = 1
-REQUEST_ID = "request_id"  # the envelope's correlation field, echoed in the answer
-ENVELOPE = ("cmd", REQUEST_ID)
 MAX_RECV_WAIT = 180
 MAX_RECV_BATCH = 32
 # The header every request to an agent's own UI (its ui.sock) carries the daemon's
@@ -41,46 +52,6 @@ MAX_DELAY = 30 * 86400
 MAX_AHEAD = 365 * 86400  # how far ahead a reminder's ``at`` may lie
 MAX_FILE_PATH = 400
 
-
-class Kind(StrEnum):
-    """Which socket a connection came in on; decides identity and verbs."""
-
-    HOST = "host"
-    AGENT = "agent"
-    MANAGER = "manager"
-
-
-@dataclass(frozen=True)
-class Verb:
-    name: str
-    sockets: frozenset[Kind]
-    help: str
-    fields: tuple[Field, ...] = ()
-    answer: Mapping[str, str] = field(default_factory=dict)
-    # Non-empty: an MCP tool, so described, of each harness whose socket takes the verb.
-    tool: str = ""
-
-    def parse(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        own = sorted(f.name for f in self.fields)
-        unknown = sorted(set(request) - set(own) - set(ENVELOPE))
-        if unknown:
-            moved = " (a request's own id is request_id)" if unknown[0] == "id" else ""
-            raise InvalidInput(f"{self.name} takes no field {unknown[0][:64]!r}",
-                               hint="fields: " + (", ".join(own) or "none") + moved)
-        args: dict[str, Any] = {}
-        for f in self.fields:
-            if f.name in request and request[f.name] is not None:
-                args[f.name] = f.check(self.name, request[f.name])
-            elif f.required:
-                raise InvalidInput(f"{self.name} needs the field {f.name!r}")
-        return args
-
-
-ALL = frozenset(Kind)
-MANAGER_ONLY = frozenset({Kind.MANAGER})
-AGENTS = frozenset({Kind.AGENT, Kind.MANAGER})
-HOST = frozenset({Kind.HOST})
-OVERSEERS = frozenset({Kind.HOST, Kind.MANAGER})  # the operator, and the manager it trusts
 
 _TO = Field("to", "string", "an agent, 'operator', 'manager' or '*' for everyone",
             required=True, max_length=64)
@@ -277,6 +248,7 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
          answer={"agent": "the agent's record"}),
     Verb("urls", HOST, "where the dashboard is", answer={
         "urls": "{home}: the dashboard's address (dashboard_url), null while none is set"}),
+    *AUTH_VERBS,  # the dashboard's logins and the way into agent UIs (wire_auth.py)
 )}
 
 
