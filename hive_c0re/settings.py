@@ -122,6 +122,10 @@ SETTINGS: tuple[Setting, ...] = (
             "largest proposed config repo the daemon reads for a proposal: bytes of git "
             "objects, both as stored and unpacked; bigger proposals are refused",
             minimum=65_536, maximum=1 << 30),
+    Setting("event_feed_bytes", int, 1_048_576,
+            "bytes of frames one subscribe_events subscriber may fall behind by; past "
+            "them it is dropped with a last overflow answer and resumes with after",
+            minimum=4096),
     Setting("dashboard_url", str, "",
             "the dashboard's address (like http://host:7000/), as `urls` answers it to the "
             "original's clients; empty: no dashboard, home is null"),
@@ -176,6 +180,7 @@ class Settings:
     max_open_threads: int
     nixos_private_users: str
     proposal_max_bytes: int
+    event_feed_bytes: int
     dashboard_url: str
     dashboard_allowed_hosts: str
     dashboard_secure_cookies: str

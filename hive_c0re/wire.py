@@ -51,6 +51,7 @@ MAX_TTL = 6 * 3600
 MAX_DELAY = 30 * 86400
 MAX_AHEAD = 365 * 86400  # how far ahead a reminder's ``at`` may lie
 MAX_FILE_PATH = 400
+MAX_FEED_BACKLOG = 1000  # events in subscribe_events' first answer
 
 
 _TO = Field("to", "string", "an agent, 'operator', 'manager' or '*' for everyone",
@@ -75,6 +76,7 @@ _WAIT = Field("wait_seconds", "number",
 _QUESTION_ID = Field("question_id", "integer", "the question's id", required=True, minimum=1,
                      maximum=2**63 - 1, alias="id")
 _QUESTION = "{id, asker, target, question, options, multi, deadline, asked_at, status, answer, ...}"
+_EVENT = "{id, at, kind, agent, data}"
 _REMINDER = "{id, agent, message, file_path, due_at, created_at, status, fired_at}"
 _STATUS_ROW = ("{name, running, failed, needs_update, needs_login, paused, parent, "
                "deployed_sha, active_model, status_text, status_set_at, url, desired, unread, "
@@ -230,6 +232,17 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
     Verb("subscribe_agent_status", HOST, "a bare ok, then an answer per change of any agent "
          "while connected; no further requests are read (a slow reader gets the latest)",
          answer={"agent_statuses": f"in each later answer, a one-item list: {_STATUS_ROW}"}),
+    Verb("subscribe_events", HOST, "the hive's event log and its mail, live: the backlog, "
+         "then an answer per new event-log row or stored message while connected; no "
+         "further requests are read", (
+             Field("after", "integer", "send first the events with a larger id (the newest "
+                   f"{MAX_FEED_BACKLOG}); absent: only what comes next", minimum=0,
+                   maximum=2**63 - 1),),
+         answer={"events": f"first: the backlog, list of {_EVENT}; then a one-item list "
+                           "per new event",
+                 "mail": "{id, from, to, in_reply_to, sent_at} per stored message (no body)",
+                 "overflow": "true in the last answer to a subscriber that fell too far "
+                             "behind (event_feed_bytes): subscribe again with after"}),
     # -- an agent's story (hive-c0re logs) ------------------------------------------
     Verb("events", HOST, "the hive's event log about one agent (or every event), oldest first",
          (Field("name", "string", "an agent, or 'manager'; absent: every agent", max_length=64),

@@ -7,11 +7,12 @@ from typing import Any
 
 from hive_c0re import wire
 
-# Imported for what they register: the original's verbs, the status, pause, story and
-# dashboard login verbs.
+# Imported for what they register: the original's verbs, the status, pause and story verbs,
+# the dashboard login verbs and the dashboard's reads.
 from hive_c0re.daemon import (  # noqa: F401
     auth_handlers,
     compat,
+    dashboard_handlers,
     status_handlers,
     story_handlers,
 )
