@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -27,6 +28,7 @@ from hive_c0re.dashboard.proxy import MAX_BODY, STATIC
 from hive_c0re.paths import Paths
 from hive_c0re.wire import UI_SECRET_HEADER
 from hive_dev.dashboard import COOKIE, Dashboard, WebSession, running_dashboard
+from tests.integration import browser as b
 from tests.integration.ui_support import Screen, next_sse, run, short_dir
 
 SECRET = "the-proxied-agents-ui-secret"
@@ -248,3 +250,64 @@ def test_without_a_session_the_proxy_lets_nothing_through(
             assert refused.value.request_info.url.path == "/login"
 
     run(scenario())
+
+
+def by_css(page: Any, selector: str) -> list[Any]:
+    from selenium.webdriver.common.by import By
+
+    return list(page.find_elements(By.CSS_SELECTOR, selector))
+
+
+def shown(page: Any, selector: str, text: str) -> bool:
+    return any(text in element.text for element in by_css(page, selector))
+
+
+@pytest.mark.skipif(b.missing() is not None, reason=str(b.missing()))
+def test_in_a_browser_the_framed_ui_prompts_and_its_terminal_echoes(
+        dash: Dashboard, web: WebSession) -> None:
+    """The agent's own script runs under the proxy's policy, its POST carries the page's
+    CSRF token, and xterm.js types into the shell over the proxied WebSocket."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    async def scenario() -> None:
+        async with agent_behind(dash, web, "browsea"):
+            with dash.browser() as page:
+                await asyncio.to_thread(drive, page)
+
+    def drive(page: Any) -> None:
+        page.get(f"{dash.url}/agents/browsea/")
+        page.switch_to.frame(by_css(page, "#agent-ui iframe")[0])
+        b.wait_for(page, lambda p: by_css(p, "#state") and by_css(p, "#state")[0].text == "idle",
+                   "the agent's state")
+        by_css(page, "#prompt")[0].send_keys("/status")
+        by_css(page, "#prompt-form button[type=submit]")[0].click()
+        b.wait_for(page, lambda p: shown(p, "#answer", '"state": "idle"'),
+                   "the answer to /status")
+        by_css(page, "#terminal-open")[0].click()
+        b.wait_for(page, lambda p: by_css(p, "#terminal .xterm-rows"), "the terminal")
+        # xterm.js draws only what is on screen, as an operator scrolls down to it.
+        page.execute_script("document.getElementById('terminal').scrollIntoView()")
+        b.wait_for(page, lambda p: shown(p, "#terminal .xterm-rows", "#"), "the shell's prompt")
+        ActionChains(page).send_keys("echo h''i\n").perform()
+        b.wait_for(page, lambda p: any(row.text.strip() == "hi" for row in
+                                       by_css(p, "#terminal .xterm-rows > div")), "hi")
+
+        for script in ("s.src = 'status'", "s.src = '/static/dashboard.js'",
+                       "s.textContent = 'window.ran = true'"):
+            blocked = page.execute_async_script(BLOCKED.replace("SCRIPT", script))
+            assert blocked.startswith("script-src"), (script, blocked)
+        assert page.execute_script("return window.ran === undefined")
+
+    run(scenario(), timeout=120)
+
+
+# A script the agent's page might carry, from anywhere but the UI's static files of the
+# host's package, is refused by the proxy's policy: what the browser reports.
+BLOCKED = """
+const done = arguments[arguments.length - 1];
+document.addEventListener("securitypolicyviolation", (e) => done(e.violatedDirective));
+const s = document.createElement("script");
+s.onload = () => done("loaded");
+SCRIPT;
+document.head.appendChild(s);
+"""
