@@ -21,21 +21,19 @@ from typing import Any
 
 from hive_c0re.errors import HiveError, InvalidInput
 from hive_c0re.wire_auth import AUTH_VERBS
-from hive_c0re.wire_fields import Field
-from hive_c0re.wire_verb import (
-    AGENTS,
-    ALL,
-    ENVELOPE,
-    HOST,
-    MANAGER_ONLY,
-    OVERSEERS,
-    REQUEST_ID,
-    Kind,
-    Verb,
-)
+from hive_c0re.wire_dashboard import DASHBOARD_VERBS
 
-__all__ = ["AGENTS", "ALL", "ENVELOPE", "HOST", "MANAGER_ONLY", "OVERSEERS", "REQUEST_ID",
-           "VERBS", "Kind", "Verb"]
+# Re-exported: the wire's own names, wherever they are declared.
+from hive_c0re.wire_fields import AGENTS as AGENTS
+from hive_c0re.wire_fields import ALL as ALL
+from hive_c0re.wire_fields import ENVELOPE as ENVELOPE
+from hive_c0re.wire_fields import HOST as HOST
+from hive_c0re.wire_fields import MANAGER_ONLY as MANAGER_ONLY
+from hive_c0re.wire_fields import OVERSEERS as OVERSEERS
+from hive_c0re.wire_fields import REQUEST_ID as REQUEST_ID
+from hive_c0re.wire_fields import Field
+from hive_c0re.wire_fields import Kind as Kind
+from hive_c0re.wire_fields import Verb as Verb
 
 VERSION = 1
 MAX_RECV_WAIT = 180
@@ -51,7 +49,6 @@ MAX_TTL = 6 * 3600
 MAX_DELAY = 30 * 86400
 MAX_AHEAD = 365 * 86400  # how far ahead a reminder's ``at`` may lie
 MAX_FILE_PATH = 400
-MAX_FEED_BACKLOG = 1000  # events in subscribe_events' first answer
 
 
 _TO = Field("to", "string", "an agent, 'operator', 'manager' or '*' for everyone",
@@ -76,7 +73,6 @@ _WAIT = Field("wait_seconds", "number",
 _QUESTION_ID = Field("question_id", "integer", "the question's id", required=True, minimum=1,
                      maximum=2**63 - 1, alias="id")
 _QUESTION = "{id, asker, target, question, options, multi, deadline, asked_at, status, answer, ...}"
-_EVENT = "{id, at, kind, agent, data}"
 _REMINDER = "{id, agent, message, file_path, due_at, created_at, status, fired_at}"
 _STATUS_ROW = ("{name, running, failed, needs_update, needs_login, paused, parent, "
                "deployed_sha, active_model, status_text, status_set_at, url, desired, unread, "
@@ -148,8 +144,10 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
         Field("status", "string", "pending, approved, building, deployed, failed or denied",
               max_length=16),
     ), answer={"approvals": "list of approvals"}),
-    Verb("approve", HOST, "approve a pending request and carry it out", (_APPROVAL,),
-         answer={"approval": "the request, now deployed or failed"}),
+    Verb("approve", HOST, "approve a pending request and carry it out", (
+        _APPROVAL, Field("sha", "string", "the commit the operator was shown: refused unless "
+                         "it is the one the request pinned", max_length=64)),
+        answer={"approval": "the request, now deployed or failed"}),
     Verb("deny", HOST, "deny a pending request with a note for the manager", (
         _APPROVAL, Field("note", "string", "why", max_length=4000)),
         answer={"approval": "the request, now denied"}),
@@ -168,8 +166,10 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
          ), answer={"approval": "the queued request"},
          tool="Ask to apply one commit of an agent's proposed config repo (sha: a full sha, "
               "a short one, or HEAD: resolved in your copy)."),
-    Verb("mail", HOST, "what an agent or the manager was sent, newest first, read-only", (
-        Field("name", "string", "the agent, or 'manager'", required=True, max_length=64),
+    Verb("mail", HOST, "what an agent, the manager or the operator was sent, newest first, "
+         "read-only", (
+        Field("name", "string", "the agent, 'manager' or 'operator'", required=True,
+              max_length=64),
         Field("limit", "integer", "how many (1-1000, default 50)", minimum=1, maximum=1000),
     ), answer={"messages": "list of {id, from, to, body, in_reply_to, sent_at, redelivered, "
                            "state, acked_at}; state is unread, leased or acked"}),
@@ -232,17 +232,6 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
     Verb("subscribe_agent_status", HOST, "a bare ok, then an answer per change of any agent "
          "while connected; no further requests are read (a slow reader gets the latest)",
          answer={"agent_statuses": f"in each later answer, a one-item list: {_STATUS_ROW}"}),
-    Verb("subscribe_events", HOST, "the hive's event log and its mail, live: the backlog, "
-         "then an answer per new event-log row or stored message while connected; no "
-         "further requests are read", (
-             Field("after", "integer", "send first the events with a larger id (the newest "
-                   f"{MAX_FEED_BACKLOG}); absent: only what comes next", minimum=0,
-                   maximum=2**63 - 1),),
-         answer={"events": f"first: the backlog, list of {_EVENT}; then a one-item list "
-                           "per new event",
-                 "mail": "{id, from, to, in_reply_to, sent_at} per stored message (no body)",
-                 "overflow": "true in the last answer to a subscriber that fell too far "
-                             "behind (event_feed_bytes): subscribe again with after"}),
     # -- an agent's story (hive-c0re logs) ------------------------------------------
     Verb("events", HOST, "the hive's event log about one agent (or every event), oldest first",
          (Field("name", "string", "an agent, or 'manager'; absent: every agent", max_length=64),
@@ -262,6 +251,7 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
     Verb("urls", HOST, "where the dashboard is", answer={
         "urls": "{home}: the dashboard's address (dashboard_url), null while none is set"}),
     *AUTH_VERBS,  # the dashboard's logins and the way into agent UIs (wire_auth.py)
+    *DASHBOARD_VERBS,
 )}
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from hive_c0re import wire
 from hive_c0re.broker.approvals import ApprovalRecord, Status
 from hive_c0re.broker.store import AgentRecord, Delivery
+from hive_c0re.daemon.approval_view import check_shown_sha
 from hive_c0re.daemon.hive import Hive
 from hive_c0re.daemon.server import Pipe, Stream
 from hive_c0re.daemon.sockets import Caller
@@ -231,7 +232,7 @@ async def report_login(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict
 @handles("mail")
 async def mail(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
     name = args["name"]
-    if name != MANAGER:
+    if name not in (MANAGER, OPERATOR):
         hive.store.agent(validate_agent_name(name))  # raises NotFound
     return wire.ok(messages=hive.store.history(name, args.get("limit", 50)))
 
@@ -265,6 +266,8 @@ async def approvals(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[st
 
 @handles("approve")
 async def approve(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    if "sha" in args:
+        check_shown_sha(hive, args["id"], args["sha"])
     return wire.ok(approval=(await hive.containers.approvals.approve(args["id"])).as_wire())
 
 
