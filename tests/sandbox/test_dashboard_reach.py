@@ -10,7 +10,9 @@ private mount and PID namespaces only, so the dashboard's loopback port is the h
 from __future__ import annotations
 
 import contextlib
+import html
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from hive_dev.dashboard import WebSession
 from hive_dev.polling import wait_until
 from hive_dev.sandbox import SandboxHive, in_container
 
@@ -150,3 +153,35 @@ def test_a_container_cannot_mint_a_login_or_open_a_ui(container_hive: SandboxHiv
         assert answer["ok"] is False, (verb, answer)
     # The operator's own door is still open: the hive made no session for the container.
     assert hive.call("dashboard_sessions")["sessions"] == []
+
+
+FOLLOW = re.compile(r'hx-get="/agents/alice/journal\?after=([^"]+)"')
+
+
+def test_the_operator_follows_an_agents_journal_through_the_same_door(
+        container_hive: SandboxHive) -> None:
+    """What the container cannot reach, the operator's browser can: alice's page shows her
+    applied agent.toml and her container's journal, and the fragment it polls gives only
+    the lines after its cursor."""
+    hive = container_hive
+    hive.call("spawn", name="alice")
+    with dashboard_beside(hive) as door:
+        web = WebSession(door.port)
+        assert web.get(f"/login?code={hive.call('dashboard_code')['code']}").status == 303
+        page = web.get("/agents/alice/")
+        assert page.status == 200, page.text
+        assert "hive-agent@alice.service" in page.text, page.text
+        applied = hive.call("agent_config", name="alice")
+        assert f"<code>{applied['sha']}</code>" in page.text, page.text
+        assert '<pre class="toml">' in page.text
+        found = FOLLOW.search(page.text)
+        assert found, page.text
+        after = html.unescape(found.group(1))
+        hive.call("restart", name="alice")
+        wait_until(lambda: "<li" in web.get(f"/agents/alice/journal?after={after}").text,
+                   "new journal lines")
+        more = web.get(f"/agents/alice/journal?after={after}").text
+    assert 'hx-swap-oob="beforeend:#journal-lines"' in more, more
+    moved = FOLLOW.search(more)
+    assert moved, more
+    assert html.unescape(moved.group(1)) != after, more  # the next poll asks from here

@@ -17,9 +17,10 @@ from aiohttp import web
 from hive_c0re.dashboard import proxy
 from hive_c0re.dashboard.views.common import hive, refused
 from hive_c0re.errors import HiveError, InvalidInput, NotFound
+from hive_c0re.timestamps import rfc3339
 
 JOURNAL_LINES = 200  # lines of the journal a page shows at first
-MAX_CURSOR = 4096  # characters of a journal cursor (journald's are ~150)
+MAX_CURSOR = 512  # characters of a journal cursor: the verb's own limit
 
 
 def _csrf(request: web.Request) -> str:
@@ -38,6 +39,12 @@ async def _part(request: web.Request, verb: str, **args: Any) -> dict[str, Any]:
         return {"error": error.message, "hint": error.hint}
 
 
+def _shown(journal: dict[str, Any]) -> dict[str, Any]:
+    """The journal's answer with each line's time as a date (it comes in epoch seconds)."""
+    lines = [{**line, "at": rfc3339(line.get("at"))} for line in journal.get("lines") or ()]
+    return {**journal, "lines": lines} if "lines" in journal else journal
+
+
 async def _status(request: web.Request, name: str) -> dict[str, Any]:
     """``name``'s status row; NotFound raised for a name the hive does not know."""
     answer = await hive(request).call("agent_status", name=name)
@@ -54,7 +61,7 @@ async def page(request: web.Request) -> web.StreamResponse:
     context = {
         "name": name, "row": row,
         "config": await _part(request, "agent_config", name=name),
-        "journal": await _part(request, "journal", name=name, lines=JOURNAL_LINES),
+        "journal": _shown(await _part(request, "journal", name=name, lines=JOURNAL_LINES)),
         "ui": proxy.prefix(name), "csrf": _csrf(request),
     }
     return aiohttp_jinja2.render_template("agent.html", request, context)
@@ -91,9 +98,11 @@ async def journal_fragment(request: web.Request) -> web.StreamResponse:
         return refused(request, error, f"/agents/{name}/")
     except HiveError as error:
         journal = {"error": error.message, "hint": error.hint, "cursor": after}
+    if after and not journal.get("cursor"):
+        journal["cursor"] = after  # nothing new: follow on from where it was
     template = "_agent_journal_more.html" if after else "_agent_journal.html"
     return aiohttp_jinja2.render_template(template, request,
-                                          {"name": name, "journal": journal})
+                                          {"name": name, "journal": _shown(journal)})
 
 
 async def bare(request: web.Request) -> web.StreamResponse:
