@@ -8,7 +8,7 @@ from typing import Any
 from hive_c0re import wire
 
 # Imported for what they register: the original's verbs, the status, pause and story verbs,
-# the dashboard login verbs and the dashboard's reads.
+# the dashboard's login verbs and its reads.
 from hive_c0re.daemon import (  # noqa: F401
     auth_handlers,
     compat,

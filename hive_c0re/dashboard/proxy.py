@@ -291,6 +291,6 @@ def setup(app: web.Application) -> None:
     # After the dashboard's own header hook (security.setup runs before the views).
     app.on_response_prepare.append(keep_ui_headers)
     # The static route first: the catch-all would forward it to the agent otherwise.
-    app.router.add_get("/agents/{name}/ui/static/{path:.+}", static, name="agent_ui_static")
-    app.router.add_get("/agents/{name}/ui/{tail:.*}", forward, name="agent_ui")
-    app.router.add_post("/agents/{name}/ui/{tail:.*}", forward, name="agent_ui_post")
+    app.router.add_get("/agents/{name}/ui/static/{path:.+}", static, name="agent-ui-static")
+    app.router.add_get("/agents/{name}/ui/{tail:.*}", forward, name="agent-ui")
+    app.router.add_post("/agents/{name}/ui/{tail:.*}", forward, name="agent-ui-post")

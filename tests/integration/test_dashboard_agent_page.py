@@ -187,7 +187,7 @@ def test_the_agents_page_loads_its_script_from_the_hosts_package(
                 assert page.status == 200
                 assert page.content_type == "text/html"
                 assert '<script src="static/ui.js">' in await page.text()
-            async with browser.http.get(browser.ui("static/ui.js")) as script:
+            async with browser.http.get("/agents/statica/ui/static/ui.js") as script:
                 assert script.status == 200
                 assert await script.read() == (STATIC / "ui.js").read_bytes()
                 assert "frame-ancestors 'self'" in script.headers["Content-Security-Policy"]

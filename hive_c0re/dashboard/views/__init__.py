@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from hive_c0re.dashboard.views import agent_page, login
+from hive_c0re.dashboard.views import agent_page, agents, events, login, overview
 
-VIEWS: tuple[ModuleType, ...] = (login, agent_page)
+VIEWS: tuple[ModuleType, ...] = (login, overview, agents, events, agent_page)

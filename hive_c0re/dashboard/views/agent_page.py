@@ -111,8 +111,8 @@ async def bare(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/agents/{name}", bare, name="agent_page_bare")
-    app.router.add_get("/agents/{name}/", page, name="agent_page")
-    app.router.add_get("/agents/{name}/journal", journal_fragment, name="agent_journal")
-    app.router.add_get("/fragments/agent:{name}", status_fragment, name="agent_fragment")
+    app.router.add_get("/agents/{name}", bare, name="agent-page-bare")
+    app.router.add_get("/agents/{name}/", page, name="agent-page")
+    app.router.add_get("/agents/{name}/journal", journal_fragment, name="agent-journal")
+    app.router.add_get("/fragments/agent:{name}", status_fragment, name="fragment-agent")
     proxy.setup(app)
