@@ -119,6 +119,16 @@ def test_the_agent_page_shows_its_status_and_frames_its_own_ui(
     run(scenario())
 
 
+def test_the_managers_page_is_there_and_its_ui_refused_while_it_has_none(
+        web: WebSession) -> None:
+    page = web.get("/agents/manager/")
+    assert page.status == 200, page.text
+    assert "<h1>manager</h1>" in page.text and 'hx-get="/fragments/agent:manager"' in page.text
+    ui = web.get("/agents/manager/ui/status")  # this hive's manager is a plain mailbox
+    assert ui.status in (400, 404, 409, 503), ui.text
+    assert "Refused" in ui.text
+
+
 def test_a_name_the_hive_does_not_know_is_a_refusal_page(web: WebSession) -> None:
     answer = web.get("/agents/nobody/")
     assert answer.status == 404, answer.text
