@@ -32,6 +32,8 @@ from multidict import CIMultiDict
 from yarl import URL
 
 import hive_ag3nt.ui
+from hive_c0re.dashboard.live import HUB, Tab
+from hive_c0re.dashboard.security import session_of
 from hive_c0re.dashboard.views.common import hive, refused
 from hive_c0re.errors import HiveError, InvalidInput
 from hive_c0re.names import MANAGER, validate_agent_name
@@ -139,6 +141,41 @@ async def ui_client(request: web.Request, name: str) -> AsyncIterator[aiohttp.Cl
         sock.close()  # unused, or already closed with the client's transport
 
 
+@contextlib.asynccontextmanager
+async def held(request: web.Request) -> AsyncIterator[Tab]:
+    """A long answer (the live panel, a terminal) held as one of its session's tabs, so the
+    session's logout ends it at once, as it ends the dashboard's own stream."""
+    hub = request.app[HUB]
+    hub.start()  # the logout arrives on the hub's feed, which may not be followed yet
+    tab = Tab(session_id=int(request["session"]["id"]), seq=hub.seq)
+    hub.tabs.add(tab)
+    try:
+        # Again, now that the tab listens: a logout since the door's check would go unheard.
+        if await session_of(request) is None:
+            raise web.HTTPUnauthorized(text="the session has ended\n")
+        yield tab
+    finally:
+        hub.tabs.discard(tab)
+
+
+async def until_cut(tab: Tab) -> None:
+    """Return once the tab's session is logged out (every other news is not ours)."""
+    while not tab.cut:
+        await tab.wake.wait()
+        tab.wake.clear()
+        tab.pending.clear()
+
+
+async def first_done(*work: asyncio.Future[None] | asyncio.Task[None]) -> None:
+    """Wait for the first of ``work`` to end, then cancel and reap the rest."""
+    try:
+        await asyncio.wait(work, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in work:
+            task.cancel()
+        await asyncio.wait(work)
+
+
 def target(request: web.Request) -> URL:
     """The same path and query on the agent's UI, whose own host name is localhost."""
     path = "/" + request.match_info["tail"]
@@ -176,18 +213,29 @@ def passed_response(upstream: aiohttp.ClientResponse) -> dict[str, str]:
 
 async def relay(request: web.Request, upstream: aiohttp.ClientResponse,
                 name: str) -> web.StreamResponse:
-    """The agent's answer, chunk by chunk as it arrives (a live stream is never buffered)."""
+    """The agent's answer, chunk by chunk as it arrives (a live stream is never buffered);
+    a stream ends with its session."""
     response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
     response.headers.update(passed_response(upstream))
     mark(response, ui_headers(request, name))
-    await response.prepare(request)
+    if upstream.content_type != "text/event-stream":
+        await response.prepare(request)
+        await _copy_body(upstream, response)
+        return response
+    async with held(request) as tab:
+        await response.prepare(request)
+        await first_done(asyncio.create_task(_copy_body(upstream, response)),
+                         asyncio.create_task(until_cut(tab)))
+    return response
+
+
+async def _copy_body(upstream: aiohttp.ClientResponse, response: web.StreamResponse) -> None:
     try:
         async for chunk in upstream.content.iter_any():
             await response.write(chunk)
         await response.write_eof()
     except (ConnectionError, aiohttp.ClientPayloadError):
         pass  # one side went away mid-stream; the other side's end closes with this handler
-    return response
 
 
 def mark(response: web.StreamResponse, headers: dict[str, str]) -> web.StreamResponse:
@@ -237,11 +285,11 @@ async def bridge(request: web.Request, name: str) -> web.StreamResponse:
     if not same_origin(request):
         raise web.HTTPForbidden(text="a WebSocket to an agent's UI opens only from the dashboard\n")
     try:
-        async with ui_client(request, name) as client, client.ws_connect(
-                target(request), max_msg_size=MAX_FRAME, autoping=True) as upstream:
+        async with held(request) as tab, ui_client(request, name) as client, \
+                client.ws_connect(target(request), max_msg_size=MAX_FRAME) as upstream:
             ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=30.0)
             await ws.prepare(request)
-            await carry(ws, upstream)
+            await carry(ws, upstream, tab)
             return ws
     except HiveError as error:
         return refused(request, error, f"/agents/{name}/")
@@ -263,18 +311,17 @@ async def _copy(source: Socket, sink: Socket) -> None:
             await sink.send_str(message.data)
 
 
-async def carry(browser: web.WebSocketResponse, agent: aiohttp.ClientWebSocketResponse) -> None:
-    """Frames both ways; when one side closes, the other is closed with its code."""
-    tasks = [asyncio.create_task(_copy(browser, agent)), asyncio.create_task(_copy(agent, browser))]
+async def carry(browser: web.WebSocketResponse, agent: aiohttp.ClientWebSocketResponse,
+                tab: Tab) -> None:
+    """Frames both ways until one side closes or the session ends; then both are closed."""
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        await first_done(asyncio.create_task(_copy(browser, agent)),
+                         asyncio.create_task(_copy(agent, browser)),
+                         asyncio.create_task(until_cut(tab)))
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.wait(tasks)
+        reason = b"the session has ended" if tab.cut else b"the agent's UI closed the connection"
         with contextlib.suppress(ConnectionError):
-            await browser.close(code=agent.close_code or 1000,
-                                message=b"the agent's UI closed the connection")
+            await browser.close(code=agent.close_code or 1000, message=reason)
             await agent.close(code=browser.close_code or 1000)
 
 

@@ -321,3 +321,29 @@ s.onload = () => done("loaded");
 SCRIPT;
 document.head.appendChild(s);
 """
+
+
+def test_a_logout_ends_the_proxied_live_panel_and_terminal_at_once(dash: Dashboard) -> None:
+    own = dash.login()  # a session of its own: the others' stays logged in
+    session = dash.call("dashboard_session", token=own.cookies[COOKIE])["session"]
+
+    async def scenario() -> None:
+        async with agent_behind(dash, own, "cuta") as browser, \
+                browser.http.get(browser.ui("events")) as stream, \
+                browser.http.ws_connect(browser.ui("terminal")) as ws:
+            first = await asyncio.wait_for(next_sse(stream.content), 20)
+            assert first is not None and first[0] == "state"
+            await ws.send_bytes(b"echo still-$((40+2))\n")
+            await Screen(ws).expect_text("still-42")
+            dash.call("dashboard_logout", id=session["id"])
+            async with asyncio.timeout(20):
+                while (event := await next_sse(stream.content)) is not None:
+                    assert event[0] != "state" or event[1]["name"] == "cuta"
+                while (message := await ws.receive()).type is aiohttp.WSMsgType.BINARY:
+                    pass
+            assert message.type is aiohttp.WSMsgType.CLOSE, message
+            assert message.extra == "the session has ended"
+            async with browser.http.get(browser.ui("status"), allow_redirects=False) as after:
+                assert after.status == 303
+
+    run(scenario())
