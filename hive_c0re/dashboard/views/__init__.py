@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from hive_c0re.dashboard.views import agents, approvals, events, login, mail, overview, threads
+from hive_c0re.dashboard.views import (
+    agent_page,
+    agents,
+    approvals,
+    events,
+    login,
+    mail,
+    overview,
+    threads,
+)
 
-VIEWS: tuple[ModuleType, ...] = (login, overview, agents, events, approvals, mail, threads)
+VIEWS: tuple[ModuleType, ...] = (login, overview, agents, events, approvals, mail, threads,
+                                 agent_page)
