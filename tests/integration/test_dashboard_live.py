@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from hive_c0re.client import Client
-from hive_c0re.dashboard.live import TOPICS
+from hive_c0re.dashboard.live import PING, TOPICS
 from hive_dev.dashboard import Dashboard, running_dashboard
 
 
@@ -105,3 +105,12 @@ def test_sigterm_ends_open_streams_and_the_dashboard_cleanly() -> None:
         assert stream.status == 200
         assert fresh.stop() == 0
         assert stream.next(timeout=10) is None
+
+
+def test_a_quiet_stream_is_kept_alive(dash: Dashboard) -> None:
+    with dash.login().live() as stream:
+        sock = stream.connection.sock
+        assert sock is not None
+        sock.settimeout(PING + 10)
+        # Nothing happens in the hive: the first line is the keep-alive comment.
+        assert stream.response.readline().startswith(b": ping")
