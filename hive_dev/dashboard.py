@@ -139,9 +139,14 @@ class EventStream:
         TimeoutError when nothing came within ``timeout``."""
         sock = self.connection.sock
         assert sock is not None
-        sock.settimeout(timeout)
+        deadline = time.monotonic() + timeout
         fields: dict[str, str] = {}
         while True:
+            # Per line: keep-alive comments must not stretch the wait past the deadline.
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no event within {timeout} s")
+            sock.settimeout(left)
             line = self.response.readline()
             if not line:
                 return None
@@ -162,6 +167,8 @@ class EventStream:
         deadline = time.monotonic() + timeout
         batch_ended = False
         while not (wanted <= seen and batch_ended):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"never saw {sorted(wanted - seen)}; seen {sorted(seen)}")
             event = self.next(max(0.01, deadline - time.monotonic()))
             if event is None:
                 raise AssertionError(f"the stream ended; seen {sorted(seen)}")

@@ -212,7 +212,12 @@ class Hub:
 
     async def _status_once(self, went_live: Callable[[], None]) -> None:
         async for answer in self.hive.stream("subscribe_agent_status"):
-            went_live()
+            if answer.get("agent_statuses") is None:
+                # The feed's bare first answer: only changes follow, so learn the agents
+                # there are now (each has a page whose topic "everything" must name).
+                rows = (await self.hive.call("agent_status")).get("agent_statuses") or ()
+                self.agents = {r["name"] for r in rows if is_agent_name(r.get("name"))}
+                went_live()
             for row in answer.get("agent_statuses") or ():
                 self.on_status(row)
 

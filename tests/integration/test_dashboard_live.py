@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from hive_c0re.client import Client
-from hive_c0re.dashboard.live import TOPICS
+from hive_c0re.dashboard.live import PING, TOPICS
 from hive_dev.dashboard import Dashboard, running_dashboard
 
 
@@ -86,3 +86,31 @@ def test_logging_this_session_out_ends_its_stream_at_once(dash: Dashboard) -> No
 def test_the_stream_needs_a_session(dash: Dashboard) -> None:
     with dash.session().live() as stream:
         assert stream.status == 401
+
+
+def test_after_the_daemon_restarts_every_tab_hears_everything_changed() -> None:
+    with running_dashboard() as fresh:
+        fresh.call("register", name="alice")
+        with fresh.login().live() as stream:
+            fresh.daemon.restart()
+            # What changed while the feeds were down is not all in them: re-fetch it all.
+            seen = stream.topics_until({*TOPICS, "agent:alice"}, timeout=30)
+            assert seen >= {*TOPICS, "agent:alice"}
+            as_alice(fresh, "send", to="operator", body="after the restart")
+            stream.topics_until({"inbox"})
+
+
+def test_sigterm_ends_open_streams_and_the_dashboard_cleanly() -> None:
+    with running_dashboard() as fresh, fresh.login().live() as stream:
+        assert stream.status == 200
+        assert fresh.stop() == 0
+        assert stream.next(timeout=10) is None
+
+
+def test_a_quiet_stream_is_kept_alive(dash: Dashboard) -> None:
+    with dash.login().live() as stream:
+        sock = stream.connection.sock
+        assert sock is not None
+        sock.settimeout(PING + 10)
+        # Nothing happens in the hive: the first line is the keep-alive comment.
+        assert stream.response.readline().startswith(b": ping")

@@ -124,3 +124,10 @@ def test_an_expired_code_is_refused() -> None:
         time.sleep(61)
         answer = fresh.session().get(f"/login?code={code}")
         assert answer.status == 403 and "not valid" in answer.text
+
+
+def test_pages_carry_the_sessions_csrf_token(dash: Dashboard) -> None:
+    web = dash.login()
+    page = web.get("/").text
+    assert f'hx-headers=\'{{"X-CSRF-Token": "{web.csrf}"}}\'' in page
+    assert f'<input type="hidden" name="csrf" value="{web.csrf}">' in page
