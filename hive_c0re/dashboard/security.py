@@ -170,5 +170,7 @@ async def template_context(request: web.Request) -> dict[str, Any]:
 
 def setup(app: web.Application, config: DashboardConfig) -> None:
     """Put the middlewares on ``app`` (the login routes are a view: views.login)."""
-    app.middlewares.extend((check_host, check_origin, check_session, check_csrf))
+    # First of all: aiohttp_jinja2's context processors run in a middleware of their own,
+    # and must find the session already checked and set.
+    app.middlewares[0:0] = (check_host, check_origin, check_session, check_csrf)
     app.on_response_prepare.append(add_headers)

@@ -22,7 +22,7 @@
     const count = problemCount();
     if (count === null) return;
     const title = document.title.replace(COUNT, "");
-    document.title = count > 0 ? "(" + count + ") " + title : title;
+    document.title = "(" + count + ") " + title;
   }
 
   function canNotify() {
