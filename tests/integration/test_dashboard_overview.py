@@ -70,7 +70,7 @@ def test_every_agent_has_a_row_with_its_state_and_a_link(dash: Dashboard,
         assert f'href="/agents/{name}/"' in found
         assert 'class="state state-mailbox"' in found
     assert "Nothing waits on you." in page.text
-    assert "<title>hyperhive</title>" in page.text
+    assert "<title>(0) hyperhive</title>" in page.text
 
 
 def test_a_pending_approval_is_a_problem_counted_in_the_title(dash: Dashboard,
@@ -209,11 +209,11 @@ def test_agent_text_in_an_event_is_shown_as_text(dash: Dashboard, web: WebSessio
 
 def test_the_page_follows_new_approvals_and_their_decisions(dash: Dashboard,
                                                             web: WebSession) -> None:
-    assert "<title>hyperhive</title>" in web.get("/").text
+    assert "<title>(0) hyperhive</title>" in web.get("/").text
     approval = dash.call("request_spawn", name="carol", description="a reviewer")["approval"]
     until(lambda: "<title>(1) hyperhive</title>" in web.get("/").text)
     dash.call("deny", id=approval["id"], note="not now")
-    until(lambda: "<title>hyperhive</title>" in web.get("/").text)
+    until(lambda: "<title>(0) hyperhive</title>" in web.get("/").text)
     assert "Nothing waits on you." in web.get("/fragments/problems").text
 
 

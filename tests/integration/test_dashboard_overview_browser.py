@@ -57,7 +57,7 @@ def paused(dash: Dashboard, name: str) -> bool:
 def test_pause_swaps_the_row_without_a_reload(dash: Dashboard) -> None:
     with dash.browser() as page:
         wait(page, lambda p: p.find_elements(By.ID, "agent-alice"), "alice's row")
-        assert page.title == "hyperhive"  # nothing waits
+        assert page.title == "(0) hyperhive"
         wait(page, lambda p: p.execute_script("return !!window.htmx"), "htmx loaded")
         page.execute_script("window.beforeTheSwap = true")
         press(page, "alice", "pause")
