@@ -21,6 +21,7 @@ from hive_c0re.dashboard.views.common import hive
 from hive_c0re.dashboard.views.problems import CRASH_WINDOW, problems, total
 from hive_c0re.dashboard.views.watch import WATCH
 from hive_c0re.errors import HiveError
+from hive_c0re.timestamps import rfc3339
 
 
 class Part:
@@ -76,8 +77,11 @@ async def agents_context(request: web.Request, rows: Part | None = None) -> dict
         _known(rows) if rows is not None else part(client.call("agent_status"),
                                                    "agent_statuses"),
         part(client.call("kept_agents"), "agents"))
-    choices = await models.available(request, status.value)
-    return {"rows": status.value, "agents_error": status.message, "kept": kept.value,
+    # A destroyed agent's row stays in agent_status; it is shown with the kept ones instead.
+    shown = [r for r in status.value if r.get("state") != "destroyed"]
+    choices = await models.available(request, shown)
+    kept_rows = [{**k, "destroyed": rfc3339(k.get("destroyed_at"))} for k in kept.value]
+    return {"rows": shown, "agents_error": status.message, "kept": kept_rows,
             "kept_error": kept.message, "models": choices, "states": vocabulary.STATES,
             "uptime": vocabulary.uptime, "flash": None, "flash_error": None, "armed": None}
 
