@@ -56,7 +56,9 @@ async def status_row(hive: Hive, name: str) -> dict[str, Any]:
         "needs_login": logged_in is False, "paused": hive.containers.pauses.paused(name),
         "parent": None,
         "deployed_sha": record.deployed_sha[:SHORT_SHA] if record.deployed_sha else None,
-        "active_model": _model(hive, name) if has_unit else None,
+        # What the harness last said it runs (a /model switch), else what its policy says.
+        "active_model": _reported_model(hive, name) or (_model(hive, name) if has_unit
+                                                         else None),
         # The harness reports no status line yet: null, as the original when unset.
         "status_text": None, "status_set_at": None,
         "url": _url(hive, name),
@@ -132,6 +134,11 @@ def agent_state(row: dict[str, Any]) -> str:
         return str(row["activity"])
     return "thinking" if row.get("turn") == "in_turn" or row.get("activity") == "thinking" \
         else "idle"
+
+
+def _reported_model(hive: Hive, name: str) -> str | None:
+    activity = hive.mail.reports.activities.get(name)
+    return activity.model if activity is not None else None
 
 
 async def _none() -> None:

@@ -83,7 +83,25 @@ async def agents_context(request: web.Request, rows: Part | None = None) -> dict
     kept_rows = [{**k, "destroyed": rfc3339(k.get("destroyed_at"))} for k in kept.value]
     return {"rows": shown, "agents_error": status.message, "kept": kept_rows,
             "kept_error": kept.message, "models": choices, "states": vocabulary.STATES,
-            "uptime": vocabulary.uptime, "flash": None, "flash_error": None, "armed": None}
+            "uptime": vocabulary.uptime, "last_turn": last_turn, "flash": None,
+            "flash_error": None, "armed": None}
+
+
+def last_turn(row: dict[str, Any], now: float | None = None) -> str:
+    """When the agent's last turn ended, how long it took, its tokens and cost, as its
+    harness reported them; "-" before the first."""
+    turn = row.get("last_turn")
+    if not turn or turn.get("ended_at") is None:
+        return "-"
+    ago = max(0.0, (time.time() if now is None else now) - float(turn["ended_at"]))
+    parts = [f"{vocabulary.duration(ago)} ago"]
+    if turn.get("duration_ms") is not None:
+        parts.append(f"{turn['duration_ms'] / 1000:.1f} s")
+    if turn.get("tokens") is not None:
+        parts.append(f"{turn['tokens']:,} tokens")
+    if turn.get("cost_usd") is not None:
+        parts.append(f"${turn['cost_usd']:.4f}")
+    return " · ".join(parts)
 
 
 async def overview(request: web.Request) -> web.Response:

@@ -2,8 +2,8 @@
 
 Each problem says what is wrong, what to do about it and where; nothing is
 guessed beyond the status rows, the pending approvals, the open questions and
-the recent crash events (a rate limit is the harness's to know: its own page
-shows it).
+the recent crash events (a rate limit is what the agent's harness reported, in
+its row's state).
 """
 
 from __future__ import annotations
@@ -66,6 +66,10 @@ def _agent_problems(row: dict[str, Any], crashes: int) -> list[Problem]:
     elif state == "failed":
         found.append(Problem("failed", f"{name} failed ({row.get('unit_result') or '-'})",
                              "read its journal, then rebuild or restart it", page))
+    if state == "rate-limited":
+        found.append(Problem("rate-limited", f"{name} is rate-limited",
+                             "its turn is retried when the limit lifts; its page says when",
+                             page))
     if row.get("needs_login"):
         found.append(Problem("needs-login", f"{name} needs a login",
                              "open its page and log its model in", page))

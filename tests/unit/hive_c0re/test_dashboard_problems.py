@@ -49,3 +49,15 @@ def test_repeated_crashes_are_a_crash_loop_even_while_it_runs() -> None:
                      [crash("alice")] * CRASH_LOOP + [crash("bob")] * (CRASH_LOOP - 1))
     assert [(p.kind, p.what) for p in found] == [
         ("crash-loop", f"alice is crash-looping: {CRASH_LOOP} crashes in 10 minutes")]
+
+
+def test_a_rate_limited_agent_is_a_problem_and_its_last_turn_is_shown() -> None:
+    from hive_c0re.dashboard.views.overview import last_turn
+
+    row = {"name": "kim", "state": "rate-limited", "needs_login": False,
+           "last_turn": {"ended_at": 1000.0, "duration_ms": 3200, "tokens": 1234,
+                         "cost_usd": 0.0123}}
+    (found,) = problems([row], [], [], [])
+    assert found.kind == "rate-limited" and "kim" in found.what
+    assert last_turn(row, now=1090.0) == "1m 30s ago · 3.2 s · 1,234 tokens · $0.0123"
+    assert last_turn({"name": "x", "last_turn": None}) == "-"
