@@ -53,6 +53,11 @@ class Paths:
         return self.runtime / "host.sock"
 
     @property
+    def dashboard_socket(self) -> Path:
+        """Where the dashboard listens when systemd hands it no socket."""
+        return self.runtime / "dashboard.sock"
+
+    @property
     def manager_dir(self) -> Path:
         return self.runtime / "manager"
 

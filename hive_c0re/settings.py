@@ -122,9 +122,23 @@ SETTINGS: tuple[Setting, ...] = (
             "largest proposed config repo the daemon reads for a proposal: bytes of git "
             "objects, both as stored and unpacked; bigger proposals are refused",
             minimum=65_536, maximum=1 << 30),
+    Setting("event_feed_bytes", int, 1_048_576,
+            "bytes of frames one subscribe_events subscriber may fall behind by; past "
+            "them it is dropped with a last overflow answer and resumes with after",
+            minimum=4096),
     Setting("dashboard_url", str, "",
             "the dashboard's address (like http://host:7000/), as `urls` answers it to the "
             "original's clients; empty: no dashboard, home is null"),
+    Setting("dashboard_allowed_hosts", str, "",
+            "host names (comma-separated, no port) the dashboard answers to besides "
+            "localhost, 127.0.0.1 and [::1]; a request naming any other Host or Origin is "
+            "refused (no DNS rebinding)"),
+    Setting("dashboard_secure_cookies", str, "auto",
+            "mark the dashboard's session cookie Secure: auto (only for requests that came "
+            "over https) or always (behind a TLS proxy)", choices=("auto", "always")),
+    Setting("dashboard_session_days", float, 7.0,
+            "a dashboard session lasts this many days after its login, then the browser "
+            "must log in again (`hive-c0re dashboard login`)", minimum=0.001, maximum=366),
 )
 
 
@@ -166,7 +180,11 @@ class Settings:
     max_open_threads: int
     nixos_private_users: str
     proposal_max_bytes: int
+    event_feed_bytes: int
     dashboard_url: str
+    dashboard_allowed_hosts: str
+    dashboard_secure_cookies: str
+    dashboard_session_days: float
 
     @classmethod
     def load(

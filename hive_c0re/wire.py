@@ -17,16 +17,27 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from hive_c0re.errors import HiveError, InvalidInput
+from hive_c0re.wire_auth import AUTH_VERBS
 from hive_c0re.wire_fields import Field
+from hive_c0re.wire_verb import (
+    AGENTS,
+    ALL,
+    ENVELOPE,
+    HOST,
+    MANAGER_ONLY,
+    OVERSEERS,
+    REQUEST_ID,
+    Kind,
+    Verb,
+)
+
+__all__ = ["AGENTS", "ALL", "ENVELOPE", "HOST", "MANAGER_ONLY", "OVERSEERS", "REQUEST_ID",
+           "VERBS", "Kind", "Verb"]
 
 VERSION = 1
-REQUEST_ID = "request_id"  # the envelope's correlation field, echoed in the answer
-ENVELOPE = ("cmd", REQUEST_ID)
 MAX_RECV_WAIT = 180
 MAX_RECV_BATCH = 32
 # The header every request to an agent's own UI (its ui.sock) carries the daemon's
@@ -40,47 +51,8 @@ MAX_TTL = 6 * 3600
 MAX_DELAY = 30 * 86400
 MAX_AHEAD = 365 * 86400  # how far ahead a reminder's ``at`` may lie
 MAX_FILE_PATH = 400
+MAX_FEED_BACKLOG = 1000  # events in subscribe_events' first answer
 
-
-class Kind(StrEnum):
-    """Which socket a connection came in on; decides identity and verbs."""
-
-    HOST = "host"
-    AGENT = "agent"
-    MANAGER = "manager"
-
-
-@dataclass(frozen=True)
-class Verb:
-    name: str
-    sockets: frozenset[Kind]
-    help: str
-    fields: tuple[Field, ...] = ()
-    answer: Mapping[str, str] = field(default_factory=dict)
-    # Non-empty: an MCP tool, so described, of each harness whose socket takes the verb.
-    tool: str = ""
-
-    def parse(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        own = sorted(f.name for f in self.fields)
-        unknown = sorted(set(request) - set(own) - set(ENVELOPE))
-        if unknown:
-            moved = " (a request's own id is request_id)" if unknown[0] == "id" else ""
-            raise InvalidInput(f"{self.name} takes no field {unknown[0][:64]!r}",
-                               hint="fields: " + (", ".join(own) or "none") + moved)
-        args: dict[str, Any] = {}
-        for f in self.fields:
-            if f.name in request and request[f.name] is not None:
-                args[f.name] = f.check(self.name, request[f.name])
-            elif f.required:
-                raise InvalidInput(f"{self.name} needs the field {f.name!r}")
-        return args
-
-
-ALL = frozenset(Kind)
-MANAGER_ONLY = frozenset({Kind.MANAGER})
-AGENTS = frozenset({Kind.AGENT, Kind.MANAGER})
-HOST = frozenset({Kind.HOST})
-OVERSEERS = frozenset({Kind.HOST, Kind.MANAGER})  # the operator, and the manager it trusts
 
 _TO = Field("to", "string", "an agent, 'operator', 'manager' or '*' for everyone",
             required=True, max_length=64)
@@ -104,6 +76,7 @@ _WAIT = Field("wait_seconds", "number",
 _QUESTION_ID = Field("question_id", "integer", "the question's id", required=True, minimum=1,
                      maximum=2**63 - 1, alias="id")
 _QUESTION = "{id, asker, target, question, options, multi, deadline, asked_at, status, answer, ...}"
+_EVENT = "{id, at, kind, agent, data}"
 _REMINDER = "{id, agent, message, file_path, due_at, created_at, status, fired_at}"
 _STATUS_ROW = ("{name, running, failed, needs_update, needs_login, paused, parent, "
                "deployed_sha, active_model, status_text, status_set_at, url, desired, unread, "
@@ -269,6 +242,17 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
     Verb("subscribe_agent_status", HOST, "a bare ok, then an answer per change of any agent "
          "while connected; no further requests are read (a slow reader gets the latest)",
          answer={"agent_statuses": f"in each later answer, a one-item list: {_STATUS_ROW}"}),
+    Verb("subscribe_events", HOST, "the hive's event log and its mail, live: the backlog, "
+         "then an answer per new event-log row or stored message while connected; no "
+         "further requests are read", (
+             Field("after", "integer", "send first the events with a larger id (the newest "
+                   f"{MAX_FEED_BACKLOG}); absent: only what comes next", minimum=0,
+                   maximum=2**63 - 1),),
+         answer={"events": f"first: the backlog, list of {_EVENT}; then a one-item list "
+                           "per new event",
+                 "mail": "{id, from, to, in_reply_to, sent_at} per stored message (no body)",
+                 "overflow": "true in the last answer to a subscriber that fell too far "
+                             "behind (event_feed_bytes): subscribe again with after"}),
     # -- an agent's story (hive-c0re logs) ------------------------------------------
     Verb("events", HOST, "the hive's event log about one agent (or every event), oldest first",
          (Field("name", "string", "an agent, or 'manager'; absent: every agent", max_length=64),
@@ -287,6 +271,7 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
          answer={"agent": "the agent's record"}),
     Verb("urls", HOST, "where the dashboard is", answer={
         "urls": "{home}: the dashboard's address (dashboard_url), null while none is set"}),
+    *AUTH_VERBS,  # the dashboard's logins and the way into agent UIs (wire_auth.py)
 )}
 
 

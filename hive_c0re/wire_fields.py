@@ -19,13 +19,14 @@ from hive_c0re.errors import InvalidInput
 class Field:
     name: str
     type: str  # "string" | "integer" | "number" | "boolean" | "names" | "strings" | "time"
+    #            | "ids" (a list of row ids: integers from 1)
     #            | "scope" ({"agent_names": names}, the original's lifecycle scope)
     help: str
     required: bool = False
     minimum: float | None = None
     maximum: float | None = None
     max_length: int | None = None  # of a string, of each item of "strings", of a "time" string
-    max_items: int | None = None  # of "strings"
+    max_items: int | None = None  # of "strings" and "ids"
     # The name the model sees in an MCP tool, where the wire's would mislead it (a tool's
     # ``id`` reads better than ``question_id``); the wire keeps ``name``.
     alias: str = ""
@@ -64,6 +65,8 @@ class Field:
                 raise InvalidInput(f"{where} has more than 256 names")
         elif self.type == "strings":
             self._check_strings(where, value)
+        elif self.type == "ids":
+            self._check_ids(where, value)
         elif self.type == "time":
             self._check_time(where, value)
         elif self.type == "scope":
@@ -77,6 +80,15 @@ class Field:
             raise InvalidInput(f"{where} has more than {self.max_items} items")
         if self.max_length is not None and any(len(v) > self.max_length for v in value):
             raise InvalidInput(f"{where} has an item longer than {self.max_length} characters")
+
+    def _check_ids(self, where: str, value: Any) -> None:
+        if not isinstance(value, list) or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise InvalidInput(f"{where} must be a list of ids (integers)")
+        if self.max_items is not None and len(value) > self.max_items:
+            raise InvalidInput(f"{where} has more than {self.max_items} ids")
+        if any(not 1 <= v <= MAX_ID for v in value):
+            raise InvalidInput(f"{where} holds an id outside 1-{MAX_ID}")
 
     def _check_time(self, where: str, value: Any) -> None:
         """Seconds since the epoch, or text for the handler to read (ISO-8601)."""
@@ -99,6 +111,11 @@ class Field:
             if self.max_length is not None:
                 items["maxLength"] = self.max_length
             schema.update(type="array", items=items)
+            if self.max_items is not None:
+                schema["maxItems"] = self.max_items
+        elif self.type == "ids":
+            schema.update(type="array", items={"type": "integer", "minimum": 1,
+                                               "maximum": MAX_ID})
             if self.max_items is not None:
                 schema["maxItems"] = self.max_items
         elif self.type == "time":
@@ -143,6 +160,7 @@ def from_tool(verb: str, fields: tuple[Field, ...], arguments: Mapping[str, Any]
 
 
 MAX_NAMES = 256
+MAX_ID = 2**63 - 1  # sqlite's largest rowid
 SCOPE_SCHEMA: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["agent_names"],
     "properties": {"agent_names": {"type": "array", "items": {"type": "string"},

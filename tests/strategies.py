@@ -25,7 +25,7 @@ REQUESTS: dict[str, dict[str, Any]] = SCHEMA["requests"]
 VERB_NAMES: list[str] = sorted(REQUESTS)
 # Verbs that take their connection over (a feed); pipelined sweeps leave them out,
 # tests/integration/test_subscribe.py has them.
-STREAMING = frozenset({"subscribe_agent_status"})
+STREAMING = frozenset({"subscribe_agent_status", "subscribe_events"})
 ONE_ANSWER_VERBS: list[str] = [name for name in VERB_NAMES if name not in STREAMING]
 KINDS: list[str] = [str(kind) for kind in wire.Kind]
 

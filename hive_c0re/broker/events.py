@@ -25,20 +25,35 @@ class EventLog:
     db: peewee.SqliteDatabase
     clock: Callable[[], float]
     settings: Settings
+    on_write: Callable[[], None]
 
     def record_event(self, kind: str, agent: str | None = None, *, at: float | None = None,
                      **data: Any) -> int:
         """Add a row to the hive's event log (``at`` defaults to now); return its id."""
-        return int(HiveEvent.insert(at=self.clock() if at is None else at, kind=kind,
-                                    agent=agent, data=json.dumps(data)).execute())
+        event_id = int(HiveEvent.insert(at=self.clock() if at is None else at, kind=kind,
+                                        agent=agent, data=json.dumps(data)).execute())
+        self.on_write()
+        return event_id
+
+    def events_after(self, after: int, limit: int | None = None) -> list[dict[str, Any]]:
+        """Events with an id above ``after``, oldest first: the newest ``limit`` of them."""
+        query = HiveEvent.select().where(HiveEvent.id > after).order_by(HiveEvent.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        return [_event(row) for row in reversed(list(query))]
+
+    def newest_event_id(self) -> int:
+        """The largest event id ever given (AUTOINCREMENT never hands it out again)."""
+        row = execute(self.db, "SELECT seq FROM sqlite_sequence WHERE name = 'hive_event'"
+                      ).fetchone()
+        return int(row[0]) if row is not None else 0
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
         """The hive's event log, oldest first: {id, at, kind, agent, data}."""
         query = HiveEvent.select().order_by(HiveEvent.id)
         if kind is not None:
             query = query.where(HiveEvent.kind == kind)
-        return [{"id": row.id, "at": row.at, "kind": row.kind, "agent": row.agent,
-                 "data": json.loads(row.data)} for row in query]
+        return [_event(row) for row in query]
 
     def delete_acked_before(self, cutoff: float) -> int:
         """Delete acked messages acked before ``cutoff``; unacked mail is never touched."""
@@ -73,3 +88,8 @@ class EventLog:
         execute(self.db, f"PRAGMA incremental_vacuum({int(self.settings.vacuum_pages)})")
         free = int(execute(self.db, "PRAGMA freelist_count").fetchone()[0])
         return deleted, free
+
+
+def _event(row: HiveEvent) -> dict[str, Any]:
+    return {"id": row.id, "at": row.at, "kind": row.kind, "agent": row.agent,
+            "data": json.loads(row.data)}

@@ -127,6 +127,24 @@ MIGRATIONS: tuple[Migration, ...] = (
         # The applied repo's HEAD when the container was last installed (NULL: never).
         "ALTER TABLE agent ADD COLUMN deployed_sha TEXT",
     )),
+    Migration(7, "the dashboard's login codes and sessions", (
+        # Only sha-256 hashes of codes and tokens are stored: a copy of the file
+        # logs nobody in. A code is used once (used_at), within its expiry.
+        """CREATE TABLE dashboard_code (
+            code_hash TEXT PRIMARY KEY NOT NULL,
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            used_at REAL
+        )""",
+        """CREATE TABLE dashboard_session (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            token_hash TEXT NOT NULL UNIQUE,
+            user_agent TEXT,
+            created_at REAL NOT NULL,
+            last_seen REAL NOT NULL
+        )""",
+        "CREATE INDEX dashboard_session_created ON dashboard_session (created_at)",
+    )),
 )
 
 LATEST = MIGRATIONS[-1].version

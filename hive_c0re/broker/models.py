@@ -86,7 +86,23 @@ class HiveEvent(BaseModel):
     data = peewee.TextField(default="{}")
 
 
-ALL_MODELS: tuple[type[BaseModel], ...] = (Agent, Message, Approval, Question, Reminder, HiveEvent)
+class DashboardCode(BaseModel):
+    code_hash = peewee.TextField(primary_key=True)  # sha-256 of the code, hex
+    created_at = peewee.FloatField()
+    expires_at = peewee.FloatField()
+    used_at = peewee.FloatField(null=True)
+
+
+class DashboardSession(BaseModel):
+    id = peewee.AutoField()
+    token_hash = peewee.TextField(unique=True)  # sha-256 of the cookie's token, hex
+    user_agent = peewee.TextField(null=True)
+    created_at = peewee.FloatField()
+    last_seen = peewee.FloatField()
+
+
+ALL_MODELS: tuple[type[BaseModel], ...] = (Agent, Message, Approval, Question, Reminder, HiveEvent,
+                                           DashboardCode, DashboardSession)
 
 
 def execute(db: peewee.SqliteDatabase, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:

@@ -22,6 +22,7 @@ import peewee
 
 from hive_c0re.broker import migrations
 from hive_c0re.broker.events import EventLog
+from hive_c0re.broker.flow import MessageFlow, flow_row
 from hive_c0re.broker.models import database, execute
 from hive_c0re.broker.records import AgentRecord, Delivery, Desired, MailboxCounts
 from hive_c0re.broker.roster import Roster
@@ -106,16 +107,20 @@ def open_database(path: Path, settings: Settings) -> peewee.SqliteDatabase:
     return db
 
 
-class Store(Roster, EventLog):
+class Store(Roster, EventLog, MessageFlow):
     """The broker's narrow interface. One open store per process (models bind globally).
 
-    The agent table (:class:`Roster`) and the event log with retention
-    (:class:`EventLog`) live in their own modules; the mail is here.
+    The agent table (:class:`Roster`), the event log with retention
+    (:class:`EventLog`) and the operator's reads of the flow (:class:`MessageFlow`)
+    live in their own modules; the mail is here.
     """
 
     def __init__(self, path: Path, settings: Settings, clock: Clock = time.time) -> None:
         self.settings = settings
         self.clock = clock
+        # Told of every message and event-log row inserted (the live feed reads them
+        # once committed); nothing by default, for the CLI's reads and the tests.
+        self.on_write: Callable[[], None] = lambda: None
         self.db = open_database(path, settings)
         database.initialize(self.db)
         self._load_roster()
@@ -209,6 +214,7 @@ class Store(Roster, EventLog):
             (sender, recipient, body, in_reply_to, now),
         )
         assert cursor.lastrowid is not None
+        self.on_write()
         return cursor.lastrowid
 
     def _inbox_at_cap(self, recipient: str, sender: str | None = None) -> bool:
@@ -345,11 +351,7 @@ class Store(Roster, EventLog):
             " WHERE recipient = ? ORDER BY id DESC LIMIT ?",
             (recipient, limit),
         )
-        found = []
-        for row in cursor.fetchall():
-            state = "acked" if row[8] is not None else "leased" if row[7] is not None else "unread"
-            found.append({**_delivery(row).as_wire(), "state": state, "acked_at": row[8]})
-        return found
+        return [flow_row(row) for row in cursor.fetchall()]
 
 
 def _delivery(row: Sequence[Any]) -> Delivery:

@@ -3,36 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import stat
-from collections.abc import Mapping
 from pathlib import Path
 
+from hive_c0re.activation import activated_sockets
 from hive_c0re.errors import HiveError
 from hive_c0re.lifecycle.safefs import hand_over_socket
 
-LISTEN_FDS_START = 3
-
-
-def activated_sockets(environ: Mapping[str, str] | None = None) -> dict[str, socket.socket]:
-    """Sockets systemd passed us, by ``FileDescriptorName`` (default name: ``unknown``).
-
-    Only honoured when ``LISTEN_PID`` is this process, so a child never
-    mistakes its parent's descriptors for its own.
-    """
-    env = os.environ if environ is None else environ
-    if env.get("LISTEN_PID") != str(os.getpid()):
-        return {}
-    count = int(env.get("LISTEN_FDS", "0"))
-    names = env.get("LISTEN_FDNAMES", "").split(":") if env.get("LISTEN_FDNAMES") else []
-    found: dict[str, socket.socket] = {}
-    for index in range(count):
-        fd = LISTEN_FDS_START + index
-        name = names[index] if index < len(names) else "unknown"
-        os.set_inheritable(fd, False)
-        found[name] = socket.socket(fileno=fd)
-    return found
+__all__ = ["activated_sockets", "bind_unix"]
 
 
 def bind_unix(path: Path, mode: int, owner: int | None = None) -> socket.socket:

@@ -7,8 +7,15 @@ from typing import Any
 
 from hive_c0re import wire
 
-# Imported for what they register: the original's verbs, the status, pause and story verbs.
-from hive_c0re.daemon import compat, status_handlers, story_handlers  # noqa: F401
+# Imported for what they register: the original's verbs, the status, pause and story verbs,
+# the dashboard's login verbs and its reads.
+from hive_c0re.daemon import (  # noqa: F401
+    auth_handlers,
+    compat,
+    dashboard_handlers,
+    status_handlers,
+    story_handlers,
+)
 from hive_c0re.daemon.handlers import HANDLERS
 from hive_c0re.daemon.hive import Hive
 from hive_c0re.daemon.server import Stream

@@ -10,6 +10,7 @@ from hive_c0re.broker.reminders import ReminderBook
 from hive_c0re.broker.store import Store
 from hive_c0re.daemon import notify
 from hive_c0re.daemon.containers import Containers
+from hive_c0re.daemon.event_feed import EventFeed
 from hive_c0re.daemon.feed import StatusFeed
 from hive_c0re.daemon.scheduler import Scheduler
 from hive_c0re.daemon.sockets import Sockets
@@ -31,6 +32,7 @@ class Hive:
     scheduler: Scheduler  # fires reminders and expires questions when due
     containers: Containers  # the lifecycle, the approvals, the crash watch, the egress
     feed: StatusFeed  # who watches the agents' status, told of every change
+    events: EventFeed  # who follows the event log and the mail (subscribe_events)
 
     def report_status(self) -> None:
         if notify.enabled():

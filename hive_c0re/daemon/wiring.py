@@ -11,6 +11,7 @@ from hive_c0re.broker.reminders import ReminderBook
 from hive_c0re.broker.store import Desired, Store
 from hive_c0re.daemon.containers import Containers
 from hive_c0re.daemon.dispatch import answer
+from hive_c0re.daemon.event_feed import EventFeed
 from hive_c0re.daemon.feed import StatusFeed
 from hive_c0re.daemon.hive import Hive
 from hive_c0re.daemon.scheduler import Scheduler
@@ -31,7 +32,8 @@ def build_hive(store: Store, paths: Paths, settings: Settings) -> Hive:
                 questions=questions, reminders=reminders,
                 scheduler=Scheduler(questions, reminders, mail.signals.notify,
                                     clock=store.clock),
-                containers=Containers(paths, settings, store, mail, sockets), feed=feed)
+                containers=Containers(paths, settings, store, mail, sockets), feed=feed,
+                events=EventFeed(store, settings.event_feed_bytes))
     feed.bind(functools.partial(feed_row, hive))
     return hive
 

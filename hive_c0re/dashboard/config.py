@@ -15,6 +15,8 @@ class DashboardConfig:
     allowed_hosts: tuple[str, ...] = ()
     # Where the operator's browser reaches the dashboard, for the login URL.
     public_url: str = "http://127.0.0.1:7000"
+    # Mark the session cookie Secure even on plain HTTP (behind a TLS proxy).
+    secure_cookies: bool = False
 
 
 HIVE = web.AppKey("hive", HiveClient)

@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-VIEWS: tuple[ModuleType, ...] = ()
+from hive_c0re.dashboard.views import agents, events, login, overview
+
+VIEWS: tuple[ModuleType, ...] = (login, overview, agents, events)

@@ -1,0 +1,62 @@
+"""The dashboard's login verbs (see hive_c0re/broker/sessions.py), host.sock only.
+
+The dashboard itself is a wire client on host.sock: it redeems the code a
+root-only command printed and asks, per request, whose cookie it holds.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from hive_c0re import wire
+from hive_c0re.broker.sessions import SessionBook, csrf_for
+from hive_c0re.daemon.handlers import handles
+from hive_c0re.daemon.hive import Hive
+from hive_c0re.daemon.sockets import Caller
+from hive_c0re.errors import InvalidInput
+from hive_c0re.timestamps import rfc3339
+
+log = logging.getLogger(__name__)
+
+
+@handles("dashboard_code")
+async def dashboard_code(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    code, expires_at = SessionBook(hive.store).issue_code()
+    log.info("a dashboard login code was made; it works once, until %s", rfc3339(expires_at))
+    return wire.ok(code=code, expires_at=rfc3339(expires_at))
+
+
+@handles("dashboard_redeem")
+async def dashboard_redeem(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    try:
+        new = SessionBook(hive.store).redeem(args["code"], args.get("user_agent"))
+    except InvalidInput:
+        log.warning("a dashboard login code was refused (used, expired or unknown)")
+        raise
+    log.info("dashboard session #%d logged in", new.record.id)
+    return wire.ok(session=new.as_wire())
+
+
+@handles("dashboard_session")
+async def dashboard_session(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    found = SessionBook(hive.store).session(args["token"])
+    view = found.as_wire()
+    del view["user_agent"]
+    return wire.ok(session={**view, "csrf": csrf_for(args["token"])})
+
+
+@handles("dashboard_sessions")
+async def dashboard_sessions(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    return wire.ok(sessions=[s.as_wire() for s in SessionBook(hive.store).sessions()])
+
+
+@handles("dashboard_logout")
+async def dashboard_logout(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    every = args.get("all", False)
+    if every == ("id" in args):
+        raise InvalidInput("dashboard_logout needs exactly one of id and all: true")
+    revoked = SessionBook(hive.store).revoke(None if every else args["id"])
+    if revoked:
+        log.info("dashboard session(s) logged out: %s", ", ".join(f"#{i}" for i in revoked))
+    return wire.ok(revoked=revoked)

@@ -1,0 +1,25 @@
+"""The operator's verbs the dashboard reads the hive with (the CLI can use them too).
+
+All of them are host.sock's only; every field is checked by its wire rule, and
+every name by :func:`hive_c0re.names.validate_agent_name`, before it reaches a
+query, a path or a unit.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from hive_c0re import wire
+from hive_c0re.daemon.handlers import handles
+from hive_c0re.daemon.hive import Hive
+from hive_c0re.daemon.server import Stream
+from hive_c0re.daemon.sockets import Caller
+
+log = logging.getLogger(__name__)
+
+
+@handles("subscribe_events")
+async def subscribe_events(hive: Hive, caller: Caller, args: dict[str, Any]) -> Stream:
+    backlog, subscription = hive.events.subscribe(args.get("after"))
+    return Stream(wire.ok(events=backlog), subscription.next_frame, subscription.close)
