@@ -218,13 +218,15 @@ def approvals(obj: Context, show_all: bool) -> Result:
 
 @cli.command()
 @click.argument("approval_id", metavar="ID", type=int)
+@click.option("--sha", default=None,
+              help="the commit you reviewed: refused unless the request pinned it")
 @click.pass_obj
-def approve(obj: Context, approval_id: int) -> Result:
+def approve(obj: Context, approval_id: int, sha: str | None) -> Result:
     """Approve request ID and carry it out.
 
     Exits 1 if it failed (and was rolled back).
     """
-    done = obj.call("approve", id=approval_id)["approval"]
+    done = obj.call("approve", id=approval_id, sha=sha)["approval"]
     failed = done["status"] != "deployed"
     return Result(done, output.approval_outcome, ExitCode.ERROR if failed else ExitCode.OK)
 

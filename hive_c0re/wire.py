@@ -51,6 +51,7 @@ MAX_TTL = 6 * 3600
 MAX_DELAY = 30 * 86400
 MAX_AHEAD = 365 * 86400  # how far ahead a reminder's ``at`` may lie
 MAX_FILE_PATH = 400
+MAX_DIFF = 512 * 1024  # characters of an approval's diff in one answer
 MAX_FEED_BACKLOG = 1000  # events in subscribe_events' first answer
 
 
@@ -158,8 +159,17 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
         Field("status", "string", "pending, approved, building, deployed, failed or denied",
               max_length=16),
     ), answer={"approvals": "list of approvals"}),
-    Verb("approve", HOST, "approve a pending request and carry it out", (_APPROVAL,),
-         answer={"approval": "the request, now deployed or failed"}),
+    Verb("approve", HOST, "approve a pending request and carry it out", (
+        _APPROVAL, Field("sha", "string", "the commit the operator was shown: refused unless "
+                         "it is the one the request pinned", max_length=64)),
+        answer={"approval": "the request, now deployed or failed"}),
+    Verb("approval_diff", HOST, "what a config request would change: the pinned commit "
+         "against what is deployed", (_APPROVAL,),
+         answer={"approval": "the request", "sha": "the commit it pinned",
+                 "base": "the commit deployed now; null when nothing is (then the diff is "
+                         "against the empty tree)",
+                 "diff": f"plain git diff text (no colour), at most {MAX_DIFF} characters",
+                 "truncated": "true when the diff was cut (at a line's end) to fit"}),
     Verb("deny", HOST, "deny a pending request with a note for the manager", (
         _APPROVAL, Field("note", "string", "why", max_length=4000)),
         answer={"approval": "the request, now denied"}),

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from hive_c0re import wire
+from hive_c0re.daemon import approval_view
 from hive_c0re.daemon.handlers import handles
 from hive_c0re.daemon.hive import Hive
 from hive_c0re.daemon.server import Stream
@@ -23,3 +24,8 @@ log = logging.getLogger(__name__)
 async def subscribe_events(hive: Hive, caller: Caller, args: dict[str, Any]) -> Stream:
     backlog, subscription = hive.events.subscribe(args.get("after"))
     return Stream(wire.ok(events=backlog), subscription.next_frame, subscription.close)
+
+
+@handles("approval_diff")
+async def approval_diff(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    return await approval_view.approval_diff(hive, args["id"])

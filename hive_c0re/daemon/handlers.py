@@ -12,6 +12,7 @@ from hive_c0re import wire
 from hive_c0re.broker.approvals import ApprovalRecord, Status
 from hive_c0re.broker.reports import ACTIVITIES, Activity
 from hive_c0re.broker.store import AgentRecord, Delivery
+from hive_c0re.daemon.approval_view import check_shown_sha
 from hive_c0re.daemon.hive import Hive
 from hive_c0re.daemon.server import Stream
 from hive_c0re.daemon.sockets import Caller
@@ -280,6 +281,8 @@ async def approvals(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[st
 
 @handles("approve")
 async def approve(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    if "sha" in args:
+        check_shown_sha(hive, args["id"], args["sha"])
     return wire.ok(approval=(await hive.containers.approvals.approve(args["id"])).as_wire())
 
 

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from hive_c0re.dashboard.config import CONFIG, HIVE, DashboardConfig
 from hive_c0re.errors import HiveError, InvalidInput, NotFound, Unreachable
+from hive_c0re.wire_auth import MAX_SECRET_FIELD
 
 SESSION_COOKIE = "hive_session"
 CSRF_FIELD = "csrf"
@@ -29,8 +30,6 @@ SAFE_METHODS = frozenset({"GET", "HEAD"})
 # No session needed: the door in, and the files every page (the login page too) links.
 EXEMPT_PATHS = ("/login",)
 EXEMPT_PREFIXES = ("/static/",)
-# Longest session token taken off a cookie; the daemon's are far shorter.
-MAX_TOKEN = 256
 CSP = "; ".join((
     "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
     "connect-src 'self'", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'",
@@ -98,7 +97,7 @@ async def check_origin(request: web.Request, handler: Handler) -> web.StreamResp
 async def session_of(request: web.Request) -> dict[str, Any] | None:
     """The session the cookie names, as the daemon knows it now; None when there is none."""
     token = request.cookies.get(SESSION_COOKIE, "")
-    if not token or len(token) > MAX_TOKEN:
+    if not token or len(token) > MAX_SECRET_FIELD:
         return None
     try:
         answer = await request.app[HIVE].call("dashboard_session", token=token)

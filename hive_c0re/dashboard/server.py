@@ -109,7 +109,11 @@ def notify(state: str) -> None:
     # Imported lazily, as the daemon does: nothing to pay for off systemd.
     from systemd import daemon
 
-    daemon.notify(state)
+    try:
+        daemon.notify(state)
+    except OSError as exc:
+        # The manager that asked went away: nobody to tell, nothing to stop for.
+        log.debug("sd_notify %s: %s", state.split("=", 1)[0], exc)
 
 
 def addresses(sockets: list[socket.socket]) -> Iterator[str]:

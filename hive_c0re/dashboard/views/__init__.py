@@ -4,6 +4,22 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from hive_c0re.dashboard.views import agents, events, login, overview
+from hive_c0re.dashboard.views import (
+    agents,
+    approvals,
+    events,
+    login,
+    mail,
+    overview,
+    threads,
+)
 
-VIEWS: tuple[ModuleType, ...] = (login, overview, agents, events)
+VIEWS: tuple[ModuleType, ...] = (
+    login,
+    overview,
+    agents,
+    events,
+    approvals,
+    mail,
+    threads,
+)

@@ -15,10 +15,9 @@ from aiohttp import web
 from hive_c0re.dashboard import security
 from hive_c0re.dashboard.config import CONFIG, HIVE
 from hive_c0re.errors import InvalidInput, NotFound, Unreachable
+from hive_c0re.wire_auth import MAX_SECRET_FIELD
 
-# Longer than any code the daemon makes; a longer one is refused before the wire.
-MAX_CODE = 128
-MAX_USER_AGENT = 200
+MAX_USER_AGENT = 400  # what the store keeps of it
 
 
 def page(request: web.Request, problem: str | None, status: int) -> web.Response:
@@ -33,7 +32,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     if request.headers.get("Sec-Fetch-Site") == "cross-site":
         # A code followed from another site's page: someone else's code, planted.
         return page(request, "that login link was opened from another site's page", 403)
-    if not code or len(code) > MAX_CODE:
+    if not code or len(code) > MAX_SECRET_FIELD:
         return page(request, "that is not a login code", 403)
     try:
         answer = await request.app[HIVE].call(
