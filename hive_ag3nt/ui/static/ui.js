@@ -16,10 +16,23 @@ function el(tag, className, text) {
   return node;
 }
 
+// The hive's dashboard frames this page on its own origin and wants its session's
+// CSRF token on every POST: it keeps it in a meta tag of the framing page.
+// Reached directly (hive-c0re ui) there is no such page and no token is needed.
+function csrfHeaders() {
+  try {
+    if (window.parent === window) return {};
+    const meta = window.parent.document.querySelector('meta[name="csrf-token"]');
+    return meta && meta.content ? {"X-CSRF-Token": meta.content} : {};
+  } catch (err) {
+    return {};  // framed by another origin: it gets no token from us
+  }
+}
+
 async function post(path, body) {
   const response = await fetch(path, {
     method: "POST",
-    headers: {"Content-Type": "application/json"},
+    headers: {"Content-Type": "application/json", ...csrfHeaders()},
     body: JSON.stringify(body || {}),
   });
   let data;

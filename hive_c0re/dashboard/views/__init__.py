@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from hive_c0re.dashboard.views import (
+    agent_page,
     agents,
     approvals,
     events,
@@ -18,6 +19,7 @@ VIEWS: tuple[ModuleType, ...] = (
     login,
     overview,
     agents,
+    agent_page,
     events,
     approvals,
     mail,

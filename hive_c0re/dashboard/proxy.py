@@ -1,0 +1,273 @@
+"""``/agents/<name>/ui/...``: each agent's own UI, reached through the daemon's pipe.
+
+Every request opens an ``agent_ui`` pipe on the operator's socket (the daemon
+splices it to the agent's ``ui.sock``) and speaks HTTP/1.1 over it with the
+agent's secret; the browser never learns the secret. The answer streams back
+as it comes (the live panel is server-sent events) and a WebSocket (the
+terminal) is carried both ways.
+
+What the agent sends is untrusted: its UI runs in a container the hive treats
+as hostile, and here it is shown on the dashboard's own origin, where a script
+could do all the operator can. So the agent's page runs no script of its own:
+the UI's script and styles are served from the host's copy of the package
+(``static/``, never forwarded), and every forwarded answer carries a policy
+that lets scripts load from that path only, nothing be sent outside the
+agent's prefix, and nothing be framed but by the dashboard. Only plain content
+types and a few harmless headers come back; a cookie the agent sets never does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import aiohttp
+from aiohttp import WSMsgType, web
+from multidict import CIMultiDict
+from yarl import URL
+
+import hive_ag3nt.ui
+from hive_c0re.dashboard.views.common import hive, refused
+from hive_c0re.errors import HiveError, InvalidInput
+from hive_c0re.names import MANAGER, validate_agent_name
+from hive_c0re.wire import UI_SECRET_HEADER
+
+if TYPE_CHECKING:
+    from aiohttp.client_proto import ResponseHandler
+    from aiohttp.client_reqrep import ClientRequest
+    from aiohttp.tracing import Trace
+
+# The host's copy of the agent UI's script, styles and vendored terminal.
+STATIC = (Path(hive_ag3nt.ui.__file__).parent / "static").resolve()
+MAX_BODY = 1024 * 1024  # bytes of a forwarded request body: the UI's own limit
+MAX_FRAME = 64 * 1024  # bytes of a terminal frame: the UI's own limit
+METHODS = frozenset({"GET", "HEAD", "POST"})
+# What of the browser's request the agent's UI needs to answer it.
+PASSED_REQUEST = ("Accept", "Content-Type", "Last-Event-ID", "Cache-Control")
+# What of the agent's answer may reach the browser besides its status and body.
+PASSED_RESPONSE = ("Cache-Control", "Last-Modified", "ETag")
+# Content types shown as they are; anything else is a download, never rendered.
+SHOWN_TYPES = frozenset({"text/html", "application/json", "text/event-stream", "text/plain"})
+# A Host header fit to write into the policy (the security middleware has checked the name).
+_HOST = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
+
+
+def ui_name(request: web.Request) -> str:
+    """The agent (or ``manager``) the path names; 400 with the naming rule when it is not one."""
+    name = request.match_info["name"]
+    if name == MANAGER:
+        return name
+    try:
+        return validate_agent_name(name)
+    except InvalidInput as error:
+        raise web.HTTPBadRequest(text=f"{error.message}\n") from None
+
+
+def prefix(name: str) -> str:
+    return f"/agents/{name}/ui/"
+
+
+def ui_policy(request: web.Request, name: str) -> str:
+    """The Content-Security-Policy of everything under the agent's prefix."""
+    host = request.host
+    if not _HOST.fullmatch(host):
+        raise web.HTTPBadRequest(text=f"Host {host!r} is not a host name\n")
+    secure = request.scheme == "https"
+    base = f"{'https' if secure else 'http'}://{host}{prefix(name)}"
+    socket_base = f"{'wss' if secure else 'ws'}://{host}{prefix(name)}"
+    return "; ".join((
+        "default-src 'none'",
+        f"script-src {base}static/",
+        # xterm.js writes its own style elements
+        f"style-src {base}static/ 'unsafe-inline'",
+        f"font-src {base}static/",
+        "img-src 'self' data:",
+        f"connect-src {base} {socket_base}",
+        "frame-src 'none'",
+        "frame-ancestors 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+    ))
+
+
+def ui_headers(request: web.Request, name: str) -> dict[str, str]:
+    return {
+        "Content-Security-Policy": ui_policy(request, name),
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "SAMEORIGIN",
+        "Referrer-Policy": "no-referrer",
+    }
+
+
+class PipeConnector(aiohttp.BaseConnector):
+    """Gives the HTTP client one socket that is already connected: the daemon's pipe."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__(force_close=True, limit=1)
+        self._sock: socket.socket | None = sock
+
+    async def _create_connection(self, req: ClientRequest, traces: list[Trace],
+                                 timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 (aiohttp names it)
+                                 ) -> ResponseHandler:
+        sock, self._sock = self._sock, None
+        if sock is None:  # a pipe carries one agent's one exchange, never a second
+            raise aiohttp.ClientConnectionError("the pipe to the agent's UI was used already")
+        _, protocol = await self._loop.create_unix_connection(self._factory, sock=sock)
+        return protocol
+
+
+@contextlib.asynccontextmanager
+async def ui_client(request: web.Request, name: str) -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP client whose one connection is a fresh pipe to ``name``'s UI, secret set."""
+    sock, secret = await hive(request).open_ui(name)
+    try:
+        async with aiohttp.ClientSession(
+                connector=PipeConnector(sock), headers={UI_SECRET_HEADER: secret},
+                timeout=aiohttp.ClientTimeout(total=None, sock_read=None)) as client:
+            yield client
+    finally:
+        sock.close()  # unused, or already closed with the client's transport
+
+
+def target(request: web.Request) -> URL:
+    """The same path and query on the agent's UI, whose own host name is localhost."""
+    path = "/" + request.match_info["tail"]
+    return URL.build(scheme="http", host="localhost", path=path,
+                     query_string=request.query_string)
+
+
+def passed_request(request: web.Request) -> CIMultiDict[str]:
+    return CIMultiDict((key, value) for key in PASSED_REQUEST
+                       for value in request.headers.getall(key, ()))
+
+
+async def bounded_body(request: web.Request) -> bytes:
+    body = await request.content.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(body))
+    return body
+
+
+def passed_response(upstream: aiohttp.ClientResponse) -> dict[str, str]:
+    headers = {key: upstream.headers[key] for key in PASSED_RESPONSE if key in upstream.headers}
+    kind = upstream.content_type
+    if kind in SHOWN_TYPES:
+        headers["Content-Type"] = upstream.headers.get("Content-Type", kind)
+    else:
+        headers["Content-Type"] = "application/octet-stream"
+        headers["Content-Disposition"] = "attachment"
+    if kind == "text/event-stream":
+        headers["X-Accel-Buffering"] = "no"
+    return headers
+
+
+async def relay(request: web.Request, upstream: aiohttp.ClientResponse,
+                name: str) -> web.StreamResponse:
+    """The agent's answer, chunk by chunk as it arrives (a live stream is never buffered)."""
+    response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+    response.headers.update(passed_response(upstream))
+    response.headers.update(ui_headers(request, name))
+    await response.prepare(request)
+    try:
+        async for chunk in upstream.content.iter_any():
+            await response.write(chunk)
+        await response.write_eof()
+    except (ConnectionError, aiohttp.ClientPayloadError):
+        pass  # one side went away mid-stream; the other side's end closes with this handler
+    return response
+
+
+def unreachable(request: web.Request, name: str, reason: str) -> web.Response:
+    return web.Response(status=502, text=f"{name}'s UI does not answer: {reason}\n",
+                        headers=ui_headers(request, name))
+
+
+async def forward(request: web.Request) -> web.StreamResponse:
+    name = ui_name(request)
+    if request.method not in METHODS:
+        raise web.HTTPMethodNotAllowed(request.method, sorted(METHODS))
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        return await bridge(request, name)
+    body = await bounded_body(request)
+    try:
+        async with ui_client(request, name) as client, client.request(
+                request.method, target(request), headers=passed_request(request),
+                data=body or None, allow_redirects=False) as upstream:
+            return await relay(request, upstream, name)
+    except HiveError as error:
+        return refused(request, error, f"/agents/{name}/")
+    except aiohttp.ClientError as exc:
+        return unreachable(request, name, str(exc) or type(exc).__name__)
+
+
+def same_origin(request: web.Request) -> bool:
+    """A browser's handshake must come from a page of the dashboard itself."""
+    origin = request.headers.get("Origin")
+    return origin is None or origin == f"{request.scheme}://{request.host}"
+
+
+async def bridge(request: web.Request, name: str) -> web.StreamResponse:
+    """A WebSocket to the agent's UI (its terminal), carried both ways until either closes."""
+    if not same_origin(request):
+        raise web.HTTPForbidden(text="a WebSocket to an agent's UI opens only from the dashboard\n")
+    try:
+        async with ui_client(request, name) as client, client.ws_connect(
+                target(request), max_msg_size=MAX_FRAME, autoping=True) as upstream:
+            ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=30.0)
+            await ws.prepare(request)
+            await carry(ws, upstream)
+            return ws
+    except HiveError as error:
+        return refused(request, error, f"/agents/{name}/")
+    except aiohttp.WSServerHandshakeError as exc:
+        return web.Response(status=exc.status, text=f"{name}'s UI refused: {exc.message}\n",
+                            headers=ui_headers(request, name))
+    except aiohttp.ClientError as exc:
+        return unreachable(request, name, str(exc) or type(exc).__name__)
+
+
+Socket = web.WebSocketResponse | aiohttp.ClientWebSocketResponse
+
+
+async def _copy(source: Socket, sink: Socket) -> None:
+    async for message in source:
+        if message.type is WSMsgType.BINARY:
+            await sink.send_bytes(message.data)
+        elif message.type is WSMsgType.TEXT:
+            await sink.send_str(message.data)
+
+
+async def carry(browser: web.WebSocketResponse, agent: aiohttp.ClientWebSocketResponse) -> None:
+    """Frames both ways; when one side closes, the other is closed with its code."""
+    tasks = [asyncio.create_task(_copy(browser, agent)), asyncio.create_task(_copy(agent, browser))]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks)
+        with contextlib.suppress(ConnectionError):
+            await browser.close(code=agent.close_code or 1000,
+                                message=b"the agent's UI closed the connection")
+            await agent.close(code=browser.close_code or 1000)
+
+
+async def static(request: web.Request) -> web.StreamResponse:
+    """The agent UI's script, styles and terminal, from the host's own package."""
+    name = ui_name(request)
+    found = (STATIC / request.match_info["path"]).resolve()
+    if not found.is_relative_to(STATIC) or not found.is_file():
+        raise web.HTTPNotFound(text="no such file in the agent UI's static files\n")
+    return web.FileResponse(found, headers=ui_headers(request, name))
+
+
+def setup(app: web.Application) -> None:
+    # The static route first: the catch-all would forward it to the agent otherwise.
+    app.router.add_get("/agents/{name}/ui/static/{path:.+}", static, name="agent_ui_static")
+    app.router.add_get("/agents/{name}/ui/{tail:.*}", forward, name="agent_ui")
+    app.router.add_post("/agents/{name}/ui/{tail:.*}", forward, name="agent_ui_post")
