@@ -9,7 +9,8 @@ from pathlib import Path
 
 from hive_c0re.errors import InvalidInput
 
-UNIT_NAMES = ("hive-c0re.socket", "hive-c0re.service")
+UNIT_NAMES = ("hive-c0re.socket", "hive-c0re.service",
+              "hive-c0re-dashboard.socket", "hive-c0re-dashboard.service")
 
 
 def default_exec() -> str:

@@ -144,8 +144,8 @@ async def run(app: web.Application, sockets: list[socket.socket]) -> None:
         await runner.cleanup()
 
 
-def serve(*, unix: Path | None = None, listen: str | None = None,
-          hive_socket: Path | None = None, settings: Settings | None = None) -> None:
+def serve(hive_socket: Path | None = None, *, unix: Path | None = None,
+          listen: str | None = None, settings: Settings | None = None) -> None:
     """Run the dashboard until SIGTERM: the hive on ``hive_socket`` (host.sock by
     default), listening where systemd says, else on ``unix`` and ``listen``."""
     config = load_config(settings or Settings.load())
