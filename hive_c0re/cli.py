@@ -18,6 +18,7 @@ import click
 from hive_c0re import __version__, output
 from hive_c0re.cli_local import LOCAL_COMMANDS
 from hive_c0re.command import HiveGroup
+from hive_c0re.dashboard.cli import dashboard as dashboard_command
 from hive_c0re.errors import ExitCode
 from hive_c0re.logs_cli import logs as logs_command
 from hive_c0re.output import Result
@@ -346,6 +347,7 @@ for _command in LOCAL_COMMANDS:
 
 
 cli.add_command(logs_command)  # its body is in logs_cli.py
+cli.add_command(dashboard_command)  # its body is in dashboard/cli.py
 
 
 def main() -> None:

@@ -283,6 +283,34 @@ def written(data: Data) -> None:
                            "now: systemctl daemon-reload"))
 
 
+def dashboard_login(data: Data) -> None:
+    note(str(data["url"]))
+    note(f"it logs one browser in; the code works once, until {_local(data['expires_at'])}"
+         " (60 s)")
+
+
+def dashboard_sessions(data: Data) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    if not data["sessions"]:
+        note("no browser is logged in (hive-c0re dashboard login makes a login URL)")
+        return
+    table = Table(title="dashboard sessions", title_justify="left")
+    for column in ("id", "logged in", "last seen", "browser"):
+        table.add_column(column)
+    for s in data["sessions"]:
+        # The browser's own User-Agent: its text, never rich's markup.
+        table.add_row(str(s["id"]), _local(s["created_at"]), _local(s["last_seen"]),
+                      escape(s["user_agent"] or ""))
+    _console().print(table)
+
+
+def dashboard_logout(data: Data) -> None:
+    ended = ", ".join(f"#{i}" for i in data["revoked"])
+    note(words.result_line(ended, "logged out") if ended else "no session was logged in")
+
+
 def status_change(row: Data) -> None:
     """One line per change of an agent's status (``agents --follow``)."""
     state = "gone" if row.get("registered") is False else str(row.get("state", "unknown"))
