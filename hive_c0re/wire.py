@@ -52,7 +52,8 @@ MAX_DELAY = 30 * 86400
 MAX_AHEAD = 365 * 86400  # how far ahead a reminder's ``at`` may lie
 MAX_FILE_PATH = 400
 MAX_DIFF = 512 * 1024  # characters of an approval's diff in one answer
-MAX_FEED_BACKLOG = 1000  # events in subscribe_events' first answer
+MAX_FEED_BACKLOG = 1000
+MAX_MARK = 1000  # ids one mark_read takes  # events in subscribe_events' first answer
 
 
 _TO = Field("to", "string", "an agent, 'operator', 'manager' or '*' for everyone",
@@ -77,6 +78,8 @@ _WAIT = Field("wait_seconds", "number",
 _QUESTION_ID = Field("question_id", "integer", "the question's id", required=True, minimum=1,
                      maximum=2**63 - 1, alias="id")
 _QUESTION = "{id, asker, target, question, options, multi, deadline, asked_at, status, answer, ...}"
+_FLOW_MESSAGE = ("{id, from, to, body, in_reply_to, sent_at, redelivered, state, acked_at}; "
+                 "state is unread, leased or acked")
 _EVENT = "{id, at, kind, agent, data}"
 _REMINDER = "{id, agent, message, file_path, due_at, created_at, status, fired_at}"
 _STATUS_ROW = ("{name, running, failed, needs_update, needs_login, paused, parent, "
@@ -188,11 +191,25 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
          ), answer={"approval": "the queued request"},
          tool="Ask to apply one commit of an agent's proposed config repo (sha: a full sha, "
               "a short one, or HEAD: resolved in your copy)."),
-    Verb("mail", HOST, "what an agent or the manager was sent, newest first, read-only", (
-        Field("name", "string", "the agent, or 'manager'", required=True, max_length=64),
+    Verb("mail", HOST, "what an agent, the manager or the operator was sent, newest first, "
+         "read-only", (
+        Field("name", "string", "the agent, 'manager' or 'operator'", required=True,
+              max_length=64),
         Field("limit", "integer", "how many (1-1000, default 50)", minimum=1, maximum=1000),
     ), answer={"messages": "list of {id, from, to, body, in_reply_to, sent_at, redelivered, "
                            "state, acked_at}; state is unread, leased or acked"}),
+    Verb("messages", HOST, "the message flow: every recipient's mail (or to and from one), "
+         "newest first, read-only", (
+        Field("limit", "integer", "how many (1-1000, default 50)", minimum=1, maximum=1000),
+        Field("before", "integer", "only messages with a smaller id (to page back)",
+              minimum=1, maximum=2**63 - 1),
+        Field("name", "string", "only mail to or from this agent, 'manager', 'operator' or "
+              "'system'", max_length=64),
+    ), answer={"messages": f"list of {_FLOW_MESSAGE}"}),
+    Verb("mark_read", HOST, "mark messages of the operator's unread mail read", (
+        Field("ids", "ids", f"the messages' ids (at most {MAX_MARK})", required=True,
+              max_items=MAX_MARK),),
+        answer={"marked": "how many were the operator's unread mail, now read"}),
     Verb("destroy", HOST, "remove an agent's container; its state is kept unless purge", (
         _NAME, Field("purge", "boolean", "also wipe its state and config repos")),
         answer={}),

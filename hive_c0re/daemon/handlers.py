@@ -247,7 +247,7 @@ async def report_state(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict
 @handles("mail")
 async def mail(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
     name = args["name"]
-    if name != MANAGER:
+    if name not in (MANAGER, OPERATOR):
         hive.store.agent(validate_agent_name(name))  # raises NotFound
     return wire.ok(messages=hive.store.history(name, args.get("limit", 50)))
 
