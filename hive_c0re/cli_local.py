@@ -65,7 +65,9 @@ def wire_schema() -> Result:
 @click.option("--exec", "executable", default=None,
               help="hive-c0re command line to run [default: this hive-c0re]")
 def install_units(directory: Path, executable: str | None) -> Result:
-    """Write the units: hive-c0re and hive-c0re-dashboard, each a .socket and a .service.
+    """Write the daemon's and the dashboard's units.
+
+    hive-c0re and hive-c0re-dashboard, each a .socket and a .service.
 
     For a systemd manager: the system's by default (see --dir).
     """

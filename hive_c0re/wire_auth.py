@@ -39,4 +39,10 @@ AUTH_VERBS: tuple[Verb, ...] = (
              Field("id", "integer", "the session's id", minimum=1, maximum=2**63 - 1),
              Field("all", "boolean", "every session"),
          ), answer={"revoked": "the ids of the sessions ended"}),
+    Verb("agent_ui", HOST, "open agent name's (or the manager's) own web UI: the first answer, "
+         "then the connection carries raw bytes to and from its ui.sock (speak HTTP/1.1 or "
+         "WebSocket with the secret in X-Hive-UI-Secret) until either end closes", (
+             Field("name", "string", "an agent, or 'manager'", required=True, max_length=64),
+         ), answer={"secret": "the UI's secret, for the X-Hive-UI-Secret header",
+                    "socket": "the UI's socket on the host (for root's own tools)"}),
 )

@@ -23,9 +23,9 @@ Vocabulary = Mapping[str, Collection[str]]  # field name -> words worth trying t
 SCHEMA: dict[str, Any] = wire.json_schema()
 REQUESTS: dict[str, dict[str, Any]] = SCHEMA["requests"]
 VERB_NAMES: list[str] = sorted(REQUESTS)
-# Verbs that take their connection over (a feed); pipelined sweeps leave them out,
-# tests/integration/test_subscribe.py has them.
-STREAMING = frozenset({"subscribe_agent_status", "subscribe_events"})
+# Verbs that take their connection over (a feed, a pipe); pipelined sweeps leave them out,
+# tests/integration/test_subscribe.py and test_agent_ui_pipe.py have them.
+STREAMING = frozenset({"subscribe_agent_status", "subscribe_events", "agent_ui"})
 ONE_ANSWER_VERBS: list[str] = [name for name in VERB_NAMES if name not in STREAMING]
 KINDS: list[str] = [str(kind) for kind in wire.Kind]
 

@@ -1,20 +1,26 @@
-"""The dashboard's login verbs (see hive_c0re/broker/sessions.py), host.sock only.
+"""The dashboard's login verbs (see hive_c0re/broker/sessions.py) and ``agent_ui``,
+host.sock only.
 
 The dashboard itself is a wire client on host.sock: it redeems the code a
-root-only command printed and asks, per request, whose cookie it holds.
+root-only command printed, asks per request whose cookie it holds, and
+reaches each agent's own UI through an ``agent_ui`` pipe.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
+from hive_c0re import agent_ui as doors
 from hive_c0re import wire
 from hive_c0re.broker.sessions import SessionBook, csrf_for
 from hive_c0re.daemon.handlers import handles
 from hive_c0re.daemon.hive import Hive
+from hive_c0re.daemon.server import Pipe
 from hive_c0re.daemon.sockets import Caller
 from hive_c0re.errors import InvalidInput
+from hive_c0re.names import MANAGER, validate_agent_name
 from hive_c0re.timestamps import rfc3339
 
 log = logging.getLogger(__name__)
@@ -60,3 +66,15 @@ async def dashboard_logout(hive: Hive, caller: Caller, args: dict[str, Any]) -> 
     if revoked:
         log.info("dashboard session(s) logged out: %s", ", ".join(f"#{i}" for i in revoked))
     return wire.ok(revoked=revoked)
+
+
+@handles("agent_ui")
+async def agent_ui(hive: Hive, caller: Caller, args: dict[str, Any]) -> Pipe:
+    name = args["name"]
+    if name != MANAGER:
+        # NotFound for a name the hive does not have, before any path is made of it.
+        name = hive.store.agent(validate_agent_name(name)).name
+    door = doors.agent_ui(hive.paths, name)
+    log.info("the operator opened %s's UI", name, extra={"HIVE_AGENT": name})
+    return Pipe(wire.ok(secret=door.secret, socket=str(door.socket)),
+                functools.partial(doors.connect, door))

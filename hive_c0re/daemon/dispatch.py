@@ -18,14 +18,14 @@ from hive_c0re.daemon import (  # noqa: F401
 )
 from hive_c0re.daemon.handlers import HANDLERS
 from hive_c0re.daemon.hive import Hive
-from hive_c0re.daemon.server import Stream
+from hive_c0re.daemon.server import Pipe, Stream
 from hive_c0re.daemon.sockets import Caller
 from hive_c0re.errors import HiveError, PolicyRefused
 
 log = logging.getLogger(__name__)
 
 
-async def answer(hive: Hive, caller: Caller, line: bytes) -> dict[str, Any] | Stream:
+async def answer(hive: Hive, caller: Caller, line: bytes) -> dict[str, Any] | Stream | Pipe:
     """The answer to one frame from ``caller`` (or a stream of them); every failure is an
     answer too."""
     request_id = None
@@ -43,5 +43,5 @@ async def answer(hive: Hive, caller: Caller, line: bytes) -> dict[str, Any] | St
                       extra={"HIVE_AGENT": caller.name})
         reply = wire.failure(HiveError("internal error; the daemon's journal has details"))
     if request_id is not None:
-        (reply.first if isinstance(reply, Stream) else reply)[wire.REQUEST_ID] = request_id
+        (reply.first if isinstance(reply, Stream | Pipe) else reply)[wire.REQUEST_ID] = request_id
     return reply

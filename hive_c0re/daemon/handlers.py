@@ -14,15 +14,16 @@ from hive_c0re.broker.reports import ACTIVITIES, Activity
 from hive_c0re.broker.store import AgentRecord, Delivery
 from hive_c0re.daemon.approval_view import check_shown_sha
 from hive_c0re.daemon.hive import Hive
-from hive_c0re.daemon.server import Stream
+from hive_c0re.daemon.server import Pipe, Stream
 from hive_c0re.daemon.sockets import Caller
 from hive_c0re.errors import InvalidInput, PolicyRefused
 from hive_c0re.names import MANAGER, OPERATOR, validate_agent_name, validate_recipient
 
 log = logging.getLogger(__name__)
 
-# A handler answers once, or with a Stream that goes on (subscribe_agent_status).
-Handler = Callable[[Hive, Caller, dict[str, Any]], Awaitable[dict[str, Any] | Stream]]
+# A handler answers once, or with a Stream that goes on (subscribe_agent_status), or a Pipe
+# that hands the connection over (agent_ui).
+Handler = Callable[[Hive, Caller, dict[str, Any]], Awaitable[dict[str, Any] | Stream | Pipe]]
 HANDLERS: dict[str, Handler] = {}
 
 

@@ -9,7 +9,9 @@ Every socket has its own cap on open connections, and all of them share one
 
 A request may instead be answered by a :class:`Stream` (a subscription): its
 first answer, then one frame per update for as long as the client stays; the
-connection reads no further requests.
+connection reads no further requests. Or by a :class:`Pipe`: its first
+answer, then the connection carries raw bytes to and from another socket
+until either end closes.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hive_c0re import wire
-from hive_c0re.errors import InvalidInput
+from hive_c0re import splice, wire
+from hive_c0re.errors import HiveError, InvalidInput
 from hive_c0re.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,26 @@ class Stream:
     close: Callable[[], None]
 
 
-Dispatch = Callable[[bytes], Awaitable[dict[str, Any] | Stream]]
+Upstream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+@dataclass
+class Pipe:
+    """An answer that hands the connection over: ``connect()`` opens the other end,
+    then ``first`` is written and bytes go both ways, untouched, until either end
+    closes (then both are closed: no half-open pipe holds two fds).
+
+    ``connect`` runs before ``first`` is sent, so a HiveError it raises reaches
+    the client as an ordinary failed answer. The other end is one more
+    connection against the :class:`Budget`; idle_timeout does not apply.
+    """
+
+    first: dict[str, Any]
+    connect: Callable[[], Awaitable[Upstream]]
+
+
+Dispatch = Callable[[bytes], Awaitable[dict[str, Any] | Stream | Pipe]]
+TOO_MANY = "too many connections"
 Undelivered = Callable[[dict[str, Any]], None]
 DRAIN_BUDGET = 16 * 1024 * 1024
 
@@ -160,7 +181,7 @@ class Listener:
         so a client reads it even if it was writing (it may then see a reset).
         """
         with contextlib.suppress(Exception):
-            writer.write(wire.encode(wire.failure(InvalidInput("too many connections"))))
+            writer.write(wire.encode(wire.failure(InvalidInput(TOO_MANY))))
         if writer.transport.get_write_buffer_size():
             writer.transport.abort()  # a client not even reading gets no grace
         else:
@@ -176,7 +197,10 @@ class Listener:
                 if isinstance(answer, Stream):
                     await self._stream(reader, writer, answer)
                     return
-                if not await self._answer(writer, answer):
+                if isinstance(answer, Pipe):
+                    if await self._pipe(reader, writer, answer):
+                        return
+                elif not await self._answer(writer, answer):
                     if self.undelivered is not None:
                         self.undelivered(answer)
                     return
@@ -201,6 +225,31 @@ class Listener:
                 await asyncio.gather(*tasks, return_exceptions=True)
         finally:
             stream.close()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    pipe: Pipe) -> bool:
+        """Open ``pipe``'s other end (counted in the budget), answer, then carry bytes.
+
+        Return False when it could not be opened and the client was told so: the
+        connection then goes on reading requests, as after any failed answer.
+        """
+        if not self.budget.take(operator=self.operator):
+            log.warning("%s: refusing a pipe: %d open on all sockets (limit %d)", self.label,
+                        self.budget.open, self.budget.limit)
+            return not await self._answer(writer, _failed(pipe, InvalidInput(TOO_MANY)))
+        try:
+            try:
+                upstream = await pipe.connect()
+            except HiveError as exc:
+                return not await self._answer(writer, _failed(pipe, exc))
+            try:
+                if await self._answer(writer, pipe.first):
+                    await _carry(reader, writer, upstream)
+            finally:
+                upstream[1].close()
+            return True
+        finally:
+            self.budget.give_back()
 
     async def _pump(self, writer: asyncio.StreamWriter, stream: Stream) -> None:
         """Write updates as the client takes them; no timeout: a slow reader only waits."""
@@ -272,3 +321,28 @@ class Listener:
                 writer.transport.abort()
                 return False
         return not writer.is_closing()
+
+
+def _failed(pipe: Pipe, error: HiveError) -> dict[str, Any]:
+    """The failure a pipe's client gets instead of its first answer (same request id)."""
+    answer = wire.failure(error)
+    if wire.REQUEST_ID in pipe.first:
+        answer[wire.REQUEST_ID] = pipe.first[wire.REQUEST_ID]
+    return answer
+
+
+async def _carry(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 upstream: Upstream) -> None:
+    """Both directions until either ends; the bytes the request's reader already
+    buffered go first, since it is the same reader."""
+    up_reader, up_writer = upstream
+    # Answers wait for an empty buffer (set at accept); a pipe's bytes queue as usual.
+    writer.transport.set_write_buffer_limits()
+    tasks = {asyncio.ensure_future(splice.pipe(reader, up_writer)),
+             asyncio.ensure_future(splice.pipe(up_reader, writer))}
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -23,7 +23,7 @@ from hive_c0re import wire
 from hive_c0re.broker.mailroom import Mailroom
 from hive_c0re.broker.store import Desired, Store
 from hive_c0re.daemon.activation import bind_unix
-from hive_c0re.daemon.server import Budget, Listener, Stream
+from hive_c0re.daemon.server import Budget, Listener, Pipe, Stream
 from hive_c0re.errors import HiveError
 from hive_c0re.lifecycle.safefs import give_dir, open_dir
 from hive_c0re.lifecycle.uids import MANAGER_BASE
@@ -42,7 +42,7 @@ class Caller:
     name: str
 
 
-Answer = Callable[[Caller, bytes], Awaitable[dict[str, Any] | Stream]]
+Answer = Callable[[Caller, bytes], Awaitable[dict[str, Any] | Stream | Pipe]]
 
 
 class Sockets:
@@ -75,7 +75,7 @@ class Sockets:
         answer = self._answer
         assert answer is not None, "the host socket is started first"
 
-        async def dispatch(line: bytes) -> dict[str, Any] | Stream:
+        async def dispatch(line: bytes) -> dict[str, Any] | Stream | Pipe:
             heard = self._heard.pop(caller.name, None) if caller.kind is not wire.Kind.HOST \
                 else None
             if heard is not None:
