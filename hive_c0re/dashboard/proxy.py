@@ -100,7 +100,7 @@ def ui_headers(request: web.Request, name: str) -> dict[str, str]:
         "Content-Security-Policy": ui_policy(request, name),
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "SAMEORIGIN",
-        "Referrer-Policy": "no-referrer",
+        "Referrer-Policy": "same-origin",  # so its forms carry an Origin: see security
     }
 
 

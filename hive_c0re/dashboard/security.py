@@ -154,7 +154,9 @@ async def add_headers(request: web.Request, response: web.StreamResponse) -> Non
     """The headers every answer carries, errors and static files included."""
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: under no-referrer a browser sends "Origin: null" with
+    # its own forms, which check_origin must refuse; nothing goes to another site either way.
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"
     if not request.path.startswith(EXEMPT_PREFIXES):
         response.headers["Cache-Control"] = "no-store"
