@@ -21,21 +21,19 @@ from typing import Any
 
 from hive_c0re.errors import HiveError, InvalidInput
 from hive_c0re.wire_auth import AUTH_VERBS
-from hive_c0re.wire_fields import Field
-from hive_c0re.wire_verb import (
-    AGENTS,
-    ALL,
-    ENVELOPE,
-    HOST,
-    MANAGER_ONLY,
-    OVERSEERS,
-    REQUEST_ID,
-    Kind,
-    Verb,
-)
+from hive_c0re.wire_dashboard import DASHBOARD_VERBS
 
-__all__ = ["AGENTS", "ALL", "ENVELOPE", "HOST", "MANAGER_ONLY", "OVERSEERS", "REQUEST_ID",
-           "VERBS", "Kind", "Verb"]
+# Re-exported: the wire's own names, wherever they are declared.
+from hive_c0re.wire_fields import AGENTS as AGENTS
+from hive_c0re.wire_fields import ALL as ALL
+from hive_c0re.wire_fields import ENVELOPE as ENVELOPE
+from hive_c0re.wire_fields import HOST as HOST
+from hive_c0re.wire_fields import MANAGER_ONLY as MANAGER_ONLY
+from hive_c0re.wire_fields import OVERSEERS as OVERSEERS
+from hive_c0re.wire_fields import REQUEST_ID as REQUEST_ID
+from hive_c0re.wire_fields import Field
+from hive_c0re.wire_fields import Kind as Kind
+from hive_c0re.wire_fields import Verb as Verb
 
 VERSION = 1
 MAX_RECV_WAIT = 180
@@ -51,9 +49,6 @@ MAX_TTL = 6 * 3600
 MAX_DELAY = 30 * 86400
 MAX_AHEAD = 365 * 86400  # how far ahead a reminder's ``at`` may lie
 MAX_FILE_PATH = 400
-MAX_DIFF = 512 * 1024  # characters of an approval's diff in one answer
-MAX_FEED_BACKLOG = 1000
-MAX_MARK = 1000  # ids one mark_read takes  # events in subscribe_events' first answer
 
 
 _TO = Field("to", "string", "an agent, 'operator', 'manager' or '*' for everyone",
@@ -78,9 +73,6 @@ _WAIT = Field("wait_seconds", "number",
 _QUESTION_ID = Field("question_id", "integer", "the question's id", required=True, minimum=1,
                      maximum=2**63 - 1, alias="id")
 _QUESTION = "{id, asker, target, question, options, multi, deadline, asked_at, status, answer, ...}"
-_FLOW_MESSAGE = ("{id, from, to, body, in_reply_to, sent_at, redelivered, state, acked_at}; "
-                 "state is unread, leased or acked")
-_EVENT = "{id, at, kind, agent, data}"
 _REMINDER = "{id, agent, message, file_path, due_at, created_at, status, fired_at}"
 _STATUS_ROW = ("{name, running, failed, needs_update, needs_login, paused, parent, "
                "deployed_sha, active_model, status_text, status_set_at, url, desired, unread, "
@@ -166,13 +158,6 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
         _APPROVAL, Field("sha", "string", "the commit the operator was shown: refused unless "
                          "it is the one the request pinned", max_length=64)),
         answer={"approval": "the request, now deployed or failed"}),
-    Verb("approval_diff", HOST, "what a config request would change: the pinned commit "
-         "against what is deployed", (_APPROVAL,),
-         answer={"approval": "the request", "sha": "the commit it pinned",
-                 "base": "the commit deployed now; null when nothing is (then the diff is "
-                         "against the empty tree)",
-                 "diff": f"plain git diff text (no colour), at most {MAX_DIFF} characters",
-                 "truncated": "true when the diff was cut (at a line's end) to fit"}),
     Verb("deny", HOST, "deny a pending request with a note for the manager", (
         _APPROVAL, Field("note", "string", "why", max_length=4000)),
         answer={"approval": "the request, now denied"}),
@@ -198,18 +183,6 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
         Field("limit", "integer", "how many (1-1000, default 50)", minimum=1, maximum=1000),
     ), answer={"messages": "list of {id, from, to, body, in_reply_to, sent_at, redelivered, "
                            "state, acked_at}; state is unread, leased or acked"}),
-    Verb("messages", HOST, "the message flow: every recipient's mail (or to and from one), "
-         "newest first, read-only", (
-        Field("limit", "integer", "how many (1-1000, default 50)", minimum=1, maximum=1000),
-        Field("before", "integer", "only messages with a smaller id (to page back)",
-              minimum=1, maximum=2**63 - 1),
-        Field("name", "string", "only mail to or from this agent, 'manager', 'operator' or "
-              "'system'", max_length=64),
-    ), answer={"messages": f"list of {_FLOW_MESSAGE}"}),
-    Verb("mark_read", HOST, "mark messages of the operator's unread mail read", (
-        Field("ids", "ids", f"the messages' ids (at most {MAX_MARK})", required=True,
-              max_items=MAX_MARK),),
-        answer={"marked": "how many were the operator's unread mail, now read"}),
     Verb("destroy", HOST, "remove an agent's container; its state is kept unless purge", (
         _NAME, Field("purge", "boolean", "also wipe its state and config repos")),
         answer={}),
@@ -269,17 +242,6 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
     Verb("subscribe_agent_status", HOST, "a bare ok, then an answer per change of any agent "
          "while connected; no further requests are read (a slow reader gets the latest)",
          answer={"agent_statuses": f"in each later answer, a one-item list: {_STATUS_ROW}"}),
-    Verb("subscribe_events", HOST, "the hive's event log and its mail, live: the backlog, "
-         "then an answer per new event-log row or stored message while connected; no "
-         "further requests are read", (
-             Field("after", "integer", "send first the events with a larger id (the newest "
-                   f"{MAX_FEED_BACKLOG}); absent: only what comes next", minimum=0,
-                   maximum=2**63 - 1),),
-         answer={"events": f"first: the backlog, list of {_EVENT}; then a one-item list "
-                           "per new event",
-                 "mail": "{id, from, to, in_reply_to, sent_at} per stored message (no body)",
-                 "overflow": "true in the last answer to a subscriber that fell too far "
-                             "behind (event_feed_bytes): subscribe again with after"}),
     # -- an agent's story (hive-c0re logs) ------------------------------------------
     Verb("events", HOST, "the hive's event log about one agent (or every event), oldest first",
          (Field("name", "string", "an agent, or 'manager'; absent: every agent", max_length=64),
@@ -299,6 +261,7 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
     Verb("urls", HOST, "where the dashboard is", answer={
         "urls": "{home}: the dashboard's address (dashboard_url), null while none is set"}),
     *AUTH_VERBS,  # the dashboard's logins and the way into agent UIs (wire_auth.py)
+    *DASHBOARD_VERBS,
 )}
 
 

@@ -9,7 +9,8 @@ harnesses' MCP tools take their schemas from :func:`tool_schema`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from hive_c0re.errors import InvalidInput
@@ -177,3 +178,50 @@ def _check_scope(where: str, value: Any) -> None:
         raise InvalidInput(f"{where}.agent_names must be a list of names")
     if len(names) > MAX_NAMES:
         raise InvalidInput(f"{where}.agent_names has more than {MAX_NAMES} names")
+
+
+# -- a verb: its sockets, its fields, its answer --------------------------------------
+
+REQUEST_ID = "request_id"  # the envelope's correlation field, echoed in the answer
+ENVELOPE = ("cmd", REQUEST_ID)
+
+
+class Kind(StrEnum):
+    """Which socket a connection came in on; decides identity and verbs."""
+
+    HOST = "host"
+    AGENT = "agent"
+    MANAGER = "manager"
+
+
+@dataclass(frozen=True)
+class Verb:
+    name: str
+    sockets: frozenset[Kind]
+    help: str
+    fields: tuple[Field, ...] = ()
+    answer: Mapping[str, str] = field(default_factory=dict)
+    # Non-empty: an MCP tool, so described, of each harness whose socket takes the verb.
+    tool: str = ""
+
+    def parse(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        own = sorted(f.name for f in self.fields)
+        unknown = sorted(set(request) - set(own) - set(ENVELOPE))
+        if unknown:
+            moved = " (a request's own id is request_id)" if unknown[0] == "id" else ""
+            raise InvalidInput(f"{self.name} takes no field {unknown[0][:64]!r}",
+                               hint="fields: " + (", ".join(own) or "none") + moved)
+        args: dict[str, Any] = {}
+        for f in self.fields:
+            if f.name in request and request[f.name] is not None:
+                args[f.name] = f.check(self.name, request[f.name])
+            elif f.required:
+                raise InvalidInput(f"{self.name} needs the field {f.name!r}")
+        return args
+
+
+ALL = frozenset(Kind)
+MANAGER_ONLY = frozenset({Kind.MANAGER})
+AGENTS = frozenset({Kind.AGENT, Kind.MANAGER})
+HOST = frozenset({Kind.HOST})
+OVERSEERS = frozenset({Kind.HOST, Kind.MANAGER})  # the operator, and the manager it trusts

@@ -6,6 +6,8 @@ Use::
         web = dash.login()                 # a logged-in HTTP session
         page = web.get("/")                # Answer(status, headers, text)
         web.post("/logout", {})            # the session's CSRF token is added
+        with web.live() as stream:         # GET /live held open
+            stream.topics_until({"inbox"}) # the SSE events' names seen meanwhile
         dash.call("agents")                # the operator's wire, for setting up
         with dash.browser() as browser:    # selenium Chrome, logged in, at /
             ...
@@ -88,6 +90,21 @@ class WebSession:
                 else:
                     self.cookies.pop(name, None)
 
+    @contextlib.contextmanager
+    def live(self, last_event_id: str | None = None) -> Iterator[EventStream]:
+        """``GET /live`` held open (with ``Last-Event-ID`` when given)."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        headers = {"Host": f"{self.host}:{self.port}", "Accept": "text/event-stream",
+                   "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = last_event_id
+        connection.request("GET", "/live", headers=headers)
+        stream = EventStream(connection, connection.getresponse())
+        try:
+            yield stream
+        finally:
+            stream.close()
+
     def get(self, path: str, headers: Mapping[str, str] | None = None) -> Answer:
         return self.request("GET", path, headers=headers)
 
@@ -98,6 +115,62 @@ class WebSession:
         return self.request("POST", path, urlencode(fields).encode(), {
             "Content-Type": "application/x-www-form-urlencoded",
             "Origin": f"http://{self.host}:{self.port}", **(headers or {})})
+
+
+@dataclass(frozen=True)
+class SSEvent:
+    event: str
+    data: str
+    id: str | None
+
+
+class EventStream:
+    """An open ``GET /live``: its events one by one, as a browser's EventSource reads them."""
+
+    def __init__(self, connection: http.client.HTTPConnection,
+                 response: http.client.HTTPResponse) -> None:
+        self.connection = connection
+        self.response = response
+        self.status = response.status
+        self.last_id: str | None = None
+
+    def next(self, timeout: float = 10) -> SSEvent | None:
+        """The next event (comments skipped), or None once the server ended the stream;
+        TimeoutError when nothing came within ``timeout``."""
+        sock = self.connection.sock
+        assert sock is not None
+        sock.settimeout(timeout)
+        fields: dict[str, str] = {}
+        while True:
+            line = self.response.readline()
+            if not line:
+                return None
+            text = line.decode().rstrip("\r\n")
+            if text == "" and fields:
+                if "id" in fields:
+                    self.last_id = fields["id"]
+                return SSEvent(fields.get("event", "message"), fields.get("data", ""),
+                               fields.get("id"))
+            if text and not text.startswith(":"):
+                key, _, value = text.partition(":")
+                fields[key] = value.removeprefix(" ")
+
+    def topics_until(self, wanted: set[str], timeout: float = 10) -> set[str]:
+        """The topics seen until every one of ``wanted`` came, to the end of that batch
+        (its event with an ``id``); AssertionError if the stream ended first."""
+        seen: set[str] = set()
+        deadline = time.monotonic() + timeout
+        batch_ended = False
+        while not (wanted <= seen and batch_ended):
+            event = self.next(max(0.01, deadline - time.monotonic()))
+            if event is None:
+                raise AssertionError(f"the stream ended; seen {sorted(seen)}")
+            seen.add(event.event)
+            batch_ended = event.id is not None
+        return seen
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 class Dashboard:
@@ -227,4 +300,4 @@ def running_dashboard(*, clean_exit: bool = True, env: Mapping[str, str] | None 
             raise AssertionError(f"the dashboard exited with status {code}:\n{log}")
 
 
-__all__ = ["Answer", "Dashboard", "WebSession", "running_dashboard"]
+__all__ = ["Answer", "Dashboard", "EventStream", "SSEvent", "WebSession", "running_dashboard"]

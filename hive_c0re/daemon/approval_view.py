@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from hive_c0re import wire
+from hive_c0re import wire, wire_dashboard
 from hive_c0re.broker.approvals import ApprovalRecord, Kind
 from hive_c0re.broker.store import Desired
 from hive_c0re.daemon.hive import Hive
@@ -47,10 +47,10 @@ def deployed_sha(hive: Hive, name: str) -> str | None:
 
 
 def _cut(diff: str) -> tuple[str, bool]:
-    """``diff`` within :data:`wire.MAX_DIFF` characters, cut at a line's end."""
-    if len(diff) <= wire.MAX_DIFF:
+    """``diff`` within :data:`wire_dashboard.MAX_DIFF` characters, cut at a line's end."""
+    if len(diff) <= wire_dashboard.MAX_DIFF:
         return diff, False
-    return diff[:diff.rfind("\n", 0, wire.MAX_DIFF) + 1], True
+    return diff[:diff.rfind("\n", 0, wire_dashboard.MAX_DIFF) + 1], True
 
 
 async def approval_diff(hive: Hive, approval_id: int) -> dict[str, Any]:

@@ -17,12 +17,12 @@ import logging
 from collections import deque
 from typing import Any
 
-from hive_c0re import wire
+from hive_c0re import wire, wire_dashboard
 from hive_c0re.broker.store import Store
 
 log = logging.getLogger(__name__)
 
-MAX_BACKLOG = wire.MAX_FEED_BACKLOG
+MAX_BACKLOG = wire_dashboard.MAX_FEED_BACKLOG
 OVERFLOW = wire.encode(wire.ok(overflow=True))
 EVENT, MAIL = "event", "mail"
 

@@ -13,7 +13,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from hive_c0re.dashboard import security
+from hive_c0re.dashboard import live, security
 from hive_c0re.dashboard.config import CONFIG, HIVE, DashboardConfig
 from hive_c0re.dashboard.hive import HiveClient
 from hive_c0re.dashboard.views import VIEWS
@@ -37,6 +37,7 @@ def make_app(hive: HiveClient, config: DashboardConfig) -> web.Application:
                          lstrip_blocks=True,
                          context_processors=[security.template_context])
     app.router.add_static("/static/", STATIC, name="static")
+    live.setup(app)
     for view in VIEWS:
         view.setup(app)
 

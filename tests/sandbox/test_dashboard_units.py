@@ -34,8 +34,6 @@ def sandbox_dropin(hive: SandboxHive) -> None:
     python_home = Path(sys.base_prefix)
     (dropin / "sandbox.conf").write_text(
         "[Service]\n"
-        "ExecStart=\n"
-        f"ExecStart={sys.executable} -m hive_c0re.dashboard\n"
         "ProtectHome=tmpfs\n"
         f"BindReadOnlyPaths={python_home}\n"
         "BindReadOnlyPaths=%t/hyperhive\n"

@@ -363,6 +363,9 @@ def expected_field_schema(field: Field) -> dict[str, Any]:
         expected.update(type="array", items={"type": "string", "maxLength": max_length},
                         maxItems=field.max_items)
         max_length = None
+    elif field.type == "ids":
+        expected.update(type="array", items={"type": "integer", "minimum": 1,
+                                             "maximum": 2**63 - 1}, maxItems=field.max_items)
     elif field.type == "time":
         expected["type"] = ["number", "string"]
     elif field.type == "scope":

@@ -1,0 +1,55 @@
+"""The operator's verbs the dashboard reads and follows the hive with: part of
+:data:`hive_c0re.wire.VERBS`, declared here to keep that table's module small.
+
+Every one is host.sock's alone; the CLI may use them as the dashboard does.
+"""
+
+from __future__ import annotations
+
+from hive_c0re.wire_fields import HOST, Field, Verb
+
+MAX_DIFF = 512 * 1024  # characters of an approval's diff in one answer
+MAX_FEED_BACKLOG = 1000  # events in subscribe_events' first answer
+MAX_MARK = 1000  # ids one mark_read takes
+MAX_ID = 2**63 - 1
+
+_APPROVAL = Field("id", "integer", "the approval's id", required=True, minimum=1,
+                  maximum=MAX_ID)
+_EVENT = "{id, at, kind, agent, data}"
+_FLOW_MESSAGE = ("{id, from, to, body, in_reply_to, sent_at, redelivered, state, acked_at}; "
+                 "state is unread, leased or acked")
+
+DASHBOARD_VERBS: tuple[Verb, ...] = (
+    Verb("subscribe_events", HOST, "the hive's event log and its mail, live: the backlog, "
+         "then an answer per new event-log row or stored message while connected; no "
+         "further requests are read", (
+             Field("after", "integer", "send first the events with a larger id (the newest "
+                   f"{MAX_FEED_BACKLOG}); absent: only what comes next", minimum=0,
+                   maximum=MAX_ID),),
+         answer={"events": f"first: the backlog, list of {_EVENT}; then a one-item list "
+                           "per new event",
+                 "mail": "{id, from, to, in_reply_to, sent_at} per stored message (no body)",
+                 "overflow": "true in the last answer to a subscriber that fell too far "
+                             "behind (event_feed_bytes): subscribe again with after"}),
+    Verb("approval_diff", HOST, "what a config request would change: the pinned commit "
+         "against what is deployed", (_APPROVAL,),
+         answer={"approval": "the request", "sha": "the commit it pinned",
+                 "base": "the commit deployed now; null when nothing is (then the diff is "
+                         "against the empty tree)",
+                 "diff": f"plain git diff text (no colour), at most {MAX_DIFF} characters",
+                 "truncated": "true when the diff was cut (at a line's end) to fit"}),
+    # -- the operator's mail and the flow ---------------------------------------------
+    Verb("messages", HOST, "the message flow: every recipient's mail (or to and from one), "
+         "newest first, read-only", (
+             Field("limit", "integer", "how many (1-1000, default 50)", minimum=1,
+                   maximum=1000),
+             Field("before", "integer", "only messages with a smaller id (to page back)",
+                   minimum=1, maximum=MAX_ID),
+             Field("name", "string", "only mail to or from this agent, 'manager', "
+                   "'operator' or 'system'", max_length=64),
+         ), answer={"messages": f"list of {_FLOW_MESSAGE}"}),
+    Verb("mark_read", HOST, "mark messages of the operator's unread mail read", (
+        Field("ids", "ids", f"the messages' ids (at most {MAX_MARK})", required=True,
+              max_items=MAX_MARK),),
+        answer={"marked": "how many were the operator's unread mail, now read"}),
+)
