@@ -30,7 +30,7 @@ from hive_dev.sandbox import (
     containers_hive,
     in_container,
 )
-from tests.sandbox.test_dashboard_units import SERVICE, sandbox_dropin
+from tests.sandbox.test_dashboard_units import sandbox_dropin
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "docs" / "screenshots"
