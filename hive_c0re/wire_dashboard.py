@@ -16,6 +16,9 @@ MAX_ID = 2**63 - 1
 _APPROVAL = Field("id", "integer", "the approval's id", required=True, minimum=1,
                   maximum=MAX_ID)
 _EVENT = "{id, at, kind, agent, data}"
+_REMINDER = ("{id, agent, message, file_path, due_at, created_at, status, fired_at, "
+             "cancelled_at}")
+_QUESTION = "{id, asker, target, question, options, multi, deadline, asked_at, status, answer, ...}"
 _FLOW_MESSAGE = ("{id, from, to, body, in_reply_to, sent_at, redelivered, state, acked_at}; "
                  "state is unread, leased or acked")
 
@@ -52,4 +55,26 @@ DASHBOARD_VERBS: tuple[Verb, ...] = (
         Field("ids", "ids", f"the messages' ids (at most {MAX_MARK})", required=True,
               max_items=MAX_MARK),),
         answer={"marked": "how many were the operator's unread mail, now read"}),
+    # -- reminders and questions ------------------------------------------------------
+    Verb("reminders", HOST, "every agent's pending reminders, soonest first, or every one", (
+        Field("all", "boolean", "every reminder ever set (fired and cancelled too), by id"),),
+        answer={"reminders": f"list of {_REMINDER}"}),
+    Verb("cancel_reminder", HOST, "cancel an agent's pending reminder; the agent is told", (
+        Field("id", "integer", "the reminder's id", required=True, minimum=1,
+              maximum=MAX_ID),),
+        answer={"reminder": "the reminder, now cancelled"}),
+    Verb("cancel_question", HOST, "cancel an open question asked of the operator: it is "
+         "answered [cancelled] and its asker told", (
+             Field("id", "integer", "the question's id", required=True, minimum=1,
+                   maximum=MAX_ID),),
+         answer={"question": f"the question, now cancelled: {_QUESTION}"}),
+    # -- agents -----------------------------------------------------------------------
+    Verb("kept_agents", HOST, "destroyed agents whose state is kept: spawn revives one, "
+         "destroy with purge wipes it",
+         answer={"agents": "list of {name, destroyed_at}; destroyed_at is null once the "
+                           "event log no longer holds it"}),
+    Verb("agent_config", HOST, "an agent's applied agent.toml, as the operator approved it", (
+        Field("name", "string", "an agent name", required=True, max_length=64),),
+        answer={"name": "the agent", "sha": "the applied repo's main commit",
+                "toml": "the text of agent.toml at that commit"}),
 )

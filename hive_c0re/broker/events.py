@@ -42,6 +42,12 @@ class EventLog:
             query = query.limit(limit)
         return [_event(row) for row in reversed(list(query))]
 
+    def last_at(self, kind: str) -> dict[str | None, float]:
+        """When each agent last had an event of ``kind`` (in the log's retention)."""
+        rows = execute(self.db, "SELECT agent, MAX(at) FROM hive_event WHERE kind = ?"
+                       " GROUP BY agent", (kind,)).fetchall()
+        return {agent: at for agent, at in rows}
+
     def newest_event_id(self) -> int:
         """The largest event id ever given (AUTOINCREMENT never hands it out again)."""
         row = execute(self.db, "SELECT seq FROM sqlite_sequence WHERE name = 'hive_event'"

@@ -134,7 +134,7 @@ def _check_still_open(record: QuestionRecord, now: float) -> None:
         raise InvalidInput(f"{where} was already answered by {record.answered_by}: "
                            f"{record.answer}")
     if record.status is Status.CANCELLED:
-        raise InvalidInput(f"{where} was cancelled by {record.asker}")
+        raise InvalidInput(f"{where} was cancelled by {record.answered_by or record.asker}")
     if record.status is Status.EXPIRED or now >= record.deadline:
         raise InvalidInput(f"{where} expired unanswered")
 
@@ -216,6 +216,18 @@ class QuestionBook:
             _check_still_open(record, self.store.clock())
         return self._close(record, Status.CANCELLED, CANCELLED, None, by, self.store.clock(),
                            tell_asker=False).record
+
+    def decline(self, question_id: int, target: str) -> Change:
+        """``target`` (the operator) cancels an open question asked of it: answered
+        ``[cancelled]``, and the asker is told so it stops waiting."""
+        record = self.get_or_none(question_id)
+        if record is None or record.target != target:
+            raise NotFound(f"no question #{question_id} addressed to {target}",
+                           hint="`questions` lists the open ones")
+        now = self.store.clock()
+        _check_still_open(record, now)
+        return self._close(record, Status.CANCELLED, CANCELLED, None, target, now,
+                           tell_asker=True)
 
     def _close(self, record: QuestionRecord, status: Status, answer: str,
                choices: tuple[str, ...] | None, by: str, now: float, *,

@@ -18,6 +18,7 @@ from hive_c0re import wire
 from hive_c0re.broker.models import Reminder, execute
 from hive_c0re.broker.store import Store
 from hive_c0re.errors import InvalidInput, NotFound
+from hive_c0re.names import OPERATOR
 
 
 class Status(StrEnum):
@@ -156,16 +157,29 @@ class ReminderBook:
         record = self.get_or_none(reminder_id)
         if record is None or record.agent != by:
             raise NotFound(f"no reminder #{reminder_id} of {by}")
+        return self._cancel(record, by)
+
+    def cancel_any(self, reminder_id: int) -> ReminderRecord:
+        """The operator drops anyone's pending reminder (the event log says it did)."""
+        record = self.get_or_none(reminder_id)
+        if record is None:
+            raise NotFound(f"no reminder #{reminder_id}", hint="`reminders` lists them")
+        return self._cancel(record, OPERATOR)
+
+    def _cancel(self, record: ReminderRecord, by: str) -> ReminderRecord:
         now = self.store.clock()
+        # Its owner's own cancellation needs no "by"; anyone else's is named.
+        data = {} if by == record.agent else {"by": by}
         with self.store.transaction():
             changed = execute(self.store.db,
                               "UPDATE reminder SET cancelled_at = ? WHERE id = ?"
                               " AND fired_at IS NULL AND cancelled_at IS NULL",
-                              (now, reminder_id)).rowcount
+                              (now, record.id)).rowcount
             if not changed:
-                raise InvalidInput(f"reminder #{reminder_id} was already {record.status}")
-            self.store.record_event("reminder_cancelled", by, at=now, id=reminder_id)
-        return self.get(reminder_id)
+                raise InvalidInput(f"reminder #{record.id} was already {record.status}")
+            self.store.record_event("reminder_cancelled", record.agent, at=now, id=record.id,
+                                    **data)
+        return self.get(record.id)
 
     def get_or_none(self, reminder_id: int) -> ReminderRecord | None:
         row = Reminder.get_or_none(Reminder.id == reminder_id)
@@ -181,6 +195,15 @@ class ReminderBook:
         rows = (Reminder.select()
                 .where((Reminder.agent == agent) & Reminder.fired_at.is_null()
                        & Reminder.cancelled_at.is_null())
+                .order_by(Reminder.due_at, Reminder.id))
+        return [_record(row) for row in rows]
+
+    def listing(self, every: bool = False) -> list[ReminderRecord]:
+        """Every agent's pending reminders, soonest first; ``every``: all ever set, by id."""
+        if every:
+            return [_record(row) for row in Reminder.select().order_by(Reminder.id)]
+        rows = (Reminder.select()
+                .where(Reminder.fired_at.is_null() & Reminder.cancelled_at.is_null())
                 .order_by(Reminder.due_at, Reminder.id))
         return [_record(row) for row in rows]
 
