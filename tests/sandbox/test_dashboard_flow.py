@@ -127,10 +127,12 @@ def a_question_is_answered(run: Flow) -> None:
     run.driver.find_element("css selector",
                             f"#question-{asked['id']} input[value='7000']").click()
     run.submit(f"#question-{asked['id']} form.answer")
-    run.wait(lambda d: not d.find_elements("css selector", f"#question-{asked['id']}"),
-             "the answered question to leave the list")
-    mail = run.hive.call("mail", name="alice")["messages"]
-    assert any('"question_answered"' in m["body"] and '"7000"' in m["body"] for m in mail)
+    run.wait(lambda d: d.current_url == run.url + "/questions" and not d.find_elements(
+        "css selector", f"#question-{asked['id']}"), "the answered question to leave the list")
+    events = run.hive.call("events")["events"]
+    answered = next((e["data"] for e in events if e["kind"] == "question_answered"
+                     and e["data"]["id"] == asked["id"]), run.driver.page_source)
+    assert (answered["answer"], answered["by"]) == ("7000", "operator"), answered
 
 
 def pause_and_resume(run: Flow) -> None:
