@@ -11,6 +11,7 @@ from hive_c0re.wire_fields import HOST, Field, Verb
 MAX_DIFF = 512 * 1024  # characters of an approval's diff in one answer
 MAX_FEED_BACKLOG = 1000  # events in subscribe_events' first answer
 MAX_MARK = 1000  # ids one mark_read takes
+MAX_JOURNAL_LINES = 1000
 MAX_ID = 2**63 - 1
 
 _APPROVAL = Field("id", "integer", "the approval's id", required=True, minimum=1,
@@ -77,4 +78,17 @@ DASHBOARD_VERBS: tuple[Verb, ...] = (
         Field("name", "string", "an agent name", required=True, max_length=64),),
         answer={"name": "the agent", "sha": "the applied repo's main commit",
                 "toml": "the text of agent.toml at that commit"}),
+    Verb("journal", HOST, "an agent's journal: its container unit's lines and the daemon's "
+         "lines about it (HIVE_AGENT), oldest first", (
+             Field("name", "string", "an agent, or 'manager'", required=True, max_length=64),
+             Field("lines", "integer", f"how many (1-{MAX_JOURNAL_LINES}, default 100): the "
+                   "last ones, or the first ones after the cursor", minimum=1,
+                   maximum=MAX_JOURNAL_LINES),
+             Field("after", "string", "a cursor from an earlier answer: only the lines after "
+                   "it (to follow on)", max_length=512),
+         ), answer={"lines": "list of {cursor, at, unit, priority, message}; at in epoch "
+                             "seconds, priority as syslog's (0-7)",
+                    "cursor": "pass it as after for what comes next (null: the journal "
+                              "holds nothing of the agent)",
+                    "unit": "the agent's container unit"}),
 )

@@ -16,6 +16,7 @@ from hive_c0re.broker.store import Desired
 from hive_c0re.daemon import approval_view
 from hive_c0re.daemon.handlers import handles
 from hive_c0re.daemon.hive import Hive
+from hive_c0re.daemon.journal_lines import check_cursor, read_journal
 from hive_c0re.daemon.server import Stream
 from hive_c0re.daemon.sockets import Caller
 from hive_c0re.errors import NotFound
@@ -125,3 +126,16 @@ def _applied_config(repo: ConfigRepo) -> tuple[str, str]:
     if text is None:
         raise NotFound(f"{repo.path.name}'s applied config has no {CONFIG_FILE}")
     return sha, text
+
+
+@handles("journal")
+async def journal(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    name = args["name"]
+    if name != MANAGER:
+        name = hive.store.agent(validate_agent_name(name)).name  # raises NotFound
+    after = args.get("after")
+    if after is not None:
+        check_cursor(after)
+    unit = hive.containers.lifecycle.backend.unit(name)
+    found = await asyncio.to_thread(read_journal, name, unit, args.get("lines", 100), after)
+    return wire.ok(**found, unit=unit)

@@ -85,7 +85,9 @@ async def check_host(request: web.Request, handler: Handler) -> web.StreamRespon
 
 @web.middleware
 async def check_origin(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.method not in SAFE_METHODS:
+    # A WebSocket handshake is a GET, but what follows it acts: it is checked the same.
+    upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+    if request.method not in SAFE_METHODS or upgrade:
         origin = request.headers.get("Origin")
         if origin is not None and not origin_allowed(request.app[CONFIG], origin):
             raise forbidden(f"refused: a page at {origin} may not act on this dashboard")

@@ -17,6 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
 
 from hive_c0re.client import Client
 from hive_dev.dashboard import Dashboard, WebSession, running_dashboard
@@ -24,6 +28,7 @@ from hive_dev.dashboard import Dashboard, WebSession, running_dashboard
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
 IMG_FILE = f"{IMG}.toml"
+WAIT = 30  # seconds a live change gets to reach the page (a bound, not a measure)
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +106,8 @@ def test_a_pending_commit_shows_the_pinned_diff_and_every_agent_string_as_text(
     assert "<img" not in page.text and 'href="javascript' not in page.text
     assert "nothing deployed yet" in card  # against the empty tree
     assert web.get("/fragments/approvals").text.count(f'id="approval-{approval_id}"') == 1
+    assert web.get("/fragments/approvals").text.startswith(
+        '<section id="approvals" hx-get="/fragments/approvals" hx-trigger="sse:approvals"')
 
 
 def test_approving_with_a_sha_the_request_does_not_pin_is_refused_and_nothing_moves(
@@ -108,8 +115,10 @@ def test_approving_with_a_sha_the_request_does_not_pin_is_refused_and_nothing_mo
     approval_id, sha, repo = commit_request(dash, "stale", "a change")
     other = propose(repo, {"agent.toml": "# another\n"}, "another")
     refused = web.post(f"/approvals/{approval_id}/approve", {"sha": other})
-    assert refused.status == 409 or refused.status == 400, refused.text
+    assert refused.status == 400, refused.text
     assert "Refused" in refused.text and "pins" in refused.text
+    garbage = web.post(f"/approvals/{approval_id}/approve", {"sha": SCRIPT})
+    assert garbage.status == 400 and "<script>" not in garbage.text, garbage.text
     pending = {a["id"]: a["status"] for a in dash.call("pending")["approvals"]}
     assert pending.get(approval_id) == "pending"
     assert sha in article(web.get("/approvals").text, approval_id)
@@ -149,3 +158,40 @@ def test_an_unknown_request_is_refused_by_name_not_a_server_error(web: WebSessio
     refused = web.post("/approvals/987654/approve", {"sha": "0" * 40})
     assert refused.status == 404, refused.text
     assert "987654" in refused.text
+
+
+def test_in_chromium_the_page_shows_the_strings_and_runs_none_of_them(
+        dash: Dashboard) -> None:
+    approval_id, _sha, _repo = commit_request(dash, "xssb", f"{SCRIPT} {IMG}")
+    with dash.browser() as driver:
+        driver.get(f"{dash.url}/approvals")
+        card = driver.find_element(By.ID, f"approval-{approval_id}")
+        assert IMG_FILE in card.text and f"{SCRIPT} {IMG}" in card.text
+        assert driver.find_elements(By.CSS_SELECTOR, "main img, main script, main iframe") == []
+        with pytest.raises(NoAlertPresentException):
+            driver.switch_to.alert.text  # noqa: B018 (it raises when no dialog fired)
+
+
+def test_the_highlight_colours_are_a_style_sheet_the_page_links(web: WebSession) -> None:
+    sheet = web.get("/approvals/highlight.css")
+    assert sheet.status == 200, sheet.text
+    assert str(sheet.header("Content-Type")).startswith("text/css")
+    assert ".hl .s" in sheet.text or ".hl .s2" in sheet.text
+    assert '<link rel="stylesheet" href="/approvals/highlight.css">' in web.get("/approvals").text
+
+
+def test_in_chromium_a_new_request_and_its_resolution_arrive_without_a_reload(
+        dash: Dashboard) -> None:
+    with dash.browser() as driver:
+        driver.get(f"{dash.url}/approvals")
+        # A mark on this page's window: a reload would lose it.
+        driver.execute_script("window.hiveMark = 'still here'")
+        asked = manager(dash, "request_spawn", name="livey", description="live")["approval"]
+        card = (By.ID, f"approval-{asked['id']}")
+        WebDriverWait(driver, WAIT).until(expected_conditions.presence_of_element_located(card))
+        dash.call("deny", id=asked["id"], note="seen live")
+        WebDriverWait(driver, WAIT).until_not(
+            expected_conditions.presence_of_element_located(card))
+        row = driver.find_element(By.ID, f"history-{asked['id']}").text
+        assert "denied" in row and "seen live" in row
+        assert driver.execute_script("return window.hiveMark") == "still here"

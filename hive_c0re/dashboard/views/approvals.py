@@ -8,6 +8,7 @@ longer pins that sha, so the operator approves what they read.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -35,7 +36,7 @@ def _tag(approval: dict[str, Any]) -> str | None:
 async def _with_diff(request: web.Request, approval: dict[str, Any]) -> dict[str, Any]:
     """A pending request with what it would change: its diff, or why none is shown."""
     shown: dict[str, Any] = {"approval": approval, "diff": None, "sha": None, "base": None,
-                             "diff_error": None}
+                             "diff_error": None, "cut": False}
     if approval.get("kind") != "apply_commit":
         return shown
     try:
@@ -44,7 +45,7 @@ async def _with_diff(request: web.Request, approval: dict[str, Any]) -> dict[str
         shown["diff_error"] = error.message
         return shown
     shown.update(diff=diff.parse(str(answer.get("diff") or "")), sha=answer.get("sha"),
-                 base=answer.get("base"))
+                 base=answer.get("base"), cut=bool(answer.get("truncated")))
     return shown
 
 
@@ -59,7 +60,8 @@ async def approvals_context(request: web.Request) -> dict[str, Any]:
     pending = (await client.call("pending"))["approvals"]
     every = (await client.call("approvals"))["approvals"]
     every = sorted(every, key=lambda a: int(a["id"]), reverse=True)[:HISTORY]
-    return {"pending": [await _with_diff(request, a) for a in pending],
+    # The diffs are asked for at once: the client keeps a connection for each.
+    return {"pending": await asyncio.gather(*(_with_diff(request, a) for a in pending)),
             "history": [_history_row(a) for a in every]}
 
 

@@ -58,7 +58,7 @@ async def answer_text(request: web.Request) -> str:
 
 
 async def answer(request: web.Request) -> web.Response:
-    return await act(request, "answer", PAGE, id=int(request.match_info["id"]),
+    return await act(request, "answer", PAGE, question_id=int(request.match_info["id"]),
                      answer=await answer_text(request))
 
 
