@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ HTMX = {"HX-Request": "true"}
 
 @pytest.fixture
 def dash() -> Iterator[Dashboard]:
-    with running_dashboard(clean_exit=False) as found:
+    with running_dashboard() as found:
         for name in ("alice", "bob"):
             found.call("register", name=name)
         yield found
@@ -44,6 +45,14 @@ def agent_row(page: str, name: str) -> str:
     found = re.search(rf'<tr id="agent-{name}".*?</tr>', page, re.S)
     assert found, page
     return found.group(0)
+
+
+def until(shown: Callable[[], bool], limit: float = 15.0) -> None:
+    """Wait for the page to show what the live feed brought (no bound on how soon)."""
+    deadline = time.monotonic() + limit
+    while not shown():
+        assert time.monotonic() < deadline, "the page never showed it"
+        time.sleep(0.05)
 
 
 def token_of(page: str) -> str:
@@ -88,12 +97,12 @@ def test_an_agent_without_a_login_is_a_problem_with_what_to_do(dash: Dashboard,
 
 def test_pause_and_resume_change_the_daemon_and_the_row(dash: Dashboard,
                                                         web: WebSession) -> None:
-    paused = web.post("/agents/alice/actions/pause")
+    paused = web.post("/agents/alice/actions", {"action": "pause"})
     assert paused.status == 303 and paused.header("Location") == "/", paused.text
     assert row(dash, "alice")["paused"] is True
     found = agent_row(web.get("/").text, "alice")
     assert '<span class="tag">paused</span>' in found and "Resume" in found
-    resumed = web.post("/agents/alice/actions/resume", headers=HTMX)
+    resumed = web.post("/agents/alice/actions", {"action": "resume"}, headers=HTMX)
     assert resumed.status == 200
     assert resumed.text.startswith('<section id="agents"'), resumed.text
     assert '<div class="flash" role="status">alice: resumed</div>' in resumed.text
@@ -104,11 +113,11 @@ def test_pause_and_resume_change_the_daemon_and_the_row(dash: Dashboard,
 def test_an_action_the_daemon_refuses_shows_its_words(dash: Dashboard,
                                                       web: WebSession) -> None:
     for action in ("start", "stop", "restart", "rebuild"):
-        page = web.post(f"/agents/bob/actions/{action}")
+        page = web.post("/agents/bob/actions", {"action": action})
         assert page.status == 400, (action, page.text)
         assert "agent bob has no container" in page.text
         assert html.escape("`hive-c0re spawn bob` creates it") in page.text
-    inline = web.post("/agents/bob/actions/start", headers=HTMX)
+    inline = web.post("/agents/bob/actions", {"action": "start"}, headers=HTMX)
     assert inline.status == 200 and inline.text.startswith('<section id="agents"')
     assert '<div class="flash error" role="alert">agent bob has no container' in inline.text
     assert row(dash, "bob")["state"] == "mailbox"
@@ -117,7 +126,7 @@ def test_an_action_the_daemon_refuses_shows_its_words(dash: Dashboard,
 @pytest.mark.parametrize("name", ["..%2Fx", "Alice", "a%20b", "x" * 20, "operator"])
 def test_a_forged_name_is_refused_before_the_daemon(dash: Dashboard, web: WebSession,
                                                     name: str) -> None:
-    page = web.post(f"/agents/{name}/actions/pause")
+    page = web.post(f"/agents/{name}/actions", {"action": "pause"})
     assert page.status == 400, page.text
     assert "agent name" in page.text and "Refused" in page.text
     assert [r["name"] for r in dash.call("agent_status")["agent_statuses"]] == [
@@ -126,38 +135,42 @@ def test_a_forged_name_is_refused_before_the_daemon(dash: Dashboard, web: WebSes
 
 def test_an_unknown_agent_and_an_unknown_action_are_refused(dash: Dashboard,
                                                             web: WebSession) -> None:
-    unknown = web.post("/agents/zed/actions/pause")
+    unknown = web.post("/agents/zed/actions", {"action": "pause"})
     assert unknown.status == 404, unknown.text
     assert "zed" in unknown.text
-    assert web.post("/agents/alice/actions/explode").status in (404, 405)
+    unknown = web.post("/agents/alice/actions", {"action": "explode"})
+    assert unknown.status == 400 and "&#39;explode&#39; is not an action here" in unknown.text
+    missing = web.post("/agents/alice/actions")
+    assert missing.status == 400 and "the form names no action" in missing.text
     assert row(dash, "alice")["paused"] is False
 
 
 def test_destroy_is_armed_then_confirmed_and_the_agent_is_kept(dash: Dashboard,
                                                                web: WebSession) -> None:
-    armed = web.post("/agents/alice/actions/destroy")
+    armed = web.post("/agents/alice/actions", {"action": "destroy"})
     assert armed.status == 200, armed.text
     assert "Destroy alice?" in armed.text
     assert row(dash, "alice")["desired"] == "none"  # nothing happened yet
     token = token_of(armed.text)
-    done = web.post("/agents/alice/actions/destroy", {"token": token})
+    done = web.post("/agents/alice/actions", {"action": "destroy", "token": token})
     assert done.status == 303, done.text
     assert dash.call("kept_agents")["agents"][0]["name"] == "alice"
     page = web.get("/").text
     kept = re.search(r'<tr id="kept-alice">.*?</tr>', page, re.S)
     assert kept and "Revive" in kept.group(0) and "Purge" in kept.group(0), page
-    again = web.post("/agents/alice/actions/destroy", {"token": token})
+    again = web.post("/agents/alice/actions", {"action": "destroy", "token": token})
     assert again.status == 400 and "has expired or was used" in again.text
 
 
 def test_a_token_confirms_only_its_own_action_agent_and_session(dash: Dashboard,
                                                                 web: WebSession) -> None:
-    token = token_of(web.post("/agents/alice/actions/destroy").text)
-    for path in ("/agents/bob/actions/destroy", "/agents/alice/actions/purge"):
-        assert web.post(path, {"token": token}).status == 400
+    token = token_of(web.post("/agents/alice/actions", {"action": "destroy"}).text)
+    for name, action in (("bob", "destroy"), ("alice", "purge")):
+        wrong = web.post(f"/agents/{name}/actions", {"action": action, "token": token})
+        assert wrong.status == 400, wrong.text
     other = dash.login()
-    token = token_of(web.post("/agents/alice/actions/destroy").text)
-    refused = other.post("/agents/alice/actions/destroy", {"token": token})
+    token = token_of(web.post("/agents/alice/actions", {"action": "destroy"}).text)
+    refused = other.post("/agents/alice/actions", {"action": "destroy", "token": token})
     assert refused.status == 400 and "has expired or was used" in refused.text
     assert dash.call("kept_agents")["agents"] == []
     assert row(dash, "alice")["desired"] == "none"
@@ -165,11 +178,11 @@ def test_a_token_confirms_only_its_own_action_agent_and_session(dash: Dashboard,
 
 def test_purge_of_a_kept_agent_takes_it_off_the_list(dash: Dashboard,
                                                      web: WebSession) -> None:
-    token = token_of(web.post("/agents/bob/actions/destroy").text)
-    assert web.post("/agents/bob/actions/destroy", {"token": token}).status == 303
-    armed = web.post("/agents/bob/actions/purge")
+    token = token_of(web.post("/agents/bob/actions", {"action": "destroy"}).text)
+    assert web.post("/agents/bob/actions", {"action": "destroy", "token": token}).status == 303
+    armed = web.post("/agents/bob/actions", {"action": "purge"})
     assert "cannot be undone" in armed.text
-    done = web.post("/agents/bob/actions/purge", {"token": token_of(armed.text)})
+    done = web.post("/agents/bob/actions", {"action": "purge", "token": token_of(armed.text)})
     assert done.status == 303, done.text
     assert dash.call("kept_agents")["agents"] == []
     assert 'id="kept-bob"' not in web.get("/fragments/agents").text
@@ -177,9 +190,9 @@ def test_purge_of_a_kept_agent_takes_it_off_the_list(dash: Dashboard,
 
 def test_revive_without_systemd_shows_the_daemons_refusal(dash: Dashboard,
                                                           web: WebSession) -> None:
-    token = token_of(web.post("/agents/bob/actions/destroy").text)
-    web.post("/agents/bob/actions/destroy", {"token": token})
-    page = web.post("/agents/bob/actions/revive")
+    token = token_of(web.post("/agents/bob/actions", {"action": "destroy"}).text)
+    web.post("/agents/bob/actions", {"action": "destroy", "token": token})
+    page = web.post("/agents/bob/actions", {"action": "revive"})
     assert page.status in (400, 409, 503), page.text
     assert "Refused" in page.text
     assert dash.call("whoami")["name"] == "operator"
@@ -192,3 +205,38 @@ def test_agent_text_in_an_event_is_shown_as_text(dash: Dashboard, web: WebSessio
     page = web.get("/events?kind=approval").text
     assert "<script>alert" not in page and "<img src=x" not in page
     assert html.escape(evil, quote=False)[:20] in page
+
+
+def test_the_page_follows_new_approvals_and_their_decisions(dash: Dashboard,
+                                                            web: WebSession) -> None:
+    assert "<title>(0) hyperhive</title>" in web.get("/").text
+    approval = dash.call("request_spawn", name="carol", description="a reviewer")["approval"]
+    until(lambda: "<title>(1) hyperhive</title>" in web.get("/").text)
+    dash.call("deny", id=approval["id"], note="not now")
+    until(lambda: "<title>(0) hyperhive</title>" in web.get("/").text)
+    assert "Nothing waits on you." in web.get("/fragments/problems").text
+
+
+def test_with_htmx_destroy_is_armed_in_place(dash: Dashboard, web: WebSession) -> None:
+    armed = web.post("/agents/alice/actions", {"action": "purge"}, headers=HTMX)
+    assert armed.status == 200 and armed.text.startswith('<section id="agents"'), armed.text
+    assert 'role="alertdialog"' in armed.text and "Purge alice?" in armed.text
+    assert 'name="action" value="purge"' in armed.text and token_of(armed.text)
+    assert row(dash, "alice")["desired"] == "none"
+
+
+def test_a_model_switch_needs_a_model_the_agent_has(dash: Dashboard, web: WebSession) -> None:
+    missing = web.post("/agents/alice/actions", {"action": "model"})
+    assert missing.status == 400 and "choose a model to switch to" in missing.text
+    # A mailbox has no applied config, so no model can be checked against it.
+    page = web.post("/agents/alice/actions", {"action": "model", "model": "opus"})
+    assert page.status == 400, page.text
+    assert "alice&#39;s applied config cannot be read" in page.text
+
+
+def test_every_form_carries_the_sessions_csrf_token(dash: Dashboard, web: WebSession) -> None:
+    page = web.get("/").text
+    tokens = re.findall(r'<input type="hidden" name="csrf" value="([^"]*)">', page)
+    assert len(tokens) >= 4  # one per row, and the logout
+    assert set(tokens) == {web.csrf}, "a form without the session's token would be refused"
+    assert f'hx-headers=\'{{"X-CSRF-Token": "{web.csrf}"}}\'' in page

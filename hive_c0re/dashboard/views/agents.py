@@ -1,12 +1,14 @@
-"""The agents' actions: one POST each, one wire verb each.
+"""The agents' actions: one form per agent, one button per action, one wire verb each.
 
-``POST /agents/<name>/actions/<action>``: start, stop, restart, rebuild,
-pause, resume, revive (``spawn``: a destroyed agent whose state was kept),
-destroy and purge. Destroy and purge are armed first: the first POST renders a
-confirm button carrying a single-use token bound to the session, the agent
+``POST /agents/<name>/actions`` with the form's ``action``: start, stop,
+restart, rebuild, pause, resume, model (with ``model``: the agent's own UI
+switches it), revive (``spawn``: a destroyed agent whose state was kept),
+destroy and purge. Destroy and purge are armed first: the first POST renders
+a confirm button carrying a single-use token bound to the session, the agent
 and the action, good for ARM_SECONDS; only the second POST, with that token,
-does it. Without JavaScript every action ends in a 303 back to ``/``; with
-htmx the agents fragment comes back with the result on top.
+does it. Without JavaScript every action ends in a 303 back to ``/`` (an
+armed one in a confirm page); with htmx the agents fragment comes back with
+the result, or the confirm button, on top.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ ACTIONS = {
     "pause": Action("set_paused", "paused", (("paused", True),)),
     "resume": Action("set_paused", "resumed", (("paused", False),)),
     "revive": Action("spawn", "revived"),
+    # Through the agent's own UI (its /model command), not a daemon verb.
+    "model": Action("", "model switched"),
     "destroy": Action("destroy", "destroyed; its state is kept", armed=True),
     "purge": Action("destroy", "purged", (("purge", True),), armed=True),
 }
@@ -86,26 +90,44 @@ def disarm(request: web.Request, token: str, action: str, name: str) -> None:
                            hint="press the button on the overview again")
 
 
+def chosen(fields: dict[str, str]) -> tuple[str, Action]:
+    """The form's action and what it does; raise InvalidInput for a missing or unknown one."""
+    word = fields.get("action")
+    if word is None:
+        raise InvalidInput("the form names no action", hint="one of: " + ", ".join(ACTIONS))
+    if word not in ACTIONS:
+        raise InvalidInput(f"{word[:40]!r} is not an action here",
+                           hint="one of: " + ", ".join(ACTIONS))
+    return word, ACTIONS[word]
+
+
 async def act(request: web.Request) -> web.StreamResponse:
-    action = ACTIONS[request.match_info["action"]]  # the route names only these
-    word = request.match_info["action"]
     try:
         name = validate_container_name(request.match_info["name"])
         fields = await form(request)
+        word, action = chosen(fields)
         if action.armed and "token" not in fields:
-            return confirm(request, word, name)
+            return await confirm(request, word, name)
         if action.armed:
             disarm(request, fields["token"], word, name)
-        await hive(request).call(action.verb, name=name, **dict(action.args))
+        if word == "model":
+            done = await models.switch(request, name, fields.get("model"))
+        else:
+            await hive(request).call(action.verb, name=name, **dict(action.args))
+            done = vocabulary.result_line(name, action.done)
     except HiveError as error:
         return await answer(request, None, error)
-    return await answer(request, vocabulary.result_line(name, action.done), None)
+    return await answer(request, done, None)
 
 
-def confirm(request: web.Request, action: str, name: str) -> web.Response:
-    return aiohttp_jinja2.render_template("confirm.html", request, {
-        "action": action, "name": name, "token": arm(request, action, name),
-        "seconds": int(ARM_SECONDS)})
+async def confirm(request: web.Request, action: str, name: str) -> web.Response:
+    armed = {"action": action, "name": name, "token": arm(request, action, name),
+             "seconds": int(ARM_SECONDS)}
+    if not is_htmx(request):
+        return aiohttp_jinja2.render_template("confirm.html", request, {"armed": armed})
+    context = await agents_context(request)
+    context["armed"] = armed
+    return aiohttp_jinja2.render_template("_agents.html", request, context)
 
 
 async def answer(request: web.Request, done: str | None,
@@ -125,6 +147,4 @@ async def answer(request: web.Request, done: str | None,
 def setup(app: web.Application) -> None:
     app[ARMED] = {}
     models.setup(app)
-    words = "|".join(ACTIONS)
-    app.router.add_post(f"/agents/{{name}}/actions/{{action:{words}}}", act,
-                        name="agent-action")
+    app.router.add_post("/agents/{name}/actions", act, name="agent-actions")
