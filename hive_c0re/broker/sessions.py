@@ -33,6 +33,7 @@ MAX_USER_AGENT = 400
 # One message for a used, an expired and a made-up code: the caller learns nothing of which.
 BAD_CODE = "this login code is not valid: a code works once, within 60 s of its making"
 NEW_CODE_HINT = "run `hive-c0re dashboard login` as root for a new one"
+LOG_IN_AGAIN = "log in again: `hive-c0re dashboard login` as root prints a login URL"
 LOGIN_EVENT, LOGOUT_EVENT = "dashboard_login", "dashboard_logout"
 _CSRF_PURPOSE = b"hyperhive dashboard csrf\0"
 
@@ -55,8 +56,14 @@ class SessionRecord:
     user_agent: str | None
 
     def as_wire(self) -> dict[str, Any]:
+        """As ``dashboard_sessions`` lists it."""
         return {"id": self.id, "created_at": rfc3339(self.created_at),
                 "last_seen": rfc3339(self.last_seen), "user_agent": self.user_agent}
+
+    def as_cookie_check(self, token: str) -> dict[str, Any]:
+        """As ``dashboard_session`` answers the dashboard holding ``token``."""
+        return {"id": self.id, "csrf": csrf_for(token), "created_at": rfc3339(self.created_at),
+                "last_seen": rfc3339(self.last_seen)}
 
 
 @dataclass(frozen=True)
@@ -125,7 +132,7 @@ class SessionBook:
             & (DashboardSession.created_at > now - self.lifetime))
         if row is None:
             raise NotFound("no such session: it was logged out or has expired",
-                           hint=NEW_CODE_HINT.replace("a new one", "a new login"))
+                           hint=LOG_IN_AGAIN)
         if now - row.last_seen >= TOUCH_INTERVAL:
             DashboardSession.update(last_seen=now).where(DashboardSession.id == row.id).execute()
             row.last_seen = now

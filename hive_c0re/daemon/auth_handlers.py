@@ -14,7 +14,7 @@ from typing import Any
 
 from hive_c0re import agent_ui as doors
 from hive_c0re import wire
-from hive_c0re.broker.sessions import SessionBook, csrf_for
+from hive_c0re.broker.sessions import SessionBook
 from hive_c0re.daemon.handlers import handles
 from hive_c0re.daemon.hive import Hive
 from hive_c0re.daemon.server import Pipe
@@ -47,9 +47,7 @@ async def dashboard_redeem(hive: Hive, caller: Caller, args: dict[str, Any]) -> 
 @handles("dashboard_session")
 async def dashboard_session(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
     found = SessionBook(hive.store).session(args["token"])
-    view = found.as_wire()
-    del view["user_agent"]
-    return wire.ok(session={**view, "csrf": csrf_for(args["token"])})
+    return wire.ok(session=found.as_cookie_check(args["token"]))
 
 
 @handles("dashboard_sessions")

@@ -272,3 +272,42 @@ def test_the_client_sees_the_end_when_the_ui_closes(daemon: DaemonProcess) -> No
                     return await reader.read()
 
     assert run(scenario()) == b""
+
+
+def test_bytes_sent_with_the_request_reach_the_ui(daemon: DaemonProcess) -> None:
+    """The HTTP request in the same write as agent_ui's: read with it, it goes on first."""
+    async def scenario() -> tuple[dict[str, Any], bytes]:
+        async with hived_ui(daemon) as ui:
+            reader, writer = await asyncio.open_unix_connection(str(daemon.host_socket))
+            with contextlib.closing(writer):
+                writer.write(wire.encode({"cmd": "agent_ui", "name": ui.name})
+                             + b"GET /status HTTP/1.1\r\nHost: localhost\r\n"
+                             + f"{HEADER}: {SECRET}\r\nConnection: close\r\n\r\n".encode())
+                first = json.loads(await reader.readline())
+                async with asyncio.timeout(30):
+                    return first, await reader.read()
+
+    first, answered = run(scenario())
+    assert first["ok"], first
+    head, _, body = answered.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), answered[:200]
+    assert json.loads(body)["state"]
+
+
+def test_a_refused_pipe_echoes_its_request_id(daemon: DaemonProcess) -> None:
+    with Client(daemon.host_socket) as host:
+        host.call("register", name="downui")
+    policy = daemon.root / "run" / "policy" / "downui"
+    policy.mkdir(parents=True)
+    (policy / "ui-secret").write_text("s3cret\n")
+
+    async def scenario() -> list[dict[str, Any]]:
+        reader, writer = await asyncio.open_unix_connection(str(daemon.host_socket))
+        with contextlib.closing(writer):
+            writer.write(wire.encode({"cmd": "agent_ui", "name": "downui", "request_id": 7})
+                         + wire.encode({"cmd": "whoami", "request_id": 8}))
+            return [json.loads(await reader.readline()) for _ in range(2)]
+
+    refused, after = run(scenario())
+    assert (refused["ok"], refused["code"], refused["request_id"]) == (False, "unreachable", 7)
+    assert (after["ok"], after["request_id"]) == (True, 8)

@@ -23,6 +23,7 @@ import aiohttp
 import pytest
 
 from hive_ag3nt.runner import bundled_cli
+from hive_c0re import wire
 from hive_c0re.wire import UI_SECRET_HEADER as HEADER
 from hive_dev.fakes.script import ToolCall
 from hive_dev.sandbox import (
@@ -228,6 +229,35 @@ def test_the_ui_wants_the_daemons_secret_and_its_own_origin(alice: SandboxHive) 
                         seen += (await ws.receive_bytes()).decode(errors="replace")
 
     asyncio.run(scenario())
+
+
+async def _status_through_the_daemon(hive: SandboxHive, *,
+                                     with_secret: bool) -> tuple[dict[str, Any], bytes]:
+    """GET /status over an agent_ui pipe on host.sock: (its first answer, the UI's answer)."""
+    reader, writer = await asyncio.open_unix_connection(str(hive.host_socket))
+    try:
+        writer.write(wire.encode({"cmd": "agent_ui", "name": "alice"}))
+        first = json.loads(await reader.readline())
+        secret = f"{HEADER}: {first['secret']}\r\n" if with_secret else ""
+        writer.write(f"GET /status HTTP/1.1\r\nHost: localhost\r\n{secret}"
+                     "Connection: close\r\n\r\n".encode())
+        async with asyncio.timeout(30):
+            return first, await reader.read()
+    finally:
+        writer.close()
+
+
+def test_the_daemon_pipes_the_operator_to_the_ui(alice: SandboxHive) -> None:
+    """agent_ui, the way the dashboard comes in: the real container's UI through host.sock."""
+    door = json.loads(operator_cli(alice, "--json", "ui", "alice", "--secret").stdout)
+    first, answered = asyncio.run(_status_through_the_daemon(alice, with_secret=True))
+    assert first["ok"] and first["secret"] == door["secret"], first
+    assert first["socket"] == door["socket"]
+    head, _, body = answered.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), answered[:200]
+    assert json.loads(body)["name"] == "alice"
+    _, refused = asyncio.run(_status_through_the_daemon(alice, with_secret=False))
+    assert refused.startswith(b"HTTP/1.1 401"), refused[:200]
 
 
 def test_the_login_program_runs_as_the_model(alice: SandboxHive) -> None:
