@@ -6,8 +6,7 @@ Gathered into :data:`hive_c0re.wire.VERBS` with the rest; declared here to keep
 
 from __future__ import annotations
 
-from hive_c0re.wire_fields import Field
-from hive_c0re.wire_verb import HOST, Verb
+from hive_c0re.wire_fields import HOST, Field, Verb
 
 MAX_SECRET_FIELD = 128  # a code or a token: far longer than any this hive makes
 MAX_USER_AGENT_FIELD = 2000  # what a browser may send; the store keeps the first 400

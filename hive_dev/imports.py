@@ -28,8 +28,8 @@ from pathlib import Path
 PACKAGES = ("hive_c0re", "hive_ag3nt", "hive_m1nd")
 CONTAINER_SIDE = ("hive_ag3nt", "hive_m1nd")
 # What the container side may import from hive_c0re (module names, with their submodules).
-SHARED = ("hive_c0re", "hive_c0re.wire", "hive_c0re.wire_fields", "hive_c0re.wire_verb",
-          "hive_c0re.wire_auth", "hive_c0re.wire_dashboard", "hive_c0re.names",
+SHARED = ("hive_c0re", "hive_c0re.wire", "hive_c0re.wire_fields", "hive_c0re.wire_dashboard",
+          "hive_c0re.wire_auth", "hive_c0re.names",
           "hive_c0re.policy", "hive_c0re.setting",
           "hive_c0re.errors", "hive_c0re.paths", "hive_c0re.logs", "hive_c0re.splice",
           "hive_c0re.command", "hive_c0re.client", "hive_c0re.timestamps")

@@ -37,7 +37,7 @@ def _serve(obj: Any) -> None:
     from hive_c0re.paths import host_socket_from_env
 
     logs.setup("hive-c0re-dashboard", debug=obj.debug)
-    serve(obj.socket or host_socket_from_env())
+    serve(hive_socket=obj.socket or host_socket_from_env())
 
 
 def login_url(base: str | None, code: str) -> str:

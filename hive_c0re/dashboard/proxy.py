@@ -95,6 +95,11 @@ def ui_policy(request: web.Request, name: str) -> str:
     ))
 
 
+# The headers an answer under an agent's prefix keeps over the dashboard's own (which
+# forbid framing): set on the response, put back once every other hook has run.
+UI_HEADERS = web.ResponseKey("agent_ui_headers", dict)
+
+
 def ui_headers(request: web.Request, name: str) -> dict[str, str]:
     return {
         "Content-Security-Policy": ui_policy(request, name),
@@ -147,10 +152,13 @@ def passed_request(request: web.Request) -> CIMultiDict[str]:
 
 
 async def bounded_body(request: web.Request) -> bytes:
-    body = await request.content.read(MAX_BODY + 1)
-    if len(body) > MAX_BODY:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(body))
-    return body
+    """The whole body (a read returns what has arrived so far); 413 past MAX_BODY."""
+    body = bytearray()
+    while chunk := await request.content.readany():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(body))
+    return bytes(body)
 
 
 def passed_response(upstream: aiohttp.ClientResponse) -> dict[str, str]:
@@ -171,7 +179,7 @@ async def relay(request: web.Request, upstream: aiohttp.ClientResponse,
     """The agent's answer, chunk by chunk as it arrives (a live stream is never buffered)."""
     response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
     response.headers.update(passed_response(upstream))
-    response.headers.update(ui_headers(request, name))
+    mark(response, ui_headers(request, name))
     await response.prepare(request)
     try:
         async for chunk in upstream.content.iter_any():
@@ -182,9 +190,22 @@ async def relay(request: web.Request, upstream: aiohttp.ClientResponse,
     return response
 
 
-def unreachable(request: web.Request, name: str, reason: str) -> web.Response:
-    return web.Response(status=502, text=f"{name}'s UI does not answer: {reason}\n",
-                        headers=ui_headers(request, name))
+def mark(response: web.StreamResponse, headers: dict[str, str]) -> web.StreamResponse:
+    response.headers.update(headers)
+    response[UI_HEADERS] = headers
+    return response
+
+
+async def keep_ui_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Put an agent UI answer's own policy back over what earlier hooks wrote."""
+    headers = response.get(UI_HEADERS)
+    if headers is not None:
+        response.headers.update(headers)
+
+
+def unreachable(request: web.Request, name: str, reason: str) -> web.StreamResponse:
+    return mark(web.Response(status=502, text=f"{name}'s UI does not answer: {reason}\n"),
+                ui_headers(request, name))
 
 
 async def forward(request: web.Request) -> web.StreamResponse:
@@ -225,8 +246,8 @@ async def bridge(request: web.Request, name: str) -> web.StreamResponse:
     except HiveError as error:
         return refused(request, error, f"/agents/{name}/")
     except aiohttp.WSServerHandshakeError as exc:
-        return web.Response(status=exc.status, text=f"{name}'s UI refused: {exc.message}\n",
-                            headers=ui_headers(request, name))
+        return mark(web.Response(status=exc.status, text=f"{name}'s UI refused: {exc.message}\n"),
+                    ui_headers(request, name))
     except aiohttp.ClientError as exc:
         return unreachable(request, name, str(exc) or type(exc).__name__)
 
@@ -263,10 +284,12 @@ async def static(request: web.Request) -> web.StreamResponse:
     found = (STATIC / request.match_info["path"]).resolve()
     if not found.is_relative_to(STATIC) or not found.is_file():
         raise web.HTTPNotFound(text="no such file in the agent UI's static files\n")
-    return web.FileResponse(found, headers=ui_headers(request, name))
+    return mark(web.FileResponse(found), ui_headers(request, name))
 
 
 def setup(app: web.Application) -> None:
+    # After the dashboard's own header hook (security.setup runs before the views).
+    app.on_response_prepare.append(keep_ui_headers)
     # The static route first: the catch-all would forward it to the agent otherwise.
     app.router.add_get("/agents/{name}/ui/static/{path:.+}", static, name="agent_ui_static")
     app.router.add_get("/agents/{name}/ui/{tail:.*}", forward, name="agent_ui")

@@ -22,6 +22,14 @@ JOURNAL_LINES = 200  # lines of the journal a page shows at first
 MAX_CURSOR = 4096  # characters of a journal cursor (journald's are ~150)
 
 
+def _csrf(request: web.Request) -> str:
+    """The session's CSRF token, given to the template itself: the framed agent UI sends
+    it with its POSTs, so it must be the session's even where the context processor ran
+    before the session was known."""
+    session = request.get("session")
+    return str(session["csrf"]) if session else ""
+
+
 async def _part(request: web.Request, verb: str, **args: Any) -> dict[str, Any]:
     """``verb``'s answer, or ``{"error": ..., "hint": ...}`` in its place."""
     try:
@@ -47,7 +55,7 @@ async def page(request: web.Request) -> web.StreamResponse:
         "name": name, "row": row,
         "config": await _part(request, "agent_config", name=name),
         "journal": await _part(request, "journal", name=name, lines=JOURNAL_LINES),
-        "ui": proxy.prefix(name),
+        "ui": proxy.prefix(name), "csrf": _csrf(request),
     }
     return aiohttp_jinja2.render_template("agent.html", request, context)
 
