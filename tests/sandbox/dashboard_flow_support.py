@@ -131,12 +131,18 @@ class Flow:
                                  f"{self.driver.page_source[:20000]}") from None
 
     def text(self, css: str) -> str:
-        found = self.driver.find_elements("css selector", css)
-        return "\n".join(str(e.get_attribute("textContent")) for e in found)
+        """The text of what ``css`` selects, read in one go (htmx may swap it meanwhile)."""
+        return str(self.driver.execute_script(
+            "return [...document.querySelectorAll(arguments[0])]"
+            ".map(e => e.textContent).join('\\n')", css))
+
+    def find(self, css: str) -> Any:
+        """The element ``css`` selects, once it is there."""
+        return self.wait(lambda d: (d.find_elements("css selector", css) or [None])[0], css)
 
     def submit(self, css: str) -> None:
         """Click the submit button of the form ``css`` names."""
-        self.driver.find_element("css selector", f"{css} button[type=submit]").click()
+        self.find(f"{css} button[type=submit]").click()
 
     def screenshot(self, name: str) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -90,8 +90,8 @@ def the_manager_proposes_alice(run: Flow) -> None:
 
 def alice_answers_a_message_composed_here(run: Flow) -> None:
     run.go("/inbox")
-    run.driver.find_element("css selector", "form.compose [name=to]").send_keys("alice")
-    run.driver.find_element("css selector", "form.compose [name=body]").send_keys(PING)
+    run.find("form.compose [name=to]").send_keys("alice")
+    run.find("form.compose [name=body]").send_keys(PING)
     run.submit("form.compose")
     run.wait(lambda d: d.current_url == run.url + "/inbox", "the compose form's answer")
     run.mark()
@@ -105,7 +105,7 @@ def a_denial_note_reaches_the_manager(run: Flow) -> None:
                          message="alice: more")["approval"]
     run.go("/approvals")
     note = "not this week, alice is new"
-    run.driver.find_element("css selector", f"#deny-note-{asked['id']}").send_keys(note)
+    run.find(f"#deny-note-{asked['id']}").send_keys(note)
     run.submit(f"#approval-{asked['id']} form.deny")
     run.wait(lambda d: "denied" in run.text(f"#history-{asked['id']}"), "the denial")
     told = [json.loads(m["body"]) for m in run.hive.call("mail", name="manager")["messages"]
@@ -124,8 +124,7 @@ def a_question_is_answered(run: Flow) -> None:
              "the question to appear")
     assert run.still_marked(), "the questions page was reloaded"
     run.screenshot("questions")
-    run.driver.find_element("css selector",
-                            f"#question-{asked['id']} input[value='7000']").click()
+    run.find(f"#question-{asked['id']} input[value='7000']").click()
     run.submit(f"#question-{asked['id']} form.answer")
     run.wait(lambda d: d.current_url == run.url + "/questions" and not d.find_elements(
         "css selector", f"#question-{asked['id']}"), "the answered question to leave the list")
@@ -148,12 +147,12 @@ def pause_and_resume(run: Flow) -> None:
 def echo_hi_in_the_terminal(run: Flow) -> None:
     run.go("/agents/alice/")
     run.screenshot("agent")
-    run.driver.switch_to.frame(run.driver.find_element("css selector", "#agent-ui iframe"))
+    run.driver.switch_to.frame(run.find("#agent-ui iframe"))
     run.wait(lambda d: d.find_elements("css selector", "#terminal-open"), "alice's own UI")
-    run.driver.find_element("css selector", "#terminal-open").click()
+    run.find("#terminal-open").click()
     run.wait(lambda d: d.find_elements("css selector", "#terminal .xterm-helper-textarea"),
              "the terminal")
-    run.driver.find_element("css selector", "#terminal .xterm-helper-textarea").send_keys(
+    run.find("#terminal .xterm-helper-textarea").send_keys(
         "echo hi\n")
     # The shell echoes the command line; its output is a row of its own.
     run.wait(lambda d: any(row.get_attribute("textContent").strip() == "hi" for row in
@@ -168,8 +167,9 @@ def a_killed_container_shows_as_crashed(run: Flow) -> float:
     leader = container_leader(run.hive, "alice")
     run.hive.sandbox.run("kill", f"-{signal.SIGKILL.value}", str(leader))
     killed = time.monotonic()
-    run.wait(lambda d: d.find_element("css selector", "#agent-alice").get_attribute(
-        "data-state") in ("crashed", "failed"), "alice to show as crashed", timeout=10)
+    run.wait(lambda d: d.execute_script(
+        "return document.getElementById('agent-alice')?.dataset.state") in ("crashed", "failed"),
+        "alice to show as crashed", timeout=10)
     delay = time.monotonic() - killed
     assert run.still_marked(), "the overview was reloaded"
     assert "alice" in run.text("#problems")

@@ -290,14 +290,14 @@ def test_the_dashboards_dropins_add_a_loopback_listener_and_only_read_only_binds
 
 
 def test_the_dashboard_port_is_7000_unless_something_listens_there() -> None:
+    import contextlib
     import socket
 
     with socket.socket() as taken:
         taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
+        # Already taken by another: the demo must pick another one either way.
+        with contextlib.suppress(OSError):
             taken.bind(("127.0.0.1", dashboard.PORT))
-        except OSError:
-            pass  # already taken by another: the demo must pick another one either way
         taken.listen()
         picked = dashboard.pick_port()
     assert picked != dashboard.PORT and 1024 <= picked < 65536
