@@ -136,9 +136,9 @@ def a_question_is_answered(run: Flow) -> None:
 
 def pause_and_resume(run: Flow) -> None:
     run.go("/")
-    resume = "#agent-alice form[action$='/actions/resume']"
+    resume = "#agent-alice button[name=action][value=resume]"
     for action, paused in (("pause", True), ("resume", False)):
-        run.submit(f"#agent-alice form[action$='/actions/{action}']")
+        run.find(f"#agent-alice button[name=action][value={action}]").click()
         run.wait(lambda d: bool(d.find_elements("css selector", resume)) is paused,  # noqa: B023
                  f"alice {action}d")
         assert run.hive.call("agent_status", name="alice")["agent"]["paused"] is paused
