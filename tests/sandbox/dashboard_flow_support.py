@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import socket
 from collections.abc import Callable, Iterator
@@ -32,8 +33,9 @@ from hive_dev.sandbox import (
 )
 from tests.sandbox.test_dashboard_units import sandbox_dropin
 
-REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "docs" / "screenshots"
+# Where the screenshots go: the workdir, unless HYPERHIVE_SCREENSHOTS names a directory
+# (HYPERHIVE_SCREENSHOTS=docs/screenshots renews the README's).
+SCREENSHOTS = "HYPERHIVE_SCREENSHOTS"
 HARNESS = "{python} -m hive_ag3nt serve"
 PING = "ping from the dashboard"
 PONG = "pong from alice, over the dashboard"
@@ -108,6 +110,7 @@ class Flow:
     url: str
     api: ApiProcess
     driver: Any
+    shots: Path
 
     def go(self, path: str) -> None:
         self.driver.get(self.url + path)
@@ -145,8 +148,8 @@ class Flow:
         self.find(f"{css} button[type=submit]").click()
 
     def screenshot(self, name: str) -> Path:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
+        self.shots.mkdir(parents=True, exist_ok=True)
+        path = self.shots / f"{name}.png"
         self.driver.save_screenshot(str(path))
         return path
 
@@ -163,7 +166,8 @@ def flow(sandbox: Sandbox, workdir: Path) -> Iterator[Flow]:
         driver, profile = start_chromium()
         try:
             driver.get(f"{url}/login?code={hive.call('dashboard_code')['code']}")
-            yield Flow(hive, url, api, driver)
+            shots = Path(os.environ.get(SCREENSHOTS) or workdir / "screenshots")
+            yield Flow(hive, url, api, driver, shots)
         finally:
             try:
                 driver.quit()
