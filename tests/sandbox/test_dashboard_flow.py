@@ -28,6 +28,7 @@ from tests.sandbox.dashboard_flow_support import (
     flow,
     manager_does,
 )
+from tests.sandbox.harness_support import diagnose
 from tests.sandbox.test_dashboard_units import SERVICE, exposure
 
 pytestmark = pytest.mark.sandbox
@@ -95,7 +96,13 @@ def alice_answers_a_message_composed_here(run: Flow) -> None:
     run.submit("form.compose")
     run.wait(lambda d: d.current_url == run.url + "/inbox", "the compose form's answer")
     run.mark()
-    run.wait(lambda d: PONG in run.text("#inbox"), "alice's reply in the inbox", timeout=120)
+    try:
+        run.wait(lambda d: PONG in run.text("#inbox"), "alice's reply in the inbox",
+                 timeout=120)
+    except AssertionError as missing:
+        stored = [m["body"] for m in run.hive.call("mail", name="operator")["messages"]]
+        raise AssertionError(f"{missing}\nstored for the operator: {stored}\n"
+                             + diagnose(run.hive, "alice", run.api)) from None
     assert run.still_marked(), "the inbox was reloaded"
     run.screenshot("inbox")
 
@@ -172,7 +179,8 @@ def a_killed_container_shows_as_crashed(run: Flow) -> float:
         "alice to show as crashed", timeout=10)
     delay = time.monotonic() - killed
     assert run.still_marked(), "the overview was reloaded"
-    assert "alice" in run.text("#problems")
+    # The problems list is a topic of its own: it may follow the row a moment later.
+    run.wait(lambda d: "alice" in run.text("#problems"), "alice among the problems", timeout=10)
     run.screenshot("overview-crashed")
     return delay
 
