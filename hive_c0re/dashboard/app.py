@@ -27,13 +27,15 @@ def make_app(hive: HiveClient, config: DashboardConfig) -> web.Application:
     app = web.Application(client_max_size=256 * 1024)
     app[HIVE] = hive
     app[CONFIG] = config
+    # The door's middlewares first: the template context is computed in a middleware
+    # too, and it needs the session check_session puts on the request.
+    security.setup(app, config)
     # Autoescaped always, whatever a file is named: everything an agent wrote
     # passes through here as text, and nothing is ever marked safe.
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                          undefined=jinja2.StrictUndefined, trim_blocks=True,
                          lstrip_blocks=True,
                          context_processors=[security.template_context])
-    security.setup(app, config)
     app.router.add_static("/static/", STATIC, name="static")
     live.setup(app)
     for view in VIEWS:

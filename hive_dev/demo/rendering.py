@@ -57,9 +57,11 @@ def daemon_settings(scope: str, unit_dir: Path, agent_env: Path) -> list[str]:
     ))
 
 
-def sandbox_service_dropin(unit_dir: Path, agent_env: Path) -> str:
-    """Inside the sandbox the daemon runs under the user manager, with its usual paths."""
-    return "\n".join(("[Service]", *daemon_settings("user", unit_dir, agent_env), ""))
+def sandbox_service_dropin(unit_dir: Path, agent_env: Path, dashboard_url: str = "") -> str:
+    """Inside the sandbox the daemon runs under the user manager, with its usual paths;
+    ``dashboard_url`` is where ``hive-c0re dashboard login`` sends the browser."""
+    url = _environment(((_SETTING_ENV["dashboard_url"], dashboard_url),)) if dashboard_url else []
+    return "\n".join(("[Service]", *daemon_settings("user", unit_dir, agent_env), *url, ""))
 
 
 def renamed(unit_text: str, hive_unit: str) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from hive_c0re import units
-from hive_dev.demo import host, rendering, sandbox_cgroup, shell, tour
+from hive_dev.demo import dashboard, host, rendering, sandbox_cgroup, shell, tour
 from hive_dev.demo.credentials import choose
 from hive_dev.demo.hive import PYTHON, REPO, Hive, Site, say
 
@@ -29,19 +29,48 @@ INTERRUPTED = 130  # the exit status after Ctrl-C, SIGTERM or SIGHUP
 SANDBOX_END_TIMEOUT = 60.0  # seconds for the namespace to wind down after its shell
 
 
-def run_hive(hive: Hive, stack: contextlib.ExitStack) -> bool:
-    """Bring the hive up, show it (a shell on a terminal, else the tour), tear it down;
-    the result is the tour's (a shell always succeeds)."""
+def run_hive(hive: Hive, stack: contextlib.ExitStack, dashboard_port: int | None = None) -> bool:
+    """Bring the hive up (and its dashboard on ``dashboard_port``), show it (a shell on a
+    terminal, else the tour), tear it down; the result is the tour's (a shell always
+    succeeds)."""
     stack.callback(hive.down)
     hive.site.export()
     hive.up()
+    if dashboard_port is not None:
+        dashboard.start(hive.site, dashboard_port)
     ok = True
     if sys.stdin.isatty():
+        if dashboard_port is not None:
+            show_login()
         shell.interactive(hive)
     else:
         ok = tour.run(hive)
+        if dashboard_port is not None:
+            ok = dashboard_tour(dashboard_port) and ok
     say("tearing the hive down")
     return ok
+
+
+def show_login() -> None:
+    say("hive-c0re dashboard login   (open the URL in a browser within 60 s; run it again "
+        "for a new code):")
+    print(dashboard.login_line(), flush=True)
+
+
+def dashboard_tour(port: int) -> bool:
+    """The login URL, swapped for a session over HTTP as a browser would, and the
+    overview's problem count; False if the login or the overview failed."""
+    say("hive-c0re dashboard login:")
+    line = dashboard.login_line()
+    print(line, flush=True)
+    count = dashboard.problem_count(port, line)
+    if count is None:
+        print("demo: FAILED: the dashboard's login or its overview did not answer",
+              file=sys.stderr, flush=True)
+        return False
+    say(f"logged in with that code over HTTP: the overview shows {count} "
+        f"problem{'' if count == 1 else 's'} waiting on you")
+    return True
 
 
 def on_host(work: Path) -> int:
@@ -82,9 +111,11 @@ def inside_sandbox(work: Path) -> int:
         units.install(site.unit_dir, rendering.daemon_exec(PYTHON))
         dropins = site.unit_dir / f"{site.hive_unit}.service.d"
         dropins.mkdir(exist_ok=True)
-        (dropins / rendering.DROPIN).write_text(
-            rendering.sandbox_service_dropin(site.unit_dir, site.agent_env))
-        return 0 if run_hive(hive, stack) else 1
+        port = dashboard.pick_port()
+        (dropins / rendering.DROPIN).write_text(rendering.sandbox_service_dropin(
+            site.unit_dir, site.agent_env, dashboard.url(port)))
+        dashboard.install_in_sandbox(site, port)
+        return 0 if run_hive(hive, stack, port) else 1
 
 
 def sandbox_pid(cgroups: str) -> str:

@@ -17,7 +17,7 @@ from hive_c0re.lifecycle.backend import Scope, Systemctl
 from hive_c0re.settings import SETTINGS
 from hive_c0re.units import environment_line, exec_word
 from hive_dev.demo import __main__ as demo_main
-from hive_dev.demo import credentials, rendering, sandbox_cgroup, shell, tour, workdir
+from hive_dev.demo import credentials, dashboard, rendering, sandbox_cgroup, shell, tour, workdir
 from hive_dev.demo.credentials import Model
 from hive_dev.demo.hive import DemoError, Site
 from hive_dev.demo.replies import SEND_TOOL, answer, read_request
@@ -271,3 +271,33 @@ def test_the_demos_errors_become_a_line_and_an_exit_status(
     assert capsys.readouterr().err == "demo: the containers did not come up within 120s\n"
     assert demo_main.guarded(interrupted) == 130
     assert demo_main.main(["bogus"]) == 2
+
+
+# -- the dashboard -------------------------------------------------------------------------
+
+
+def test_the_daemon_is_told_where_the_demos_dashboard_listens() -> None:
+    text = rendering.sandbox_service_dropin(Path("/u"), Path("/e"), "http://127.0.0.1:7000")
+    assert 'Environment="HYPERHIVE_DASHBOARD_URL=http://127.0.0.1:7000"' in lines(text)
+    assert "DASHBOARD" not in rendering.sandbox_service_dropin(Path("/u"), Path("/e"))
+
+
+def test_the_dashboards_dropins_add_a_loopback_listener_and_only_read_only_binds() -> None:
+    assert dashboard.socket_dropin(7000) == "[Socket]\nListenStream=127.0.0.1:7000\n"
+    service = dashboard.sandbox_service_dropin().splitlines()
+    assert service[:2] == ["[Service]", "ProtectHome=tmpfs"]
+    assert all(line.startswith("BindReadOnlyPaths=") for line in service[2:]), service
+
+
+def test_the_dashboard_port_is_7000_unless_something_listens_there() -> None:
+    import contextlib
+    import socket
+
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Already taken by another: the demo must pick another one either way.
+        with contextlib.suppress(OSError):
+            taken.bind(("127.0.0.1", dashboard.PORT))
+        taken.listen()
+        picked = dashboard.pick_port()
+    assert picked != dashboard.PORT and 1024 <= picked < 65536
