@@ -188,16 +188,6 @@ def test_purge_of_a_kept_agent_takes_it_off_the_list(dash: Dashboard,
     assert 'id="kept-bob"' not in web.get("/fragments/agents").text
 
 
-def test_revive_without_systemd_shows_the_daemons_refusal(dash: Dashboard,
-                                                          web: WebSession) -> None:
-    token = token_of(web.post("/agents/bob/actions", {"action": "destroy"}).text)
-    web.post("/agents/bob/actions", {"action": "destroy", "token": token})
-    page = web.post("/agents/bob/actions", {"action": "revive"})
-    assert page.status in (400, 409, 503), page.text
-    assert "Refused" in page.text
-    assert dash.call("whoami")["name"] == "operator"
-
-
 def test_agent_text_in_an_event_is_shown_as_text(dash: Dashboard, web: WebSession) -> None:
     evil = '<script>alert(1)</script><img src=x onerror=alert(2)>'
     approval = dash.call("request_spawn", name="carol", description=evil)["approval"]
