@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import select
 from pathlib import Path
 from typing import Any
 
+from hive_c0re.client import closed_by_peer
 from hive_c0re.errors import Unreachable, from_wire
 from hive_c0re.wire import encode
 
@@ -96,7 +96,7 @@ class HiveConnection:
         return line
 
     async def _connect(self) -> Streams:
-        if self._streams is not None and _closed_by_peer(self._streams):
+        if self._streams is not None and closed_by_peer(*self._streams):
             # The daemon hung up since the last call (a restart): nothing of this
             # request has been written yet, so a fresh connection is safe for any verb.
             await self.close()
@@ -109,20 +109,3 @@ class HiveConnection:
                                   f"{exc.strerror or exc}") from None
             self.connects += 1
         return self._streams
-
-
-def _closed_by_peer(streams: Streams) -> bool:
-    """Whether the daemon has hung up, seen by the loop already or not yet.
-
-    Between calls the daemon sends nothing, so a socket that polls readable
-    holds its end of file (the loop may not have run since the daemon closed).
-    """
-    reader, writer = streams
-    if reader.at_eof() or writer.is_closing() or reader.exception() is not None:
-        return True
-    sock = writer.get_extra_info("socket")
-    if sock is None:
-        return True
-    poller = select.poll()
-    poller.register(sock.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
-    return bool(poller.poll(0))

@@ -1,4 +1,5 @@
-"""A small blocking client for the hive's sockets: one request at a time, or a feed.
+"""A small blocking client for the hive's sockets: one request at a time, or a feed
+(and the one check the asyncio clients share: whether the daemon hung up).
 
 It speaks :mod:`hive_c0re.wire`'s frames; the CLI, the harness, the manager and
 the tests all talk to the daemon through it.
@@ -8,13 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import json
+import select
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hive_c0re.errors import Unreachable, from_wire
 from hive_c0re.wire import encode
+
+if TYPE_CHECKING:  # the CLI loads this module on every call: asyncio only for the types
+    import asyncio
 
 
 class Client:
@@ -92,3 +97,20 @@ class Client:
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line
+
+
+def closed_by_peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+    """Whether the daemon has hung up on an idle asyncio connection, seen by the loop
+    already or not yet.
+
+    Between calls the daemon sends nothing, so a socket that polls readable
+    holds its end of file (the loop may not have run since the daemon closed).
+    """
+    if reader.at_eof() or writer.is_closing() or reader.exception() is not None:
+        return True
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return True
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
+    return bool(poller.poll(0))

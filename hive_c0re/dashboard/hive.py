@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import select
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from hive_c0re.client import closed_by_peer
 from hive_c0re.errors import Unreachable, from_wire
 from hive_c0re.wire import encode
 
@@ -60,7 +60,7 @@ class HiveClient:
     async def _take(self) -> Streams:
         while self._idle:
             reader, writer = self._idle.pop()
-            if not _hung_up(reader, writer):
+            if not closed_by_peer(reader, writer):
                 return reader, writer
             writer.close()
         return await self._open()
@@ -141,16 +141,3 @@ async def _read_line(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> by
             raise Unreachable("the hive closed the connection before the agent's UI opened")
         line += byte
     return bytes(line)
-
-
-def _hung_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
-    """Whether the daemon closed this idle connection: between calls it sends nothing,
-    so a socket that polls readable holds its end of file."""
-    if reader.at_eof() or writer.is_closing():
-        return True
-    sock = writer.get_extra_info("socket")
-    if sock is None:
-        return True
-    poller = select.poll()
-    poller.register(sock.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
-    return bool(poller.poll(0))

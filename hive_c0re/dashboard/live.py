@@ -119,7 +119,9 @@ class Hub:
         self.history: deque[tuple[int, frozenset[str]]] = deque(maxlen=HISTORY)
         self.agents: set[str] = set()
         self.tabs: set[Tab] = set()
-        self.live = asyncio.Event()
+        self.live = asyncio.Event()  # the event feed answers
+        # The status feed answers and ``agents`` is known: "everything" names each page.
+        self.agents_known = asyncio.Event()
         self._feeds: list[asyncio.Task[None]] = []
         self._last_event: int | None = None
 
@@ -217,6 +219,7 @@ class Hub:
                 # there are now (each has a page whose topic "everything" must name).
                 rows = (await self.hive.call("agent_status")).get("agent_statuses") or ()
                 self.agents = {r["name"] for r in rows if is_agent_name(r.get("name"))}
+                self.agents_known.set()
                 went_live()
             for row in answer.get("agent_statuses") or ():
                 self.on_status(row)
@@ -257,7 +260,7 @@ async def live(request: web.Request) -> web.StreamResponse:
     hub.start()
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(READY_WAIT):
-            await hub.live.wait()
+            await asyncio.gather(hub.live.wait(), hub.agents_known.wait())
     tab = Tab(session_id=int(request["session"]["id"]), seq=hub.seq)
     hub.tabs.add(tab)
     try:
