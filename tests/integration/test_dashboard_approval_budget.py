@@ -49,12 +49,13 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def request_commit(dash: Dashboard, name: str, lines: int) -> tuple[int, str]:
-    """A pending apply_commit of ``name`` adding a file of ``lines`` lines: (id, sha)."""
+def request_commit(dash: Dashboard, name: str, lines: int, width: int = 0) -> tuple[int, str]:
+    """A pending apply_commit of ``name`` adding a file of ``lines`` lines (each ``width``
+    characters longer): (id, sha)."""
     asked = manager(dash, "request_init_config", name=name)["approval"]
     assert dash.call("approve", id=asked["id"])["approval"]["status"] == "deployed"
     repo = dash.daemon.root / "state" / "proposed-disk" / "repos" / name
-    (repo / "notes.txt").write_text("".join(f"note {n}\n" for n in range(lines)))
+    (repo / "notes.txt").write_text("".join(f"note {n}{'x' * width}\n" for n in range(lines)))
     git(repo, "add", "--", "notes.txt")
     git(repo, "commit", "-qm", f"{lines} lines")
     sha = git(repo, "rev-parse", "HEAD")
@@ -123,4 +124,16 @@ def test_approving_a_diff_shown_in_part_asks_twice_and_says_why(
     assert refused.status == 400 and "pins" in refused.text, refused.text
     again = web.post(f"/approvals/{big}/approve", {"sha": big_sha, "token": token[1]})
     assert again.status == 400 and "expired or was used" in again.text, again.text
+    assert f"/approvals/{big} again" in again.text
     assert {a["id"]: a["status"] for a in dash.call("pending")["approvals"]}[big] == "pending"
+
+
+def test_a_diff_the_hive_cut_short_asks_twice_and_says_so(
+        dash: Dashboard, web: WebSession) -> None:
+    # Few lines, but more characters than the daemon sends of a diff.
+    cut, _sha = request_commit(dash, "wide", 120, width=6000)
+    card = article(web.get(f"/approvals/{cut}").text, cut)
+    assert "cut this diff short" in card and 'name="why" value="cut"' in card, card
+    armed = web.post(f"/approvals/{cut}/approve", {"sha": "0" * 40, "why": "cut"})
+    assert armed.status == 200 and "the hive cut its diff short" in armed.text, armed.text
+    assert {a["id"]: a["status"] for a in dash.call("pending")["approvals"]}[cut] == "pending"

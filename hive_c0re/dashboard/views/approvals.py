@@ -21,7 +21,7 @@ from hive_c0re.dashboard.views import diff
 from hive_c0re.dashboard.views.agents import ARM_SECONDS, arm, disarm
 from hive_c0re.dashboard.views.common import act, form, hive, refused
 from hive_c0re.dashboard.views.pages import view
-from hive_c0re.errors import HiveError, NotFound
+from hive_c0re.errors import HiveError, InvalidInput, NotFound
 from hive_c0re.timestamps import rfc3339
 
 PAGE = "/approvals"
@@ -58,10 +58,10 @@ async def _fetch(request: web.Request, approval_id: int) -> dict[str, Any]:
 
 def _why(parsed: diff.Diff, cut: bool) -> str | None:
     """Why the operator could not see all of a diff (its approve asks twice), or None."""
+    if cut:  # first: a diff cut in a hunk is also one that cannot be read
+        return "cut"
     if parsed.error is not None:
         return "error"
-    if cut:
-        return "cut"
     return "truncated" if parsed.truncated else None
 
 
@@ -135,12 +135,20 @@ async def approve(request: web.Request) -> web.Response:
     why = fields.get("why", "")
     try:
         if "token" in fields:
-            disarm(request, fields["token"], "approve", str(approval_id))
+            _disarm(request, fields["token"], approval_id)
         elif why:
             return _confirm(request, approval_id, sha, why)
     except HiveError as error:
         return refused(request, error, PAGE)
     return await act(request, "approve", PAGE, id=approval_id, sha=sha)
+
+
+def _disarm(request: web.Request, token: str, approval_id: int) -> None:
+    try:
+        disarm(request, token, "approve", str(approval_id))
+    except InvalidInput as error:
+        raise InvalidInput(error.message, hint=f"press Approve on /approvals/{approval_id} "
+                           "again") from None
 
 
 def _confirm(request: web.Request, approval_id: int, sha: str | None,
