@@ -114,6 +114,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_open_threads", int, 1000,
             "open questions one agent may have asked, and pending reminders it may hold",
             minimum=1),
+    Setting("max_pending_approvals", int, 20,
+            "pending requests (spawn, init_config, apply_commit) the manager may have filed "
+            "for one agent; more are refused until the operator decides some",
+            minimum=1, maximum=1000),
     Setting("nixos_private_users", str, "yes",
             "nixos backend: run each container in its own user namespace; 'no' runs agents "
             "as host root (unsafe, logged at every start; the nspawn backend has no such switch)",
@@ -178,6 +182,7 @@ class Settings:
     graceful_stop_timeout: float
     proposed_disk_mib: int
     max_open_threads: int
+    max_pending_approvals: int
     nixos_private_users: str
     proposal_max_bytes: int
     event_feed_bytes: int

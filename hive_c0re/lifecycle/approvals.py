@@ -41,14 +41,27 @@ class Approvals:
 
     # -- requests (the manager) ---------------------------------------------------
 
+    def _room_for(self, name: str) -> None:
+        """Refuse a request past the pending ones ``name`` may have (each costs a page
+        render: its diff is read, parsed and highlighted)."""
+        cap = self.lifecycle.settings.max_pending_approvals
+        waiting = sum(1 for r in self.book.listing(Status.PENDING) if r.agent == name)
+        if waiting >= cap:
+            raise InvalidInput(
+                f"{name} has {waiting} requests waiting for the operator already "
+                f"(at most {cap}, the setting max_pending_approvals)",
+                hint="wait for approval_resolved events, or ask the operator to deny some")
+
     def request_spawn(self, name: str, description: str | None) -> ApprovalRecord:
         validate_agent_name(name)
+        self._room_for(name)
         return self.book.get(self.book.create(name, Kind.SPAWN, None, description))
 
     def request_init_config(self, name: str, description: str | None) -> ApprovalRecord:
         validate_agent_name(name)
         if self.proposed.exists(name):
             raise InvalidInput(f"{name} already has a proposed config repo")
+        self._room_for(name)
         return self.book.get(self.book.create(name, Kind.INIT_CONFIG, None, description))
 
     async def request_apply_commit(self, name: str, sha: object,
@@ -59,6 +72,7 @@ class Approvals:
         if not self.proposed.exists(name):
             raise NotFound(f"{name} has no proposed config repo",
                            hint="request_init_config seeds one")
+        self._room_for(name)
         applied = await asyncio.to_thread(self.seeding.take_proposal, name, commit)
         approval_id = self.book.create(name, Kind.APPLY_COMMIT, commit, description)
         await asyncio.to_thread(applied.tag, f"proposal/{approval_id}", commit)

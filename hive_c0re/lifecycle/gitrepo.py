@@ -250,7 +250,10 @@ class ConfigRepo:
             old = self._git("hash-object", "-t", "tree", "--stdin").strip()
         else:
             self._need_commit(old)
-        return self._git("diff", "--no-color", "--no-ext-diff", "--no-textconv", old, new, "--")
+        # --text: a committed .gitattributes must not hide a file's change as "binary"
+        # from the operator who approves it.
+        return self._git("diff", "--no-color", "--no-ext-diff", "--no-textconv", "--text",
+                         old, new, "--")
 
     def log(self, n: int = 20) -> list[tuple[str, str]]:
         """The newest ``n`` commits on ``main`` as (sha, subject)."""

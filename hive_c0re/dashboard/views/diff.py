@@ -60,8 +60,13 @@ class FileDiff:
 @dataclass(frozen=True)
 class Diff:
     files: tuple[FileDiff, ...]
-    truncated: bool  # past MAX_LINES: the rest is left out
+    truncated: bool  # past its line budget: the rest is left out
     error: str | None = None  # the text could not be read as a diff
+
+    @property
+    def lines(self) -> int:
+        """How many highlighted lines it holds (what it took of a page's budget)."""
+        return sum(len(hunk.lines) for file in self.files for hunk in file.hunks)
 
 
 def style_sheet() -> str:
@@ -128,12 +133,13 @@ def _file(patched: PatchedFile, budget: _Budget) -> FileDiff:
                     tuple(hunk for hunk in hunks if hunk.lines))
 
 
-def parse(text: str) -> Diff:
-    """The diff ``text`` (``git diff`` without colour) as files and highlighted lines."""
+def parse(text: str, lines: int = MAX_LINES) -> Diff:
+    """The diff ``text`` (``git diff`` without colour) as files and highlighted lines,
+    at most ``lines`` of them (and at most MAX_LINES)."""
     try:
         patch = PatchSet(text)
     except UnidiffParseError as exc:
         return Diff((), False, f"the diff could not be read: {exc}")
-    budget = _Budget(MAX_LINES)
+    budget = _Budget(min(lines, MAX_LINES))
     files = tuple(_file(patched, budget) for patched in patch)
     return Diff(files, budget.cut)

@@ -114,6 +114,16 @@ def test_a_long_diff_is_cut_and_says_so(repo: Path, monkeypatch: pytest.MonkeyPa
     assert "The diff goes on" in render(parsed)
 
 
+def test_a_diff_takes_only_the_lines_its_page_has_left(repo: Path) -> None:
+    base = commit(repo, {"a.txt": "x\n"})
+    sha = commit(repo, {"a.txt": "".join(f"line {n}\n" for n in range(50))})
+    text = git(repo, "diff", "--no-color", base, sha)
+    whole, part = diff.parse(text), diff.parse(text, 7)
+    assert not whole.truncated and whole.lines == 51
+    assert part.truncated and part.lines == 7
+    assert diff.parse(text, diff.MAX_LINES * 2).lines == 51
+
+
 def test_text_that_is_no_diff_is_an_error_not_a_crash() -> None:
     parsed = diff.parse("--- a/x\n+++ b/x\n@@ -1,5 +1,5 @@\n-only one line\n")
     assert parsed.error is not None and "could not be read" in parsed.error

@@ -648,3 +648,15 @@ def test_the_daemon_says_at_start_that_git_is_too_old_and_keeps_serving(
     finally:
         assert daemon.stop() == 0
         shutil.rmtree(daemon.root, ignore_errors=True)
+
+
+def test_a_committed_gitattributes_cannot_hide_a_diff_as_binary(
+        applied: ConfigRepo, proposed: ConfigRepo) -> None:
+    # Deployed, the attributes sit in the applied work tree, where git diff reads them.
+    marked = manager_commit(proposed.path, {".gitattributes": "* -diff binary\n"}, "attrs")
+    applied.fetch_commit(proposed, marked)
+    applied.set_main(marked)
+    hidden = manager_commit(proposed.path, {"agent.toml": 'model = "opus"\n'}, "opus")
+    applied.fetch_commit(proposed, hidden)
+    change = applied.diff(marked, hidden)
+    assert '+model = "opus"' in change and "Binary files" not in change, change
