@@ -21,10 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import WSMsgType, web
@@ -33,16 +31,11 @@ from yarl import URL
 
 import hive_ag3nt.ui
 from hive_c0re.dashboard.live import HUB, Tab
+from hive_c0re.dashboard.pipe import HEADERS_TIMEOUT, PIPES, silent, ui_client
 from hive_c0re.dashboard.security import session_of
-from hive_c0re.dashboard.views.common import hive, refused
+from hive_c0re.dashboard.views.common import refused
 from hive_c0re.errors import HiveError, InvalidInput
 from hive_c0re.names import MANAGER, validate_agent_name
-from hive_c0re.wire import UI_SECRET_HEADER
-
-if TYPE_CHECKING:
-    from aiohttp.client_proto import ResponseHandler
-    from aiohttp.client_reqrep import ClientRequest
-    from aiohttp.tracing import Trace
 
 # The host's copy of the agent UI's script, styles and vendored terminal.
 STATIC = (Path(hive_ag3nt.ui.__file__).parent / "static").resolve()
@@ -88,7 +81,7 @@ def ui_policy(request: web.Request, name: str) -> str:
         # xterm.js writes its own style elements
         f"style-src {base}static/ 'unsafe-inline'",
         f"font-src {base}static/",
-        "img-src 'self' data:",
+        f"img-src {base} data:",
         f"connect-src {base} {socket_base}",
         "frame-src 'none'",
         "frame-ancestors 'self'",
@@ -109,36 +102,6 @@ def ui_headers(request: web.Request, name: str) -> dict[str, str]:
         "X-Frame-Options": "SAMEORIGIN",
         "Referrer-Policy": "same-origin",  # so its forms carry an Origin: see security
     }
-
-
-class PipeConnector(aiohttp.BaseConnector):
-    """Gives the HTTP client one socket that is already connected: the daemon's pipe."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        super().__init__(force_close=True, limit=1)
-        self._sock: socket.socket | None = sock
-
-    async def _create_connection(self, req: ClientRequest, traces: list[Trace],
-                                 timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 (aiohttp names it)
-                                 ) -> ResponseHandler:
-        sock, self._sock = self._sock, None
-        if sock is None:  # a pipe carries one agent's one exchange, never a second
-            raise aiohttp.ClientConnectionError("the pipe to the agent's UI was used already")
-        _, protocol = await self._loop.create_unix_connection(self._factory, sock=sock)
-        return protocol
-
-
-@contextlib.asynccontextmanager
-async def ui_client(request: web.Request, name: str) -> AsyncIterator[aiohttp.ClientSession]:
-    """An HTTP client whose one connection is a fresh pipe to ``name``'s UI, secret set."""
-    sock, secret = await hive(request).open_ui(name)
-    try:
-        async with aiohttp.ClientSession(
-                connector=PipeConnector(sock), headers={UI_SECRET_HEADER: secret},
-                timeout=aiohttp.ClientTimeout(total=None, sock_read=None)) as client:
-            yield client
-    finally:
-        sock.close()  # unused, or already closed with the client's transport
 
 
 @contextlib.asynccontextmanager
@@ -264,10 +227,16 @@ async def forward(request: web.Request) -> web.StreamResponse:
         return await bridge(request, name)
     body = await bounded_body(request)
     try:
-        async with ui_client(request, name) as client, client.request(
-                request.method, target(request), headers=passed_request(request),
-                data=body or None, allow_redirects=False) as upstream:
-            return await relay(request, upstream, name)
+        async with ui_client(request, name) as client:
+            try:
+                async with asyncio.timeout(HEADERS_TIMEOUT):
+                    upstream = await client.request(
+                        request.method, target(request), headers=passed_request(request),
+                        data=body or None, allow_redirects=False)
+            except TimeoutError:
+                raise silent(name) from None
+            async with upstream:
+                return await relay(request, upstream, name)
     except HiveError as error:
         return refused(request, error, f"/agents/{name}/")
     except aiohttp.ClientError as exc:
@@ -285,12 +254,14 @@ async def bridge(request: web.Request, name: str) -> web.StreamResponse:
     if not same_origin(request):
         raise web.HTTPForbidden(text="a WebSocket to an agent's UI opens only from the dashboard\n")
     try:
-        async with held(request) as tab, ui_client(request, name) as client, \
-                client.ws_connect(target(request), max_msg_size=MAX_FRAME) as upstream:
-            ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=30.0)
-            await ws.prepare(request)
-            await carry(ws, upstream, tab)
-            return ws
+        async with held(request) as tab, ui_client(request, name) as client:
+            try:
+                async with asyncio.timeout(HEADERS_TIMEOUT):
+                    upstream = await client.ws_connect(target(request), max_msg_size=MAX_FRAME)
+            except TimeoutError:
+                raise silent(name) from None
+            async with upstream:
+                return await answer_ws(request, upstream, tab)
     except HiveError as error:
         return refused(request, error, f"/agents/{name}/")
     except aiohttp.WSServerHandshakeError as exc:
@@ -298,6 +269,14 @@ async def bridge(request: web.Request, name: str) -> web.StreamResponse:
                     ui_headers(request, name))
     except aiohttp.ClientError as exc:
         return unreachable(request, name, str(exc) or type(exc).__name__)
+
+
+async def answer_ws(request: web.Request, upstream: aiohttp.ClientWebSocketResponse,
+                    tab: Tab) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=30.0)
+    await ws.prepare(request)
+    await carry(ws, upstream, tab)
+    return ws
 
 
 Socket = web.WebSocketResponse | aiohttp.ClientWebSocketResponse
@@ -337,6 +316,7 @@ async def static(request: web.Request) -> web.StreamResponse:
 def setup(app: web.Application) -> None:
     # After the dashboard's own header hook (security.setup runs before the views).
     app.on_response_prepare.append(keep_ui_headers)
+    app[PIPES] = {}
     # The static route first: the catch-all would forward it to the agent otherwise.
     app.router.add_get("/agents/{name}/ui/static/{path:.+}", static, name="agent-ui-static")
     app.router.add_get("/agents/{name}/ui/{tail:.*}", forward, name="agent-ui")
