@@ -307,8 +307,11 @@ async def carry(browser: web.WebSocketResponse, agent: aiohttp.ClientWebSocketRe
 async def static(request: web.Request) -> web.StreamResponse:
     """The agent UI's script, styles and terminal, from the host's own package."""
     name = ui_name(request)
-    found = (STATIC / request.match_info["path"]).resolve()
-    if not found.is_relative_to(STATIC) or not found.is_file():
+    if request.method not in ("GET", "HEAD"):
+        raise web.HTTPMethodNotAllowed(request.method, ["GET", "HEAD"])
+    rest = request.match_info["rest"]  # "/ui.js"; never a file: "", "/", "x/.." or "ky"
+    found = (STATIC / rest.removeprefix("/")).resolve()
+    if not rest.startswith("/") or not found.is_relative_to(STATIC) or not found.is_file():
         raise web.HTTPNotFound(text="no such file in the agent UI's static files\n")
     return mark(web.FileResponse(found), ui_headers(request, name))
 
@@ -317,7 +320,9 @@ def setup(app: web.Application) -> None:
     # After the dashboard's own header hook (security.setup runs before the views).
     app.on_response_prepare.append(keep_ui_headers)
     app[PIPES] = {}
-    # The static route first: the catch-all would forward it to the agent otherwise.
-    app.router.add_get("/agents/{name}/ui/static/{path:.+}", static, name="agent-ui-static")
+    # The static routes first, every path under static, bare or not: the policy trusts
+    # them for scripts, and the catch-all would forward them to the agent otherwise.
+    app.router.add_route("*", "/agents/{name}/ui/static{rest:.*}", static,
+                         name="agent-ui-static")
     app.router.add_get("/agents/{name}/ui/{tail:.*}", forward, name="agent-ui")
     app.router.add_post("/agents/{name}/ui/{tail:.*}", forward, name="agent-ui-post")

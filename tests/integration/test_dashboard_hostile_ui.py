@@ -24,6 +24,7 @@ from hive_dev.dashboard import COOKIE, Dashboard, WebSession, running_dashboard
 from tests.integration.ui_support import run
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+PAGE = b"<p>hostile</p>"
 # Well within HEADERS_TIMEOUT: what comes down by then came down without it.
 SETTLE = HEADERS_TIMEOUT / 2
 
@@ -57,6 +58,12 @@ class HostileUi:
 
 async def never_answers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     await reader.read()  # until the other side goes
+
+
+async def answers_a_page(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n"
+                 b"Connection: close\r\n\r\n%s" % (len(PAGE), PAGE))
+    await writer.drain()
 
 
 Behaviour = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -124,5 +131,19 @@ def test_a_ui_that_never_answers_holds_no_more_pipes_than_its_cap_nor_past_its_b
             await ui.until(lambda: ui.open == 1, "the cap was not given back")
             again.cancel()
             await asyncio.gather(again, return_exceptions=True)
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("path", ["static/", "static"])
+def test_the_static_path_with_no_file_named_is_never_forwarded(
+        dash: Dashboard, path: str) -> None:
+    web = dash.login()
+
+    async def scenario() -> None:
+        async with hostile(dash, "nostatic", answers_a_page) as ui:
+            status, text = await get_status(dash, web, f"/agents/nostatic/ui/{path}")
+            assert status == 404, (status, text)
+            assert PAGE.decode() not in text and ui.requests == []
 
     run(scenario())
