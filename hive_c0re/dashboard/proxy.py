@@ -32,7 +32,7 @@ from yarl import URL
 import hive_ag3nt.ui
 from hive_c0re.dashboard.live import HUB, Tab
 from hive_c0re.dashboard.pipe import HEADERS_TIMEOUT, PIPES, silent, ui_client
-from hive_c0re.dashboard.security import session_of
+from hive_c0re.dashboard.security import UI_ROUTES, session_of
 from hive_c0re.dashboard.views.common import refused
 from hive_c0re.errors import HiveError, InvalidInput
 from hive_c0re.names import MANAGER, validate_agent_name
@@ -322,7 +322,7 @@ def setup(app: web.Application) -> None:
     app[PIPES] = {}
     # The static routes first, every path under static, bare or not: the policy trusts
     # them for scripts, and the catch-all would forward them to the agent otherwise.
-    app.router.add_route("*", "/agents/{name}/ui/static{rest:.*}", static,
-                         name="agent-ui-static")
-    app.router.add_get("/agents/{name}/ui/{tail:.*}", forward, name="agent-ui")
-    app.router.add_post("/agents/{name}/ui/{tail:.*}", forward, name="agent-ui-post")
+    get, post, static_route = UI_ROUTES
+    app.router.add_route("*", "/agents/{name}/ui/static{rest:.*}", static, name=static_route)
+    app.router.add_get("/agents/{name}/ui/{tail:.*}", forward, name=get)
+    app.router.add_post("/agents/{name}/ui/{tail:.*}", forward, name=post)

@@ -147,3 +147,28 @@ def test_the_static_path_with_no_file_named_is_never_forwarded(
             assert PAGE.decode() not in text and ui.requests == []
 
     run(scenario())
+
+
+def test_a_proxied_form_post_needs_the_header_token_and_reaches_the_ui_whole(
+        dash: Dashboard) -> None:
+    web = dash.login()
+    form = f"note=hello&csrf={web.csrf}".encode()
+
+    async def post(http: aiohttp.ClientSession) -> tuple[int, str]:
+        async with http.post("/agents/formy/ui/note", data=form, headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Origin": dash.url}) as answer:
+            return answer.status, await answer.text()
+
+    async def scenario() -> None:
+        async with hostile(dash, "formy", answers_a_page) as ui:
+            async with browser(dash, web, csrf=False) as http:
+                status, text = await post(http)
+            assert status == 403 and "CSRF token" in text, (status, text)
+            assert ui.requests == []  # nothing reached it, an empty body least of all
+            async with browser(dash, web) as http:
+                status, text = await post(http)
+            assert (status, text) == (200, PAGE.decode())
+            assert b"Content-Length: %d" % len(form) in ui.requests[0]
+
+    run(scenario())
