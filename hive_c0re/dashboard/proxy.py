@@ -177,14 +177,10 @@ def passed_response(upstream: aiohttp.ClientResponse) -> dict[str, str]:
 async def relay(request: web.Request, upstream: aiohttp.ClientResponse,
                 name: str) -> web.StreamResponse:
     """The agent's answer, chunk by chunk as it arrives (a live stream is never buffered);
-    a stream ends with its session."""
+    any answer ends with its session (one the agent trickles would outlive it otherwise)."""
     response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
     response.headers.update(passed_response(upstream))
     mark(response, ui_headers(request, name))
-    if upstream.content_type != "text/event-stream":
-        await response.prepare(request)
-        await _copy_body(upstream, response)
-        return response
     async with held(request) as tab:
         await response.prepare(request)
         await first_done(asyncio.create_task(_copy_body(upstream, response)),

@@ -66,6 +66,15 @@ async def answers_a_page(reader: asyncio.StreamReader, writer: asyncio.StreamWri
     await writer.drain()
 
 
+async def trickles(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                 b"Transfer-Encoding: chunked\r\n\r\n")
+    while True:
+        writer.write(b"2\r\n.\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.2)
+
+
 Behaviour = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
@@ -170,5 +179,23 @@ def test_a_proxied_form_post_needs_the_header_token_and_reaches_the_ui_whole(
                 status, text = await post(http)
             assert (status, text) == (200, PAGE.decode())
             assert b"Content-Length: %d" % len(form) in ui.requests[0]
+
+    run(scenario())
+
+
+def test_a_logout_ends_an_answer_the_ui_trickles_forever(dash: Dashboard) -> None:
+    web = dash.login()
+    session = dash.call("dashboard_session", token=web.cookies[COOKIE])["session"]
+
+    async def scenario() -> None:
+        async with hostile(dash, "trickly", trickles) as ui, browser(dash, web) as http, \
+                http.get("/agents/trickly/ui/slow") as answer:
+            assert answer.status == 200
+            assert await answer.content.readline() == b".\n"
+            await asyncio.to_thread(dash.call, "dashboard_logout", id=session["id"])
+            async with asyncio.timeout(SETTLE):
+                while await answer.content.readany():
+                    pass
+            await ui.until(lambda: ui.open == 0, "the pipe outlived the answer")
 
     run(scenario())
