@@ -23,6 +23,7 @@ import contextlib
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import WSMsgType, web
@@ -30,6 +31,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 import hive_ag3nt.ui
+from hive_c0re.dashboard.config import CONFIG
 from hive_c0re.dashboard.live import HUB, Tab
 from hive_c0re.dashboard.pipe import HEADERS_TIMEOUT, PIPES, silent, ui_client
 from hive_c0re.dashboard.security import UI_ROUTES, session_of
@@ -67,12 +69,19 @@ def prefix(name: str) -> str:
     return f"/agents/{name}/ui/"
 
 
+def scheme(request: web.Request) -> str:
+    """The scheme the browser used: ``dashboard_url``'s, as a TLS proxy in front makes ours
+    plain HTTP."""
+    public = urlsplit(request.app[CONFIG].public_url).scheme
+    return public if public in ("http", "https") else request.scheme
+
+
 def ui_policy(request: web.Request, name: str) -> str:
     """The Content-Security-Policy of everything under the agent's prefix."""
     host = request.host
     if not _HOST.fullmatch(host):
         raise web.HTTPBadRequest(text=f"Host {host!r} is not a host name\n")
-    secure = request.scheme == "https"
+    secure = scheme(request) == "https"
     base = f"{'https' if secure else 'http'}://{host}{prefix(name)}"
     socket_base = f"{'wss' if secure else 'ws'}://{host}{prefix(name)}"
     return "; ".join((
@@ -242,7 +251,7 @@ async def forward(request: web.Request) -> web.StreamResponse:
 def same_origin(request: web.Request) -> bool:
     """A browser's handshake must come from a page of the dashboard itself."""
     origin = request.headers.get("Origin")
-    return origin is None or origin == f"{request.scheme}://{request.host}"
+    return origin is None or origin == f"{scheme(request)}://{request.host}"
 
 
 async def bridge(request: web.Request, name: str) -> web.StreamResponse:

@@ -199,3 +199,26 @@ def test_a_logout_ends_an_answer_the_ui_trickles_forever(dash: Dashboard) -> Non
             await ui.until(lambda: ui.open == 0, "the pipe outlived the answer")
 
     run(scenario())
+
+
+def test_behind_a_tls_proxy_the_terminal_opens_from_the_dashboards_https_origin() -> None:
+    with running_dashboard(dashboard_url="https://127.0.0.1/",
+                           dashboard_secure_cookies="always") as tls:
+        web = tls.login()
+
+        async def scenario() -> None:
+            async with hostile(tls, "tlsterm", answers_a_page) as ui, \
+                    browser(tls, web) as http:
+                origin = f"https://127.0.0.1:{tls.port}"
+                with pytest.raises(aiohttp.WSServerHandshakeError) as handshake:
+                    async with http.ws_connect("/agents/tlsterm/ui/terminal", origin=origin):
+                        pass
+                # Let through to the agent, whose page is no WebSocket: not the origin's 403.
+                assert handshake.value.status == 200, handshake.value
+                assert ui.requests and ui.requests[0].startswith(b"GET /terminal ")
+                async with http.get("/agents/tlsterm/ui/") as page:
+                    policy = page.headers["Content-Security-Policy"]
+                assert f"script-src {origin}/agents/tlsterm/ui/static/;" in policy
+                assert f"wss://127.0.0.1:{tls.port}/agents/tlsterm/ui/" in policy
+
+        run(scenario())
