@@ -314,9 +314,8 @@ async def static(request: web.Request) -> web.StreamResponse:
     name = ui_name(request)
     if request.method not in ("GET", "HEAD"):
         raise web.HTTPMethodNotAllowed(request.method, ["GET", "HEAD"])
-    rest = request.match_info["rest"]  # "/ui.js"; never a file: "", "/", "x/.." or "ky"
-    found = (STATIC / rest.removeprefix("/")).resolve()
-    if not rest.startswith("/") or not found.is_relative_to(STATIC) or not found.is_file():
+    found = (STATIC / request.match_info.get("path", "")).resolve()  # bare: STATIC itself
+    if not found.is_relative_to(STATIC) or not found.is_file():
         raise web.HTTPNotFound(text="no such file in the agent UI's static files\n")
     return mark(web.FileResponse(found), ui_headers(request, name))
 
@@ -327,7 +326,8 @@ def setup(app: web.Application) -> None:
     app[PIPES] = {}
     # The static routes first, every path under static, bare or not: the policy trusts
     # them for scripts, and the catch-all would forward them to the agent otherwise.
-    get, post, static_route = UI_ROUTES
-    app.router.add_route("*", "/agents/{name}/ui/static{rest:.*}", static, name=static_route)
+    get, post, static_file, static_bare = UI_ROUTES
+    app.router.add_route("*", "/agents/{name}/ui/static/{path:.*}", static, name=static_file)
+    app.router.add_route("*", "/agents/{name}/ui/static", static, name=static_bare)
     app.router.add_get("/agents/{name}/ui/{tail:.*}", forward, name=get)
     app.router.add_post("/agents/{name}/ui/{tail:.*}", forward, name=post)

@@ -30,8 +30,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD"})
 # No session needed: the door in, and the files every page (the login page too) links.
 EXEMPT_PATHS = ("/login",)
 EXEMPT_PREFIXES = ("/static/",)
-# The routes of an agent's own UI (the proxy's): GET, POST, its static files.
-UI_ROUTES = ("agent-ui", "agent-ui-post", "agent-ui-static")
+# The routes of an agent's own UI (the proxy's): GET, POST, its static files, their bare path.
+UI_ROUTES = ("agent-ui", "agent-ui-post", "agent-ui-static", "agent-ui-static-bare")
 CSP = "; ".join((
     "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
     "connect-src 'self'", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'",
