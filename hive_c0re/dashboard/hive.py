@@ -83,6 +83,9 @@ class HiveClient:
             writer.close()
             raise Unreachable(f"the hive at {self.path} did not answer: {exc or 'timeout'}"
                               ) from None
+        except BaseException:  # cancelled (the browser went): its answer would come to the next
+            writer.close()
+            raise
         if not line:
             writer.close()
             raise Unreachable(f"the hive at {self.path} closed the connection without an answer")

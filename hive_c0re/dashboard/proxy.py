@@ -21,10 +21,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import WSMsgType, web
@@ -32,17 +31,13 @@ from multidict import CIMultiDict
 from yarl import URL
 
 import hive_ag3nt.ui
+from hive_c0re.dashboard.config import CONFIG
 from hive_c0re.dashboard.live import HUB, Tab
-from hive_c0re.dashboard.security import session_of
-from hive_c0re.dashboard.views.common import hive, refused
+from hive_c0re.dashboard.pipe import HEADERS_TIMEOUT, PIPES, silent, ui_client
+from hive_c0re.dashboard.security import UI_ROUTES, session_of
+from hive_c0re.dashboard.views.common import refused
 from hive_c0re.errors import HiveError, InvalidInput
 from hive_c0re.names import MANAGER, validate_agent_name
-from hive_c0re.wire import UI_SECRET_HEADER
-
-if TYPE_CHECKING:
-    from aiohttp.client_proto import ResponseHandler
-    from aiohttp.client_reqrep import ClientRequest
-    from aiohttp.tracing import Trace
 
 # The host's copy of the agent UI's script, styles and vendored terminal.
 STATIC = (Path(hive_ag3nt.ui.__file__).parent / "static").resolve()
@@ -74,12 +69,19 @@ def prefix(name: str) -> str:
     return f"/agents/{name}/ui/"
 
 
+def scheme(request: web.Request) -> str:
+    """The scheme the browser used: ``dashboard_url``'s, as a TLS proxy in front makes ours
+    plain HTTP."""
+    public = urlsplit(request.app[CONFIG].public_url).scheme
+    return public if public in ("http", "https") else request.scheme
+
+
 def ui_policy(request: web.Request, name: str) -> str:
     """The Content-Security-Policy of everything under the agent's prefix."""
     host = request.host
     if not _HOST.fullmatch(host):
         raise web.HTTPBadRequest(text=f"Host {host!r} is not a host name\n")
-    secure = request.scheme == "https"
+    secure = scheme(request) == "https"
     base = f"{'https' if secure else 'http'}://{host}{prefix(name)}"
     socket_base = f"{'wss' if secure else 'ws'}://{host}{prefix(name)}"
     return "; ".join((
@@ -88,7 +90,7 @@ def ui_policy(request: web.Request, name: str) -> str:
         # xterm.js writes its own style elements
         f"style-src {base}static/ 'unsafe-inline'",
         f"font-src {base}static/",
-        "img-src 'self' data:",
+        f"img-src {base} data:",
         f"connect-src {base} {socket_base}",
         "frame-src 'none'",
         "frame-ancestors 'self'",
@@ -109,36 +111,6 @@ def ui_headers(request: web.Request, name: str) -> dict[str, str]:
         "X-Frame-Options": "SAMEORIGIN",
         "Referrer-Policy": "same-origin",  # so its forms carry an Origin: see security
     }
-
-
-class PipeConnector(aiohttp.BaseConnector):
-    """Gives the HTTP client one socket that is already connected: the daemon's pipe."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        super().__init__(force_close=True, limit=1)
-        self._sock: socket.socket | None = sock
-
-    async def _create_connection(self, req: ClientRequest, traces: list[Trace],
-                                 timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 (aiohttp names it)
-                                 ) -> ResponseHandler:
-        sock, self._sock = self._sock, None
-        if sock is None:  # a pipe carries one agent's one exchange, never a second
-            raise aiohttp.ClientConnectionError("the pipe to the agent's UI was used already")
-        _, protocol = await self._loop.create_unix_connection(self._factory, sock=sock)
-        return protocol
-
-
-@contextlib.asynccontextmanager
-async def ui_client(request: web.Request, name: str) -> AsyncIterator[aiohttp.ClientSession]:
-    """An HTTP client whose one connection is a fresh pipe to ``name``'s UI, secret set."""
-    sock, secret = await hive(request).open_ui(name)
-    try:
-        async with aiohttp.ClientSession(
-                connector=PipeConnector(sock), headers={UI_SECRET_HEADER: secret},
-                timeout=aiohttp.ClientTimeout(total=None, sock_read=None)) as client:
-            yield client
-    finally:
-        sock.close()  # unused, or already closed with the client's transport
 
 
 @contextlib.asynccontextmanager
@@ -214,14 +186,10 @@ def passed_response(upstream: aiohttp.ClientResponse) -> dict[str, str]:
 async def relay(request: web.Request, upstream: aiohttp.ClientResponse,
                 name: str) -> web.StreamResponse:
     """The agent's answer, chunk by chunk as it arrives (a live stream is never buffered);
-    a stream ends with its session."""
+    any answer ends with its session (one the agent trickles would outlive it otherwise)."""
     response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
     response.headers.update(passed_response(upstream))
     mark(response, ui_headers(request, name))
-    if upstream.content_type != "text/event-stream":
-        await response.prepare(request)
-        await _copy_body(upstream, response)
-        return response
     async with held(request) as tab:
         await response.prepare(request)
         await first_done(asyncio.create_task(_copy_body(upstream, response)),
@@ -264,10 +232,16 @@ async def forward(request: web.Request) -> web.StreamResponse:
         return await bridge(request, name)
     body = await bounded_body(request)
     try:
-        async with ui_client(request, name) as client, client.request(
-                request.method, target(request), headers=passed_request(request),
-                data=body or None, allow_redirects=False) as upstream:
-            return await relay(request, upstream, name)
+        async with ui_client(request, name) as client:
+            try:
+                async with asyncio.timeout(HEADERS_TIMEOUT):
+                    upstream = await client.request(
+                        request.method, target(request), headers=passed_request(request),
+                        data=body or None, allow_redirects=False)
+            except TimeoutError:
+                raise silent(name) from None
+            async with upstream:
+                return await relay(request, upstream, name)
     except HiveError as error:
         return refused(request, error, f"/agents/{name}/")
     except aiohttp.ClientError as exc:
@@ -277,7 +251,7 @@ async def forward(request: web.Request) -> web.StreamResponse:
 def same_origin(request: web.Request) -> bool:
     """A browser's handshake must come from a page of the dashboard itself."""
     origin = request.headers.get("Origin")
-    return origin is None or origin == f"{request.scheme}://{request.host}"
+    return origin is None or origin == f"{scheme(request)}://{request.host}"
 
 
 async def bridge(request: web.Request, name: str) -> web.StreamResponse:
@@ -285,12 +259,14 @@ async def bridge(request: web.Request, name: str) -> web.StreamResponse:
     if not same_origin(request):
         raise web.HTTPForbidden(text="a WebSocket to an agent's UI opens only from the dashboard\n")
     try:
-        async with held(request) as tab, ui_client(request, name) as client, \
-                client.ws_connect(target(request), max_msg_size=MAX_FRAME) as upstream:
-            ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=30.0)
-            await ws.prepare(request)
-            await carry(ws, upstream, tab)
-            return ws
+        async with held(request) as tab, ui_client(request, name) as client:
+            try:
+                async with asyncio.timeout(HEADERS_TIMEOUT):
+                    upstream = await client.ws_connect(target(request), max_msg_size=MAX_FRAME)
+            except TimeoutError:
+                raise silent(name) from None
+            async with upstream:
+                return await answer_ws(request, upstream, tab)
     except HiveError as error:
         return refused(request, error, f"/agents/{name}/")
     except aiohttp.WSServerHandshakeError as exc:
@@ -298,6 +274,14 @@ async def bridge(request: web.Request, name: str) -> web.StreamResponse:
                     ui_headers(request, name))
     except aiohttp.ClientError as exc:
         return unreachable(request, name, str(exc) or type(exc).__name__)
+
+
+async def answer_ws(request: web.Request, upstream: aiohttp.ClientWebSocketResponse,
+                    tab: Tab) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=30.0)
+    await ws.prepare(request)
+    await carry(ws, upstream, tab)
+    return ws
 
 
 Socket = web.WebSocketResponse | aiohttp.ClientWebSocketResponse
@@ -328,7 +312,9 @@ async def carry(browser: web.WebSocketResponse, agent: aiohttp.ClientWebSocketRe
 async def static(request: web.Request) -> web.StreamResponse:
     """The agent UI's script, styles and terminal, from the host's own package."""
     name = ui_name(request)
-    found = (STATIC / request.match_info["path"]).resolve()
+    if request.method not in ("GET", "HEAD"):
+        raise web.HTTPMethodNotAllowed(request.method, ["GET", "HEAD"])
+    found = (STATIC / request.match_info.get("path", "")).resolve()  # bare: STATIC itself
     if not found.is_relative_to(STATIC) or not found.is_file():
         raise web.HTTPNotFound(text="no such file in the agent UI's static files\n")
     return mark(web.FileResponse(found), ui_headers(request, name))
@@ -337,7 +323,11 @@ async def static(request: web.Request) -> web.StreamResponse:
 def setup(app: web.Application) -> None:
     # After the dashboard's own header hook (security.setup runs before the views).
     app.on_response_prepare.append(keep_ui_headers)
-    # The static route first: the catch-all would forward it to the agent otherwise.
-    app.router.add_get("/agents/{name}/ui/static/{path:.+}", static, name="agent-ui-static")
-    app.router.add_get("/agents/{name}/ui/{tail:.*}", forward, name="agent-ui")
-    app.router.add_post("/agents/{name}/ui/{tail:.*}", forward, name="agent-ui-post")
+    app[PIPES] = {}
+    # The static routes first, every path under static, bare or not: the policy trusts
+    # them for scripts, and the catch-all would forward them to the agent otherwise.
+    get, post, static_file, static_bare = UI_ROUTES
+    app.router.add_route("*", "/agents/{name}/ui/static/{path:.*}", static, name=static_file)
+    app.router.add_route("*", "/agents/{name}/ui/static", static, name=static_bare)
+    app.router.add_get("/agents/{name}/ui/{tail:.*}", forward, name=get)
+    app.router.add_post("/agents/{name}/ui/{tail:.*}", forward, name=post)

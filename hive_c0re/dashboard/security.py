@@ -30,6 +30,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD"})
 # No session needed: the door in, and the files every page (the login page too) links.
 EXEMPT_PATHS = ("/login",)
 EXEMPT_PREFIXES = ("/static/",)
+# The routes of an agent's own UI (the proxy's): GET, POST, its static files, their bare path.
+UI_ROUTES = ("agent-ui", "agent-ui-post", "agent-ui-static", "agent-ui-static-bare")
 CSP = "; ".join((
     "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
     "connect-src 'self'", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'",
@@ -135,6 +137,10 @@ async def posted_token(request: web.Request) -> str:
     header = request.headers.get(CSRF_HEADER)
     if header is not None:
         return header
+    # Reading a form would consume the body the proxy must pass on to the agent's UI,
+    # whose own script sends the token as a header.
+    if request.match_info.route.name in UI_ROUTES:
+        return ""
     if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         value = (await request.post()).get(CSRF_FIELD)
         return value if isinstance(value, str) else ""

@@ -124,8 +124,10 @@ def addresses(sockets: list[socket.socket]) -> Iterator[str]:
 
 async def run(app: web.Application, sockets: list[socket.socket]) -> None:
     """Serve ``app`` on ``sockets`` until SIGTERM or SIGINT."""
+    # Cancelled when the browser goes: a proxied request waiting on an agent's UI that
+    # never answers would hold the daemon's pipe otherwise.
     runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                           shutdown_timeout=SHUTDOWN_GRACE)
+                           shutdown_timeout=SHUTDOWN_GRACE, handler_cancellation=True)
     await runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -157,6 +157,8 @@ def test_the_proxy_gets_the_agents_status_with_the_dashboards_policy(
             assert status["name"] == "proxya" and status["state"] == "idle"
             policy = headers["Content-Security-Policy"]
             assert f"script-src {dash.url}/agents/proxya/ui/static/;" in policy
+            # Images too come from the agent's own prefix only: none from the dashboard's pages.
+            assert f"img-src {dash.url}/agents/proxya/ui/ data:;" in policy
             assert "frame-ancestors 'self'" in policy and "form-action 'none'" in policy
             assert headers["X-Frame-Options"] == "SAMEORIGIN"
             assert "Set-Cookie" not in headers and UI_SECRET_HEADER not in headers
