@@ -272,10 +272,12 @@ async def live(request: web.Request) -> web.StreamResponse:
         async with sse_response(request, ping_interval=PING) as response:
             pumping = asyncio.create_task(pump(response, hub, tab))
             waiting = asyncio.create_task(response.wait())
-            await asyncio.wait((pumping, waiting), return_when=asyncio.FIRST_COMPLETED)
-            for task in (pumping, waiting):
-                task.cancel()
-            await asyncio.gather(pumping, waiting, return_exceptions=True)
+            try:
+                await asyncio.wait((pumping, waiting), return_when=asyncio.FIRST_COMPLETED)
+            finally:  # also when this handler is cancelled (the browser went)
+                for task in (pumping, waiting):
+                    task.cancel()
+                await asyncio.gather(pumping, waiting, return_exceptions=True)
         return response
     finally:
         hub.tabs.discard(tab)

@@ -9,7 +9,7 @@ import socket
 import sys
 from pathlib import Path
 
-from hive_dev.sandbox import Sandbox, SandboxHive
+from hive_dev.sandbox import REPO, Sandbox, SandboxHive
 
 SERVICE = "hive-c0re-dashboard.service"
 EXPOSURE = re.compile(r"Overall exposure level for (\S+): ([0-9.]+) (\w+)")
@@ -26,9 +26,10 @@ def exposure(sandbox: Sandbox, unit: str) -> tuple[float, str]:
 
 def sandbox_dropin(hive: SandboxHive) -> None:
     """What running in the test sandbox needs beyond the shipped unit, nothing looser:
-    this interpreter lives under /root (ProtectHome hides it), and the sandbox's
+    this interpreter lives under /root (ProtectHome hides it), the checkout with its
+    .venv may sit under /tmp (a CI clone; PrivateTmp hides it), and the sandbox's
     runtime directory, with host.sock and systemd's notify socket, sits under /tmp
-    (PrivateTmp hides it); each is bound back read-only, as /run is on a real host."""
+    too; each is bound back read-only, as /run and /usr are on a real host."""
     dropin = hive.sandbox.unit_dir / f"{SERVICE}.d"
     dropin.mkdir()
     python_home = Path(sys.base_prefix)
@@ -36,6 +37,7 @@ def sandbox_dropin(hive: SandboxHive) -> None:
         "[Service]\n"
         "ProtectHome=tmpfs\n"
         f"BindReadOnlyPaths={python_home}\n"
+        f"BindReadOnlyPaths={REPO}\n"
         "BindReadOnlyPaths=%t/hyperhive\n"
         "BindReadOnlyPaths=%t/systemd/notify\n")
     hive.sandbox.systemctl("daemon-reload")
