@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from pathlib import Path
 from typing import Any
 
-from hive_c0re.client import closed_by_peer
-from hive_c0re.errors import Unreachable, from_wire
+from hive_c0re.client import checked, closed_by_peer
+from hive_c0re.errors import Unreachable
 from hive_c0re.wire import encode
 
 # Room for the largest answer: 32 messages of max_body_bytes each, and then some.
@@ -71,12 +70,7 @@ class HiveConnection:
                 if not retry_safe(cmd, request):
                     raise
                 line = await self._exchange(request, wait)  # once, on a fresh connection
-        answer: dict[str, Any] = json.loads(line)
-        if not answer.get("ok"):
-            hint = answer.get("hint")
-            raise from_wire(answer.get("code"), str(answer.get("error", "unknown error")),
-                            hint if isinstance(hint, str) else None)
-        return answer
+        return checked(line)
 
     async def _exchange(self, request: dict[str, Any], wait: float) -> bytes:
         """Write one request and read its answer line; on any failure the connection is dropped."""

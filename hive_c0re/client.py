@@ -1,5 +1,5 @@
 """A small blocking client for the hive's sockets: one request at a time, or a feed
-(and the one check the asyncio clients share: whether the daemon hung up).
+(and what the asyncio clients share: the answer's check, whether the daemon hung up).
 
 It speaks :mod:`hive_c0re.wire`'s frames; the CLI, the harness, the manager and
 the tests all talk to the daemon through it.
@@ -70,12 +70,7 @@ class Client:
         except OSError as exc:
             self.close()
             raise Unreachable(f"connection to {self.path} failed: {exc}") from None
-        answer = json.loads(line)
-        if not answer.get("ok"):
-            hint = answer.get("hint")
-            raise from_wire(answer.get("code"), str(answer.get("error", "unknown error")),
-                            hint if isinstance(hint, str) else None)
-        return dict(answer)
+        return checked(line)
 
     def follow(self, cmd: str, **args: Any) -> Iterator[dict[str, Any]]:
         """Send subscription ``cmd``; yield each answer after its first, waiting as long as
@@ -114,3 +109,13 @@ def closed_by_peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
     poller = select.poll()
     poller.register(sock.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
     return bool(poller.poll(0))
+
+
+def checked(line: bytes) -> dict[str, Any]:
+    """The answer in ``line``, or the error it carries raised (every client's one check)."""
+    answer: dict[str, Any] = json.loads(line)
+    if not answer.get("ok"):
+        hint = answer.get("hint")
+        raise from_wire(answer.get("code"), str(answer.get("error", "unknown error")),
+                        hint if isinstance(hint, str) else None)
+    return answer

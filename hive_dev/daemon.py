@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hive_c0re.client import Client
 from hive_c0re.errors import Unreachable
+from hive_dev.processes import end
 
 
 class DaemonProcess:
@@ -59,15 +60,9 @@ class DaemonProcess:
                 time.sleep(0.02)
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        code = end(self.proc, timeout=15)
         self.log.close()
-        return self.proc.returncode
+        return code
 
 
 @contextlib.contextmanager

@@ -38,6 +38,7 @@ from urllib.parse import urlencode
 
 from hive_c0re.client import Client
 from hive_dev.daemon import DaemonProcess, running_daemon
+from hive_dev.processes import end
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -231,6 +232,13 @@ class Dashboard:
         with Client(self.daemon.host_socket, timeout=30) as client:
             return client.call(verb, **args)
 
+    def as_agent(self, who: str, verb: str, /, **args: Any) -> dict[str, Any]:
+        """One request on ``who``'s own socket (``manager``: the manager's)."""
+        path = (self.daemon.root / "run" / "manager" / "hive.sock" if who == "manager"
+                else self.daemon.agent_socket(who))
+        with Client(path, timeout=30) as client:
+            return client.call(verb, **args)
+
     def code(self) -> str:
         """A fresh one-time login code, as ``hive-c0re dashboard login`` gets it."""
         return str(self.call("dashboard_code")["code"])
@@ -264,14 +272,7 @@ class Dashboard:
 
     def stop(self) -> int:
         """SIGTERM, as systemd stops it; its exit status."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return end(self.proc, timeout=15)
 
 
 def start_chromium() -> tuple[Any, Path]:
@@ -308,3 +309,12 @@ def running_dashboard(*, clean_exit: bool = True, env: Mapping[str, str] | None 
 
 
 __all__ = ["Answer", "Dashboard", "EventStream", "SSEvent", "WebSession", "running_dashboard"]
+
+
+def manager_git(repo: Path, *args: str) -> str:
+    """git as the manager runs it in its proposed repo (a tree the daemon never runs git
+    in); its output."""
+    done = subprocess.run(["git", "-C", str(repo), "-c", "safe.directory=*",
+                           "-c", "user.name=manager", "-c", "user.email=manager@hive", *args],
+                          capture_output=True, text=True, check=True)
+    return done.stdout.strip()

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from hive_c0re.client import closed_by_peer
-from hive_c0re.errors import Unreachable, from_wire
+from hive_c0re.client import checked, closed_by_peer
+from hive_c0re.errors import Unreachable
 from hive_c0re.wire import encode
 
 # Room for the largest answer (a long history of messages), and then some.
@@ -25,16 +24,6 @@ READ_LIMIT = 64 * 1024 * 1024
 IDLE_KEPT = 8
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
-
-
-def _checked(line: bytes) -> dict[str, Any]:
-    """The answer in ``line``, or the error it carries raised."""
-    answer: dict[str, Any] = json.loads(line)
-    if not answer.get("ok"):
-        hint = answer.get("hint")
-        raise from_wire(answer.get("code"), str(answer.get("error", "unknown error")),
-                        hint if isinstance(hint, str) else None)
-    return answer
 
 
 def _request(verb: str, args: dict[str, Any]) -> bytes:
@@ -90,7 +79,7 @@ class HiveClient:
             writer.close()
             raise Unreachable(f"the hive at {self.path} closed the connection without an answer")
         self._give_back((reader, writer))
-        return _checked(line)
+        return checked(line)
 
     async def stream(self, verb: str, **args: Any) -> AsyncIterator[dict[str, Any]]:
         """A subscription: its first answer, then each update, until either side ends it."""
@@ -99,7 +88,7 @@ class HiveClient:
             writer.write(_request(verb, args))
             await writer.drain()
             while line := await reader.readline():
-                yield _checked(line)
+                yield checked(line)
         finally:
             writer.close()
 
@@ -122,7 +111,7 @@ class HiveClient:
             await loop.sock_sendall(sock, _request("agent_ui", {"name": name}))
             async with asyncio.timeout(self.timeout):
                 line = await _read_line(loop, sock)
-            answer = _checked(line)
+            answer = checked(line)
         except BaseException:
             sock.close()
             raise

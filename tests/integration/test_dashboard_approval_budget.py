@@ -11,17 +11,13 @@ operator could not see whole asks twice. Nothing here is approved for real
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from hive_c0re.client import Client
 from hive_c0re.dashboard.views.approvals import PAGE_LINES
 from hive_c0re.dashboard.views.diff import MAX_LINES
-from hive_dev.dashboard import Dashboard, WebSession, running_dashboard
+from hive_dev.dashboard import Dashboard, WebSession, manager_git, running_dashboard
 
 LINE_ROW = '<tr class="line line-'
 
@@ -37,29 +33,19 @@ def web(dash: Dashboard) -> WebSession:
     return dash.login()
 
 
-def manager(dash: Dashboard, verb: str, **args: Any) -> dict[str, Any]:
-    with Client(dash.daemon.root / "run" / "manager" / "hive.sock") as client:
-        return client.call(verb, **args)
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(repo), "-c", "safe.directory=*",
-                           "-c", "user.name=manager", "-c", "user.email=manager@hive", *args],
-                          capture_output=True, text=True, check=True)
-    return done.stdout.strip()
 
 
 def request_commit(dash: Dashboard, name: str, lines: int, width: int = 0) -> tuple[int, str]:
     """A pending apply_commit of ``name`` adding a file of ``lines`` lines (each ``width``
     characters longer): (id, sha)."""
-    asked = manager(dash, "request_init_config", name=name)["approval"]
+    asked = dash.as_agent("manager", "request_init_config", name=name)["approval"]
     assert dash.call("approve", id=asked["id"])["approval"]["status"] == "deployed"
     repo = dash.daemon.root / "state" / "proposed-disk" / "repos" / name
     (repo / "notes.txt").write_text("".join(f"note {n}{'x' * width}\n" for n in range(lines)))
-    git(repo, "add", "--", "notes.txt")
-    git(repo, "commit", "-qm", f"{lines} lines")
-    sha = git(repo, "rev-parse", "HEAD")
-    asked = manager(dash, "request_apply_commit", agent=name, sha=sha)["approval"]
+    manager_git(repo, "add", "--", "notes.txt")
+    manager_git(repo, "commit", "-qm", f"{lines} lines")
+    sha = manager_git(repo, "rev-parse", "HEAD")
+    asked = dash.as_agent("manager", "request_apply_commit", agent=name, sha=sha)["approval"]
     return int(asked["id"]), sha
 
 

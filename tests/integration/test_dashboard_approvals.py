@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from selenium.common.exceptions import NoAlertPresentException
@@ -22,8 +20,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
-from hive_c0re.client import Client
-from hive_dev.dashboard import Dashboard, WebSession, running_dashboard
+from hive_dev.dashboard import Dashboard, WebSession, manager_git, running_dashboard
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -42,22 +39,11 @@ def web(dash: Dashboard) -> WebSession:
     return dash.login()
 
 
-def manager(dash: Dashboard, verb: str, **args: Any) -> dict[str, Any]:
-    with Client(dash.daemon.root / "run" / "manager" / "hive.sock") as client:
-        return client.call(verb, **args)
-
-
-def git(repo: Path, *args: str) -> str:
-    # Plays the manager in its proposed repo (a tree the daemon never runs git in).
-    done = subprocess.run(["git", "-C", str(repo), "-c", "safe.directory=*",
-                           "-c", "user.name=manager", "-c", "user.email=manager@hive", *args],
-                          capture_output=True, text=True, check=True)
-    return done.stdout.strip()
 
 
 def seeded(dash: Dashboard, name: str) -> Path:
     """``name``'s proposed repo, seeded as the operator's approval of init_config does."""
-    asked = manager(dash, "request_init_config", name=name)["approval"]
+    asked = dash.as_agent("manager", "request_init_config", name=name)["approval"]
     assert dash.call("approve", id=asked["id"])["approval"]["status"] == "deployed"
     return dash.daemon.root / "state" / "proposed-disk" / "repos" / name
 
@@ -65,9 +51,9 @@ def seeded(dash: Dashboard, name: str) -> Path:
 def propose(repo: Path, files: dict[str, str], message: str) -> str:
     for name, text in files.items():
         (repo / name).write_text(text)
-        git(repo, "add", "--", name)
-    git(repo, "commit", "-qm", message)
-    return git(repo, "rev-parse", "HEAD")
+        manager_git(repo, "add", "--", name)
+    manager_git(repo, "commit", "-qm", message)
+    return manager_git(repo, "rev-parse", "HEAD")
 
 
 def commit_request(dash: Dashboard, name: str, description: str) -> tuple[int, str, Path]:
@@ -76,7 +62,7 @@ def commit_request(dash: Dashboard, name: str, description: str) -> tuple[int, s
     repo = seeded(dash, name)
     toml = (repo / "agent.toml").read_text()
     sha = propose(repo, {"agent.toml": f"{toml}# {SCRIPT}\n", IMG_FILE: "x = 1\n"}, SCRIPT)
-    asked = manager(dash, "request_apply_commit", agent=name, sha=sha,
+    asked = dash.as_agent("manager", "request_apply_commit", agent=name, sha=sha,
                     description=description)["approval"]
     return int(asked["id"]), sha, repo
 
@@ -145,7 +131,8 @@ def test_denying_with_a_note_tells_the_manager_and_the_history_shows_it(
 
 def test_a_spawn_request_has_no_diff_and_is_approved_without_a_sha(
         dash: Dashboard, web: WebSession) -> None:
-    asked = manager(dash, "request_spawn", name="spawny", description="does s")["approval"]
+    asked = dash.as_agent("manager", "request_spawn", name="spawny",
+                          description="does s")["approval"]
     card = article(web.get("/approvals").text, int(asked["id"]))
     assert "diff-box" not in card and 'name="sha"' not in card
     assert f'action="/approvals/{asked["id"]}/approve"' in card
@@ -186,7 +173,8 @@ def test_in_chromium_a_new_request_and_its_resolution_arrive_without_a_reload(
         driver.get(f"{dash.url}/approvals")
         # A mark on this page's window: a reload would lose it.
         driver.execute_script("window.hiveMark = 'still here'")
-        asked = manager(dash, "request_spawn", name="livey", description="live")["approval"]
+        asked = dash.as_agent("manager", "request_spawn", name="livey",
+                              description="live")["approval"]
         card = (By.ID, f"approval-{asked['id']}")
         WebDriverWait(driver, WAIT).until(expected_conditions.presence_of_element_located(card))
         dash.call("deny", id=asked["id"], note="seen live")

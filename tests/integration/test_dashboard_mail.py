@@ -19,7 +19,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.wait import WebDriverWait
 
-from hive_c0re.client import Client
 from hive_dev.dashboard import Answer, Dashboard, WebSession, running_dashboard
 
 PAL, BUDDY = "pal", "buddy"
@@ -41,20 +40,16 @@ def web(dash: Dashboard) -> WebSession:
     return dash.login()
 
 
-def agent(dash: Dashboard, name: str, verb: str, **args: Any) -> dict[str, Any]:
-    with Client(dash.daemon.agent_socket(name)) as client:
-        return client.call(verb, **args)
-
 
 def received(dash: Dashboard, name: str) -> list[dict[str, Any]]:
     """What ``name`` reads in one turn (its mail, leased, then acked)."""
-    messages: list[dict[str, Any]] = agent(dash, name, "recv", wait_seconds=5)["messages"]
-    agent(dash, name, "ack_turn")
+    messages: list[dict[str, Any]] = dash.as_agent(name, "recv", wait_seconds=5)["messages"]
+    dash.as_agent(name, "ack_turn")
     return messages
 
 
 def sent_to_operator(dash: Dashboard, body: str, in_reply_to: int | None = None) -> int:
-    (message_id,) = agent(dash, PAL, "send", to="operator", body=body,
+    (message_id,) = dash.as_agent(PAL, "send", to="operator", body=body,
                           in_reply_to=in_reply_to)["ids"]
     return int(message_id)
 
@@ -145,7 +140,7 @@ def test_a_send_the_hive_refuses_is_shown_with_its_reason(
 
 
 def test_the_flow_shows_mail_between_agents_as_text(dash: Dashboard, web: WebSession) -> None:
-    (message_id,) = agent(dash, PAL, "send", to=BUDDY, body=f"psst {SCRIPT}")["ids"]
+    (message_id,) = dash.as_agent(PAL, "send", to=BUDDY, body=f"psst {SCRIPT}")["ids"]
     flow = web.get("/fragments/flow")
     assert flow.status == 200, flow.text
     assert f'id="message-{message_id}"' in flow.text
@@ -170,7 +165,7 @@ def test_in_chromium_new_mail_and_flow_arrive_without_a_reload(dash: Dashboard) 
         driver.get(f"{dash.url}/inbox")
         driver.execute_script("window.hiveMark = 'still here'")
         mine = sent_to_operator(dash, "arrives live")
-        (between,) = agent(dash, PAL, "send", to=BUDDY, body="flows live")["ids"]
+        (between,) = dash.as_agent(PAL, "send", to=BUDDY, body="flows live")["ids"]
         thread = (By.CSS_SELECTOR, f"#inbox #message-{mine}")
         flowing = (By.CSS_SELECTOR, f"#flow #message-{between}")
         for found in (thread, flowing):

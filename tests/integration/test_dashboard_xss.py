@@ -13,15 +13,12 @@ agent's text, the text itself is on the page, and no dialog opened.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hive_c0re.client import Client
-from hive_dev.dashboard import Dashboard, running_dashboard
+from hive_dev.dashboard import Dashboard, manager_git, running_dashboard
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -52,37 +49,23 @@ LIVE = {
 }
 
 
-def manager(dash: Dashboard, verb: str, **args: Any) -> dict[str, Any]:
-    with Client(dash.daemon.root / "run" / "manager" / "hive.sock", timeout=30) as client:
-        return client.call(verb, **args)
 
-
-def agent(dash: Dashboard, name: str, verb: str, **args: Any) -> dict[str, Any]:
-    with Client(dash.daemon.agent_socket(name), timeout=30) as client:
-        return client.call(verb, **args)
-
-
-def git(repo: Path, *args: str) -> str:
-    # Plays the manager in its proposed repo (a tree the daemon never runs git in).
-    done = subprocess.run(["git", "-C", str(repo), "-c", "safe.directory=*",
-                           "-c", "user.name=manager", "-c", "user.email=manager@hive", *args],
-                          capture_output=True, text=True, check=True)
-    return done.stdout.strip()
 
 
 def commit_request(dash: Dashboard, name: str) -> int:
     """A pending apply_commit of ``name``: the payload in its description, its commit's
     message, the name of a file it adds and a line of its diff; the approval's id."""
-    seeded = manager(dash, "request_init_config", name=name)["approval"]
+    seeded = dash.as_agent("manager", "request_init_config", name=name)["approval"]
     assert dash.call("approve", id=seeded["id"])["approval"]["status"] == "deployed"
     repo = dash.daemon.root / "state" / "proposed-disk" / "repos" / name
     toml = (repo / "agent.toml").read_text()
     (repo / "agent.toml").write_text(f"{toml}# {PAYLOAD}\n")
     (repo / FILE).write_text(f"x = 1 # {PAYLOAD}\n")
-    git(repo, "add", "--", "agent.toml", FILE)
-    git(repo, "commit", "-qm", PAYLOAD)
-    sha = git(repo, "rev-parse", "HEAD")
-    asked = manager(dash, "request_apply_commit", agent=name, sha=sha, description=PAYLOAD)
+    manager_git(repo, "add", "--", "agent.toml", FILE)
+    manager_git(repo, "commit", "-qm", PAYLOAD)
+    sha = manager_git(repo, "rev-parse", "HEAD")
+    asked = dash.as_agent("manager", "request_apply_commit", agent=name, sha=sha,
+                          description=PAYLOAD)
     return int(asked["approval"]["id"])
 
 
@@ -91,13 +74,13 @@ def dash() -> Iterator[Dashboard]:
     with running_dashboard() as running:
         for name in ("alice", "bob"):
             running.call("register", name=name)
-        agent(running, "alice", "send", to="operator", body=PAYLOAD)
-        agent(running, "alice", "send", to="bob", body=PAYLOAD)
-        agent(running, "bob", "ask", question=PAYLOAD, options=[SCRIPT, IMG, LINK])
-        agent(running, "bob", "ask", question=PAYLOAD, options=[SCRIPT, IMG], multi=True)
-        agent(running, "alice", "remind", message=PAYLOAD, delay_seconds=3600)
+        running.as_agent("alice", "send", to="operator", body=PAYLOAD)
+        running.as_agent("alice", "send", to="bob", body=PAYLOAD)
+        running.as_agent("bob", "ask", question=PAYLOAD, options=[SCRIPT, IMG, LINK])
+        running.as_agent("bob", "ask", question=PAYLOAD, options=[SCRIPT, IMG], multi=True)
+        running.as_agent("alice", "remind", message=PAYLOAD, delay_seconds=3600)
         commit_request(running, "carol")
-        manager(running, "request_spawn", name="dave", description=PAYLOAD)
+        running.as_agent("manager", "request_spawn", name="dave", description=PAYLOAD)
         yield running
 
 
