@@ -67,11 +67,16 @@ class ContainerHive:
                 HYPERHIVE_SYSTEMD_SCOPE="user",
                 HYPERHIVE_UNIT_DIR=str(self.box.unit_dir),
                 HYPERHIVE_APPLY_SETTLE_SECONDS="1",
+                **self.environment(),
             )
             self.op: Client = self.hive.client(timeout=30)
         except BaseException:
             self.box.close()
             raise
+
+    def environment(self) -> dict[str, str]:
+        """More of the daemon's environment (a benchmark's own); ``self.box`` is up."""
+        return {}
 
     def clients(self) -> list[Client]:
         return [self.op]
