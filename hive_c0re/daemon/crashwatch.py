@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -102,8 +103,8 @@ class UnitSignals(Protocol):
     def stop(self) -> None: ...
 
     def state(self, unit: str) -> UnitState | None:
-        """The unit's state, read from ``loop`` over the open connection; None when the
-        connection is not open (then ``systemctl show`` answers)."""
+        """The unit's state over D-Bus (blocking: from a worker thread); None when the
+        watch is not listening (then ``systemctl show`` answers)."""
         ...
 
 
@@ -121,6 +122,12 @@ class UnitBus:
         from pystemd.dbuslib import DBus
 
         self.bus: Any = DBus(user_mode=user_mode)
+        # Property reads go on a connection of their own, from worker threads one at a
+        # time: a call on the signal connection queues the signals that arrive meanwhile
+        # where the loop's fd no longer shows them, and would block the loop.
+        self.reader: Any = DBus(user_mode=user_mode)
+        self.reading = threading.Lock()
+        self.listening = False
         self.on_change: Callable[[str], None] = lambda unit: None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._callback: Callable[..., None] | None = None
@@ -128,6 +135,8 @@ class UnitBus:
     def start(self, loop: asyncio.AbstractEventLoop, on_change: Callable[[str], None]) -> None:
         self.on_change = on_change
         self.bus.open()
+        self.reader.open()
+        self.listening = True
 
         # pystemd hangs its own data on the callback, which a bound method cannot carry.
         def on_signal(msg: Any, error: Any = None, userdata: Any = None) -> None:
@@ -145,23 +154,24 @@ class UnitBus:
             self.loop.remove_reader(self.bus.get_fd())
             self.loop = None
             self.bus.close()
+        if self.listening:
+            self.listening = False
+            with self.reading:
+                self.reader.close()
 
     def state(self, unit: str) -> UnitState | None:
-        """Seven property reads on the connection the signals come on: no process forked.
-
-        Called on the loop's thread (the connection is not thread-safe); each read is
-        a round trip to systemd of well under a millisecond.
-        """
-        if self.loop is None:
-            return None
+        """Seven property reads on the reading connection: no process forked (blocking:
+        call it from a worker thread)."""
         from pystemd.dbuslib import path_encode
 
         path = path_encode(UNIT_PREFIX.rstrip("/").encode(), unit.encode())
+        with self.reading:
+            if not self.listening:
+                return None
 
-        def get(interface: bytes, prop: bytes, kind: bytes) -> Any:
-            return self.bus.get_property(SYSTEMD, path, interface, prop, kind)
+            def get(interface: bytes, prop: bytes, kind: bytes) -> Any:
+                return self.reader.get_property(SYSTEMD, path, interface, prop, kind)
 
-        try:
             return UnitState(
                 unit=unit, active=_text(get(UNIT_IFACE_B, b"ActiveState", b"s")),
                 sub=_text(get(UNIT_IFACE_B, b"SubState", b"s")),
@@ -170,9 +180,6 @@ class UnitBus:
                 exit_code=_EXIT_CODES.get(str(get(SERVICE_IFACE, b"ExecMainCode", b"i"))),
                 invocation=bytes(get(UNIT_IFACE_B, b"InvocationID", b"ay")).hex(),
                 active_since=_usec(get(UNIT_IFACE_B, b"ActiveEnterTimestamp", b"t")))
-        finally:
-            # Signals that came while we waited for the replies are queued, not readable.
-            self.loop.call_soon(self._readable)
 
     def _readable(self) -> None:
         try:
@@ -339,7 +346,7 @@ class CrashWatch:
         None (and a warning) if neither can read it."""
         agent = {"HIVE_AGENT": agent_of(unit) or ""}
         try:
-            state = self.bus.state(unit)
+            state = await asyncio.to_thread(self.bus.state, unit)
             if state is not None:
                 return state
         except Exception as exc:
