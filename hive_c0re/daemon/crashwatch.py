@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any, Protocol
 
 from hive_c0re.broker.models import HiveEvent
 from hive_c0re.broker.store import Desired, Store
+from hive_c0re.errors import HiveError
 from hive_c0re.lifecycle.agents import Lifecycle
 from hive_c0re.lifecycle.ports import Announcer
 
@@ -32,6 +34,8 @@ SYSTEMD_PATH = b"/org/freedesktop/systemd1"
 MANAGER = b"org.freedesktop.systemd1.Manager"
 UNIT_IFACE = "org.freedesktop.systemd1.Unit"
 PROPERTIES = b"org.freedesktop.DBus.Properties"
+UNIT_IFACE_B = UNIT_IFACE.encode()
+SERVICE_IFACE = b"org.freedesktop.systemd1.Service"
 UNIT_PREFIX = "/org/freedesktop/systemd1/unit/"
 # Both backends' unit names; the agent name is the part in the middle.
 AGENT_UNIT = re.compile(r"(?:hive-agent@|container@h-)([a-z][a-z0-9-]{0,8})\.service")
@@ -99,6 +103,11 @@ class UnitSignals(Protocol):
 
     def stop(self) -> None: ...
 
+    def state(self, unit: str) -> UnitState | None:
+        """The unit's state over D-Bus (blocking: from a worker thread); None when the
+        watch is not listening (then ``systemctl show`` answers)."""
+        ...
+
 
 class Runner(Protocol):
     """``systemctl`` for the hive's manager (:class:`~hive_c0re.lifecycle.backend.Systemctl`)."""
@@ -114,6 +123,12 @@ class UnitBus:
         from pystemd.dbuslib import DBus
 
         self.bus: Any = DBus(user_mode=user_mode)
+        # Property reads go on a connection of their own, from worker threads one at a
+        # time: a call on the signal connection queues the signals that arrive meanwhile
+        # where the loop's fd no longer shows them, and would block the loop.
+        self.reader: Any = DBus(user_mode=user_mode)
+        self.reading = threading.Lock()
+        self.listening = False
         self.on_change: Callable[[str], None] = lambda unit: None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._callback: Callable[..., None] | None = None
@@ -121,6 +136,8 @@ class UnitBus:
     def start(self, loop: asyncio.AbstractEventLoop, on_change: Callable[[str], None]) -> None:
         self.on_change = on_change
         self.bus.open()
+        self.reader.open()
+        self.listening = True
 
         # pystemd hangs its own data on the callback, which a bound method cannot carry.
         def on_signal(msg: Any, error: Any = None, userdata: Any = None) -> None:
@@ -138,6 +155,47 @@ class UnitBus:
             self.loop.remove_reader(self.bus.get_fd())
             self.loop = None
             self.bus.close()
+        if self.listening:
+            self.listening = False
+            with self.reading:
+                self.reader.close()
+
+    def state(self, unit: str) -> UnitState | None:
+        """The unit's properties on the reading connection: no process forked (blocking:
+        call it from a worker thread).
+
+        Each read is its own message, so a start may fall between two of them (seen:
+        ``inactive`` beside the new start's InvocationID, which the judge would then
+        take for an expected stop and never report). InvocationID is read before and
+        after the rest; the reads count only when both agree. One GetAll would be one
+        snapshot, and costs pystemd some 20 ms to parse.
+        """
+        from pystemd.dbuslib import path_encode
+
+        path = path_encode(UNIT_PREFIX.rstrip("/").encode(), unit.encode())
+        with self.reading:
+            if not self.listening:
+                return None
+
+            def get(interface: bytes, prop: bytes, kind: bytes) -> Any:
+                return self.reader.get_property(SYSTEMD, path, interface, prop, kind)
+
+            def invocation() -> str:
+                return bytes(get(UNIT_IFACE_B, b"InvocationID", b"ay")).hex()
+
+            for _ in range(3):
+                before = invocation()
+                state = UnitState(
+                    unit=unit, active=_text(get(UNIT_IFACE_B, b"ActiveState", b"s")),
+                    sub=_text(get(UNIT_IFACE_B, b"SubState", b"s")),
+                    result=_text(get(SERVICE_IFACE, b"Result", b"s")),
+                    exit_status=int(get(SERVICE_IFACE, b"ExecMainStatus", b"i")),
+                    exit_code=_EXIT_CODES.get(str(get(SERVICE_IFACE, b"ExecMainCode", b"i"))),
+                    invocation=before,
+                    active_since=_usec(get(UNIT_IFACE_B, b"ActiveEnterTimestamp", b"t")))
+                if invocation() == before:
+                    return state
+        raise HiveError(f"{unit} kept changing while it was read")
 
     def _readable(self) -> None:
         try:
@@ -213,6 +271,15 @@ def read_state(systemctl: Runner, unit: str) -> UnitState:
                      active_since=_unix(found.get("ActiveEnterTimestamp", "")))
 
 
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _usec(value: Any) -> float | None:
+    """A D-Bus timestamp (microseconds since the epoch; 0 for never) in seconds."""
+    return int(value) / 1e6 if int(value) > 0 else None
+
+
 def _unix(stamp: str) -> float | None:
     """``@1767225600`` as a number; None for an empty (never entered) or odd value."""
     try:
@@ -284,13 +351,27 @@ class CrashWatch:
 
     async def check(self, agent: str) -> None:
         unit = self.lifecycle.backend.unit(agent)
-        try:
-            state = await asyncio.to_thread(read_state, self.systemctl, unit)
-        except Exception as exc:
-            log.warning("cannot read %s: %s", unit, exc, extra={"HIVE_AGENT": agent})
+        state = await self.read(unit)
+        if state is None:
             return
         if self.judge.judge(agent, state):
             await self.report(agent, state)
+
+    async def read(self, unit: str) -> UnitState | None:
+        """The unit's state over D-Bus, else from ``systemctl show`` in a worker thread;
+        None (and a warning) if neither can read it."""
+        agent = {"HIVE_AGENT": agent_of(unit) or ""}
+        try:
+            state = await asyncio.to_thread(self.bus.state, unit)
+            if state is not None:
+                return state
+        except Exception as exc:
+            log.info("cannot read %s over D-Bus (%s); asking systemctl", unit, exc, extra=agent)
+        try:
+            return await asyncio.to_thread(read_state, self.systemctl, unit)
+        except Exception as exc:
+            log.warning("cannot read %s: %s", unit, exc, extra=agent)
+            return None
 
     async def report(self, agent: str, state: UnitState) -> None:
         lines = await asyncio.to_thread(self.journal, state.unit)
