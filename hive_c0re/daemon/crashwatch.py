@@ -129,6 +129,7 @@ class UnitBus:
         self.reader: Any = DBus(user_mode=user_mode)
         self.reading = threading.Lock()
         self.listening = False
+        self.signals_seen = 0
         self.on_change: Callable[[str], None] = lambda unit: None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._callback: Callable[..., None] | None = None
@@ -141,6 +142,7 @@ class UnitBus:
 
         # pystemd hangs its own data on the callback, which a bound method cannot carry.
         def on_signal(msg: Any, error: Any = None, userdata: Any = None) -> None:
+            self.signals_seen += 1
             self._signal(msg)
 
         self._callback = on_signal  # libsystemd holds it by address: keep it alive
@@ -198,10 +200,15 @@ class UnitBus:
         raise HiveError(f"{unit} kept changing while it was read")
 
     def _readable(self) -> None:
+        """Process until nothing is left. sd_bus_process hands back no message for one
+        it gave to our callback, just as when it had nothing to do (pystemd hides its
+        return value), so the callback's count tells the two apart: stopping at the first
+        signal left the rest in libsystemd's buffer, where the fd no longer shows them."""
         try:
             while True:
+                seen = self.signals_seen
                 msg = self.bus.process()
-                if msg.is_empty():
+                if msg.is_empty() and self.signals_seen == seen:
                     break
         except Exception:
             log.exception("reading systemd's signals failed")
