@@ -40,3 +40,14 @@ def blob_text(commit: str, name: str, blob: tuple[str, str, bytes] | None) -> st
         return blob[2].decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInput(f"{name} at {commit} is not UTF-8 text") from None
+
+
+def copy_repo(source: Path, target: Path) -> None:
+    """Copy a repo the daemon made and no container can write (the seed), file by file.
+
+    As ``cp -a`` would: symlinks copied as links, never followed; ``target``
+    must not exist yet, or be an empty directory.
+    """
+    if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
+        target.rmdir()
+    shutil.copytree(source, target, symlinks=True)

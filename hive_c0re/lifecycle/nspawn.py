@@ -282,16 +282,21 @@ class NspawnBackend:
 
     def start(self, agent: str) -> None:
         self._need_installed(agent)
-        self.systemctl.run("reset-failed", unit_name(agent), check=False)
-        self.systemctl.run("start", unit_name(agent))
+        self._begin("start", unit_name(agent))
+
+    def _begin(self, verb: str, unit: str) -> None:
+        """``systemctl start`` or ``restart``; ``reset-failed`` and once more only if refused
+        (a unit that failed too often in a row hits its start limit): one process, not two."""
+        if self.systemctl.run(verb, unit, check=False).returncode != 0:
+            self.systemctl.run("reset-failed", unit, check=False)
+            self.systemctl.run(verb, unit)
 
     def stop(self, agent: str) -> None:
         self.systemctl.stop(unit_name(agent))
 
     def restart(self, agent: str) -> None:
         self._need_installed(agent)
-        self.systemctl.run("reset-failed", unit_name(agent), check=False)
-        self.systemctl.run("restart", unit_name(agent))
+        self._begin("restart", unit_name(agent))
 
     def is_active(self, agent: str) -> bool:
         return self.systemctl.show(unit_name(agent), "ActiveState") == "active"
