@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import sys
 from collections.abc import Mapping
@@ -45,7 +44,6 @@ NSPAWN = "/usr/bin/systemd-nspawn"
 # Public certificates only: the container must reach the API over TLS, and
 # /etc/ssl/private must stay on the host.
 HOST_READ_ONLY = (Path("/usr"), Path("/etc/ssl/certs"))
-UNIT_VALUE = re.compile(r"[A-Za-z0-9.%]+")  # a size, a count, a percentage: agent.toml's
 UNSAFE_IN_UNIT = set(" \t\n\"'\\$;%`")
 
 
@@ -199,20 +197,6 @@ def render_environment(environment: dict[str, str] | Mapping[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-# What set-property writes for a limit agent.toml does not set: systemd's own default.
-_UNLIMITED = {"MemoryMax": "infinity", "CPUQuota": "", "TasksMax": "infinity"}
-
-
-def limit_assignments(spec: ContainerSpec) -> list[str]:
-    """``KEY=VALUE`` for every limit the unit has, unset ones reset: a limit dropped from
-    agent.toml must not stay in force from an earlier install."""
-    wanted = dict(spec.resources.unit_properties())
-    for key, value in wanted.items():
-        if not UNIT_VALUE.fullmatch(value):
-            raise HiveError(f"{key}={value!r} cannot be a unit property")
-    return [f"{key}={wanted.get(key, unset)}" for key, unset in _UNLIMITED.items()]
-
-
 class NspawnBackend:
     """Agents as ``systemd-nspawn`` containers under ``hive-agent@<name>.service``."""
 
@@ -260,7 +244,7 @@ class NspawnBackend:
         if reload:
             self.systemctl.run("daemon-reload")
         self.systemctl.run("set-property", "--runtime", unit_name(spec.name),
-                           *limit_assignments(spec))
+                           *spec.resources.set_property_args())
 
     def uninstall(self, agent: str) -> None:
         self.stop(agent)

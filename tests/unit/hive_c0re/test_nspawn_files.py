@@ -11,7 +11,6 @@ from hive_c0re.lifecycle.backend import ContainerSpec, Resources
 from hive_c0re.lifecycle.nspawn import (
     NSPAWN,
     NSPAWN_VARIABLE,
-    limit_assignments,
     nspawn_argv,
     render_environment,
     render_nspawn_file,
@@ -65,11 +64,11 @@ def test_the_hives_variable_cannot_come_from_the_operators_environment() -> None
 
 def test_limits_set_what_agent_toml_says_and_reset_the_rest(tmp_path: Path) -> None:
     limited = spec(tmp_path, resources=Resources(memory_max="2G", tasks_max=512))
-    assert limit_assignments(limited) == ["MemoryMax=2G", "CPUQuota=", "TasksMax=512"]
-    assert limit_assignments(spec(tmp_path, resources=Resources(cpu_quota="150%"))) == [
+    assert limited.resources.set_property_args() == ["MemoryMax=2G", "CPUQuota=", "TasksMax=512"]
+    assert spec(tmp_path, resources=Resources(cpu_quota="150%")).resources.set_property_args() == [
         "MemoryMax=infinity", "CPUQuota=150%", "TasksMax=infinity"]
     with pytest.raises(HiveError, match="cannot be a unit property"):
-        limit_assignments(spec(tmp_path, resources=Resources(memory_max="2G --all")))
+        Resources(memory_max="2G --all").set_property_args()
 
 
 def test_the_template_reads_both_files_from_the_roots(tmp_path: Path) -> None:
