@@ -92,7 +92,8 @@ def test_a_restart_policy_restarts_within_its_burst(container_hive: SandboxHive)
 
 READ_BOTH_WAYS = """
 import asyncio, dataclasses, json
-from hive_c0re.daemon.crashwatch import UnitBus, read_state
+from hive_c0re.daemon.crashwatch import read_state
+from hive_c0re.daemon.unitbus import UnitBus
 from hive_c0re.lifecycle.backend import Scope, Systemctl
 
 async def main():
