@@ -1,17 +1,29 @@
-"""The man pages as a set: each renders, each points to the others, and the harnesses'
-pages name every variable and file their code reads."""
+"""The man pages as a set: each renders, each points to the others; the harnesses'
+pages name every variable and file their code reads, and hyperhive-nixos(5) every
+setting and every command line the nixos backend runs.
+
+The backend runs against the model of a NixOS host (nixos_support.NixosHost):
+nixos-container cannot run here, so what is checked is the argv it would be given.
+"""
 
 from __future__ import annotations
 
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from hive_ag3nt.paths import AgentPaths
 from hive_ag3nt.settings import HARNESS_SETTINGS
+from hive_c0re.lifecycle.backend import Systemctl
+from hive_c0re.lifecycle.nixos import NixosBackend
+from hive_c0re.settings import SETTINGS
+from hive_dev import nixos_commands
 from tests.docs_support import MAN, ROOT, man_section, roff_text, tag_words, tagged_items
+from tests.unit.hive_c0re.nixos_support import NixosHost
 
 PAGES = sorted(path.name for path in MAN.glob("*.[1-9]"))
 # Variables a harness reads by name (settings are read through their table, below).
@@ -108,3 +120,83 @@ def test_the_manager_page_names_where_the_repos_are() -> None:
     files = [roff_text(tag_words(tag)[0]) for tag, _ in
              tagged_items(man_section("hive-m1nd.1", "FILES"))]
     assert f"{repos()}/<name>/" in files
+
+
+# -- hyperhive-nixos(5) ------------------------------------------------------------------
+
+
+def test_every_daemon_setting_is_set_by_an_option_of_the_host_module() -> None:
+    text = roff_text("\n".join(man_section("hyperhive-nixos.5", "HOST OPTIONS")))
+    assert "services.hive-c0re.enable" in text
+    missing = [s.env for s in SETTINGS if f"Sets {s.env}" not in " ".join(text.split())]
+    assert missing == [], f"hyperhive-nixos(5) has no option that sets {missing}"
+
+
+def test_every_harness_setting_is_an_option_of_the_harness_module() -> None:
+    text = roff_text("\n".join(man_section("hyperhive-nixos.5", "HARNESS OPTIONS")))
+    missing = [s.name for s in HARNESS_SETTINGS
+               if f"services.hive-harness.settings.{s.name}\n" not in text]
+    assert missing == []
+
+
+@dataclass
+class NixosBuildHost(NixosHost):
+    """The model of a NixOS host, whose ``nix build`` builds the example system."""
+
+    def __call__(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
+        if argv[:2] == ["nix", "build"]:
+            self.calls.append(argv)
+            return subprocess.CompletedProcess(argv, 0, f"{nixos_commands.SYSTEM}\n", "")
+        return super().__call__(argv)
+
+
+def commands_run(tmp_path: Path) -> list[list[str]]:
+    """Every argv the backend runs through every verb, both ways of installing and both
+    states a container can be installed from (absent, present)."""
+    host = NixosBuildHost(conf_dir=tmp_path / "nixos-containers",
+                          dropin_root=tmp_path / "system.control")
+    backend = NixosBackend(host, Systemctl(), flake_for=nixos_commands.FHS.applied_flake,
+                           conf_dir=host.conf_dir, dropin_root=host.dropin_root)
+    spec, agent = nixos_commands.example_spec(), nixos_commands.AGENT
+    backend.install(spec)
+    backend.install(spec)
+    backend.start(agent)
+    assert backend.is_active(agent)
+    backend.restart(agent)
+    backend.stop(agent)
+    system = backend.build(agent, nixos_commands.OUT_LINK)
+    backend.install(spec, system_path=system)
+    backend.uninstall(agent)
+    backend.install(spec, system_path=system)
+    return host.calls
+
+
+def documented_commands() -> list[str]:
+    section = man_section("hyperhive-nixos.5", "THE NIXOS BACKEND")
+    commands = section[section.index(".SS Commands"):]
+    return [roff_text(tag) for tag, _ in tagged_items(commands)]
+
+
+def test_every_command_the_nixos_backend_runs_is_in_hyperhive_nixos_5(tmp_path: Path) -> None:
+    documented = documented_commands()
+    run = {" ".join(nixos_commands.shape(argv)) for argv in commands_run(tmp_path)}
+    assert len(run) >= 10
+    assert sorted(run - set(documented)) == [], "hyperhive-nixos(5) does not show these"
+    # And nothing shown that the backend never runs.
+    assert sorted(set(documented) - run) == []
+    assert any(line.startswith("nixos-container create h-<name> --flake git+file://")
+               for line in documented)
+
+
+def test_hyperhive_nixos_5_shows_the_conf_the_backend_writes(tmp_path: Path) -> None:
+    commands_run(tmp_path)
+    conf = (tmp_path / "nixos-containers" / "h-alice.conf").read_text()
+    section = " ".join(roff_text(line) for line in man_section("hyperhive-nixos.5",
+                                                               "THE NIXOS BACKEND"))
+    uid = str(nixos_commands.UID_BASE)
+    for line in conf.splitlines():
+        key, _, value = line.partition("=")
+        if key in nixos_commands.KEY_MEANING:
+            words = nixos_commands.shape(value.strip('"').split(), {uid: "<uid-base>"})
+            assert all(word in section for word in words), line
+            assert f"{key}=" in section, key
