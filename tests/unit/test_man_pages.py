@@ -18,6 +18,7 @@ import pytest
 
 from hive_ag3nt.paths import AgentPaths
 from hive_ag3nt.settings import HARNESS_SETTINGS
+from hive_c0re.lifecycle import nixos
 from hive_c0re.lifecycle.backend import Systemctl
 from hive_c0re.lifecycle.nixos import NixosBackend
 from hive_c0re.settings import SETTINGS
@@ -202,3 +203,14 @@ def test_hyperhive_nixos_5_shows_the_conf_the_backend_writes(tmp_path: Path) -> 
             words = nixos_commands.shape(value.strip('"').split(), {uid: "<uid-base>"})
             assert all(word in section for word in words), line
             assert f"{key}=" in section, key
+
+
+def test_every_file_hyperhive_nixos_5_names_is_where_the_backend_puts_it() -> None:
+    fhs, agent = nixos_commands.FHS, nixos_commands.AGENT
+    backend = NixosBackend(NixosHost(), Systemctl(), flake_for=fhs.applied_flake)
+    known = {backend.conf_path(agent), backend.dropin_dir(agent),
+             nixos.PROFILES / nixos.container_name(agent) / "system", fhs.applied_repo(agent)}
+    listed = [tag_words(tag)[0].rstrip("/") for tag, _ in
+              tagged_items(man_section("hyperhive-nixos.5", "FILES"))]
+    assert sorted(listed) == sorted(str(path).replace(agent, "<name>") for path in known)
+    assert f"git+file://{fhs.applied_repo(agent)}#{agent}" == fhs.applied_flake(agent)
