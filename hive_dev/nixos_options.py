@@ -13,21 +13,19 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hive_dev import nix
+
+# Nix or nixpkgs' lib is not on this machine: the options cannot be read.
+NixUnavailable = nix.NixMissing
+
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = ROOT / "nixos" / "modules"
 EXPRESSION = Path(__file__).with_name("nixos_options.nix")
-LIB_VARIABLE = "HYPERHIVE_NIXPKGS_LIB"
 _CODE = re.compile(r"(?:\{(?:option|command|env|file|var)\})?`([^`\n]+)`")
-
-
-class NixUnavailable(Exception):
-    """Nix or nixpkgs' lib is not on this machine: the options cannot be read."""
 
 
 @dataclass(frozen=True)
@@ -41,21 +39,15 @@ class Option:
 
 
 def nixpkgs_lib() -> Path:
-    """Where nixpkgs' lib is; raise NixUnavailable (saying where it looked) if it is not."""
-    given = os.environ.get(LIB_VARIABLE)
-    path = Path(given) if given else ROOT.parent / "shared" / "vendor" / "nixpkgs-lib"
-    if not ((path / "lib" / "default.nix").is_file() or (path / "default.nix").is_file()):
-        said = f"${LIB_VARIABLE} is {given}" if given else f"${LIB_VARIABLE} is unset"
-        raise NixUnavailable(f"no nixpkgs lib at {path} ({said}); point {LIB_VARIABLE} at a "
-                             "copy of nixpkgs' lib/ (or nixpkgs.lib's checkout)")
-    return path
-
-
-def nix_instantiate() -> str:
-    found = shutil.which("nix-instantiate")
-    if found is None:
-        raise NixUnavailable("nix-instantiate is not on PATH (Debian: apt-get install nix-bin)")
-    return found
+    """nixpkgs' lib: ``$HYPERHIVE_NIXPKGS_LIB``, else the vendored copy beside the checkout;
+    raise NixUnavailable, saying where it looked, when neither is there."""
+    if os.environ.get(nix.LIB_ENV):
+        return nix.nix_lib()
+    vendored = ROOT.parent / "shared" / "vendor" / "nixpkgs-lib"
+    if not (vendored / "lib" / "default.nix").is_file():
+        raise NixUnavailable(f"{nix.LIB_ENV} is not set and there is no nixpkgs lib at "
+                             f"{vendored}: point {nix.LIB_ENV} at a copy of nixpkgs' lib/")
+    return vendored / "lib"
 
 
 def shown_value(value: Any) -> str | None:
@@ -73,10 +65,10 @@ def module_options(module: Path) -> list[Option]:
     Raise NixUnavailable without Nix or the lib; RuntimeError with Nix's message when the
     module does not evaluate.
     """
-    argv = [nix_instantiate(), "--eval", "--strict", "--json", str(EXPRESSION),
+    args = ["--eval", "--strict", "--json", str(EXPRESSION),
             "--argstr", "lib", str(nixpkgs_lib().resolve()),
             "--argstr", "module", str(module.resolve())]
-    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
+    done = nix.run_nix(args, program="nix-instantiate")
     if done.returncode != 0:
         raise RuntimeError(f"the options of {module.name} do not evaluate:\n{done.stderr}")
     return [Option(name=o["name"], type=o["type"], description=o["description"] or "",
