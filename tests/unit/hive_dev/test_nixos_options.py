@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hive_dev import nixos_options
+from hive_dev import nix, nixos_options
 from hive_dev.nixos_options import NixUnavailable, Option, description_roff, option_roff
 
 MODULE = """\
@@ -47,7 +47,7 @@ MODULE = """\
 def lib_and_nix() -> None:
     try:
         nixos_options.nixpkgs_lib()
-        nixos_options.nix.nix_program("nix-instantiate")
+        nix.nix_program("nix-instantiate")
     except NixUnavailable as missing:
         pytest.skip(str(missing))
 
