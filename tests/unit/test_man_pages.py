@@ -214,3 +214,19 @@ def test_every_file_hyperhive_nixos_5_names_is_where_the_backend_puts_it() -> No
               tagged_items(man_section("hyperhive-nixos.5", "FILES"))]
     assert sorted(listed) == sorted(str(path).replace(agent, "<name>") for path in known)
     assert f"git+file://{fhs.applied_repo(agent)}#{agent}" == fhs.applied_flake(agent)
+
+
+def test_the_hidden_debug_group_is_as_hive_ag3nt_1_says() -> None:
+    import click
+
+    from hive_ag3nt.cli import cli
+
+    debug = cli.commands["debug"]
+    assert isinstance(debug, click.Group) and debug.hidden
+    said = " ".join(roff_text(line) for line in man_section("hive-ag3nt.1", "DESCRIPTION"))
+    for name, command in debug.commands.items():
+        assert f"hive-ag3nt debug {name}" in said
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.opts[0] in said, param.opts
+    assert "--socket" in said and "HYPERHIVE_SOCKET" in said
