@@ -230,3 +230,18 @@ def test_the_hidden_debug_group_is_as_hive_ag3nt_1_says() -> None:
             if isinstance(param, click.Option):
                 assert param.opts[0] in said, param.opts
     assert "--socket" in said and "HYPERHIVE_SOCKET" in said
+
+
+def test_the_quick_start_of_hyperhive_nixos_5_is_nix(tmp_path: Path) -> None:
+    nix_instantiate = shutil.which("nix-instantiate")
+    if nix_instantiate is None:
+        pytest.skip("nix-instantiate is not installed (Debian: apt-get install nix-bin)")
+    section = man_section("hyperhive-nixos.5", "QUICK START")
+    code = section[section.index(".EX") + 1:section.index(".EE")]
+    flake = tmp_path / "flake.nix"
+    flake.write_text("\n".join(roff_text(line) for line in code) + "\n")
+    done = subprocess.run([nix_instantiate, "--parse", str(flake)], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "services.hive-c0re.enable = true;" in flake.read_text()
+    assert "allowUnfreePredicate" in flake.read_text()
