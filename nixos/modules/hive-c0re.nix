@@ -99,6 +99,21 @@ in
       '';
     };
 
+    flake = mkOption {
+      type = types.nullOr (types.addCheck types.attrs (flake: flake ? outPath) // {
+        description = "flake (an attribute set with an outPath)";
+      });
+      default = null;
+      example = lib.literalExpression "inputs.hyperhive";
+      description = ''
+        The hyperhive flake the agents' config repos build their containers
+        with (its harness module and its nixpkgs), registered as `hyperhive` in
+        the system's flake registry: a new agent's seeded flake.nix names
+        `flake:hyperhive`. Needed by the nixos backend unless the registry has
+        a `hyperhive` entry otherwise.
+      '';
+    };
+
     extraPackages = mkOption {
       type = types.listOf types.package;
       default = [ ];
@@ -132,6 +147,11 @@ in
           message = "services.hive-c0re.settings.systemd_scope = \"user\" puts agents under a user manager, which a NixOS host's daemon does not have: leave it unset (\"system\").";
         }
       ];
+
+      warnings = lib.optional (cfg.backend == "nixos" && cfg.flake == null)
+        "services.hive-c0re.flake is unset: the agents' flake.nix finds hyperhive as flake:hyperhive, so the flake registry needs a hyperhive entry (set services.hive-c0re.flake = inputs.hyperhive;).";
+
+      nix.registry = lib.mkIf (cfg.flake != null) { hyperhive.flake = cfg.flake; };
 
       environment.systemPackages = [ cfg.package ];
 
