@@ -12,6 +12,7 @@ let
   tables = import ./settings.nix { inherit lib; };
   isLoopback = address: address == "localhost" || lib.hasPrefix "127." address
     || address == "::1";
+  isWildcard = address: address == "0.0.0.0" || address == "::";
   # A TCP ListenStream: an IPv6 address goes in brackets.
   listenAddress = address: port:
     if lib.hasInfix ":" address then "[${address}]:${toString port}"
@@ -229,9 +230,20 @@ in
       };
     })
 
-    (mkIf cfg.dashboard.enable {
+    (mkIf (cfg.backend == "nspawn") {
+      # The harness's Python and its libraries live in the store, not in /usr:
+      # nspawn containers see /usr and these read-only.
+      services.hive-c0re.settings.extra_read_only_binds = lib.mkDefault builtins.storeDir;
+    })
+
+    (mkIf (cfg.dashboard.enable && !isWildcard cfg.dashboard.address) {
+      # Where `hive-c0re dashboard login` sends the browser; a listener on every
+      # address has no one name, so the operator says it (settings.dashboard_url).
       services.hive-c0re.settings.dashboard_url =
         lib.mkDefault "http://${listenAddress cfg.dashboard.address cfg.dashboard.port}/";
+    })
+
+    (mkIf cfg.dashboard.enable {
 
       networking.firewall.allowedTCPPorts = lib.optional cfg.dashboard.openFirewall cfg.dashboard.port;
 
