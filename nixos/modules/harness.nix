@@ -13,6 +13,9 @@ let
   # The model's side (the claude CLI and its tools) runs as this user, apart
   # from the harness (hive_ag3nt/separation.py), as in the nspawn backend.
   modelUser = "claude";
+  # Where the manager sees every agent's proposed config repo; its model's
+  # side edits them with git, so they are its to own.
+  managerRepos = "/agents";
 in
 {
   options.services.hive-harness = {
@@ -77,8 +80,10 @@ in
     binds = mkOption {
       type = types.listOf types.str;
       readOnly = true;
-      default = [ "/run/hive" "/state" "/root/.claude" "/etc/hive" "/run/hive-egress" ];
-      description = "The paths the host binds into the container, which the harness waits for (`RequiresMountsFor=`).";
+      default = [ "/run/hive" "/state" "/root/.claude" "/etc/hive" "/run/hive-egress" ]
+        ++ lib.optional (cfg.role == "manager") managerRepos;
+      defaultText = lib.literalExpression ''[ "/run/hive" "/state" "/root/.claude" "/etc/hive" "/run/hive-egress" ] ++ (if role == "manager" then [ "/agents" ] else [ ])'';
+      description = "The paths the host binds into the container, which the harness waits for (`RequiresMountsFor=`); the manager's also has every agent's proposed config repo at /agents.";
     };
   };
 
@@ -117,6 +122,8 @@ in
             HOME = "/root";
             CLAUDE_CONFIG_DIR = "/root/.claude";
             PYTHONUNBUFFERED = "1";
+          } // lib.optionalAttrs (cfg.role == "manager") {
+            HYPERHIVE_MODEL_OWNS = managerRepos;
           };
         serviceConfig = {
           Type = "simple";

@@ -186,6 +186,19 @@ def test_private_users_idmap_the_writable_binds_only() -> None:
     ]
 
 
+def test_the_managers_repos_are_bound_writable_and_replaced_on_rewrite() -> None:
+    manager = replace(make_spec("manager"), writable_binds=[
+        (Path("/var/lib/hyperhive/proposed-disk/repos"), Path("/agents"))])
+    once = rewrite_conf(sample("created.conf"), manager, private_users=True)
+    flags = settings(once)["EXTRA_NSPAWN_FLAGS"].split()
+    assert flags[-1] == "--bind=/var/lib/hyperhive/proposed-disk/repos:/agents:idmap"
+    assert rewrite_conf(once, manager, private_users=True) == once
+    moved = replace(manager, writable_binds=[(Path("/srv/repos"), Path("/agents"))])
+    again = settings(rewrite_conf(once, moved, private_users=True))["EXTRA_NSPAWN_FLAGS"]
+    assert [f for f in again.split() if f.endswith(":/agents:idmap")] == [
+        "--bind=/srv/repos:/agents:idmap"]
+
+
 def test_private_users_off_says_no_even_where_pick_was() -> None:
     on = rewrite_conf(sample("hand-edited.conf"), make_spec(), private_users=True)
     off = settings(rewrite_conf(on, make_spec(), private_users=False))
