@@ -11,13 +11,14 @@ is what the backend writes into the container's conf, the same way.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hive_c0re.lifecycle import nixos
 from hive_c0re.lifecycle.backend import ContainerSpec, Systemctl
 from hive_c0re.lifecycle.disk import Disk
-from hive_c0re.lifecycle.nixos_conf import NETWORK_KEYS, managed_settings
+from hive_c0re.lifecycle.manager import MANAGER_REPOS
+from hive_c0re.lifecycle.nixos_conf import NETWORK_KEYS, managed_settings, nspawn_binds
 from hive_c0re.paths import Paths
 
 AGENT = "alice"
@@ -122,3 +123,11 @@ def conf_items() -> list[tuple[list[str], str]]:
         else:
             items.append(([f"{key}={value}"], meaning))
     return items
+
+
+def manager_binds() -> list[str]:
+    """The flags the manager's container gets beyond an agent's: its writable binds."""
+    agent = example_spec()
+    manager = replace(agent, writable_binds=[(FHS.proposed_root, MANAGER_REPOS)])
+    ours = set(nspawn_binds(agent, private_users=True))
+    return [flag for flag in nspawn_binds(manager, private_users=True) if flag not in ours]

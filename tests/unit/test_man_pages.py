@@ -245,3 +245,23 @@ def test_the_quick_start_of_hyperhive_nixos_5_is_nix(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "services.hive-c0re.enable = true;" in flake.read_text()
     assert "allowUnfreePredicate" in flake.read_text()
+
+
+def test_hyperhive_nixos_5_shows_the_manager_s_own_bind(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from hive_c0re.lifecycle.manager import MANAGER_REPOS
+
+    host = NixosHost(conf_dir=tmp_path / "conf", dropin_root=tmp_path / "dropins")
+    # Any flake: only the conf is looked at (Paths has no applied repo for the manager).
+    backend = NixosBackend(host, Systemctl(),
+                           flake_for=lambda _: nixos_commands.FHS.applied_flake("alice"),
+                           conf_dir=host.conf_dir, dropin_root=host.dropin_root)
+    spec = replace(nixos_commands.example_spec(), name="manager",
+                   writable_binds=[(nixos_commands.FHS.proposed_root, MANAGER_REPOS)])
+    backend.install(spec)
+    conf = backend.conf_path("manager").read_text()
+    section = " ".join(roff_text(line) for line in man_section("hyperhive-nixos.5",
+                                                               "THE NIXOS BACKEND"))
+    flag = f"--bind={nixos_commands.FHS.proposed_root}:{MANAGER_REPOS}:idmap"
+    assert flag in conf and flag in section
