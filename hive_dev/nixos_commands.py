@@ -20,6 +20,7 @@ from hive_c0re.lifecycle.disk import Disk
 from hive_c0re.lifecycle.manager import MANAGER_REPOS
 from hive_c0re.lifecycle.nixos_conf import NETWORK_KEYS, managed_settings, nspawn_binds
 from hive_c0re.paths import Paths
+from hive_dev.roff import bold, sentence, tagged
 
 AGENT = "alice"
 SYSTEM = Path("/nix/store/00000000000000000000000000000000-nixos-system-h-alice")
@@ -131,3 +132,36 @@ def manager_binds() -> list[str]:
     manager = replace(agent, writable_binds=[(FHS.proposed_root, MANAGER_REPOS)])
     ours = set(nspawn_binds(agent, private_users=True))
     return [flag for flag in nspawn_binds(manager, private_users=True) if flag not in ours]
+
+
+# -- roff, for hyperhive-nixos(5) ---------------------------------------------------------
+
+
+def commands_roff() -> str:
+    # \: lets a line break after a flake's '#': an installable is longer than a line.
+    return "\n".join(tagged(bold(" ".join(command.words)).replace("#", "#\\:"),
+                            sentence(command.when))
+                     for command in commands())
+
+
+def _breakable(flag: str) -> str:
+    # \: after each ':' lets a bind break between its source and target.
+    return bold(flag).replace(":", ":\\:")
+
+
+def conf_roff() -> str:
+    out = []
+    for assignments, meaning in conf_items():
+        tags, below = [], []
+        for assignment in assignments:
+            key, _, value = assignment.partition("=")
+            if " " in value:  # several words (the flags): below the key, one a line
+                tags.append(bold(key + "="))
+                below += [_breakable(word) for word in value.split()]
+            else:
+                tags.append(bold(assignment))
+        said = sentence(meaning + ("; each, as set:" if below else ""))
+        out.append(tagged(", ".join(tags), "\n.br\n".join([said, *below])))
+    out += [".PP", "The manager's container also gets",
+            *(_breakable(flag) for flag in manager_binds()), "(every proposed config repo)."]
+    return "\n".join(out)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hive_dev import nix
+from hive_dev.roff import esc, protect
 
 # Nix or nixpkgs' lib is not on this machine: the options cannot be read.
 NixUnavailable = nix.NixMissing
@@ -80,23 +81,15 @@ def module_options(module: Path) -> list[Option]:
 # -- roff -------------------------------------------------------------------------------
 
 
-def _esc(text: str) -> str:
-    return text.replace("\\", "\\e").replace("-", "\\-")
-
-
 def _inline(text: str) -> str:
     """Markdown's code spans (and ``{option}`x```) bold, the rest as roff text."""
     out, last = [], 0
     for match in _CODE.finditer(text):
-        out.append(_esc(text[last:match.start()]))
-        out.append(f"\\fB{_esc(match[1])}\\fR")
+        out.append(esc(text[last:match.start()]))
+        out.append(f"\\fB{esc(match[1])}\\fR")
         last = match.end()
-    out.append(_esc(text[last:]))
+    out.append(esc(text[last:]))
     return "".join(out)
-
-
-def _protect(line: str) -> str:
-    return "\\&" + line if line.startswith((".", "'")) else line
 
 
 def description_roff(markdown: str) -> list[str]:
@@ -110,21 +103,21 @@ def description_roff(markdown: str) -> list[str]:
             if line.startswith(("- ", "* ")):
                 out += [".br", "\\(bu " + _inline(line[2:])]
             elif line:
-                out.append(_protect(_inline(line)))
+                out.append(protect(_inline(line)))
     return out
 
 
 def _value(label: str, text: str) -> list[str]:
     if "\n" not in text:
-        return [".br", f"{label}: \\fB{_esc(text)}\\fR"]
-    return [".br", f"{label}:", ".RS", ".EX", *(_protect(_esc(line)) for line in text.splitlines()),
+        return [".br", f"{label}: \\fB{esc(text)}\\fR"]
+    return [".br", f"{label}:", ".RS", ".EX", *(protect(esc(line)) for line in text.splitlines()),
             ".EE", ".RE"]
 
 
 def option_roff(option: Option) -> str:
     read_only = " (read\\-only)" if option.read_only else ""
-    out = [".TP", f"\\fB{_esc(option.name)}\\fR", *description_roff(option.description),
-           ".IP", f"Type: {_esc(option.type)}{read_only}."]
+    out = [".TP", f"\\fB{esc(option.name)}\\fR", *description_roff(option.description),
+           ".IP", f"Type: {esc(option.type)}{read_only}."]
     if option.default is not None:
         out += _value("Default", option.default)
     if option.example is not None:
