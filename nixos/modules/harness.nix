@@ -112,19 +112,20 @@ in
         description = "hyperhive harness (${program}): the agent's turn loop";
         documentation = [ "man:${program}(1)" "man:hyperhive(7)" ];
         wantedBy = [ "multi-user.target" ];
+        # The binds are there before the container starts; this orders the
+        # harness after their mounts. A missing /etc/hive/policy.json fails the
+        # harness (and so the container) with its own message: never a skip.
         unitConfig.RequiresMountsFor = cfg.binds;
-        # The host writes policy.json before it starts the container.
-        unitConfig.ConditionPathExists = "/etc/hive/policy.json";
         path = cfg.packages ++ [ "/run/current-system/sw" ];
         environment = tables.environment tables.harness.variables cfg.settings // {
-            HYPERHIVE_MODEL_UID = toString cfg.modelUid;
-            HYPERHIVE_CLAUDE = "${cfg.claudePackage}/bin/claude";
-            HOME = "/root";
-            CLAUDE_CONFIG_DIR = "/root/.claude";
-            PYTHONUNBUFFERED = "1";
-          } // lib.optionalAttrs (cfg.role == "manager") {
-            HYPERHIVE_MODEL_OWNS = managerRepos;
-          };
+          HYPERHIVE_MODEL_UID = toString cfg.modelUid;
+          HYPERHIVE_CLAUDE = "${cfg.claudePackage}/bin/claude";
+          HOME = "/root";
+          CLAUDE_CONFIG_DIR = "/root/.claude";
+          PYTHONUNBUFFERED = "1";
+        } // lib.optionalAttrs (cfg.role == "manager") {
+          HYPERHIVE_MODEL_OWNS = managerRepos;
+        };
         serviceConfig = {
           Type = "simple";
           ExecStart = "${cfg.package}/bin/${program} serve";

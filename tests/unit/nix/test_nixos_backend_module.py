@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from hive_ag3nt.paths import AgentPaths
 from hive_c0re.lifecycle import nixos, nixos_conf
 from hive_c0re.lifecycle.backend import CONTAINER_POLICY, POLICY_FILE, ContainerSpec
 from hive_c0re.lifecycle.manager import MANAGER_REPOS
@@ -79,9 +80,12 @@ def test_the_managers_harness_waits_for_its_repos_too(tmp_path: Path) -> None:
     assert inside["environment"]["HYPERHIVE_MODEL_OWNS"] == str(MANAGER_REPOS)
 
 
-def test_the_harness_starts_once_the_hosts_policy_is_there() -> None:
-    assert harness_service()["unitConfig"]["ConditionPathExists"] == \
-        str(CONTAINER_POLICY / POLICY_FILE)
+def test_the_policy_the_host_binds_is_where_the_harness_reads_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HYPERHIVE_POLICY", raising=False)  # the module sets none
+    assert str(CONTAINER_POLICY) in harness_service()["unitConfig"]["RequiresMountsFor"]
+    assert AgentPaths.from_env().policy == CONTAINER_POLICY / POLICY_FILE
+    assert "HYPERHIVE_POLICY" not in harness_service()["environment"]
 
 
 def test_the_container_network_is_private_and_empty_and_nothing_inside_asks_for_more(
