@@ -82,8 +82,9 @@ class Paths:
         return self.state / "applied" / validate_agent_name(name)
 
     def applied_flake(self, name: str) -> str:
-        """The flake reference NixOS builds an agent's container from."""
-        return f"git+file://{self.applied_repo(name)}#{name}"
+        """The flake reference NixOS builds an agent's container from: every applied
+        repo's flake.nix has one configuration, ``agent``, so one seed serves all."""
+        return f"git+file://{self.applied_repo(name)}#agent"
 
     @property
     def proposed_disk(self) -> Path:

@@ -1,17 +1,16 @@
 """The files besides ``agent.toml`` a new agent's config repo starts with: its NixOS system.
 
-The nixos backend builds ``nixosConfigurations.<agent>`` of the applied repo's
+The nixos backend builds ``nixosConfigurations.agent`` of the applied repo's
 ``flake.nix`` (:meth:`hive_c0re.paths.Paths.applied_flake`); that flake
 builds ``agent.nix``, which imports hyperhive's harness module. The nspawn
-backend reads neither. Names are validated before they reach a template.
+backend reads neither. Nothing in them names the agent (the container's name
+is the backend's), so every agent's seed is the same on one host.
 """
 
 from __future__ import annotations
 
 import platform
 from importlib import resources
-
-from hive_c0re.names import validate_agent_name
 
 AGENT_NIX = "agent.nix"
 FLAKE_NIX = "flake.nix"
@@ -32,9 +31,7 @@ def _template(name: str) -> str:
         encoding="utf-8")
 
 
-def seed_files(agent: str, machine: str | None = None) -> dict[str, str]:
-    """``flake.nix`` and ``agent.nix`` for ``agent``, by file name."""
-    name = validate_agent_name(agent)
-    flake = _template(FLAKE_NIX).replace("@AGENT@", name).replace("@SYSTEM@",
-                                                                  nix_system(machine))
+def seed_files(machine: str | None = None) -> dict[str, str]:
+    """``flake.nix`` (for this host's Nix system) and ``agent.nix``, by file name."""
+    flake = _template(FLAKE_NIX).replace("@SYSTEM@", nix_system(machine))
     return {FLAKE_NIX: flake, AGENT_NIX: _template(AGENT_NIX)}

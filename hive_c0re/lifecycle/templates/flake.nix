@@ -1,5 +1,5 @@
-# flake.nix: what the nixos backend builds agent @AGENT@'s container from
-# (nixosConfigurations.@AGENT@). Its system is agent.nix; hyperhive and
+# flake.nix: what the nixos backend builds this agent's container from
+# (nixosConfigurations.agent). Its system is agent.nix; hyperhive and
 # nixpkgs are the host's own, through the "hyperhive" entry of the host's
 # flake registry (services.hive-c0re.flake sets it).
 {
@@ -7,7 +7,7 @@
   inputs.nixpkgs.follows = "hyperhive/nixpkgs";
 
   outputs = { nixpkgs, hyperhive, ... }: {
-    nixosConfigurations."@AGENT@" = nixpkgs.lib.nixosSystem {
+    nixosConfigurations.agent = nixpkgs.lib.nixosSystem {
       system = "@SYSTEM@";
       specialArgs = { inherit hyperhive; };
       modules = [ ./agent.nix ];
