@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import platform
 from importlib import resources
+from pathlib import Path
+
+from hive_c0re.lifecycle.gitrepo import ConfigRepo
 
 AGENT_NIX = "agent.nix"
 FLAKE_NIX = "flake.nix"
@@ -35,3 +38,14 @@ def seed_files(machine: str | None = None) -> dict[str, str]:
     """``flake.nix`` (for this host's Nix system) and ``agent.nix``, by file name."""
     flake = _template(FLAKE_NIX).replace("@SYSTEM@", nix_system(machine))
     return {FLAKE_NIX: flake, AGENT_NIX: _template(AGENT_NIX)}
+
+
+def seed_manager_config(path: Path) -> bool:
+    """Give the manager its config repo at ``path`` (daemon-only space) unless it has one;
+    return whether it was made now. The manager has no agent.toml: its policy is fixed."""
+    repo = ConfigRepo(path)
+    if repo.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    repo.init(seed_files(), "seed config for the manager")
+    return True

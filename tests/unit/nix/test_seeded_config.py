@@ -55,7 +55,7 @@ def test_the_seeded_system_runs_the_harness_in_an_nspawn_container(applied: Path
                                                                    tmp_path: Path) -> None:
     result = seeded(applied)
     alice = result["configurations"]["agent"]
-    assert set(result["configurations"]) == {"agent"}
+    assert set(result["configurations"]) == {"agent", "manager"}
     assert alice["system"] == nix_system()
     assert alice["isNspawnContainer"] is True
     assert alice["services"]["hive-ag3nt"]["serviceConfig"]["ExecStart"] == \
@@ -85,3 +85,11 @@ def test_the_host_registers_the_flake_the_seed_names() -> None:
     unregistered = host()
     assert unregistered["registry"] == {}
     assert any("services.hive-c0re.flake is unset" in w for w in unregistered["warnings"])
+
+
+def test_the_managers_configuration_runs_hive_m1nd_with_its_repos(applied: Path) -> None:
+    manager = seeded(applied)["configurations"]["manager"]
+    assert set(manager["services"]) == {"hive-m1nd"}
+    service = manager["services"]["hive-m1nd"]
+    assert "/agents" in service["unitConfig"]["RequiresMountsFor"]
+    assert service["serviceConfig"]["ExecStart"] == f"{stand_in('hyperhive')}/bin/hive-m1nd serve"
