@@ -153,6 +153,9 @@ in
         "services.hive-c0re.flake is unset: the agents' flake.nix finds hyperhive as flake:hyperhive, so the flake registry needs a hyperhive entry (set services.hive-c0re.flake = inputs.hyperhive;).";
 
       nix.registry = lib.mkIf (cfg.flake != null) { hyperhive.flake = cfg.flake; };
+      # nixos-container builds each agent's system from its config repo's flake.
+      nix.settings.experimental-features =
+        lib.mkIf (cfg.backend == "nixos") [ "nix-command" "flakes" ];
 
       environment.systemPackages = [ cfg.package ];
 

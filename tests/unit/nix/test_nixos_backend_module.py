@@ -116,6 +116,9 @@ def test_the_host_runs_nixos_containers_and_writes_where_the_backend_does() -> N
     assert services(result)["hive-c0re"]["environment"]["HYPERHIVE_BACKEND"] == "nixos"
     assert f"d {nixos.DROPIN_ROOT} 0755 root root - -" in result["systemd"]["tmpfiles"]["rules"]
     assert "/run/current-system/sw" in services(result)["hive-c0re"]["path"]  # nixos-container
+    # nixos-container --flake and the backend's own `nix build` need flakes.
+    assert result["experimentalFeatures"] == ["nix-command", "flakes"]
+    assert host('services.hive-c0re.backend = "nspawn";')["experimentalFeatures"] == []
 
 
 def test_private_users_off_reaches_the_daemon_as_the_setting_says() -> None:
