@@ -234,9 +234,15 @@ in
     })
 
     (mkIf (cfg.backend == "nspawn") {
-      # The harness's Python and its libraries live in the store, not in /usr:
-      # nspawn containers see /usr and these read-only.
-      services.hive-c0re.settings.extra_read_only_binds = lib.mkDefault builtins.storeDir;
+      services.hive-c0re.settings = {
+        # The harness's Python and its libraries live in the store, not in /usr:
+        # nspawn containers see /usr and these read-only.
+        extra_read_only_binds = lib.mkDefault builtins.storeDir;
+        # The package's own wrappers: `{python} -m hive_ag3nt` would be the bare
+        # interpreter, its libraries found only through the wrapper's environment.
+        agent_command = lib.mkDefault "${cfg.package}/bin/hive-ag3nt serve";
+        manager_command = lib.mkDefault "${cfg.package}/bin/hive-m1nd serve";
+      };
     })
 
     (mkIf (cfg.dashboard.enable && !isWildcard cfg.dashboard.address) {

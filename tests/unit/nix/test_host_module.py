@@ -115,6 +115,9 @@ def test_the_daemon_writes_agent_units_where_nixos_lets_it_for_nspawn() -> None:
     assert daemon["environment"]["HYPERHIVE_UNIT_DIR"] == "/etc/systemd/system.control"
     assert daemon["environment"]["HYPERHIVE_BACKEND"] == "nspawn"
     assert daemon["environment"]["HYPERHIVE_EXTRA_READ_ONLY_BINDS"] == "/nix/store"
+    package = stand_in("hyperhive")
+    assert daemon["environment"]["HYPERHIVE_AGENT_COMMAND"] == f"{package}/bin/hive-ag3nt serve"
+    assert daemon["environment"]["HYPERHIVE_MANAGER_COMMAND"] == f"{package}/bin/hive-m1nd serve"
 
 
 # -- assertions ---------------------------------------------------------------------------
