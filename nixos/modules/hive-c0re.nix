@@ -149,8 +149,8 @@ in
         }
       ];
 
-      warnings = lib.optional (cfg.backend == "nixos" && cfg.flake == null)
-        "services.hive-c0re.flake is unset: the agents' flake.nix finds hyperhive as flake:hyperhive, so the flake registry needs a hyperhive entry (set services.hive-c0re.flake = inputs.hyperhive;).";
+      warnings = lib.optional (cfg.backend == "nixos" && !(config.nix.registry ? hyperhive))
+        "services.hive-c0re.flake is unset and the flake registry has no hyperhive entry: the agents' flake.nix finds hyperhive as flake:hyperhive (set services.hive-c0re.flake = inputs.hyperhive;).";
 
       nix.registry = lib.mkIf (cfg.flake != null) { hyperhive.flake = cfg.flake; };
       # nixos-container builds each agent's system from its config repo's flake.

@@ -85,6 +85,8 @@ def test_the_host_registers_the_flake_the_seed_names() -> None:
     unregistered = host()
     assert unregistered["registry"] == {}
     assert any("services.hive-c0re.flake is unset" in w for w in unregistered["warnings"])
+    elsewhere = host("nix.registry.hyperhive.flake = { outPath = \"/srv/hyperhive\"; };")
+    assert elsewhere["warnings"] == []
 
 
 def test_the_managers_configuration_runs_hive_m1nd_with_its_repos(applied: Path) -> None:
