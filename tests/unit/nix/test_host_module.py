@@ -143,7 +143,9 @@ def test_nixos_backend_without_containers_is_refused() -> None:
 
 
 def test_nspawn_backend_does_not_need_nixos_containers() -> None:
-    host('services.hive-c0re.backend = "nspawn";', "boot.enableContainers = false;")
+    result = host('services.hive-c0re.backend = "nspawn";', "boot.enableContainers = false;")
+    assert "hive-agent@" in services(result)
+    assert result["boot"]["enableContainers"] is False
 
 
 def test_agent_environment_file_in_the_store_is_refused() -> None:
