@@ -14,7 +14,7 @@ let
   };
 
   # NixOS's options that the modules write to, with NixOS's types.
-  nixosOptions = ../tests/nix/stand-in-nixpkgs/nixos-options.nix;
+  nixosOptions = ../tests/nix/nixos-options.nix;
 
   evaluate = modules: (lib.evalModules {
     modules = [ nixosOptions { _module.args = { inherit pkgs; }; } ] ++ modules;
@@ -29,7 +29,7 @@ let
     else { inherit (config.systemd) services sockets; tmpfiles = config.systemd.tmpfiles.rules; };
 
   host = evaluate [ self.nixosModules.hive-c0re { services.hive-c0re.enable = true; } ];
-  harness = evaluate [ self.nixosModules.harness { boot.isNspawnContainer = true; } ];
+  harness = evaluate [ self.nixosModules.harness ];
 in
 {
   modules = pkgs.runCommand "hyperhive-modules-evaluate"

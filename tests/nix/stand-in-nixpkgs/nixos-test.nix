@@ -1,14 +1,16 @@
 # The stand-in `testers.runNixOSTest`: it cannot boot VMs, so it does what
 # can be done without NixOS: each node's modules are evaluated with nixpkgs'
-# real module system against the NixOS options in ./nixos-options.nix
-# (declared with NixOS's types), its failed assertions stop the evaluation
+# real module system against the NixOS options in ./nixos (hyperhive's
+# tests/nix/nixos-options.nix and vm-options.nix, declared with NixOS's
+# types, copied in by hive_dev.nix_stand_in), its failed assertions stop the evaluation
 # as NixOS's would, and the test script is kept for the caller to check.
 { lib, pkgs }:
 test:
 let
   evalNode = name: module: (lib.evalModules {
     modules = [
-      ./nixos-options.nix
+      ./nixos/nixos-options.nix
+      ./nixos/vm-options.nix
       module
       (test.defaults or { })
       { _module.args = { inherit pkgs; nodes = nodes; }; networking.hostName = lib.mkDefault name; }
@@ -27,7 +29,7 @@ let
 
   # What a node's system is made of, as far as the stand-in's options reach.
   summary = config: {
-    inherit (config) systemd environment users networking boot nix virtualisation;
+    inherit (config) systemd environment users networking boot virtualisation;
   };
 in
 assert lib.assertMsg (test ? name && test ? nodes && test ? testScript)
