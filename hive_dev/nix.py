@@ -1,7 +1,7 @@
 """Nix for the tests: the offline flags, and where nixpkgs' lib is.
 
 No binary cache and no network are used: every command runs with
-``--offline``, no substituters and no build hook, and flakes are enabled
+``--offline`` and no substituters, and flakes are enabled
 per command, so Nix 2.8 from Debian works as it is installed. nixpkgs' lib
 (its real module system) comes from ``$HYPERHIVE_NIXPKGS_LIB`` (scripts/test
 sets it from the shared vendor copy when there is one).
@@ -19,7 +19,7 @@ OFFLINE = (
     "--extra-experimental-features", "nix-command flakes",
     "--offline",
     "--option", "substituters", "",  # else each command first waits on the binary cache
-    "--option", "build-hook", "",
+    # Not build-hook '': Nix 2.8 then tries to run '' as the hook, and every build fails.
 )
 
 
