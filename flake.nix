@@ -2,7 +2,7 @@
   description = "hyperhive: a systemd-native hive of Claude-Code agents on one Linux host";
 
   inputs = {
-    nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+    nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
     # claude-code moves faster than any release: the claude-unstable overlay takes it from here.
     nixpkgs-unstable.url = "github:NixOS/nixpkgs/nixos-unstable";
   };

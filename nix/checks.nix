@@ -29,16 +29,21 @@ let
     else { inherit (config.systemd) services sockets; tmpfiles = config.systemd.tmpfiles.rules; };
 
   host = evaluate [ self.nixosModules.hive-c0re { services.hive-c0re.enable = true; } ];
+  nixosHost = evaluate [
+    self.nixosModules.hive-c0re
+    { services.hive-c0re = { enable = true; backend = "nixos"; dashboard.enable = false; }; }
+  ];
   harness = evaluate [ self.nixosModules.harness ];
 in
 {
   modules = pkgs.runCommand "hyperhive-modules-evaluate"
     {
       host = builtins.toJSON (units "services.hive-c0re" host);
+      nixosHost = builtins.toJSON (units "services.hive-c0re on the nixos backend" nixosHost);
       harness = builtins.toJSON (units "the harness" harness);
     } "echo evaluated > $out";
 
   package = pkgs.hyperhive;
 
-  vm = pkgs.testers.runNixOSTest (import ./vm-test.nix { inherit self pkgs; });
+  vm = pkgs.testers.runNixOSTest (import ./vm-test.nix { inherit self nixpkgs pkgs; });
 }

@@ -4,7 +4,7 @@
 # does first: spawn alice, write to her and read her answer, see her crash
 # reported when her container is killed from outside, and log in to the
 # dashboard with the code `hive-c0re dashboard login` prints.
-{ self, pkgs }:
+{ self, nixpkgs, pkgs }:
 let
   inherit (pkgs) lib hyperhive;
   modelPort = 8099;
@@ -32,6 +32,9 @@ in
     # An agent's container is built inside the VM from its flake.
     virtualisation.writableStore = true;
     nix.settings.experimental-features = [ "nix-command" "flakes" ];
+    # The VM has no network: an agent's flake finds nixpkgs and hyperhive here.
+    nix.registry.nixpkgs.flake = nixpkgs;
+    nix.registry.hyperhive.flake = self;
     boot.enableContainers = true;
 
     services.hive-c0re = {

@@ -23,6 +23,12 @@ in
     environment.etc = mkOption { type = types.attrsOf etcFile; default = { }; };
     networking.hostName = mkOption { type = types.str; default = "nixos"; };
     nix.settings = mkOption { type = types.attrsOf setting; default = { }; };
+    nix.registry = mkOption {
+      type = types.attrsOf (types.submodule {
+        options.flake = mkOption { type = types.nullOr types.attrs; default = null; };
+      });
+      default = { };
+    };
     system.stateVersion = mkOption { type = types.str; default = "26.05"; };
 
     virtualisation.memorySize = mkOption { type = types.ints.positive; default = 1024; };

@@ -52,7 +52,6 @@ let
 
   python3Packages = {
     inherit buildPythonApplication;
-    buildPythonPackage = buildPythonApplication;
     hatchling = pyLib "hatchling" "1.27.0";
     click = pyLib "click" "8.2.1";
     peewee = pyLib "peewee" "3.18.2";
@@ -71,7 +70,7 @@ let
   };
 
   base = self: {
-    inherit lib config system python3Packages;
+    inherit lib config python3Packages;
     stdenv.hostPlatform.system = system;
 
     callPackage = fn: overrides:
@@ -89,7 +88,6 @@ let
       package "source" "0" { inherit owner repo hash; };
 
     installShellFiles = package "install-shell-files" "0" { };
-    nodejs = package "nodejs" "22.19.0" { };
     importNpmLock = {
       __functor = _: { npmRoot, packageLock ? lib.importJSON (npmRoot + "/package-lock.json") }:
         package "npm-lock-sources" "0" { inherit npmRoot; lock = builtins.toJSON packageLock; };

@@ -135,6 +135,16 @@ def test_a_new_enough_claude_agent_sdk_is_taken_as_it_is(stand_in: Path) -> None
     assert sdk is False  # nixpkgs' own, with no source of ours
 
 
+def test_a_dependency_nixpkgs_lacks_is_an_evaluation_error(stand_in: Path) -> None:
+    without = ("[ (final: prev: { python3Packages = builtins.removeAttrs prev.python3Packages"
+               ' [ "unidiff" ]; }) ]')
+    done = run_nix(["eval", "--impure", "--expr",
+                    f"(({stand_in_pkgs(stand_in, without)}).callPackage {ROOT}/nix/package.nix"
+                    " { }).drvPath"])
+    assert done.returncode != 0
+    assert "attribute 'unidiff' missing" in done.stderr, done.stderr
+
+
 def test_the_source_is_the_wheel_s_and_the_man_pages_are_installed(stand_in: Path) -> None:
     package = evaluate(stand_in, f"packages.{SYSTEM}.default",
                        "p: { src = toString p.src; inherit (p) postInstall; "
