@@ -53,10 +53,19 @@ let
     default = null;
     inherit description;
   };
-  # Numbers as the programs parse them (toString would write 30.000000).
-  asText = value: if builtins.isString value then value else builtins.toJSON value;
+  # Numbers as the programs parse them, exactly: Nix 2.8's toJSON keeps six
+  # significant digits and its toString six decimals, so take the one that
+  # reads back as the value.
+  asText = name: value:
+    if builtins.isString value || builtins.isInt value then toString value
+    else
+      let exact = builtins.filter (text: builtins.fromJSON text == value)
+        [ (builtins.toJSON value) (toString value) ];
+      in if exact != [ ] then builtins.head exact
+      else throw ("setting ${name} = ${builtins.toJSON value}: "
+        + "this Nix cannot write it exactly; round it");
   environment = variables: values:
-    lib.mapAttrs' (name: value: lib.nameValuePair variables.${name} (asText value))
+    lib.mapAttrs' (name: value: lib.nameValuePair variables.${name} (asText name value))
       (lib.filterAttrs (name: value: value != null) values);
 in
 {

@@ -18,7 +18,9 @@ in
   unfree = {
     allowUnfree = config.nixpkgs.config.allowUnfree;
     predicateSet = config.nixpkgs.config.allowUnfreePredicate != null;
-    # The files that define nixpkgs.config at all: none of the hive's modules.
-    definedBy = map toString options.nixpkgs.config.files;
+    # The files that define nixpkgs.config at all, but for its declaration's
+    # default: none of the hive's modules.
+    definedBy = builtins.filter (file: file != toString ./nixos-options.nix)
+      (map toString options.nixpkgs.config.files);
   };
 }
