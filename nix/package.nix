@@ -6,7 +6,7 @@
 { lib
 , python3Packages
 , callPackage
-, fetchFromGitHub
+, fetchPypi
 , installShellFiles
 , webAssets ? callPackage ./web-assets.nix { }
 }:
@@ -22,21 +22,37 @@ let
   requirements = map requirement pyproject.dependencies;
 
   # nixpkgs' claude-agent-sdk lags the SDK hyperhive is written against: where
-  # it is older than pyproject.toml's minimum, build that version instead. Its
-  # source hash is nixpkgs' placeholder (lib.fakeHash): the first build fails
-  # with "hash mismatch ... got: sha256-...", and that hash goes here.
+  # it is older than pyproject.toml's minimum, build that version from its
+  # PyPI sdist. A new minimum needs its sdist's hash here: `nix-prefetch-url
+  # https://files.pythonhosted.org/packages/source/c/claude_agent_sdk/claude_agent_sdk-VERSION.tar.gz`
+  # (then `nix hash to-sri --type sha256 HASH`), or lib.fakeHash once and the
+  # hash the failed build prints.
+  sdkSources = {
+    "0.2.187" = "sha256-QFWPEzy1coaYlSHWtOia+x+5qFMmjQCXFtNdepWAriE=";
+  };
   sdkMinimum = (lib.findFirst (r: r.name == "claude-agent-sdk") null requirements).minimum;
-  claudeAgentSdkHash = lib.fakeHash;
   claude-agent-sdk =
     let sdk = python3Packages.claude-agent-sdk;
     in if lib.versionAtLeast sdk.version sdkMinimum then sdk
-    else sdk.overridePythonAttrs (_: {
+    else sdk.overridePythonAttrs (old: {
       version = sdkMinimum;
-      src = fetchFromGitHub {
-        owner = "anthropics";
-        repo = "claude-agent-sdk-python";
-        tag = "v${sdkMinimum}";
-        hash = claudeAgentSdkHash;
+      src = fetchPypi {
+        pname = "claude_agent_sdk";
+        version = sdkMinimum;
+        hash = sdkSources.${sdkMinimum} or (throw ''
+          nix/package.nix: pyproject.toml asks for claude-agent-sdk >= ${sdkMinimum}, nixpkgs has
+          ${sdk.version}, and sdkSources has no hash for ${sdkMinimum}: add it (see the comment there).
+        '');
+      };
+      # 0.2 added these; nixpkgs' 0.1 derivation does not list them.
+      dependencies = old.dependencies or [ ] ++ [ python3Packages.jsonschema python3Packages.sniffio ];
+      # The SDK's own suite follows its repository, not the sdist this builds
+      # from; importing it is the check that stays meaningful.
+      doCheck = false;
+      pythonImportsCheck = [ "claude_agent_sdk" ];
+      # nixpkgs' changelog link names the GitHub tag of its own source.
+      meta = old.meta or { } // {
+        changelog = "https://github.com/anthropics/claude-agent-sdk-python/blob/v${sdkMinimum}/CHANGELOG.md";
       };
     });
 

@@ -61,12 +61,19 @@ let
     aiohttp = pyLib "aiohttp" "3.12.15";
     mcp = pyLib "mcp" "1.23.1";
     # nixpkgs lags the version hyperhive needs: the flake overrides it.
-    claude-agent-sdk = pyLib "claude-agent-sdk" "0.1.44";
+    claude-agent-sdk = pythonPackage {
+      pname = "claude-agent-sdk";
+      version = "0.1.44";
+      dependencies = [ python3Packages.mcp ];
+      meta.changelog = throw "nixpkgs' changelog names its own source's GitHub tag";
+    };
     jinja2 = pyLib "jinja2" "3.1.6";
     aiohttp-jinja2 = pyLib "aiohttp-jinja2" "1.6";
     aiohttp-sse = pyLib "aiohttp-sse" "2.2.0";
     unidiff = pyLib "unidiff" "0.7.5";
     pygments = pyLib "pygments" "2.19.2";
+    jsonschema = pyLib "jsonschema" "4.25.1";
+    sniffio = pyLib "sniffio" "1.3.1";
   };
 
   base = self: {
@@ -83,9 +90,9 @@ let
       withPackages = choose: package "python3-env" "3.13.7" { packages = choose python3Packages; };
     };
 
-    fetchFromGitHub = { owner, repo, hash, rev ? null, tag ? null }@args:
-      assert lib.assertMsg ((rev == null) != (tag == null)) "fetchFromGitHub: give rev or tag";
-      package "source" "0" { inherit owner repo hash; };
+    fetchPypi = { pname, version, hash }: package "${pname}-${version}.tar.gz" version {
+      inherit pname hash;
+    };
 
     installShellFiles = package "install-shell-files" "0" { };
     importNpmLock = {

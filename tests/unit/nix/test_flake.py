@@ -117,11 +117,35 @@ def test_claude_agent_sdk_is_raised_to_pyproject_s_minimum(stand_in: Path) -> No
                   if requirement_name(spec) == "claude-agent-sdk"]
     sdk = evaluate(stand_in, f"packages.{SYSTEM}.default",
                    'p: let sdk = builtins.head (builtins.filter (d: d.pname == "claude-agent-sdk")'
-                   " p.dependencies); in { inherit (sdk) version; "
-                   "inherit (sdk.src) owner repo hash; }")
-    # The stand-in's own is older (as nixpkgs' is): the placeholder hash marks the override.
-    assert sdk == {"version": minimum, "owner": "anthropics", "repo": "claude-agent-sdk-python",
-                   "hash": "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}
+                   " p.dependencies); in { inherit (sdk) version doCheck; "
+                   "deps = map (d: d.pname) sdk.dependencies; "
+                   "inherit (sdk.src) pname hash; src = sdk.src.version; "
+                   "changelog = sdk.meta.changelog; }")
+    # The stand-in's own is older, as nixpkgs' is: the sdist of the minimum replaces it.
+    assert sdk["version"] == sdk["src"] == minimum
+    assert sdk["pname"] == "claude_agent_sdk"
+    assert sdk["hash"].startswith("sha256-") and len(sdk["hash"]) == 51
+    assert sdk["deps"] == ["mcp", "jsonschema", "sniffio"]
+    assert sdk["changelog"].endswith(f"/v{minimum}/CHANGELOG.md")
+    assert sdk["doCheck"] is False
+
+
+def test_a_minimum_without_a_source_hash_says_what_to_add(stand_in: Path, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "nix").mkdir(parents=True)
+    for name in ("package.nix", "web-assets.nix"):
+        (tree / "nix" / name).write_text((ROOT / "nix" / name).read_text())
+    (tree / "web").mkdir()
+    for name in ("package.json", "package-lock.json", "vendor-files"):
+        (tree / "web" / name).write_text((ROOT / "web" / name).read_text())
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    (tree / "pyproject.toml").write_text(
+        pyproject.replace('"claude-agent-sdk>=', '"claude-agent-sdk>=9.9.9,>='))
+    done = run_nix(["eval", "--impure", "--expr",
+                    f"(({stand_in_pkgs(stand_in, '[ ]')}).callPackage {tree}/nix/package.nix"
+                    " { }).drvPath"])
+    assert done.returncode != 0
+    assert "sdkSources has no hash for 9.9.9: add it" in done.stderr, done.stderr
 
 
 def test_a_new_enough_claude_agent_sdk_is_taken_as_it_is(stand_in: Path) -> None:
