@@ -1,7 +1,8 @@
-# The NixOS options the VM test's host writes to beyond the modules' own
-# (nixos-options.nix), with NixOS's types: its files in /etc, Nix's settings,
-# and the test framework's virtual machine (nixos/modules/virtualisation/
-# qemu-vm.nix). The stand-in runNixOSTest evaluates its nodes against both.
+# The NixOS options the VM test's host and the README's example system write
+# to beyond the modules' own (nixos-options.nix), with NixOS's types: its
+# files in /etc, Nix's settings, the overlays, and the test framework's
+# virtual machine (nixos/modules/virtualisation/qemu-vm.nix). The stand-in
+# runNixOSTest evaluates its nodes against both.
 { lib, ... }:
 let
   inherit (lib) mkOption types;
@@ -16,11 +17,18 @@ let
       group = mkOption { type = types.str; default = "+0"; };
     };
   });
+  overlay = lib.mkOptionType {
+    name = "nixpkgs-overlay";
+    description = "nixpkgs overlay";
+    check = lib.isFunction;
+    merge = lib.mergeOneOption;
+  };
   setting = types.oneOf [ types.bool types.int types.str (types.listOf types.str) ];
 in
 {
   options = {
     environment.etc = mkOption { type = types.attrsOf etcFile; default = { }; };
+    nixpkgs.overlays = mkOption { type = types.listOf overlay; default = [ ]; };
     networking.hostName = mkOption { type = types.str; default = "nixos"; };
     nix.settings = mkOption { type = types.attrsOf setting; default = { }; };
     nix.registry = mkOption {

@@ -277,3 +277,59 @@ def test_a_failed_assertion_in_the_vm_test_s_host_fails_the_check(stand_in: Path
          ' message = "the host says no"; } ]; }; }).drvPath'])
     assert done.returncode != 0
     assert "the host says no" in done.stderr
+
+
+# -- the README's NixOS example ---------------------------------------------------------
+
+def readme_system_flake() -> str:
+    section = (ROOT / "README.md").read_text().partition("## On NixOS\n")[2]
+    return section.partition("```nix\n")[2].partition("```")[0]
+
+
+def test_the_readme_s_system_flake_gives_a_host_with_the_hive(stand_in: Path,
+                                                             tmp_path: Path) -> None:
+    (tmp_path / "flake.nix").write_text(readme_system_flake())
+    (tmp_path / "configuration.nix").write_text("{ }\n")
+    options = stand_in / "nixos"
+    # The flakes by hand, as Nix would call their outputs: nixosSystem is the
+    # module system over the NixOS options the tests declare.
+    expression = f"""
+      let
+        standIn = (import {stand_in}/flake.nix).outputs {{ self = standIn; }} // {{
+          outPath = "{stand_in}";
+        }};
+        hyperhive = (import {ROOT}/flake.nix).outputs {{
+          self = hyperhive; nixpkgs = standIn; nixpkgs-unstable = standIn;
+        }} // {{ outPath = "{ROOT}"; }};
+        lib = standIn.lib;
+        nixosSystem = {{ system, modules }}: (lib.evalModules {{
+          modules = modules ++ [
+            {options}/nixos-options.nix
+            {options}/vm-options.nix
+            ({{ config, ... }}: {{ _module.args.pkgs = import {stand_in} {{
+              inherit system; inherit (config.nixpkgs) overlays config;
+            }}; }})
+          ];
+        }}).config;
+        system = ((import {tmp_path}/flake.nix).outputs {{
+          nixpkgs = standIn // {{ lib = lib // {{ inherit nixosSystem; }}; }};
+          inherit hyperhive;
+        }}).nixosConfigurations.myhost;
+        pkgs = import {stand_in} {{
+          system = "x86_64-linux"; inherit (system.nixpkgs) overlays config;
+        }};
+      in {{
+        units = builtins.attrNames system.systemd.services;
+        daemon = system.systemd.services.hive-c0re.serviceConfig.ExecStart;
+        allowed = system.nixpkgs.config.allowUnfreePredicate pkgs.claude-code;
+        passedOn = pkgs.claude-code.standInConfig ? allowUnfreePredicate;
+        allowUnfree = system.nixpkgs.config.allowUnfree;
+      }}"""
+    done = run_nix(["eval", "--impure", "--json", "--expr", expression])
+    assert done.returncode == 0, done.stderr
+    host = json.loads(done.stdout)
+    assert "hive-c0re" in host["units"]
+    assert host["daemon"].endswith("-hyperhive-0.1.0/bin/hive-c0re serve")
+    # claude-code is allowed by name, in the operator's own words, and the
+    # overlay hands those words to nixpkgs-unstable.
+    assert (host["allowed"], host["passedOn"], host["allowUnfree"]) == (True, True, False)
