@@ -36,6 +36,7 @@ from pathlib import Path
 from hive_c0re.errors import HiveError, InvalidInput, NotFound
 from hive_c0re.lifecycle.agent_config import seed_text
 from hive_c0re.lifecycle.gitrepo import ConfigRepo, validate_sha
+from hive_c0re.lifecycle.nixos_seed import seed_files
 from hive_c0re.lifecycle.safefs import DIR_FLAGS
 from hive_c0re.names import validate_agent_name
 from hive_c0re.paths import Paths
@@ -205,7 +206,8 @@ class ProposedRepos:
         applied = ConfigRepo(self.paths.applied_repo(name))
         if not applied.exists():
             applied.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            applied.init({CONFIG_FILE: seed_text()}, f"seed config for {name}")
+            applied.init({CONFIG_FILE: seed_text(), **seed_files(name)},
+                         f"seed config for {name}")
         return applied
 
     def seed(self, name: str) -> bool:

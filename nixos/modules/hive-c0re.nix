@@ -12,6 +12,7 @@ let
   tables = import ./settings.nix { inherit lib; };
   isLoopback = address: address == "localhost" || lib.hasPrefix "127." address
     || address == "::1";
+  isWildcard = address: address == "0.0.0.0" || address == "::";
   # A TCP ListenStream: an IPv6 address goes in brackets.
   listenAddress = address: port:
     if lib.hasInfix ":" address then "[${address}]:${toString port}"
@@ -99,6 +100,21 @@ in
       '';
     };
 
+    flake = mkOption {
+      type = types.nullOr (types.addCheck types.attrs (flake: flake ? outPath) // {
+        description = "flake (an attribute set with an outPath)";
+      });
+      default = null;
+      example = lib.literalExpression "inputs.hyperhive";
+      description = ''
+        The hyperhive flake the agents' config repos build their containers
+        with (its harness module and its nixpkgs), registered as `hyperhive` in
+        the system's flake registry: a new agent's seeded flake.nix names
+        `flake:hyperhive`. Needed by the nixos backend unless the registry has
+        a `hyperhive` entry otherwise.
+      '';
+    };
+
     extraPackages = mkOption {
       type = types.listOf types.package;
       default = [ ];
@@ -132,6 +148,11 @@ in
           message = "services.hive-c0re.settings.systemd_scope = \"user\" puts agents under a user manager, which a NixOS host's daemon does not have: leave it unset (\"system\").";
         }
       ];
+
+      warnings = lib.optional (cfg.backend == "nixos" && cfg.flake == null)
+        "services.hive-c0re.flake is unset: the agents' flake.nix finds hyperhive as flake:hyperhive, so the flake registry needs a hyperhive entry (set services.hive-c0re.flake = inputs.hyperhive;).";
+
+      nix.registry = lib.mkIf (cfg.flake != null) { hyperhive.flake = cfg.flake; };
 
       environment.systemPackages = [ cfg.package ];
 
@@ -209,9 +230,20 @@ in
       };
     })
 
-    (mkIf cfg.dashboard.enable {
+    (mkIf (cfg.backend == "nspawn") {
+      # The harness's Python and its libraries live in the store, not in /usr:
+      # nspawn containers see /usr and these read-only.
+      services.hive-c0re.settings.extra_read_only_binds = lib.mkDefault builtins.storeDir;
+    })
+
+    (mkIf (cfg.dashboard.enable && !isWildcard cfg.dashboard.address) {
+      # Where `hive-c0re dashboard login` sends the browser; a listener on every
+      # address has no one name, so the operator says it (settings.dashboard_url).
       services.hive-c0re.settings.dashboard_url =
         lib.mkDefault "http://${listenAddress cfg.dashboard.address cfg.dashboard.port}/";
+    })
+
+    (mkIf cfg.dashboard.enable {
 
       networking.firewall.allowedTCPPorts = lib.optional cfg.dashboard.openFirewall cfg.dashboard.port;
 

@@ -173,8 +173,6 @@ in
         "Longest pause, in seconds, after turns that keep failing. Sets `HYPERHIVE_ERROR_BACKOFF_MAX`; unset (null), the program's default: `300.0`.";
       recv_wait = setting (types.numbers.between 0.1 180.0)
         "Seconds each long-poll for mail waits (at most 180). Sets `HYPERHIVE_RECV_WAIT`; unset (null), the program's default: `180.0`.";
-      model_uid = setting (intAtLeast 0)
-        "Uid (and gid) the claude CLI and its tools run as; 0 keeps the harness's own (a bare process; the hive's containers set 1000). Sets `HYPERHIVE_MODEL_UID`; unset (null), the program's default: `0`.";
     };
     variables = {
       rate_limit_wait = "HYPERHIVE_RATE_LIMIT_WAIT";
@@ -184,7 +182,6 @@ in
       login_recheck = "HYPERHIVE_LOGIN_RECHECK";
       error_backoff_max = "HYPERHIVE_ERROR_BACKOFF_MAX";
       recv_wait = "HYPERHIVE_RECV_WAIT";
-      model_uid = "HYPERHIVE_MODEL_UID";
     };
   };
   # Set from the host module's own options of the same meaning.

@@ -3,10 +3,12 @@
 #   nix-instantiate --eval --strict --json tests/nix/eval.nix \
 #     --arg lib 'import <nixpkgs-lib>' --arg module '{ services.hive-c0re.enable = true; }'
 # Failed assertions abort evaluation as NixOS's top level does.
-{ lib, module ? { }, modules ? [ ../../nixos/modules/hive-c0re.nix ../../nixos/modules/harness.nix ] }:
+{ lib, module ? { }, modules ? [ ../../nixos/modules/hive-c0re.nix ../../nixos/modules/harness.nix ]
+, specialArgs ? { } }:
 let
   evaluated = lib.evalModules {
     modules = [ ./nixos-options.nix { _module.args.pkgs = import ./pkgs.nix; } module ] ++ modules;
+    inherit specialArgs;
   };
   inherit (evaluated) config options;
   failed = map (a: a.message) (builtins.filter (a: !a.assertion) config.assertions);
@@ -15,6 +17,9 @@ let
 in
 {
   inherit (checked) systemd environment networking boot users warnings;
+  registry = lib.mapAttrs (name: entry: entry.flake.outPath or null) checked.nix.registry;
+  overlays = builtins.length checked.nixpkgs.overlays;
+  stateVersion = if options.system.stateVersion.isDefined then checked.system.stateVersion else null;
   unfree = {
     allowUnfree = config.nixpkgs.config.allowUnfree;
     predicateSet = config.nixpkgs.config.allowUnfreePredicate != null;

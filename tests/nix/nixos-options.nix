@@ -88,6 +88,22 @@ in
     boot.enableContainers = mkOption { type = types.bool; default = true; };
     boot.isNspawnContainer = mkOption { type = types.bool; default = false; };
 
+    nix.registry = mkOption {
+      type = types.attrsOf (types.submodule {
+        options.flake = mkOption { type = types.nullOr types.attrs; default = null; };
+      });
+      default = { };
+    };
+    nixpkgs.overlays = mkOption {
+      type = types.listOf (lib.mkOptionType {
+        name = "nixpkgs-overlay";
+        check = builtins.isFunction;
+        merge = lib.mergeOneOption;
+      });
+      default = [ ];
+    };
+    system.stateVersion = mkOption { type = types.str; };
+
     users.users = mkOption { type = types.attrsOf user; default = { }; };
     users.groups = mkOption { type = types.attrsOf group; default = { }; };
 

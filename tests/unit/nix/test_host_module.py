@@ -99,13 +99,22 @@ def test_a_dashboard_beyond_loopback_opens_the_firewall_and_its_address_allow() 
     assert sockets(result)["hive-c0re-dashboard"]["listenStreams"][-1] == "[::]:8443"
     assert dashboard["serviceConfig"]["IPAddressAllow"] == "any"
     assert result["networking"]["firewall"]["allowedTCPPorts"] == [8443]
-    assert dashboard["environment"]["HYPERHIVE_DASHBOARD_URL"] == "http://[::]:8443/"
+    assert "HYPERHIVE_DASHBOARD_URL" not in dashboard["environment"]  # no one name to give
+
+
+def test_the_dashboards_address_is_its_url() -> None:
+    result = host('services.hive-c0re.dashboard = { address = "192.0.2.7"; port = 8000; };')
+    assert services(result)["hive-c0re"]["environment"]["HYPERHIVE_DASHBOARD_URL"] == \
+        "http://192.0.2.7:8000/"
+    assert services(host())["hive-c0re"]["environment"]["HYPERHIVE_DASHBOARD_URL"] == \
+        f"http://{TCP_LISTENER}/"
 
 
 def test_the_daemon_writes_agent_units_where_nixos_lets_it_for_nspawn() -> None:
     daemon = services(host('services.hive-c0re.backend = "nspawn";'))["hive-c0re"]
     assert daemon["environment"]["HYPERHIVE_UNIT_DIR"] == "/etc/systemd/system.control"
     assert daemon["environment"]["HYPERHIVE_BACKEND"] == "nspawn"
+    assert daemon["environment"]["HYPERHIVE_EXTRA_READ_ONLY_BINDS"] == "/nix/store"
 
 
 # -- assertions ---------------------------------------------------------------------------

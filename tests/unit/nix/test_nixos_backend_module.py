@@ -8,13 +8,16 @@ with nothing on it; the host module lets the daemon write where the backend does
 from __future__ import annotations
 
 import shlex
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hive_ag3nt.paths import AgentPaths
 from hive_c0re.lifecycle import nixos, nixos_conf
 from hive_c0re.lifecycle.backend import CONTAINER_POLICY, POLICY_FILE, ContainerSpec
+from hive_c0re.lifecycle.manager import MANAGER_REPOS
 from hive_c0re.lifecycle.uids import FIRST_AGENT_BASE
 from hive_dev.nix_modules import HARNESS_MODULE, evaluate
 from tests.unit.nix.host_support import host, services
@@ -65,9 +68,24 @@ def test_the_harness_waits_for_every_bind_the_conf_gives_it(tmp_path: Path) -> N
     assert {Path(t) for t in targets} == nixos_conf.BIND_TARGETS
 
 
-def test_the_harness_starts_once_the_hosts_policy_is_there() -> None:
-    assert harness_service()["unitConfig"]["ConditionPathExists"] == \
-        str(CONTAINER_POLICY / POLICY_FILE)
+def test_the_managers_harness_waits_for_its_repos_too(tmp_path: Path) -> None:
+    manager = replace(spec(tmp_path), name="manager",
+                      writable_binds=[(tmp_path / "repos", MANAGER_REPOS)])
+    text = nixos_conf.rewrite_conf(CREATED, manager, private_users=True)
+    flags = next(nixos_conf.parse_value(line.partition("=")[2]) for line in text.splitlines()
+                 if line.startswith("EXTRA_NSPAWN_FLAGS="))
+    inside = evaluate('{ services.hive-harness.role = "manager"; }',
+                      modules=(HARNESS_MODULE,))["systemd"]["services"]["hive-m1nd"]
+    assert sorted(inside["unitConfig"]["RequiresMountsFor"]) == sorted(bind_targets(flags))
+    assert inside["environment"]["HYPERHIVE_MODEL_OWNS"] == str(MANAGER_REPOS)
+
+
+def test_the_policy_the_host_binds_is_where_the_harness_reads_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HYPERHIVE_POLICY", raising=False)  # the module sets none
+    assert str(CONTAINER_POLICY) in harness_service()["unitConfig"]["RequiresMountsFor"]
+    assert AgentPaths.from_env().policy == CONTAINER_POLICY / POLICY_FILE
+    assert "HYPERHIVE_POLICY" not in harness_service()["environment"]
 
 
 def test_the_container_network_is_private_and_empty_and_nothing_inside_asks_for_more(
