@@ -32,15 +32,17 @@ in
     # An agent's container is built inside the VM from its flake.
     virtualisation.writableStore = true;
     nix.settings.experimental-features = [ "nix-command" "flakes" ];
-    # The VM has no network: an agent's flake finds nixpkgs and hyperhive here.
-    nix.registry.nixpkgs.flake = nixpkgs;
-    nix.registry.hyperhive.flake = self;
+    # The VM has no network: an agent's flake finds hyperhive through the
+    # registry entry services.hive-c0re.flake makes, and hyperhive's locked
+    # nixpkgs as a store path the VM's Nix knows.
+    virtualisation.additionalPaths = [ nixpkgs.outPath ];
     boot.enableContainers = true;
 
     services.hive-c0re = {
       enable = true;
       package = hyperhive;
       backend = "nixos";
+      flake = self;
       agentEnvironmentFile = "/etc/hyperhive/agent.env";
       dashboard.enable = true;
       dashboard.port = dashboardPort;

@@ -1,6 +1,6 @@
 # The NixOS options the VM test's host and the README's example system write
 # to beyond the modules' own (nixos-options.nix), with NixOS's types: its
-# files in /etc, Nix's settings, the overlays, and the test framework's
+# files in /etc, Nix's settings, and the test framework's
 # virtual machine (nixos/modules/virtualisation/qemu-vm.nix). The stand-in
 # runNixOSTest evaluates its nodes against both.
 { lib, ... }:
@@ -17,31 +17,19 @@ let
       group = mkOption { type = types.str; default = "+0"; };
     };
   });
-  overlay = lib.mkOptionType {
-    name = "nixpkgs-overlay";
-    description = "nixpkgs overlay";
-    check = lib.isFunction;
-    merge = lib.mergeOneOption;
-  };
   setting = types.oneOf [ types.bool types.int types.str (types.listOf types.str) ];
 in
 {
   options = {
     environment.etc = mkOption { type = types.attrsOf etcFile; default = { }; };
-    nixpkgs.overlays = mkOption { type = types.listOf overlay; default = [ ]; };
     networking.hostName = mkOption { type = types.str; default = "nixos"; };
     nix.settings = mkOption { type = types.attrsOf setting; default = { }; };
-    nix.registry = mkOption {
-      type = types.attrsOf (types.submodule {
-        options.flake = mkOption { type = types.nullOr types.attrs; default = null; };
-      });
-      default = { };
-    };
     system.stateVersion = mkOption { type = types.str; default = "26.05"; };
 
     virtualisation.memorySize = mkOption { type = types.ints.positive; default = 1024; };
     virtualisation.diskSize = mkOption { type = types.ints.positive; default = 1024; };
     virtualisation.cores = mkOption { type = types.ints.positive; default = 1; };
     virtualisation.writableStore = mkOption { type = types.bool; default = true; };
+    virtualisation.additionalPaths = mkOption { type = types.listOf types.path; default = [ ]; };
   };
 }
