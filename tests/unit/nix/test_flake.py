@@ -125,6 +125,7 @@ def test_claude_agent_sdk_is_raised_to_pyproject_s_minimum(stand_in: Path) -> No
     assert sdk["version"] == sdk["src"] == minimum
     assert sdk["pname"] == "claude_agent_sdk"
     assert sdk["hash"].startswith("sha256-") and len(sdk["hash"]) == 51
+    assert sdk["hash"] != "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="  # not a placeholder
     assert sdk["deps"] == ["mcp", "jsonschema", "sniffio"]
     assert sdk["changelog"].endswith(f"/v{minimum}/CHANGELOG.md")
     assert sdk["doCheck"] is False
