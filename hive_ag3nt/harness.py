@@ -56,8 +56,8 @@ class Harness:
                  extra_prompt: str = "") -> None:
         """``prepare`` and ``extra_prompt`` are the manager's; its tools come with its socket."""
         self.paths = paths
-        self.settings = settings
         self.policy = load_policy(paths.policy)
+        self.settings = settings.for_agent(self.policy)
         self.model = ModelChoice(self.policy, paths.model_file)
         self.events = EventLog(paths.events)
         self.mail = HiveConnection(paths.socket)
