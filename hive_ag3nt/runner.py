@@ -246,18 +246,23 @@ class ClaudeSession:
         return True
 
     async def close(self, reason: str = "restart") -> None:
-        """End the CLI; ``reason`` is what the next start's ``resume`` says."""
+        """End the CLI; ``reason`` is what the next start's ``resume`` says (a CLI already
+        released keeps the release's)."""
         async with self._lock:
-            await self._disconnect()
-            self._resume_reason = reason
+            if self._client is not None:
+                await self._disconnect()
+                self._resume_reason = reason
 
     async def _disconnect(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            try:
-                await client.disconnect()
-            except Exception as exc:  # a dead CLI must not stop a shutdown
-                log.warning("claude CLI did not disconnect cleanly: %s", exc)
+        client = self._client
+        if client is None:
+            return
+        try:
+            await client.disconnect()
+        except Exception as exc:  # a dead CLI must not stop a shutdown
+            log.warning("claude CLI did not disconnect cleanly: %s", exc)
+        # Forgotten only once ended: a cancelled disconnect leaves it to the next close.
+        self._client = None
 
     async def new_session(self) -> None:
         await self.close()

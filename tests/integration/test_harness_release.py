@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from hive_ag3nt.activity import StateReporter
-from hive_ag3nt.harness import Harness
+from hive_ag3nt.harness import Harness, State
 from hive_ag3nt.hive import HiveConnection
 from hive_ag3nt.prompt import REDELIVERED
+from hive_ag3nt.ui.page import render
 from hive_dev.daemon import DaemonProcess
 from hive_dev.fakes.messages_api import MessagesApi
-from hive_dev.fakes.script import ApiError, ApiRequest, Match, Reply, ToolCall
+from hive_dev.fakes.script import ApiError, ApiRequest, Match, Reply, ToolCall, Usage
 from hive_dev.harness_support import RealRig, make_real_rig, run, running, until
 
 BOUND = 90  # seconds a scenario may take before it counts as hung
@@ -233,6 +234,8 @@ def test_the_chosen_model_and_the_status_survive_a_release(
                 status = harness.status()
                 assert (status["state"], status["released"], status["model"]) == (
                     "idle (released)", True, "sonnet")
+                assert '<span id="state" class="badge state-idle released">idle (released)' \
+                    in render(harness, 10)  # the agent's web page
                 await eventually(lambda: reported(True))  # the daemon's row says so too
                 rig.send("which model now?")
                 await harness.step()
@@ -278,3 +281,77 @@ def test_a_release_while_rate_limited_keeps_the_state(tmp_path: Path, daemon: Da
     assert resumes[-1] == (3, "idle")
     assert rig.counts() == (0, 0)
     assert not api.script.unused()
+
+
+def test_a_release_while_needing_a_login_keeps_the_state(
+        tmp_path: Path, daemon: DaemonProcess, api: MessagesApi) -> None:
+    rig = make_real_rig(tmp_path, daemon, "lin", api, max_retries=0, login_recheck=30,
+                        cli_idle_release=0.05)
+    log = Log(rig.harness)
+    rig.script_replies(
+        Reply(text="warm", match=Match(last_user_contains="warm up")),
+        Reply(error=ApiError.unauthorized(), match=Match(last_user_contains="who are")),
+        Reply(text="back", match=Match(last_user_contains=REDELIVERED)))
+    shown: list[dict[str, Any]] = []
+
+    async def scenario() -> None:
+        async with running(rig.harness) as harness:
+            rig.send("warm up")
+            await harness.step()
+            rig.send("who are you?")
+            parked = asyncio.ensure_future(harness.step())
+            await until(lambda: harness.state is State.NEEDS_LOGIN and harness.released)
+            shown.append(harness.status())
+            harness.logged_in.set()  # as the UI's login does
+            await parked
+            shown.append(harness.status())
+            await harness.step()  # the requeued mail, redelivered
+
+    run(scenario(), BOUND)
+    assert (shown[0]["state"], shown[0]["released"], shown[0]["login_needed"]) == (
+        "needs-login", True, True)
+    assert (shown[1]["state"], shown[1]["released"]) == ("idle (released)", True)
+    turns = [t.status for t in reversed(rig.harness.events.last_turns(10))]
+    assert turns == ["ok", "auth", "ok"]
+    assert [(e["turn"], e["reason"]) for e in log.kinds("resume")][-1] == (3, "idle")
+    assert rig.counts() == (0, 0)
+    assert not api.script.unused()
+
+
+def test_a_compacted_conversation_stays_compacted_across_a_release(
+        tmp_path: Path, daemon: DaemonProcess, api: MessagesApi) -> None:
+    rig = make_real_rig(tmp_path, daemon, "cam", api, context_window=10_000,
+                        cli_idle_release=0.05)
+    log = Log(rig.harness)
+    rig.send("read this big file")
+    rig.script_replies(
+        Reply(text="read it all", usage=Usage(input_tokens=9_000),
+              match=Match(last_user_contains="big file")),
+        Reply(text="notes updated", match=Match(last_user_contains="nearly full")),
+        Reply(text="<analysis>a</analysis><summary>SUMMARY-OF-CAM</summary>",
+              match=Match(side="compaction")),
+        Reply(text="carrying on", match=Match(last_user_contains="after the release")))
+
+    async def scenario() -> None:
+        async with running(rig.harness) as harness:
+            await harness.step()  # the turn, its checkpoint and the compaction
+            await released(harness)
+            rig.send("after the release: carry on")
+            await harness.step()
+
+    run(scenario(), BOUND)
+    turns = [(t.trigger, t.status) for t in reversed(rig.harness.events.last_turns(10))]
+    assert turns == [("mail", "ok"), ("checkpoint", "ok"), ("compact", "ok"), ("mail", "ok")]
+    (release,) = log.kinds("release")
+    (resume,) = log.kinds("resume")
+    assert (resume["turn"], resume["reason"]) == (turns_ids(rig)[-1], "idle")
+    assert release["session_id"] == resume["session_id"]
+    # The resumed conversation goes on from the summary, not the full history.
+    last = rig.calls()[-1]
+    assert "SUMMARY-OF-CAM" in last.all_text() and "read this big file" not in last.all_text()
+    assert not api.script.unused()
+    assert rig.counts() == (0, 0)
+
+
+def turns_ids(rig: RealRig) -> list[int]:
+    return [t.id for t in reversed(rig.harness.events.last_turns(10))]
