@@ -19,7 +19,7 @@ AGENT_NIX = "agent.nix"
 FLAKE_NIX = "flake.nix"
 # platform.machine() to the Nix system the container is built for (the host's own).
 NIX_SYSTEMS = {"x86_64": "x86_64-linux", "amd64": "x86_64-linux", "aarch64": "aarch64-linux",
-               "arm64": "aarch64-linux"}
+               "arm64": "aarch64-linux", "ppc64le": "powerpc64le-linux"}
 
 
 def nix_system(machine: str | None = None) -> str:

@@ -53,6 +53,7 @@ def test_no_agent_is_named_in_the_seed() -> None:
 @pytest.mark.parametrize(("machine", "system"), [("x86_64", "x86_64-linux"),
                                                  ("aarch64", "aarch64-linux"),
                                                  ("arm64", "aarch64-linux"),
+                                                 ("ppc64le", "powerpc64le-linux"),
                                                  ("riscv64", "riscv64-linux")])
 def test_the_nix_system_is_the_hosts(machine: str, system: str) -> None:
     assert nix_system(machine) == system
