@@ -116,7 +116,9 @@ in
         # harness after their mounts. A missing /etc/hive/policy.json fails the
         # harness (and so the container) with its own message: never a skip.
         unitConfig.RequiresMountsFor = cfg.binds;
-        path = cfg.packages ++ [ "/run/current-system/sw" ];
+        # The package first: the harness finds hive-ag3nt-model (which runs the
+        # CLI as the model's uid) on PATH, not beside a store-path interpreter.
+        path = [ cfg.package ] ++ cfg.packages ++ [ "/run/current-system/sw" ];
         environment = tables.environment tables.harness.variables cfg.settings // {
           HYPERHIVE_MODEL_UID = toString cfg.modelUid;
           HYPERHIVE_CLAUDE = "${cfg.claudePackage}/bin/claude";

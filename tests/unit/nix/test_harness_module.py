@@ -74,7 +74,7 @@ def test_mcp_server_programs_go_into_the_system_profile() -> None:
     assert result["environment"]["systemPackages"] == [stand_in("hyperhive"),
                                                        stand_in("github-mcp-server")]
     assert result["systemd"]["services"]["hive-ag3nt"]["path"] == [
-        stand_in("jq"), "/run/current-system/sw"]
+        stand_in("hyperhive"), stand_in("jq"), "/run/current-system/sw"]
 
 
 def test_disabled_runs_no_harness_but_stays_a_container() -> None:
