@@ -103,8 +103,8 @@ def nix_type(setting: Setting) -> str:
         family = "ints" if setting.type is int else "numbers"
         return f"(types.{family}.between {nix_number(number(low))} {nix_number(number(high))})"
     if low is not None:
-        helper = "intAtLeast" if setting.type is int else "numberAtLeast"
-        return f"({helper} {nix_number(number(low))})"
+        at_least = "intAtLeast" if setting.type is int else "numberAtLeast"
+        return f"({at_least} {nix_number(number(low))})"
     if high is not None:
         raise SystemExit(f"gen-nix: {setting.name} has a maximum but no minimum; add a type")
     return "types.int" if setting.type is int else "types.number"
