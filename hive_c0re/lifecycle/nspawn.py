@@ -17,7 +17,6 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 
 from hive_c0re.errors import HiveError
@@ -26,6 +25,7 @@ from hive_c0re.lifecycle.backend import (
     CONTAINER_STATE,
     ContainerSpec,
     Systemctl,
+    render_environment,
     write_if_changed,
 )
 from hive_c0re.lifecycle.safefs import give_tree
@@ -166,17 +166,6 @@ def check_executables(spec: ContainerSpec) -> None:
                             f"({', '.join(str(v) for v in visible)})")
         if not target.is_file() or not os.access(target, os.X_OK):
             raise HiveError(f"{program} is not an executable file in the container")
-
-
-def render_environment(environment: dict[str, str] | Mapping[str, str]) -> str:
-    """An EnvironmentFile: one KEY="VALUE" per line, quoted so that nothing expands."""
-    lines = []
-    for key, value in sorted(environment.items()):
-        if "\n" in value or "\0" in value:
-            raise HiveError(f"environment value of {key} has a newline or NUL")
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        lines.append(f'{key}="{escaped}"')
-    return "\n".join(lines) + "\n"
 
 
 def _quote(word: str) -> str:

@@ -206,7 +206,7 @@ class ProposedRepos:
         applied = ConfigRepo(self.paths.applied_repo(name))
         if not applied.exists():
             applied.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            applied.init({CONFIG_FILE: seed_text(), **seed_files(name)},
+            applied.init({CONFIG_FILE: seed_text(), **seed_files()},
                          f"seed config for {name}")
         return applied
 

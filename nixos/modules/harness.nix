@@ -54,13 +54,14 @@ in
       type = types.submodule { options = tables.harness.options; };
       default = { };
       example = lib.literalExpression "{ context_window = 1000000; }";
-      description = "The harness's settings (see hyperhive(7)), each set as its `HYPERHIVE_<NAME>` variable; a setting left null keeps the harness's default. `model_uid` is the model user's uid unless set here.";
+      description = "The harness's settings (see hyperhive(7)), each set as its `HYPERHIVE_<NAME>` variable; a setting left null keeps the harness's default. `model_uid` is the host's to set (see `modelUid`).";
     };
 
     modelUid = mkOption {
-      type = types.ints.between 1 65533;
+      type = types.int;
+      readOnly = true;
       default = 1000;
-      description = "The uid (and gid) of the `claude` user the model's side runs as, inside the container's user namespace.";
+      description = "The uid (and gid) of the `claude` user the model's side runs as, inside the container's user namespace: the one the host sets (`HYPERHIVE_MODEL_UID`) for every container.";
     };
 
     mcpServerPackages = mkOption {
@@ -111,24 +112,29 @@ in
         description = "hyperhive harness (${program}): the agent's turn loop";
         documentation = [ "man:${program}(1)" "man:hyperhive(7)" ];
         wantedBy = [ "multi-user.target" ];
+        # The binds are there before the container starts; this orders the
+        # harness after their mounts. A missing /etc/hive/policy.json fails the
+        # harness (and so the container) with its own message: never a skip.
         unitConfig.RequiresMountsFor = cfg.binds;
-        # The host writes policy.json before it starts the container.
-        unitConfig.ConditionPathExists = "/etc/hive/policy.json";
-        path = cfg.packages ++ [ "/run/current-system/sw" ];
-        environment = tables.environment tables.harness.variables
-          ({ model_uid = cfg.modelUid; } // lib.filterAttrs (name: value: value != null) cfg.settings)
-          // {
-            HYPERHIVE_CLAUDE = "${cfg.claudePackage}/bin/claude";
-            HOME = "/root";
-            CLAUDE_CONFIG_DIR = "/root/.claude";
-            PYTHONUNBUFFERED = "1";
-          } // lib.optionalAttrs (cfg.role == "manager") {
-            HYPERHIVE_MODEL_OWNS = managerRepos;
-          };
+        # The package first: the harness finds hive-ag3nt-model (which runs the
+        # CLI as the model's uid) on PATH, not beside a store-path interpreter.
+        path = [ cfg.package ] ++ cfg.packages ++ [ "/run/current-system/sw" ];
+        environment = tables.environment tables.harness.variables cfg.settings // {
+          HYPERHIVE_MODEL_UID = toString cfg.modelUid;
+          HYPERHIVE_CLAUDE = "${cfg.claudePackage}/bin/claude";
+          HOME = "/root";
+          CLAUDE_CONFIG_DIR = "/root/.claude";
+          PYTHONUNBUFFERED = "1";
+        } // lib.optionalAttrs (cfg.role == "manager") {
+          HYPERHIVE_MODEL_OWNS = managerRepos;
+        };
         serviceConfig = {
           Type = "simple";
           ExecStart = "${cfg.package}/bin/${program} serve";
           WorkingDirectory = "/state";
+          # What the host sets for every container (HYPERHIVE_AGENT, the
+          # operator's agent_env_file), written by the nixos backend, 0400.
+          EnvironmentFile = "-/etc/hive/environment";
           # The manager decides about restarts: a harness that fails stops its
           # container, whose unit the host's crash watch sees.
           Restart = "no";

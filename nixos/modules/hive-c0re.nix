@@ -149,10 +149,13 @@ in
         }
       ];
 
-      warnings = lib.optional (cfg.backend == "nixos" && cfg.flake == null)
-        "services.hive-c0re.flake is unset: the agents' flake.nix finds hyperhive as flake:hyperhive, so the flake registry needs a hyperhive entry (set services.hive-c0re.flake = inputs.hyperhive;).";
+      warnings = lib.optional (cfg.backend == "nixos" && !(config.nix.registry ? hyperhive))
+        "services.hive-c0re.flake is unset and the flake registry has no hyperhive entry: the agents' flake.nix finds hyperhive as flake:hyperhive (set services.hive-c0re.flake = inputs.hyperhive;).";
 
       nix.registry = lib.mkIf (cfg.flake != null) { hyperhive.flake = cfg.flake; };
+      # nixos-container builds each agent's system from its config repo's flake.
+      nix.settings.experimental-features =
+        lib.mkIf (cfg.backend == "nixos") [ "nix-command" "flakes" ];
 
       environment.systemPackages = [ cfg.package ];
 
@@ -231,9 +234,15 @@ in
     })
 
     (mkIf (cfg.backend == "nspawn") {
-      # The harness's Python and its libraries live in the store, not in /usr:
-      # nspawn containers see /usr and these read-only.
-      services.hive-c0re.settings.extra_read_only_binds = lib.mkDefault builtins.storeDir;
+      services.hive-c0re.settings = {
+        # The harness's Python and its libraries live in the store, not in /usr:
+        # nspawn containers see /usr and these read-only.
+        extra_read_only_binds = lib.mkDefault builtins.storeDir;
+        # The package's own wrappers: `{python} -m hive_ag3nt` would be the bare
+        # interpreter, its libraries found only through the wrapper's environment.
+        agent_command = lib.mkDefault "${cfg.package}/bin/hive-ag3nt serve";
+        manager_command = lib.mkDefault "${cfg.package}/bin/hive-m1nd serve";
+      };
     })
 
     (mkIf (cfg.dashboard.enable && !isWildcard cfg.dashboard.address) {

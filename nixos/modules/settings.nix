@@ -173,8 +173,10 @@ in
         "Longest pause, in seconds, after turns that keep failing. Sets `HYPERHIVE_ERROR_BACKOFF_MAX`; unset (null), the program's default: `300.0`.";
       recv_wait = setting (types.numbers.between 0.1 180.0)
         "Seconds each long-poll for mail waits (at most 180). Sets `HYPERHIVE_RECV_WAIT`; unset (null), the program's default: `180.0`.";
-      model_uid = setting (intAtLeast 0)
-        "Uid (and gid) the claude CLI and its tools run as; 0 keeps the harness's own (a bare process; the hive's containers set 1000). Sets `HYPERHIVE_MODEL_UID`; unset (null), the program's default: `0`.";
+      cli_idle_release = setting (numberAtLeast 0.0)
+        "Seconds without a turn after which the claude CLI process is ended (the next turn starts it again, resuming the session); 0 keeps it running; agent.toml's cli.idle_release_seconds overrides it per agent. Sets `HYPERHIVE_CLI_IDLE_RELEASE`; unset (null), the program's default: `300.0`.";
+      cli_max_rss_mib = setting (intAtLeast 0)
+        "MiB of memory (RSS of the claude CLI and its children) past which the CLI is restarted between turns, resuming the session; 0 sets no bound; agent.toml's cli.max_rss_mib overrides it per agent. Sets `HYPERHIVE_CLI_MAX_RSS_MIB`; unset (null), the program's default: `768`.";
     };
     variables = {
       rate_limit_wait = "HYPERHIVE_RATE_LIMIT_WAIT";
@@ -184,7 +186,8 @@ in
       login_recheck = "HYPERHIVE_LOGIN_RECHECK";
       error_backoff_max = "HYPERHIVE_ERROR_BACKOFF_MAX";
       recv_wait = "HYPERHIVE_RECV_WAIT";
-      model_uid = "HYPERHIVE_MODEL_UID";
+      cli_idle_release = "HYPERHIVE_CLI_IDLE_RELEASE";
+      cli_max_rss_mib = "HYPERHIVE_CLI_MAX_RSS_MIB";
     };
   };
   # Set from the host module's own options of the same meaning.

@@ -19,6 +19,7 @@ in
   inherit (checked) systemd environment networking boot users warnings;
   registry = lib.mapAttrs (name: entry: entry.flake.outPath or null) checked.nix.registry;
   overlays = builtins.length checked.nixpkgs.overlays;
+  experimentalFeatures = checked.nix.settings.experimental-features;
   stateVersion = if options.system.stateVersion.isDefined then checked.system.stateVersion else null;
   unfree = {
     allowUnfree = config.nixpkgs.config.allowUnfree;

@@ -94,6 +94,13 @@ in
       });
       default = { };
     };
+    nix.settings = mkOption {
+      type = types.submodule {
+        freeformType = types.attrsOf types.anything;
+        options.experimental-features = mkOption { type = types.listOf types.str; default = [ ]; };
+      };
+      default = { };
+    };
     nixpkgs.overlays = mkOption {
       type = types.listOf (lib.mkOptionType {
         name = "nixpkgs-overlay";

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 
 from hive_c0re.lifecycle.agents import MODEL_UID
+from hive_c0re.lifecycle.backend import CONTAINER_POLICY
+from hive_c0re.lifecycle.nixos import ENVIRONMENT_FILE
 from hive_dev.nix_modules import HARNESS_MODULE, EvalRefused, evaluate
 from tests.unit.nix.host_support import stand_in
 
@@ -50,10 +52,20 @@ def test_the_model_runs_as_its_own_user_with_the_hives_uid() -> None:
     assert environment["CLAUDE_CONFIG_DIR"] == "/root/.claude"
 
 
-def test_a_model_uid_setting_wins_over_the_users_uid() -> None:
-    environment = harness("services.hive-harness.settings.model_uid = 0;")[
-        "systemd"]["services"]["hive-ag3nt"]["environment"]
-    assert environment["HYPERHIVE_MODEL_UID"] == "0"
+def test_the_model_uid_is_the_hosts_not_a_setting() -> None:
+    with pytest.raises(EvalRefused) as refused:
+        harness("services.hive-harness.settings.model_uid = 0;")
+    assert "The option `services.hive-harness.settings.model_uid' does not exist." in \
+        refused.value.message
+    with pytest.raises(EvalRefused) as refused:
+        harness("services.hive-harness.modelUid = 0;")
+    assert "The option `services.hive-harness.modelUid' is read-only" in refused.value.message
+
+
+def test_the_harness_reads_the_environment_the_host_writes() -> None:
+    service = harness()["systemd"]["services"]["hive-ag3nt"]
+    file = CONTAINER_POLICY / ENVIRONMENT_FILE
+    assert service["serviceConfig"]["EnvironmentFile"] == f"-{file}"
 
 
 def test_mcp_server_programs_go_into_the_system_profile() -> None:
@@ -62,7 +74,7 @@ def test_mcp_server_programs_go_into_the_system_profile() -> None:
     assert result["environment"]["systemPackages"] == [stand_in("hyperhive"),
                                                        stand_in("github-mcp-server")]
     assert result["systemd"]["services"]["hive-ag3nt"]["path"] == [
-        stand_in("jq"), "/run/current-system/sw"]
+        stand_in("hyperhive"), stand_in("jq"), "/run/current-system/sw"]
 
 
 def test_disabled_runs_no_harness_but_stays_a_container() -> None:

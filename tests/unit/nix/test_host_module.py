@@ -115,6 +115,9 @@ def test_the_daemon_writes_agent_units_where_nixos_lets_it_for_nspawn() -> None:
     assert daemon["environment"]["HYPERHIVE_UNIT_DIR"] == "/etc/systemd/system.control"
     assert daemon["environment"]["HYPERHIVE_BACKEND"] == "nspawn"
     assert daemon["environment"]["HYPERHIVE_EXTRA_READ_ONLY_BINDS"] == "/nix/store"
+    package = stand_in("hyperhive")
+    assert daemon["environment"]["HYPERHIVE_AGENT_COMMAND"] == f"{package}/bin/hive-ag3nt serve"
+    assert daemon["environment"]["HYPERHIVE_MANAGER_COMMAND"] == f"{package}/bin/hive-m1nd serve"
 
 
 # -- assertions ---------------------------------------------------------------------------
@@ -140,7 +143,9 @@ def test_nixos_backend_without_containers_is_refused() -> None:
 
 
 def test_nspawn_backend_does_not_need_nixos_containers() -> None:
-    host('services.hive-c0re.backend = "nspawn";', "boot.enableContainers = false;")
+    result = host('services.hive-c0re.backend = "nspawn";', "boot.enableContainers = false;")
+    assert "hive-agent@" in services(result)
+    assert result["boot"]["enableContainers"] is False
 
 
 def test_agent_environment_file_in_the_store_is_refused() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from hive_ag3nt.paths import AgentPaths
 from hive_c0re.lifecycle import nixos, nixos_conf
 from hive_c0re.lifecycle.backend import CONTAINER_POLICY, POLICY_FILE, ContainerSpec
 from hive_c0re.lifecycle.manager import MANAGER_REPOS
@@ -79,9 +80,12 @@ def test_the_managers_harness_waits_for_its_repos_too(tmp_path: Path) -> None:
     assert inside["environment"]["HYPERHIVE_MODEL_OWNS"] == str(MANAGER_REPOS)
 
 
-def test_the_harness_starts_once_the_hosts_policy_is_there() -> None:
-    assert harness_service()["unitConfig"]["ConditionPathExists"] == \
-        str(CONTAINER_POLICY / POLICY_FILE)
+def test_the_policy_the_host_binds_is_where_the_harness_reads_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HYPERHIVE_POLICY", raising=False)  # the module sets none
+    assert str(CONTAINER_POLICY) in harness_service()["unitConfig"]["RequiresMountsFor"]
+    assert AgentPaths.from_env().policy == CONTAINER_POLICY / POLICY_FILE
+    assert "HYPERHIVE_POLICY" not in harness_service()["environment"]
 
 
 def test_the_container_network_is_private_and_empty_and_nothing_inside_asks_for_more(
@@ -112,6 +116,9 @@ def test_the_host_runs_nixos_containers_and_writes_where_the_backend_does() -> N
     assert services(result)["hive-c0re"]["environment"]["HYPERHIVE_BACKEND"] == "nixos"
     assert f"d {nixos.DROPIN_ROOT} 0755 root root - -" in result["systemd"]["tmpfiles"]["rules"]
     assert "/run/current-system/sw" in services(result)["hive-c0re"]["path"]  # nixos-container
+    # nixos-container --flake and the backend's own `nix build` need flakes.
+    assert result["experimentalFeatures"] == ["nix-command", "flakes"]
+    assert host('services.hive-c0re.backend = "nspawn";')["experimentalFeatures"] == []
 
 
 def test_private_users_off_reaches_the_daemon_as_the_setting_says() -> None:

@@ -51,16 +51,19 @@ def test_the_seeded_nix_files_parse(applied: Path) -> None:
     assert parse(applied / "agent.nix") is None
 
 
-def test_the_seeded_system_runs_the_harness_in_an_nspawn_container(applied: Path) -> None:
+def test_the_seeded_system_runs_the_harness_in_an_nspawn_container(applied: Path,
+                                                                   tmp_path: Path) -> None:
     result = seeded(applied)
-    alice = result["configurations"]["alice"]
-    assert set(result["configurations"]) == {"alice"}
+    alice = result["configurations"]["agent"]
+    assert set(result["configurations"]) == {"agent", "manager"}
     assert alice["system"] == nix_system()
     assert alice["isNspawnContainer"] is True
     assert alice["services"]["hive-ag3nt"]["serviceConfig"]["ExecStart"] == \
         f"{stand_in('hyperhive')}/bin/hive-ag3nt serve"
     assert alice["overlays"] == 1  # hyperhive's, for pkgs.hyperhive
     assert alice["stateVersion"]
+    paths = Paths(state=tmp_path / "state", runtime=tmp_path / "run")
+    assert paths.applied_flake("alice").endswith("#agent")  # what nixos-container builds
 
 
 def test_the_seeded_system_takes_hyperhive_and_nixpkgs_from_the_hosts_registry(
@@ -70,7 +73,7 @@ def test_the_seeded_system_takes_hyperhive_and_nixpkgs_from_the_hosts_registry(
 
 
 def test_the_seeded_system_leaves_unfree_to_the_operator(applied: Path) -> None:
-    assert seeded(applied)["configurations"]["alice"]["unfree"] is False
+    assert seeded(applied)["configurations"]["agent"]["unfree"] is False
 
 
 def test_the_host_registers_the_flake_the_seed_names() -> None:
@@ -82,3 +85,13 @@ def test_the_host_registers_the_flake_the_seed_names() -> None:
     unregistered = host()
     assert unregistered["registry"] == {}
     assert any("services.hive-c0re.flake is unset" in w for w in unregistered["warnings"])
+    elsewhere = host("nix.registry.hyperhive.flake = { outPath = \"/srv/hyperhive\"; };")
+    assert elsewhere["warnings"] == []
+
+
+def test_the_managers_configuration_runs_hive_m1nd_with_its_repos(applied: Path) -> None:
+    manager = seeded(applied)["configurations"]["manager"]
+    assert set(manager["services"]) == {"hive-m1nd"}
+    service = manager["services"]["hive-m1nd"]
+    assert "/agents" in service["unitConfig"]["RequiresMountsFor"]
+    assert service["serviceConfig"]["ExecStart"] == f"{stand_in('hyperhive')}/bin/hive-m1nd serve"

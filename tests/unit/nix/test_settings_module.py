@@ -7,9 +7,10 @@ import json
 import pytest
 
 from hive_ag3nt.settings import HARNESS_SETTINGS
+from hive_c0re.lifecycle.agents import MODEL_UID
 from hive_c0re.settings import SETTINGS, Setting
 from hive_dev.nix_modules import HARNESS_MODULE, EvalRefused, evaluate
-from hive_dev.nixgen import PROMOTED
+from hive_dev.nixgen import HOST_SET, PROMOTED
 from tests.unit.nix.host_support import host, services
 
 pytestmark = pytest.mark.usefixtures("nixpkgs_lib")
@@ -69,11 +70,12 @@ def test_unset_settings_keep_the_daemons_defaults() -> None:
 
 
 def test_every_harness_setting_reaches_the_harness_environment() -> None:
-    result = evaluate("{ " + assignments("services.hive-harness.settings", HARNESS_SETTINGS)
+    offered = tuple(s for s in HARNESS_SETTINGS if s.name not in HOST_SET)
+    result = evaluate("{ " + assignments("services.hive-harness.settings", offered)
                       + " }", modules=(HARNESS_MODULE,))
     environment = result["systemd"]["services"]["hive-ag3nt"]["environment"]
-    assert {s.name: s.parse(environment[s.env]) for s in HARNESS_SETTINGS} == {
-        s.name: other_value(s) for s in HARNESS_SETTINGS}
+    expected = {s.name: other_value(s) for s in offered} | {"model_uid": MODEL_UID}
+    assert {s.name: s.parse(environment[s.env]) for s in HARNESS_SETTINGS} == expected
 
 
 @pytest.mark.parametrize(("assignment", "message"), [
