@@ -19,6 +19,7 @@ from hive_c0re.lifecycle.backend import ContainerSpec, Systemctl
 from hive_c0re.lifecycle.disk import Disk
 from hive_c0re.lifecycle.manager import MANAGER_REPOS
 from hive_c0re.lifecycle.nixos_conf import NETWORK_KEYS, managed_settings, nspawn_binds
+from hive_c0re.names import MANAGER
 from hive_c0re.paths import Paths
 from hive_dev.roff import bold, sentence, tagged
 
@@ -55,7 +56,7 @@ def commands(systemctl: Systemctl | None = None) -> list[Command]:
     made = [
         (nixos.create_argv(AGENT, flake=flake),
          "spawn: create the container; NixOS builds its system from the agent's applied "
-         "config repo, whose flake.nix has nixosConfigurations.<name>"),
+         "config repo, whose flake.nix has nixosConfigurations.agent"),
         (nixos.update_argv(AGENT, flake),
          "rebuild, or spawn of an agent whose container exists: rebuild its system from "
          "the applied repo; one such build runs at a time (two from one working directory "
@@ -165,3 +166,13 @@ def conf_roff() -> str:
     out += [".PP", "The manager's container also gets",
             *(_breakable(flag) for flag in manager_binds()), "(every proposed config repo)."]
     return "\n".join(out)
+
+
+def manager_roff() -> str:
+    """How the manager's container differs in the commands: its name and its flake."""
+    return "\n".join([
+        "The manager's container is", bold(nixos.container_name(MANAGER)) + ",",
+        "built from", bold(FHS.applied_flake(MANAGER)).replace("#", "#\\:"),
+        "(its own config repo) where an agent's commands say",
+        bold(FHS.applied_flake(AGENT).replace(AGENT, NAME)).replace("#", "#\\:") + ".",
+    ])
