@@ -7,6 +7,9 @@ leased to the harness is always either shown in a turn or taken back: the
 long-poll for mail is never abandoned (operator input served meanwhile leaves
 it running, its answer is the next mail turn), and a turn in which a hive tool
 call could not reach the hive is not acked.
+
+Between turns the claude CLI may be ended (:mod:`hive_ag3nt.upkeep`); the
+next turn resumes its session. The state stays as it was, ``released`` says so.
 """
 
 from __future__ import annotations
@@ -17,34 +20,28 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from enum import StrEnum
 from typing import Any
 
 from hive_ag3nt import prompt
 from hive_ag3nt.events import EventLog
 from hive_ag3nt.hive import HiveConnection
 from hive_ag3nt.model import ModelChoice, login_needed
+from hive_ag3nt.notes import rewrite_notes
+from hive_ag3nt.outcome import Outcome, TurnResult
 from hive_ag3nt.paths import AgentPaths
 from hive_ag3nt.policy import load_policy
-from hive_ag3nt.runner import ClaudeSession, Outcome, SessionConfig, TurnResult
-from hive_ag3nt.separation import copy_to_model
+from hive_ag3nt.runner import ClaudeSession, SessionConfig
 from hive_ag3nt.settings import HarnessSettings
+from hive_ag3nt.states import State, state_word
 from hive_ag3nt.tools import ToolFailures, build_server
+from hive_ag3nt.upkeep import CliUpkeep
 from hive_c0re.errors import HiveError, InvalidInput, Unreachable
 from hive_c0re.wire import Kind
 
 log = logging.getLogger(__name__)
 
 
-class State(StrEnum):
-    IDLE = "idle"
-    THINKING = "thinking"
-    COMPACTING = "compacting"
-    RATE_LIMITED = "rate-limited"
-    NEEDS_LOGIN = "needs-login"
-    OFFLINE = "offline"
-
-
+__all__ = ["Harness", "State"]
 QUEUED_COMMANDS = ("/compact", "/new-session")
 RECENT_MAIL = 50  # messages the UI's inbox panel shows
 
@@ -56,8 +53,8 @@ class Harness:
                  extra_prompt: str = "") -> None:
         """``prepare`` and ``extra_prompt`` are the manager's; its tools come with its socket."""
         self.paths = paths
-        self.settings = settings
         self.policy = load_policy(paths.policy)
+        self.settings = settings.for_agent(self.policy)
         self.model = ModelChoice(self.policy, paths.model_file)
         self.events = EventLog(paths.events)
         self.mail = HiveConnection(paths.socket)
@@ -78,6 +75,7 @@ class Harness:
         self.recent_mail: deque[dict[str, Any]] = deque(maxlen=RECENT_MAIL)
         self._failures = 0
         self._recv: asyncio.Future[dict[str, Any]] | None = None  # the long-poll for mail
+        self.upkeep = CliUpkeep(self.settings, self._announce)  # ends the CLI between turns
 
     # -- state ------------------------------------------------------------------
 
@@ -88,12 +86,25 @@ class Harness:
             for listener in list(self.state_listeners):
                 listener(state)
 
+    def _announce(self) -> None:
+        """Tell the listeners again: something they show beside the state changed."""
+        for listener in list(self.state_listeners):
+            listener(self.state)
+
+    @property
+    def released(self) -> bool:
+        """Whether the CLI was ended between turns (the next turn resumes its session)."""
+        return not self.turn_running and self.upkeep.released
+
     def status(self) -> dict[str, Any]:
         """What the UI shows. ``stand_in``: the last turn was answered by the stand-in, not a
-        model (its figures are not a model's); ``login_needed``: show the login card."""
+        model (its figures are not a model's); ``login_needed``: show the login card;
+        ``released``: the CLI is ended until the next turn, which resumes the session."""
         last = self.events.last_turns(1)
         stand_in = bool(last) and last[0].stand_in
-        return {"name": self.name, "state": self.state.value, "model": self.model.current,
+        return {"name": self.name, "state": state_word(self.state, self.released),
+                "released": self.released,
+                "model": self.model.current,
                 "available_models": list(self.policy.available_models),
                 "stand_in": stand_in, "turn_running": self.turn_running,
                 "login_needed": self.state is State.NEEDS_LOGIN
@@ -119,6 +130,7 @@ class Harness:
                 env=self.env, tool_kind=self.kind, tool_failures=failures)
             self.session = ClaudeSession(config, self.events, lambda: self.model.current)
             self.session.on_retry = self._cli_retrying
+            self.upkeep.session = self.session
         self.set_state(State.IDLE)
 
     async def _reach_hive(self) -> int:
@@ -160,6 +172,7 @@ class Harness:
             await self.step()
 
     async def close(self) -> None:
+        await self.upkeep.close()
         recv, self._recv = self._recv, None
         if recv is not None:
             # Whatever it leased goes back: the daemon takes back an answer it could
@@ -181,6 +194,7 @@ class Harness:
             await self._operator(item)
         elif item:
             await self._mail_turn(item)
+        await self.upkeep.bound_growth()
         self._housekeeping()
 
     async def _next_input(self) -> list[dict[str, Any]] | str:
@@ -270,16 +284,19 @@ class Harness:
 
     async def _turn(self, text: str, trigger: str) -> TurnResult:
         assert self.session is not None
+        self.upkeep.turn_starts()
+        self.turn_running = True  # before the state: its listeners read the status
         self.set_state(State.COMPACTING if trigger == "compact" else State.THINKING)
-        self.turn_running = True
         try:
             for prepare in self.before_turn:
                 prepare()
-            return await self.session.turn(text, trigger)
+            result = await self.session.turn(text, trigger)
         finally:
             self.turn_running = False
             if self.state in (State.THINKING, State.COMPACTING):
                 self.set_state(State.IDLE)
+        self.upkeep.turn_ended()
+        return result
 
     # -- compaction ---------------------------------------------------------------
 
@@ -301,29 +318,10 @@ class Harness:
 
     async def compact_notes(self) -> bool:
         """Rewrite notes.md in a short separate session when it passed its limit."""
-        notes = self.paths.notes
-        try:
-            size = notes.stat().st_size
-        except FileNotFoundError:
+        if self.session is None:
             return False
-        if size <= self.settings.notes_limit or self.session is None:
-            return False
-        backup = notes.with_name(notes.name + ".prev")
-        try:  # notes.md is the model's: never followed, and the copy is the model's too
-            copy_to_model(notes, backup, self.settings.model_uid or None)
-        except OSError as exc:
-            log.warning("%s: notes not compacted: %s", self.name, exc)
-            return False
-        side = ClaudeSession(self.session.config, self.events, lambda: self.model.current,
-                             persist=False, tools=("Read", "Write"))
-        try:
-            self.set_state(State.COMPACTING)
-            await side.turn(prompt.NOTES_REWRITE.format(
-                notes=notes, size=size, limit=self.settings.notes_limit, backup=backup), "notes")
-        finally:
-            await side.close()
-            self.set_state(State.IDLE)
-        return True
+        return await rewrite_notes(self.session, self.settings, lambda: self.model.current,
+                                   self.set_state)
 
     # -- login --------------------------------------------------------------------
 
@@ -340,7 +338,7 @@ class Harness:
             if await self.auth_ok():
                 break
         assert self.session is not None
-        await self.session.close()  # new credentials: a fresh CLI process
+        await self.session.close("login")  # new credentials: a fresh CLI process
         await self._report_login(True)
         self.set_state(State.IDLE)
 

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from hive_c0re.names import validate_agent_name
+from hive_c0re.names import MANAGER, validate_agent_name
 
 
 def _first_dir(value: str) -> str:
@@ -82,8 +82,18 @@ class Paths:
         return self.state / "applied" / validate_agent_name(name)
 
     def applied_flake(self, name: str) -> str:
-        """The flake reference NixOS builds an agent's container from."""
-        return f"git+file://{self.applied_repo(name)}#{name}"
+        """The flake reference NixOS builds a container from: an agent's applied repo's
+        ``agent`` configuration (one seed serves all), or the manager's own repo's
+        ``manager``."""
+        if name == MANAGER:
+            return f"git+file://{self.manager_config}#manager"
+        return f"git+file://{self.applied_repo(name)}#agent"
+
+    @property
+    def manager_config(self) -> Path:
+        """The manager's config repo: its container's system on the nixos backend. The
+        operator's to change (the manager proposes for agents only); never bound in."""
+        return self.manager_state / "config"
 
     @property
     def proposed_disk(self) -> Path:

@@ -18,6 +18,7 @@ _SPAN = re.compile(r"`([^`\n]+)`")
 def roff_text(roff: str) -> str:
     """What a roff line says once rendered: escapes resolved, fonts dropped."""
     text = _FONT.sub("", roff).replace("\\-", "-").replace("\\(aq", "'").replace("\\&", "")
+    text = text.replace("\\:", "")  # a break point, no character
     return text.replace("\\e", "\\")
 
 

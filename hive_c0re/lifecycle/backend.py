@@ -162,6 +162,17 @@ def write_if_changed(path: Path, text: str, mode: int | None = None) -> bool:
     return True
 
 
+def render_environment(environment: dict[str, str] | Mapping[str, str]) -> str:
+    """An EnvironmentFile: one KEY="VALUE" per line, quoted so that nothing expands."""
+    lines = []
+    for key, value in sorted(environment.items()):
+        if "\n" in value or "\0" in value:
+            raise HiveError(f"environment value of {key} has a newline or NUL")
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        lines.append(f'{key}="{escaped}"')
+    return "\n".join(lines) + "\n"
+
+
 UNIT_NOT_LOADED = 5  # systemctl's exit status for a unit it has no file for
 
 

@@ -28,6 +28,7 @@ from hive_c0re.lifecycle.backend import (
     container_command,
     write_if_changed,
 )
+from hive_c0re.lifecycle.nixos_seed import seed_manager_config
 from hive_c0re.lifecycle.ports import AgentSockets, Announcer, WatchContainers
 from hive_c0re.lifecycle.ui_secret import ensure_ui_secret
 from hive_c0re.lifecycle.uids import MANAGER_BASE
@@ -206,6 +207,8 @@ class Manager:
     def _prepare(self, command: str) -> ContainerSpec:
         top = self.paths.manager_state
         top.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if self.lifecycle.backend.name == "nixos":  # its system comes from a config repo
+            seed_manager_config(self.paths.manager_config)
         owner = self.uid()
         # The manager has no agent.toml of its own: it gets every agent's defaults.
         resources = AgentConfig.defaults().resources

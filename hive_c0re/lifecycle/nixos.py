@@ -22,6 +22,7 @@ conf file and the drop-in are rendered in :mod:`nixos_conf`.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -35,6 +36,7 @@ from hive_c0re.lifecycle.backend import (
     ContainerSpec,
     Systemctl,
     SystemctlError,
+    render_environment,
     write_if_changed,
 )
 from hive_c0re.lifecycle.nixos_conf import checked_path, nspawn_binds, render_dropin, rewrite_conf
@@ -48,6 +50,10 @@ CONF_DIR = Path("/etc/nixos-containers")
 DROPIN_ROOT = Path("/etc/systemd/system.control")
 DROPIN = "50-hyperhive.conf"
 PROFILES = Path("/nix/var/nix/profiles/per-container")
+# In the policy dir, so /etc/hive/environment inside: the harness unit's
+# EnvironmentFile (nixos/modules/harness.nix). A booted container's services
+# never see what nspawn passes its init, so the environment goes as a file.
+ENVIRONMENT_FILE = "environment"
 
 _STORE_PATH = re.compile(r"/nix/store/[0-9a-z]{32}-[A-Za-z0-9+._?=-]+")
 _FLAKE_REF = re.compile(
@@ -188,8 +194,10 @@ class NixosBackend:
         """
         nspawn_binds(spec, private_users=self.private_users)  # refuse before running anything
         limits = spec.resources.set_property_args()
+        environment = render_environment(spec.environment) if spec.environment else None
         self._provision(spec.name, system_path)
         self._rewrite_conf(spec)
+        self._write_environment(spec, environment)
         if self._write_dropin(spec.name, render_dropin(spec)):
             self._systemctl("daemon-reload")  # a new container (or an older install's drop-in)
         # Persistent: systemd writes them beside our drop-in, in system.control.
@@ -253,6 +261,17 @@ class NixosBackend:
             raise ContainerCommandError(f"nixos-container left no {path}")
         text = rewrite_conf(path.read_text(), spec, private_users=self.private_users)
         write_if_changed(path, text)
+
+    def _write_environment(self, spec: ContainerSpec, text: str | None) -> None:
+        """The container's environment (the operator's file's secrets among it), readable
+        by the container's root alone: the model's own uid never reads it."""
+        path = spec.policy_dir / ENVIRONMENT_FILE
+        if text is None:
+            path.unlink(missing_ok=True)
+            return
+        owner = spec.uid_base if self.private_users else 0
+        write_if_changed(path, text, mode=0o400)
+        os.chown(path, owner, owner)
 
     def _write_dropin(self, agent: str, text: str) -> bool:
         return write_if_changed(self.dropin_dir(agent) / DROPIN, text)

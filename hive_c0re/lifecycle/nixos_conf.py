@@ -59,12 +59,18 @@ def checked_path(path: Path) -> str:
 # --- the conf file ----------------------------------------------------------
 
 
+def all_binds(spec: ContainerSpec) -> list[tuple[Path, Path, bool]]:
+    """(host, container, writable) of every bind: the hive's, then the spec's own writable
+    ones (the manager's repos at /agents)."""
+    return [*spec.hive_binds(), *((host, inside, True) for host, inside in spec.writable_binds)]
+
+
 def nspawn_binds(spec: ContainerSpec, *, private_users: bool) -> list[str]:
-    """The hive's binds as nspawn flags; writable ones idmapped under a user namespace."""
+    """Every bind as an nspawn flag; writable ones idmapped under a user namespace."""
     idmap = ":idmap" if private_users else ""
-    return [f"--bind={checked_path(host)}:{inside}{idmap}" if writable
+    return [f"--bind={checked_path(host)}:{checked_path(inside)}{idmap}" if writable
             else f"--bind-ro={checked_path(host)}:{inside}"
-            for host, inside, writable in spec.hive_binds()]
+            for host, inside, writable in all_binds(spec)]
 
 
 def parse_value(raw: str) -> str:
@@ -98,21 +104,25 @@ def _flags(words: Iterable[str]) -> list[list[str]]:
     return [[word, *islice(rest, 1)] if word in BIND_OPTIONS else [word] for word in rest]
 
 
-def _is_hive_bind(flag: list[str]) -> bool:
+def _bind_target(flag: list[str]) -> Path | None:
     option, _, spec = flag[0].partition("=")
     source, _, tail = (flag[1] if len(flag) == 2 else spec).partition(":")
-    return option in BIND_OPTIONS and Path(tail.partition(":")[0] or source) in BIND_TARGETS
+    return Path(tail.partition(":")[0] or source) if option in BIND_OPTIONS else None
 
 
-def foreign_flags(words: Iterable[str]) -> list[str]:
-    """``words`` without any bind onto a hive target (``--bind=S:D`` or ``--bind S:D``)."""
-    return [word for flag in _flags(words) if not _is_hive_bind(flag) for word in flag]
+def foreign_flags(words: Iterable[str], targets: Iterable[Path] = BIND_TARGETS) -> list[str]:
+    """``words`` without any bind onto ``targets`` (``--bind=S:D`` or ``--bind S:D``)."""
+    ours = frozenset(targets)
+    return [word for flag in _flags(words) if _bind_target(flag) not in ours for word in flag]
 
 
 def managed_settings(spec: ContainerSpec, existing_flags: str, *,
                      private_users: bool) -> dict[str, str]:
     """Every key the backend owns, in the order missing ones are appended."""
-    flags = foreign_flags(existing_flags.split()) + nspawn_binds(spec, private_users=private_users)
+    # The spec's own targets too: a rewrite replaces its /agents bind, never adds a second.
+    targets = BIND_TARGETS | {inside for _, inside in spec.writable_binds}
+    flags = (foreign_flags(existing_flags.split(), targets)
+             + nspawn_binds(spec, private_users=private_users))
     return {
         "PRIVATE_NETWORK": "1",
         **dict.fromkeys(NETWORK_KEYS, ""),

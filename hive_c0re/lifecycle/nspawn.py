@@ -26,6 +26,7 @@ from hive_c0re.lifecycle.backend import (
     CONTAINER_STATE,
     ContainerSpec,
     Systemctl,
+    render_environment,
     write_if_changed,
 )
 from hive_c0re.lifecycle.safefs import give_tree
@@ -154,6 +155,15 @@ def render_nspawn_file(argv: list[str]) -> str:
     return f'{NSPAWN_VARIABLE}="{" ".join(words)}"\n'
 
 
+def environment_file(environment: Mapping[str, str]) -> str:
+    """The agent's ``.<name>.env``: :func:`render_environment`, without the hive's own
+    variable (the template reads it last, from the nspawn file, which would win anyway)."""
+    if NSPAWN_VARIABLE in environment:
+        raise HiveError(f"{NSPAWN_VARIABLE} is the hive's own variable; the container "
+                        "cannot have it", hint="rename it in agent_env_file")
+    return render_environment(environment)
+
+
 def render_template(roots: Path, unit_dir: Path) -> str:
     """The template unit in ``unit_dir``, reading each agent's files from ``roots``."""
     text = render(TEMPLATE).replace("@ROOTS@", _checked(roots))
@@ -183,18 +193,6 @@ def check_executables(spec: ContainerSpec) -> None:
             raise HiveError(f"{program} is not an executable file in the container")
 
 
-def render_environment(environment: dict[str, str] | Mapping[str, str]) -> str:
-    """An EnvironmentFile: one KEY="VALUE" per line, quoted so that nothing expands."""
-    lines = []
-    for key, value in sorted(environment.items()):
-        if key == NSPAWN_VARIABLE:
-            raise HiveError(f"{key} is the hive's own variable; the container cannot have it",
-                            hint="rename it in agent_env_file")
-        if "\n" in value or "\0" in value:
-            raise HiveError(f"environment value of {key} has a newline or NUL")
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        lines.append(f'{key}="{escaped}"')
-    return "\n".join(lines) + "\n"
 
 
 class NspawnBackend:
@@ -232,7 +230,7 @@ class NspawnBackend:
             owned.mkdir(parents=True, exist_ok=True)
             give_tree(owned, spec.uid_base)
         spec.policy_dir.chmod(0o755)
-        write_if_changed(self.roots / f".{spec.name}.env", render_environment(spec.environment),
+        write_if_changed(self.roots / f".{spec.name}.env", environment_file(spec.environment),
                          mode=0o600)
         write_if_changed(self._nspawn_file(spec.name), nspawn_file, mode=0o600)
         template = render_template(self.roots, self.unit_dir)

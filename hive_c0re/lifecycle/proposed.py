@@ -38,6 +38,7 @@ from hive_c0re.errors import HiveError, InvalidInput, NotFound
 from hive_c0re.lifecycle.agent_config import seed_text
 from hive_c0re.lifecycle.gitfiles import copy_repo
 from hive_c0re.lifecycle.gitrepo import ConfigRepo, validate_sha
+from hive_c0re.lifecycle.nixos_seed import seed_files
 from hive_c0re.lifecycle.safefs import DIR_FLAGS
 from hive_c0re.names import validate_agent_name
 from hive_c0re.paths import Paths
@@ -216,8 +217,8 @@ class ProposedRepos:
         Built beside its final place and renamed there; a config seed that
         changed with an upgrade gets a repo of its own.
         """
-        text = seed_text()
-        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        files = {CONFIG_FILE: seed_text(), **seed_files()}
+        digest = hashlib.sha256(repr(sorted(files.items())).encode()).hexdigest()[:16]
         seeds = self.paths.seed_repos
         seed = ConfigRepo(seeds / digest)
         if seed.exists():
@@ -225,7 +226,7 @@ class ProposedRepos:
         seeds.mkdir(parents=True, exist_ok=True, mode=0o700)
         made = Path(tempfile.mkdtemp(dir=seeds, prefix=".new-"))
         try:
-            ConfigRepo(made / "repo").init({CONFIG_FILE: text}, "seed config")
+            ConfigRepo(made / "repo").init(files, "seed config")
             # FileExistsError: a spawn beside this one made it first.
             with (contextlib.suppress(FileExistsError), open_dir(made) as src,
                   open_dir(seeds) as dst):

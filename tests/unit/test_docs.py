@@ -7,6 +7,7 @@ import inspect
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -42,9 +43,29 @@ PROGRAMS = {"hive-c0re": cli, "hive-ag3nt": ag3nt_cli, "hive-m1nd": m1nd_cli}
 NAME_FIELDS = {"name", "agent", "to"}
 
 
+NIX_UNAVAILABLE = 3  # gen-man's exit status when it could not read the NixOS modules
+
+
+def nix_missing() -> str | None:
+    """Why the NixOS modules' options cannot be read here, or None if they can."""
+    if shutil.which("nix-instantiate") is None:
+        return "nix-instantiate is not installed"
+    given = os.environ.get("HYPERHIVE_NIXPKGS_LIB")
+    lib = Path(given) if given else ROOT.parent / "shared" / "vendor" / "nixpkgs-lib"
+    if not (lib / "lib" / "default.nix").is_file() and not (lib / "default.nix").is_file():
+        return f"no nixpkgs lib at {lib} (HYPERHIVE_NIXPKGS_LIB)"
+    return None
+
+
 def test_generated_man_parts_are_current() -> None:
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen-man"), "--check"],
                           capture_output=True, text=True, check=False)
+    if done.returncode == NIX_UNAVAILABLE:
+        # Every other part was checked and is current; only the modules' options were not.
+        why = nix_missing()
+        assert why is not None, f"Nix and its lib are here, yet gen-man gave up: {done.stderr}"
+        assert "hyperhive-nixos.5" in done.stderr
+        pytest.skip(f"hyperhive-nixos.5's module options not checked: {why}")
     assert done.returncode == 0, done.stderr
 
 

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from hive_c0re.errors import HiveError, InvalidInput
 from hive_c0re.lifecycle.backend import ContainerSpec, Resources, Scope, Systemctl, SystemctlError
 from hive_c0re.lifecycle.nixos import (
+    ENVIRONMENT_FILE,
     ContainerCommandError,
     NixosBackend,
     build_argv,
@@ -187,6 +188,19 @@ def test_private_users_idmap_the_writable_binds_only() -> None:
         "--bind-ro=/run/hyperhive/policy/alice:/etc/hive",
         "--bind-ro=/run/hyperhive/egress:/run/hive-egress",
     ]
+
+
+def test_the_managers_repos_are_bound_writable_and_replaced_on_rewrite() -> None:
+    manager = replace(make_spec("manager"), writable_binds=[
+        (Path("/var/lib/hyperhive/proposed-disk/repos"), Path("/agents"))])
+    once = rewrite_conf(sample("created.conf"), manager, private_users=True)
+    flags = settings(once)["EXTRA_NSPAWN_FLAGS"].split()
+    assert flags[-1] == "--bind=/var/lib/hyperhive/proposed-disk/repos:/agents:idmap"
+    assert rewrite_conf(once, manager, private_users=True) == once
+    moved = replace(manager, writable_binds=[(Path("/srv/repos"), Path("/agents"))])
+    again = settings(rewrite_conf(once, moved, private_users=True))["EXTRA_NSPAWN_FLAGS"]
+    assert [f for f in again.split() if f.endswith(":/agents:idmap")] == [
+        "--bind=/srv/repos:/agents:idmap"]
 
 
 def test_private_users_off_says_no_even_where_pick_was() -> None:
@@ -420,6 +434,26 @@ def test_install_updates_an_existing_container(backend: NixosBackend, runner: Re
     assert conf.read_text() == sample("created.expected.conf")
     assert conf.stat().st_mode & 0o777 == 0o644
     assert sorted(p.name for p in conf.parent.iterdir()) == ["h-alice.conf"]
+
+
+@pytest.mark.parametrize(("private_users", "owner"), [(True, 131072), (False, 0)])
+def test_install_writes_the_environment_for_the_container_root_alone(
+        runner: Recorder, tmp_path: Path, private_users: bool, owner: int) -> None:
+    backend = NixosBackend(runner, Systemctl(), flake_for=lambda agent: FLAKE,
+                           conf_dir=tmp_path / "nixos-containers",
+                           dropin_root=tmp_path / "system.control", private_users=private_users)
+    put_conf(backend, "alice", "created.conf")
+    policy = tmp_path / "policy"
+    policy.mkdir()
+    spec = replace(make_spec(), policy_dir=policy,
+                   environment={"HYPERHIVE_AGENT": "alice", "ANTHROPIC_API_KEY": 'k "1" $x'})
+    backend.install(spec)
+    written = policy / ENVIRONMENT_FILE
+    assert written.read_text() == ('ANTHROPIC_API_KEY="k \\"1\\" $x"\n'
+                                   'HYPERHIVE_AGENT="alice"\n')
+    assert (written.stat().st_mode & 0o777, written.stat().st_uid) == (0o400, owner)
+    backend.install(replace(spec, environment={}))
+    assert not written.exists()
 
 
 def test_install_from_a_built_system_sets_the_profile(backend: NixosBackend,

@@ -11,8 +11,8 @@ from hive_c0re.lifecycle.backend import ContainerSpec, Resources
 from hive_c0re.lifecycle.nspawn import (
     NSPAWN,
     NSPAWN_VARIABLE,
+    environment_file,
     nspawn_argv,
-    render_environment,
     render_nspawn_file,
     render_template,
 )
@@ -59,7 +59,7 @@ def test_the_command_line_must_be_nspawns() -> None:
 
 def test_the_hives_variable_cannot_come_from_the_operators_environment() -> None:
     with pytest.raises(HiveError, match="the hive's own variable"):
-        render_environment({NSPAWN_VARIABLE: "--bind=/:/host"})
+        environment_file({NSPAWN_VARIABLE: "--bind=/:/host"})
 
 
 def test_limits_set_what_agent_toml_says_and_reset_the_rest(tmp_path: Path) -> None:
