@@ -238,8 +238,10 @@ in
         # The harness's Python and its libraries live in the store, not in /usr:
         # nspawn containers see /usr and these read-only.
         extra_read_only_binds = lib.mkDefault builtins.storeDir;
-        # The package's own wrappers: `{python} -m hive_ag3nt` would be the bare
-        # interpreter, its libraries found only through the wrapper's environment.
+        # The package's own console scripts: `{python} -m hive_ag3nt` would run
+        # nixpkgs' bare interpreter, which finds the libraries only when a console
+        # script adds them to its sys.path; a unit's command line cannot carry
+        # the import path the daemon hands its own children.
         agent_command = lib.mkDefault "${cfg.package}/bin/hive-ag3nt serve";
         manager_command = lib.mkDefault "${cfg.package}/bin/hive-m1nd serve";
       };

@@ -183,6 +183,28 @@ def test_the_source_is_the_wheel_s_and_the_man_pages_are_installed(stand_in: Pat
     assert "install-shell-files" in package["tools"]
 
 
+def child_modules() -> set[str]:
+    """Every module the code starts as a child of its interpreter (module_argv's first argument)."""
+    found = set()
+    for package in ("hive_c0re", "hive_ag3nt", "hive_m1nd"):
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                        and node.func.id == "module_argv" and node.args
+                        and isinstance(node.args[0], ast.Constant)):
+                    found.add(str(node.args[0].value))
+    return found
+
+
+def test_the_package_imports_every_module_the_daemon_runs_as_a_child(stand_in: Path) -> None:
+    # nixpkgs' interpreter is bare: a child finds hyperhive only through the
+    # import path its parent hands it, so each child module must import from
+    # the installed package (nixpkgs runs pythonImportsCheck after the build).
+    checked = evaluate(stand_in, f"packages.{SYSTEM}.default", "p: p.pythonImportsCheck")
+    assert child_modules() == {"hive_c0re.egress"}
+    assert {"hive_c0re", "hive_ag3nt", "hive_m1nd", *child_modules()} == set(checked)
+
+
 def setup_vendor_files() -> list[str]:
     script = 'source scripts/setup; printf "%s\\n" "${VENDOR_FILES[@]}"'
     done = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True,
