@@ -265,6 +265,23 @@ def test_claude_unstable_allows_nothing_itself(stand_in: Path) -> None:
     assert config == []  # no allowUnfree, no predicate: nothing the caller did not say
 
 
+def registered_unfree_flake(path: str) -> str:
+    """Which of nixos/agent-unfree/ the store path ``path`` (a registry target) is a copy of."""
+    text = (Path(path) / "flake.nix").read_text()
+    (name,) = [d.name for d in (ROOT / "nixos" / "agent-unfree").iterdir()
+               if (d / "flake.nix").read_text() == text]
+    return name
+
+
+def test_the_vm_test_s_agents_are_allowed_claude_code_as_its_host_is(stand_in: Path) -> None:
+    # The test's pkgs allow claude-code by name; the host hands that on, and
+    # the test script checks the registry entry before alice's flake is built.
+    path = evaluate(stand_in,
+                    f"checks.{SYSTEM}.vm.nodes.host.nix.registry.hyperhive-unfree.flake.outPath")
+    assert registered_unfree_flake(path) == "claude-code"
+    assert "hyperhive-unfree" in evaluate(stand_in, f"checks.{SYSTEM}.vm.testScript")
+
+
 def test_the_vm_test_s_host_leaves_nixpkgs_config_to_its_owner(stand_in: Path) -> None:
     unfree = evaluate(stand_in, f"checks.{SYSTEM}.vm.nodes.host.nixpkgs.config",
                       "c: { inherit (c) allowUnfree; predicate = c.allowUnfreePredicate; }")
@@ -347,6 +364,8 @@ def test_the_readme_s_system_flake_gives_a_host_with_the_hive(stand_in: Path,
         allowed = system.nixpkgs.config.allowUnfreePredicate pkgs.claude-code;
         passedOn = pkgs.claude-code.standInConfig ? allowUnfreePredicate;
         allowUnfree = system.nixpkgs.config.allowUnfree;
+        warnings = system.warnings;
+        unfree = system.nix.registry.hyperhive-unfree.flake.outPath;
       }}"""
     done = run_nix(["eval", "--impure", "--json", "--expr", expression])
     assert done.returncode == 0, done.stderr
@@ -356,3 +375,6 @@ def test_the_readme_s_system_flake_gives_a_host_with_the_hive(stand_in: Path,
     # claude-code is allowed by name, in the operator's own words, and the
     # overlay hands those words to nixpkgs-unstable.
     assert (host["allowed"], host["passedOn"], host["allowUnfree"]) == (True, True, False)
+    # ... and the host hands that decision to its agents, with nothing to warn about.
+    assert registered_unfree_flake(host["unfree"]) == "claude-code"
+    assert not [w for w in host["warnings"] if "claude-code is unfree" in w]
