@@ -60,6 +60,19 @@ def stand_in_pkgs(stand_in: Path, overlays: str, config: str = "{ }") -> str:
             f"config = {config}; }}")
 
 
+def refusal(expression: str) -> str:
+    """What Nix says refusing to evaluate ``expression`` (it must refuse)."""
+    done = run_nix(["eval", "--impure", "--expr", expression])
+    assert done.returncode != 0, done.stdout
+    return done.stderr
+
+
+def package_drv(stand_in: Path, overlays: str, tree: Path = ROOT) -> str:
+    """A Nix expression: the drvPath of ``tree``'s package over the stand-in with ``overlays``."""
+    return (f"(({stand_in_pkgs(stand_in, overlays)}).callPackage {tree}/nix/package.nix"
+            " { }).drvPath")
+
+
 def requirement_name(spec: str) -> str:
     for stop in "<>=!~[; ":
         spec = spec.split(stop, 1)[0]
@@ -142,11 +155,8 @@ def test_a_minimum_without_a_source_hash_says_what_to_add(stand_in: Path, tmp_pa
     pyproject = (ROOT / "pyproject.toml").read_text()
     (tree / "pyproject.toml").write_text(
         pyproject.replace('"claude-agent-sdk>=', '"claude-agent-sdk>=9.9.9,>='))
-    done = run_nix(["eval", "--impure", "--expr",
-                    f"(({stand_in_pkgs(stand_in, '[ ]')}).callPackage {tree}/nix/package.nix"
-                    " { }).drvPath"])
-    assert done.returncode != 0
-    assert "sdkSources has no hash for 9.9.9: add it" in done.stderr, done.stderr
+    message = refusal(package_drv(stand_in, "[ ]", tree))
+    assert "sdkSources has no hash for 9.9.9: add it" in message, message
 
 
 def test_a_new_enough_claude_agent_sdk_is_taken_as_it_is(stand_in: Path) -> None:
@@ -163,11 +173,8 @@ def test_a_new_enough_claude_agent_sdk_is_taken_as_it_is(stand_in: Path) -> None
 def test_a_dependency_nixpkgs_lacks_is_an_evaluation_error(stand_in: Path) -> None:
     without = ("[ (final: prev: { python3Packages = builtins.removeAttrs prev.python3Packages"
                ' [ "unidiff" ]; }) ]')
-    done = run_nix(["eval", "--impure", "--expr",
-                    f"(({stand_in_pkgs(stand_in, without)}).callPackage {ROOT}/nix/package.nix"
-                    " { }).drvPath"])
-    assert done.returncode != 0
-    assert "attribute 'unidiff' missing" in done.stderr, done.stderr
+    message = refusal(package_drv(stand_in, without))
+    assert "attribute 'unidiff' missing" in message, message
 
 
 def test_the_source_is_the_wheel_s_and_the_man_pages_are_installed(stand_in: Path) -> None:
@@ -307,16 +314,13 @@ def test_the_vm_test_s_model_is_the_demo_s_stand_in(stand_in: Path) -> None:
     assert model["env"] == "/etc/hyperhive/agent.env"
 
 
-def test_a_failed_assertion_in_the_vm_test_s_host_fails_the_check(stand_in: Path,
-                                                                  tmp_path: Path) -> None:
+def test_a_failed_assertion_in_the_vm_test_s_host_fails_the_check(stand_in: Path) -> None:
     # The stand-in's runNixOSTest refuses a node NixOS would refuse.
-    done = run_nix(
-        ["eval", "--impure", "--expr",
-         f"let pkgs = {stand_in_pkgs(stand_in, '[ ]')}; in (pkgs.testers.runNixOSTest {{"
-         ' name = "t"; testScript = ""; nodes.host = { assertions = [ { assertion = false;'
-         ' message = "the host says no"; } ]; }; }).drvPath'])
-    assert done.returncode != 0
-    assert "the host says no" in done.stderr
+    message = refusal(
+        f"let pkgs = {stand_in_pkgs(stand_in, '[ ]')}; in (pkgs.testers.runNixOSTest {{"
+        ' name = "t"; testScript = ""; nodes.host = { assertions = [ { assertion = false;'
+        ' message = "the host says no"; } ]; }; }).drvPath')
+    assert "the host says no" in message
 
 
 # -- the README's NixOS example ---------------------------------------------------------

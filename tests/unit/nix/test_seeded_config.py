@@ -19,8 +19,8 @@ from hive_c0re.lifecycle.nixos_seed import nix_system
 from hive_c0re.lifecycle.proposed import ProposedRepos
 from hive_c0re.paths import Paths
 from hive_dev.nix import nix_lib, run_nix
-from hive_dev.nix_modules import ROOT, evaluate, nix_path, parse
-from tests.unit.nix.host_support import stand_in
+from hive_dev.nix_modules import ROOT, nix_path, parse
+from tests.unit.nix.host_support import host, stand_in
 
 pytestmark = pytest.mark.usefixtures("nixpkgs_lib")
 
@@ -45,12 +45,6 @@ ALLOW_ALL = "nixpkgs.config.allowUnfree = true;"
 UNFREE_WARNING = "claude-code is unfree and this host's nixpkgs config does not allow it"
 
 
-def host_with(*lines: str) -> Any:
-    """The host module evaluated with ``lines``, ``lib`` in scope for them."""
-    return evaluate("{ lib, ... }: { services.hive-c0re.enable = true; "
-                    + " ".join(lines) + " }")
-
-
 def registered_unfree(result: Any) -> Path:
     return Path(result["registry"]["hyperhive-unfree"])
 
@@ -59,7 +53,7 @@ def seeded(repo: Path, unfree: Path | None = None) -> Any:
     """The seeded repo's configurations, its ``unfree`` input the flake the host
     registers (by default that of a host that allowed claude-code)."""
     if unfree is None:
-        unfree = registered_unfree(host_with(PREDICATE))
+        unfree = registered_unfree(host(PREDICATE))
     done = run_nix(["--eval", "--strict", "--json", str(ROOT / "tests" / "nix" / "seed.nix"),
                     "--arg", "lib", f"import {nix_path(nix_lib())}",
                     "--arg", "repo", nix_path(repo), "--arg", "unfree", nix_path(unfree)],
@@ -98,7 +92,7 @@ def test_the_seeded_system_takes_hyperhive_nixpkgs_and_unfree_from_the_hosts_reg
 @pytest.mark.parametrize("opt_in", [PREDICATE, ALLOW_ALL], ids=["by-name", "allow-unfree"])
 def test_a_host_that_allowed_claude_code_allows_the_agents_it_and_nothing_else(
         applied: Path, opt_in: str) -> None:
-    result = host_with(opt_in)
+    result = host(opt_in)
     assert not [w for w in result["warnings"] if UNFREE_WARNING in w]
     # The host's own config is the operator's alone: no hive module defines any of it.
     assert not [f for f in result["unfree"]["definedBy"] if "/nixos/modules/" in f]
@@ -112,7 +106,7 @@ def test_a_host_that_allowed_claude_code_allows_the_agents_it_and_nothing_else(
 @pytest.mark.parametrize("opt_in", ["", OTHER_PREDICATE], ids=["nothing", "another-package"])
 def test_a_host_that_did_not_allow_claude_code_allows_the_agents_nothing_and_says_what_to_set(
         applied: Path, opt_in: str) -> None:
-    result = host_with(opt_in)
+    result = host(opt_in)
     (warning,) = [w for w in result["warnings"] if UNFREE_WARNING in w]
     assert PREDICATE in warning  # the line to add, as it is written
     assert registered_unfree(result) == ROOT / "nixos" / "agent-unfree" / "none"
@@ -122,22 +116,22 @@ def test_a_host_that_did_not_allow_claude_code_allows_the_agents_nothing_and_say
 
 def test_the_nspawn_backend_registers_no_unfree_flake_and_warns_of_none() -> None:
     # Its agents run the host's own programs: nothing of theirs is built from a flake.
-    result = host_with('services.hive-c0re.backend = "nspawn";')
+    result = host('services.hive-c0re.backend = "nspawn";')
     assert "hyperhive-unfree" not in result["registry"]
     assert not [w for w in result["warnings"] if UNFREE_WARNING in w]
 
 
 def test_the_host_registers_the_flake_the_seed_names() -> None:
-    registered = host_with(PREDICATE, "services.hive-c0re.flake = { outPath = \"/nix/store/"
+    registered = host(PREDICATE, "services.hive-c0re.flake = { outPath = \"/nix/store/"
                            "00000000000000000000000000000000-source\"; };")
     assert registered["registry"]["hyperhive"] == \
         "/nix/store/00000000000000000000000000000000-source"
     assert set(registered["registry"]) == {"hyperhive", "hyperhive-unfree"}
     assert registered["warnings"] == []
-    unregistered = host_with(PREDICATE)
+    unregistered = host(PREDICATE)
     assert set(unregistered["registry"]) == {"hyperhive-unfree"}
     assert any("services.hive-c0re.flake is unset" in w for w in unregistered["warnings"])
-    elsewhere = host_with(PREDICATE,
+    elsewhere = host(PREDICATE,
                           "nix.registry.hyperhive.flake = { outPath = \"/srv/hyperhive\"; };")
     assert elsewhere["warnings"] == []
 
