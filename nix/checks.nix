@@ -7,6 +7,8 @@ let
   # The test's own packages: the hive's overlays, and claude-code allowed by
   # name, since a VM test's nodes cannot change the nixpkgs they are given.
   # An operator's system says this itself; the overlays and modules never do.
+  # The host module hands exactly this decision on to the agents' containers
+  # (the hyperhive-unfree registry entry), so alice's system may build.
   pkgs = import nixpkgs {
     inherit system;
     overlays = [ self.overlays.default self.overlays.claude-unstable ];

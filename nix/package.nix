@@ -90,6 +90,10 @@ python3Packages.buildPythonApplication {
   postInstall = ''
     installManPage man/*.[1-8]
   '';
+  # The programs' packages, and every module the daemon starts as a child of
+  # its own interpreter (hive_c0re.interpreter.module_argv): imported from the
+  # installed package, as they will be.
+  pythonImportsCheck = [ "hive_c0re" "hive_ag3nt" "hive_m1nd" "hive_c0re.egress" ];
 
   passthru = {
     inherit webAssets;

@@ -86,6 +86,11 @@ in
     host.wait_for_unit("hive-c0re.socket")
 
     with subtest("alice is spawned through the nixos backend"):
+        # Her flake takes claude-code's allowance from the host's (unfree) decision.
+        registry = json.loads(host.succeed("cat /etc/nix/registry.json"))
+        unfree = [f for f in registry["flakes"] if f["from"]["id"] == "hyperhive-unfree"]
+        assert unfree, registry
+        host.succeed(f"grep -q 'lib.getName pkg == \"claude-code\"' {unfree[0]['to']['path']}/flake.nix")
         host.succeed("hive-c0re spawn alice")
         host.wait_for_unit("container@h-alice.service", timeout=900)
         host.wait_until_succeeds(

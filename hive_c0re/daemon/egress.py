@@ -2,7 +2,8 @@
 
 The daemon binds ``api.sock`` and ``proxy.sock`` itself (daemon-owned
 space, bound read-only into every container) and hands them to
-``python -m hive_c0re.egress``, so the HTTP parsing happens in a process of
+``python -m hive_c0re.egress`` (with the daemon's own import path: see
+:mod:`hive_c0re.interpreter`), so the HTTP parsing happens in a process of
 its own that drops root. The sockets outlive the process: a restart (it
 died, or the operator changed the upstream) never changes what the
 containers see.
@@ -13,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
 from pathlib import Path
 
 from hive_c0re.daemon.activation import bind_unix
+from hive_c0re.interpreter import module_argv
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +72,9 @@ class EgressProxy:
         api, proxy = self._bind()
         assert self.upstream is not None
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "hive_c0re.egress",
-            f"--api-fd={api}", f"--proxy-fd={proxy}",
-            f"--upstream={self.upstream}", f"--first-uid={self.first_uid}",
+            *module_argv("hive_c0re.egress",
+                         f"--api-fd={api}", f"--proxy-fd={proxy}",
+                         f"--upstream={self.upstream}", f"--first-uid={self.first_uid}"),
             pass_fds=(api, proxy), stdin=asyncio.subprocess.DEVNULL)
 
     async def stop(self) -> None:

@@ -23,6 +23,16 @@ let
     // lib.optionalAttrs (cfg.agentEnvironmentFile != null) {
       ${tables.promoted.agent_env_file} = toString cfg.agentEnvironmentFile;
     };
+  # claude-code is unfree: whether the operator allowed it is the host's own
+  # nixpkgs config, asked as nixpkgs asks it. The agents' containers get that
+  # answer and no more: the flake registered as hyperhive-unfree, which every
+  # seeded flake.nix imports, allows claude-code by name, or nothing.
+  allows = nixpkgsConfig: pkg: nixpkgsConfig.allowUnfree or false
+    || (let predicate = nixpkgsConfig.allowUnfreePredicate or null;
+        in predicate != null && predicate pkg);
+  claudeCodeAllowed = allows pkgs.config pkgs.claude-code;
+  # A path: the registry copies the directory alone into the store.
+  agentUnfree = if claudeCodeAllowed then ../agent-unfree/claude-code else ../agent-unfree/none;
   # The man pages and the operator's first look: every unit says where its docs are.
   documentation = [ "man:hyperhive(7)" ];
 in
@@ -45,6 +55,14 @@ in
         `nixos-container` built from its applied config repo (needs
         `boot.enableContainers`); `nspawn` runs plain `systemd-nspawn` under
         the `hive-agent@.service` template. Sets `HYPERHIVE_BACKEND`.
+
+        On `nixos`, the agents' containers have claude-code, which is unfree,
+        exactly when this host's nixpkgs config allows it
+        (`nixpkgs.config.allowUnfreePredicate` naming `claude-code`, or
+        `allowUnfree`): the `hyperhive-unfree` entry of the flake registry,
+        which every seeded flake.nix imports, then allows claude-code by name
+        and no other package; otherwise it allows nothing, and evaluation
+        warns.
       '';
     };
 
@@ -150,9 +168,15 @@ in
       ];
 
       warnings = lib.optional (cfg.backend == "nixos" && !(config.nix.registry ? hyperhive))
-        "services.hive-c0re.flake is unset and the flake registry has no hyperhive entry: the agents' flake.nix finds hyperhive as flake:hyperhive (set services.hive-c0re.flake = inputs.hyperhive;).";
+        "services.hive-c0re.flake is unset and the flake registry has no hyperhive entry: the agents' flake.nix finds hyperhive as flake:hyperhive (set services.hive-c0re.flake = inputs.hyperhive;)."
+        ++ lib.optional (cfg.backend == "nixos" && !claudeCodeAllowed)
+        "services.hive-c0re: claude-code is unfree and this host's nixpkgs config does not allow it, so the agents' containers, whose harness runs it, may not have it either and fail to build. Allow it on the host, by name: nixpkgs.config.allowUnfreePredicate = pkg: lib.getName pkg == \"claude-code\"; (or nixpkgs.config.allowUnfree = true;). The agents are then allowed claude-code, and no other unfree package.";
 
-      nix.registry = lib.mkIf (cfg.flake != null) { hyperhive.flake = cfg.flake; };
+      nix.registry = lib.mkMerge [
+        (lib.mkIf (cfg.flake != null) { hyperhive.flake = cfg.flake; })
+        # The host's word on claude-code for the agents' flakes (flake:hyperhive-unfree).
+        (lib.mkIf (cfg.backend == "nixos") { hyperhive-unfree.flake.outPath = agentUnfree; })
+      ];
       # nixos-container builds each agent's system from its config repo's flake.
       nix.settings.experimental-features =
         lib.mkIf (cfg.backend == "nixos") [ "nix-command" "flakes" ];
@@ -238,8 +262,10 @@ in
         # The harness's Python and its libraries live in the store, not in /usr:
         # nspawn containers see /usr and these read-only.
         extra_read_only_binds = lib.mkDefault builtins.storeDir;
-        # The package's own wrappers: `{python} -m hive_ag3nt` would be the bare
-        # interpreter, its libraries found only through the wrapper's environment.
+        # The package's own console scripts: `{python} -m hive_ag3nt` would run
+        # nixpkgs' bare interpreter, which finds the libraries only when a console
+        # script adds them to its sys.path; a unit's command line cannot carry
+        # the import path the daemon hands its own children.
         agent_command = lib.mkDefault "${cfg.package}/bin/hive-ag3nt serve";
         manager_command = lib.mkDefault "${cfg.package}/bin/hive-m1nd serve";
       };

@@ -6,8 +6,12 @@
 { lib, module ? { }, modules ? [ ../../nixos/modules/hive-c0re.nix ../../nixos/modules/harness.nix ]
 , specialArgs ? { } }:
 let
+  # As NixOS does: pkgs is imported with the system's nixpkgs.config.
+  pkgsModule = { config, ... }: {
+    _module.args.pkgs = import ./pkgs.nix // { inherit (config.nixpkgs) config; };
+  };
   evaluated = lib.evalModules {
-    modules = [ ./nixos-options.nix { _module.args.pkgs = import ./pkgs.nix; } module ] ++ modules;
+    modules = [ ./nixos-options.nix pkgsModule module ] ++ modules;
     inherit specialArgs;
   };
   inherit (evaluated) config options;
@@ -17,7 +21,10 @@ let
 in
 {
   inherit (checked) systemd environment networking boot users warnings;
-  registry = lib.mapAttrs (name: entry: entry.flake.outPath or null) checked.nix.registry;
+  # A path as written (the system's registry.json copies it into the store).
+  registry = lib.mapAttrs (name: entry:
+    let to = entry.flake.outPath or null; in if builtins.isPath to then toString to else to)
+    checked.nix.registry;
   overlays = builtins.length checked.nixpkgs.overlays;
   experimentalFeatures = checked.nix.settings.experimental-features;
   stateVersion = if options.system.stateVersion.isDefined then checked.system.stateVersion else null;

@@ -1,8 +1,10 @@
 # Evaluate a seeded config repo's flake.nix as the nixos backend has NixOS do
 # it: its outputs called with a stand-in hyperhive (this checkout's modules)
 # and a nixpkgs whose nixosSystem is the real module system over the NixOS
-# option declarations; print each configuration's system and harness unit.
-{ lib, repo }:
+# option declarations, and the flake the host registered as hyperhive-unfree
+# (a directory); print each configuration's system, harness unit and what its
+# nixpkgs config allows.
+{ lib, repo, unfree }:
 let
   hyperhive = {
     nixosModules.harness = import ../../nixos/modules/harness.nix;
@@ -14,7 +16,14 @@ let
       inherit specialArgs;
     } // { inherit system; };
   flake = import (repo + "/flake.nix");
-  outputs = flake.outputs { self = outputs; nixpkgs.lib = lib // { inherit nixosSystem; }; inherit hyperhive; };
+  unfreeFlake = (import (unfree + "/flake.nix")).outputs { self = unfreeFlake; };
+  outputs = flake.outputs {
+    self = outputs; nixpkgs.lib = lib // { inherit nixosSystem; }; inherit hyperhive;
+    unfree = unfreeFlake;
+  };
+  # nixpkgs' question for an unfree package: allowUnfree, else the predicate.
+  allows = config: pkg: config.allowUnfree
+    || (config.allowUnfreePredicate != null && config.allowUnfreePredicate pkg);
 in
 {
   inputs = lib.mapAttrs (name: input: input.url or input.follows or null) flake.inputs;
@@ -24,6 +33,11 @@ in
     inherit (built.config.boot) isNspawnContainer;
     inherit (built.config.system) stateVersion;
     overlays = builtins.length built.config.nixpkgs.overlays;
-    unfree = built.config.nixpkgs.config.allowUnfree || built.config.nixpkgs.config.allowUnfreePredicate != null;
+    unfree = {
+      inherit (built.config.nixpkgs.config) allowUnfree;
+      claudeCode = allows built.config.nixpkgs.config (import ./pkgs.nix).claude-code;
+      # Any other unfree package: the allowance names claude-code alone.
+      other = allows built.config.nixpkgs.config { pname = "vscode"; name = "vscode-1.99.0"; };
+    };
   }) outputs.nixosConfigurations;
 }

@@ -9,9 +9,8 @@
   imports = [ hyperhive.nixosModules.harness ];
   nixpkgs.overlays = [ hyperhive.overlays.default ];
 
-  # claude-code is unfree, and only the operator says yes to that, for
-  # example here:
-  # nixpkgs.config.allowUnfreePredicate = pkg: (pkg.pname or "") == "claude-code";
+  # claude-code is unfree: flake.nix allows it here exactly when the host's
+  # operator allowed it in the host's own nixpkgs config (hyperhive-nixos(5)).
 
   # The programs agent.toml's mcp_servers name, under /run/current-system/sw/bin:
   # services.hive-harness.mcpServerPackages = [ pkgs.github-mcp-server ];

@@ -5,13 +5,16 @@
 {
   inputs.hyperhive.url = "flake:hyperhive";
   inputs.nixpkgs.follows = "hyperhive/nixpkgs";
+  # The host operator's word on claude-code, which is unfree: allowed here
+  # exactly when the host allows it (services.hive-c0re registers this entry).
+  inputs.unfree.url = "flake:hyperhive-unfree";
 
-  outputs = { nixpkgs, hyperhive, ... }:
+  outputs = { nixpkgs, hyperhive, unfree, ... }:
     let
       container = modules: nixpkgs.lib.nixosSystem {
         system = "@SYSTEM@";
         specialArgs = { inherit hyperhive; };
-        modules = [ ./agent.nix ] ++ modules;
+        modules = [ ./agent.nix unfree.nixosModules.default ] ++ modules;
       };
     in
     {

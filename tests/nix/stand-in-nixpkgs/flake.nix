@@ -1,5 +1,5 @@
 # A stand-in for nixpkgs, for evaluating hyperhive's flake where nixpkgs
-# cannot be had: nixpkgs' real lib (copied in as ./lib by hive_dev.nix), and
+# cannot be had: nixpkgs' real lib (copied in as ./lib by hive_dev.flake_stand_in), and
 # stand-ins for exactly the packages and builders hyperhive's flake uses.
 # Anything else is a missing attribute, so an evaluation error. Nothing here
 # refuses unfree packages: that is nixpkgs' own check, and it runs only

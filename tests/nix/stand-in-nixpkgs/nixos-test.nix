@@ -2,7 +2,7 @@
 # can be done without NixOS: each node's modules are evaluated with nixpkgs'
 # real module system against the NixOS options in ./nixos (hyperhive's
 # tests/nix/nixos-options.nix and vm-options.nix, declared with NixOS's
-# types, copied in by hive_dev.nix_stand_in), its failed assertions stop the evaluation
+# types, copied in by hive_dev.flake_stand_in), its failed assertions stop the evaluation
 # as NixOS's would, and the test script is kept for the caller to check.
 { lib, pkgs }:
 test:

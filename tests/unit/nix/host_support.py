@@ -23,7 +23,7 @@ def stand_in(name: str) -> str:
 
 def host(*lines: str) -> Any:
     """The evaluated host module, enabled, with ``lines`` (Nix assignments) beside it."""
-    return evaluate("{ pkgs, ... }: { services.hive-c0re.enable = true; "
+    return evaluate("{ pkgs, lib, ... }: { services.hive-c0re.enable = true; "
                     + " ".join(lines) + " }")
 
 

@@ -60,6 +60,19 @@ def stand_in_pkgs(stand_in: Path, overlays: str, config: str = "{ }") -> str:
             f"config = {config}; }}")
 
 
+def refusal(expression: str) -> str:
+    """What Nix says refusing to evaluate ``expression`` (it must refuse)."""
+    done = run_nix(["eval", "--impure", "--expr", expression])
+    assert done.returncode != 0, done.stdout
+    return done.stderr
+
+
+def package_drv(stand_in: Path, overlays: str, tree: Path = ROOT) -> str:
+    """A Nix expression: the drvPath of ``tree``'s package over the stand-in with ``overlays``."""
+    return (f"(({stand_in_pkgs(stand_in, overlays)}).callPackage {tree}/nix/package.nix"
+            " { }).drvPath")
+
+
 def requirement_name(spec: str) -> str:
     for stop in "<>=!~[; ":
         spec = spec.split(stop, 1)[0]
@@ -142,11 +155,8 @@ def test_a_minimum_without_a_source_hash_says_what_to_add(stand_in: Path, tmp_pa
     pyproject = (ROOT / "pyproject.toml").read_text()
     (tree / "pyproject.toml").write_text(
         pyproject.replace('"claude-agent-sdk>=', '"claude-agent-sdk>=9.9.9,>='))
-    done = run_nix(["eval", "--impure", "--expr",
-                    f"(({stand_in_pkgs(stand_in, '[ ]')}).callPackage {tree}/nix/package.nix"
-                    " { }).drvPath"])
-    assert done.returncode != 0
-    assert "sdkSources has no hash for 9.9.9: add it" in done.stderr, done.stderr
+    message = refusal(package_drv(stand_in, "[ ]", tree))
+    assert "sdkSources has no hash for 9.9.9: add it" in message, message
 
 
 def test_a_new_enough_claude_agent_sdk_is_taken_as_it_is(stand_in: Path) -> None:
@@ -163,11 +173,8 @@ def test_a_new_enough_claude_agent_sdk_is_taken_as_it_is(stand_in: Path) -> None
 def test_a_dependency_nixpkgs_lacks_is_an_evaluation_error(stand_in: Path) -> None:
     without = ("[ (final: prev: { python3Packages = builtins.removeAttrs prev.python3Packages"
                ' [ "unidiff" ]; }) ]')
-    done = run_nix(["eval", "--impure", "--expr",
-                    f"(({stand_in_pkgs(stand_in, without)}).callPackage {ROOT}/nix/package.nix"
-                    " { }).drvPath"])
-    assert done.returncode != 0
-    assert "attribute 'unidiff' missing" in done.stderr, done.stderr
+    message = refusal(package_drv(stand_in, without))
+    assert "attribute 'unidiff' missing" in message, message
 
 
 def test_the_source_is_the_wheel_s_and_the_man_pages_are_installed(stand_in: Path) -> None:
@@ -181,6 +188,28 @@ def test_the_source_is_the_wheel_s_and_the_man_pages_are_installed(stand_in: Pat
     assert not list(Path(package["src"]).rglob("__pycache__"))
     assert "installManPage man/*.[1-8]" in package["postInstall"]
     assert "install-shell-files" in package["tools"]
+
+
+def child_modules() -> set[str]:
+    """Every module the code starts as a child of its interpreter (module_argv's first argument)."""
+    found = set()
+    for package in ("hive_c0re", "hive_ag3nt", "hive_m1nd"):
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                        and node.func.id == "module_argv" and node.args
+                        and isinstance(node.args[0], ast.Constant)):
+                    found.add(str(node.args[0].value))
+    return found
+
+
+def test_the_package_imports_every_module_the_daemon_runs_as_a_child(stand_in: Path) -> None:
+    # nixpkgs' interpreter is bare: a child finds hyperhive only through the
+    # import path its parent hands it, so each child module must import from
+    # the installed package (nixpkgs runs pythonImportsCheck after the build).
+    checked = evaluate(stand_in, f"packages.{SYSTEM}.default", "p: p.pythonImportsCheck")
+    assert child_modules() == {"hive_c0re.egress"}
+    assert {"hive_c0re", "hive_ag3nt", "hive_m1nd", *child_modules()} == set(checked)
 
 
 def setup_vendor_files() -> list[str]:
@@ -243,6 +272,23 @@ def test_claude_unstable_allows_nothing_itself(stand_in: Path) -> None:
     assert config == []  # no allowUnfree, no predicate: nothing the caller did not say
 
 
+def registered_unfree_flake(path: str) -> str:
+    """Which of nixos/agent-unfree/ the store path ``path`` (a registry target) is a copy of."""
+    text = (Path(path) / "flake.nix").read_text()
+    (name,) = [d.name for d in (ROOT / "nixos" / "agent-unfree").iterdir()
+               if (d / "flake.nix").read_text() == text]
+    return name
+
+
+def test_the_vm_test_s_agents_are_allowed_claude_code_as_its_host_is(stand_in: Path) -> None:
+    # The test's pkgs allow claude-code by name; the host hands that on, and
+    # the test script checks the registry entry before alice's flake is built.
+    path = evaluate(stand_in,
+                    f"checks.{SYSTEM}.vm.nodes.host.nix.registry.hyperhive-unfree.flake.outPath")
+    assert registered_unfree_flake(path) == "claude-code"
+    assert "hyperhive-unfree" in evaluate(stand_in, f"checks.{SYSTEM}.vm.testScript")
+
+
 def test_the_vm_test_s_host_leaves_nixpkgs_config_to_its_owner(stand_in: Path) -> None:
     unfree = evaluate(stand_in, f"checks.{SYSTEM}.vm.nodes.host.nixpkgs.config",
                       "c: { inherit (c) allowUnfree; predicate = c.allowUnfreePredicate; }")
@@ -268,16 +314,13 @@ def test_the_vm_test_s_model_is_the_demo_s_stand_in(stand_in: Path) -> None:
     assert model["env"] == "/etc/hyperhive/agent.env"
 
 
-def test_a_failed_assertion_in_the_vm_test_s_host_fails_the_check(stand_in: Path,
-                                                                  tmp_path: Path) -> None:
+def test_a_failed_assertion_in_the_vm_test_s_host_fails_the_check(stand_in: Path) -> None:
     # The stand-in's runNixOSTest refuses a node NixOS would refuse.
-    done = run_nix(
-        ["eval", "--impure", "--expr",
-         f"let pkgs = {stand_in_pkgs(stand_in, '[ ]')}; in (pkgs.testers.runNixOSTest {{"
-         ' name = "t"; testScript = ""; nodes.host = { assertions = [ { assertion = false;'
-         ' message = "the host says no"; } ]; }; }).drvPath'])
-    assert done.returncode != 0
-    assert "the host says no" in done.stderr
+    message = refusal(
+        f"let pkgs = {stand_in_pkgs(stand_in, '[ ]')}; in (pkgs.testers.runNixOSTest {{"
+        ' name = "t"; testScript = ""; nodes.host = { assertions = [ { assertion = false;'
+        ' message = "the host says no"; } ]; }; }).drvPath')
+    assert "the host says no" in message
 
 
 # -- the README's NixOS example ---------------------------------------------------------
@@ -325,6 +368,8 @@ def test_the_readme_s_system_flake_gives_a_host_with_the_hive(stand_in: Path,
         allowed = system.nixpkgs.config.allowUnfreePredicate pkgs.claude-code;
         passedOn = pkgs.claude-code.standInConfig ? allowUnfreePredicate;
         allowUnfree = system.nixpkgs.config.allowUnfree;
+        warnings = system.warnings;
+        unfree = system.nix.registry.hyperhive-unfree.flake.outPath;
       }}"""
     done = run_nix(["eval", "--impure", "--json", "--expr", expression])
     assert done.returncode == 0, done.stderr
@@ -334,3 +379,6 @@ def test_the_readme_s_system_flake_gives_a_host_with_the_hive(stand_in: Path,
     # claude-code is allowed by name, in the operator's own words, and the
     # overlay hands those words to nixpkgs-unstable.
     assert (host["allowed"], host["passedOn"], host["allowUnfree"]) == (True, True, False)
+    # ... and the host hands that decision to its agents, with nothing to warn about.
+    assert registered_unfree_flake(host["unfree"]) == "claude-code"
+    assert not [w for w in host["warnings"] if "claude-code is unfree" in w]

@@ -38,10 +38,26 @@ def applied(tmp_path: Path) -> Path:
     return ConfigRepo(paths.applied_repo("alice")).path
 
 
-def seeded(repo: Path) -> Any:
+# What the host registers as hyperhive-unfree, by the host's own nixpkgs config.
+PREDICATE = 'nixpkgs.config.allowUnfreePredicate = pkg: lib.getName pkg == "claude-code";'
+OTHER_PREDICATE = 'nixpkgs.config.allowUnfreePredicate = pkg: lib.getName pkg == "vscode";'
+ALLOW_ALL = "nixpkgs.config.allowUnfree = true;"
+UNFREE_WARNING = "claude-code is unfree and this host's nixpkgs config does not allow it"
+
+
+def registered_unfree(result: Any) -> Path:
+    return Path(result["registry"]["hyperhive-unfree"])
+
+
+def seeded(repo: Path, unfree: Path | None = None) -> Any:
+    """The seeded repo's configurations, its ``unfree`` input the flake the host
+    registers (by default that of a host that allowed claude-code)."""
+    if unfree is None:
+        unfree = registered_unfree(host(PREDICATE))
     done = run_nix(["--eval", "--strict", "--json", str(ROOT / "tests" / "nix" / "seed.nix"),
                     "--arg", "lib", f"import {nix_path(nix_lib())}",
-                    "--arg", "repo", nix_path(repo)], program="nix-instantiate", timeout=60)
+                    "--arg", "repo", nix_path(repo), "--arg", "unfree", nix_path(unfree)],
+                   program="nix-instantiate", timeout=60)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -66,26 +82,57 @@ def test_the_seeded_system_runs_the_harness_in_an_nspawn_container(applied: Path
     assert paths.applied_flake("alice").endswith("#agent")  # what nixos-container builds
 
 
-def test_the_seeded_system_takes_hyperhive_and_nixpkgs_from_the_hosts_registry(
+def test_the_seeded_system_takes_hyperhive_nixpkgs_and_unfree_from_the_hosts_registry(
         applied: Path) -> None:
     assert seeded(applied)["inputs"] == {"hyperhive": "flake:hyperhive",
-                                         "nixpkgs": "hyperhive/nixpkgs"}
+                                         "nixpkgs": "hyperhive/nixpkgs",
+                                         "unfree": "flake:hyperhive-unfree"}
 
 
-def test_the_seeded_system_leaves_unfree_to_the_operator(applied: Path) -> None:
-    assert seeded(applied)["configurations"]["agent"]["unfree"] is False
+@pytest.mark.parametrize("opt_in", [PREDICATE, ALLOW_ALL], ids=["by-name", "allow-unfree"])
+def test_a_host_that_allowed_claude_code_allows_the_agents_it_and_nothing_else(
+        applied: Path, opt_in: str) -> None:
+    result = host(opt_in)
+    assert not [w for w in result["warnings"] if UNFREE_WARNING in w]
+    # The host's own config is the operator's alone: no hive module defines any of it.
+    assert not [f for f in result["unfree"]["definedBy"] if "/nixos/modules/" in f]
+    registered = registered_unfree(result)
+    assert registered == ROOT / "nixos" / "agent-unfree" / "claude-code"
+    for role in ("agent", "manager"):
+        unfree = seeded(applied, registered)["configurations"][role]["unfree"]
+        assert unfree == {"allowUnfree": False, "claudeCode": True, "other": False}
+
+
+@pytest.mark.parametrize("opt_in", ["", OTHER_PREDICATE], ids=["nothing", "another-package"])
+def test_a_host_that_did_not_allow_claude_code_allows_the_agents_nothing_and_says_what_to_set(
+        applied: Path, opt_in: str) -> None:
+    result = host(opt_in)
+    (warning,) = [w for w in result["warnings"] if UNFREE_WARNING in w]
+    assert PREDICATE in warning  # the line to add, as it is written
+    assert registered_unfree(result) == ROOT / "nixos" / "agent-unfree" / "none"
+    unfree = seeded(applied, registered_unfree(result))["configurations"]["agent"]["unfree"]
+    assert unfree == {"allowUnfree": False, "claudeCode": False, "other": False}
+
+
+def test_the_nspawn_backend_registers_no_unfree_flake_and_warns_of_none() -> None:
+    # Its agents run the host's own programs: nothing of theirs is built from a flake.
+    result = host('services.hive-c0re.backend = "nspawn";')
+    assert "hyperhive-unfree" not in result["registry"]
+    assert not [w for w in result["warnings"] if UNFREE_WARNING in w]
 
 
 def test_the_host_registers_the_flake_the_seed_names() -> None:
-    registered = host("services.hive-c0re.flake = { outPath = \"/nix/store/"
-                      "00000000000000000000000000000000-source\"; };")
-    assert registered["registry"] == {
-        "hyperhive": "/nix/store/00000000000000000000000000000000-source"}
+    registered = host(PREDICATE, "services.hive-c0re.flake = { outPath = \"/nix/store/"
+                           "00000000000000000000000000000000-source\"; };")
+    assert registered["registry"]["hyperhive"] == \
+        "/nix/store/00000000000000000000000000000000-source"
+    assert set(registered["registry"]) == {"hyperhive", "hyperhive-unfree"}
     assert registered["warnings"] == []
-    unregistered = host()
-    assert unregistered["registry"] == {}
+    unregistered = host(PREDICATE)
+    assert set(unregistered["registry"]) == {"hyperhive-unfree"}
     assert any("services.hive-c0re.flake is unset" in w for w in unregistered["warnings"])
-    elsewhere = host("nix.registry.hyperhive.flake = { outPath = \"/srv/hyperhive\"; };")
+    elsewhere = host(PREDICATE,
+                          "nix.registry.hyperhive.flake = { outPath = \"/srv/hyperhive\"; };")
     assert elsewhere["warnings"] == []
 
 

@@ -1,0 +1,24 @@
+"""Running a module of this installation in a child process of this interpreter.
+
+``sys.executable -m MODULE`` finds hyperhive only where the interpreter does
+by itself (a venv, a distribution's package, a wheel in site-packages).
+nixpkgs' Python applications add their libraries to ``sys.path`` inside the
+console script (``site.addsitedir``) and leave the interpreter bare, so
+there it cannot import them. The child is handed this process's import path
+instead: it imports exactly what its parent does, however that was installed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+# The child's first step: take the parent's import path, then run the module
+# as ``-m`` would (``__main__``, ``sys.argv[0]`` its file, the arguments after).
+_BOOTSTRAP = ("import json, runpy, sys; sys.path[:] = json.loads(sys.argv.pop(1)); "
+              "runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)")
+
+
+def module_argv(module: str, *args: str) -> list[str]:
+    """The argv of ``python -m MODULE ARGS`` for a child that imports what this process does."""
+    return [sys.executable, "-c", _BOOTSTRAP, json.dumps(sys.path), module, *args]
