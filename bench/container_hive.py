@@ -57,7 +57,8 @@ class ContainerHive:
     # Units of the sandbox's manager to stop before the namespace ends.
     units: tuple[str, ...] = ("hive-agent@*.service",)
 
-    def __init__(self) -> None:
+    def __init__(self, **environment: str) -> None:
+        """``environment`` goes to the daemon's unit, beside the fixture's own settings."""
         self.box = Sandbox()
         self.seq = 0
         self.unexpected: list[str] = []
@@ -67,6 +68,7 @@ class ContainerHive:
                 HYPERHIVE_SYSTEMD_SCOPE="user",
                 HYPERHIVE_UNIT_DIR=str(self.box.unit_dir),
                 HYPERHIVE_APPLY_SETTLE_SECONDS="1",
+                **environment,
             )
             self.op: Client = self.hive.client(timeout=30)
         except BaseException:

@@ -122,8 +122,8 @@ class Bench(ContainerHive):
 
     units = ("hive-agent@*.service", "bench-bare-*")
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, **environment: str) -> None:
+        super().__init__(**environment)
         self.bare_runs = 0
 
     def lifecycle(self, verb: str, agent: str) -> Sample:
