@@ -47,7 +47,8 @@ class StateReporter:
     def report(self) -> dict[str, Any]:
         """The state, the model and, once there is one, how the last turn went."""
         harness = self.harness
-        args: dict[str, Any] = {"state": harness.state.value, "model": harness.model.current}
+        args: dict[str, Any] = {"state": harness.state.value, "model": harness.model.current,
+                                "released": harness.released}
         last = harness.events.last_turns(1)
         took = last[0].duration_ms if last else None
         if took is not None:

@@ -7,6 +7,12 @@ leased to the harness is always either shown in a turn or taken back: the
 long-poll for mail is never abandoned (operator input served meanwhile leaves
 it running, its answer is the next mail turn), and a turn in which a hive tool
 call could not reach the hive is not acked.
+
+Between turns the claude CLI may be ended to save memory: after
+``cli_idle_release`` seconds without a turn, or when it grew past
+``cli_max_rss_mib``. The session is kept and the next turn resumes it; the
+state is untouched (a release while rate-limited stays rate-limited), only
+``released`` says so, and the operator reads "idle (released)".
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ class State(StrEnum):
     OFFLINE = "offline"
 
 
+# The state word the operator reads for an idle agent whose CLI was ended between turns.
+RELEASED_IDLE = "idle (released)"
 QUEUED_COMMANDS = ("/compact", "/new-session")
 RECENT_MAIL = 50  # messages the UI's inbox panel shows
 
@@ -56,8 +64,8 @@ class Harness:
                  extra_prompt: str = "") -> None:
         """``prepare`` and ``extra_prompt`` are the manager's; its tools come with its socket."""
         self.paths = paths
-        self.settings = settings
         self.policy = load_policy(paths.policy)
+        self.settings = settings.for_agent(self.policy)
         self.model = ModelChoice(self.policy, paths.model_file)
         self.events = EventLog(paths.events)
         self.mail = HiveConnection(paths.socket)
@@ -78,6 +86,8 @@ class Harness:
         self.recent_mail: deque[dict[str, Any]] = deque(maxlen=RECENT_MAIL)
         self._failures = 0
         self._recv: asyncio.Future[dict[str, Any]] | None = None  # the long-poll for mail
+        self._idle_timer: asyncio.TimerHandle | None = None  # ends the CLI when it fires
+        self._releasing: asyncio.Task[bool] | None = None
 
     # -- state ------------------------------------------------------------------
 
@@ -88,12 +98,30 @@ class Harness:
             for listener in list(self.state_listeners):
                 listener(state)
 
+    def _announce(self) -> None:
+        """Tell the listeners again: something they show beside the state changed."""
+        for listener in list(self.state_listeners):
+            listener(self.state)
+
+    @property
+    def released(self) -> bool:
+        """Whether the CLI was ended between turns (the next turn resumes its session)."""
+        return self.session is not None and self.session.released is not None
+
+    def state_word(self) -> str:
+        """The state as the operator reads it: "idle (released)" once the CLI is ended."""
+        if self.state is State.IDLE and self.released:
+            return RELEASED_IDLE
+        return self.state.value
+
     def status(self) -> dict[str, Any]:
         """What the UI shows. ``stand_in``: the last turn was answered by the stand-in, not a
-        model (its figures are not a model's); ``login_needed``: show the login card."""
+        model (its figures are not a model's); ``login_needed``: show the login card;
+        ``released``: the CLI is ended until the next turn, which resumes the session."""
         last = self.events.last_turns(1)
         stand_in = bool(last) and last[0].stand_in
-        return {"name": self.name, "state": self.state.value, "model": self.model.current,
+        return {"name": self.name, "state": self.state_word(), "released": self.released,
+                "model": self.model.current,
                 "available_models": list(self.policy.available_models),
                 "stand_in": stand_in, "turn_running": self.turn_running,
                 "login_needed": self.state is State.NEEDS_LOGIN
@@ -160,6 +188,9 @@ class Harness:
             await self.step()
 
     async def close(self) -> None:
+        self._disarm_release()
+        if self._releasing is not None:
+            await asyncio.gather(self._releasing, return_exceptions=True)  # it ends the CLI
         recv, self._recv = self._recv, None
         if recv is not None:
             # Whatever it leased goes back: the daemon takes back an answer it could
@@ -181,6 +212,7 @@ class Harness:
             await self._operator(item)
         elif item:
             await self._mail_turn(item)
+        await self._bound_growth()
         self._housekeeping()
 
     async def _next_input(self) -> list[dict[str, Any]] | str:
@@ -270,16 +302,67 @@ class Harness:
 
     async def _turn(self, text: str, trigger: str) -> TurnResult:
         assert self.session is not None
+        self._disarm_release()
         self.set_state(State.COMPACTING if trigger == "compact" else State.THINKING)
         self.turn_running = True
         try:
             for prepare in self.before_turn:
                 prepare()
-            return await self.session.turn(text, trigger)
+            result = await self.session.turn(text, trigger)
         finally:
             self.turn_running = False
             if self.state in (State.THINKING, State.COMPACTING):
                 self.set_state(State.IDLE)
+        self._arm_release()
+        return result
+
+    # -- the CLI between turns ----------------------------------------------------
+
+    def _arm_release(self) -> None:
+        """Count idle time from now: past cli_idle_release without a turn, the CLI ends."""
+        self._disarm_release()
+        idle = self.settings.cli_idle_release
+        if idle > 0 and self.session is not None and self.session.running:
+            self._idle_timer = asyncio.get_running_loop().call_later(idle, self._idle_passed)
+
+    def _disarm_release(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+
+    def _idle_passed(self) -> None:
+        self._idle_timer = None
+        if self._releasing is None or self._releasing.done():
+            # Beside the loop, which may be waiting for mail, a rate limit or a login:
+            # the long-poll and every state go on as they were.
+            self._releasing = asyncio.get_running_loop().create_task(self.release("idle"))
+
+    async def release(self, reason: str) -> bool:
+        """End the CLI between turns (the session stays, the next turn resumes it).
+
+        False when there was none, or a turn holds it. Never raises: a failed
+        release leaves the CLI to the next turn, which starts it afresh if it must.
+        """
+        if self.session is None:
+            return False
+        try:
+            ended = await self.session.release(reason)
+        except Exception:
+            log.exception("%s: the claude CLI could not be released", self.name,
+                          extra={"HIVE_AGENT": self.name})
+            return False
+        if ended:
+            self._announce()
+        return ended
+
+    async def _bound_growth(self) -> None:
+        """Between turns: a CLI grown past cli_max_rss_mib is ended; the next turn resumes."""
+        bound = self.settings.cli_max_rss_mib
+        if not bound or self.session is None:
+            return
+        rss = self.session.cli_rss_mib()
+        if rss is not None and rss > bound:
+            await self.release("growth")
 
     # -- compaction ---------------------------------------------------------------
 
@@ -340,7 +423,7 @@ class Harness:
             if await self.auth_ok():
                 break
         assert self.session is not None
-        await self.session.close()  # new credentials: a fresh CLI process
+        await self.session.close("login")  # new credentials: a fresh CLI process
         await self._report_login(True)
         self.set_state(State.IDLE)
 

@@ -2,11 +2,14 @@
 
 The CLI process lives across turns (start-up is the expensive part) and its
 session id is kept in ``/state`` so a restarted harness resumes the same
-conversation. Every message of a turn becomes an event in the log.
+conversation. Between turns the harness may end the CLI (:meth:`ClaudeSession.release`:
+idle for long, or grown too big); the next turn starts it again, resuming, and
+its log says so. Every message of a turn becomes an event in the log.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -18,6 +21,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from hive_ag3nt.cli_memory import cli_pid, tree_rss_mib
 from hive_ag3nt.events import EventLog
 from hive_ag3nt.model import honest_cost
 from hive_ag3nt.paths import AgentPaths
@@ -129,6 +133,11 @@ class ClaudeSession:
         self._client: Any = None
         self._turn: int | None = None
         self._denials: list[str] = []
+        # Starting and ending the CLI take turns: a release never ends a CLI a turn
+        # is starting or using, and a turn never talks to one being ended.
+        self._lock = asyncio.Lock()
+        self._resume_reason = "start"  # why the next start resumes: the log says so
+        self.released: str | None = None  # why the CLI was ended between turns, until a turn
 
     @property
     def session_id(self) -> str | None:
@@ -185,34 +194,86 @@ class ClaudeSession:
     def _stderr(self, line: str) -> None:
         self.events.record(self._turn, "stderr", line=line.rstrip())
 
+    @property
+    def running(self) -> bool:
+        """Whether a CLI process is up (between turns it may have been released)."""
+        return self._client is not None
+
+    def cli_pid(self) -> int | None:
+        """The CLI's process id while one runs (and the SDK tells)."""
+        return cli_pid(self._client) if self._client is not None else None
+
+    def cli_rss_mib(self) -> float | None:
+        """Resident MiB of the CLI and its children now; None when none runs."""
+        pid = self.cli_pid()
+        return None if pid is None else tree_rss_mib(pid)
+
     async def connect(self) -> None:
         from claude_agent_sdk import CanUseToolShadowedWarning, ClaudeSDKClient
 
-        if self._client is None:
+        async with self._lock:
+            if self._client is not None:
+                return
+            resume = self.session_id
             with warnings.catch_warnings():
                 # Whole-tool allows for Read, Write, ... and the hive's tools are on
                 # purpose: only Bash goes through can_use_tool.
                 warnings.simplefilter("ignore", CanUseToolShadowedWarning)
-                client = ClaudeSDKClient(self.options(resume=self.session_id))
+                client = ClaudeSDKClient(self.options(resume=resume))
                 await client.connect()
             self._client = client
+            if resume is not None:
+                self.events.record(self._turn, "resume", session_id=resume,
+                                   reason=self._resume_reason)
 
-    async def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            try:
-                await client.disconnect()
-            except Exception as exc:  # a dead CLI must not stop a shutdown
-                log.warning("claude CLI did not disconnect cleanly: %s", exc)
+    async def release(self, reason: str) -> bool:
+        """End the CLI between turns, keeping the session for the next turn to resume.
+
+        ``reason`` ("idle", "growth") goes into the log. False when there is
+        nothing to end, or a turn is starting or running: it keeps its CLI.
+        """
+        async with self._lock:
+            if self._client is None or self._turn is not None:
+                return False
+            rss = self.cli_rss_mib()
+            await self._disconnect()
+            self._resume_reason = self.released = reason
+            self.events.record(None, "release", reason=reason, session_id=self.session_id,
+                               cli_rss_mib=None if rss is None else round(rss, 1))
+        log.info("%s: claude CLI ended (%s, %s MiB); the next turn resumes", self.config.name,
+                 reason, "?" if rss is None else f"{rss:.0f}",
+                 extra={"HIVE_AGENT": self.config.name})
+        return True
+
+    async def close(self, reason: str = "restart") -> None:
+        """End the CLI; ``reason`` is what the next start's ``resume`` says (a CLI already
+        released keeps the release's)."""
+        async with self._lock:
+            if self._client is not None:
+                await self._disconnect()
+                self._resume_reason = reason
+
+    async def _disconnect(self) -> None:
+        client = self._client
+        if client is None:
+            return
+        try:
+            await client.disconnect()
+        except Exception as exc:  # a dead CLI must not stop a shutdown
+            log.warning("claude CLI did not disconnect cleanly: %s", exc)
+        # Forgotten only once ended: a cancelled disconnect leaves it to the next close.
+        self._client = None
 
     async def new_session(self) -> None:
         await self.close()
+        self.released = None
         with contextlib.suppress(FileNotFoundError):
             self.config.paths.session_file.unlink()
 
     async def set_model(self, name: str) -> None:
-        if self._client is not None:
-            await self._client.set_model(name)
+        async with self._lock:  # not on a CLI being ended; a released one starts with it
+            if self._client is not None:
+                await self._client.set_model(name)
 
     async def interrupt(self) -> None:
         if self._client is not None and self._turn is not None:
@@ -224,6 +285,7 @@ class ClaudeSession:
         log.info("%s: turn %d start (%s, model %s)", self.config.name, turn, trigger,
                  self.model(), extra={"HIVE_AGENT": self.config.name, "HIVE_TURN": turn})
         self._turn, self._denials = turn, []
+        self.released = None  # this turn resumes it
         self.events.record(turn, "prompt", text=prompt)
         self.config.tool_failures.take()  # a new turn: nothing of an earlier one counts here
         try:
@@ -231,7 +293,7 @@ class ClaudeSession:
             result = self._unreachable(await self._run(turn, prompt))
         except Exception as exc:
             log.warning("turn %d failed: %s", turn, exc)
-            await self.close()  # a broken CLI process is started afresh next turn
+            await self.close("error")  # a broken CLI process is started afresh next turn
             result = TurnResult(Outcome.ERROR, turn, error=str(exc) or type(exc).__name__)
         finally:
             self._turn = None

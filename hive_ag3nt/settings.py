@@ -8,9 +8,10 @@ daemon's are; ``hive-ag3nt settings`` prints this table.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from hive_c0re.policy import Policy
 from hive_c0re.setting import Setting, load_values
 from hive_c0re.wire import MAX_RECV_WAIT
 
@@ -35,6 +36,14 @@ HARNESS_SETTINGS: tuple[Setting, ...] = (
     Setting("model_uid", int, 0,
             "uid (and gid) the claude CLI and its tools run as; 0 keeps the harness's own "
             "(a bare process; the hive's containers set 1000)", minimum=0),
+    Setting("cli_idle_release", float, 300.0,
+            "seconds without a turn after which the claude CLI process is ended (the next "
+            "turn starts it again, resuming the session); 0 keeps it running; agent.toml's "
+            "cli.idle_release_seconds overrides it per agent", minimum=0),
+    Setting("cli_max_rss_mib", int, 768,
+            "MiB of memory (RSS of the claude CLI and its children) past which the CLI is "
+            "restarted between turns, resuming the session; 0 sets no bound; agent.toml's "
+            "cli.max_rss_mib overrides it per agent", minimum=0),
 )
 
 
@@ -50,9 +59,18 @@ class HarnessSettings:
     error_backoff_max: float
     recv_wait: float
     model_uid: int
+    cli_idle_release: float
+    cli_max_rss_mib: int
 
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None,
              environ: Mapping[str, str] | None = None) -> HarnessSettings:
         """Defaults, then ``HYPERHIVE_*`` variables, then explicit overrides (None = unset)."""
         return cls(**load_values(HARNESS_SETTINGS, overrides, environ))
+
+    def for_agent(self, policy: Policy) -> HarnessSettings:
+        """These settings with the agent's own ``[cli]`` values from agent.toml, where set."""
+        idle, rss = policy.cli_idle_release_seconds, policy.cli_max_rss_mib
+        return replace(self,
+                       cli_idle_release=self.cli_idle_release if idle is None else float(idle),
+                       cli_max_rss_mib=self.cli_max_rss_mib if rss is None else rss)

@@ -43,6 +43,9 @@ class Policy:
     auto_compact: bool = True
     compact_at: float = 0.75
     allowed_recipients: tuple[str, ...] = ()  # informs the prompt; the daemon enforces it
+    # agent.toml's [cli]; None leaves it to the harness's settings (cli_idle_release, ...).
+    cli_idle_release_seconds: int | None = None
+    cli_max_rss_mib: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON-ready object ``policy.json`` holds (with its ``version``)."""
@@ -54,7 +57,9 @@ class Policy:
                 "allowed_tools": list(self.allowed_tools),
                 "allowed_bash": list(self.allowed_bash), "mcp_servers": servers,
                 "auto_compact": self.auto_compact, "compact_at": self.compact_at,
-                "allowed_recipients": list(self.allowed_recipients)}
+                "allowed_recipients": list(self.allowed_recipients),
+                "cli_idle_release_seconds": self.cli_idle_release_seconds,
+                "cli_max_rss_mib": self.cli_max_rss_mib}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Policy:
@@ -83,6 +88,8 @@ class Policy:
             values["compact_at"] = float(share)
         if "mcp_servers" in data:
             values["mcp_servers"] = _servers(data["mcp_servers"])
+        for key in ("cli_idle_release_seconds", "cli_max_rss_mib"):
+            values[key] = _count(data.get(key), key)
         return cls(**values)
 
 
@@ -99,6 +106,14 @@ def _known(data: Mapping[str, Any], keys: set[str], where: str) -> None:
 def _string(value: Any, key: str) -> str:
     if not isinstance(value, str):
         raise _malformed(key, "must be a string")
+    return value
+
+
+def _count(value: Any, key: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _malformed(key, "must be null or a whole number from 0")
     return value
 
 

@@ -16,6 +16,8 @@ from datetime import datetime
 # hive_c0re.daemon.status.agent_state), word by word.
 STATES = {
     "idle": "running, waiting for mail",
+    "idle (released)": "running, waiting for mail; its claude CLI was ended to save memory "
+                       "and the next turn resumes the conversation",
     "thinking": "running a turn: mail is leased to it and not yet acked",
     "compacting": "running, folding its conversation into a summary to free context",
     "rate-limited": "running; the model refused a turn for a rate limit, retried when "
@@ -34,7 +36,7 @@ STATES = {
 }
 # States in which a message is taken by a running agent (or read off its mailbox) at
 # once; to any other, ``send`` says it is only queued.
-TAKES_MAIL = frozenset({"idle", "thinking", "mailbox"})
+TAKES_MAIL = frozenset({"idle", "idle (released)", "thinking", "mailbox"})
 
 # Concept → how people read it (JSON keeps the wire's own values and key names).
 CONCEPTS = (

@@ -139,6 +139,8 @@ VERBS: dict[str, Verb] = {v.name: v for v in (
          (Field("state", "string", "idle, thinking, compacting, rate-limited or needs-login",
                 required=True, max_length=16),
           Field("model", "string", "the model it runs now", max_length=64),
+          Field("released", "boolean", "its claude CLI is ended until the next turn, which "
+                "resumes the session"),
           Field("turn_ended_at", "number", "when its last turn ended (epoch seconds)",
                 minimum=0),
           Field("turn_ms", "integer", "how long it took", minimum=0, maximum=2**53),

@@ -100,6 +100,7 @@ def render(harness: Harness, shown: int) -> str:
         login_hidden=hidden(not status["login_needed"]),
         name=esc(status["name"]),
         state=esc(status["state"]),
+        state_class=esc(harness.state.value) + (" released" if status["released"] else ""),
         model_options=model_options(status["model"], status["available_models"]),
         last_turn=esc(last_turn_line(harness)),
         inbox=inbox_items(harness, shown),

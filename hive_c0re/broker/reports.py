@@ -27,11 +27,13 @@ ACTIVITIES = frozenset({"idle", "thinking", "compacting", "rate-limited", "needs
 
 @dataclass(frozen=True)
 class Activity:
-    """An agent's latest report: its state word, model and last turn (or None)."""
+    """An agent's latest report: its state word, model and last turn (or None), and whether
+    its claude CLI is ended between turns (released)."""
 
     state: str
     model: str | None
     last_turn: dict[str, float | int | None] | None
+    released: bool = False
 
 
 class AgentBuckets:

@@ -240,7 +240,8 @@ async def report_state(hive: Hive, caller: Caller, args: dict[str, Any]) -> dict
     if "turn_ended_at" in args:
         turn = {"ended_at": args["turn_ended_at"], "duration_ms": args.get("turn_ms"),
                 "tokens": args.get("turn_tokens"), "cost_usd": args.get("turn_cost_usd")}
-    hive.mail.reports.activities[caller.name] = Activity(state, args.get("model"), turn)
+    hive.mail.reports.activities[caller.name] = Activity(state, args.get("model"), turn,
+                                                         bool(args.get("released", False)))
     hive.feed.changed(caller.name)
     return wire.ok()
 

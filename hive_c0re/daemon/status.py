@@ -94,6 +94,8 @@ def _ours(hive: Hive, record: AgentRecord, state: UnitState | None,
         # until it has said: the daemon does not see compaction or rate limits).
         "activity": activity.state if activity is not None else None,
         "last_turn": activity.last_turn if activity is not None else None,
+        # Its claude CLI is ended between turns to save memory; the next turn resumes.
+        "released": activity.released if activity is not None else False,
         "unit_state": state.active if state is not None else None,
         "unit_result": state.result if state is not None else None,
         "full_deployed_sha": record.deployed_sha,
@@ -132,8 +134,9 @@ def agent_state(row: dict[str, Any]) -> str:
         return "paused"
     if row.get("activity") in ("compacting", "rate-limited"):
         return str(row["activity"])
-    return "thinking" if row.get("turn") == "in_turn" or row.get("activity") == "thinking" \
-        else "idle"
+    if row.get("turn") == "in_turn" or row.get("activity") == "thinking":
+        return "thinking"
+    return "idle (released)" if row.get("released") else "idle"
 
 
 def _reported_model(hive: Hive, name: str) -> str | None:

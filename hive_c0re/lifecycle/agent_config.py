@@ -72,6 +72,10 @@ def _restart(value: object) -> RestartPolicy:
     return RestartPolicy(**_table(value, "restart", "restart"))
 
 
+def _cli(value: object) -> CliLimits:
+    return CliLimits(**_table(value, "cli", "cli"))
+
+
 def _mcp_servers(value: object) -> Mapping[str, McpServer]:
     if not isinstance(value, Mapping) or len(value) > 16:
         raise Refused()
@@ -177,6 +181,18 @@ SCHEMA: tuple[Key, ...] = (
         "Restarts allowed within interval_seconds.", values.integer(1, 100)),
     Key("restart.interval_seconds", "integer", 600, "must be an integer from 1 to 86400",
         "The window burst is counted in.", values.integer(1, 86_400)),
+    Key("cli", "table", {}, "must be a table",
+        "The claude CLI process the harness keeps between turns (turns are fast because it "
+        "stays up; it costs memory while it does). Unset keys take the harness's settings "
+        "(see hyperhive(7)).", _cli),
+    Key("cli.idle_release_seconds", "integer", None, "must be an integer from 0 to 604800",
+        "Seconds without a turn after which the harness ends the CLI, keeping the session: "
+        "the next turn starts it again and resumes the conversation. 0 keeps it running. "
+        "Unset: the harness's cli_idle_release (300).", values.integer(0, 604_800)),
+    Key("cli.max_rss_mib", "integer", None, "must be an integer from 0 to 1048576",
+        "MiB of memory (resident, the CLI and its children) past which the harness restarts "
+        "the CLI between turns, resuming the session; never during a turn. 0 sets no bound. "
+        "Unset: the harness's cli_max_rss_mib (768).", values.integer(0, 1_048_576)),
 )
 SCHEMA_BY_NAME = {key.name: key for key in SCHEMA}
 # Each table's own keys; the <name> entry of mcp_servers is not a key you write.
@@ -248,6 +264,12 @@ class RestartPolicy:
 
 
 @dataclass(frozen=True)
+class CliLimits:
+    idle_release_seconds: int | None = None
+    max_rss_mib: int | None = None
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     """A checked ``agent.toml``; build it with :func:`load_agent_config` or :meth:`from_dict`."""
 
@@ -261,6 +283,7 @@ class AgentConfig:
     mcp_servers: Mapping[str, McpServer]
     resources: Resources
     restart: RestartPolicy
+    cli: CliLimits
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AgentConfig:
@@ -296,7 +319,9 @@ class AgentConfig:
         return Policy(model=self.model, available_models=self.available_models,
                       allowed_tools=self.allowed_tools, allowed_bash=self.allowed_bash,
                       mcp_servers=self.mcp_servers, auto_compact=self.auto_compact,
-                      compact_at=self.compact_at, allowed_recipients=self.allowed_recipients)
+                      compact_at=self.compact_at, allowed_recipients=self.allowed_recipients,
+                      cli_idle_release_seconds=self.cli.idle_release_seconds,
+                      cli_max_rss_mib=self.cli.max_rss_mib)
 
     def allows_recipient(self, name: str) -> bool:
         """Whether this agent may send to ``name`` (the manager and operator always)."""

@@ -180,6 +180,14 @@ class ApiRequest:
         return str(self._get("model", ""))
 
     @property
+    def session_id(self) -> str | None:
+        """The claude CLI's session this request belongs to (its `X-Claude-Code-Session-Id`)."""
+        for name, value in self.headers.items():
+            if name.lower() == "x-claude-code-session-id":
+                return str(value)
+        return None
+
+    @property
     def stream(self) -> bool:
         return bool(self._get("stream", False))
 

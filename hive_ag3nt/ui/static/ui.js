@@ -89,7 +89,9 @@ function showLive(running) {
 function showStatus(status) {
   const badge = $("state");
   badge.textContent = status.state;
-  badge.className = `badge state-${status.state}`;
+  // "idle (released)" is still idle: the CLI waits ended, the next turn resumes it.
+  const released = status.released ? " released" : "";
+  badge.className = `badge state-${status.state.split(" ")[0]}${released}`;
   $("login-section").classList.toggle("attention", status.state === "needs-login");
   $("login-section").hidden = !status.login_needed;
   $("stand-in").hidden = !status.stand_in;

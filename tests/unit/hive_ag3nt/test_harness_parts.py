@@ -159,6 +159,10 @@ def test_every_harness_setting_is_declared_once_documented_and_listed() -> None:
     ({"HYPERHIVE_RECV_WAIT": "nan"}, "HYPERHIVE_RECV_WAIT. must be a finite number"),
     ({"HYPERHIVE_MODEL_UID": "-1"}, "model_uid must be at least 0"),
     ({"HYPERHIVE_NOTES_LIMIT": "lots"}, "HYPERHIVE_NOTES_LIMIT. must be int"),
+    ({"HYPERHIVE_CLI_IDLE_RELEASE": "-1"}, "cli_idle_release must be at least 0"),
+    ({"HYPERHIVE_CLI_IDLE_RELEASE": "inf"}, "HYPERHIVE_CLI_IDLE_RELEASE. must be a finite"),
+    ({"HYPERHIVE_CLI_MAX_RSS_MIB": "1.5"}, "HYPERHIVE_CLI_MAX_RSS_MIB. must be int"),
+    ({"HYPERHIVE_CLI_MAX_RSS_MIB": "-5"}, "cli_max_rss_mib must be at least 0"),
 ])
 def test_a_bad_harness_setting_is_refused_naming_it(environ: dict[str, str], says: str) -> None:
     from hive_ag3nt.settings import HarnessSettings
@@ -166,3 +170,17 @@ def test_a_bad_harness_setting_is_refused_naming_it(environ: dict[str, str], say
     with pytest.raises(InvalidInput, match=says):
         HarnessSettings.load(environ=environ)
     assert HarnessSettings.load({"recv_wait": 2}, environ={}).recv_wait == 2.0
+
+
+def test_the_cli_limits_come_from_the_environment_and_agent_toml_wins() -> None:
+    from hive_ag3nt.settings import HarnessSettings
+
+    defaults = HarnessSettings.load(environ={})
+    assert (defaults.cli_idle_release, defaults.cli_max_rss_mib) == (300.0, 768)
+    host = HarnessSettings.load(environ={"HYPERHIVE_CLI_IDLE_RELEASE": "0.2",
+                                         "HYPERHIVE_CLI_MAX_RSS_MIB": "0"})
+    assert (host.cli_idle_release, host.cli_max_rss_mib) == (0.2, 0)
+    assert host.for_agent(Policy()) == host  # agent.toml left them unset
+    own = host.for_agent(Policy(cli_idle_release_seconds=0, cli_max_rss_mib=512))
+    assert (own.cli_idle_release, own.cli_max_rss_mib) == (0.0, 512)
+    assert own.recv_wait == host.recv_wait

@@ -15,6 +15,7 @@ from hive_c0re.errors import InvalidInput
 from hive_c0re.lifecycle.agent_config import (
     SCHEMA,
     AgentConfig,
+    CliLimits,
     RestartPolicy,
     load_agent_config,
     schema_roff,
@@ -58,6 +59,7 @@ def test_empty_file_is_the_default_policy() -> None:
     assert config.resources == Resources(memory_max="2G", tasks_max=512, disk_max="4G")
     assert config.resources.unit_properties() == [("MemoryMax", "2G"), ("TasksMax", "512")]
     assert config.restart == RestartPolicy(policy="report", burst=3, interval_seconds=600)
+    assert config.cli == CliLimits(idle_release_seconds=None, max_rss_mib=None)
 
 
 def test_schema_and_dataclasses_agree() -> None:
@@ -67,6 +69,7 @@ def test_schema_and_dataclasses_agree() -> None:
     assert keys_of("") == [f.name for f in dataclasses.fields(AgentConfig)]
     assert keys_of("resources") == [f.name for f in dataclasses.fields(Resources)]
     assert keys_of("restart") == [f.name for f in dataclasses.fields(RestartPolicy)]
+    assert keys_of("cli") == [f.name for f in dataclasses.fields(CliLimits)]
     assert keys_of("mcp_servers.<name>") == [f.name for f in dataclasses.fields(McpServer)]
     for key in SCHEMA:
         assert key.help and key.rule.startswith("must "), key.name
@@ -120,6 +123,10 @@ disk_max = "16T"
 policy = "restart"
 burst = 100
 interval_seconds = 86400
+
+[cli]
+idle_release_seconds = 604800
+max_rss_mib = 0
 """
 
 
@@ -138,6 +145,9 @@ def test_every_key_at_its_edge_is_accepted() -> None:
     assert config.resources.unit_properties() == [
         ("MemoryMax", "infinity"), ("CPUQuota", "10000%"), ("TasksMax", "1")]
     assert config.restart == RestartPolicy("restart", 100, 86400)
+    assert config.cli == CliLimits(idle_release_seconds=604800, max_rss_mib=0)
+    policy = config.policy()
+    assert (policy.cli_idle_release_seconds, policy.cli_max_rss_mib) == (604800, 0)
 
 
 @pytest.mark.parametrize("text", [
@@ -145,6 +155,7 @@ def test_every_key_at_its_edge_is_accepted() -> None:
     'resources.cpu_quota = "1%"', 'resources.disk_max = "16M"',
     'resources.disk_max = "17179869184"', "compact_at = 0.11", "compact_at = 0.5",
     'allowed_tools = []', 'available_models = ["haiku"]',
+    "cli.idle_release_seconds = 0", "cli.max_rss_mib = 1048576",
 ])
 def test_edge_values_are_accepted(text: str) -> None:
     load_agent_config(text)
@@ -267,6 +278,13 @@ BAD = [
     ("restart.burst = 101", "restart.burst", "from 1 to 100"),
     ("restart.interval_seconds = 0", "restart.interval_seconds", "from 1 to 86400"),
     ("restart.interval_seconds = 60.5", "restart.interval_seconds", "got 60.5"),
+    ("cli = 300", "cli", "must be a table; got 300"),
+    ("cli.idle_release_seconds = -1", "cli.idle_release_seconds", "from 0 to 604800"),
+    ("cli.idle_release_seconds = 604801", "cli.idle_release_seconds", "from 0 to 604800"),
+    ("cli.idle_release_seconds = 0.5", "cli.idle_release_seconds", "got 0.5"),
+    ('cli.idle_release_seconds = "5m"', "cli.idle_release_seconds", 'got "5m"'),
+    ("cli.max_rss_mib = -1", "cli.max_rss_mib", "from 0 to 1048576"),
+    ("cli.max_rss_mib = true", "cli.max_rss_mib", "got true"),
 ]
 
 

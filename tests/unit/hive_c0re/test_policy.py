@@ -22,6 +22,8 @@ command = "/usr/bin/notes"
 args = ["--fast"]
 env = { NOTES_DIR = "/state/notes" }
 allowed_tools = ["search"]
+[cli]
+idle_release_seconds = 60
 """
 
 
@@ -34,6 +36,8 @@ def test_what_the_daemon_writes_the_harness_reads_as_the_same_policy(tmp_path: A
                                                     {"NOTES_DIR": "/state/notes"}, ("search",))
     assert (policy.model, policy.allowed_recipients, policy.compact_at) == ("sonnet", ("bob",),
                                                                           0.5)
+    # Unset keys stay unset: the harness's own settings decide them.
+    assert (policy.cli_idle_release_seconds, policy.cli_max_rss_mib) == (60, None)
 
 
 def test_the_harness_defaults_are_agent_toml_defaults() -> None:
@@ -54,6 +58,9 @@ def test_the_harness_defaults_are_agent_toml_defaults() -> None:
     ({"mcp_servers": {"x": {"command": "/x", "evn": {}}}}, "mcp_servers.x.evn is not"),
     ({"mcp_servers": {"x": {"command": "/x", "env": {"A": 1}}}}, "mcp_servers.x.env must"),
     ({"mcp_servers": {"x": {"command": "/x", "args": "a"}}}, "mcp_servers.x.args must"),
+    ({"cli_idle_release_seconds": -1}, "cli_idle_release_seconds must be null or a whole"),
+    ({"cli_max_rss_mib": 1.5}, "cli_max_rss_mib must be null or a whole"),
+    ({"cli_max_rss_mib": True}, "cli_max_rss_mib must be null or a whole"),
 ])
 def test_a_policy_the_harness_cannot_understand_is_refused(data: dict[str, Any],
                                                            says: str) -> None:

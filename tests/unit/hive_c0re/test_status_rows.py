@@ -133,22 +133,26 @@ def test_needs_login_follows_the_harness_report(hive: Hive) -> None:
     assert asyncio.run(scenario()) == [True, False]
 
 
-@pytest.mark.parametrize(("activity", "in_flight", "state"), [
-    ("compacting", 1, "compacting"),
-    ("rate-limited", 1, "rate-limited"),
-    ("thinking", 0, "thinking"),
-    ("idle", 0, "idle"),
+@pytest.mark.parametrize(("activity", "released", "in_flight", "state"), [
+    ("compacting", False, 1, "compacting"),
+    ("rate-limited", False, 1, "rate-limited"),
+    ("rate-limited", True, 1, "rate-limited"),
+    ("thinking", False, 0, "thinking"),
+    ("idle", False, 0, "idle"),
+    ("idle", True, 0, "idle (released)"),
+    ("idle", True, 1, "thinking"),  # mail leased: a turn is starting the CLI again
+    ("needs-login", True, 0, "idle (released)"),  # the login state comes from report_login
 ])
 def test_a_running_agents_state_word_takes_its_harness_report(
-        hive: Hive, monkeypatch: pytest.MonkeyPatch, activity: str, in_flight: int,
-        state: str) -> None:
+        hive: Hive, monkeypatch: pytest.MonkeyPatch, activity: str, released: bool,
+        in_flight: int, state: str) -> None:
     with_container(hive, monkeypatch, unit("active"))
-    hive.mail.reports.activities["bob"] = Activity(activity, "sonnet", None)
+    hive.mail.reports.activities["bob"] = Activity(activity, "sonnet", None, released)
     if in_flight:
         hive.store.send("operator", "bob", "hi")
         hive.store.lease("bob", 1)
     row = asyncio.run(status_row(hive, "bob"))
-    assert (row["state"], row["activity"]) == (state, activity)
+    assert (row["state"], row["activity"], row["released"]) == (state, activity, released)
 
 
 def test_a_stopped_agents_last_report_does_not_make_it_look_busy(
