@@ -57,8 +57,7 @@ class ContainerHive:
     # Units of the sandbox's manager to stop before the namespace ends.
     units: tuple[str, ...] = ("hive-agent@*.service",)
 
-    def __init__(self, **environment: str) -> None:
-        """``environment`` goes to the daemon's unit, beside the fixture's own settings."""
+    def __init__(self) -> None:
         self.box = Sandbox()
         self.seq = 0
         self.unexpected: list[str] = []
@@ -68,12 +67,16 @@ class ContainerHive:
                 HYPERHIVE_SYSTEMD_SCOPE="user",
                 HYPERHIVE_UNIT_DIR=str(self.box.unit_dir),
                 HYPERHIVE_APPLY_SETTLE_SECONDS="1",
-                **environment,
+                **self.environment(),
             )
             self.op: Client = self.hive.client(timeout=30)
         except BaseException:
             self.box.close()
             raise
+
+    def environment(self) -> dict[str, str]:
+        """More of the daemon's environment (a benchmark's own); ``self.box`` is up."""
+        return {}
 
     def clients(self) -> list[Client]:
         return [self.op]

@@ -69,8 +69,8 @@ STAMPS = "ExecMainExitTimestampMonotonic,InactiveEnterTimestampMonotonic,Invocat
 class Bench(ContainerHive):
     """The container hive, plus a client on the manager's socket (where crashes arrive)."""
 
-    def __init__(self, **environment: str) -> None:
-        super().__init__(**environment)
+    def __init__(self) -> None:
+        super().__init__()
         self.manager = Client(self.hive.manager_socket, timeout=30)  # connects on first call
 
     def clients(self) -> list[Client]:

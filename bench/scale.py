@@ -88,8 +88,11 @@ class Bench(crashes.Bench, containers.Bench):
         self.api: ApiProcess | None = None
         self.cli = bundled_cli()
         self.names: list[str] = []
-        super().__init__(HYPERHIVE_AGENT_COMMAND=HARNESS,
-                         HYPERHIVE_AGENT_ENV_FILE=str(self.work / "agent.env"))
+        super().__init__()
+
+    def environment(self) -> dict[str, str]:
+        return {"HYPERHIVE_AGENT_COMMAND": HARNESS,
+                "HYPERHIVE_AGENT_ENV_FILE": str(self.work / "agent.env")}
 
     def start_model(self) -> None:
         """The stand-in model, and the environment file every container gets."""

@@ -112,6 +112,11 @@ class Paths:
         return self.proposed_disk / "scratch"
 
     @property
+    def seed_repos(self) -> Path:
+        """The seed commits new applied repos are cloned from (daemon-only, like ``applied``)."""
+        return self.state / "seeds"
+
+    @property
     def manager_state(self) -> Path:
         return self.state / "manager"
 

@@ -99,14 +99,9 @@ class Containers:
 
     async def unit_state(self, name: str) -> UnitState | None:
         """The container unit's state, read in a worker thread (None if it cannot be read)."""
-        from hive_c0re.daemon.crashwatch import read_state  # cold start: see the module's doc
-
-        unit = self.lifecycle.backend.unit(name)
-        try:
-            return await asyncio.to_thread(read_state, self.systemctl, unit)
-        except Exception as exc:  # a status row says "not running" rather than fail
-            log.warning("cannot read %s: %s", unit, exc, extra={"HIVE_AGENT": name})
-            return None
+        # Over the crash watch's D-Bus connection once it listens (a hive with containers
+        # has one), else systemctl; a status row says "not running" rather than fail.
+        return await self.crash_watch.read(self.lifecycle.backend.unit(name))
 
     async def graceful_stop(self, name: str) -> AgentRecord:
         """Stop ``name`` once its running turn has ended: it leases nothing new meanwhile

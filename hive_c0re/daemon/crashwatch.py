@@ -32,6 +32,8 @@ SYSTEMD_PATH = b"/org/freedesktop/systemd1"
 MANAGER = b"org.freedesktop.systemd1.Manager"
 UNIT_IFACE = "org.freedesktop.systemd1.Unit"
 PROPERTIES = b"org.freedesktop.DBus.Properties"
+UNIT_IFACE_B = UNIT_IFACE.encode()
+SERVICE_IFACE = b"org.freedesktop.systemd1.Service"
 UNIT_PREFIX = "/org/freedesktop/systemd1/unit/"
 # Both backends' unit names; the agent name is the part in the middle.
 AGENT_UNIT = re.compile(r"(?:hive-agent@|container@h-)([a-z][a-z0-9-]{0,8})\.service")
@@ -99,6 +101,11 @@ class UnitSignals(Protocol):
 
     def stop(self) -> None: ...
 
+    def state(self, unit: str) -> UnitState | None:
+        """The unit's state, read from ``loop`` over the open connection; None when the
+        connection is not open (then ``systemctl show`` answers)."""
+        ...
+
 
 class Runner(Protocol):
     """``systemctl`` for the hive's manager (:class:`~hive_c0re.lifecycle.backend.Systemctl`)."""
@@ -138,6 +145,34 @@ class UnitBus:
             self.loop.remove_reader(self.bus.get_fd())
             self.loop = None
             self.bus.close()
+
+    def state(self, unit: str) -> UnitState | None:
+        """Seven property reads on the connection the signals come on: no process forked.
+
+        Called on the loop's thread (the connection is not thread-safe); each read is
+        a round trip to systemd of well under a millisecond.
+        """
+        if self.loop is None:
+            return None
+        from pystemd.dbuslib import path_encode
+
+        path = path_encode(UNIT_PREFIX.rstrip("/").encode(), unit.encode())
+
+        def get(interface: bytes, prop: bytes, kind: bytes) -> Any:
+            return self.bus.get_property(SYSTEMD, path, interface, prop, kind)
+
+        try:
+            return UnitState(
+                unit=unit, active=_text(get(UNIT_IFACE_B, b"ActiveState", b"s")),
+                sub=_text(get(UNIT_IFACE_B, b"SubState", b"s")),
+                result=_text(get(SERVICE_IFACE, b"Result", b"s")),
+                exit_status=int(get(SERVICE_IFACE, b"ExecMainStatus", b"i")),
+                exit_code=_EXIT_CODES.get(str(get(SERVICE_IFACE, b"ExecMainCode", b"i"))),
+                invocation=bytes(get(UNIT_IFACE_B, b"InvocationID", b"ay")).hex(),
+                active_since=_usec(get(UNIT_IFACE_B, b"ActiveEnterTimestamp", b"t")))
+        finally:
+            # Signals that came while we waited for the replies are queued, not readable.
+            self.loop.call_soon(self._readable)
 
     def _readable(self) -> None:
         try:
@@ -213,6 +248,15 @@ def read_state(systemctl: Runner, unit: str) -> UnitState:
                      active_since=_unix(found.get("ActiveEnterTimestamp", "")))
 
 
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _usec(value: Any) -> float | None:
+    """A D-Bus timestamp (microseconds since the epoch; 0 for never) in seconds."""
+    return int(value) / 1e6 if int(value) > 0 else None
+
+
 def _unix(stamp: str) -> float | None:
     """``@1767225600`` as a number; None for an empty (never entered) or odd value."""
     try:
@@ -284,13 +328,27 @@ class CrashWatch:
 
     async def check(self, agent: str) -> None:
         unit = self.lifecycle.backend.unit(agent)
-        try:
-            state = await asyncio.to_thread(read_state, self.systemctl, unit)
-        except Exception as exc:
-            log.warning("cannot read %s: %s", unit, exc, extra={"HIVE_AGENT": agent})
+        state = await self.read(unit)
+        if state is None:
             return
         if self.judge.judge(agent, state):
             await self.report(agent, state)
+
+    async def read(self, unit: str) -> UnitState | None:
+        """The unit's state over D-Bus, else from ``systemctl show`` in a worker thread;
+        None (and a warning) if neither can read it."""
+        agent = {"HIVE_AGENT": agent_of(unit) or ""}
+        try:
+            state = self.bus.state(unit)
+            if state is not None:
+                return state
+        except Exception as exc:
+            log.info("cannot read %s over D-Bus (%s); asking systemctl", unit, exc, extra=agent)
+        try:
+            return await asyncio.to_thread(read_state, self.systemctl, unit)
+        except Exception as exc:
+            log.warning("cannot read %s: %s", unit, exc, extra=agent)
+            return None
 
     async def report(self, agent: str, state: UnitState) -> None:
         lines = await asyncio.to_thread(self.journal, state.unit)

@@ -165,17 +165,40 @@ class ConfigRepo:
         return self.head()
 
     def init_from(self, source: ConfigRepo) -> str:
-        """Create the repo as a copy of ``source``'s ``main`` (history included); return its sha."""
-        self._create()
+        """Create the repo as a copy of ``source``'s ``main`` (history included); return its sha.
+
+        One ``git clone`` (object files copied, never hard-linked: the copy may
+        be handed to a container), then the clone's traces of ``source`` (its
+        remote, the remote-tracking refs) are dropped in Python: the copy reads
+        as if made by ``git init`` and a fetch.
+        """
+        source._need_repo()
+        if self.exists():
+            raise InvalidInput(f"a config repo already exists at {self.path}")
+        if self.path.exists() and any(self.path.iterdir()):
+            raise InvalidInput(f"{self.path} is not empty; a new config repo needs an empty dir")
+        done = self._run("clone", "--quiet", "--no-hardlinks", "--no-tags", "--single-branch",
+                         "--branch=main", "--", str(source.path), str(self.path),
+                         config=FETCHING, in_repo=False)
         try:
-            sha = self._remote_main(source)
-            self.fetch_commit(source, sha)
-            self.set_main(sha, force=True)
+            if done.returncode != 0:
+                if b"not found in upstream" in done.stderr:
+                    raise NotFound(f"the config repo at {source.path} has no main branch")
+                raise self._failure("clone", done)
+            _forget_origin(self.path / ".git")
+            sha = self._loose_main()
         except BaseException:
             self._remove_git_dir()
             raise
         log.info("created config repo %s from %s at %s", self.path, source.path, sha)
         return sha
+
+    def _loose_main(self) -> str:
+        """``main`` as a fresh clone wrote it (a loose ref), without running git again."""
+        try:
+            return validate_sha((self.path / ".git" / MAIN).read_text().strip())
+        except (OSError, InvalidInput):
+            return self.head()
 
     def _create(self) -> None:
         if self.exists():
@@ -187,15 +210,6 @@ class ConfigRepo:
 
     def _remove_git_dir(self) -> None:
         shutil.rmtree(self.path / ".git", ignore_errors=True)
-
-    def _remote_main(self, source: ConfigRepo) -> str:
-        source._need_repo()
-        out = self._git("ls-remote", "--", str(source.path), MAIN, config=FETCHING, in_repo=False)
-        for line in out.splitlines():
-            sha, _, ref = line.partition("\t")
-            if ref == MAIN:
-                return validate_sha(sha)
-        raise NotFound(f"the config repo at {source.path} has no main branch")
 
     # -- reading -------------------------------------------------------------------
 
@@ -227,19 +241,48 @@ class ConfigRepo:
     def read_file(self, sha: str, path: str) -> str | None:
         """The UTF-8 text of ``path`` at commit ``sha``; None if the commit has no such file."""
         commit, name = validate_sha(sha), validate_repo_path(path)
-        self._need_commit(commit)
-        done = self._run("cat-file", "-t", f"{commit}:{name}")
+        self._need_repo()
+        found, blob = self._batch(f"info {commit}^{{commit}}", f"contents {commit}:{name}")
+        if found is None:
+            raise NotFound(f"commit {commit} is not in the config repo at {self.path}")
+        return _text(commit, name, blob)
+
+    def read_main_file(self, path: str) -> tuple[str, str | None]:
+        """``main``'s sha and the UTF-8 text of ``path`` there (None if it has no such file).
+
+        One git process, where :meth:`head` and :meth:`read_file` take two.
+        """
+        name = validate_repo_path(path)
+        self._need_repo()
+        found, blob = self._batch(f"info {MAIN}^{{commit}}", f"contents {MAIN}:{name}")
+        if found is None:
+            raise NotFound(f"the config repo at {self.path} has no main branch")
+        sha = validate_sha(found[0])
+        return sha, _text(sha, name, blob)
+
+    def _batch(self, *commands: str) -> list[tuple[str, str, bytes] | None]:
+        """``git cat-file --batch-command``: for each command, (oid, type, contents), or
+        None for a missing object (``info`` answers no contents)."""
+        done = self._run("cat-file", "--batch-command",
+                         stdin="".join(f"{command}\n" for command in commands).encode())
         if done.returncode != 0:
-            return None
-        if done.stdout.strip() != b"blob":
-            raise InvalidInput(f"{name} at {commit} is not a file")
-        blob = self._run("cat-file", "blob", f"{commit}:{name}")
-        if blob.returncode != 0:
-            raise self._failure("cat-file", blob)
-        try:
-            return blob.stdout.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InvalidInput(f"{name} at {commit} is not UTF-8 text") from None
+            raise self._failure("cat-file", done)
+        out, at = done.stdout, 0
+        answers: list[tuple[str, str, bytes] | None] = []
+        for command in commands:
+            end = out.index(b"\n", at)
+            line = out[at:end].decode("utf-8", errors="replace")
+            at = end + 1
+            if line.endswith((" missing", " ambiguous")):
+                answers.append(None)
+                continue
+            oid, kind, size = line.rsplit(" ", 2)
+            body = b""
+            if command.startswith("contents "):
+                body = out[at:at + int(size)]
+                at += int(size) + 1  # the contents end with a newline of git's own
+            answers.append((oid, kind, body))
+        return answers
 
     def diff(self, base: str | None, sha: str) -> str:
         """``git diff`` from ``base`` to ``sha``; the whole tree of ``sha`` when base is None."""
@@ -353,6 +396,41 @@ class ConfigRepo:
             return self.head()
         except NotFound:
             return None
+
+
+# What ``git init`` writes: a clone's copy gets this config instead of its own.
+_INIT_CONFIG = ("[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n"
+                "\tlogallrefupdates = true\n")
+
+
+def _forget_origin(git_dir: Path) -> None:
+    """Drop what ``git clone`` keeps of its source: the remote and its tracking refs."""
+    (git_dir / "config").write_text(_INIT_CONFIG)
+    for tracking in (git_dir / "refs" / "remotes", git_dir / "logs" / "refs" / "remotes"):
+        shutil.rmtree(tracking, ignore_errors=True)
+    packed = git_dir / "packed-refs"
+    if not packed.exists():
+        return
+    kept: list[str] = []
+    dropping = False
+    for line in packed.read_text().splitlines(keepends=True):
+        if not line.startswith("^"):  # "^<sha>" is the peeled tag of the ref line above it
+            dropping = line.rstrip("\n").partition(" ")[2].startswith("refs/remotes/")
+        if not dropping:
+            kept.append(line)
+    packed.write_text("".join(kept))
+
+
+def _text(commit: str, name: str, blob: tuple[str, str, bytes] | None) -> str | None:
+    """What :meth:`ConfigRepo.read_file` answers for one ``contents`` answer."""
+    if blob is None:
+        return None
+    if blob[1] != "blob":
+        raise InvalidInput(f"{name} at {commit} is not a file")
+    try:
+        return blob[2].decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{name} at {commit} is not UTF-8 text") from None
 
 
 def _message(text: str) -> bytes:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import sys
 from collections.abc import Mapping
@@ -36,11 +37,15 @@ from hive_c0re.units import render
 log = logging.getLogger(__name__)
 
 TEMPLATE = "hive-agent@.service"
-DROPIN = "50-hyperhive.conf"
+# Where an agent's ExecStart and limits lived before the template read them from a
+# file: removed on the agent's next install (one daemon-reload, once).
+OLD_DROPIN = "50-hyperhive.conf"
+NSPAWN_VARIABLE = "HIVE_NSPAWN"
 NSPAWN = "/usr/bin/systemd-nspawn"
 # Public certificates only: the container must reach the API over TLS, and
 # /etc/ssl/private must stay on the host.
 HOST_READ_ONLY = (Path("/usr"), Path("/etc/ssl/certs"))
+UNIT_VALUE = re.compile(r"[A-Za-z0-9.%]+")  # a size, a count, a percentage: agent.toml's
 UNSAFE_IN_UNIT = set(" \t\n\"'\\$;%`")
 
 
@@ -132,17 +137,29 @@ def _hive_binds(spec: ContainerSpec) -> list[str]:
     return binds
 
 
-def render_dropin(spec: ContainerSpec, argv: list[str], env_file: Path) -> str:
-    """The per-agent drop-in: the environment file, ExecStart (``argv``, from
-    :func:`nspawn_argv`) as the nspawn man page reads, then limits."""
-    for word in argv:
-        if UNSAFE_IN_UNIT & set(word) - {" "} or "\n" in word:
-            raise HiveError(f"{word!r} cannot go into a unit file")
-    exec_start = " \\\n    ".join(_quote(word) for word in argv)
-    lines = ["[Service]", f"EnvironmentFile={_checked(env_file)}", "ExecStart=",
-             f"ExecStart={exec_start}"]
-    lines += [f"{key}={value}" for key, value in spec.resources.unit_properties()]
-    return "\n".join(lines) + "\n"
+def render_nspawn_file(argv: list[str]) -> str:
+    """The agent's ``.<name>.nspawn`` EnvironmentFile: :func:`nspawn_argv` past the
+    program as ``HIVE_NSPAWN``, which the template's ``ExecStart=`` splits into words.
+
+    systemd splits an unbraced ``$VAR`` at whitespace and honours quotes (seen
+    on 252), so a word with spaces (only the command's can have them) goes in
+    single quotes; quotes, backslashes and ``$`` are refused outright.
+    """
+    if argv[:1] != [NSPAWN]:
+        raise HiveError(f"the container's command line must start with {NSPAWN}")
+    for word in argv[1:]:
+        if not word or UNSAFE_IN_UNIT & set(word) - {" "} or not word.isprintable():
+            raise HiveError(f"{word!r} cannot go into the container's command line",
+                            hint="the agent command's words and every bound path must be "
+                                 "free of quotes, '$', '%', ';', backslashes and newlines")
+    words = (f"'{word}'" if " " in word else word for word in argv[1:])
+    return f'{NSPAWN_VARIABLE}="{" ".join(words)}"\n'
+
+
+def render_template(roots: Path, unit_dir: Path) -> str:
+    """The template unit in ``unit_dir``, reading each agent's files from ``roots``."""
+    text = render(TEMPLATE).replace("@ROOTS@", _checked(roots))
+    return text.replace("@UNIT_DIR@", _checked(unit_dir)).replace("@NSPAWN@", NSPAWN)
 
 
 def check_executables(spec: ContainerSpec) -> None:
@@ -172,6 +189,9 @@ def render_environment(environment: dict[str, str] | Mapping[str, str]) -> str:
     """An EnvironmentFile: one KEY="VALUE" per line, quoted so that nothing expands."""
     lines = []
     for key, value in sorted(environment.items()):
+        if key == NSPAWN_VARIABLE:
+            raise HiveError(f"{key} is the hive's own variable; the container cannot have it",
+                            hint="rename it in agent_env_file")
         if "\n" in value or "\0" in value:
             raise HiveError(f"environment value of {key} has a newline or NUL")
         escaped = value.replace("\\", "\\\\").replace('"', '\\"')
@@ -179,9 +199,18 @@ def render_environment(environment: dict[str, str] | Mapping[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _quote(word: str) -> str:
-    # Unit files split on whitespace; only the command's own arguments can carry spaces.
-    return f'"{word}"' if " " in word else word
+# What set-property writes for a limit agent.toml does not set: systemd's own default.
+_UNLIMITED = {"MemoryMax": "infinity", "CPUQuota": "", "TasksMax": "infinity"}
+
+
+def limit_assignments(spec: ContainerSpec) -> list[str]:
+    """``KEY=VALUE`` for every limit the unit has, unset ones reset: a limit dropped from
+    agent.toml must not stay in force from an earlier install."""
+    wanted = dict(spec.resources.unit_properties())
+    for key, value in wanted.items():
+        if not UNIT_VALUE.fullmatch(value):
+            raise HiveError(f"{key}={value!r} cannot be a unit property")
+    return [f"{key}={wanted.get(key, unset)}" for key, unset in _UNLIMITED.items()]
 
 
 class NspawnBackend:
@@ -197,36 +226,62 @@ class NspawnBackend:
     def unit(self, agent: str) -> str:
         return unit_name(agent)
 
-    def _dropin_dir(self, agent: str) -> Path:
+    def _old_dropin_dir(self, agent: str) -> Path:
         return self.unit_dir / f"{unit_name(agent)}.d"
 
+    def _nspawn_file(self, agent: str) -> Path:
+        return self.roots / f".{validate_container_name(agent)}.nspawn"
+
     def install(self, spec: ContainerSpec) -> None:
+        """Write the agent's root, its environment and nspawn files, and set its limits.
+
+        Nothing here needs a daemon-reload but a changed template (the first
+        agent, an upgrade) or the removal of an older install's drop-in.
+        """
         check_executables(spec)
         root = rootfs.build_tree(self.roots, spec.name, spec.uid_base)
         rootfs.write_etc(self.roots, spec.name)
         argv = nspawn_argv(spec, root)
+        nspawn_file = render_nspawn_file(argv)
         rootfs.make_mount_points(root, argv)
         for owned in (spec.runtime_dir, spec.state_dir, spec.claude_dir):
             owned.mkdir(parents=True, exist_ok=True)
             give_tree(owned, spec.uid_base)
         spec.policy_dir.chmod(0o755)
-        env_file = self.roots / f".{spec.name}.env"
-        write_if_changed(env_file, render_environment(spec.environment), mode=0o600)
-        changed = write_if_changed(self.unit_dir / TEMPLATE, render(TEMPLATE), mode=0o644)
-        changed |= write_if_changed(self._dropin_dir(spec.name) / DROPIN,
-                                    render_dropin(spec, argv, env_file), mode=0o644)
-        if changed:
+        write_if_changed(self.roots / f".{spec.name}.env", render_environment(spec.environment),
+                         mode=0o600)
+        write_if_changed(self._nspawn_file(spec.name), nspawn_file, mode=0o600)
+        template = render_template(self.roots, self.unit_dir)
+        reload = write_if_changed(self.unit_dir / TEMPLATE, template, mode=0o644)
+        old = self._old_dropin_dir(spec.name) / OLD_DROPIN
+        if old.exists():
+            old.unlink()
+            reload = True
+        if reload:
             self.systemctl.run("daemon-reload")
+        self.systemctl.run("set-property", "--runtime", unit_name(spec.name),
+                           *limit_assignments(spec))
 
     def uninstall(self, agent: str) -> None:
         self.stop(agent)
         self.systemctl.run("reset-failed", unit_name(agent), check=False)
-        shutil.rmtree(self._dropin_dir(agent), ignore_errors=True)
         rootfs.remove(self.roots, agent)
-        (self.roots / f".{agent}.env").unlink(missing_ok=True)
-        self.systemctl.run("daemon-reload")
+        for path in (self.roots / f".{agent}.env", self._nspawn_file(agent)):
+            path.unlink(missing_ok=True)
+        old = self._old_dropin_dir(agent)
+        if old.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            self.systemctl.run("daemon-reload")
+
+    def _need_installed(self, agent: str) -> None:
+        # The template would start it as a skipped condition; say why instead.
+        if not (self._nspawn_file(agent).exists()
+                or (self._old_dropin_dir(agent) / OLD_DROPIN).exists()):
+            raise HiveError(f"{agent}'s container is not installed",
+                            hint=f"`hive-c0re spawn {agent}` installs it")
 
     def start(self, agent: str) -> None:
+        self._need_installed(agent)
         self.systemctl.run("reset-failed", unit_name(agent), check=False)
         self.systemctl.run("start", unit_name(agent))
 
@@ -234,6 +289,7 @@ class NspawnBackend:
         self.systemctl.stop(unit_name(agent))
 
     def restart(self, agent: str) -> None:
+        self._need_installed(agent)
         self.systemctl.run("reset-failed", unit_name(agent), check=False)
         self.systemctl.run("restart", unit_name(agent))
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import hashlib
 import logging
 import os
 import re
@@ -205,8 +206,32 @@ class ProposedRepos:
         applied = ConfigRepo(self.paths.applied_repo(name))
         if not applied.exists():
             applied.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            applied.init({CONFIG_FILE: seed_text()}, f"seed config for {name}")
+            applied.init_from(self.seed_repo())
         return applied
+
+    def seed_repo(self) -> ConfigRepo:
+        """The seed commit every new applied repo is cloned from, made once.
+
+        Built beside its final place and renamed there; a config seed that
+        changed with an upgrade gets a repo of its own.
+        """
+        text = seed_text()
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        seeds = self.paths.seed_repos
+        seed = ConfigRepo(seeds / digest)
+        if seed.exists():
+            return seed
+        seeds.mkdir(parents=True, exist_ok=True, mode=0o700)
+        made = Path(tempfile.mkdtemp(dir=seeds, prefix=".new-"))
+        try:
+            ConfigRepo(made / "repo").init({CONFIG_FILE: text}, "seed config")
+            # FileExistsError: a spawn beside this one made it first.
+            with (contextlib.suppress(FileExistsError), open_dir(made) as src,
+                  open_dir(seeds) as dst):
+                rename_noreplace(src, "repo", dst, digest)
+        finally:
+            shutil.rmtree(made, ignore_errors=True)
+        return seed
 
     def seed(self, name: str) -> bool:
         """Give ``name`` both repos; False if something already sits at its proposed name.

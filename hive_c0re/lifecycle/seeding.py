@@ -47,8 +47,7 @@ class Seeding:
         return ConfigRepo(self.paths.applied_repo(name))
 
     def applied_config(self, name: str) -> AgentConfig:
-        repo = self.applied_repo(name)
-        text = repo.read_file(repo.head(), CONFIG_FILE)
+        _, text = self.applied_repo(name).read_main_file(CONFIG_FILE)
         if text is None:
             raise HiveError(f"{name}'s applied config has no {CONFIG_FILE}")
         return load_agent_config(text)

@@ -59,6 +59,9 @@ class Bus:
     def stop(self) -> None:
         self.stopped = True
 
+    def state(self, unit: str) -> UnitState | None:
+        return None  # not listening: the watch asks ``systemctl show``
+
 
 class Watched:
     """A crash watch over a bench whose alice is spawned and running."""
