@@ -165,7 +165,7 @@ class Bench:
 
     async def turn(self, op: HiveConnection, agent: Agent, tag: str) -> float:
         """Operator send -> turn_end on /events; then until the ack, and the CLI's RSS."""
-        agent.ui.drain()
+        agent.releases_seen += self.releases_queued(agent.ui)
         agent.turns += 1
         started = time.perf_counter()
         await op.call("send", to=agent.name, body=body(tag, agent.turns))
@@ -196,6 +196,15 @@ class Bench:
         agent.cli_rss.append((agent.turns, agent.serve.cli_mem()[0]))
         await asyncio.sleep(GAP)
         return took
+
+    @staticmethod
+    def releases_queued(ui: Ui) -> int:
+        """Empty the frames that came between turns, counting the ``release`` records."""
+        found = 0
+        while not ui.frames.empty():
+            _, name, data = ui.frames.get_nowait()
+            found += name == "event" and data.get("kind") == "release"
+        return found
 
     async def await_release(self, agent: Agent) -> bool:
         """Until ``agent`` holds no CLI; False when none went within the grace."""

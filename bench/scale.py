@@ -67,6 +67,8 @@ SPAWN_TIMEOUT = 600.0  # seconds for every agent of a pipelined spawn to answer
 REPLY_TIMEOUT = 180.0  # seconds for a broadcast's last reply
 SETTLE = 3.0  # seconds of quiet before a memory reading
 RELEASE_GRACE = 60.0  # seconds past the idle release before we say there was none
+# An agent with its CLI alive holds about 200 MiB of its own (PSS) and 280 MiB RSS.
+AGENT_ESTIMATE_MIB = 256
 BASE_AGENT = "k00"  # the crash baseline's one agent, destroyed before the others come
 
 
@@ -143,8 +145,8 @@ class Bench(crashes.Bench, containers.Bench):
         self.call("send", to=to, body=f"{PING} {self.seq}")
         return sent
 
-    def settle(self, timeout: float = 120.0) -> None:
-        """Until no agent has unread or leased mail, then ``SETTLE`` seconds of quiet."""
+    def settle(self, timeout: float = 120.0, quiet: float = SETTLE) -> None:
+        """Until no agent has unread or leased mail, then ``quiet`` seconds."""
         deadline = time.monotonic() + timeout
         while True:
             rows = self.call("agent_status")["agent_statuses"]
@@ -155,7 +157,7 @@ class Bench(crashes.Bench, containers.Bench):
             if time.monotonic() > deadline:
                 raise BenchError(f"agents still busy after {timeout:.0f} s: {busy[:10]}")
             time.sleep(0.2)
-        time.sleep(SETTLE)
+        time.sleep(quiet)
 
     # -- processes --------------------------------------------------------------
 
@@ -170,6 +172,10 @@ class Bench(crashes.Bench, containers.Bench):
         return Snapshot(label, units, self.cli,
                         daemon_fds=fd_count(main.pid) if main is not None else -1,
                         available=mem_available())
+
+    def clis(self) -> int:
+        """How many claude CLIs the agents' containers hold now."""
+        return sum(u.count("cli", self.cli) for u in self.hive_units().values())
 
     def await_release(self) -> float | None:
         """Seconds until no agent's container holds a claude CLI; None if that never came."""
@@ -211,9 +217,12 @@ def spawn_all(bench: Bench, results: Results) -> None:
     guard = bench.opts.min_available_mib * KIB
     started = time.time()
     for n in range(1, bench.opts.agents + 1):
-        if mem_available() < guard:
+        # What the agents still to come will take once all their CLIs run, on top.
+        need = guard + (bench.opts.agents - n + 1) * AGENT_ESTIMATE_MIB * KIB
+        if mem_available() < need:
             results.stopped = (f"stopped at {len(bench.names)} agents: MemAvailable below "
-                               f"{bench.opts.min_available_mib} MiB")
+                               f"{bench.opts.min_available_mib} MiB + {AGENT_ESTIMATE_MIB} "
+                               "MiB for each agent still to come")
             step(results.stopped)
             break
         name = f"s{n:02d}"
@@ -229,11 +238,13 @@ def spawn_all(bench: Bench, results: Results) -> None:
 
 
 def broadcast(bench: Bench, label: str) -> Broadcast:
+    alive = bench.clis()
     sent = bench.ping("*")
     found = bench.pongs(set(bench.names), sent, REPLY_TIMEOUT)
     measured = Broadcast(label, [committed for committed, _ in found.values()],
-                         max(read for _, read in found.values()))
-    step(f"{label}: p50 {fmt_ms(measured.p50)} ms, p99 {fmt_ms(measured.p99)} ms")
+                         max(read for _, read in found.values()), alive)
+    step(f"{label} ({alive} CLIs alive): p50 {fmt_ms(measured.p50)} ms, "
+         f"p99 {fmt_ms(measured.p99)} ms")
     return measured
 
 
@@ -243,7 +254,7 @@ def singles(bench: Bench, count: int) -> list[float]:
     for name in bench.names[:count]:
         sent = bench.ping(name)
         took.append(bench.pongs({name}, sent, REPLY_TIMEOUT)[name][0])
-        bench.settle(timeout=60)
+        bench.settle(timeout=60, quiet=0.2)
     return took
 
 
@@ -273,13 +284,16 @@ def run(opts: Options, bench: Bench) -> Results:
     results.kills_alone = crash_baseline(bench, results, kills, opts.kills)
     step(f"spawning {opts.agents} agents, each pinged at once")
     spawn_all(bench, results)
+    # Agents spawned first may have released their CLI while the others came: one
+    # broadcast, unmeasured, brings every CLI up before the readings of the CLIs alive.
+    broadcast(bench, "warm-up broadcast")
     bench.settle()
     results.snapshots.append(bench.snapshot("idle, CLI alive"))
     step("single replies (baseline of the broadcast)")
     results.singles = singles(bench, opts.singles)
     for _ in range(opts.broadcasts):
         results.broadcasts.append(broadcast(bench, "broadcast, CLIs alive"))
-        bench.settle()
+        bench.settle(quiet=0.5)
     results.snapshots.append(bench.snapshot("after the broadcasts"))
     if opts.release > 0:
         step(f"waiting for the idle release ({opts.release:g} s)")

@@ -33,8 +33,9 @@ class Options(SandboxOptions):
 def parse_args(argv: Sequence[str] | None, doc: str | None) -> Options:
     parser = SandboxOptions.parser(doc, "10 agents, fewer kills and broadcasts",
                                    "agents s01.. to spawn (default 50; quick 10)")
-    parser.add_argument("--release", type=float, default=15.0,
-                        help="the agents' idle release, seconds (default 15; 0 = never)")
+    parser.add_argument("--release", type=float, default=45.0,
+                        help="the agents' idle release, seconds (default 45: longer than "
+                             "the readings with the CLIs alive take; 0 = never)")
     parser.add_argument("--max-rss-mib", type=int,
                         help="the agents' CLI growth bound, MiB (default: the harness's)")
     parser.add_argument("--kills", type=int, help="kills alone and under load (10; quick 5)")
@@ -101,6 +102,7 @@ class Broadcast(Spread):
     label: str
     latencies: list[float]  # per reply: the daemon's sent_at after the send
     last_read: float  # the bench read the last reply
+    clis_alive: int  # claude CLIs in the agents' containers at the send
 
 
 @dataclass
@@ -197,6 +199,9 @@ def report_times(results: Results) -> None:
             print(f"  {label:<26} {fmt_ms(percentile(values, 50)):>8} / "
                   f"{fmt_ms(percentile(values, 99)):>8} / {fmt_ms(max(values)):>8}  "
                   f"(n={len(values)})")
+    for cast in results.broadcasts:
+        print(f"  {cast.label}: {cast.clis_alive} CLI(s) alive at the send, last reply read "
+              f"after {fmt_ms(cast.last_read)} ms")
     print(f"  spawn all {results.agents}, first call -> last pong read: "
           f"{results.spawn_all:.1f} s ({fmt_ms(results.spawn_all / max(1, results.agents))} ms "
           "per agent)")
@@ -269,7 +274,8 @@ def summary(opts: Options, results: Results) -> dict[str, Any]:
                        "daemon_fds": s.daemon_fds} for s in results.snapshots],
         "spawn_all": results.spawn_all, "bare_nspawn": results.bare,
         "singles": results.singles,
-        "broadcasts": [{"label": b.label, "p50": b.p50, "p99": b.p99} for b in results.broadcasts],
+        "broadcasts": [{"label": b.label, "p50": b.p50, "p99": b.p99,
+                        "clis_alive": b.clis_alive} for b in results.broadcasts],
         "crash_alone": committed(results.kills_alone),
         "crash_loaded": committed(results.kills_loaded),
     }
