@@ -28,6 +28,7 @@ Run by hand from the repository root, as root:
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -44,7 +45,14 @@ from bench.common import BenchError, fmt_ms, step  # noqa: E402
 from bench.container_hive import sandbox_main  # noqa: E402
 from bench.crashes_results import Kill  # noqa: E402
 from bench.crashes_results import Results as KillResults  # noqa: E402
-from bench.scale_memory import KIB, Unit, fd_count, mem_available, read_units  # noqa: E402
+from bench.scale_memory import (  # noqa: E402
+    KIB,
+    Unit,
+    cpu_by_kind,
+    fd_count,
+    mem_available,
+    read_units,
+)
 from bench.scale_results import (  # noqa: E402
     Broadcast,
     Options,
@@ -58,6 +66,7 @@ from hive_ag3nt.runner import bundled_cli  # noqa: E402
 from hive_dev.fakes.messages_api import ApiProcess  # noqa: E402
 from hive_dev.fakes.script import Match, Reply, ToolCall, write_script  # noqa: E402
 from hive_dev.harness_support import container_env_file  # noqa: E402
+from hive_dev.processes import descendants  # noqa: E402
 from hive_dev.sandbox import container_process  # noqa: E402
 
 HARNESS = "{python} -m hive_ag3nt serve"
@@ -70,6 +79,13 @@ RELEASE_GRACE = 60.0  # seconds past the idle release before we say there was no
 # An agent with its CLI alive holds about 200 MiB of its own (PSS) and 280 MiB RSS.
 AGENT_ESTIMATE_MIB = 256
 BASE_AGENT = "k00"  # the crash baseline's one agent, destroyed before the others come
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def script(path: Path) -> Path:
@@ -173,9 +189,11 @@ class Bench(crashes.Bench, containers.Bench):
                         daemon_fds=fd_count(main.pid) if main is not None else -1,
                         available=mem_available())
 
-    def clis(self) -> int:
-        """How many claude CLIs the agents' containers hold now."""
-        return sum(u.count("cli", self.cli) for u in self.hive_units().values())
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far of the hive's processes by kind, and the stand-in model's."""
+        model = [pid for pid in descendants(os.getpid())
+                 if b"hive_dev.fakes.messages_api" in cmdline(pid)]
+        return cpu_by_kind(self.hive_units().values(), self.cli, model)
 
     def await_release(self) -> float | None:
         """Seconds until no agent's container holds a claude CLI; None if that never came."""
@@ -238,11 +256,15 @@ def spawn_all(bench: Bench, results: Results) -> None:
 
 
 def broadcast(bench: Bench, label: str) -> Broadcast:
-    alive = bench.clis()
+    """A ping to ``*``; until every agent's pong, and what CPU each kind of process spent."""
+    before = bench.cpu()
+    alive = sum(u.count("cli", bench.cli) for u in bench.hive_units().values())
     sent = bench.ping("*")
     found = bench.pongs(set(bench.names), sent, REPLY_TIMEOUT)
+    # Processes that ended meanwhile (a released CLI) are missed: there are none during one.
+    spent = {k: v - before.get(k, 0.0) for k, v in bench.cpu().items()}
     measured = Broadcast(label, [committed for committed, _ in found.values()],
-                         max(read for _, read in found.values()), alive)
+                         max(read for _, read in found.values()), alive, spent)
     step(f"{label} ({alive} CLIs alive): p50 {fmt_ms(measured.p50)} ms, "
          f"p99 {fmt_ms(measured.p99)} ms")
     return measured

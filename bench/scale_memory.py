@@ -26,16 +26,18 @@ from hive_dev.sandbox import Sandbox
 HIERARCHIES = (Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup/systemd"),
                Path("/sys/fs/cgroup"))
 KIB = 1024
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
 class Proc:
-    """One process: smaps_rollup's Rss and Pss (KiB), and what it runs."""
+    """One process: smaps_rollup's Rss and Pss (KiB), its CPU time so far, what it runs."""
 
     pid: int
     argv: tuple[str, ...]
     rss: float
     pss: float
+    cpu: float  # seconds, user + system
 
     @classmethod
     def of(cls, pid: int) -> Proc | None:
@@ -43,6 +45,7 @@ class Proc:
         try:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
             rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            stat = Path(f"/proc/{pid}/stat").read_text()
         except OSError:
             return None
         fields: dict[str, float] = {}
@@ -52,8 +55,11 @@ class Proc:
                 fields[key] = float(rest.split()[0])
         if "Rss" not in fields:  # a zombie, or a kernel thread
             return None
+        # After the command name (which may hold spaces), utime and stime are fields 12, 13.
+        ticks = stat.rpartition(")")[2].split()[11:13]
         return cls(pid, tuple(a.decode(errors="replace") for a in argv),
-                   fields["Rss"], fields.get("Pss", fields["Rss"]))
+                   fields["Rss"], fields.get("Pss", fields["Rss"]),
+                   sum(int(t) for t in ticks) / CLOCK_TICKS)
 
     def runs(self, cli: str) -> str:
         """``cli`` (the claude CLI), ``harness``, ``egress``, ``daemon`` or ``other`` (nspawn,
@@ -139,6 +145,19 @@ def read_units(box: Sandbox, units: Iterable[str]) -> dict[str, Unit]:
             unit.procs = [p for p in map(Proc.of, pids_below(top)) if p is not None]
             unit.current = memory_current(top)
         found[name] = unit
+    return found
+
+
+def cpu_by_kind(units: Iterable[Unit], cli: str, extra: Iterable[int] = ()) -> dict[str, float]:
+    """CPU seconds so far of every process, summed by what it runs; ``extra`` host pids
+    (the stand-in model) as ``model``."""
+    found: dict[str, float] = {}
+    for unit in units:
+        for proc in unit.procs:
+            kind = proc.runs(cli)
+            found[kind] = found.get(kind, 0.0) + proc.cpu
+    for proc in filter(None, map(Proc.of, extra)):
+        found["model"] = found.get("model", 0.0) + proc.cpu
     return found
 
 

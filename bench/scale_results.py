@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ TARGET_BROADCAST_P99 = 2.0  # seconds, every reply of a broadcast to all
 TARGET_CRASH_P99 = 0.05  # seconds, kill -> container_crash committed, under load
 HIVE_OF = 50  # the hive the totals' target speaks of
 MIB = 1024.0
+CORES = os.cpu_count() or 1
 
 
 @dataclass
@@ -103,6 +105,7 @@ class Broadcast(Spread):
     latencies: list[float]  # per reply: the daemon's sent_at after the send
     last_read: float  # the bench read the last reply
     clis_alive: int  # claude CLIs in the agents' containers at the send
+    cpu: dict[str, float] = field(default_factory=dict)  # seconds spent meanwhile, by kind
 
 
 @dataclass
@@ -202,6 +205,12 @@ def report_times(results: Results) -> None:
     for cast in results.broadcasts:
         print(f"  {cast.label}: {cast.clis_alive} CLI(s) alive at the send, last reply read "
               f"after {fmt_ms(cast.last_read)} ms")
+        replies = max(1, len(cast.latencies))
+        spent = ", ".join(f"{kind} {fmt_ms(cast.cpu[kind] / replies)}"
+                          for kind in sorted(cast.cpu, key=lambda k: -cast.cpu[k]))
+        total = sum(cast.cpu.values())
+        print(f"    CPU per reply, ms: {spent}; in all {total:.1f} s of CPU, at least "
+              f"{total / CORES:.1f} s of wall time on {CORES} core(s)")
     print(f"  spawn all {results.agents}, first call -> last pong read: "
           f"{results.spawn_all:.1f} s ({fmt_ms(results.spawn_all / max(1, results.agents))} ms "
           "per agent)")
@@ -275,7 +284,7 @@ def summary(opts: Options, results: Results) -> dict[str, Any]:
         "spawn_all": results.spawn_all, "bare_nspawn": results.bare,
         "singles": results.singles,
         "broadcasts": [{"label": b.label, "p50": b.p50, "p99": b.p99,
-                        "clis_alive": b.clis_alive} for b in results.broadcasts],
+                        "clis_alive": b.clis_alive, "cpu": b.cpu} for b in results.broadcasts],
         "crash_alone": committed(results.kills_alone),
         "crash_loaded": committed(results.kills_loaded),
     }
