@@ -175,6 +175,17 @@ class Bench(crashes.Bench, containers.Bench):
             time.sleep(0.2)
         time.sleep(quiet)
 
+    def try_kill(self, kills: KillResults, agent: str, results: Results) -> Kill | None:
+        """A kill as ``crashes.py`` makes it; None, and why in ``results.missed``, when no
+        ``container_crash`` came (the run goes on: a missed report is a finding too)."""
+        try:
+            return self.kill(kills, agent)
+        except BenchError as exc:
+            state = self.props(agent, "ActiveState,Result,InvocationID")
+            results.missed.append(f"{agent}: {str(exc).splitlines()[0]} (unit now {state})")
+            step(f"missed: {results.missed[-1]}")
+            return None
+
     # -- processes --------------------------------------------------------------
 
     def hive_units(self) -> dict[str, Unit]:
@@ -217,9 +228,10 @@ def crash_baseline(bench: Bench, results: Results, kills: KillResults, count: in
     bench.pongs({BASE_AGENT}, bench.ping(BASE_AGENT), REPLY_TIMEOUT)
     done = []
     for i in range(count + 1):  # the first kill warms the crash watch's path, unmeasured
-        kill = bench.kill(kills, BASE_AGENT)
-        step(f"baseline kill {i}/{count} of {BASE_AGENT}: committed {fmt_ms(kill.committed)} ms")
-        if i:
+        kill = bench.try_kill(kills, BASE_AGENT, results)
+        step(f"baseline kill {i}/{count} of {BASE_AGENT}: committed "
+             f"{fmt_ms(kill.committed if kill else None)} ms")
+        if i and kill is not None:
             done.append(kill)
         bench.call("start", name=BASE_AGENT)
         bench.pongs({BASE_AGENT}, bench.ping(BASE_AGENT), REPLY_TIMEOUT)
@@ -280,15 +292,17 @@ def singles(bench: Bench, count: int) -> list[float]:
     return took
 
 
-def crashes_under_load(bench: Bench, kills: KillResults, count: int) -> list[Kill]:
+def crashes_under_load(bench: Bench, results: Results, kills: KillResults,
+                       count: int) -> list[Kill]:
     """Kills of distinct agents while the rest of the hive is up; none is started again."""
     done = []
     for name in bench.names[-count:]:
         container_process(bench.hive, name)  # it is up, its harness running
-        kill = bench.kill(kills, name)
-        done.append(kill)
-        step(f"kill under load {len(done)}/{count} of {name}: committed "
-             f"{fmt_ms(kill.committed)} ms")
+        kill = bench.try_kill(kills, name, results)
+        if kill is not None:
+            done.append(kill)
+        step(f"kill under load of {name}: committed "
+             f"{fmt_ms(kill.committed if kill else None)} ms")
         bench.drain(kills)
     return done
 
@@ -325,7 +339,8 @@ def run(opts: Options, bench: Bench) -> Results:
         results.broadcasts.append(broadcast(bench, "broadcast, after release"))
         bench.settle()
     step(f"crashes under the hive's load: {opts.kills} kills")
-    results.kills_loaded = crashes_under_load(bench, kills, min(opts.kills, len(bench.names)))
+    results.kills_loaded = crashes_under_load(bench, results, kills,
+                                              min(opts.kills, len(bench.names)))
     results.snapshots.append(bench.snapshot("at the end"))
     # A broadcast reaches the manager's inbox too, which the crash phases read.
     results.unexpected = [u for u in bench.unexpected if not u.startswith(PING)]

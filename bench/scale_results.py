@@ -122,6 +122,7 @@ class Results:
     broadcasts: list[Broadcast] = field(default_factory=list)
     released_after: float | None = None
     unexpected: list[str] = field(default_factory=list)
+    missed: list[str] = field(default_factory=list)  # kills no container_crash reported
 
     def snap(self, label: str) -> Snapshot | None:
         return next((s for s in self.snapshots if s.label == label), None)
@@ -157,6 +158,8 @@ def report(opts: Options, results: Results) -> None:
     report_memory(results)
     report_times(results)
     report_targets(results)
+    for missed in results.missed:
+        print(f"\nMISSED crash report: {missed}")
     if results.unexpected:
         print(f"\n{len(results.unexpected)} unexpected inbox message(s): "
               f"{results.unexpected[:5]}")
@@ -286,6 +289,6 @@ def summary(opts: Options, results: Results) -> dict[str, Any]:
         "broadcasts": [{"label": b.label, "p50": b.p50, "p99": b.p99,
                         "clis_alive": b.clis_alive, "cpu": b.cpu} for b in results.broadcasts],
         "crash_alone": committed(results.kills_alone),
-        "crash_loaded": committed(results.kills_loaded),
+        "crash_loaded": committed(results.kills_loaded), "missed_crashes": results.missed,
     }
 
