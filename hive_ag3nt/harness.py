@@ -8,11 +8,8 @@ long-poll for mail is never abandoned (operator input served meanwhile leaves
 it running, its answer is the next mail turn), and a turn in which a hive tool
 call could not reach the hive is not acked.
 
-Between turns the claude CLI may be ended to save memory: after
-``cli_idle_release`` seconds without a turn, or when it grew past
-``cli_max_rss_mib``. The session is kept and the next turn resumes it; the
-state is untouched (a release while rate-limited stays rate-limited), only
-``released`` says so, and the operator reads "idle (released)".
+Between turns the claude CLI may be ended (:mod:`hive_ag3nt.upkeep`); the
+next turn resumes its session. The state stays as it was, ``released`` says so.
 """
 
 from __future__ import annotations
@@ -23,36 +20,28 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from enum import StrEnum
 from typing import Any
 
 from hive_ag3nt import prompt
 from hive_ag3nt.events import EventLog
 from hive_ag3nt.hive import HiveConnection
 from hive_ag3nt.model import ModelChoice, login_needed
+from hive_ag3nt.notes import rewrite_notes
+from hive_ag3nt.outcome import Outcome, TurnResult
 from hive_ag3nt.paths import AgentPaths
 from hive_ag3nt.policy import load_policy
-from hive_ag3nt.runner import ClaudeSession, Outcome, SessionConfig, TurnResult
-from hive_ag3nt.separation import copy_to_model
+from hive_ag3nt.runner import ClaudeSession, SessionConfig
 from hive_ag3nt.settings import HarnessSettings
+from hive_ag3nt.states import State, state_word
 from hive_ag3nt.tools import ToolFailures, build_server
+from hive_ag3nt.upkeep import CliUpkeep
 from hive_c0re.errors import HiveError, InvalidInput, Unreachable
 from hive_c0re.wire import Kind
 
 log = logging.getLogger(__name__)
 
 
-class State(StrEnum):
-    IDLE = "idle"
-    THINKING = "thinking"
-    COMPACTING = "compacting"
-    RATE_LIMITED = "rate-limited"
-    NEEDS_LOGIN = "needs-login"
-    OFFLINE = "offline"
-
-
-# The state word the operator reads for an idle agent whose CLI was ended between turns.
-RELEASED_IDLE = "idle (released)"
+__all__ = ["Harness", "State"]
 QUEUED_COMMANDS = ("/compact", "/new-session")
 RECENT_MAIL = 50  # messages the UI's inbox panel shows
 
@@ -86,8 +75,7 @@ class Harness:
         self.recent_mail: deque[dict[str, Any]] = deque(maxlen=RECENT_MAIL)
         self._failures = 0
         self._recv: asyncio.Future[dict[str, Any]] | None = None  # the long-poll for mail
-        self._idle_timer: asyncio.TimerHandle | None = None  # ends the CLI when it fires
-        self._releasing: asyncio.Task[bool] | None = None
+        self.upkeep = CliUpkeep(self.settings, self._announce)  # ends the CLI between turns
 
     # -- state ------------------------------------------------------------------
 
@@ -106,13 +94,7 @@ class Harness:
     @property
     def released(self) -> bool:
         """Whether the CLI was ended between turns (the next turn resumes its session)."""
-        return self.session is not None and self.session.released is not None
-
-    def state_word(self) -> str:
-        """The state as the operator reads it: "idle (released)" once the CLI is ended."""
-        if self.state is State.IDLE and self.released:
-            return RELEASED_IDLE
-        return self.state.value
+        return not self.turn_running and self.upkeep.released
 
     def status(self) -> dict[str, Any]:
         """What the UI shows. ``stand_in``: the last turn was answered by the stand-in, not a
@@ -120,7 +102,8 @@ class Harness:
         ``released``: the CLI is ended until the next turn, which resumes the session."""
         last = self.events.last_turns(1)
         stand_in = bool(last) and last[0].stand_in
-        return {"name": self.name, "state": self.state_word(), "released": self.released,
+        return {"name": self.name, "state": state_word(self.state, self.released),
+                "released": self.released,
                 "model": self.model.current,
                 "available_models": list(self.policy.available_models),
                 "stand_in": stand_in, "turn_running": self.turn_running,
@@ -147,6 +130,7 @@ class Harness:
                 env=self.env, tool_kind=self.kind, tool_failures=failures)
             self.session = ClaudeSession(config, self.events, lambda: self.model.current)
             self.session.on_retry = self._cli_retrying
+            self.upkeep.session = self.session
         self.set_state(State.IDLE)
 
     async def _reach_hive(self) -> int:
@@ -188,9 +172,7 @@ class Harness:
             await self.step()
 
     async def close(self) -> None:
-        self._disarm_release()
-        if self._releasing is not None:
-            await asyncio.gather(self._releasing, return_exceptions=True)  # it ends the CLI
+        await self.upkeep.close()
         recv, self._recv = self._recv, None
         if recv is not None:
             # Whatever it leased goes back: the daemon takes back an answer it could
@@ -212,7 +194,7 @@ class Harness:
             await self._operator(item)
         elif item:
             await self._mail_turn(item)
-        await self._bound_growth()
+        await self.upkeep.bound_growth()
         self._housekeeping()
 
     async def _next_input(self) -> list[dict[str, Any]] | str:
@@ -302,9 +284,9 @@ class Harness:
 
     async def _turn(self, text: str, trigger: str) -> TurnResult:
         assert self.session is not None
-        self._disarm_release()
+        self.upkeep.turn_starts()
+        self.turn_running = True  # before the state: its listeners read the status
         self.set_state(State.COMPACTING if trigger == "compact" else State.THINKING)
-        self.turn_running = True
         try:
             for prepare in self.before_turn:
                 prepare()
@@ -313,56 +295,8 @@ class Harness:
             self.turn_running = False
             if self.state in (State.THINKING, State.COMPACTING):
                 self.set_state(State.IDLE)
-        self._arm_release()
+        self.upkeep.turn_ended()
         return result
-
-    # -- the CLI between turns ----------------------------------------------------
-
-    def _arm_release(self) -> None:
-        """Count idle time from now: past cli_idle_release without a turn, the CLI ends."""
-        self._disarm_release()
-        idle = self.settings.cli_idle_release
-        if idle > 0 and self.session is not None and self.session.running:
-            self._idle_timer = asyncio.get_running_loop().call_later(idle, self._idle_passed)
-
-    def _disarm_release(self) -> None:
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
-
-    def _idle_passed(self) -> None:
-        self._idle_timer = None
-        if self._releasing is None or self._releasing.done():
-            # Beside the loop, which may be waiting for mail, a rate limit or a login:
-            # the long-poll and every state go on as they were.
-            self._releasing = asyncio.get_running_loop().create_task(self.release("idle"))
-
-    async def release(self, reason: str) -> bool:
-        """End the CLI between turns (the session stays, the next turn resumes it).
-
-        False when there was none, or a turn holds it. Never raises: a failed
-        release leaves the CLI to the next turn, which starts it afresh if it must.
-        """
-        if self.session is None:
-            return False
-        try:
-            ended = await self.session.release(reason)
-        except Exception:
-            log.exception("%s: the claude CLI could not be released", self.name,
-                          extra={"HIVE_AGENT": self.name})
-            return False
-        if ended:
-            self._announce()
-        return ended
-
-    async def _bound_growth(self) -> None:
-        """Between turns: a CLI grown past cli_max_rss_mib is ended; the next turn resumes."""
-        bound = self.settings.cli_max_rss_mib
-        if not bound or self.session is None:
-            return
-        rss = self.session.cli_rss_mib()
-        if rss is not None and rss > bound:
-            await self.release("growth")
 
     # -- compaction ---------------------------------------------------------------
 
@@ -384,29 +318,10 @@ class Harness:
 
     async def compact_notes(self) -> bool:
         """Rewrite notes.md in a short separate session when it passed its limit."""
-        notes = self.paths.notes
-        try:
-            size = notes.stat().st_size
-        except FileNotFoundError:
+        if self.session is None:
             return False
-        if size <= self.settings.notes_limit or self.session is None:
-            return False
-        backup = notes.with_name(notes.name + ".prev")
-        try:  # notes.md is the model's: never followed, and the copy is the model's too
-            copy_to_model(notes, backup, self.settings.model_uid or None)
-        except OSError as exc:
-            log.warning("%s: notes not compacted: %s", self.name, exc)
-            return False
-        side = ClaudeSession(self.session.config, self.events, lambda: self.model.current,
-                             persist=False, tools=("Read", "Write"))
-        try:
-            self.set_state(State.COMPACTING)
-            await side.turn(prompt.NOTES_REWRITE.format(
-                notes=notes, size=size, limit=self.settings.notes_limit, backup=backup), "notes")
-        finally:
-            await side.close()
-            self.set_state(State.IDLE)
-        return True
+        return await rewrite_notes(self.session, self.settings, lambda: self.model.current,
+                                   self.set_state)
 
     # -- login --------------------------------------------------------------------
 

@@ -17,13 +17,13 @@ import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from hive_ag3nt.cli_memory import cli_pid, tree_rss_mib
 from hive_ag3nt.events import EventLog
 from hive_ag3nt.model import honest_cost
+from hive_ag3nt.outcome import Outcome, TurnResult, classify, context_tokens
 from hive_ag3nt.paths import AgentPaths
 from hive_ag3nt.permissions import decide
 from hive_ag3nt.policy import Policy
@@ -44,32 +44,6 @@ CLI_DEFAULTS = {
 }
 
 
-class Outcome(StrEnum):
-    OK = "ok"
-    RATE_LIMITED = "rate_limited"
-    AUTH = "auth"
-    TOO_LONG = "too_long"
-    INTERRUPTED = "interrupted"
-    # The CLI ended well, but a hive tool call could not reach the hive: a reply
-    # may not have gone out, so the turn's mail must not be acked.
-    HIVE_UNREACHABLE = "hive_unreachable"
-    ERROR = "error"
-
-
-@dataclass
-class TurnResult:
-    outcome: Outcome
-    turn: int
-    error: str | None = None
-    context_tokens: int = 0
-    cost_usd: float | None = None
-    session_id: str | None = None
-    texts: list[str] = field(default_factory=list)
-    duration_ms: int | None = None
-    output_tokens: int | None = None
-    served_model: str | None = None  # the model the API said answered (the stand-in says so)
-
-
 @dataclass
 class SessionConfig:
     """Everything a session needs that is not the prompt."""
@@ -84,37 +58,6 @@ class SessionConfig:
     tool_kind: Kind = Kind.AGENT  # whose hive tools: an agent's or the manager's
     # What mcp_server notes of unreachable calls: the same one build_server was given.
     tool_failures: ToolFailures = field(default_factory=ToolFailures)
-
-
-def classify(result: Any, assistant_errors: list[str]) -> tuple[Outcome, str | None]:
-    """What a ResultMessage (and the turn's assistant errors) says about how the turn went.
-
-    The CLI reports a failed call as an assistant message whose ``error`` names
-    the kind, then a result with ``is_error``, ``api_error_status`` and
-    ``terminal_reason``; those fields decide, never the prose.
-    """
-    if not getattr(result, "is_error", False) and not assistant_errors:
-        return Outcome.OK, None
-    status = getattr(result, "api_error_status", None)
-    reason = getattr(result, "terminal_reason", None)
-    text = str(getattr(result, "result", "") or "") or None
-    if "rate_limit" in assistant_errors or status == 429:
-        return Outcome.RATE_LIMITED, text or "rate limited"
-    if "authentication_failed" in assistant_errors or status in (401, 403):
-        return Outcome.AUTH, text or "authentication failed"
-    if reason == "prompt_too_long":
-        return Outcome.TOO_LONG, text or "prompt is too long"
-    if reason in ("aborted_streaming", "aborted_tools"):
-        return Outcome.INTERRUPTED, text or "interrupted"
-    errors = " ".join(str(e) for e in (getattr(result, "errors", None) or []))
-    return Outcome.ERROR, text or errors or str(getattr(result, "subtype", "error"))
-
-
-def context_tokens(usage: dict[str, Any] | None) -> int:
-    if not usage:
-        return 0
-    return sum(int(usage.get(k) or 0) for k in (
-        "input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
 
 
 class ClaudeSession:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,21 @@ from hive_ag3nt.harness import Harness, State
 from hive_ag3nt.hive import HiveConnection
 from hive_ag3nt.prompt import REDELIVERED
 from hive_ag3nt.ui.page import render
+from hive_c0re.client import Client
 from hive_dev.daemon import DaemonProcess
 from hive_dev.fakes.messages_api import MessagesApi
 from hive_dev.fakes.script import ApiError, ApiRequest, Match, Reply, ToolCall, Usage
-from hive_dev.harness_support import RealRig, make_real_rig, run, running, until
+from hive_dev.harness_support import (
+    HarnessProcess,
+    RealRig,
+    agent_paths,
+    make_real_rig,
+    register,
+    run,
+    running,
+    serve_env,
+    until,
+)
 
 BOUND = 90  # seconds a scenario may take before it counts as hung
 
@@ -355,3 +367,44 @@ def test_a_compacted_conversation_stays_compacted_across_a_release(
 
 def turns_ids(rig: RealRig) -> list[int]:
     return [t.id for t in reversed(rig.harness.events.last_turns(10))]
+
+
+def test_a_served_harness_ends_its_cli_when_idle_and_starts_it_for_the_next_mail(
+        tmp_path: Path, daemon: DaemonProcess, api: MessagesApi) -> None:
+    register(daemon, "sev")
+    paths = agent_paths(tmp_path, daemon.agent_socket("sev"))
+    env = serve_env(paths, api.url, recv_wait="5", cli_idle_release="0.2")
+    with Client(daemon.host_socket) as op:
+        first = op.call("send", to="sev", body="first job")["ids"][0]
+    api.add(Reply(text="first done", match=Match(last_user_contains="first job")),
+            Reply(text="second done", match=Match(last_user_contains="second job")))
+    harness = HarnessProcess(env, tmp_path / "harness.log")
+    try:
+        wait_until(lambda: bool(conversation(api.model_calls)), "the first turn ran")
+        wait_until(lambda: not harness.descendants(), "the idle CLI was ended")
+        with Client(daemon.host_socket) as op:
+            second = op.call("send", to="sev", body="second job")["ids"][0]
+        wait_until(lambda: len(conversation(api.model_calls)) == 2, "the second turn ran")
+        wait_until(lambda: counts(daemon, "sev") == (0, 0), "both were acked")
+    finally:
+        assert harness.stop() == 0, harness.output()
+        harness.close()
+    one, two = conversation(api.model_calls)
+    assert f"Message #{first} from" in one.last_user_text
+    assert f"Message #{second} from" in two.last_user_text
+    assert two.session_id == one.session_id and "first done" in two.all_text()
+    assert "claude CLI ended (idle" in harness.output()
+
+
+def counts(daemon: DaemonProcess, name: str) -> tuple[int, int]:
+    with Client(daemon.host_socket) as op:
+        agent = op.call("agent_status", name=name)["agent"]
+    return agent["unread"], agent["in_flight"]
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.05)

@@ -35,6 +35,8 @@ GOOD = """model = "sonnet"
 [resources]
 memory_max = "512M"
 tasks_max = 256
+[cli]
+idle_release_seconds = 60
 """
 BROKEN_AT_BUILD = """model = "sonnet"
 [resources]
@@ -66,7 +68,9 @@ def test_good_commit_deploys_bad_one_fails_and_rolls_back(container_hive: Sandbo
     assert hive.sandbox.show(unit, "TasksMax") == "256"
     assert hive.sandbox.show(unit, "MemoryMax") == str(512 * 1024 * 1024)
     policy = in_container(hive, "alice", "print(open('/etc/hive/policy.json').read())")
-    assert json.loads(policy.stdout)["model"] == "sonnet"
+    handed = json.loads(policy.stdout)
+    assert (handed["model"], handed["cli_idle_release_seconds"], handed["cli_max_rss_mib"]) == (
+        "sonnet", 60, None)
 
     bad = propose(hive, "alice", BROKEN_AT_BUILD, "an MCP server that is not installed")
     failing = manager(hive, "request_apply_commit", agent="alice", sha=bad)["approval"]

@@ -144,6 +144,11 @@ function callReply(e) {
   return {tool, to: String(args.to || "operator"), body: String(body ?? ""), ok: true};
 }
 
+// Why a turn's CLI had to start again (the runner's resume reasons).
+const RESUMED = {idle: "it was ended while idle", growth: "it was restarted for its size",
+                 error: "a turn failed", login: "after a login", start: "the harness started",
+                 restart: "it was restarted"};
+
 const RENDER = {
   turn_start: (e) => el("div", "", `turn #${e.turn} started (${e.trigger}, ${e.model})`),
   prompt: (e) => folded("prompt", pre(e.text)),
@@ -158,6 +163,7 @@ const RENDER = {
   watermark: (e) => el("div", "muted", `context at ${e.tokens} of ${e.window} tokens: compacting next`),
   hive_unreachable: (e) => el("div", "stderr", "a hive tool call did not get through; the mail comes again"),
   new_session: () => el("div", "muted", "new session"),
+  resume: (e) => el("div", "muted", `the CLI started again and resumed the session (${RESUMED[e.reason] || e.reason})`),
   turn_end: (e) => {
     const parts = [`turn #${e.turn} ended: ${e.status}`, ...figures({id: e.turn, ...e})];
     if (e.error) parts.push(e.error);

@@ -9,10 +9,10 @@ from types import SimpleNamespace
 import pytest
 
 from hive_ag3nt.model import ModelChoice
+from hive_ag3nt.outcome import Outcome, classify, context_tokens
 from hive_ag3nt.permissions import decide, decide_bash
 from hive_ag3nt.policy import Policy, load_policy
 from hive_ag3nt.prompt import REDELIVERED, mail_prompt, system_prompt
-from hive_ag3nt.runner import Outcome, classify, context_tokens
 from hive_c0re.errors import InvalidInput
 
 GIT_AND_LS = ("git *", "ls", "ls *")

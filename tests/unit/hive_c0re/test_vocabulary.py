@@ -145,3 +145,11 @@ def test_a_crashed_agent_shows_what_it_should_be() -> None:
                                                       "started_at": "2026-01-01T00:00:00Z"}]))
     assert re.search(r"carol\s+│\s+crashed\s+│\s+-\s+│\s+running\s+│", table), table
     assert re.search(r"dora\s+│\s+idle\s+│\s+\d+d \d\dh\s+│\s+│", table), table
+
+
+def test_a_released_agent_is_running_and_takes_mail_at_once() -> None:
+    row = {"name": "rae", "state": "idle (released)", "desired": "running"}
+    assert output.desired_if_differs(row) == ""
+    assert output.state_cell(row) == "idle (released)"
+    delivered = [{"id": 3, "to": "rae", "state": "idle (released)"}]
+    assert shown(lambda: output.sent({"delivered": delivered})) == "rae: sent #3\n"
