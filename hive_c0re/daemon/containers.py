@@ -79,7 +79,8 @@ class Containers:
     @functools.cached_property
     def crash_watch(self) -> CrashWatch:
         # Cold start: pystemd only for a hive with containers.
-        from hive_c0re.daemon.crashwatch import CrashWatch, UnitBus, reported_crashes
+        from hive_c0re.daemon.crashwatch import CrashWatch, reported_crashes
+        from hive_c0re.daemon.unitbus import UnitBus
 
         return CrashWatch(self.lifecycle, self.store, self.mail,
                           bus=UnitBus(self.systemctl.scope is Scope.USER),

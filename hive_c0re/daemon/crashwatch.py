@@ -1,11 +1,12 @@
 """Crash watch: container units that die without being asked to, reported at once.
 
-pystemd subscribes to systemd's unit signals on D-Bus; the bus's fd is
-driven from the daemon's event loop, so a failing container is noticed the
-moment systemd says so. A slow reconcile pass catches what a lost signal or a
-daemon restart would miss; each incident (a unit's InvocationID) is reported
-once, even across daemon restarts, because reports are remembered in the
-hive event log.
+pystemd subscribes to systemd's unit signals on D-Bus (:mod:`unitbus`); the
+bus's fd is driven from the daemon's event loop, so a failing container is
+noticed the moment systemd says so, and the unit's state is read over D-Bus
+too (``systemctl show`` when the watch does not listen). A slow reconcile
+pass catches what a lost signal or a daemon restart would miss; each incident
+(a unit's InvocationID) is reported once, even across daemon restarts,
+because reports are remembered in the hive event log.
 """
 
 from __future__ import annotations
@@ -27,13 +28,6 @@ from hive_c0re.lifecycle.ports import Announcer
 
 log = logging.getLogger(__name__)
 
-SYSTEMD = b"org.freedesktop.systemd1"
-SYSTEMD_PATH = b"/org/freedesktop/systemd1"
-MANAGER = b"org.freedesktop.systemd1.Manager"
-UNIT_IFACE = "org.freedesktop.systemd1.Unit"
-PROPERTIES = b"org.freedesktop.DBus.Properties"
-UNIT_IFACE_B = UNIT_IFACE.encode()
-SERVICE_IFACE = b"org.freedesktop.systemd1.Service"
 UNIT_PREFIX = "/org/freedesktop/systemd1/unit/"
 # Both backends' unit names; the agent name is the part in the middle.
 AGENT_UNIT = re.compile(r"(?:hive-agent@|container@h-)([a-z][a-z0-9-]{0,8})\.service")
@@ -102,8 +96,8 @@ class UnitSignals(Protocol):
     def stop(self) -> None: ...
 
     def state(self, unit: str) -> UnitState | None:
-        """The unit's state, read from ``loop`` over the open connection; None when the
-        connection is not open (then ``systemctl show`` answers)."""
+        """The unit's state over D-Bus (blocking: from a worker thread); None when the
+        watch is not listening (then ``systemctl show`` answers)."""
         ...
 
 
@@ -111,89 +105,6 @@ class Runner(Protocol):
     """``systemctl`` for the hive's manager (:class:`~hive_c0re.lifecycle.backend.Systemctl`)."""
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]: ...
-
-
-class UnitBus:
-    """systemd's unit signals through pystemd, read from an asyncio loop."""
-
-    def __init__(self, user_mode: bool) -> None:
-        # Imported here: only a hive with containers pays for pystemd's C extension.
-        from pystemd.dbuslib import DBus
-
-        self.bus: Any = DBus(user_mode=user_mode)
-        self.on_change: Callable[[str], None] = lambda unit: None
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._callback: Callable[..., None] | None = None
-
-    def start(self, loop: asyncio.AbstractEventLoop, on_change: Callable[[str], None]) -> None:
-        self.on_change = on_change
-        self.bus.open()
-
-        # pystemd hangs its own data on the callback, which a bound method cannot carry.
-        def on_signal(msg: Any, error: Any = None, userdata: Any = None) -> None:
-            self._signal(msg)
-
-        self._callback = on_signal  # libsystemd holds it by address: keep it alive
-        self.bus.match_signal(SYSTEMD, None, PROPERTIES, b"PropertiesChanged", on_signal)
-        # Without Subscribe systemd sends no unit signals at all.
-        self.bus.call_method(SYSTEMD, SYSTEMD_PATH, MANAGER, b"Subscribe", [])
-        self.loop = loop
-        loop.add_reader(self.bus.get_fd(), self._readable)
-
-    def stop(self) -> None:
-        if self.loop is not None:
-            self.loop.remove_reader(self.bus.get_fd())
-            self.loop = None
-            self.bus.close()
-
-    def state(self, unit: str) -> UnitState | None:
-        """Seven property reads on the connection the signals come on: no process forked.
-
-        Called on the loop's thread (the connection is not thread-safe); each read is
-        a round trip to systemd of well under a millisecond.
-        """
-        if self.loop is None:
-            return None
-        from pystemd.dbuslib import path_encode
-
-        path = path_encode(UNIT_PREFIX.rstrip("/").encode(), unit.encode())
-
-        def get(interface: bytes, prop: bytes, kind: bytes) -> Any:
-            return self.bus.get_property(SYSTEMD, path, interface, prop, kind)
-
-        try:
-            return UnitState(
-                unit=unit, active=_text(get(UNIT_IFACE_B, b"ActiveState", b"s")),
-                sub=_text(get(UNIT_IFACE_B, b"SubState", b"s")),
-                result=_text(get(SERVICE_IFACE, b"Result", b"s")),
-                exit_status=int(get(SERVICE_IFACE, b"ExecMainStatus", b"i")),
-                exit_code=_EXIT_CODES.get(str(get(SERVICE_IFACE, b"ExecMainCode", b"i"))),
-                invocation=bytes(get(UNIT_IFACE_B, b"InvocationID", b"ay")).hex(),
-                active_since=_usec(get(UNIT_IFACE_B, b"ActiveEnterTimestamp", b"t")))
-        finally:
-            # Signals that came while we waited for the replies are queued, not readable.
-            self.loop.call_soon(self._readable)
-
-    def _readable(self) -> None:
-        try:
-            while True:
-                msg = self.bus.process()
-                if msg.is_empty():
-                    break
-        except Exception:
-            log.exception("reading systemd's signals failed")
-
-    def _signal(self, msg: Any) -> None:
-        try:
-            msg.process_reply(True)
-            interface = msg.body[0]
-            if (interface.decode() if isinstance(interface, bytes) else interface) != UNIT_IFACE:
-                return
-            unit = unescape_path(msg.get_path().decode())
-            if agent_of(unit) is not None:
-                self.on_change(unit)
-        except Exception:  # a callback must never raise into libsystemd
-            log.exception("bad unit signal")
 
 
 def recent_journal(unit: str, lines: int = 20) -> list[str]:
@@ -228,7 +139,7 @@ def crash_report(agent: str, state: UnitState, journal_lines: Iterable[str]) -> 
             "invocation": state.invocation, "journal": list(journal_lines)}
 
 
-_EXIT_CODES = {"1": "exited", "2": "killed", "3": "dumped"}
+EXIT_CODES = {"1": "exited", "2": "killed", "3": "dumped"}
 _PROPS = ("ActiveState", "SubState", "Result", "ExecMainStatus", "ExecMainCode", "InvocationID",
           "ActiveEnterTimestamp")
 
@@ -243,18 +154,9 @@ def read_state(systemctl: Runner, unit: str) -> UnitState:
     return UnitState(unit=unit, active=found.get("ActiveState", ""),
                      sub=found.get("SubState", ""), result=found.get("Result", ""),
                      exit_status=int(status) if status.isdigit() else None,
-                     exit_code=_EXIT_CODES.get(found.get("ExecMainCode", "")),
+                     exit_code=EXIT_CODES.get(found.get("ExecMainCode", "")),
                      invocation=found.get("InvocationID", ""),
                      active_since=_unix(found.get("ActiveEnterTimestamp", "")))
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _usec(value: Any) -> float | None:
-    """A D-Bus timestamp (microseconds since the epoch; 0 for never) in seconds."""
-    return int(value) / 1e6 if int(value) > 0 else None
 
 
 def _unix(stamp: str) -> float | None:
@@ -339,7 +241,7 @@ class CrashWatch:
         None (and a warning) if neither can read it."""
         agent = {"HIVE_AGENT": agent_of(unit) or ""}
         try:
-            state = self.bus.state(unit)
+            state = await asyncio.to_thread(self.bus.state, unit)
             if state is not None:
                 return state
         except Exception as exc:

@@ -8,6 +8,7 @@ renders argv, unit files and conf files from it and runs ``systemctl``.
 
 from __future__ import annotations
 
+import re
 import shlex
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from hive_c0re.errors import HiveError
+from hive_c0re.errors import HiveError, InvalidInput
 from hive_c0re.names import validate_container_name
 
 # Inside every container, whatever the backend.
@@ -63,6 +64,22 @@ class Resources:
         props = [("MemoryMax", self.memory_max), ("CPUQuota", self.cpu_quota),
                  ("TasksMax", None if self.tasks_max is None else str(self.tasks_max))]
         return [(key, value) for key, value in props if value is not None]
+
+    def set_property_args(self) -> list[str]:
+        """``KEY=VALUE`` for ``systemctl set-property``: every limit, unset ones reset (a
+        limit dropped from agent.toml must not stay in force from an earlier install)."""
+        wanted = dict(self.unit_properties())
+        for key, value in wanted.items():
+            if not _UNIT_VALUE.fullmatch(value):
+                raise InvalidInput(f"{key}={value!r} cannot be a unit property",
+                                   hint="a size like 2G, a count, or a percentage like 150%")
+        return [f"{key}={wanted.get(key, unset)}" for key, unset in _UNLIMITED.items()]
+
+
+# A size, a count, a percentage: what agent.toml's limits are.
+_UNIT_VALUE = re.compile(r"[A-Za-z0-9.%]+")
+# What set-property is given for a limit agent.toml does not set: systemd's "no limit".
+_UNLIMITED = {"MemoryMax": "infinity", "CPUQuota": "", "TasksMax": "infinity"}
 
 
 @dataclass(frozen=True)

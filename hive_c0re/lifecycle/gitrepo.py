@@ -36,6 +36,7 @@ from hive_c0re.lifecycle.gitenv import (
     require_git,
     shown,
 )
+from hive_c0re.lifecycle.gitfiles import blob_text, forget_origin
 
 # git_binary and require_git are also the daemon's, which checks git at start.
 __all__ = ["MAIN", "TAG_KINDS", "ConfigRepo", "git_binary", "require_git", "validate_repo_path",
@@ -167,10 +168,8 @@ class ConfigRepo:
     def init_from(self, source: ConfigRepo) -> str:
         """Create the repo as a copy of ``source``'s ``main`` (history included); return its sha.
 
-        One ``git clone`` (object files copied, never hard-linked: the copy may
-        be handed to a container), then the clone's traces of ``source`` (its
-        remote, the remote-tracking refs) are dropped in Python: the copy reads
-        as if made by ``git init`` and a fetch.
+        One ``git clone`` (objects copied, never hard-linked: the copy may go to a
+        container); its remote and tracking refs are then dropped without git.
         """
         source._need_repo()
         if self.exists():
@@ -185,7 +184,7 @@ class ConfigRepo:
                 if b"not found in upstream" in done.stderr:
                     raise NotFound(f"the config repo at {source.path} has no main branch")
                 raise self._failure("clone", done)
-            _forget_origin(self.path / ".git")
+            forget_origin(self.path / ".git")
             sha = self._loose_main()
         except BaseException:
             self._remove_git_dir()
@@ -193,8 +192,7 @@ class ConfigRepo:
         log.info("created config repo %s from %s at %s", self.path, source.path, sha)
         return sha
 
-    def _loose_main(self) -> str:
-        """``main`` as a fresh clone wrote it (a loose ref), without running git again."""
+    def _loose_main(self) -> str:  # as a fresh clone wrote it, without running git again
         try:
             return validate_sha((self.path / ".git" / MAIN).read_text().strip())
         except (OSError, InvalidInput):
@@ -245,24 +243,20 @@ class ConfigRepo:
         found, blob = self._batch(f"info {commit}^{{commit}}", f"contents {commit}:{name}")
         if found is None:
             raise NotFound(f"commit {commit} is not in the config repo at {self.path}")
-        return _text(commit, name, blob)
+        return blob_text(commit, name, blob)
 
     def read_main_file(self, path: str) -> tuple[str, str | None]:
-        """``main``'s sha and the UTF-8 text of ``path`` there (None if it has no such file).
-
-        One git process, where :meth:`head` and :meth:`read_file` take two.
-        """
+        """``main``'s sha and ``path``'s text there (None if none), in one git process."""
         name = validate_repo_path(path)
         self._need_repo()
         found, blob = self._batch(f"info {MAIN}^{{commit}}", f"contents {MAIN}:{name}")
         if found is None:
             raise NotFound(f"the config repo at {self.path} has no main branch")
         sha = validate_sha(found[0])
-        return sha, _text(sha, name, blob)
+        return sha, blob_text(sha, name, blob)
 
     def _batch(self, *commands: str) -> list[tuple[str, str, bytes] | None]:
-        """``git cat-file --batch-command``: for each command, (oid, type, contents), or
-        None for a missing object (``info`` answers no contents)."""
+        """``cat-file --batch-command``: (oid, type, contents) or None (missing) each."""
         done = self._run("cat-file", "--batch-command",
                          stdin="".join(f"{command}\n" for command in commands).encode())
         if done.returncode != 0:
@@ -396,41 +390,6 @@ class ConfigRepo:
             return self.head()
         except NotFound:
             return None
-
-
-# What ``git init`` writes: a clone's copy gets this config instead of its own.
-_INIT_CONFIG = ("[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n"
-                "\tlogallrefupdates = true\n")
-
-
-def _forget_origin(git_dir: Path) -> None:
-    """Drop what ``git clone`` keeps of its source: the remote and its tracking refs."""
-    (git_dir / "config").write_text(_INIT_CONFIG)
-    for tracking in (git_dir / "refs" / "remotes", git_dir / "logs" / "refs" / "remotes"):
-        shutil.rmtree(tracking, ignore_errors=True)
-    packed = git_dir / "packed-refs"
-    if not packed.exists():
-        return
-    kept: list[str] = []
-    dropping = False
-    for line in packed.read_text().splitlines(keepends=True):
-        if not line.startswith("^"):  # "^<sha>" is the peeled tag of the ref line above it
-            dropping = line.rstrip("\n").partition(" ")[2].startswith("refs/remotes/")
-        if not dropping:
-            kept.append(line)
-    packed.write_text("".join(kept))
-
-
-def _text(commit: str, name: str, blob: tuple[str, str, bytes] | None) -> str | None:
-    """What :meth:`ConfigRepo.read_file` answers for one ``contents`` answer."""
-    if blob is None:
-        return None
-    if blob[1] != "blob":
-        raise InvalidInput(f"{name} at {commit} is not a file")
-    try:
-        return blob[2].decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{name} at {commit} is not UTF-8 text") from None
 
 
 def _message(text: str) -> bytes:

@@ -9,9 +9,10 @@ addresses: the way out is the egress process) and sees the hive's binds,
 passed through
 ``EXTRA_NSPAWN_FLAGS`` because ``nixos-container`` has no bind option. The
 start script expands that variable unquoted, so every bound path is held to
-a small character set. Resource limits go into a drop-in under
-``/etc/systemd/system.control``: ``/etc/systemd/system`` is a read-only link
-into the Nix store on NixOS.
+a small character set. The unit's drop-in (``Restart=no``) lives under
+``/etc/systemd/system.control`` (``/etc/systemd/system`` is a read-only link
+into the Nix store on NixOS), where ``systemctl set-property`` also writes the
+resource limits, without a daemon-reload.
 
 Every command runs through an injected runner (argv in, CompletedProcess out)
 and every argv is built from a validated agent name and checked paths. The
@@ -186,11 +187,13 @@ class NixosBackend:
         by nixos-container, one build at a time.
         """
         nspawn_binds(spec, private_users=self.private_users)  # refuse before running anything
-        dropin = render_dropin(spec)
+        limits = spec.resources.set_property_args()
         self._provision(spec.name, system_path)
         self._rewrite_conf(spec)
-        if self._write_dropin(spec.name, dropin):
-            self._systemctl("daemon-reload")
+        if self._write_dropin(spec.name, render_dropin(spec)):
+            self._systemctl("daemon-reload")  # a new container (or an older install's drop-in)
+        # Persistent: systemd writes them beside our drop-in, in system.control.
+        self._systemctl("set-property", unit_name(spec.name), *limits)
 
     def build(self, agent: str, out_link: Path) -> Path:
         """Build the agent's system (GC root at ``out_link``); return its store path."""

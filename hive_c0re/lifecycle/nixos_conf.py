@@ -5,7 +5,7 @@
 (``EXTRA_NSPAWN_FLAGS``), so every bound path is held to a small character
 set (:func:`checked_path`). :func:`rewrite_conf` owns a few keys of that file
 and keeps the rest as written; :func:`render_dropin` writes the unit's
-restart policy and resource limits.
+restart policy (the limits are systemctl set-property's).
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # systemd's, not str.splitlines()'s
 _KEY = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)")
 _BARE_VALUE = re.compile(r"[A-Za-z0-9_./:@%+,=-]+")
 _SAFE_PATH = re.compile(r"/[A-Za-z0-9._+@/-]*")
-_UNIT_VALUE = re.compile(r"[A-Za-z0-9.%]+")
 _ESCAPED_IN_QUOTES = '"\\`$'
 
 
@@ -162,15 +161,14 @@ def rewrite_conf(text: str, spec: ContainerSpec, *, private_users: bool) -> str:
 
 
 def render_dropin(spec: ContainerSpec) -> str:
-    """The drop-in for the agent's unit: the hive's restart policy and agent.toml's limits.
+    """The drop-in for the agent's unit: the hive's restart policy, the same for every agent.
 
     nixpkgs' ``container@.service`` says ``Restart=on-failure``; the crash watch
     owns restarts (with its burst limit), so systemd must not restart on its own.
+    Restart= cannot be set at runtime, so this one file (and its one
+    daemon-reload, when the container is made) stays; the limits are set with
+    ``systemctl set-property``, no reload.
     """
-    props = spec.resources.unit_properties()
-    for key, value in props:
-        if not _UNIT_VALUE.fullmatch(value):
-            raise InvalidInput(f"{key}={value!r} cannot go into a unit file")
-    lines = [f"# hive-c0re: the unit of agent {spec.name}, from agent.toml; rewritten on install.",
-             "[Service]", "Restart=no", *(f"{key}={value}" for key, value in props)]
+    lines = [f"# hive-c0re: the unit of agent {spec.name}; its limits are set-property's.",
+             "[Service]", "Restart=no"]
     return "\n".join(lines) + "\n"

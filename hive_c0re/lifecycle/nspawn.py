@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import sys
 from collections.abc import Mapping
@@ -45,7 +44,6 @@ NSPAWN = "/usr/bin/systemd-nspawn"
 # Public certificates only: the container must reach the API over TLS, and
 # /etc/ssl/private must stay on the host.
 HOST_READ_ONLY = (Path("/usr"), Path("/etc/ssl/certs"))
-UNIT_VALUE = re.compile(r"[A-Za-z0-9.%]+")  # a size, a count, a percentage: agent.toml's
 UNSAFE_IN_UNIT = set(" \t\n\"'\\$;%`")
 
 
@@ -199,20 +197,6 @@ def render_environment(environment: dict[str, str] | Mapping[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-# What set-property writes for a limit agent.toml does not set: systemd's own default.
-_UNLIMITED = {"MemoryMax": "infinity", "CPUQuota": "", "TasksMax": "infinity"}
-
-
-def limit_assignments(spec: ContainerSpec) -> list[str]:
-    """``KEY=VALUE`` for every limit the unit has, unset ones reset: a limit dropped from
-    agent.toml must not stay in force from an earlier install."""
-    wanted = dict(spec.resources.unit_properties())
-    for key, value in wanted.items():
-        if not UNIT_VALUE.fullmatch(value):
-            raise HiveError(f"{key}={value!r} cannot be a unit property")
-    return [f"{key}={wanted.get(key, unset)}" for key, unset in _UNLIMITED.items()]
-
-
 class NspawnBackend:
     """Agents as ``systemd-nspawn`` containers under ``hive-agent@<name>.service``."""
 
@@ -260,7 +244,7 @@ class NspawnBackend:
         if reload:
             self.systemctl.run("daemon-reload")
         self.systemctl.run("set-property", "--runtime", unit_name(spec.name),
-                           *limit_assignments(spec))
+                           *spec.resources.set_property_args())
 
     def uninstall(self, agent: str) -> None:
         self.stop(agent)
@@ -282,16 +266,21 @@ class NspawnBackend:
 
     def start(self, agent: str) -> None:
         self._need_installed(agent)
-        self.systemctl.run("reset-failed", unit_name(agent), check=False)
-        self.systemctl.run("start", unit_name(agent))
+        self._begin("start", unit_name(agent))
+
+    def _begin(self, verb: str, unit: str) -> None:
+        """``systemctl start`` or ``restart``; ``reset-failed`` and once more only if refused
+        (a unit that failed too often in a row hits its start limit): one process, not two."""
+        if self.systemctl.run(verb, unit, check=False).returncode != 0:
+            self.systemctl.run("reset-failed", unit, check=False)
+            self.systemctl.run(verb, unit)
 
     def stop(self, agent: str) -> None:
         self.systemctl.stop(unit_name(agent))
 
     def restart(self, agent: str) -> None:
         self._need_installed(agent)
-        self.systemctl.run("reset-failed", unit_name(agent), check=False)
-        self.systemctl.run("restart", unit_name(agent))
+        self._begin("restart", unit_name(agent))
 
     def is_active(self, agent: str) -> bool:
         return self.systemctl.show(unit_name(agent), "ActiveState") == "active"

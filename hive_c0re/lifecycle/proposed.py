@@ -36,6 +36,7 @@ from pathlib import Path
 
 from hive_c0re.errors import HiveError, InvalidInput, NotFound
 from hive_c0re.lifecycle.agent_config import seed_text
+from hive_c0re.lifecycle.gitfiles import copy_repo
 from hive_c0re.lifecycle.gitrepo import ConfigRepo, validate_sha
 from hive_c0re.lifecycle.safefs import DIR_FLAGS
 from hive_c0re.names import validate_agent_name
@@ -206,7 +207,7 @@ class ProposedRepos:
         applied = ConfigRepo(self.paths.applied_repo(name))
         if not applied.exists():
             applied.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            applied.init_from(self.seed_repo())
+            copy_repo(self.seed_repo().path, applied.path)
         return applied
 
     def seed_repo(self) -> ConfigRepo:
@@ -238,14 +239,20 @@ class ProposedRepos:
 
         The proposed repo starts as a copy of the applied one, built in scratch
         space and renamed into place, so git never runs where the manager writes.
+        A new agent's two repos are copies of the seed repo, file by file: no git
+        process at all.
         """
         validate_agent_name(name)
+        new = not ConfigRepo(self.paths.applied_repo(name)).exists()
         applied = self.applied(name)
         if self.exists(name):
             return False
         self.paths.proposed_root.mkdir(parents=True, exist_ok=True, mode=0o700)
         with self._scratch() as scratch:
-            ConfigRepo(scratch / "repo").init_from(applied)
+            if new:  # the applied repo is a copy of the seed as it stands: so is this one
+                copy_repo(self.seed_repo().path, scratch / "repo")
+            else:
+                ConfigRepo(scratch / "repo").init_from(applied)
             with open_dir(scratch) as src, open_dir(self.paths.proposed_root) as dst:
                 try:
                     rename_noreplace(src, "repo", dst, name)

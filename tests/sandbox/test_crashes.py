@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import Any
 
@@ -87,3 +88,39 @@ def test_a_restart_policy_restarts_within_its_burst(container_hive: SandboxHive)
     events += manager_mail(hive, wait=3)
     assert [e["event"] for e in events] == ["container_crash", "restart_limit"], events
     assert hive.sandbox.show(unit, "ActiveState") == "failed"
+
+
+READ_BOTH_WAYS = """
+import asyncio, dataclasses, json
+from hive_c0re.daemon.crashwatch import read_state
+from hive_c0re.daemon.unitbus import UnitBus
+from hive_c0re.lifecycle.backend import Scope, Systemctl
+
+async def main():
+    bus = UnitBus(user_mode=True)
+    bus.start(asyncio.get_running_loop(), lambda unit: None)
+    try:
+        over_dbus = await asyncio.to_thread(bus.state, UNIT)
+    finally:
+        bus.stop()
+    shown = read_state(Systemctl(Scope.USER), UNIT)
+    print(json.dumps([dataclasses.asdict(over_dbus), dataclasses.asdict(shown)]))
+
+asyncio.run(main())
+"""
+
+
+def test_the_watch_reads_over_d_bus_what_systemctl_shows(container_hive: SandboxHive) -> None:
+    """The crash watch's own read (no process forked) against ``systemctl show``."""
+    hive = container_hive
+    hive.call("spawn", name="alice")
+    unit = "hive-agent@alice.service"
+    hive.sandbox.systemctl("kill", "--kill-whom=main", "-s", "KILL", unit)
+    while hive.sandbox.show(unit, "ActiveState") not in ("failed", "inactive"):
+        time.sleep(0.05)
+    done = hive.sandbox.run(sys.executable, "-c", f"UNIT = {unit!r}\n" + READ_BOTH_WAYS)
+    over_dbus, shown = json.loads(done.stdout)
+    assert over_dbus["active"] == "failed" and len(over_dbus["invocation"]) == 32
+    # systemctl's timestamp is whole seconds; D-Bus gives microseconds.
+    assert abs(over_dbus.pop("active_since") - shown.pop("active_since")) < 1
+    assert over_dbus == shown

@@ -93,9 +93,18 @@ class NixosHost(Recorder):
         return _answer(argv)
 
     def _systemctl(self, argv: list[str], words: list[str]) -> Answer:
-        verb, units = words[0], [_container_of(w) for w in words[1:] if w != "--quiet"]
+        verb = words[0]
         if verb == "daemon-reload":
             return _answer(argv)
+        if verb == "set-property":  # as systemd does: one file per property, beside ours
+            _container_of(words[1])
+            dropins = self.dropin_root / f"{words[1]}.d"
+            dropins.mkdir(parents=True, exist_ok=True)
+            for assignment in words[2:]:
+                key = assignment.partition("=")[0]
+                (dropins / f"50-{key}.conf").write_text(f"[Service]\n{assignment}\n")
+            return _answer(argv)
+        units = [_container_of(w) for w in words[1:] if w != "--quiet"]
         (container,) = units
         state = self.states.get(container, "inactive")
         if verb == "is-active":

@@ -530,6 +530,30 @@ def test_seed_builds_applied_then_hands_over_a_copy(hive_paths: Paths) -> None:
     assert not repos.seed("alice")  # there already: left alone
 
 
+def test_a_new_agents_repos_take_no_git_process_once_the_seed_exists(
+        hive_paths: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spawning runs git for the seed repo once; every new agent after that is copies."""
+    ran = tmp_path / "ran.log"
+    wrapper = tmp_path / "git"
+    real = shutil.which("git")
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {ran}\nexec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("HYPERHIVE_GIT", str(wrapper))
+    repos = ProposedRepos(hive_paths, 1 << 20)
+    assert repos.seed("alice")
+    assert ran.exists()  # the seed repo: init, add, commit (and its head)
+    ran.unlink()
+    assert repos.seed("bob")
+    assert not ran.exists()
+    applied = ConfigRepo(hive_paths.applied_repo("bob"))
+    proposed = ConfigRepo(hive_paths.proposed_repo("bob"))
+    assert applied.head() == proposed.head() == ConfigRepo(hive_paths.applied_repo("alice")).head()
+    assert applied.log() == [(applied.head(), "seed config")]
+    status = subprocess.run(["git", "-C", str(proposed.path), "status", "--porcelain"],
+                            capture_output=True, text=True, check=True)
+    assert status.stdout == ""  # a clean work tree, as a clone would leave it
+
+
 def test_seed_never_follows_or_replaces_what_sits_at_the_name(hive_paths: Paths,
                                                               tmp_path: Path) -> None:
     victim = tmp_path / "victim"

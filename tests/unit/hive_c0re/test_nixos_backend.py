@@ -54,6 +54,9 @@ OURS = [
 
 
 RELOAD = ["systemctl", "daemon-reload"]  # the first install writes the unit's drop-in
+# Every install sets the limits (none here: each reset), with no reload.
+LIMITS = ["systemctl", "set-property", UNIT, "MemoryMax=infinity", "CPUQuota=",
+          "TasksMax=infinity"]
 
 def make_spec(name: str = "alice", resources: Resources | None = None) -> ContainerSpec:
     return ContainerSpec(
@@ -403,7 +406,8 @@ def test_install_creates_then_rewrites_the_conf(backend: NixosBackend, runner: R
 
     runner.effect = create_writes_its_conf
     backend.install(make_spec())
-    assert runner.calls == [["nixos-container", "create", "h-alice", "--flake", FLAKE], RELOAD]
+    assert runner.calls == [["nixos-container", "create", "h-alice", "--flake", FLAKE],
+                            RELOAD, LIMITS]
     assert backend.conf_path("alice").read_text() == sample("created.expected.conf")
 
 
@@ -411,7 +415,8 @@ def test_install_updates_an_existing_container(backend: NixosBackend, runner: Re
     conf = put_conf(backend, "alice", "created.conf")
     conf.chmod(0o644)
     backend.install(make_spec())
-    assert runner.calls == [["nixos-container", "update", "h-alice", "--flake", FLAKE], RELOAD]
+    assert runner.calls == [["nixos-container", "update", "h-alice", "--flake", FLAKE],
+                            RELOAD, LIMITS]
     assert conf.read_text() == sample("created.expected.conf")
     assert conf.stat().st_mode & 0o777 == 0o644
     assert sorted(p.name for p in conf.parent.iterdir()) == ["h-alice.conf"]
@@ -421,7 +426,7 @@ def test_install_from_a_built_system_sets_the_profile(backend: NixosBackend,
                                                       runner: Recorder) -> None:
     put_conf(backend, "alice", "created-system-path.conf")
     backend.install(make_spec(), system_path=STORE)
-    assert runner.calls == [set_system_argv("alice", STORE), RELOAD]
+    assert runner.calls == [set_system_argv("alice", STORE), RELOAD, LIMITS]
 
 
 def test_install_from_a_built_system_creates_with_it(backend: NixosBackend,
@@ -429,7 +434,7 @@ def test_install_from_a_built_system_creates_with_it(backend: NixosBackend,
     runner.effect = lambda argv: put_conf(backend, "alice", "created-system-path.conf")
     backend.install(make_spec(), system_path=STORE)
     assert runner.calls == [
-        ["nixos-container", "create", "h-alice", "--system-path", str(STORE)], RELOAD]
+        ["nixos-container", "create", "h-alice", "--system-path", str(STORE)], RELOAD, LIMITS]
 
 
 def test_install_refuses_an_unsafe_path_before_running_anything(backend: NixosBackend,
@@ -440,22 +445,31 @@ def test_install_refuses_an_unsafe_path_before_running_anything(backend: NixosBa
     assert runner.calls == []
 
 
-def test_limits_go_into_a_drop_in_and_reload_only_on_change(backend: NixosBackend,
-                                                            runner: Recorder) -> None:
+def test_limits_are_set_without_a_reload_and_reset_when_dropped(backend: NixosBackend,
+                                                                 runner: Recorder) -> None:
     put_conf(backend, "alice", "created.conf")
     spec = make_spec(resources=Resources(memory_max="2G", cpu_quota="150%", tasks_max=512))
     backend.install(spec)
     dropin = backend.dropin_dir("alice") / "50-hyperhive.conf"
     assert dropin == backend.dropin_root / "container@h-alice.service.d" / "50-hyperhive.conf"
     assert dropin.read_text() == render_dropin(spec)
-    assert runner.calls[-1] == ["systemctl", "daemon-reload"]
+    assert runner.calls[-2:] == [RELOAD, ["systemctl", "set-property", UNIT, "MemoryMax=2G",
+                                          "CPUQuota=150%", "TasksMax=512"]]
     runner.calls.clear()
-    backend.install(spec)
-    assert ["systemctl", "daemon-reload"] not in runner.calls
     backend.install(make_spec())
-    assert dropin.read_text() == render_dropin(make_spec())
+    assert RELOAD not in runner.calls
+    assert runner.calls[-1] == LIMITS
+
+
+def test_an_older_drop_in_with_limits_is_rewritten_once(backend: NixosBackend,
+                                                        runner: Recorder) -> None:
+    put_conf(backend, "alice", "created.conf")
+    dropin = backend.dropin_dir("alice") / "50-hyperhive.conf"
+    dropin.parent.mkdir(parents=True)
+    dropin.write_text("[Service]\nRestart=no\nMemoryMax=2G\n")
+    backend.install(make_spec())
     assert "MemoryMax" not in dropin.read_text()
-    assert runner.calls[-1] == ["systemctl", "daemon-reload"]
+    assert runner.calls[-2:] == [RELOAD, LIMITS]
 
 
 def test_build_returns_the_printed_store_path(backend: NixosBackend, runner: Recorder) -> None:
@@ -491,27 +505,21 @@ def test_uninstall_stops_destroys_and_drops_the_limits(backend: NixosBackend,
 # --- the drop-in ------------------------------------------------------------------
 
 
-def test_dropin_content() -> None:
-    spec = make_spec(resources=Resources(memory_max="2G", cpu_quota="150%", tasks_max=512))
-    assert render_dropin(spec) == (
-        "# hive-c0re: the unit of agent alice, from agent.toml; rewritten on install.\n"
-        "[Service]\n"
-        "Restart=no\n"
-        "MemoryMax=2G\n"
-        "CPUQuota=150%\n"
-        "TasksMax=512\n"
-    )
-
-
-def test_without_limits_the_drop_in_still_keeps_systemd_from_restarting() -> None:
+def test_the_drop_in_keeps_systemd_from_restarting_whatever_the_limits() -> None:
     # nixpkgs' container@.service restarts on failure; the crash watch owns restarts.
-    assert render_dropin(make_spec()).splitlines()[1:] == ["[Service]", "Restart=no"]
+    spec = make_spec(resources=Resources(memory_max="2G", cpu_quota="150%", tasks_max=512))
+    assert render_dropin(spec) == render_dropin(make_spec())
+    assert render_dropin(spec).splitlines()[1:] == ["[Service]", "Restart=no"]
 
 
 @pytest.mark.parametrize("value", ["2G\nExecStartPre=/bin/sh", "2 G", "$X", ""])
-def test_limit_values_that_would_break_the_unit_are_refused(value: str) -> None:
-    with pytest.raises(InvalidInput, match="cannot go into a unit file"):
-        render_dropin(make_spec(resources=Resources(memory_max=value)))
+def test_limit_values_that_would_break_the_unit_are_refused(backend: NixosBackend,
+                                                            runner: Recorder,
+                                                            value: str) -> None:
+    put_conf(backend, "alice", "created.conf")
+    with pytest.raises(InvalidInput, match="cannot be a unit property"):
+        backend.install(make_spec(resources=Resources(memory_max=value)))
+    assert runner.calls == []
 
 
 # --- user namespaces --------------------------------------------------------------

@@ -1,0 +1,81 @@
+"""What the nspawn backend writes for the template unit: the command-line file and limits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hive_c0re.errors import HiveError
+from hive_c0re.lifecycle.backend import ContainerSpec, Resources
+from hive_c0re.lifecycle.nspawn import (
+    NSPAWN,
+    NSPAWN_VARIABLE,
+    nspawn_argv,
+    render_environment,
+    render_nspawn_file,
+    render_template,
+)
+
+BASE = 0x10000000
+
+
+def spec(tmp_path: Path, command: list[str] | None = None,
+         resources: Resources | None = None) -> ContainerSpec:
+    return ContainerSpec(
+        name="alice", runtime_dir=tmp_path / "run", state_dir=tmp_path / "state",
+        claude_dir=tmp_path / "claude", policy_dir=tmp_path / "policy",
+        command=command or ["/usr/bin/python3", "-m", "hive_ag3nt", "serve"], uid_base=BASE,
+        resources=resources or Resources())
+
+
+def test_the_file_holds_the_whole_command_line_but_the_program(tmp_path: Path) -> None:
+    argv = nspawn_argv(spec(tmp_path), tmp_path / "roots" / "alice")
+    text = render_nspawn_file(argv)
+    key, _, value = text.rstrip("\n").partition("=")
+    assert key == NSPAWN_VARIABLE and text.endswith('"\n') and text.count("\n") == 1
+    assert value.strip('"').split(" ") == argv[1:]
+
+
+def test_a_command_word_with_spaces_is_quoted_for_systemds_split(tmp_path: Path) -> None:
+    argv = nspawn_argv(spec(tmp_path, ["/usr/bin/python3", "-c", "raise SystemExit(3)"]),
+                       tmp_path / "roots" / "alice")
+    assert render_nspawn_file(argv).endswith(" -- /usr/bin/python3 -c 'raise SystemExit(3)'\"\n")
+
+
+@pytest.mark.parametrize("word", ['say "hi"', "it's", "$HOME", "a\\b", "50%", "a;b", "`x`",
+                                  "line\nbreak", ""])
+def test_a_word_that_could_mean_more_than_itself_is_refused(tmp_path: Path, word: str) -> None:
+    argv = nspawn_argv(spec(tmp_path, ["/usr/bin/python3", "-c", "pass"]),
+                       tmp_path / "roots" / "alice")
+    with pytest.raises(HiveError, match="cannot go into the container's command line"):
+        render_nspawn_file([*argv, word])
+
+
+def test_the_command_line_must_be_nspawns() -> None:
+    with pytest.raises(HiveError, match="must start with"):
+        render_nspawn_file(["/bin/sh", "-c", "true"])
+
+
+def test_the_hives_variable_cannot_come_from_the_operators_environment() -> None:
+    with pytest.raises(HiveError, match="the hive's own variable"):
+        render_environment({NSPAWN_VARIABLE: "--bind=/:/host"})
+
+
+def test_limits_set_what_agent_toml_says_and_reset_the_rest(tmp_path: Path) -> None:
+    limited = spec(tmp_path, resources=Resources(memory_max="2G", tasks_max=512))
+    assert limited.resources.set_property_args() == ["MemoryMax=2G", "CPUQuota=", "TasksMax=512"]
+    assert spec(tmp_path, resources=Resources(cpu_quota="150%")).resources.set_property_args() == [
+        "MemoryMax=infinity", "CPUQuota=150%", "TasksMax=infinity"]
+    with pytest.raises(HiveError, match="cannot be a unit property"):
+        Resources(memory_max="2G --all").set_property_args()
+
+
+def test_the_template_reads_both_files_from_the_roots(tmp_path: Path) -> None:
+    text = render_template(tmp_path / "roots", tmp_path / "units")
+    assert f"EnvironmentFile={tmp_path}/roots/.%i.env" in text
+    assert f"EnvironmentFile=-{tmp_path}/roots/.%i.nspawn" in text
+    assert f"ExecStart={NSPAWN} ${NSPAWN_VARIABLE}" in text
+    assert "@" not in text.replace("hive-agent@%i", "").replace("hive-agent@.", "")
+    with pytest.raises(HiveError, match="cannot go into a unit file"):
+        render_template(tmp_path / "my roots", tmp_path / "units")
