@@ -93,6 +93,35 @@ class Baseline:
     oneshot_env: dict[str, str]
 
 
+async def start_baselines(root: Path, api_url: str) -> Baseline:
+    """The bare baselines: same CLI, stand-in, model, system prompt, tools and prompt size.
+
+    Their homes and working directories go under ``root``.
+    """
+    from hive_ag3nt.policy import Policy
+    from hive_ag3nt.prompt import system_prompt
+    from hive_ag3nt.runner import CLI_DEFAULTS, bundled_cli
+    from hive_dev.fakes.messages_api import cli_env
+
+    cli = bundled_cli()
+    policy = Policy()
+    append = system_prompt(AGENT, policy, "/state/notes.md")
+    tools = list(policy.allowed_tools)
+    env_a = {**os.environ, **CLI_DEFAULTS, **cli_env(api_url, root / "home-a")}
+    env_b = {**CLI_DEFAULTS, **cli_env(api_url, root / "home-b")}
+    for name in ("work-a", "work-b"):
+        (root / name).mkdir()
+    oneshot_argv = [cli, "--output-format", "json", "--model", policy.model,
+                    "--append-system-prompt", append, "--tools", ",".join(tools),
+                    "--setting-sources="]
+    step("starting the SDK worker (baseline b)")
+    worker = await SdkWorker.start(
+        {"cli_path": cli, "env": env_b, "model": policy.model, "cwd": str(root / "work-b"),
+         "append": append, "tools": tools, "allowed_tools": [t for t in tools if t != "Bash"]},
+        root / "sdk-worker.log")
+    return Baseline(worker, oneshot_argv, env_a)
+
+
 class Bench:
     def __init__(self, opts: Options, root: Path, daemon: DaemonProcess, results: Results) -> None:
         self.opts = opts
@@ -148,30 +177,8 @@ class Bench:
         return harness
 
     async def _start_baselines(self, api_url: str) -> Baseline:
-        """The bare baselines: same CLI, stand-in, model, system prompt, tools and prompt size."""
-        from hive_ag3nt.policy import Policy
-        from hive_ag3nt.prompt import system_prompt
-        from hive_ag3nt.runner import CLI_DEFAULTS, bundled_cli
-        from hive_dev.fakes.messages_api import cli_env
-
-        cli = bundled_cli()
-        policy = Policy()
-        append = system_prompt(AGENT, policy, "/state/notes.md")
-        tools = list(policy.allowed_tools)
-        env_a = {**os.environ, **CLI_DEFAULTS, **cli_env(api_url, self.root / "home-a")}
-        env_b = {**CLI_DEFAULTS, **cli_env(api_url, self.root / "home-b")}
-        for name in ("work-a", "work-b"):
-            (self.root / name).mkdir()
-        oneshot_argv = [cli, "--output-format", "json", "--model", policy.model,
-                        "--append-system-prompt", append, "--tools", ",".join(tools),
-                        "--setting-sources="]
-        step("starting the SDK worker (baseline b)")
-        self.worker = await SdkWorker.start(
-            {"cli_path": cli, "env": env_b, "model": policy.model, "cwd":
-             str(self.root / "work-b"), "append": append, "tools": tools,
-             "allowed_tools": [t for t in tools if t != "Bash"]},
-            self.root / "sdk-worker.log")
-        return Baseline(self.worker, oneshot_argv, env_a)
+        self.worker = (baseline := await start_baselines(self.root, api_url)).worker
+        return baseline
 
     async def _alternate(self, op: HiveConnection, baseline: Baseline) -> None:
         """The three methods turn by turn, each starting a round in turn; then the
