@@ -90,6 +90,12 @@ class Paths:
         return f"git+file://{self.applied_repo(name)}#agent"
 
     @property
+    def nixos_builds(self) -> Path:
+        """The nixos backend's out-links, one per container: each keeps the system last
+        built for it from the garbage collector until its profile holds it."""
+        return self.state / "nixos-builds"
+
+    @property
     def manager_config(self) -> Path:
         """The manager's config repo: its container's system on the nixos backend. The
         operator's to change (the manager proposes for agents only); never bound in."""

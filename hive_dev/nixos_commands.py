@@ -25,8 +25,8 @@ from hive_dev.roff import bold, sentence, tagged
 
 AGENT = "alice"
 SYSTEM = Path("/nix/store/00000000000000000000000000000000-nixos-system-h-alice")
-OUT_LINK = Path("/var/lib/hyperhive/out-link")
 FHS = Paths(state=Path("/var/lib/hyperhive"), runtime=Path("/run/hyperhive"))
+OUT_LINK = FHS.nixos_builds / nixos.container_name(AGENT)
 NAME = "<name>"
 
 
@@ -54,21 +54,18 @@ def commands(systemctl: Systemctl | None = None) -> list[Command]:
     flake = FHS.applied_flake(AGENT)
     unit = nixos.unit_name(AGENT)
     made = [
-        (nixos.create_argv(AGENT, flake=flake),
-         "spawn: create the container; NixOS builds its system from the agent's applied "
-         "config repo, whose flake.nix has nixosConfigurations.agent"),
-        (nixos.update_argv(AGENT, flake),
-         "rebuild, or spawn of an agent whose container exists: rebuild its system from "
-         "the applied repo; one such build runs at a time (two from one working directory "
-         "race over its .tmp link)"),
         (nixos.build_argv(flake, OUT_LINK),
-         "build an agent's system beforehand, so that several installs may run at once; "
-         "the out-link is the build's garbage-collector root"),
-        (nixos.create_argv(AGENT, system_path=SYSTEM),
-         "spawn with a system built beforehand"),
+         "each spawn and rebuild: build the agent's system from its applied config repo, "
+         "whose flake.nix has nixosConfigurations.agent, writing nothing into the repo "
+         "(no flake.lock: the host's hyperhive and nixpkgs as they are at each build); "
+         f"the out-link, {str(OUT_LINK).replace(AGENT, NAME)}, is the build's "
+         "garbage-collector root until the profile holds the system"),
+        (nixos.create_argv(AGENT, SYSTEM),
+         "spawn: create the container with the system built"),
         (nixos.set_system_argv(AGENT, SYSTEM),
-         "rebuild with a system built beforehand: what nixos-container update does after "
-         "its build (its --system-path is ignored)"),
+         "rebuild, or spawn of an agent whose container exists: set its profile to the "
+         "system built, as nixos-container update does after a build of its own (never "
+         "used: it writes and stages a flake.lock in the repo)"),
         (ctl.argv("daemon-reload"),
          "after the unit's drop-in was written (a new container) or removed"),
         (ctl.argv("set-property", unit, *Resources().set_property_args()),

@@ -38,6 +38,7 @@ def build_backend(settings: Settings, paths: Paths, systemctl: Systemctl) -> Bac
         from hive_c0re.lifecycle.nixos import NixosBackend, run_command
 
         return NixosBackend(run_command, systemctl, flake_for=paths.applied_flake,
+                            builds=paths.nixos_builds,
                             private_users=settings.nixos_private_users == "yes")
     from hive_c0re.lifecycle.nspawn import NspawnBackend
 

@@ -148,6 +148,7 @@ class Approvals:
 
     async def _apply(self, name: str, sha: str) -> None:
         """Move applied main to ``sha`` and deploy it; on failure put the old config back."""
+        await asyncio.to_thread(self.seeding.check_deployable, name, sha)
         previous = await asyncio.to_thread(self.seeding.move_main, name, sha)
         lifecycle = self.lifecycle
         agent = self.store.agent_or_none(name)

@@ -1,7 +1,11 @@
 """The nixos backend: one imperative ``nixos-container`` ``h-<agent>`` per agent.
 
-NixOS builds the container's system from the agent's applied flake
-(``nixos-container create|update --flake``), and ``container@h-<agent>.service``
+The backend builds the container's system from the agent's applied flake
+with ``nix build --no-write-lock-file`` (nothing written into the repo: the
+flake's inputs are the host's as they are at each build, never pinned), and
+hands it to ``nixos-container create --system-path`` or sets the existing
+container's profile; nixos-container's own ``--flake`` build, which writes
+and stages a ``flake.lock``, is never used. ``container@h-<agent>.service``
 runs it with the settings in ``/etc/nixos-containers/h-<agent>.conf``, an
 EnvironmentFile. The backend rewrites that file so the container has a
 network of its own with only a loopback (``PRIVATE_NETWORK=1``, no
@@ -26,7 +30,6 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,6 +51,8 @@ Runner = Callable[[list[str]], subprocess.CompletedProcess[str]]
 
 CONF_DIR = Path("/etc/nixos-containers")
 DROPIN_ROOT = Path("/etc/systemd/system.control")
+# Where the out-links go by default (the daemon's: Paths.nixos_builds).
+BUILDS = Path("/var/lib/hyperhive/nixos-builds")
 DROPIN = "50-hyperhive.conf"
 PROFILES = Path("/nix/var/nix/profiles/per-container")
 # In the policy dir, so /etc/hive/environment inside: the harness unit's
@@ -58,11 +63,6 @@ ENVIRONMENT_FILE = "environment"
 _STORE_PATH = re.compile(r"/nix/store/[0-9a-z]{32}-[A-Za-z0-9+._?=-]+")
 _FLAKE_REF = re.compile(
     r"(?P<flake>(?!-)[A-Za-z0-9._~:/?&=%+@,-]+)#(?P<attr>[A-Za-z0-9_][A-Za-z0-9_-]*)")
-
-# nixos-container builds a flake into a relative ".tmp" link in its working
-# directory, so two builds in one process race (nixpkgs 562850). Parallel
-# installs build with NixosBackend.build and pass system_path instead.
-_FLAKE_BUILDS = threading.Lock()
 
 
 class ContainerCommandError(HiveError):
@@ -106,21 +106,10 @@ def split_flake_ref(ref: str) -> tuple[str, str]:
 # --- command lines ----------------------------------------------------------
 
 
-def create_argv(agent: str, *, flake: str | None = None,
-                system_path: Path | None = None) -> list[str]:
-    """``nixos-container create`` from a flake, or from a system built beforehand."""
-    argv = ["nixos-container", "create", container_name(agent)]
-    if flake is not None and system_path is None:
-        split_flake_ref(flake)
-        return [*argv, "--flake", flake]
-    if system_path is not None and flake is None:
-        return [*argv, "--system-path", checked_store_path(system_path)]
-    raise HiveError("nixos-container create needs exactly one of a flake and a system path")
-
-
-def update_argv(agent: str, flake: str) -> list[str]:
-    split_flake_ref(flake)
-    return ["nixos-container", "update", container_name(agent), "--flake", flake]
+def create_argv(agent: str, system_path: Path) -> list[str]:
+    """``nixos-container create`` from a system built beforehand (:func:`build_argv`)."""
+    return ["nixos-container", "create", container_name(agent),
+            "--system-path", checked_store_path(system_path)]
 
 
 def set_system_argv(agent: str, system_path: Path) -> list[str]:
@@ -146,6 +135,9 @@ def toplevel_installable(ref: str) -> str:
 def build_argv(ref: str, out_link: Path) -> list[str]:
     return [
         "nix", "build",
+        # Root's nix writes nothing into the repo, and pins nothing: the host's
+        # hyperhive, nixpkgs and unfree answer reach the agent at its next build.
+        "--no-write-lock-file",
         "--out-link", checked_path(out_link),
         "--print-out-paths",
         "--", toplevel_installable(ref),
@@ -166,12 +158,14 @@ class NixosBackend:
 
     def __init__(self, runner: Runner, systemctl: Systemctl, *,
                  flake_for: Callable[[str], str], conf_dir: Path = CONF_DIR,
-                 dropin_root: Path = DROPIN_ROOT, private_users: bool = True) -> None:
+                 dropin_root: Path = DROPIN_ROOT, builds: Path = BUILDS,
+                 private_users: bool = True) -> None:
         self.runner = runner
         self.systemctl = systemctl
         self.flake_for = flake_for
         self.conf_dir = conf_dir
         self.dropin_root = dropin_root
+        self.builds = builds
         self.private_users = private_users
         if not private_users:
             log.warning(UNSAFE_SHARED_UIDS)
@@ -185,16 +179,21 @@ class NixosBackend:
     def dropin_dir(self, agent: str) -> Path:
         return self.dropin_root / f"{unit_name(agent)}.d"
 
+    def out_link(self, agent: str) -> Path:
+        return self.builds / container_name(agent)
+
     def install(self, spec: ContainerSpec, system_path: Path | None = None) -> None:
         """Create or update the container, then rewrite its conf and drop-in.
 
-        With ``system_path`` (from :meth:`build`) nothing is built here, so
-        installs may run in parallel; without it the agent's flake is built
-        by nixos-container, one build at a time.
+        The system is ``system_path`` (from :meth:`build`), else built here
+        the same way; builds of different agents may run at once.
         """
         nspawn_binds(spec, private_users=self.private_users)  # refuse before running anything
         limits = spec.resources.set_property_args()
         environment = render_environment(spec.environment) if spec.environment else None
+        if system_path is None:
+            split_flake_ref(self.flake_for(spec.name))  # refuse before running anything
+            system_path = self.build(spec.name, self.out_link(spec.name))
         self._provision(spec.name, system_path)
         self._rewrite_conf(spec)
         self._write_environment(spec, environment)
@@ -205,6 +204,7 @@ class NixosBackend:
 
     def build(self, agent: str, out_link: Path) -> Path:
         """Build the agent's system (GC root at ``out_link``); return its store path."""
+        out_link.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         done = self._run(build_argv(self.flake_for(agent), out_link))
         printed = done.stdout.split()
         if not printed:
@@ -219,6 +219,7 @@ class NixosBackend:
         self.stop(agent)
         if self.conf_path(agent).exists():
             self._run(destroy_argv(agent))
+        self.out_link(agent).unlink(missing_ok=True)  # its system may be collected now
         dropins = self.dropin_dir(agent)
         if dropins.exists():
             shutil.rmtree(dropins)
@@ -244,16 +245,10 @@ class NixosBackend:
             raise SystemctlError(f"systemctl is-active failed: {_why(done)}")
         return done.returncode == 0
 
-    def _provision(self, agent: str, system_path: Path | None) -> None:
+    def _provision(self, agent: str, system_path: Path) -> None:
         exists = self.conf_path(agent).exists()
-        if system_path is not None:
-            self._run(set_system_argv(agent, system_path) if exists
-                      else create_argv(agent, system_path=system_path))
-            return
-        flake = self.flake_for(agent)
-        argv = update_argv(agent, flake) if exists else create_argv(agent, flake=flake)
-        with _FLAKE_BUILDS:
-            self._run(argv)
+        self._run(set_system_argv(agent, system_path) if exists
+                  else create_argv(agent, system_path))
 
     def _rewrite_conf(self, spec: ContainerSpec) -> None:
         path = self.conf_path(spec.name)

@@ -5,6 +5,13 @@ The nixos backend builds ``nixosConfigurations.agent`` of the applied repo's
 builds ``agent.nix``, which imports hyperhive's harness module. The nspawn
 backend reads neither. Nothing in them names the agent (the container's name
 is the backend's), so every agent's seed is the same on one host.
+
+Root builds that flake, so ``flake.nix`` stays the hive's: its inputs are
+fetched by root before anything is evaluated (a ``path:`` input copies any
+file root can read into the store), and a ``flake.lock`` would pin the host's
+hyperhive for good. A proposal may change ``agent.nix``, which Nix evaluates
+purely (no absolute paths), and ``agent.toml``; :func:`check_hive_files`
+refuses one that changes ``flake.nix`` or brings a ``flake.lock``.
 """
 
 from __future__ import annotations
@@ -13,10 +20,12 @@ import platform
 from importlib import resources
 from pathlib import Path
 
+from hive_c0re.errors import InvalidInput
 from hive_c0re.lifecycle.gitrepo import ConfigRepo
 
 AGENT_NIX = "agent.nix"
 FLAKE_NIX = "flake.nix"
+FLAKE_LOCK = "flake.lock"
 # platform.machine() to the Nix system the container is built for (the host's own).
 NIX_SYSTEMS = {"x86_64": "x86_64-linux", "amd64": "x86_64-linux", "aarch64": "aarch64-linux",
                "arm64": "aarch64-linux", "ppc64le": "powerpc64le-linux"}
@@ -38,6 +47,24 @@ def seed_files(machine: str | None = None) -> dict[str, str]:
     """``flake.nix`` (for this host's Nix system) and ``agent.nix``, by file name."""
     flake = _template(FLAKE_NIX).replace("@SYSTEM@", nix_system(machine))
     return {FLAKE_NIX: flake, AGENT_NIX: _template(AGENT_NIX)}
+
+
+def check_hive_files(repo: ConfigRepo, commit: str) -> None:
+    """Refuse ``commit`` of ``repo`` unless its ``flake.nix`` is the seed's and it has no
+    ``flake.lock``: root builds that flake (see the module's doc)."""
+    short = commit[:12]
+    if repo.read_file(commit, FLAKE_NIX) != seed_files()[FLAKE_NIX]:
+        raise InvalidInput(
+            f"commit {short} changes {FLAKE_NIX}, which is the hive's own: it says where an "
+            "agent's hyperhive and nixpkgs come from, and root fetches whatever it names",
+            hint=f"keep {FLAKE_NIX} as the config repo was seeded with it (git checkout "
+                 f"<the first commit> -- {FLAKE_NIX}); the agent's system is {AGENT_NIX}'s "
+                 "to change")
+    if repo.read_file(commit, FLAKE_LOCK) is not None:
+        raise InvalidInput(
+            f"commit {short} adds {FLAKE_LOCK}: the hive pins no input of an agent's flake, "
+            "each build takes the host's hyperhive and nixpkgs as they are then",
+            hint=f"git rm {FLAKE_LOCK}")
 
 
 def seed_manager_config(path: Path) -> bool:

@@ -13,6 +13,7 @@ from hive_c0re.errors import HiveError, InvalidInput
 from hive_c0re.lifecycle.agent_config import AgentConfig, load_agent_config
 from hive_c0re.lifecycle.gitrepo import ConfigRepo
 from hive_c0re.lifecycle.manager import MANAGER_REPOS
+from hive_c0re.lifecycle.nixos_seed import check_hive_files
 from hive_c0re.lifecycle.proposed import CONFIG_FILE, ProposedRepos
 from hive_c0re.paths import Paths
 
@@ -57,7 +58,8 @@ class Seeding:
 
         The proposal is read only from a bounded copy of its objects in the
         daemon's space: the proposed repo's own git config and layout are the
-        manager's. Refused if its ``agent.toml`` is missing or invalid.
+        manager's. Refused if its ``agent.toml`` is missing or invalid, or if it
+        touches the hive's own files (:func:`check_hive_files`).
         """
         applied = self.proposed.applied(name)
         self.proposed.fetch(name, applied, commit)
@@ -65,7 +67,13 @@ class Seeding:
         if text is None:
             raise InvalidInput(f"commit {commit[:12]} has no {CONFIG_FILE}")
         load_agent_config(text)
+        check_hive_files(applied, commit)
         return applied
+
+    def check_deployable(self, name: str, sha: str) -> None:
+        """Refuse an applied commit that touches the hive's own files, whenever it was
+        asked for: the check of :meth:`take_proposal`, again just before it is built."""
+        check_hive_files(self.applied_repo(name), sha)
 
     def move_main(self, name: str, sha: str) -> str:
         """Point the applied repo's main (and work tree) at ``sha``; return where it was."""

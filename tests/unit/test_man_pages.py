@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -143,24 +142,14 @@ def test_every_harness_setting_is_an_option_of_the_harness_module() -> None:
     assert missing == []
 
 
-@dataclass
-class NixosBuildHost(NixosHost):
-    """The model of a NixOS host, whose ``nix build`` builds the example system."""
-
-    def __call__(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
-        if argv[:2] == ["nix", "build"]:
-            self.calls.append(argv)
-            return subprocess.CompletedProcess(argv, 0, f"{nixos_commands.SYSTEM}\n", "")
-        return super().__call__(argv)
-
-
-def commands_run(tmp_path: Path) -> list[list[str]]:
+def commands_run(tmp_path: Path) -> list[tuple[str, ...]]:
     """Every argv the backend runs through every verb, both ways of installing and both
-    states a container can be installed from (absent, present)."""
-    host = NixosBuildHost(conf_dir=tmp_path / "nixos-containers",
-                          dropin_root=tmp_path / "system.control")
+    states a container can be installed from (absent, present), as the page shows them."""
+    host = NixosHost(conf_dir=tmp_path / "nixos-containers",
+                     dropin_root=tmp_path / "system.control")
     backend = NixosBackend(host, Systemctl(), flake_for=nixos_commands.FHS.applied_flake,
-                           conf_dir=host.conf_dir, dropin_root=host.dropin_root)
+                           conf_dir=host.conf_dir, dropin_root=host.dropin_root,
+                           builds=tmp_path / "nixos-builds")
     spec, agent = nixos_commands.example_spec(), nixos_commands.AGENT
     backend.install(spec)
     backend.install(spec)
@@ -168,11 +157,13 @@ def commands_run(tmp_path: Path) -> list[list[str]]:
     assert backend.is_active(agent)
     backend.restart(agent)
     backend.stop(agent)
-    system = backend.build(agent, nixos_commands.OUT_LINK)
+    system = backend.build(agent, backend.out_link(agent))
+    assert system == nixos_commands.SYSTEM
     backend.install(spec, system_path=system)
     backend.uninstall(agent)
     backend.install(spec, system_path=system)
-    return host.calls
+    values = {str(system): "<system>", str(backend.out_link(agent)): "<out-link>"}
+    return [nixos_commands.shape(argv, values) for argv in host.calls]
 
 
 def documented_commands() -> list[str]:
@@ -183,13 +174,16 @@ def documented_commands() -> list[str]:
 
 def test_every_command_the_nixos_backend_runs_is_in_hyperhive_nixos_5(tmp_path: Path) -> None:
     documented = documented_commands()
-    run = {" ".join(nixos_commands.shape(argv)) for argv in commands_run(tmp_path)}
+    run = {" ".join(words) for words in commands_run(tmp_path)}
     assert len(run) >= 10
     assert sorted(run - set(documented)) == [], "hyperhive-nixos(5) does not show these"
     # And nothing shown that the backend never runs.
     assert sorted(set(documented) - run) == []
-    assert any(line.startswith("nixos-container create h-<name> --flake git+file://")
+    assert any(line.startswith("nix build --no-write-lock-file --out-link <out-link> ")
+               and "git+file:///var/lib/hyperhive/applied/<name>#" in line
                for line in documented)
+    # nixos-container's own build writes a flake.lock into the repo: never run.
+    assert not any("--flake" in line for line in documented)
 
 
 def test_hyperhive_nixos_5_shows_the_conf_the_backend_writes(tmp_path: Path) -> None:
@@ -208,8 +202,9 @@ def test_hyperhive_nixos_5_shows_the_conf_the_backend_writes(tmp_path: Path) -> 
 
 def test_every_file_hyperhive_nixos_5_names_is_where_the_backend_puts_it() -> None:
     fhs, agent = nixos_commands.FHS, nixos_commands.AGENT
-    backend = NixosBackend(NixosHost(), Systemctl(), flake_for=fhs.applied_flake)
-    known = {backend.conf_path(agent), backend.dropin_dir(agent),
+    backend = NixosBackend(NixosHost(), Systemctl(), flake_for=fhs.applied_flake,
+                           builds=fhs.nixos_builds)
+    known = {backend.conf_path(agent), backend.dropin_dir(agent), backend.out_link(agent),
              nixos.PROFILES / nixos.container_name(agent) / "system", fhs.applied_repo(agent),
              fhs.manager_config}
     listed = [tag_words(tag)[0].rstrip("/") for tag, _ in
@@ -256,7 +251,8 @@ def test_hyperhive_nixos_5_shows_the_manager_s_container(tmp_path: Path) -> None
 
     host = NixosHost(conf_dir=tmp_path / "conf", dropin_root=tmp_path / "dropins")
     backend = NixosBackend(host, Systemctl(), flake_for=nixos_commands.FHS.applied_flake,
-                           conf_dir=host.conf_dir, dropin_root=host.dropin_root)
+                           conf_dir=host.conf_dir, dropin_root=host.dropin_root,
+                           builds=tmp_path / "nixos-builds")
     spec = replace(nixos_commands.example_spec(), name="manager",
                    writable_binds=[(nixos_commands.FHS.proposed_root, MANAGER_REPOS)])
     backend.install(spec)
@@ -266,4 +262,7 @@ def test_hyperhive_nixos_5_shows_the_manager_s_container(tmp_path: Path) -> None
     flag = f"--bind={nixos_commands.FHS.proposed_root}:{MANAGER_REPOS}:idmap"
     assert flag in conf and flag in section
     (create,) = [argv for argv in host.calls if argv[:2] == ["nixos-container", "create"]]
-    assert f"is {create[2]}, built from {create[4]} " in section
+    (built,) = [argv for argv in host.calls if argv[:2] == ["nix", "build"]]
+    manager_flake = nixos_commands.FHS.applied_flake("manager")
+    assert built[-1] == nixos.toplevel_installable(manager_flake)
+    assert f"is {create[2]}, built from {manager_flake} " in section

@@ -29,7 +29,6 @@ from hive_c0re.lifecycle.nixos import (
     destroy_argv,
     set_system_argv,
     unit_name,
-    update_argv,
 )
 from hive_c0re.lifecycle.nixos_conf import (
     NETWORK_KEYS,
@@ -97,14 +96,20 @@ def start_script_words(value: str, cwd: Path) -> list[str]:
 
 @pytest.fixture
 def runner() -> Recorder:
-    return Recorder()
+    return Recorder(stdout=f"{STORE}\n")  # what nix build prints; the rest print nothing read
 
 
 @pytest.fixture
 def backend(runner: Recorder, tmp_path: Path) -> NixosBackend:
     return NixosBackend(runner, Systemctl(), flake_for=lambda agent: FLAKE,
                         conf_dir=tmp_path / "nixos-containers",
-                        dropin_root=tmp_path / "system.control")
+                        dropin_root=tmp_path / "system.control",
+                        builds=tmp_path / "nixos-builds")
+
+
+def build(backend: NixosBackend, agent: str = "alice") -> list[str]:
+    """The build every install without a system path starts with."""
+    return build_argv(FLAKE, backend.out_link(agent))
 
 
 def put_conf(backend: NixosBackend, agent: str, name: str) -> Path:
@@ -289,19 +294,16 @@ def test_rendered_values_read_back_as_written(value: str) -> None:
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (create_argv("alice", flake=FLAKE),
-         ["nixos-container", "create", "h-alice", "--flake", FLAKE]),
-        (create_argv("alice", system_path=STORE),
+        (create_argv("alice", STORE),
          ["nixos-container", "create", "h-alice", "--system-path", str(STORE)]),
-        (update_argv("alice", FLAKE),
-         ["nixos-container", "update", "h-alice", "--flake", FLAKE]),
         (set_system_argv("alice", STORE),
          ["nix-env", "--profile", "/nix/var/nix/profiles/per-container/h-alice/system",
           "--set", str(STORE)]),
         (destroy_argv("alice"),
          ["nixos-container", "destroy", "h-alice"]),
         (build_argv(FLAKE, Path("/var/lib/hyperhive/builds/alice")),
-         ["nix", "build", "--out-link", "/var/lib/hyperhive/builds/alice", "--print-out-paths",
+         ["nix", "build", "--no-write-lock-file", "--out-link",
+          "/var/lib/hyperhive/builds/alice", "--print-out-paths",
           "--", 'git+file:///var/lib/hyperhive/applied/alice#nixosConfigurations."alice"'
                 ".config.system.build.toplevel"]),
     ],
@@ -393,20 +395,14 @@ def test_only_store_paths_are_set_as_systems(path: str) -> None:
         set_system_argv("alice", Path(path))
 
 
-def test_create_takes_exactly_one_source() -> None:
-    with pytest.raises(HiveError, match="exactly one"):
-        create_argv("alice")
-    with pytest.raises(HiveError, match="exactly one"):
-        create_argv("alice", flake=FLAKE, system_path=STORE)
-
-
 def test_a_failed_command_says_why(backend: NixosBackend, runner: Recorder) -> None:
     put_conf(backend, "alice", "created.conf")
     runner.returncode = 1
     runner.stderr = "error: flake 'git+file:///var/lib/hyperhive/applied/alice' has no output\n"
-    with pytest.raises(ContainerCommandError, match=r"nixos-container update failed: .*no output"):
+    with pytest.raises(ContainerCommandError, match=r"nix build failed: .*no output"):
         backend.install(make_spec())
     assert backend.conf_path("alice").read_text() == sample("created.conf")
+    assert runner.calls == [build(backend)]  # the container's system was left as it was
 
 
 # --- install, build, uninstall ----------------------------------------------------
@@ -420,7 +416,8 @@ def test_install_creates_then_rewrites_the_conf(backend: NixosBackend, runner: R
 
     runner.effect = create_writes_its_conf
     backend.install(make_spec())
-    assert runner.calls == [["nixos-container", "create", "h-alice", "--flake", FLAKE],
+    assert runner.calls == [build(backend),
+                            ["nixos-container", "create", "h-alice", "--system-path", str(STORE)],
                             RELOAD, LIMITS]
     assert backend.conf_path("alice").read_text() == sample("created.expected.conf")
 
@@ -429,8 +426,7 @@ def test_install_updates_an_existing_container(backend: NixosBackend, runner: Re
     conf = put_conf(backend, "alice", "created.conf")
     conf.chmod(0o644)
     backend.install(make_spec())
-    assert runner.calls == [["nixos-container", "update", "h-alice", "--flake", FLAKE],
-                            RELOAD, LIMITS]
+    assert runner.calls == [build(backend), set_system_argv("alice", STORE), RELOAD, LIMITS]
     assert conf.read_text() == sample("created.expected.conf")
     assert conf.stat().st_mode & 0o777 == 0o644
     assert sorted(p.name for p in conf.parent.iterdir()) == ["h-alice.conf"]
@@ -441,7 +437,8 @@ def test_install_writes_the_environment_for_the_container_root_alone(
         runner: Recorder, tmp_path: Path, private_users: bool, owner: int) -> None:
     backend = NixosBackend(runner, Systemctl(), flake_for=lambda agent: FLAKE,
                            conf_dir=tmp_path / "nixos-containers",
-                           dropin_root=tmp_path / "system.control", private_users=private_users)
+                           dropin_root=tmp_path / "system.control",
+                           builds=tmp_path / "nixos-builds", private_users=private_users)
     put_conf(backend, "alice", "created.conf")
     policy = tmp_path / "policy"
     policy.mkdir()

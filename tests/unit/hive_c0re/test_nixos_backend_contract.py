@@ -25,7 +25,8 @@ class NixosWorld:
                               dropin_root=root / "system.control")
         self.backend = NixosBackend(self.host, Systemctl(), flake_for=self.flake,
                                     conf_dir=self.host.conf_dir,
-                                    dropin_root=self.host.dropin_root)
+                                    dropin_root=self.host.dropin_root,
+                                    builds=root / "nixos-builds")
 
     @staticmethod
     def flake(agent: str) -> str:
