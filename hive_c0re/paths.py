@@ -84,10 +84,11 @@ class Paths:
     def applied_flake(self, name: str) -> str:
         """The flake reference NixOS builds a container from: an agent's applied repo's
         ``agent`` configuration (one seed serves all), or the manager's own repo's
-        ``manager``."""
+        ``manager``. Both at ``main``: with a ref, Nix fetches the committed tree into
+        its own cache and never touches the repo's work tree or index."""
         if name == MANAGER:
-            return f"git+file://{self.manager_config}#manager"
-        return f"git+file://{self.applied_repo(name)}#agent"
+            return f"git+file://{self.manager_config}?ref=main#manager"
+        return f"git+file://{self.applied_repo(name)}?ref=main#agent"
 
     @property
     def nixos_builds(self) -> Path:

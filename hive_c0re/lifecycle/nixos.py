@@ -139,7 +139,6 @@ def build_argv(ref: str, out_link: Path) -> list[str]:
         # hyperhive, nixpkgs and unfree answer reach the agent at its next build.
         "--no-write-lock-file",
         "--out-link", checked_path(out_link),
-        "--print-out-paths",
         "--", toplevel_installable(ref),
     ]
 
@@ -203,13 +202,20 @@ class NixosBackend:
         self._systemctl("set-property", unit_name(spec.name), *limits)
 
     def build(self, agent: str, out_link: Path) -> Path:
-        """Build the agent's system (GC root at ``out_link``); return its store path."""
+        """Build the agent's system (GC root at ``out_link``); return its store path.
+
+        The path is read from the out-link (in the daemon's own space), which
+        every Nix writes, rather than from ``--print-out-paths``, which older
+        ones lack.
+        """
         out_link.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        done = self._run(build_argv(self.flake_for(agent), out_link))
-        printed = done.stdout.split()
-        if not printed:
-            raise ContainerCommandError(f"nix build printed no store path for {agent}")
-        return Path(checked_store_path(Path(printed[-1])))
+        self._run(build_argv(self.flake_for(agent), out_link))
+        try:
+            built = out_link.readlink()
+        except OSError as exc:
+            raise ContainerCommandError(f"nix build left no out-link at {out_link} for "
+                                        f"{agent}: {exc.strerror}") from None
+        return Path(checked_store_path(built))
 
     def uninstall(self, agent: str) -> None:
         """Stop and destroy the container; its binds' sources (the agent's state) stay.

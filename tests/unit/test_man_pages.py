@@ -180,7 +180,7 @@ def test_every_command_the_nixos_backend_runs_is_in_hyperhive_nixos_5(tmp_path: 
     # And nothing shown that the backend never runs.
     assert sorted(set(documented) - run) == []
     assert any(line.startswith("nix build --no-write-lock-file --out-link <out-link> ")
-               and "git+file:///var/lib/hyperhive/applied/<name>#" in line
+               and "git+file:///var/lib/hyperhive/applied/<name>?ref=main#" in line
                for line in documented)
     # nixos-container's own build writes a flake.lock into the repo: never run.
     assert not any("--flake" in line for line in documented)
@@ -210,7 +210,7 @@ def test_every_file_hyperhive_nixos_5_names_is_where_the_backend_puts_it() -> No
     listed = [tag_words(tag)[0].rstrip("/") for tag, _ in
               tagged_items(man_section("hyperhive-nixos.5", "FILES"))]
     assert sorted(listed) == sorted(str(path).replace(agent, "<name>") for path in known)
-    assert fhs.applied_flake(agent).startswith(f"git+file://{fhs.applied_repo(agent)}#")
+    assert fhs.applied_flake(agent).startswith(f"git+file://{fhs.applied_repo(agent)}?ref=main#")
 
 
 def test_the_hidden_debug_group_is_as_hive_ag3nt_1_says() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+from collections.abc import Callable
 
 import pytest
 
@@ -12,6 +13,7 @@ from hive_c0re.broker.approvals import ApprovalBook, Kind, Status
 from hive_c0re.broker.store import Desired
 from hive_c0re.errors import InvalidInput, NotFound
 from hive_c0re.lifecycle.approvals import STATE_DIR_MISSING, Approvals
+from hive_c0re.lifecycle.nixos_seed import AGENT_NIX, FLAKE_LOCK, FLAKE_NIX
 from hive_c0re.lifecycle.proposed import CONFIG_FILE
 from tests.unit.hive_c0re.lifecycle_support import Bench
 
@@ -161,3 +163,84 @@ def test_a_pending_commit_whose_state_vanished_fails_on_listing(bench: Bench,
     assert approvals.pending() == []
     assert approvals.book.get(record.id).note == STATE_DIR_MISSING
     assert resolved(bench)[-1]["status"] == "failed"
+
+
+# The flake root builds is the hive's: a path input copies any file root can read into
+# the store, and a lock would pin the host's hyperhive for good.
+LOOT = 'inputs.loot = { url = "path:/root/secret"; flake = false; };\n'
+
+
+def propose_files(bench: Bench, name: str, files: dict[str, str]) -> str:
+    """Commit ``files`` (new or changed) in ``name``'s proposed repo, as the manager would."""
+    repo = bench.paths.proposed_repo(name)
+    for path, text in files.items():
+        (repo / path).write_text(text)
+    git = ["git", "-C", str(repo), "-c", "user.name=manager", "-c", "user.email=m@hive"]
+    subprocess.run([*git, "add", "--", *files], check=True)
+    subprocess.run([*git, "commit", "-qm", "a proposal"], check=True)
+    done = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True,
+                          text=True)
+    return done.stdout.strip()
+
+
+def with_loot(bench: Bench, name: str) -> dict[str, str]:
+    flake = (bench.paths.proposed_repo(name) / FLAKE_NIX).read_text()
+    stolen = flake.replace("{\n", "{\n  " + LOOT, 1)
+    assert stolen != flake
+    return {FLAKE_NIX: stolen}
+
+
+@pytest.mark.parametrize(("files", "refusal"), [
+    (with_loot, "changes flake.nix, which is the hive's own"),
+    (lambda bench, name: {FLAKE_LOCK: '{"nodes": {}, "root": "root", "version": 7}\n'},
+     "adds flake.lock"),
+])
+def test_a_commit_that_touches_the_flake_is_refused_when_asked(
+        bench: Bench, approvals: Approvals,
+        files: Callable[[Bench, str], dict[str, str]], refusal: str) -> None:
+    initialised(bench, approvals, "alice")
+    before = bench.applied("alice").head()
+    sha = propose_files(bench, "alice", files(bench, "alice"))
+
+    with pytest.raises(InvalidInput, match=refusal) as refused:
+        asyncio.run(approvals.request_apply_commit("alice", sha, "a new input"))
+
+    assert refused.value.hint
+    assert approvals.pending() == []
+    assert bench.applied("alice").head() == before
+    assert bench.backend.calls == []
+
+
+def test_a_flake_change_pinned_before_the_check_fails_at_deploy(bench: Bench,
+                                                                approvals: Approvals) -> None:
+    """A request queued by an older hive (no check when it was asked) is checked again."""
+    initialised(bench, approvals, "alice")
+    before = bench.applied("alice").head()
+    sha = propose_files(bench, "alice", with_loot(bench, "alice"))
+    applied = bench.applied("alice")
+    bench.lifecycle.seeding.proposed.fetch("alice", applied, sha)
+    approval_id = approvals.book.create("alice", Kind.APPLY_COMMIT, sha, None)
+    applied.tag(f"proposal/{approval_id}", sha)
+
+    done = asyncio.run(approvals.approve(approval_id))
+
+    assert done.status is Status.FAILED
+    assert "changes flake.nix" in (done.note or "")
+    assert bench.applied("alice").head() == before
+    assert bench.backend.calls == []  # nothing was built from it
+    assert f"failed/{approval_id}" in applied.tags()
+
+
+def test_a_commit_that_changes_agent_nix_is_deployed(bench: Bench,
+                                                     approvals: Approvals) -> None:
+    initialised(bench, approvals, "alice")
+    agent_nix = (bench.paths.proposed_repo("alice") / AGENT_NIX).read_text()
+    sha = propose_files(bench, "alice", {AGENT_NIX: agent_nix.replace(
+        "# services.hive-harness.packages = [ pkgs.ripgrep ];",
+        "services.hive-harness.packages = [ pkgs.ripgrep ];")})
+
+    record = asyncio.run(approvals.request_apply_commit("alice", sha, "ripgrep"))
+    done = asyncio.run(approvals.approve(record.id))
+
+    assert done.status is Status.DEPLOYED
+    assert bench.applied("alice").head() == sha

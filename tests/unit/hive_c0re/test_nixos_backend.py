@@ -96,7 +96,15 @@ def start_script_words(value: str, cwd: Path) -> list[str]:
 
 @pytest.fixture
 def runner() -> Recorder:
-    return Recorder(stdout=f"{STORE}\n")  # what nix build prints; the rest print nothing read
+    return Recorder(effect=link_the_system)
+
+
+def link_the_system(argv: list[str]) -> None:
+    """What ``nix build --out-link L`` leaves: L, a link to the system it built."""
+    if argv[:2] == ["nix", "build"]:
+        out_link = Path(argv[argv.index("--out-link") + 1])
+        out_link.unlink(missing_ok=True)
+        out_link.symlink_to(STORE)
 
 
 @pytest.fixture
@@ -303,7 +311,7 @@ def test_rendered_values_read_back_as_written(value: str) -> None:
          ["nixos-container", "destroy", "h-alice"]),
         (build_argv(FLAKE, Path("/var/lib/hyperhive/builds/alice")),
          ["nix", "build", "--no-write-lock-file", "--out-link",
-          "/var/lib/hyperhive/builds/alice", "--print-out-paths",
+          "/var/lib/hyperhive/builds/alice",
           "--", 'git+file:///var/lib/hyperhive/applied/alice#nixosConfigurations."alice"'
                 ".config.system.build.toplevel"]),
     ],
@@ -413,6 +421,7 @@ def test_install_creates_then_rewrites_the_conf(backend: NixosBackend, runner: R
         # What nixos-container create leaves behind, so the rewrite has its input.
         if argv[:2] == ["nixos-container", "create"]:
             put_conf(backend, "alice", "created.conf")
+        link_the_system(argv)
 
     runner.effect = create_writes_its_conf
     backend.install(make_spec())
@@ -503,19 +512,32 @@ def test_an_older_drop_in_with_limits_is_rewritten_once(backend: NixosBackend,
     assert runner.calls[-2:] == [RELOAD, LIMITS]
 
 
-def test_build_returns_the_printed_store_path(backend: NixosBackend, runner: Recorder) -> None:
-    runner.stdout = f"{STORE}\n"
-    out_link = Path("/var/lib/hyperhive/builds/alice")
+def test_build_returns_the_store_path_of_its_out_link(backend: NixosBackend,
+                                                      runner: Recorder) -> None:
+    out_link = backend.out_link("alice")
     assert backend.build("alice", out_link) == STORE
     assert runner.calls == [build_argv(FLAKE, out_link)]
+    assert out_link.parent.stat().st_mode & 0o777 == 0o700
 
 
-@pytest.mark.parametrize("stdout", ["", "/tmp/not-a-store-path\n"])
+@pytest.mark.parametrize("target", [None, "/tmp/not-a-store-path"])
 def test_build_refuses_what_is_not_a_store_path(backend: NixosBackend, runner: Recorder,
-                                                stdout: str) -> None:
-    runner.stdout = stdout
-    with pytest.raises(HiveError):
-        backend.build("alice", Path("/var/lib/hyperhive/builds/alice"))
+                                                target: str | None) -> None:
+    def link(argv: list[str]) -> None:
+        if target is not None:
+            backend.out_link("alice").symlink_to(target)
+
+    runner.effect = link
+    with pytest.raises(HiveError, match=r"out-link|not a Nix store path"):
+        backend.build("alice", backend.out_link("alice"))
+
+
+def test_uninstall_lets_the_system_be_collected(backend: NixosBackend) -> None:
+    put_conf(backend, "alice", "created.conf")
+    backend.install(make_spec())
+    assert backend.out_link("alice").is_symlink()
+    backend.uninstall("alice")
+    assert not backend.out_link("alice").is_symlink()
 
 
 def test_uninstall_stops_destroys_and_drops_the_limits(backend: NixosBackend,
@@ -572,7 +594,8 @@ def test_the_hive_runs_nixos_containers_in_their_own_user_namespace(tmp_path: Pa
 def test_an_installed_container_maps_root_to_its_uid_base(backend: NixosBackend,
                                                           runner: Recorder) -> None:
     runner.effect = lambda argv: (put_conf(backend, "alice", "created.conf")
-                                  if argv[:2] == ["nixos-container", "create"] else None)
+                                  if argv[:2] == ["nixos-container", "create"]
+                                  else link_the_system(argv))
     backend.install(make_spec())
     values = settings(backend.conf_path("alice").read_text())
     assert values["PRIVATE_USERS"] == "131072"

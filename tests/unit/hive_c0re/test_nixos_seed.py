@@ -67,7 +67,7 @@ def test_the_managers_config_is_seeded_once_outside_its_binds(tmp_path: Path) ->
     assert {name: repo.read_file(head, name) for name in seed_files()} == seed_files()
     assert not seed_manager_config(paths.manager_config)  # there already: left as it is
     assert repo.head() == head
-    assert paths.applied_flake("manager") == f"git+file://{paths.manager_config}#manager"
+    assert paths.applied_flake("manager") == f"git+file://{paths.manager_config}?ref=main#manager"
     assert "nixosConfigurations.manager = " in seed_files()[FLAKE_NIX]
 
 
