@@ -1,6 +1,6 @@
 """A new agent's seeded flake.nix and agent.nix build a container system with the harness.
 
-Evaluated as NixOS would evaluate them for ``nixos-container create --flake``:
+Evaluated as NixOS would evaluate them for the nixos backend's ``nix build``:
 the flake's outputs are called with this checkout's modules as hyperhive and
 a nixosSystem that is nixpkgs' real module system over the NixOS option
 declarations (tests/nix/seed.nix).
@@ -79,7 +79,7 @@ def test_the_seeded_system_runs_the_harness_in_an_nspawn_container(applied: Path
     assert alice["overlays"] == 1  # hyperhive's, for pkgs.hyperhive
     assert alice["stateVersion"]
     paths = Paths(state=tmp_path / "state", runtime=tmp_path / "run")
-    assert paths.applied_flake("alice").endswith("#agent")  # what nixos-container builds
+    assert paths.applied_flake("alice").endswith("#agent")  # what the nixos backend builds
 
 
 def test_the_seeded_system_takes_hyperhive_nixpkgs_and_unfree_from_the_hosts_registry(
