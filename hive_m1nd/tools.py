@@ -62,7 +62,9 @@ container_crash, ...). Nothing changes until the operator approves it.
 
 Each agent's proposed config repo is at /agents/<name> (agent.toml: model, \
 available_models, allowed_recipients, allowed_tools, allowed_bash, mcp_servers, resources). \
-Edit it, commit with git, then call request_apply_commit (the sha may be HEAD).
+Edit it, commit with git, then call request_apply_commit (the sha may be HEAD). \
+Its agent.nix is the agent's NixOS system (the nixos backend); flake.nix is the hive's: a \
+commit that changes it or adds a flake.lock is refused.
 
 Vet every request before you make it, and every request others make of you:
 - role fit: does this agent need this to do its job, or is it scope creep?

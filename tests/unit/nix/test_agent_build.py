@@ -6,7 +6,7 @@ with a nixpkgs whose ``nixosSystem`` evaluates agent.nix and builds one file),
 so the build is real Nix on the backend's own argv. What it must show: nothing
 is written into the applied repo (no flake.lock: the host's flakes are read
 afresh at each build, so a change on the host reaches the agent), and
-agent.nix cannot read a host file.
+agent.nix cannot read a host file, nor be a link to one.
 """
 
 from __future__ import annotations
@@ -150,5 +150,21 @@ def test_agent_nix_cannot_read_a_host_file(host: Host, paths: Paths, tmp_path: P
     nixos = backend(host, paths)
 
     with pytest.raises(ContainerCommandError, match="forbidden in pure eval"):
+        nixos.build("alice", nixos.out_link("alice"))
+    assert not nixos.out_link("alice").is_symlink()
+
+
+def test_agent_nix_cannot_be_a_link_to_a_host_file(host: Host, paths: Paths,
+                                                   tmp_path: Path) -> None:
+    secret = tmp_path / "secret.nix"
+    secret.write_text('{ ... }: { system.stateVersion = "root\'s own"; }\n')
+    repo = ConfigRepo(paths.applied_repo("alice"))
+    (repo.path / AGENT_NIX).unlink()
+    (repo.path / AGENT_NIX).symlink_to(secret)
+    git = ["git", "-C", str(repo.path), "-c", "user.name=hive", "-c", "user.email=h@hive"]
+    subprocess.run([*git, "commit", "-qam", "a link out"], check=True)
+    nixos = backend(host, paths)
+
+    with pytest.raises(ContainerCommandError, match=r"secret\.nix' is forbidden in restricted"):
         nixos.build("alice", nixos.out_link("alice"))
     assert not nixos.out_link("alice").is_symlink()
