@@ -11,12 +11,14 @@ fetched by root before anything is evaluated (a ``path:`` input copies any
 file root can read into the store), and a ``flake.lock`` would pin the host's
 hyperhive for good. A proposal may change ``agent.nix``, which Nix evaluates
 purely (no absolute paths), and ``agent.toml``; :func:`check_hive_files`
-refuses one that changes ``flake.nix`` or brings a ``flake.lock``.
+refuses one whose ``flake.nix`` is not one the hive seeded (this version's, or
+an older one's, kept in its seed repos) or that brings a ``flake.lock``.
 """
 
 from __future__ import annotations
 
 import platform
+from collections.abc import Collection
 from importlib import resources
 from pathlib import Path
 
@@ -49,11 +51,12 @@ def seed_files(machine: str | None = None) -> dict[str, str]:
     return {FLAKE_NIX: flake, AGENT_NIX: _template(AGENT_NIX)}
 
 
-def check_hive_files(repo: ConfigRepo, commit: str) -> None:
-    """Refuse ``commit`` of ``repo`` unless its ``flake.nix`` is the seed's and it has no
-    ``flake.lock``: root builds that flake (see the module's doc)."""
+def check_hive_files(repo: ConfigRepo, commit: str, seeded: Collection[str] = ()) -> None:
+    """Refuse ``commit`` of ``repo`` unless its ``flake.nix`` is the seed's (or one of
+    ``seeded``, those an older version of the hive seeded) and it has no ``flake.lock``:
+    root builds that flake (see the module's doc)."""
     short = commit[:12]
-    if repo.read_file(commit, FLAKE_NIX) != seed_files()[FLAKE_NIX]:
+    if repo.read_file(commit, FLAKE_NIX) not in {seed_files()[FLAKE_NIX], *seeded}:
         raise InvalidInput(
             f"commit {short} changes {FLAKE_NIX}, which is the hive's own: it says where an "
             "agent's hyperhive and nixpkgs come from, and root fetches whatever it names",

@@ -38,7 +38,7 @@ from hive_c0re.errors import HiveError, InvalidInput, NotFound
 from hive_c0re.lifecycle.agent_config import seed_text
 from hive_c0re.lifecycle.gitfiles import copy_repo
 from hive_c0re.lifecycle.gitrepo import ConfigRepo, validate_sha
-from hive_c0re.lifecycle.nixos_seed import seed_files
+from hive_c0re.lifecycle.nixos_seed import FLAKE_NIX, seed_files
 from hive_c0re.lifecycle.safefs import DIR_FLAGS
 from hive_c0re.names import validate_agent_name
 from hive_c0re.paths import Paths
@@ -234,6 +234,19 @@ class ProposedRepos:
         finally:
             shutil.rmtree(made, ignore_errors=True)
         return seed
+
+    def seeded_flakes(self) -> set[str]:
+        """The ``flake.nix`` of every seed repo, those of older versions of the hive among
+        them: a config repo seeded before an upgrade keeps the flake.nix it was given."""
+        seeds = self.paths.seed_repos
+        found = set()
+        for entry in sorted(seeds.iterdir()) if seeds.is_dir() else ():
+            if entry.name.startswith("."):  # a seed being made (seed_repo)
+                continue
+            _, text = ConfigRepo(entry).read_main_file(FLAKE_NIX)
+            if text is not None:
+                found.add(text)
+        return found
 
     def seed(self, name: str) -> bool:
         """Give ``name`` both repos; False if something already sits at its proposed name.

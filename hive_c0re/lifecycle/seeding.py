@@ -67,13 +67,13 @@ class Seeding:
         if text is None:
             raise InvalidInput(f"commit {commit[:12]} has no {CONFIG_FILE}")
         load_agent_config(text)
-        check_hive_files(applied, commit)
+        check_hive_files(applied, commit, self.proposed.seeded_flakes())
         return applied
 
     def check_deployable(self, name: str, sha: str) -> None:
         """Refuse an applied commit that touches the hive's own files, whenever it was
         asked for: the check of :meth:`take_proposal`, again just before it is built."""
-        check_hive_files(self.applied_repo(name), sha)
+        check_hive_files(self.applied_repo(name), sha, self.proposed.seeded_flakes())
 
     def move_main(self, name: str, sha: str) -> str:
         """Point the applied repo's main (and work tree) at ``sha``; return where it was."""

@@ -13,6 +13,7 @@ from hive_c0re.broker.approvals import ApprovalBook, Kind, Status
 from hive_c0re.broker.store import Desired
 from hive_c0re.errors import InvalidInput, NotFound
 from hive_c0re.lifecycle.approvals import STATE_DIR_MISSING, Approvals
+from hive_c0re.lifecycle.gitrepo import ConfigRepo
 from hive_c0re.lifecycle.nixos_seed import AGENT_NIX, FLAKE_LOCK, FLAKE_NIX
 from hive_c0re.lifecycle.proposed import CONFIG_FILE
 from tests.unit.hive_c0re.lifecycle_support import Bench
@@ -240,6 +241,24 @@ def test_a_commit_that_changes_agent_nix_is_deployed(bench: Bench,
         "services.hive-harness.packages = [ pkgs.ripgrep ];")})
 
     record = asyncio.run(approvals.request_apply_commit("alice", sha, "ripgrep"))
+    done = asyncio.run(approvals.approve(record.id))
+
+    assert done.status is Status.DEPLOYED
+    assert bench.applied("alice").head() == sha
+
+
+def test_a_flake_nix_an_older_hive_seeded_is_still_taken(bench: Bench,
+                                                         approvals: Approvals) -> None:
+    """After an upgrade that changed the seed, a repo seeded before keeps its flake.nix."""
+    initialised(bench, approvals, "alice")
+    proposed = bench.paths.proposed_repo("alice")
+    older = (proposed / FLAKE_NIX).read_text().replace("# flake.nix:", "# flake.nix (older):")
+    assert older != (proposed / FLAKE_NIX).read_text()
+    ConfigRepo(bench.paths.seed_repos / ("0" * 16)).init(
+        {FLAKE_NIX: older, AGENT_NIX: (proposed / AGENT_NIX).read_text()}, "seed config")
+    sha = propose_files(bench, "alice", {FLAKE_NIX: older})
+
+    record = asyncio.run(approvals.request_apply_commit("alice", sha, None))
     done = asyncio.run(approvals.approve(record.id))
 
     assert done.status is Status.DEPLOYED
