@@ -138,6 +138,9 @@ def build_argv(ref: str, out_link: Path) -> list[str]:
         # Root's nix writes nothing into the repo, and pins nothing: the host's
         # hyperhive, nixpkgs and unfree answer reach the agent at its next build.
         "--no-write-lock-file",
+        # Pure whatever the host's nix.conf says: agent.nix, the manager's to propose,
+        # reads nothing outside the repo.
+        "--option", "pure-eval", "true",
         "--out-link", checked_path(out_link),
         "--", toplevel_installable(ref),
     ]

@@ -179,7 +179,8 @@ def test_every_command_the_nixos_backend_runs_is_in_hyperhive_nixos_5(tmp_path: 
     assert sorted(run - set(documented)) == [], "hyperhive-nixos(5) does not show these"
     # And nothing shown that the backend never runs.
     assert sorted(set(documented) - run) == []
-    assert any(line.startswith("nix build --no-write-lock-file --out-link <out-link> ")
+    assert any(line.startswith("nix build --no-write-lock-file --option pure-eval true ")
+               and "--out-link <out-link> " in line
                and "git+file:///var/lib/hyperhive/applied/<name>?ref=main#" in line
                for line in documented)
     # nixos-container's own build writes a flake.lock into the repo: never run.

@@ -310,7 +310,7 @@ def test_rendered_values_read_back_as_written(value: str) -> None:
         (destroy_argv("alice"),
          ["nixos-container", "destroy", "h-alice"]),
         (build_argv(FLAKE, Path("/var/lib/hyperhive/builds/alice")),
-         ["nix", "build", "--no-write-lock-file", "--out-link",
+         ["nix", "build", "--no-write-lock-file", "--option", "pure-eval", "true", "--out-link",
           "/var/lib/hyperhive/builds/alice",
           "--", 'git+file:///var/lib/hyperhive/applied/alice#nixosConfigurations."alice"'
                 ".config.system.build.toplevel"]),
