@@ -1,7 +1,8 @@
 """The nspawn backend: one ``hive-agent@<name>.service`` per agent, any systemd distribution.
 
 Each container boots from a small per-agent root, read-only (see
-:mod:`hive_c0re.lifecycle.rootfs`: the host's ``/usr`` read-only, ``/etc``
+:mod:`hive_c0re.lifecycle.rootfs`: the host's ``/usr`` read-only (or the
+directory :class:`HostSide` names: NixOS's system profile), ``/etc``
 files from daemon-only space, nothing of ``/root``, ``/home`` or the hive's
 state), runs in its own user namespace (container uid 0 is ``uid_base`` on
 the host) and sees only its binds: ``/run/hive``, ``/state``,
@@ -158,6 +159,13 @@ def _options(spec: ContainerSpec, root: Path) -> list[str]:
 
 
 def _read_only_binds(spec: ContainerSpec, host: HostSide) -> list[str]:
+    python = Path(sys.base_prefix).resolve()
+    if host.usr != CONTAINER_USR and python.is_relative_to(CONTAINER_USR):
+        # Its /usr is another directory: this Python would not be there.
+        raise HiveError(f"the harness's Python ({python}) is in the host's /usr, which the "
+                        f"containers do not see: their /usr is {host.usr}",
+                        hint="leave container_usr at /usr, or run hyperhive from a Python "
+                             "outside /usr (on NixOS, the store's)")
     present = [(source, inside) for source, inside in host.read_only() if source.exists()]
     same = [(ro, ro) for ro in (*host_python_binds(), *spec.read_only_binds)]
     # Not idmapped: the container reads only what any user of the host may read,

@@ -109,3 +109,11 @@ def test_the_nspawn_setting_defaults_to_paths_and_must_be_a_plain_path() -> None
         host_side("systemd-nspawn", "/usr")
     with pytest.raises(HiveError, match="cannot go into a unit file"):
         host_side("", "/run/current system/sw")
+
+
+def test_a_python_in_the_hosts_usr_is_refused_when_the_containers_usr_is_not_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.base_prefix", "/usr")
+    with pytest.raises(HiveError, match="which the containers do not see"):
+        nspawn_argv(spec(tmp_path), tmp_path / "roots" / "alice", HostSide(usr=tmp_path))
+    assert "--bind-ro=/usr" in nspawn_argv(spec(tmp_path), tmp_path / "roots" / "alice")
