@@ -81,10 +81,12 @@ DEFAULT_HOST = HostSide()
 
 
 def host_side(nspawn_program: str, container_usr: str) -> HostSide:
-    """The daemon's settings as a :class:`HostSide`; an empty program is PATH's."""
+    """The daemon's settings as a :class:`HostSide`; an empty program is PATH's.
+
+    Not checked here, where a refusal would stop the daemon: each install
+    checks both as it writes them (a clear error for that verb alone).
+    """
     program = nspawn_program or shutil.which("systemd-nspawn") or NSPAWN
-    for text in (program, container_usr):
-        _checked(Path(text))
     return HostSide(nspawn=program, usr=Path(container_usr))
 
 

@@ -100,15 +100,19 @@ def test_the_template_runs_the_configured_nspawn(tmp_path: Path) -> None:
     assert f"ExecStart={program} ${NSPAWN_VARIABLE}\n" in text
 
 
-def test_the_nspawn_setting_defaults_to_paths_and_must_be_a_plain_path() -> None:
+def test_the_nspawn_setting_defaults_to_paths_and_must_be_a_plain_path(
+        tmp_path: Path) -> None:
     found = host_side("", "/usr").nspawn
     assert found.startswith("/") and found.endswith("/systemd-nspawn")
     assert host_side("/opt/systemd/bin/systemd-nspawn", "/usr").nspawn == \
         "/opt/systemd/bin/systemd-nspawn"
+    # Refused where they are written, by the install that writes them.
     with pytest.raises(HiveError, match="cannot go into a unit file"):
-        host_side("systemd-nspawn", "/usr")
+        render_template(tmp_path, tmp_path, host_side("systemd-nspawn", "/usr").nspawn)
+    spaced = tmp_path / "current system"
+    spaced.mkdir()
     with pytest.raises(HiveError, match="cannot go into a unit file"):
-        host_side("", "/run/current system/sw")
+        nspawn_argv(spec(tmp_path), tmp_path / "roots" / "alice", host_side("", str(spaced)))
 
 
 def test_a_python_in_the_hosts_usr_is_refused_when_the_containers_usr_is_not_it(
