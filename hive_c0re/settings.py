@@ -92,6 +92,13 @@ SETTINGS: tuple[Setting, ...] = (
             "host directories, separated by ':', bound read-only at the same path into "
             "every container of the nspawn backend besides the Python and hyperhive's "
             "packages: what a development agent_command needs beyond them; empty: none"),
+    Setting("nspawn_program", str, "",
+            "nspawn backend: the systemd-nspawn its containers run (an absolute path); "
+            "empty: the one on PATH, else /usr/bin/systemd-nspawn"),
+    Setting("container_usr", str, "/usr",
+            "nspawn backend: the host directory every container sees, read-only, as /usr "
+            "(and /bin, /lib, /sbin, links into it): /usr, or on NixOS the system profile "
+            "/run/current-system/sw, which holds /bin/sh"),
     Setting("agent_env_file", str, "",
             "file of KEY=VALUE lines set in every agent container's environment "
             "(e.g. an API key); its ANTHROPIC_BASE_URL is where the egress sends the "
@@ -176,6 +183,8 @@ class Settings:
     agent_command: str
     manager_command: str
     extra_read_only_binds: str
+    nspawn_program: str
+    container_usr: str
     agent_env_file: str
     crash_reconcile_interval: float
     apply_settle_seconds: float

@@ -40,10 +40,11 @@ def build_backend(settings: Settings, paths: Paths, systemctl: Systemctl) -> Bac
         return NixosBackend(run_command, systemctl, flake_for=paths.applied_flake,
                             builds=paths.nixos_builds,
                             private_users=settings.nixos_private_users == "yes")
-    from hive_c0re.lifecycle.nspawn import NspawnBackend
+    from hive_c0re.lifecycle.nspawn import NspawnBackend, host_side
 
     return NspawnBackend(systemctl, unit_dir(systemctl.scope is Scope.USER),
-                         paths.container_roots)
+                         paths.container_roots,
+                         host_side(settings.nspawn_program, settings.container_usr))
 
 
 class Containers:

@@ -26,7 +26,6 @@ conf file and the drop-in are rendered in :mod:`nixos_conf`.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import shutil
 import subprocess
@@ -43,6 +42,7 @@ from hive_c0re.lifecycle.backend import (
     write_if_changed,
 )
 from hive_c0re.lifecycle.nixos_conf import checked_path, nspawn_binds, render_dropin, rewrite_conf
+from hive_c0re.lifecycle.safefs import replace_file
 from hive_c0re.names import validate_container_name
 
 log = logging.getLogger(__name__)
@@ -268,14 +268,14 @@ class NixosBackend:
 
     def _write_environment(self, spec: ContainerSpec, text: str | None) -> None:
         """The container's environment (the operator's file's secrets among it), readable
-        by the container's root alone: the model's own uid never reads it."""
-        path = spec.policy_dir / ENVIRONMENT_FILE
+        by the container's root alone: the model's own uid never reads it. Without one
+        (no HYPERHIVE_AGENT) there is no file, and the harness unit, which requires it,
+        refuses to start."""
         if text is None:
-            path.unlink(missing_ok=True)
+            (spec.policy_dir / ENVIRONMENT_FILE).unlink(missing_ok=True)
             return
         owner = spec.uid_base if self.private_users else 0
-        write_if_changed(path, text, mode=0o400)
-        os.chown(path, owner, owner)
+        replace_file(spec.policy_dir, ENVIRONMENT_FILE, text, owner=owner, mode=0o400)
 
     def _write_dropin(self, agent: str, text: str) -> bool:
         return write_if_changed(self.dropin_dir(agent) / DROPIN, text)

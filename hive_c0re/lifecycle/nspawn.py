@@ -1,7 +1,8 @@
 """The nspawn backend: one ``hive-agent@<name>.service`` per agent, any systemd distribution.
 
 Each container boots from a small per-agent root, read-only (see
-:mod:`hive_c0re.lifecycle.rootfs`: the host's ``/usr`` read-only, ``/etc``
+:mod:`hive_c0re.lifecycle.rootfs`: the host's ``/usr`` read-only (or the
+directory :class:`HostSide` names: NixOS's system profile), ``/etc``
 files from daemon-only space, nothing of ``/root``, ``/home`` or the hive's
 state), runs in its own user namespace (container uid 0 is ``uid_base`` on
 the host) and sees only its binds: ``/run/hive``, ``/state``,
@@ -17,7 +18,8 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from hive_c0re.errors import HiveError
@@ -41,11 +43,51 @@ TEMPLATE = "hive-agent@.service"
 # file: removed on the agent's next install (one daemon-reload, once).
 OLD_DROPIN = "50-hyperhive.conf"
 NSPAWN_VARIABLE = "HIVE_NSPAWN"
-NSPAWN = "/usr/bin/systemd-nspawn"
+NSPAWN = "/usr/bin/systemd-nspawn"  # where neither the setting nor PATH names one
+CONTAINER_USR = Path("/usr")
 # Public certificates only: the container must reach the API over TLS, and
 # /etc/ssl/private must stay on the host.
-HOST_READ_ONLY = (Path("/usr"), Path("/etc/ssl/certs"))
+CERTS = Path("/etc/ssl/certs")
+HOST_READ_ONLY = (CONTAINER_USR, CERTS)
 UNSAFE_IN_UNIT = set(" \t\n\"'\\$;%`")
+
+
+@dataclass(frozen=True)
+class HostSide:
+    """What of the host the containers run on and see: its nspawn, and their ``/usr``.
+
+    ``usr`` is the host directory bound read-only as the container's ``/usr``
+    (and so ``/bin``, ``/lib`` and ``/sbin``, the root's links into it): the
+    host's own ``/usr`` on a merged-/usr distribution; on NixOS, whose
+    ``/usr`` holds only ``bin/env``, the system profile
+    (``/run/current-system/sw``: ``sh``, ``env`` and every system program).
+    """
+
+    nspawn: str = NSPAWN
+    usr: Path = CONTAINER_USR
+
+    def read_only(self) -> list[tuple[Path, Path]]:
+        """(host, container) of the host directories every container reads."""
+        return [(self.usr, CONTAINER_USR), (CERTS, CERTS)]
+
+    def as_host(self, inside: Path) -> Path:
+        """The host path of ``inside``, a path the container sees."""
+        if inside.is_relative_to(CONTAINER_USR):
+            return self.usr / inside.relative_to(CONTAINER_USR)
+        return inside
+
+
+DEFAULT_HOST = HostSide()
+
+
+def host_side(nspawn_program: str, container_usr: str) -> HostSide:
+    """The daemon's settings as a :class:`HostSide`; an empty program is PATH's.
+
+    Not checked here, where a refusal would stop the daemon: each install
+    checks both as it writes them (a clear error for that verb alone).
+    """
+    program = nspawn_program or shutil.which("systemd-nspawn") or NSPAWN
+    return HostSide(nspawn=program, usr=Path(container_usr))
 
 
 def unit_name(agent: str) -> str:
@@ -81,12 +123,13 @@ def _checked(path: Path) -> str:
     return text
 
 
-def nspawn_argv(spec: ContainerSpec, root: Path) -> list[str]:
+def nspawn_argv(spec: ContainerSpec, root: Path, host: HostSide = DEFAULT_HOST) -> list[str]:
     """The container's command line, one option per element."""
     return [
+        host.nspawn,
         *_options(spec, root),
         *rootfs.root_options(root.parent, spec.name),
-        *_read_only_binds(spec),
+        *_read_only_binds(spec, host),
         *_hive_binds(spec),
         # Names only: nspawn takes each value from its own environment, which the unit
         # loads from a 0600 file, so no value (an API key) ever lands in a unit file.
@@ -98,7 +141,6 @@ def nspawn_argv(spec: ContainerSpec, root: Path) -> list[str]:
 
 def _options(spec: ContainerSpec, root: Path) -> list[str]:
     return [
-        NSPAWN,
         "--quiet",
         "--keep-unit",
         "--register=no",
@@ -118,12 +160,21 @@ def _options(spec: ContainerSpec, root: Path) -> list[str]:
     ]
 
 
-def _read_only_binds(spec: ContainerSpec) -> list[str]:
-    present = [ro for ro in HOST_READ_ONLY if ro.exists()]
+def _read_only_binds(spec: ContainerSpec, host: HostSide) -> list[str]:
+    python = Path(sys.base_prefix).resolve()
+    if host.usr != CONTAINER_USR and python.is_relative_to(CONTAINER_USR):
+        # Its /usr is another directory: this Python would not be there.
+        raise HiveError(f"the harness's Python ({python}) is in the host's /usr, which the "
+                        f"containers do not see: their /usr is {host.usr}",
+                        hint="leave container_usr at /usr, or run hyperhive from a Python "
+                             "outside /usr (on NixOS, the store's)")
+    present = [(source, inside) for source, inside in host.read_only() if source.exists()]
+    same = [(ro, ro) for ro in (*host_python_binds(), *spec.read_only_binds)]
     # Not idmapped: the container reads only what any user of the host may read,
     # never a file the host keeps 0600 (a key in the checkout).
-    return [f"--bind-ro={_checked(ro)}"
-            for ro in (*present, *host_python_binds(), *spec.read_only_binds)]
+    return [f"--bind-ro={_checked(source)}" if source == inside
+            else f"--bind-ro={_checked(source)}:{_checked(inside)}"
+            for source, inside in (*present, *same)]
 
 
 def _hive_binds(spec: ContainerSpec) -> list[str]:
@@ -144,8 +195,8 @@ def render_nspawn_file(argv: list[str]) -> str:
     on 252), so a word with spaces (only the command's can have them) goes in
     single quotes; quotes, backslashes and ``$`` are refused outright.
     """
-    if argv[:1] != [NSPAWN]:
-        raise HiveError(f"the container's command line must start with {NSPAWN}")
+    if not argv or not argv[0].startswith("/") or Path(argv[0]).name != "systemd-nspawn":
+        raise HiveError("the container's command line must start with systemd-nspawn's path")
     for word in argv[1:]:
         if not word or UNSAFE_IN_UNIT & set(word) - {" "} or not word.isprintable():
             raise HiveError(f"{word!r} cannot go into the container's command line",
@@ -164,27 +215,30 @@ def environment_file(environment: Mapping[str, str]) -> str:
     return render_environment(environment)
 
 
-def render_template(roots: Path, unit_dir: Path) -> str:
-    """The template unit in ``unit_dir``, reading each agent's files from ``roots``."""
+def render_template(roots: Path, unit_dir: Path, nspawn: str = NSPAWN) -> str:
+    """The template unit in ``unit_dir``, reading each agent's files from ``roots``,
+    running ``nspawn``: the one template, on NixOS too (its module declares none)."""
     text = render(TEMPLATE).replace("@ROOTS@", _checked(roots))
-    return text.replace("@UNIT_DIR@", _checked(unit_dir)).replace("@NSPAWN@", NSPAWN)
+    text = text.replace("@UNIT_DIR@", _checked(unit_dir))
+    return text.replace("@NSPAWN@", _checked(Path(nspawn)))
 
 
-def check_executables(spec: ContainerSpec) -> None:
+def check_executables(spec: ContainerSpec, host: HostSide = DEFAULT_HOST) -> None:
     """Refuse a config whose programs the container could not run.
 
-    The container sees the host's ``/usr`` and the harness's Python, so a
-    program must live there and be executable, both as written (what the
-    container runs) and once every symlink and ``..`` is resolved (what the
-    host checked): ``/usr/../x`` or a link from ``/usr`` to elsewhere is refused.
+    The container sees the host's ``/usr`` (``host.usr``) and the harness's
+    Python, so a program must live there and be executable, both as written
+    (what the container runs) and once every symlink and ``..`` is resolved
+    (what the host checked): ``/usr/../x`` or a link from ``/usr`` to
+    elsewhere is refused.
     """
-    visible = (*HOST_READ_ONLY, *host_python_binds(), *spec.read_only_binds)
-    resolved = [root.resolve() for root in visible]
+    visible: Sequence[Path] = (*HOST_READ_ONLY, *host_python_binds(), *spec.read_only_binds)
+    resolved = [host.as_host(root).resolve() for root in visible]
     for program in spec.executables:
         path = Path(program)
         if not path.is_absolute() or ".." in path.parts:
             raise HiveError(f"{program} must be an absolute path without '..'")
-        target = path.resolve()
+        target = host.as_host(path).resolve()
         if not any(path.is_relative_to(root) for root in visible) or \
                 not any(target.is_relative_to(root) for root in resolved):
             raise HiveError(f"{program} is outside what the container sees "
@@ -200,10 +254,12 @@ class NspawnBackend:
 
     name = "nspawn"
 
-    def __init__(self, systemctl: Systemctl, unit_dir: Path, roots: Path) -> None:
+    def __init__(self, systemctl: Systemctl, unit_dir: Path, roots: Path,
+                 host: HostSide = DEFAULT_HOST) -> None:
         self.systemctl = systemctl
         self.unit_dir = unit_dir
         self.roots = roots
+        self.host = host
 
     def unit(self, agent: str) -> str:
         return unit_name(agent)
@@ -220,10 +276,10 @@ class NspawnBackend:
         Nothing here needs a daemon-reload but a changed template (the first
         agent, an upgrade) or the removal of an older install's drop-in.
         """
-        check_executables(spec)
+        check_executables(spec, self.host)
         root = rootfs.build_tree(self.roots, spec.name, spec.uid_base)
         rootfs.write_etc(self.roots, spec.name)
-        argv = nspawn_argv(spec, root)
+        argv = nspawn_argv(spec, root, self.host)
         nspawn_file = render_nspawn_file(argv)
         rootfs.make_mount_points(root, argv)
         for owned in (spec.runtime_dir, spec.state_dir, spec.claude_dir):
@@ -233,7 +289,7 @@ class NspawnBackend:
         write_if_changed(self.roots / f".{spec.name}.env", environment_file(spec.environment),
                          mode=0o600)
         write_if_changed(self._nspawn_file(spec.name), nspawn_file, mode=0o600)
-        template = render_template(self.roots, self.unit_dir)
+        template = render_template(self.roots, self.unit_dir, self.host.nspawn)
         reload = write_if_changed(self.unit_dir / TEMPLATE, template, mode=0o644)
         old = self._old_dropin_dir(spec.name) / OLD_DROPIN
         if old.exists():

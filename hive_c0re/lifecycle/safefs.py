@@ -194,3 +194,32 @@ def give_dir(path: Path, owner: int) -> None:
     """Give the directory ``path`` itself (not its contents) to ``owner``."""
     with open_dir(path.parent, path.name) as fd:
         os.fchown(fd, owner, owner)
+
+
+def replace_file(directory: Path, name: str, text: str, *, owner: int, mode: int) -> None:
+    """Replace ``directory/name`` with ``text``, owned by ``owner`` (uid and gid), ``mode``.
+
+    Through the directory's fd alone, nothing followed: the scratch file is
+    made new (``O_EXCL | O_NOFOLLOW``), given its owner and mode before a
+    byte is written, and renamed over the old file, which stays whole and
+    readable until then.
+    """
+    scratch = f".{name}.new"
+    dir_fd = os.open(directory, DIR_FLAGS)
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(scratch, dir_fd=dir_fd)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(scratch, flags, 0o600, dir_fd=dir_fd)
+        try:
+            with os.fdopen(fd, "w") as out:
+                os.fchmod(out.fileno(), mode)
+                os.fchown(out.fileno(), owner, owner)
+                out.write(text)
+            os.rename(scratch, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(scratch, dir_fd=dir_fd)
+            raise
+    finally:
+        os.close(dir_fd)

@@ -9,7 +9,6 @@ host, and send it as the ``X-Hive-UI-Secret`` header.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import secrets
@@ -17,7 +16,7 @@ import stat
 from pathlib import Path
 
 from hive_c0re.errors import HiveError
-from hive_c0re.lifecycle.safefs import DIR_FLAGS
+from hive_c0re.lifecycle.safefs import DIR_FLAGS, replace_file
 
 SECRET_FILE = "ui-secret"  # noqa: S105 (a file name)
 SECRET_BYTES = 32
@@ -54,19 +53,11 @@ def ensure_ui_secret(directory: Path, owner: int) -> str:
         existing = _read(dir_fd)
         if existing is not None:
             return existing
-        secret = secrets.token_urlsafe(SECRET_BYTES)
-        scratch = SECRET_FILE + ".new"
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(scratch, dir_fd=dir_fd)
-        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o400,
-                     dir_fd=dir_fd)
-        with os.fdopen(fd, "w") as out:
-            os.fchown(out.fileno(), owner, owner)
-            out.write(secret + "\n")
-        os.rename(scratch, SECRET_FILE, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        return secret
     finally:
         os.close(dir_fd)
+    secret = secrets.token_urlsafe(SECRET_BYTES)
+    replace_file(directory, SECRET_FILE, secret + "\n", owner=owner, mode=0o400)
+    return secret
 
 
 def read_ui_secret(directory: Path) -> str:

@@ -134,7 +134,8 @@ in
           WorkingDirectory = "/state";
           # What the host sets for every container (HYPERHIVE_AGENT, the
           # operator's agent_env_file), written by the nixos backend, 0400.
-          EnvironmentFile = "-/etc/hive/environment";
+          # Required: without it the harness would start with no name and no key.
+          EnvironmentFile = "/etc/hive/environment";
           # The manager decides about restarts: a harness that fails stops its
           # container, whose unit the host's crash watch sees.
           Restart = "no";

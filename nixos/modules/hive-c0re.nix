@@ -1,5 +1,9 @@
-# The host side of hyperhive: the hive-c0re daemon (socket-activated), its
-# dashboard, and the template unit of the nspawn backend's agents.
+# The host side of hyperhive: the hive-c0re daemon (socket-activated) and its
+# dashboard. The nspawn backend's template unit, hive-agent@.service, is not
+# declared here: the daemon writes it (filled in from its own settings: where
+# the agents' files are, the nspawn binary) into /etc/systemd/system.control,
+# which systemd prefers over /etc/systemd/system, so a copy here would only be
+# shadowed and drift.
 #
 # The units say what hive_c0re/unit_files/ says for other distributions; a
 # test compares the two, directive by directive, so they cannot drift. The
@@ -10,8 +14,22 @@ let
   inherit (lib) mkOption mkEnableOption mkIf types;
   cfg = config.services.hive-c0re;
   tables = import ./settings.nix { inherit lib; };
-  isLoopback = address: address == "localhost" || lib.hasPrefix "127." address
-    || address == "::1";
+  isLoopback = address: lib.hasPrefix "127." address || address == "::1";
+  # systemd takes an address literal in ListenStream=, never a host name: a
+  # name (or nothing) would make the socket unit fail to load.
+  isIPv4 = address: builtins.match "([0-9]{1,3})\\.([0-9]{1,3})\\.([0-9]{1,3})\\.([0-9]{1,3})" address
+    != null && lib.all (octet: lib.toInt octet <= 255)
+      (builtins.match "([0-9]+)\\.([0-9]+)\\.([0-9]+)\\.([0-9]+)" address);
+  # Colon-separated groups of up to four hex digits (at least two colons; the
+  # last group may be an IPv4 address), then an optional %zone.
+  isIPv6 = address:
+    let
+      parts = builtins.match "([^%]*)(%[a-zA-Z0-9_.-]+)?" address;
+      groups = lib.splitString ":" (builtins.head parts);
+      isGroup = group: builtins.match "[0-9a-fA-F]{0,4}" group != null;
+    in parts != null && builtins.length groups >= 3 && builtins.length groups <= 9
+      && lib.all isGroup (lib.init groups)
+      && (isGroup (lib.last groups) || isIPv4 (lib.last groups));
   isWildcard = address: address == "0.0.0.0" || address == "::";
   # A TCP ListenStream: an IPv6 address goes in brackets.
   listenAddress = address: port:
@@ -54,7 +72,10 @@ in
         How agents' containers run: `nixos` makes each an imperative
         `nixos-container` built from its applied config repo (needs
         `boot.enableContainers`); `nspawn` runs plain `systemd-nspawn` under
-        the `hive-agent@.service` template. Sets `HYPERHIVE_BACKEND`.
+        the `hive-agent@.service` template, which the daemon writes into
+        /etc/systemd/system.control, with the system profile
+        (`/run/current-system/sw`) as each container's read-only `/usr`. Sets
+        `HYPERHIVE_BACKEND`.
 
         On `nixos`, the agents' containers have claude-code, which is unfree,
         exactly when this host's nixpkgs config allows it
@@ -158,6 +179,11 @@ in
           message = "services.hive-c0re.agentEnvironmentFile is ${toString cfg.agentEnvironmentFile}, in the Nix store, which every local user can read: give a path outside it, such as /run/secrets/hive-agents.env.";
         }
         {
+          assertion = !cfg.dashboard.enable || isIPv4 cfg.dashboard.address
+            || isIPv6 cfg.dashboard.address;
+          message = "services.hive-c0re.dashboard.address is \"${cfg.dashboard.address}\"; the dashboard's socket listens on an IPv4 or IPv6 address literal (such as 127.0.0.1, ::1, 0.0.0.0 or ::), never a host name.";
+        }
+        {
           assertion = !(cfg.dashboard.enable && cfg.dashboard.openFirewall && isLoopback cfg.dashboard.address);
           message = "services.hive-c0re.dashboard.openFirewall opens port ${toString cfg.dashboard.port}, but the dashboard listens on ${cfg.dashboard.address} only: set dashboard.address, or leave openFirewall false.";
         }
@@ -239,29 +265,16 @@ in
     }
 
     (mkIf (cfg.backend == "nspawn") {
-      systemd.services."hive-agent@" = {
-        description = "hyperhive agent %i (systemd-nspawn container)";
-        inherit documentation;
-        # The per-agent drop-in hive-agent@%i.service.d/50-hyperhive.conf holds
-        # ExecStart (the nspawn command line) and the agent's resource limits.
-        serviceConfig = {
-          Type = "simple";
-          # nspawn moves the container into its own sub-cgroup of this unit.
-          Delegate = "yes";
-          KillMode = "mixed";
-          # The manager decides about restarts; the daemon reports crashes.
-          Restart = "no";
-          TimeoutStopSec = "20s";
-          SyslogIdentifier = "hive-agent-%i";
-        };
-      };
-    })
-
-    (mkIf (cfg.backend == "nspawn") {
       services.hive-c0re.settings = {
         # The harness's Python and its libraries live in the store, not in /usr:
-        # nspawn containers see /usr and these read-only.
-        extra_read_only_binds = lib.mkDefault builtins.storeDir;
+        # nspawn containers see /usr and these read-only. /etc/static too: the
+        # certificates in /etc/ssl/certs (bound into every container) are links
+        # into it. Both are the store's, which every local user reads anyway.
+        extra_read_only_binds = lib.mkDefault "${builtins.storeDir}:/etc/static";
+        # /usr on NixOS holds only bin/env: the containers' /usr (and so /bin/sh
+        # for the model's Bash, and /usr/bin/env) is the system profile instead.
+        container_usr = lib.mkDefault "/run/current-system/sw";
+        nspawn_program = lib.mkDefault "${pkgs.systemd}/bin/systemd-nspawn";
         # The package's own console scripts: `{python} -m hive_ag3nt` would run
         # nixpkgs' bare interpreter, which finds the libraries only when a console
         # script adds them to its sys.path; a unit's command line cannot carry

@@ -89,6 +89,10 @@ in
         "What the manager's container runs ({python} is this interpreter); empty: the hive has no manager container. Sets `HYPERHIVE_MANAGER_COMMAND`; unset (null), the program's default: `\"{python} -m hive_m1nd serve\"`.";
       extra_read_only_binds = setting types.str
         "Host directories, separated by ':', bound read-only at the same path into every container of the nspawn backend besides the Python and hyperhive's packages: what a development agent_command needs beyond them; empty: none. Sets `HYPERHIVE_EXTRA_READ_ONLY_BINDS`; unset (null), the program's default: `\"\"`.";
+      nspawn_program = setting types.str
+        "Nspawn backend: the systemd-nspawn its containers run (an absolute path); empty: the one on PATH, else /usr/bin/systemd-nspawn. Sets `HYPERHIVE_NSPAWN_PROGRAM`; unset (null), the program's default: `\"\"`.";
+      container_usr = setting types.str
+        "Nspawn backend: the host directory every container sees, read-only, as /usr (and /bin, /lib, /sbin, links into it): /usr, or on NixOS the system profile /run/current-system/sw, which holds /bin/sh. Sets `HYPERHIVE_CONTAINER_USR`; unset (null), the program's default: `\"/usr\"`.";
       crash_reconcile_interval = setting (numberAtLeast 1.0)
         "Seconds between passes that look for crashed containers a signal did not report. Sets `HYPERHIVE_CRASH_RECONCILE_INTERVAL`; unset (null), the program's default: `60.0`.";
       apply_settle_seconds = setting (numberAtLeast 0.0)
@@ -142,6 +146,8 @@ in
       agent_command = "HYPERHIVE_AGENT_COMMAND";
       manager_command = "HYPERHIVE_MANAGER_COMMAND";
       extra_read_only_binds = "HYPERHIVE_EXTRA_READ_ONLY_BINDS";
+      nspawn_program = "HYPERHIVE_NSPAWN_PROGRAM";
+      container_usr = "HYPERHIVE_CONTAINER_USR";
       crash_reconcile_interval = "HYPERHIVE_CRASH_RECONCILE_INTERVAL";
       apply_settle_seconds = "HYPERHIVE_APPLY_SETTLE_SECONDS";
       graceful_stop_timeout = "HYPERHIVE_GRACEFUL_STOP_TIMEOUT";

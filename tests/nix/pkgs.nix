@@ -14,5 +14,6 @@ in
   hyperhive = package "hyperhive-0.1.0";
   claude-code = package "claude-code-2.0.0";
   jq = package "jq-1.8.0";
+  systemd = package "systemd-258";
   github-mcp-server = package "github-mcp-server-0.5.0";
 }

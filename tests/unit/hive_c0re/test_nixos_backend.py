@@ -462,6 +462,19 @@ def test_install_writes_the_environment_for_the_container_root_alone(
     assert not written.exists()
 
 
+def test_the_environment_replaces_a_planted_link_and_never_writes_through_it(
+        backend: NixosBackend, tmp_path: Path) -> None:
+    put_conf(backend, "alice", "created.conf")
+    policy, victim = tmp_path / "policy", tmp_path / "victim"
+    policy.mkdir()
+    victim.write_text("host's own\n")
+    (policy / ENVIRONMENT_FILE).symlink_to(victim)
+    backend.install(replace(make_spec(), policy_dir=policy, environment={"HYPERHIVE_AGENT": "a"}))
+    assert not (policy / ENVIRONMENT_FILE).is_symlink()
+    assert (policy / ENVIRONMENT_FILE).read_text() == 'HYPERHIVE_AGENT="a"\n'
+    assert victim.read_text() == "host's own\n"
+
+
 def test_install_from_a_built_system_sets_the_profile(backend: NixosBackend,
                                                       runner: Recorder) -> None:
     put_conf(backend, "alice", "created-system-path.conf")

@@ -11,7 +11,9 @@ from hive_c0re.lifecycle.backend import ContainerSpec, Resources
 from hive_c0re.lifecycle.nspawn import (
     NSPAWN,
     NSPAWN_VARIABLE,
+    HostSide,
     environment_file,
+    host_side,
     nspawn_argv,
     render_nspawn_file,
     render_template,
@@ -79,3 +81,43 @@ def test_the_template_reads_both_files_from_the_roots(tmp_path: Path) -> None:
     assert "@" not in text.replace("hive-agent@%i", "").replace("hive-agent@.", "")
     with pytest.raises(HiveError, match="cannot go into a unit file"):
         render_template(tmp_path / "my roots", tmp_path / "units")
+
+
+def test_nixos_containers_see_the_system_profile_as_usr(tmp_path: Path) -> None:
+    profile = tmp_path / "sw"
+    profile.mkdir()
+    nixos = HostSide(nspawn="/nix/store/x-systemd/bin/systemd-nspawn", usr=profile)
+    argv = nspawn_argv(spec(tmp_path), tmp_path / "roots" / "alice", nixos)
+    assert argv[0] == nixos.nspawn
+    assert f"--bind-ro={profile}:/usr" in argv
+    assert "--bind-ro=/usr" not in argv
+    assert render_nspawn_file(argv).startswith(f'{NSPAWN_VARIABLE}="--quiet ')
+
+
+def test_the_template_runs_the_configured_nspawn(tmp_path: Path) -> None:
+    program = "/nix/store/x-systemd/bin/systemd-nspawn"
+    text = render_template(tmp_path / "roots", tmp_path / "units", program)
+    assert f"ExecStart={program} ${NSPAWN_VARIABLE}\n" in text
+
+
+def test_the_nspawn_setting_defaults_to_paths_and_must_be_a_plain_path(
+        tmp_path: Path) -> None:
+    found = host_side("", "/usr").nspawn
+    assert found.startswith("/") and found.endswith("/systemd-nspawn")
+    assert host_side("/opt/systemd/bin/systemd-nspawn", "/usr").nspawn == \
+        "/opt/systemd/bin/systemd-nspawn"
+    # Refused where they are written, by the install that writes them.
+    with pytest.raises(HiveError, match="cannot go into a unit file"):
+        render_template(tmp_path, tmp_path, host_side("systemd-nspawn", "/usr").nspawn)
+    spaced = tmp_path / "current system"
+    spaced.mkdir()
+    with pytest.raises(HiveError, match="cannot go into a unit file"):
+        nspawn_argv(spec(tmp_path), tmp_path / "roots" / "alice", host_side("", str(spaced)))
+
+
+def test_a_python_in_the_hosts_usr_is_refused_when_the_containers_usr_is_not_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.base_prefix", "/usr")
+    with pytest.raises(HiveError, match="which the containers do not see"):
+        nspawn_argv(spec(tmp_path), tmp_path / "roots" / "alice", HostSide(usr=tmp_path))
+    assert "--bind-ro=/usr" in nspawn_argv(spec(tmp_path), tmp_path / "roots" / "alice")

@@ -15,8 +15,14 @@ import pytest
 from hive_c0re.errors import HiveError
 from hive_c0re.lifecycle import rootfs
 from hive_c0re.lifecycle.backend import ContainerSpec
-from hive_c0re.lifecycle.nspawn import check_executables
-from hive_c0re.lifecycle.safefs import give_tree, hand_over_socket, make_below, open_dir
+from hive_c0re.lifecycle.nspawn import HostSide, check_executables
+from hive_c0re.lifecycle.safefs import (
+    give_tree,
+    hand_over_socket,
+    make_below,
+    open_dir,
+    replace_file,
+)
 from hive_c0re.lifecycle.uids import (
     FIRST_AGENT_BASE,
     LAST_AGENT_BASE,
@@ -202,6 +208,41 @@ def test_check_executables_refuses_a_symlink_out_of_what_the_container_sees(
     check_executables(spec_with([visible], ["/usr/bin/env", str(visible / "inner")]))
     with pytest.raises(HiveError, match="outside what the container sees"):
         check_executables(spec_with([visible], [str(visible / "tool")]))
+
+
+def test_check_executables_reads_usr_where_the_container_gets_it(tmp_path: Path) -> None:
+    # NixOS: the containers' /usr is the system profile, not the host's /usr.
+    profile = tmp_path / "sw"
+    (profile / "bin").mkdir(parents=True)
+    (profile / "bin" / "rg").write_text("#!/bin/sh\n")
+    (profile / "bin" / "rg").chmod(0o755)
+    nixos = HostSide(usr=profile)
+    check_executables(spec_with([], ["/usr/bin/rg"]), nixos)
+    with pytest.raises(HiveError, match="not an executable file"):
+        check_executables(spec_with([], ["/usr/bin/env"]), nixos)
+
+
+@as_root
+def test_replace_file_owns_before_writing_and_never_follows_a_link(
+        tmp_path: Path, host: Path) -> None:
+    directory = tmp_path / "policy"
+    directory.mkdir()
+    (directory / "environment").symlink_to(host / "shadow")
+    (directory / ".environment.new").symlink_to(host / "shadow")
+    replace_file(directory, "environment", 'KEY="v"\n', owner=BASE, mode=0o400)
+    written = directory / "environment"
+    assert not written.is_symlink() and written.read_text() == 'KEY="v"\n'
+    assert (stat.S_IMODE(written.stat().st_mode), owner(written)) == (0o400, (BASE, BASE))
+    assert (host / "shadow").read_text() == "secret\n"
+    assert owner(host / "shadow") == (0, 0)
+    assert sorted(p.name for p in directory.iterdir()) == ["environment"]
+
+
+def test_replace_file_refuses_a_directory_that_is_a_link(tmp_path: Path, host: Path) -> None:
+    (tmp_path / "policy").symlink_to(host)
+    with pytest.raises(OSError):
+        replace_file(tmp_path / "policy", "shadow", "x\n", owner=0, mode=0o400)
+    assert (host / "shadow").read_text() == "secret\n"
 
 
 def test_uid_slots_stay_out_of_nspawns_pick_range_and_apart() -> None:

@@ -65,7 +65,8 @@ def test_the_model_uid_is_the_hosts_not_a_setting() -> None:
 def test_the_harness_reads_the_environment_the_host_writes() -> None:
     service = harness()["systemd"]["services"]["hive-ag3nt"]
     file = CONTAINER_POLICY / ENVIRONMENT_FILE
-    assert service["serviceConfig"]["EnvironmentFile"] == f"-{file}"
+    # Required, no "-": a harness without HYPERHIVE_AGENT (or the key) must not start.
+    assert service["serviceConfig"]["EnvironmentFile"] == str(file)
 
 
 def test_mcp_server_programs_go_into_the_system_profile() -> None:

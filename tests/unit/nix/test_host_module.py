@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hive_c0re.lifecycle.nspawn import HostSide, host_side, render_template
 from hive_c0re.settings import SETTINGS
 from hive_c0re.units import UNIT_NAMES
 from hive_dev.nix_modules import EvalRefused, evaluate
@@ -47,12 +49,25 @@ def test_unit_matches_the_shipped_unit_file(file_name: str) -> None:
     compare(host(), file_name)
 
 
-def test_agent_template_matches_the_shipped_unit_file_for_nspawn() -> None:
-    compare(host('services.hive-c0re.backend = "nspawn";'), "hive-agent@.service")
+@pytest.mark.parametrize("backend", ["nixos", "nspawn"])
+def test_the_agents_template_is_the_daemons_alone(backend: str) -> None:
+    # The daemon writes hive-agent@.service into system.control, which systemd
+    # prefers: a copy declared here would be shadowed, and drift.
+    assert "hive-agent@" not in services(host(f'services.hive-c0re.backend = "{backend}";'))
 
 
-def test_nixos_backend_has_no_nspawn_template() -> None:
-    assert "hive-agent@" not in services(host())
+def test_the_daemons_template_runs_the_modules_nspawn() -> None:
+    environment = services(host('services.hive-c0re.backend = "nspawn";'))["hive-c0re"][
+        "environment"]
+    nspawn = f"{stand_in('systemd')}/bin/systemd-nspawn"
+    assert environment["HYPERHIVE_NSPAWN_PROGRAM"] == nspawn
+    side = host_side(environment["HYPERHIVE_NSPAWN_PROGRAM"],
+                     environment["HYPERHIVE_CONTAINER_USR"])
+    assert side == HostSide(nspawn=nspawn, usr=Path("/run/current-system/sw"))
+    text = render_template(Path("/var/lib/hyperhive/roots"),
+                           Path(environment["HYPERHIVE_UNIT_DIR"]), side.nspawn)
+    assert f"ExecStart={nspawn} $HIVE_NSPAWN\n" in text
+    assert "ConditionPathExists=|/etc/systemd/system.control/hive-agent@%i.service.d/" in text
 
 
 def test_sockets_listen_where_the_shipped_ones_do_plus_the_dashboard_port() -> None:
@@ -114,7 +129,9 @@ def test_the_daemon_writes_agent_units_where_nixos_lets_it_for_nspawn() -> None:
     daemon = services(host('services.hive-c0re.backend = "nspawn";'))["hive-c0re"]
     assert daemon["environment"]["HYPERHIVE_UNIT_DIR"] == "/etc/systemd/system.control"
     assert daemon["environment"]["HYPERHIVE_BACKEND"] == "nspawn"
-    assert daemon["environment"]["HYPERHIVE_EXTRA_READ_ONLY_BINDS"] == "/nix/store"
+    assert daemon["environment"]["HYPERHIVE_EXTRA_READ_ONLY_BINDS"] == "/nix/store:/etc/static"
+    # NixOS's /usr holds only bin/env: the containers' /usr is the system profile.
+    assert daemon["environment"]["HYPERHIVE_CONTAINER_USR"] == "/run/current-system/sw"
     package = stand_in("hyperhive")
     assert daemon["environment"]["HYPERHIVE_AGENT_COMMAND"] == f"{package}/bin/hive-ag3nt serve"
     assert daemon["environment"]["HYPERHIVE_MANAGER_COMMAND"] == f"{package}/bin/hive-m1nd serve"
@@ -144,13 +161,34 @@ def test_nixos_backend_without_containers_is_refused() -> None:
 
 def test_nspawn_backend_does_not_need_nixos_containers() -> None:
     result = host('services.hive-c0re.backend = "nspawn";', "boot.enableContainers = false;")
-    assert "hive-agent@" in services(result)
+    assert services(result)["hive-c0re"]["environment"]["HYPERHIVE_BACKEND"] == "nspawn"
     assert result["boot"]["enableContainers"] is False
 
 
 def test_agent_environment_file_in_the_store_is_refused() -> None:
     message = refusal('services.hive-c0re.agentEnvironmentFile = "${pkgs.jq}/env";')
     assert "in the Nix store, which every local user can read" in message
+
+
+@pytest.mark.parametrize("address", ["localhost", "", "hive.example", "256.0.0.1", "1.2.3", "1:2",
+                                     "127.0.0.1:7000"])
+def test_a_dashboard_address_that_is_no_literal_is_refused(address: str) -> None:
+    message = refusal(f'services.hive-c0re.dashboard.address = "{address}";')
+    assert (f'services.hive-c0re.dashboard.address is "{address}"; the dashboard\'s socket '
+            "listens on an IPv4 or IPv6 address literal") in message
+
+
+@pytest.mark.parametrize(("address", "listener"), [
+    ("::1", "[::1]:7000"), ("0.0.0.0", "0.0.0.0:7000"), ("10.0.0.255", "10.0.0.255:7000"),
+    ("fe80::1%eth0", "[fe80::1%eth0]:7000"), ("::ffff:192.0.2.1", "[::ffff:192.0.2.1]:7000")])
+def test_a_dashboard_address_literal_is_taken(address: str, listener: str) -> None:
+    result = host(f'services.hive-c0re.dashboard.address = "{address}";')
+    assert sockets(result)["hive-c0re-dashboard"]["listenStreams"][-1] == listener
+
+
+def test_a_dashboard_left_out_needs_no_address() -> None:
+    result = host('services.hive-c0re.dashboard = { enable = false; address = "localhost"; };')
+    assert "hive-c0re-dashboard" not in sockets(result)
 
 
 def test_open_firewall_on_loopback_is_refused() -> None:
