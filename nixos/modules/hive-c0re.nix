@@ -203,7 +203,7 @@ in
         # The host's word on claude-code for the agents' flakes (flake:hyperhive-unfree).
         (lib.mkIf (cfg.backend == "nixos") { hyperhive-unfree.flake.outPath = agentUnfree; })
       ];
-      # nixos-container builds each agent's system from its config repo's flake.
+      # The daemon builds each agent's system from its config repo's flake (nix build).
       nix.settings.experimental-features =
         lib.mkIf (cfg.backend == "nixos") [ "nix-command" "flakes" ];
 
