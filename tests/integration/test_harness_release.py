@@ -185,6 +185,59 @@ async def eventually(check: Callable[[], bool]) -> None:
         await asyncio.sleep(0.02)
 
 
+def test_a_turn_that_starts_while_a_release_ends_the_cli_is_not_shown_released(
+        tmp_path: Path, daemon: DaemonProcess, api: MessagesApi) -> None:
+    # The idle release is ending the CLI (held there) when mail starts a turn: the turn
+    # waits for it, then starts a CLI of its own, which must not be shown as released.
+    rig = make_real_rig(tmp_path, daemon, "rac", api, cli_idle_release=0)
+    log = Log(rig.harness)
+    rig.script_replies(Reply(text="one", match=Match(last_user_contains="first")),
+                       Reply(text="two", match=Match(last_user_contains="second")))
+    shown: list[dict[str, Any]] = []
+    ended: list[bool] = []
+    alive: list[bool] = []
+
+    async def scenario() -> None:
+        async with running(rig.harness) as harness:
+            rig.send("first")
+            await harness.step()
+            session = harness.session
+            assert session is not None and session.running
+            ending, go_on = asyncio.Event(), asyncio.Event()
+            client = session._client
+            disconnect = client.disconnect
+
+            async def held() -> None:
+                ending.set()
+                await go_on.wait()
+                await disconnect()
+
+            client.disconnect = held
+            release = asyncio.ensure_future(harness.upkeep.release("idle"))
+            await ending.wait()  # the release holds the CLI's lock, ending it
+            rig.send("second")
+            second = asyncio.ensure_future(harness.step())
+            # The turn has begun (its prompt is logged) and waits for the release.
+            await until(lambda: len(log.kinds("prompt")) == 2)
+            go_on.set()
+            ended.append(await release)
+            await second
+            shown.append(harness.status())
+            alive.append(session.cli_rss_mib() is not None)  # its CLI process is there
+
+    run(scenario(), BOUND)
+    assert ended == [True]
+    (release,) = log.kinds("release")
+    (resume,) = log.kinds("resume")
+    assert (release["turn"], release["reason"]) == (None, "idle")
+    assert (resume["turn"], resume["reason"]) == (2, "idle")
+    assert alive == [True]  # the second turn's CLI runs on after it
+    assert (shown[0]["state"], shown[0]["released"]) == ("idle", False)
+    assert [t.status for t in rig.harness.events.last_turns(10)] == ["ok", "ok"]
+    assert rig.counts() == (0, 0)
+    assert not api.script.unused()
+
+
 def test_the_growth_bound_restarts_the_cli_only_between_turns(
         tmp_path: Path, daemon: DaemonProcess, api: MessagesApi) -> None:
     rig = make_real_rig(tmp_path, daemon, "gro", api, cli_max_rss_mib=1, cli_idle_release=0)
