@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -236,6 +238,30 @@ def test_a_turn_that_starts_while_a_release_ends_the_cli_is_not_shown_released(
     assert [t.status for t in rig.harness.events.last_turns(10)] == ["ok", "ok"]
     assert rig.counts() == (0, 0)
     assert not api.script.unused()
+
+
+def test_a_cli_that_died_between_turns_has_no_pid_and_no_size(
+        tmp_path: Path, daemon: DaemonProcess, api: MessagesApi) -> None:
+    # Its pid is free for another process once it exited: never measured, never bounded.
+    rig = make_real_rig(tmp_path, daemon, "ded", api, cli_idle_release=0)
+    rig.script_replies(Reply(text="one", match=Match(last_user_contains="first")))
+    seen: list[tuple[bool, int | None, float | None]] = []
+
+    async def scenario() -> None:
+        async with running(rig.harness) as harness:
+            rig.send("first")
+            await harness.step()
+            session = harness.session
+            assert session is not None
+            pid = session.cli_pid()
+            assert pid is not None and session.cli_rss_mib() is not None
+            os.kill(pid, signal.SIGKILL)
+            await until(lambda: session.cli_pid() is None)
+            seen.append((session.running, session.cli_pid(), session.cli_rss_mib()))
+
+    run(scenario(), BOUND)
+    # Still connected as far as the session knows (the next turn finds out): no pid, no size.
+    assert seen == [(True, None, None)]
 
 
 def test_the_growth_bound_restarts_the_cli_only_between_turns(
