@@ -18,10 +18,13 @@ def cli_pid(client: Any) -> int | None:
 
     The SDK does not publish it: its subprocess transport keeps the process as
     ``_process``. Another transport (or another SDK version) has none: no bound then.
+    None too once the process has exited: its pid may already be another process's.
     """
     process = getattr(getattr(client, "_transport", None), "_process", None)
     pid = getattr(process, "pid", None)
-    return pid if isinstance(pid, int) else None
+    if not isinstance(pid, int) or getattr(process, "returncode", None) is not None:
+        return None
+    return pid
 
 
 def tree_rss_mib(pid: int, proc: Path = PROC) -> float | None:

@@ -80,7 +80,7 @@ class ClaudeSession:
         # is starting or using, and a turn never talks to one being ended.
         self._lock = asyncio.Lock()
         self._resume_reason = "start"  # why the next start resumes: the log says so
-        self.released: str | None = None  # why the CLI was ended between turns, until a turn
+        self.released: str | None = None  # why the CLI was ended, until one is started again
 
     @property
     def session_id(self) -> str | None:
@@ -165,6 +165,9 @@ class ClaudeSession:
                 client = ClaudeSDKClient(self.options(resume=resume))
                 await client.connect()
             self._client = client
+            # Here, under the lock, not when the turn begins: a release that was ending
+            # the old CLI then (the turn waited for it) has set it since.
+            self.released = None
             if resume is not None:
                 self.events.record(self._turn, "resume", session_id=resume,
                                    reason=self._resume_reason)
@@ -228,7 +231,6 @@ class ClaudeSession:
         log.info("%s: turn %d start (%s, model %s)", self.config.name, turn, trigger,
                  self.model(), extra={"HIVE_AGENT": self.config.name, "HIVE_TURN": turn})
         self._turn, self._denials = turn, []
-        self.released = None  # this turn resumes it
         self.events.record(turn, "prompt", text=prompt)
         self.config.tool_failures.take()  # a new turn: nothing of an earlier one counts here
         try:

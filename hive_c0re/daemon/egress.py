@@ -75,7 +75,9 @@ class EgressProxy:
             *module_argv("hive_c0re.egress",
                          f"--api-fd={api}", f"--proxy-fd={proxy}",
                          f"--upstream={self.upstream}", f"--first-uid={self.first_uid}"),
-            pass_fds=(api, proxy), stdin=asyncio.subprocess.DEVNULL)
+            # In "/" whatever directory the daemon was started in: no directory
+            # someone else may write is ever the child's working directory.
+            pass_fds=(api, proxy), stdin=asyncio.subprocess.DEVNULL, cwd="/")
 
     async def stop(self) -> None:
         watch, self._watch = self._watch, None

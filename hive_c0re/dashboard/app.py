@@ -7,6 +7,7 @@ and Host, the headers); every view is a module of :mod:`.views` whose
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -23,6 +24,12 @@ TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 
 
+def state_class(word: object) -> str:
+    """A state word as the part of a CSS class after ``state-``: "idle (released)" is
+    ``idle-released`` (one class, not the three "idle", "(released)" would be)."""
+    return re.sub(r"[^a-z0-9]+", "-", str(word or "").lower()).strip("-")
+
+
 def make_app(hive: HiveClient, config: DashboardConfig) -> web.Application:
     app = web.Application(client_max_size=256 * 1024)
     app[HIVE] = hive
@@ -34,7 +41,7 @@ def make_app(hive: HiveClient, config: DashboardConfig) -> web.Application:
     # passes through here as text, and nothing is ever marked safe.
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                          undefined=jinja2.StrictUndefined, trim_blocks=True,
-                         lstrip_blocks=True,
+                         lstrip_blocks=True, filters={"state_class": state_class},
                          context_processors=[security.template_context])
     app.router.add_static("/static/", STATIC, name="static")
     live.setup(app)

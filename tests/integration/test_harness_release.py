@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -183,6 +185,83 @@ async def eventually(check: Callable[[], bool]) -> None:
     """Wait until ``check`` (which may block on the daemon) holds; the loop runs meanwhile."""
     while not await asyncio.to_thread(check):  # noqa: ASYNC110 (the daemon has no event)
         await asyncio.sleep(0.02)
+
+
+def test_a_turn_that_starts_while_a_release_ends_the_cli_is_not_shown_released(
+        tmp_path: Path, daemon: DaemonProcess, api: MessagesApi) -> None:
+    # The idle release is ending the CLI (held there) when mail starts a turn: the turn
+    # waits for it, then starts a CLI of its own, which must not be shown as released.
+    rig = make_real_rig(tmp_path, daemon, "rac", api, cli_idle_release=0)
+    log = Log(rig.harness)
+    rig.script_replies(Reply(text="one", match=Match(last_user_contains="first")),
+                       Reply(text="two", match=Match(last_user_contains="second")))
+    shown: list[dict[str, Any]] = []
+    ended: list[bool] = []
+    alive: list[bool] = []
+
+    async def scenario() -> None:
+        async with running(rig.harness) as harness:
+            rig.send("first")
+            await harness.step()
+            session = harness.session
+            assert session is not None and session.running
+            ending, go_on = asyncio.Event(), asyncio.Event()
+            client = session._client
+            disconnect = client.disconnect
+
+            async def held() -> None:
+                ending.set()
+                await go_on.wait()
+                await disconnect()
+
+            client.disconnect = held
+            release = asyncio.ensure_future(harness.upkeep.release("idle"))
+            await ending.wait()  # the release holds the CLI's lock, ending it
+            rig.send("second")
+            second = asyncio.ensure_future(harness.step())
+            # The turn has begun (its prompt is logged) and waits for the release.
+            await until(lambda: len(log.kinds("prompt")) == 2)
+            go_on.set()
+            ended.append(await release)
+            await second
+            shown.append(harness.status())
+            alive.append(session.cli_rss_mib() is not None)  # its CLI process is there
+
+    run(scenario(), BOUND)
+    assert ended == [True]
+    (release,) = log.kinds("release")
+    (resume,) = log.kinds("resume")
+    assert (release["turn"], release["reason"]) == (None, "idle")
+    assert (resume["turn"], resume["reason"]) == (2, "idle")
+    assert alive == [True]  # the second turn's CLI runs on after it
+    assert (shown[0]["state"], shown[0]["released"]) == ("idle", False)
+    assert [t.status for t in rig.harness.events.last_turns(10)] == ["ok", "ok"]
+    assert rig.counts() == (0, 0)
+    assert not api.script.unused()
+
+
+def test_a_cli_that_died_between_turns_has_no_pid_and_no_size(
+        tmp_path: Path, daemon: DaemonProcess, api: MessagesApi) -> None:
+    # Its pid is free for another process once it exited: never measured, never bounded.
+    rig = make_real_rig(tmp_path, daemon, "ded", api, cli_idle_release=0)
+    rig.script_replies(Reply(text="one", match=Match(last_user_contains="first")))
+    seen: list[tuple[bool, int | None, float | None]] = []
+
+    async def scenario() -> None:
+        async with running(rig.harness) as harness:
+            rig.send("first")
+            await harness.step()
+            session = harness.session
+            assert session is not None
+            pid = session.cli_pid()
+            assert pid is not None and session.cli_rss_mib() is not None
+            os.kill(pid, signal.SIGKILL)
+            await until(lambda: session.cli_pid() is None)
+            seen.append((session.running, session.cli_pid(), session.cli_rss_mib()))
+
+    run(scenario(), BOUND)
+    # Still connected as far as the session knows (the next turn finds out): no pid, no size.
+    assert seen == [(True, None, None)]
 
 
 def test_the_growth_bound_restarts_the_cli_only_between_turns(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,8 @@ class Bus:
     on_change: Callable[[str], None] = lambda unit: None
     started: asyncio.Event = field(default_factory=asyncio.Event)
     stopped: bool = False
+    answer: UnitState | None = None  # None: not listening
+    read_on: list[int] = field(default_factory=list)  # the threads state() was called on
 
     def start(self, loop: asyncio.AbstractEventLoop, on_change: Callable[[str], None]) -> None:
         self.on_change = on_change
@@ -60,7 +63,8 @@ class Bus:
         self.stopped = True
 
     def state(self, unit: str) -> UnitState | None:
-        return None  # not listening: the watch asks ``systemctl show``
+        self.read_on.append(threading.get_ident())
+        return self.answer  # None: the watch asks ``systemctl show``
 
 
 class Watched:
@@ -131,6 +135,21 @@ def test_a_crash_is_told_with_the_units_state_and_journal(watched: Watched) -> N
         "unit": UNIT, "active_state": "failed", "result": "exit-code", "exit_status": 3,
         "exit_code": "exited", "invocation": "i1", "journal": [f"{UNIT} said bye"]})]
     assert watched.bench.backend.calls == []  # the default policy only reports
+
+
+def test_the_bus_is_read_in_a_worker_thread_never_on_the_loop(watched: Watched) -> None:
+    # A D-Bus read blocks: on the loop it would hold up every socket the daemon serves.
+    watched.bench.backend.crash("alice")
+    watched.bus.answer = state(invocation="i1")
+    loop: list[int] = []
+
+    async def check() -> None:
+        loop.append(threading.get_ident())
+        await watched.watch.check("alice")
+
+    asyncio.run(check())
+    assert watched.kinds() == ["container_crash"]  # what the bus said (systemctl: active)
+    assert watched.bus.read_on and loop[0] not in watched.bus.read_on
 
 
 def test_one_report_per_invocation(watched: Watched) -> None:

@@ -5,17 +5,20 @@ libraries to ``sys.path`` inside the console script. Here that is done for
 real: this venv's base interpreter, which cannot import hyperhive, runs a
 script that adds the venv's site-packages with ``site.addsitedir`` as the
 wrapper does, then starts the egress process with the daemon's own spawn
-function and asks it for an answer over its socket.
+function and asks it for an answer over its socket. Nothing in the child's
+working directory is ever imported: the children run as root.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 import sysconfig
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -102,10 +105,66 @@ def test_a_child_takes_this_interpreter_and_its_import_path() -> None:
     from hive_c0re.interpreter import module_argv
 
     argv = module_argv("json.tool", "--sort-keys")
-    assert argv[0] == sys.executable
-    assert json.loads(argv[3]) == sys.path
+    assert argv[:3] == [sys.executable, "-I", "-c"]
+    assert json.loads(argv[4]) == [str(Path(e).absolute()) for e in sys.path]
     done = subprocess.run([*argv], input='{"b": 1, "a": 2}', capture_output=True, text=True,
                           check=True, timeout=60)
     # Run as -m runs it: as __main__, with the arguments after the module's name.
     assert json.loads(done.stdout) == {"a": 2, "b": 1}
     assert done.stdout.index('"a"') < done.stdout.index('"b"')
+
+
+# A module that, imported, leaves a mark beside itself and breaks the import.
+PLANTED = """\
+import pathlib
+pathlib.Path(__file__).with_suffix(".ran").write_text(__name__)
+raise ImportError("planted")
+"""
+
+
+def test_modules_planted_in_the_childs_directory_never_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hive_c0re.interpreter import module_argv
+
+    # json and runpy: what the bootstrap imports before it sets the path; argparse: what
+    # json.tool imports after, through a relative entry of the parent's path.
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    for name in ("json", "runpy", "argparse"):
+        (planted / f"{name}.py").write_text(PLANTED)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", ["", *sys.path])
+    done = subprocess.run(module_argv("json.tool"), input='{"a": 1}', capture_output=True,
+                          text=True, cwd=planted, check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"a": 1}
+    assert sorted(p.name for p in planted.iterdir()) == ["argparse.py", "json.py", "runpy.py"]
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A directory for sockets, short enough for AF_UNIX whatever pytest's tmp_path is."""
+    directory = Path(tempfile.mkdtemp(prefix="hhi", dir="/tmp"))
+    yield directory
+    for sock in directory.iterdir():
+        sock.unlink()
+    directory.rmdir()
+
+
+def test_the_egress_runs_in_the_root_directory_whatever_the_daemons_is(
+        tmp_path: Path, short_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hive_c0re.daemon.egress import EgressProxy
+
+    monkeypatch.chdir(tmp_path)
+
+    async def cwd_of_egress() -> str:
+        proxy = EgressProxy(short_dir, first_uid=0)
+        proxy.upstream = "http://127.0.0.1:9"
+        process = await proxy._start()
+        try:
+            return os.readlink(f"/proc/{process.pid}/cwd")
+        finally:
+            process.terminate()
+            await process.wait()
+
+    assert asyncio.run(cwd_of_egress()) == "/"
