@@ -163,7 +163,7 @@ class Bench(ContainerHive):
             raise BenchError(f"systemctl kill {agent} failed: {done.stderr.strip()}")
         event = self.await_crash(results, kill)
         kill.committed = float(event["_sent_at"]) - kill.wall
-        stamps = self.props(agent, STAMPS)  # before `start` overwrites them
+        stamps = self.down_stamps(agent)  # before `start` overwrites them
         if stamps.get("InvocationID") == invocation:
             for attr, prop in (("main_exited", "ExecMainExitTimestampMonotonic"),
                                ("unit_failed", "InactiveEnterTimestampMonotonic")):
@@ -172,6 +172,16 @@ class Bench(ContainerHive):
                     setattr(kill, attr, int(value) / 1e6 - kill.mono)
         kill.poll_tick = next_tick(kill.wall, results.origin + results.phase)
         return kill
+
+    def down_stamps(self, agent: str, wait: float = 10.0) -> dict[str, str]:
+        """The kill's stamps once the unit is down: the event may come while systemd still
+        ends the container's processes, and the unit's `failed` stamp is set after that."""
+        deadline = time.monotonic() + wait
+        while True:
+            stamps = self.props(agent, f"{STAMPS},ActiveState")
+            if stamps.get("ActiveState") != "deactivating" or time.monotonic() > deadline:
+                return stamps
+            time.sleep(0.02)
 
     def revive(self, agent: str) -> None:
         """The operator's ``start``, then an echo: the agent is back and answering."""

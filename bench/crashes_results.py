@@ -57,8 +57,9 @@ class Kill:
 
     @property
     def daemon_share(self) -> float | None:
-        """From the unit entering `failed` to the event's commit: the crash watch's part."""
-        return None if self.unit_failed is None else self.committed - self.unit_failed
+        """From systemd seeing nspawn die to the event's commit: the crash watch's part (it
+        reports then, while systemd still ends the container's other processes)."""
+        return None if self.main_exited is None else self.committed - self.main_exited
 
     @property
     def announce_share(self) -> float | None:
@@ -93,7 +94,7 @@ class Results:
 COLUMNS = (("returned", "kill returned"), ("main_exited", "nspawn exited"),
            ("unit_failed", "unit failed"), ("logged", "crash logged"),
            ("committed", "event committed"), ("read", "event read"),
-           ("daemon_share", "failed→commit"), ("announce_share", "logged→commit"))
+           ("daemon_share", "exited→commit"), ("announce_share", "logged→commit"))
 
 
 def report(opts: Options, results: Results) -> bool:

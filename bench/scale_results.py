@@ -140,6 +140,18 @@ def committed(kills: Sequence[Kill]) -> list[float]:
     return [k.committed for k in kills]
 
 
+# A kill's steps, seconds after it: systemd saw nspawn die, the unit was `failed` (the
+# container's other processes ended), the event was committed.
+STAGES = ("nspawn exited", "unit failed", "commit")
+
+
+def stages(kills: Sequence[Kill], stage: str) -> list[float]:
+    found: dict[str, list[float | None]] = {
+        "nspawn exited": [k.main_exited for k in kills],
+        "unit failed": [k.unit_failed for k in kills], "commit": [*committed(kills)]}
+    return [v for v in found[stage] if v is not None]
+
+
 # -- the report -------------------------------------------------------------------------
 
 
@@ -197,12 +209,13 @@ def report_times(results: Results) -> None:
         ("single reply", results.singles),
         *((label, results.replies(label)) for label in
           ("broadcast, CLIs alive", "broadcast, after release")),
-        ("crash -> commit, alone", committed(results.kills_alone)),
-        ("crash -> commit, loaded", committed(results.kills_loaded)),
+        *((f"crash -> {stage}, {label}", stages(kills, stage)) for label, kills in
+          (("alone", results.kills_alone), ("loaded", results.kills_loaded))
+          for stage in STAGES),
     ]
     for label, values in rows:
         if values:
-            print(f"  {label:<26} {fmt_ms(percentile(values, 50)):>8} / "
+            print(f"  {label:<30} {fmt_ms(percentile(values, 50)):>8} / "
                   f"{fmt_ms(percentile(values, 99)):>8} / {fmt_ms(max(values)):>8}  "
                   f"(n={len(values)})")
     for cast in results.broadcasts:
@@ -290,5 +303,8 @@ def summary(opts: Options, results: Results) -> dict[str, Any]:
                         "clis_alive": b.clis_alive, "cpu": b.cpu} for b in results.broadcasts],
         "crash_alone": committed(results.kills_alone),
         "crash_loaded": committed(results.kills_loaded), "missed_crashes": results.missed,
+        "crash_stages": {label: {stage: stages(kills, stage) for stage in STAGES}
+                         for label, kills in (("alone", results.kills_alone),
+                                              ("loaded", results.kills_loaded))},
     }
 

@@ -58,7 +58,17 @@ class UnitState:
 
 
 def is_down(state: UnitState) -> bool:
-    return state.active in ("failed", "inactive")
+    """Down, or going down because its main process (nspawn) failed.
+
+    A failed main process makes systemd enter ``deactivating`` with the failure's
+    Result and exit status already set, then tear down the container's other
+    processes, which takes tens of ms for a harness and its CLI (more on a loaded
+    host) before the unit is ``failed``. The crash is certain at the first step, so
+    it is reported there. A stop asked for keeps Result ``success`` while it runs.
+    """
+    if state.active in ("failed", "inactive"):
+        return True
+    return state.active == "deactivating" and state.result not in ("", "success")
 
 
 class CrashJudge:

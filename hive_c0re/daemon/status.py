@@ -48,10 +48,12 @@ async def status_row(hive: Hive, name: str) -> dict[str, Any]:
     state, applied = await asyncio.gather(
         hive.containers.unit_state(name) if has_unit else _none(),
         _applied_head(hive, record) if has_unit else _none())
-    running = state is not None and state.active in ("active", "reloading", "deactivating")
+    failed = _failed(record, state)
+    running = (state is not None and state.active in ("active", "reloading", "deactivating")
+               and not failed)
     logged_in = hive.mail.reports.logged_in(name)
     row: dict[str, Any] = {
-        "name": name, "running": running, "failed": _failed(record, state),
+        "name": name, "running": running, "failed": failed,
         "needs_update": bool(applied and record.deployed_sha and applied != record.deployed_sha),
         "needs_login": logged_in is False, "paused": hive.containers.pauses.paused(name),
         "parent": None,
@@ -168,8 +170,13 @@ def _failed(record: AgentRecord, state: UnitState | None) -> bool:
         return False
     if state.active == "failed":
         return True
-    return (state.active == "inactive" and record.desired is Desired.RUNNING
-            and state.result not in ("", "success"))
+    if record.desired is not Desired.RUNNING:
+        return False
+    if state.active == "deactivating":
+        # Killed from outside, its other processes still ending: the crash watch has
+        # reported it already, so the row says crashed, not stopping.
+        return state.result in CRASH_RESULTS
+    return state.active == "inactive" and state.result not in ("", "success")
 
 
 async def _applied_head(hive: Hive, record: AgentRecord) -> str | None:

@@ -27,8 +27,9 @@ from tests.unit.hive_c0re.lifecycle_support import Bench
 UNIT = FakeBackend().unit("alice")
 
 
-def state(active: str = "failed", invocation: str = "i1", unit: str = UNIT) -> UnitState:
-    return UnitState(unit=unit, active=active, sub="failed", result="exit-code",
+def state(active: str = "failed", invocation: str = "i1", unit: str = UNIT,
+          result: str = "exit-code") -> UnitState:
+    return UnitState(unit=unit, active=active, sub="failed", result=result,
                      exit_status=3, exit_code="exited", invocation=invocation)
 
 
@@ -112,9 +113,18 @@ def test_the_judge_reports_an_unexpected_down_once() -> None:
 
 
 @pytest.mark.parametrize("unit_state", [state(active="active"), state(active="activating"),
-                                        state(invocation="")])
+                                        state(invocation=""),
+                                        # A stop asked for: Result stays success meanwhile.
+                                        state(active="deactivating", result="success")])
 def test_the_judge_ignores_what_is_not_down_or_has_no_invocation(unit_state: UnitState) -> None:
     assert CrashJudge(lambda agent: False, set()).judge("alice", unit_state) is False
+
+
+def test_a_main_process_that_failed_is_a_crash_before_the_unit_is_down() -> None:
+    # systemd still ends the container's other processes; the failure is already known.
+    judge = CrashJudge(lambda agent: False, set())
+    assert judge.judge("alice", state(active="deactivating", result="signal")) is True
+    assert judge.judge("alice", state(active="failed", result="signal")) is False  # the same
 
 
 def test_an_expected_down_is_not_a_crash_and_stays_not_one() -> None:
@@ -158,6 +168,17 @@ def test_one_report_per_invocation(watched: Watched) -> None:
     asyncio.run(watched.watch.reconcile())
     watched.crash("i2")
     assert watched.kinds() == ["container_crash", "container_crash"]
+
+
+def test_a_crash_is_told_while_the_unit_goes_down_and_not_again_once_down(
+        watched: Watched) -> None:
+    watched.bench.backend.crash("alice")
+    for active in ("deactivating", "failed"):  # the signals of one kill, in order
+        watched.systemctl.states[UNIT] = state(active=active, result="signal")
+        asyncio.run(watched.watch.check("alice"))
+    ((kind, agent, data),) = watched.bench.mail.events
+    assert (kind, agent, data["active_state"], data["result"]) == (
+        "container_crash", "alice", "deactivating", "signal")
 
 
 def test_a_stopped_agent_going_down_is_no_crash(watched: Watched) -> None:

@@ -122,6 +122,19 @@ def test_a_unit_that_went_down_on_its_own_is_failed(
     assert (row["running"], row["failed"]) == (False, failed)
 
 
+@pytest.mark.parametrize(("result", "running", "failed", "word"), [
+    ("signal", False, True, "crashed"),  # killed from outside, its processes still ending
+    ("success", True, False, "stopping"),  # a stop asked for
+    ("timeout", True, False, "stopping"),  # a stop asked for, escalated to SIGKILL
+])
+def test_a_unit_going_down_is_crashed_only_when_killed(
+        hive: Hive, monkeypatch: pytest.MonkeyPatch, result: str, running: bool, failed: bool,
+        word: str) -> None:
+    with_container(hive, monkeypatch, unit("deactivating", result))
+    row = asyncio.run(status_row(hive, "bob"))
+    assert (row["running"], row["failed"], row["state"]) == (running, failed, word)
+
+
 def test_needs_login_follows_the_harness_report(hive: Hive) -> None:
     async def scenario() -> list[bool]:
         seen = []
