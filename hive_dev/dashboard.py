@@ -92,14 +92,16 @@ class WebSession:
                     self.cookies.pop(name, None)
 
     @contextlib.contextmanager
-    def live(self, last_event_id: str | None = None) -> Iterator[EventStream]:
-        """``GET /live`` held open (with ``Last-Event-ID`` when given)."""
+    def live(self, last_event_id: str | None = None,
+             path: str = "/live") -> Iterator[EventStream]:
+        """``GET /live`` (or a page's ``sse-connect`` path) held open, with
+        ``Last-Event-ID`` when given."""
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         headers = {"Host": f"{self.host}:{self.port}", "Accept": "text/event-stream",
                    "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
         if last_event_id is not None:
             headers["Last-Event-ID"] = last_event_id
-        connection.request("GET", "/live", headers=headers)
+        connection.request("GET", path, headers=headers)
         stream = EventStream(connection, connection.getresponse())
         try:
             yield stream

@@ -42,7 +42,8 @@ def make_app(hive: HiveClient, config: DashboardConfig) -> web.Application:
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                          undefined=jinja2.StrictUndefined, trim_blocks=True,
                          lstrip_blocks=True, filters={"state_class": state_class},
-                         context_processors=[security.template_context])
+                         context_processors=[security.template_context,
+                                             live.template_context])
     app.router.add_static("/static/", STATIC, name="static")
     live.setup(app)
     for view in VIEWS:

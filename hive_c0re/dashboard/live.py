@@ -155,6 +155,14 @@ class Hub:
             if tab.session_id in ids:
                 tab.end()
 
+    def position(self) -> str:
+        """Where the feed is now, as an SSE id: a page rendered now saw everything before it.
+
+        Empty until the hub follows the daemon: such a page's tab starts from
+        where the feed is when it connects, as a tab always did.
+        """
+        return f"{self.boot}-{self.seq}" if self.live.is_set() else ""
+
     def since(self, last_event_id: str | None) -> set[str]:
         """What a tab that saw ``last_event_id`` has missed (everything if unknown)."""
         boot, _, number = (last_event_id or "").partition("-")
@@ -266,7 +274,10 @@ async def live(request: web.Request) -> web.StreamResponse:
     try:
         if not await still_valid(request):
             raise web.HTTPUnauthorized(text="the session has ended\n")
-        resumed = request.headers.get("Last-Event-ID")
+        # A reconnecting tab says what it saw last; a new one, what its page was
+        # rendered after (``since``): a change between the page's render and
+        # this stream is not lost.
+        resumed = request.headers.get("Last-Event-ID") or request.query.get("since") or None
         if resumed is not None:
             tab.owe(hub.since(resumed), hub.seq)
         async with sse_response(request, ping_interval=PING) as response:
@@ -281,6 +292,15 @@ async def live(request: web.Request) -> web.StreamResponse:
         return response
     finally:
         hub.tabs.discard(tab)
+
+
+async def template_context(request: web.Request) -> dict[str, Any]:
+    """``live_since``: the feed's position for the page's ``/live?since=``.
+
+    Taken before the page reads the hive: aiohttp_jinja2 runs its context
+    processors ahead of the handler.
+    """
+    return {"live_since": request.app[HUB].position()}
 
 
 def setup(app: web.Application) -> None:

@@ -3,6 +3,8 @@ becomes the topics the pages re-fetch."""
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -61,6 +63,20 @@ def test_each_batch_ends_with_an_id_that_resumes(dash: Dashboard) -> None:
     with web.live(last_event_id=seen_id) as stream:
         seen = stream.topics_until({"reminders"})
         assert "inbox" not in seen
+
+
+def test_what_changes_between_a_page_and_its_stream_is_heard(dash: Dashboard) -> None:
+    web = dash.login()
+    with web.live() as watcher:  # another tab: it shows when the hub has heard a change
+        as_alice(dash, "send", to="operator", body="before the page")
+        watcher.topics_until({"inbox"})
+        page = web.get("/inbox").text
+        found = re.search(r'sse-connect="([^"]+)"', page)
+        assert found, page
+        as_alice(dash, "send", to="operator", body="after the page, before its stream")
+        watcher.topics_until({"inbox"})
+        with web.live(path=html.unescape(found[1])) as stream:
+            assert "inbox" in stream.topics_until({"inbox"})
 
 
 @pytest.mark.parametrize("last_id", ["nonsense", "deadbeef-1", "x-99999999"])

@@ -143,9 +143,26 @@ class Flow:
         """The element ``css`` selects, once it is there."""
         return self.wait(lambda d: (d.find_elements("css selector", css) or [None])[0], css)
 
+    def click(self, css: str) -> None:
+        """Click what ``css`` selects; the live feed may swap it in between (a page's
+        stream first brings what changed since the page was rendered), so an element
+        gone stale is looked up again."""
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        def clicked(driver: Any) -> bool:
+            found = driver.find_elements("css selector", css)
+            try:
+                if found:
+                    found[0].click()
+            except StaleElementReferenceException:
+                return False
+            return bool(found)
+
+        self.wait(clicked, css)
+
     def submit(self, css: str) -> None:
         """Click the submit button of the form ``css`` names."""
-        self.find(f"{css} button[type=submit]").click()
+        self.click(f"{css} button[type=submit]")
 
     def screenshot(self, name: str) -> Path:
         self.shots.mkdir(parents=True, exist_ok=True)

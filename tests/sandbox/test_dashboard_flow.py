@@ -131,7 +131,7 @@ def a_question_is_answered(run: Flow) -> None:
              "the question to appear")
     assert run.still_marked(), "the questions page was reloaded"
     run.screenshot("questions")
-    run.find(f"#question-{asked['id']} input[value='7000']").click()
+    run.click(f"#question-{asked['id']} input[value='7000']")
     run.submit(f"#question-{asked['id']} form.answer")
     run.wait(lambda d: d.current_url == run.url + "/questions" and not d.find_elements(
         "css selector", f"#question-{asked['id']}"), "the answered question to leave the list")
@@ -145,7 +145,7 @@ def pause_and_resume(run: Flow) -> None:
     run.go("/")
     resume = "#agent-alice button[name=action][value=resume]"
     for action, paused in (("pause", True), ("resume", False)):
-        run.find(f"#agent-alice button[name=action][value={action}]").click()
+        run.click(f"#agent-alice button[name=action][value={action}]")
         run.wait(lambda d: bool(d.find_elements("css selector", resume)) is paused,  # noqa: B023
                  f"alice {action}d")
         assert run.hive.call("agent_status", name="alice")["agent"]["paused"] is paused
