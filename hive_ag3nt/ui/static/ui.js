@@ -348,13 +348,23 @@ function openTerminal() {
     fit.fit();
     if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({resize: [term.cols, term.rows]}));
   };
-  ws.onopen = () => { resize(); term.focus(); };
+  // Keys typed while the socket still connects are kept and sent once it is open,
+  // after the size: the shell sees them as typed, none dropped.
+  const early = [];
+  ws.onopen = () => {
+    resize();
+    for (const bytes of early.splice(0)) ws.send(bytes);
+    term.focus();
+  };
   ws.onmessage = (m) => term.write(new Uint8Array(m.data));
   ws.onclose = (ev) => {
     $("terminal-note").textContent = ev.reason || "terminal closed";
     closeTerminal();
   };
-  term.onData((data) => ws.readyState === WebSocket.OPEN && ws.send(encoder.encode(data)));
+  term.onData((data) => {
+    if (ws.readyState === WebSocket.OPEN) ws.send(encoder.encode(data));
+    else if (ws.readyState === WebSocket.CONNECTING) early.push(encoder.encode(data));
+  });
   window.addEventListener("resize", resize);
   session = {term, ws, resize};
   $("terminal-open").hidden = true;
