@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from hive_c0re.client import Client
 from hive_c0re.errors import Unreachable
@@ -43,6 +44,16 @@ class DaemonProcess:
     @property
     def host_socket(self) -> Path:
         return self.root / "run" / "host.sock"
+
+    def call_as_manager(self, verb: str, **args: Any) -> dict[str, Any]:
+        """One request on the manager's socket."""
+        with Client(self.root / "run" / "manager" / "hive.sock") as client:
+            return client.call(verb, **args)
+
+    def call_as_operator(self, verb: str, **args: Any) -> dict[str, Any]:
+        """One request on host.sock."""
+        with Client(self.host_socket) as client:
+            return client.call(verb, **args)
 
     def agent_socket(self, name: str) -> Path:
         return self.root / "run" / "agents" / name / "hive.sock"

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from hive_c0re.client import Client
 from hive_c0re.errors import InvalidInput
 from hive_dev.daemon import DaemonProcess, running_daemon
 
@@ -31,13 +30,11 @@ def daemon() -> Iterator[DaemonProcess]:
 
 
 def manager(daemon: DaemonProcess, verb: str, **args: Any) -> dict[str, Any]:
-    with Client(daemon.root / "run" / "manager" / "hive.sock") as client:
-        return client.call(verb, **args)
+    return daemon.call_as_manager(verb, **args)
 
 
 def operator(daemon: DaemonProcess, verb: str, **args: Any) -> dict[str, Any]:
-    with Client(daemon.host_socket) as client:
-        return client.call(verb, **args)
+    return daemon.call_as_operator(verb, **args)
 
 
 def commit(repo: Path, files: dict[str, str]) -> str:
