@@ -83,11 +83,10 @@ class Harness:
         if state is not self.state:
             self.state = state
             self.events.record(None, "state", state=state.value)
-            for listener in list(self.state_listeners):
-                listener(state)
+            self._announce()
 
     def _announce(self) -> None:
-        """Tell the listeners again: something they show beside the state changed."""
+        """Tell the listeners the state, or again: something they show beside it changed."""
         for listener in list(self.state_listeners):
             listener(self.state)
 

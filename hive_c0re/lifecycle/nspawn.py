@@ -247,8 +247,6 @@ def check_executables(spec: ContainerSpec, host: HostSide = DEFAULT_HOST) -> Non
             raise HiveError(f"{program} is not an executable file in the container")
 
 
-
-
 class NspawnBackend:
     """Agents as ``systemd-nspawn`` containers under ``hive-agent@<name>.service``."""
 
