@@ -57,10 +57,11 @@ def _console() -> Any:
 
 
 _STYLE = {"crashed": "red", "failed": "red", "unknown": "red", "paused": "yellow",
-          "needs-login": "yellow", "stopped": "dim", "destroyed": "dim", "stopping": "dim"}
+          "needs-login": "yellow", "rate-limited": "yellow", "stopped": "dim",
+          "destroyed": "dim", "stopping": "dim"}
 # The desired state each state word agrees with; any other is shown next to it.
-_AGREES = {"running": {"idle", "idle (released)", "thinking", "paused", "needs-login",
-                       "starting"},
+_AGREES = {"running": {"idle", "idle (released)", "thinking", "compacting", "rate-limited",
+                       "paused", "needs-login", "starting"},
            "stopped": {"stopped", "stopping"}, "destroyed": {"destroyed"}, "none": {"mailbox"}}
 
 

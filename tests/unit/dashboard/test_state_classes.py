@@ -15,7 +15,7 @@ import aiohttp_jinja2
 import jinja2
 import pytest
 
-from hive_c0re.dashboard.app import STATIC, make_app
+from hive_c0re.dashboard.app import STATIC, make_app, state_class
 from hive_c0re.dashboard.config import DashboardConfig
 from hive_c0re.dashboard.hive import HiveClient
 from hive_c0re.vocabulary import STATES
@@ -67,3 +67,10 @@ def test_every_state_is_one_class(env: jinja2.Environment, state: str) -> None:
 def test_the_released_class_has_a_rule() -> None:
     css = (STATIC / "dashboard.css").read_text()
     assert re.search(r"\.state-idle-released\b[^{]*\{[^}]*opacity", css), css
+
+
+@pytest.mark.parametrize("state", sorted(STATES))
+def test_every_state_has_a_colour(state: str) -> None:
+    css = (STATIC / "dashboard.css").read_text()
+    selector = re.escape(f".state-{state_class(state)}")
+    assert re.search(selector + r"\b[^{]*\{[^}]*color:", css), f"no colour for {state!r}"

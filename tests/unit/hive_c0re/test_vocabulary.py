@@ -153,3 +153,9 @@ def test_a_released_agent_is_running_and_takes_mail_at_once() -> None:
     assert output.state_cell(row) == "idle (released)"
     delivered = [{"id": 3, "to": "rae", "state": "idle (released)"}]
     assert shown(lambda: output.sent({"delivered": delivered})) == "rae: sent #3\n"
+
+
+@pytest.mark.parametrize("state", ["compacting", "rate-limited", "thinking", "paused"])
+def test_a_running_agent_busy_or_waiting_agrees_with_desired_running(state: str) -> None:
+    assert output.desired_if_differs({"state": state, "desired": "running"}) == ""
+    assert output.desired_if_differs({"state": state, "desired": "stopped"}) == "stopped"
