@@ -26,12 +26,10 @@ Run by hand from the repository root, as root:
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import re
 import shutil
-import stat
 import subprocess
 import sys
 import time
@@ -51,6 +49,7 @@ from bench.container_hive import REPLY_TIMEOUT, ContainerHive, SandboxOptions, s
 from hive_c0re.lifecycle import rootfs  # noqa: E402
 from hive_c0re.lifecycle.backend import ContainerSpec  # noqa: E402
 from hive_c0re.lifecycle.nspawn import nspawn_argv  # noqa: E402
+from hive_dev import bytecode  # noqa: E402
 
 # The bare containers' uid range: below the hive's default uid_base_start
 # (0x70000000), so it never meets an agent's.
@@ -147,41 +146,12 @@ IMPORTED_BY_STAND_IN = ("import sys, hive_dev.echo_agent, hive_c0re.logs\n"
 
 
 def without_bytecode() -> list[str]:
-    """The stand-in's modules a container's Python compiles at every start: their
-    ``.pyc`` is missing, stale, or unreadable to the container (the container's root is
-    another uid, and cannot write one either: its binds are read-only)."""
+    """The stand-in's modules a container's Python compiles at every start
+    (:mod:`hive_dev.bytecode`): their ``.pyc`` is missing, stale, or unreadable to it."""
     done = subprocess.run([sys.executable, "-c", IMPORTED_BY_STAND_IN], capture_output=True,
                           text=True, check=True, cwd=REPO)
-    missing = []
-    for name in done.stdout.split():
-        source = Path(name)
-        if source.suffix != ".py":
-            continue
-        cached = Path(importlib.util.cache_from_source(str(source)))
-        if not _readable_by_anyone(cached) or not _current(cached, source):
-            missing.append(str(source))
-    return missing
-
-
-def _readable_by_anyone(path: Path) -> bool:
-    """The file and its ``__pycache__`` (the directories above are the binds' own)."""
-    try:
-        return bool(path.stat().st_mode & stat.S_IROTH
-                    and path.parent.stat().st_mode & stat.S_IXOTH)
-    except OSError:
-        return False
-
-
-def _current(cached: Path, source: Path) -> bool:
-    """The header of a timestamp-checked .pyc matches ``source`` (as the importer checks)."""
-    with cached.open("rb") as file:
-        header = file.read(16)
-    info = source.stat()
-    flags = int.from_bytes(header[4:8], "little")
-    return (len(header) == 16 and header[:4] == importlib.util.MAGIC_NUMBER and
-            (flags != 0 or (int.from_bytes(header[8:12], "little") == int(info.st_mtime)
-                            & 0xFFFFFFFF and int.from_bytes(header[12:16], "little")
-                            == info.st_size & 0xFFFFFFFF)))
+    modules = [Path(name) for name in done.stdout.split() if name.endswith(".py")]
+    return [str(source) for source in bytecode.unusable(modules)]
 
 
 # -- the bench ------------------------------------------------------------------------
