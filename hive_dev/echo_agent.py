@@ -25,10 +25,10 @@ import time
 
 STARTED = time.monotonic()  # before any other import: the interpreter is up
 
-import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import logging  # noqa: E402
 import signal  # noqa: E402
+import sys  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 from types import FrameType  # noqa: E402
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 MAX_PAUSE = 2.0  # seconds between reconnection attempts, at most
 TIMEOUT = 30.0  # seconds an answer may take, past a recv's own wait
+DEFAULT_WAIT = 60.0  # seconds each recv waits for mail
 
 
 class Stopped(Exception):
@@ -140,24 +141,35 @@ def _answer(hive: Client, me: str, message: dict[str, Any]) -> None:
              extra=fields)
 
 
-def main(argv: list[str] | None = None) -> None:
-    from hive_c0re import logs
+def parse(argv: list[str]) -> tuple[Path | None, float]:
+    """``--socket`` and ``--wait``; argparse is imported only for a command line that has
+    words (a container runs the stand-in with none)."""
+    if not argv:
+        return None, DEFAULT_WAIT
+    import argparse
 
     parser = argparse.ArgumentParser(prog="python -m hive_dev.echo_agent",
                                      description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--socket", type=Path, default=None,
                         help="agent socket [default: $HYPERHIVE_SOCKET or /run/hive/hive.sock]")
-    parser.add_argument("--wait", type=float, default=60.0,
+    parser.add_argument("--wait", type=float, default=DEFAULT_WAIT,
                         help="seconds each recv waits for mail (1 to 180) [default: 60]")
     args = parser.parse_args(argv)
     if not 1 <= args.wait <= 180:
         parser.error("--wait must be between 1 and 180")
+    return args.socket, args.wait
+
+
+def main(argv: list[str] | None = None) -> None:
+    from hive_c0re import logs
+
+    socket, wait = parse(sys.argv[1:] if argv is None else argv)
     logs.setup("hive-ag3nt")
     stop = Stop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, stop)
     try:
-        run(args.socket or agent_socket_in_container(), args.wait, stop)
+        run(socket or agent_socket_in_container(), wait, stop)
     except HiveError as exc:
         raise SystemExit(f"echo agent: {exc}") from None
 

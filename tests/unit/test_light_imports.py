@@ -43,6 +43,16 @@ def test_the_client_path_and_the_stand_in_import_neither_asyncio_nor_heavy_modul
     assert found & (HEAVY | ASYNC) == set()
 
 
+def test_the_stand_in_parses_no_empty_command_line() -> None:
+    # As a container runs it: no words, so no argparse (and its gettext).
+    found = loaded("hive_dev.echo_agent")
+    assert "argparse" not in found
+    code = ("import sys\nfrom hive_dev.echo_agent import parse\nparse([])\n"
+            "print('argparse' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
 def test_the_harness_client_imports_no_heavy_module() -> None:
     found = loaded("hive_ag3nt.hive")
     assert "asyncio" in found
