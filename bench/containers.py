@@ -19,6 +19,13 @@ fresh small root) running ``/bin/true``, as a transient unit of the sandbox's
 user manager (``systemd-run --user --wait``, ``Delegate=yes`` as the agents'
 template unit has).
 
+It prints where the time goes, call by call: the old container's stop (restart),
+nspawn's exec, the stand-in's first line of Python, its imports done, connected
+(the stamps its "listening" line carries), the echo. The stand-in's modules
+are compiled first where a container could not use their bytecode (as pip, Nix
+or ``scripts/setup`` have it; ``--as-checked-out`` measures them as they are):
+a container's Python cannot write any, and compiles such a module at every start.
+
 Run by hand from the repository root, as root:
 ``.venv/bin/python -m bench.containers [--quick]``.
 """
@@ -152,6 +159,17 @@ def without_bytecode() -> list[str]:
                           text=True, check=True, cwd=REPO)
     modules = [Path(name) for name in done.stdout.split() if name.endswith(".py")]
     return [str(source) for source in bytecode.unusable(modules)]
+
+
+def ready_bytecode(compile_missing: bool) -> int:
+    """Compile what the stand-in's container would compile at every start, as an installed
+    hive has it (pip and Nix compile at install; ``scripts/setup`` in a checkout); how many."""
+    missing = without_bytecode() if compile_missing else []
+    if missing:
+        step(f"compiling the bytecode of {len(missing)} of the stand-in's modules, readable "
+             "by its containers (--as-checked-out: measure them as they are)")
+        bytecode.compile_readable(Path(m) for m in missing)
+    return len(missing)
 
 
 # -- the bench ------------------------------------------------------------------------
@@ -293,14 +311,17 @@ class Bench(ContainerHive):
 # -- the run --------------------------------------------------------------------------
 
 
-def parse_args(argv: Sequence[str] | None = None) -> tuple[SandboxOptions, bool]:
+def parse_args(argv: Sequence[str] | None = None) -> tuple[SandboxOptions, bool, bool]:
     parser = SandboxOptions.parser(__doc__, "3 agents instead of 10",
                                    "agents b01.. to spawn (default 10; quick 3)")
     parser.add_argument("--count-programs", action="store_true",
                         help="count the programs the daemon runs before nspawn starts "
                              "(through logging shims, which slow each one a little)")
+    parser.add_argument("--as-checked-out", action="store_true",
+                        help="leave the stand-in's bytecode as it is (by default what the "
+                             "containers could not use is compiled first)")
     opts, ns = SandboxOptions.parse(parser, argv, agents=10, quick_agents=3)
-    return opts, bool(ns.count_programs)
+    return opts, bool(ns.count_programs), not ns.as_checked_out
 
 
 def measure(bench: Bench, phase: Phase, verb: str, names: Sequence[str]) -> None:
@@ -382,7 +403,7 @@ def print_phases(spawn: Phase, restart: Phase) -> None:
         print(f"  {label:<76}{cells[0]:>9} {cells[1]:>9}")
 
 
-def report(opts: SandboxOptions, spawn: Phase, restart: Phase) -> None:
+def report(opts: SandboxOptions, spawn: Phase, restart: Phase, compiled: int = 0) -> None:
     nspawn = version_of("systemd-nspawn") or "systemd-nspawn ?"
     print()
     print(f"hive-c0re container benchmark ({'quick' if opts.quick else 'full'}): "
@@ -425,7 +446,8 @@ def report(opts: SandboxOptions, spawn: Phase, restart: Phase) -> None:
               + ", ".join(Path(m).relative_to(REPO).as_posix() if Path(m).is_relative_to(REPO)
                           else m for m in missing))
     else:
-        print("bytecode: every module the stand-in imports has a .pyc a container can use")
+        print("bytecode: every module the stand-in imports has a .pyc a container can use"
+              + (f" ({compiled} compiled before the run)" if compiled else ""))
     print()
     print("ratios (each against the bare nspawn runs alternated with that phase)")
     for phase in (spawn, restart):
@@ -460,9 +482,15 @@ def summary(opts: SandboxOptions, spawn: Phase, restart: Phase) -> dict[str, Any
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    opts, count = parse_args(argv)
-    return sandbox_main("containers", lambda: Bench(count), lambda bench: run(opts, bench),
-                        lambda phases: report(opts, *phases),
+    opts, count, compile_missing = parse_args(argv)
+    compiled: list[int] = []
+
+    def make() -> Bench:
+        compiled.append(ready_bytecode(compile_missing))
+        return Bench(count)
+
+    return sandbox_main("containers", make, lambda bench: run(opts, bench),
+                        lambda phases: report(opts, *phases, compiled=sum(compiled)),
                         lambda phases: summary(opts, *phases), opts.json)
 
 
