@@ -164,7 +164,9 @@ def without_bytecode() -> list[str]:
 def ready_bytecode(compile_missing: bool) -> int:
     """Compile what the stand-in's container would compile at every start, as an installed
     hive has it (pip and Nix compile at install; ``scripts/setup`` in a checkout); how many."""
-    missing = without_bytecode() if compile_missing else []
+    # This checkout's only: the interpreter's own tree is its installer's to compile.
+    missing = ([m for m in without_bytecode() if Path(m).is_relative_to(REPO)]
+               if compile_missing else [])
     if missing:
         step(f"compiling the bytecode of {len(missing)} of the stand-in's modules, readable "
              "by its containers (--as-checked-out: measure them as they are)")
