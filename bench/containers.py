@@ -19,6 +19,13 @@ fresh small root) running ``/bin/true``, as a transient unit of the sandbox's
 user manager (``systemd-run --user --wait``, ``Delegate=yes`` as the agents'
 template unit has).
 
+It prints where the time goes, call by call: the old container's stop (restart),
+nspawn's exec, the stand-in's first line of Python, its imports done, connected
+(the stamps its "listening" line carries), the echo. The stand-in's modules
+are compiled first where a container could not use their bytecode (as pip, Nix
+or ``scripts/setup`` have it; ``--as-checked-out`` measures them as they are):
+a container's Python cannot write any, and compiles such a module at every start.
+
 Run by hand from the repository root, as root:
 ``.venv/bin/python -m bench.containers [--quick]``.
 """
@@ -30,6 +37,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -48,6 +56,7 @@ from bench.container_hive import REPLY_TIMEOUT, ContainerHive, SandboxOptions, s
 from hive_c0re.lifecycle import rootfs  # noqa: E402
 from hive_c0re.lifecycle.backend import ContainerSpec  # noqa: E402
 from hive_c0re.lifecycle.nspawn import nspawn_argv  # noqa: E402
+from hive_dev import bytecode  # noqa: E402
 
 # The bare containers' uid range: below the hive's default uid_base_start
 # (0x70000000), so it never meets an agent's.
@@ -57,7 +66,10 @@ BARE_UID_BASE = 0x60000000
 BARE_UNIT_PROPERTIES = ("Delegate=yes", "KillMode=mixed", "Type=simple")
 # The stand-in agent (hive_dev.echo_agent) logs this once it has connected,
 # asked whoami and requeued: read from the journal after the run, never polled.
+# The line carries the monotonic clock at its process's start, once its imports
+# were done and once connected (the container shares the host's monotonic clock).
 CONNECTED_MARK = "echo agent listening"
+STAMPS = re.compile(r"monotonic started ([\d.]+) imported ([\d.]+) connected ([\d.]+)")
 # Programs the daemon runs, counted: each name on the daemon's PATH (git through
 # HYPERHIVE_GIT) is a shim that logs its start (wall clock) and execs the real one.
 # (mkfs.ext4 and the other disk tools run by their full paths: not counted.)
@@ -92,6 +104,9 @@ class Sample:
     sent_wall: float = 0.0  # time.time() when the call was written (the shims' clock)
     ran: list[str] = field(default_factory=list)  # "git clone", ...: run before nspawn started
     connected: float | None = None  # the agent logged that it is connected (journal)
+    stopped: float | None = None  # restart: the old container's unit was inactive
+    python_started: float | None = None  # the stand-in's first line of Python ran
+    imported: float | None = None  # the stand-in's imports were done
 
 
 @dataclass
@@ -129,6 +144,34 @@ def logged_at(message: str, entry: Mapping[str, Any]) -> float:
     wall += int(found[2]) / 1000
     written = wall - (int(entry["__REALTIME_TIMESTAMP"]) / 1e6 - received)
     return written if received - 2.0 <= written <= received + 0.001 else received
+
+
+# The modules the stand-in imports, listed by a fresh interpreter.
+IMPORTED_BY_STAND_IN = ("import sys, hive_dev.echo_agent, hive_c0re.logs\n"
+                        "print('\\n'.join(m.__file__ for m in list(sys.modules.values())"
+                        " if getattr(m, '__file__', None)))")
+
+
+def without_bytecode() -> list[str]:
+    """The stand-in's modules a container's Python compiles at every start
+    (:mod:`hive_dev.bytecode`): their ``.pyc`` is missing, stale, or unreadable to it."""
+    done = subprocess.run([sys.executable, "-c", IMPORTED_BY_STAND_IN], capture_output=True,
+                          text=True, check=True, cwd=REPO)
+    modules = [Path(name) for name in done.stdout.split() if name.endswith(".py")]
+    return [str(source) for source in bytecode.unusable(modules)]
+
+
+def ready_bytecode(compile_missing: bool) -> int:
+    """Compile what the stand-in's container would compile at every start, as an installed
+    hive has it (pip and Nix compile at install; ``scripts/setup`` in a checkout); how many."""
+    # This checkout's only: the interpreter's own tree is its installer's to compile.
+    missing = ([m for m in without_bytecode() if Path(m).is_relative_to(REPO)]
+               if compile_missing else [])
+    if missing:
+        step(f"compiling the bytecode of {len(missing)} of the stand-in's modules, readable "
+             "by its containers (--as-checked-out: measure them as they are)")
+        bytecode.compile_readable(Path(m) for m in missing)
+    return len(missing)
 
 
 # -- the bench ------------------------------------------------------------------------
@@ -182,26 +225,41 @@ class Bench(ContainerHive):
         self.call("send", to=agent, body=body)
         replied = self.await_echo(agent, body, sent + REPLY_TIMEOUT, verb,
                                   lambda: self.agent_log(agent))
-        unit = self.box.show(f"hive-agent@{agent}.service", "ExecMainStartTimestampMonotonic")
-        started = int(unit) / 1e6 - sent if unit.isdigit() and int(unit) else None
+        unit = f"hive-agent@{agent}.service"
+        started = self._since(sent, self.box.show(unit, "ExecMainStartTimestampMonotonic"))
+        stopped = self._since(sent, self.box.show(unit, "InactiveEnterTimestampMonotonic"))
         ran = self.programs_ran(sent_wall, sent_wall + (started or returned - sent))
         return Sample(agent, sent, returned - sent, replied - sent, unit_started=started,
-                      sent_wall=sent_wall, ran=ran)
+                      sent_wall=sent_wall, ran=ran, stopped=stopped)
+
+    @staticmethod
+    def _since(sent: float, microseconds: str) -> float | None:
+        """A unit's monotonic timestamp property in seconds after ``sent``; None if before."""
+        if not microseconds.isdigit() or not int(microseconds):
+            return None
+        after = int(microseconds) / 1e6 - sent
+        return after if after >= 0 else None
 
     def agent_log(self, agent: str, lines: int = 15) -> str:
         done = self.box.run("journalctl", "--no-pager", "-n", str(lines), "-o", "cat",
                             f"SYSLOG_IDENTIFIER=hive-agent-{agent}", check=False)
         return done.stdout.strip()
 
-    def connected_marks(self, agent: str) -> list[float]:
-        """Monotonic seconds at which ``agent``'s stand-in logged that it connected."""
-        marks = []
+    def connected_marks(self, agent: str) -> list[tuple[float, float | None, float | None]]:
+        """(connected, python started, imports done) in monotonic seconds, each time
+        ``agent``'s stand-in logged that it connected; the last two when its line says."""
+        marks: list[tuple[float, float | None, float | None]] = []
         for line in self.box.journal(f"SYSLOG_IDENTIFIER=hive-agent-{agent}").splitlines():
             with contextlib.suppress(ValueError, KeyError, TypeError):
                 entry = json.loads(line)
                 message = entry.get("MESSAGE")
-                if isinstance(message, str) and CONNECTED_MARK in message:
-                    marks.append(logged_at(message, entry))
+                if not isinstance(message, str) or CONNECTED_MARK not in message:
+                    continue
+                stamps = STAMPS.search(message)
+                if stamps is None:
+                    marks.append((logged_at(message, entry), None, None))
+                else:
+                    marks.append((float(stamps[3]), float(stamps[1]), float(stamps[2])))
         return sorted(marks)
 
     def fill_connected(self, phases: Sequence[Phase]) -> None:
@@ -209,9 +267,12 @@ class Bench(ContainerHive):
         samples = [s for phase in phases for s in phase.samples]
         marks = {agent: self.connected_marks(agent) for agent in {s.agent for s in samples}}
         for sample in samples:
-            after = [m - sample.sent for m in marks[sample.agent] if m >= sample.sent]
-            if after and after[0] <= sample.replied + 0.001:  # asctime has ms steps
-                sample.connected = after[0]
+            after = [m for m in marks[sample.agent] if m[0] >= sample.sent]
+            if after and after[0][0] - sample.sent <= sample.replied + 0.001:  # asctime: ms
+                connected, python, imported = after[0]
+                sample.connected = connected - sample.sent
+                sample.python_started = None if python is None else python - sample.sent
+                sample.imported = None if imported is None else imported - sample.sent
 
     # -- the baseline -------------------------------------------------------------
 
@@ -252,14 +313,17 @@ class Bench(ContainerHive):
 # -- the run --------------------------------------------------------------------------
 
 
-def parse_args(argv: Sequence[str] | None = None) -> tuple[SandboxOptions, bool]:
+def parse_args(argv: Sequence[str] | None = None) -> tuple[SandboxOptions, bool, bool]:
     parser = SandboxOptions.parser(__doc__, "3 agents instead of 10",
                                    "agents b01.. to spawn (default 10; quick 3)")
     parser.add_argument("--count-programs", action="store_true",
                         help="count the programs the daemon runs before nspawn starts "
                              "(through logging shims, which slow each one a little)")
+    parser.add_argument("--as-checked-out", action="store_true",
+                        help="leave the stand-in's bytecode as it is (by default what the "
+                             "containers could not use is compiled first)")
     opts, ns = SandboxOptions.parse(parser, argv, agents=10, quick_agents=3)
-    return opts, bool(ns.count_programs)
+    return opts, bool(ns.count_programs), not ns.as_checked_out
 
 
 def measure(bench: Bench, phase: Phase, verb: str, names: Sequence[str]) -> None:
@@ -296,8 +360,18 @@ def run(opts: SandboxOptions, bench: Bench) -> tuple[Phase, Phase]:
 
 
 TARGETS = {"spawn": 2.0, "restart": 1.5}  # x bare nspawn, spawn/restart -> echo p50
-COLUMNS = (("returned", "call returned"), ("unit_started", "nspawn started"),
-           ("connected", "agent connected"), ("replied", "echo received"))
+COLUMNS = (("returned", "call returned"), ("stopped", "old one stopped"),
+           ("unit_started", "nspawn started"), ("python_started", "python started"),
+           ("imported", "imports done"), ("connected", "agent connected"),
+           ("replied", "echo received"))
+# The phases of a call, each from one mark to the next (p50 of the per-call spans).
+PHASES = (("call", "stopped", "stop of the old container"),
+          ("stopped", "unit_started", "start job, to nspawn's exec"),
+          ("call", "unit_started", "call to nspawn's exec (the daemon's part)"),
+          ("unit_started", "python_started", "nspawn's exec to the stand-in's first line"),
+          ("python_started", "imported", "the stand-in's imports"),
+          ("imported", "connected", "connect, whoami, requeue_inflight"),
+          ("connected", "replied", "to the echo read by the operator"))
 
 
 def print_programs(spawn: Phase, restart: Phase) -> None:
@@ -312,15 +386,34 @@ def print_programs(spawn: Phase, restart: Phase) -> None:
         print(f"    {phase.name:<8} {total:.1f} in all: {kinds}")
 
 
-def report(opts: SandboxOptions, spawn: Phase, restart: Phase) -> None:
+def span(sample: Sample, start: str, end: str) -> float | None:
+    """Seconds from mark ``start`` (``call``: the call written) to mark ``end``."""
+    begin = 0.0 if start == "call" else getattr(sample, start)
+    finish = getattr(sample, end)
+    return None if begin is None or finish is None else finish - begin
+
+
+def print_phases(spawn: Phase, restart: Phase) -> None:
+    """Where the time goes: p50 of each span between marks, per phase."""
+    print(f"where the time goes (ms, p50 of each call's span): {'':<28}"
+          f"{spawn.name:>9} {restart.name:>9}")
+    for start, end, label in PHASES:
+        cells = []
+        for phase in (spawn, restart):
+            values = [v for v in (span(s, start, end) for s in phase.samples) if v is not None]
+            cells.append(fmt_ms(percentile(values, 50)) if values else "n/a")
+        print(f"  {label:<76}{cells[0]:>9} {cells[1]:>9}")
+
+
+def report(opts: SandboxOptions, spawn: Phase, restart: Phase, compiled: int = 0) -> None:
     nspawn = version_of("systemd-nspawn") or "systemd-nspawn ?"
     print()
     print(f"hive-c0re container benchmark ({'quick' if opts.quick else 'full'}): "
           f"{opts.agents} agents, {machine()}, {nspawn}")
     print("times in ms from writing the call on host.sock; p50 / max over the agents")
     print()
-    head = f"{'phase':<8}" + "".join(f"  {label:>17}" for _, label in COLUMNS)
-    head += f"  {'bare nspawn':>17}"
+    head = f"{'phase':<8}" + "".join(f" {label:>15}" for _, label in COLUMNS)
+    head += f" {'bare nspawn':>15}"
     print(head)
     print("-" * len(head))
     for phase in (spawn, restart):
@@ -329,20 +422,34 @@ def report(opts: SandboxOptions, spawn: Phase, restart: Phase) -> None:
             values = phase.column(attr)
             cell = (f"{fmt_ms(percentile(values, 50))} / {fmt_ms(max(values))}"
                     if values else "n/a")
-            row += f"  {cell:>17}"
-        row += f"  {fmt_ms(phase.bare_p50) + ' / ' + fmt_ms(max(phase.bare)):>17}"
+            row += f" {cell:>15}"
+        row += f" {fmt_ms(phase.bare_p50) + ' / ' + fmt_ms(max(phase.bare)):>15}"
         print(row)
     print()
-    print("per agent (ms): call returned, nspawn started, agent connected, echo received")
+    print_phases(spawn, restart)
+    print()
+    print("per agent (ms): call returned, nspawn started, python started, agent connected, "
+          "echo received")
     for phase in (spawn, restart):
         cells = [f"{s.agent} {fmt_ms(s.returned)}/{fmt_ms(s.unit_started)}/"
-                 f"{fmt_ms(s.connected)}/{fmt_ms(s.replied)}" for s in phase.samples]
+                 f"{fmt_ms(s.python_started)}/{fmt_ms(s.connected)}/{fmt_ms(s.replied)}"
+                 for s in phase.samples]
         print(f"  {phase.name:<8} " + ", ".join(cells))
     if any(s.ran for phase in (spawn, restart) for s in phase.samples):
         print_programs(spawn, restart)
     print(f"  bare nspawn /bin/true (spawn phase): {', '.join(fmt_ms(b) for b in spawn.bare)}")
     print(f"  bare nspawn /bin/true (restart phase): "
           f"{', '.join(fmt_ms(b) for b in restart.bare)}")
+    print()
+    missing = without_bytecode()
+    if missing:
+        print(f"bytecode: {len(missing)} of the stand-in's modules have no .pyc a container can "
+              "use, and are compiled at every start (scripts/setup compiles them): "
+              + ", ".join(Path(m).relative_to(REPO).as_posix() if Path(m).is_relative_to(REPO)
+                          else m for m in missing))
+    else:
+        print("bytecode: every module the stand-in imports has a .pyc a container can use"
+              + (f" ({compiled} compiled before the run)" if compiled else ""))
     print()
     print("ratios (each against the bare nspawn runs alternated with that phase)")
     for phase in (spawn, restart):
@@ -351,8 +458,10 @@ def report(opts: SandboxOptions, spawn: Phase, restart: Phase) -> None:
         print(f"  {phase.name} -> echo p50 / bare nspawn p50: {fmt_ms(phase.reply_p50)} ms / "
               f"{fmt_ms(phase.bare_p50)} ms = {ratio:.1f}x "
               f"(target <= {target}x: {'PASS' if ratio <= target else 'MISS'})")
-    print("  'nspawn started': the unit's ExecMainStartTimestampMonotonic; 'agent connected': "
-          f"the stand-in's '{CONNECTED_MARK}' log line (after whoami and requeue_inflight)")
+    print("  'nspawn started': the unit's ExecMainStartTimestampMonotonic; 'old one stopped': "
+          "its InactiveEnterTimestampMonotonic; 'python started', 'imports done', 'agent "
+          f"connected': the monotonic stamps in the stand-in's '{CONNECTED_MARK}' log line "
+          "(connected: after whoami and requeue_inflight)")
 
 
 def summary(opts: SandboxOptions, spawn: Phase, restart: Phase) -> dict[str, Any]:
@@ -365,6 +474,9 @@ def summary(opts: SandboxOptions, spawn: Phase, restart: Phase) -> dict[str, Any
                for attr, _ in COLUMNS},
             "bare_nspawn": {"p50": phase.bare_p50, "max": max(phase.bare)},
             "ratio_echo_to_bare": phase.reply_p50 / phase.bare_p50,
+            "spans": {f"{start}->{end}": percentile(
+                [v for v in (span(s, start, end) for s in phase.samples) if v is not None], 50)
+                for start, end, _ in PHASES},
             "programs_before_nspawn": sum(len(s.ran) for s in phase.samples)
             / max(len(phase.samples), 1),
         }
@@ -372,9 +484,15 @@ def summary(opts: SandboxOptions, spawn: Phase, restart: Phase) -> dict[str, Any
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    opts, count = parse_args(argv)
-    return sandbox_main("containers", lambda: Bench(count), lambda bench: run(opts, bench),
-                        lambda phases: report(opts, *phases),
+    opts, count, compile_missing = parse_args(argv)
+    compiled: list[int] = []
+
+    def make() -> Bench:
+        compiled.append(ready_bytecode(compile_missing))
+        return Bench(count)
+
+    return sandbox_main("containers", make, lambda bench: run(opts, bench),
+                        lambda phases: report(opts, *phases, compiled=sum(compiled)),
                         lambda phases: summary(opts, *phases), opts.json)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from hive_c0re.client import checked, closed_by_peer
 from hive_c0re.errors import Unreachable
-from hive_c0re.wire import encode
+from hive_c0re.frames import encode
 
 # Room for the largest answer: 32 messages of max_body_bytes each, and then some.
 READ_LIMIT = 64 * 1024 * 1024

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hive_c0re.errors import Unreachable, from_wire
-from hive_c0re.wire import encode
+from hive_c0re.frames import encode
 
 if TYPE_CHECKING:  # the CLI loads this module on every call: asyncio only for the types
     import asyncio

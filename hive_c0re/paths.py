@@ -10,8 +10,8 @@ environment for paths, and every per-agent path goes through
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from hive_c0re.names import MANAGER, validate_agent_name
 
@@ -30,9 +30,12 @@ def _pick(override: str, systemd_var: str, default: str) -> Path:
     return Path(default)
 
 
-@dataclass(frozen=True)
-class Paths:
-    """The hive's directories; build with :meth:`from_env` or pass explicit roots."""
+class Paths(NamedTuple):
+    """The hive's directories; build with :meth:`from_env` or pass explicit roots.
+
+    A named tuple, not a dataclass: an agent's client imports this module, and
+    ``dataclasses`` (with ``inspect``) would double its imports.
+    """
 
     state: Path
     runtime: Path

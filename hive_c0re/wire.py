@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hive_c0re.errors import HiveError, InvalidInput
+from hive_c0re.frames import encode as encode
 from hive_c0re.wire_auth import AUTH_VERBS
 from hive_c0re.wire_dashboard import DASHBOARD_VERBS
 
@@ -279,10 +280,6 @@ def failure(error: HiveError) -> dict[str, Any]:
     if error.hint:
         answer["hint"] = error.hint
     return answer
-
-
-def encode(message: Mapping[str, Any]) -> bytes:
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
 
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")

@@ -8,79 +8,120 @@ container and that its answer comes back, without a model.
 
 When the daemon goes away (a restart), it reconnects and takes back the mail
 it had leased, so nothing is lost. A stop request ends a wait for mail at
-once, but never a turn: the signal handler only sets a flag, and only the
-wait is abandoned for it.
+once, but never a turn: the signal handler sets a flag, and interrupts only a
+wait (a long poll, or the pause before a reconnection).
+
+It is blocking, on :class:`hive_c0re.client.Client`, and imports little: what
+the container benchmark measures is the hive's part of a spawn, and an
+asyncio stand-in more than doubled the Python start it adds to that
+(``bench/containers.py`` prints the phases). Its line "echo agent listening"
+carries the monotonic clock (the host's and the container's) at the process's
+start, once its imports were done, and once it was connected.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import contextlib
-import logging
-import signal
-from pathlib import Path
-from typing import Any
+import time
 
-from hive_ag3nt.hive import HiveConnection
-from hive_c0re.errors import HiveError, Unreachable
-from hive_c0re.names import OPERATOR, SYSTEM
-from hive_c0re.paths import agent_socket_in_container
+STARTED = time.monotonic()  # before any other import: the interpreter is up
+
+import contextlib  # noqa: E402
+import logging  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+from types import FrameType  # noqa: E402
+from typing import Any  # noqa: E402
+
+from hive_c0re.client import Client  # noqa: E402
+from hive_c0re.errors import HiveError, Unreachable  # noqa: E402
+from hive_c0re.names import OPERATOR, SYSTEM  # noqa: E402
+from hive_c0re.paths import agent_socket_in_container  # noqa: E402
+
+IMPORTED = time.monotonic()
 
 log = logging.getLogger(__name__)
 
 MAX_PAUSE = 2.0  # seconds between reconnection attempts, at most
+TIMEOUT = 30.0  # seconds an answer may take, past a recv's own wait
+DEFAULT_WAIT = 60.0  # seconds each recv waits for mail
 
 
-async def run(socket: Path, wait: float, stop: asyncio.Event) -> None:
-    """Answer mail on ``socket`` until ``stop`` is set, reconnecting when the hive goes away."""
-    pause = 0.05
-    while not stop.is_set():
-        hive = HiveConnection(socket)
+class Stopped(Exception):
+    """Raised into a wait by the stop signal."""
+
+
+class Stop:
+    """The stop request: a flag the signal handler sets, and raises into a wait only."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._waiting = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+        if self._waiting:
+            self._waiting = False
+            raise Stopped
+
+    @contextlib.contextmanager
+    def interruptible(self) -> Iterator[None]:
+        """A wait the stop signal ends at once (it raises :class:`Stopped` out of it)."""
+        self._waiting = True
         try:
-            await _session(hive, stop, wait)
+            if self.requested:  # set before the wait began
+                raise Stopped
+            yield
+        finally:
+            self._waiting = False
+
+
+def run(socket: Path, wait: float, stop: Stop) -> None:
+    """Answer mail on ``socket`` until a stop, reconnecting when the hive goes away."""
+    pause = 0.05
+    while not stop.requested:
+        hive = Client(socket, timeout=TIMEOUT)
+        try:
+            _session(hive, stop, wait)
         except Unreachable as exc:
             log.warning("hive unreachable (%s); reconnecting", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), pause)
+            with contextlib.suppress(Stopped), stop.interruptible():
+                time.sleep(pause)
             pause = min(pause * 2, MAX_PAUSE)
+        except Stopped:
+            pass
         finally:
-            await hive.close()
+            hive.close()
     log.info("echo agent stopped")
 
 
-async def _session(hive: HiveConnection, stop: asyncio.Event, wait: float) -> None:
-    me = (await hive.call("whoami"))["name"]
+def _session(hive: Client, stop: Stop, wait: float) -> None:
+    me = hive.call("whoami")["name"]
     # Mail leased before a crash or a lost connection comes back, marked redelivered.
-    requeued = (await hive.call("requeue_inflight"))["requeued"]
-    log.info("%s: echo agent listening (%d requeued)", me, requeued, extra={"HIVE_AGENT": me})
-    while not stop.is_set():
-        found = await wait_for_mail(hive, stop, wait)
+    requeued = hive.call("requeue_inflight")["requeued"]
+    log.info("%s: echo agent listening (%d requeued; monotonic started %.6f imported %.6f "
+             "connected %.6f)", me, requeued, STARTED, IMPORTED, time.monotonic(),
+             extra={"HIVE_AGENT": me})
+    while not stop.requested:
+        found = wait_for_mail(hive, stop, wait)
         for message in found:
-            await _answer(hive, me, message)
+            _answer(hive, me, message)
         if found:
-            await hive.call("ack_turn")
+            hive.call("ack_turn")
 
 
-async def wait_for_mail(hive: HiveConnection, stop: asyncio.Event,
-                        seconds: float) -> list[dict[str, Any]]:
-    """Long-poll ``recv``; [] once ``stop`` is set, the poll abandoned.
+def wait_for_mail(hive: Client, stop: Stop, seconds: float) -> list[dict[str, Any]]:
+    """Long-poll ``recv``; a stop abandons the poll (raising :class:`Stopped`).
 
     Mail an abandoned poll had leased is not lost: the next start requeues it.
     """
-    recv = asyncio.ensure_future(hive.call("recv", wait_seconds=seconds))
-    stopped = asyncio.ensure_future(stop.wait())
-    await asyncio.wait({recv, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    stopped.cancel()
-    if not recv.done():
-        recv.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await recv
-        return []
-    return list(recv.result()["messages"])
+    with stop.interruptible():
+        answer = hive.call("recv", wait_seconds=seconds)
+    return list(answer["messages"])
 
 
-async def _answer(hive: HiveConnection, me: str, message: dict[str, Any]) -> None:
+def _answer(hive: Client, me: str, message: dict[str, Any]) -> None:
     sender, number = message["from"], message["id"]
     fields = {"HIVE_AGENT": me, "HIVE_MESSAGE": number, "HIVE_FROM": sender}
     # Events from system are not conversation; and answering another agent's
@@ -89,8 +130,8 @@ async def _answer(hive: HiveConnection, me: str, message: dict[str, Any]) -> Non
         log.info("%s: #%d from %s needs no answer", me, number, sender, extra=fields)
         return
     try:
-        answer = await hive.call("send", to=sender, body=f"{me} heard: {message['body']}",
-                                 in_reply_to=number)
+        answer = hive.call("send", to=sender, body=f"{me} heard: {message['body']}",
+                           in_reply_to=number)
     except Unreachable:
         raise
     except HiveError as exc:
@@ -100,29 +141,35 @@ async def _answer(hive: HiveConnection, me: str, message: dict[str, Any]) -> Non
              extra=fields)
 
 
-async def _until_signalled(socket: Path, wait: float) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await run(socket, wait, stop)
-
-
-def main(argv: list[str] | None = None) -> None:
-    from hive_c0re import logs
+def parse(argv: list[str]) -> tuple[Path | None, float]:
+    """``--socket`` and ``--wait``; argparse is imported only for a command line that has
+    words (a container runs the stand-in with none)."""
+    if not argv:
+        return None, DEFAULT_WAIT
+    import argparse
 
     parser = argparse.ArgumentParser(prog="python -m hive_dev.echo_agent",
                                      description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--socket", type=Path, default=None,
                         help="agent socket [default: $HYPERHIVE_SOCKET or /run/hive/hive.sock]")
-    parser.add_argument("--wait", type=float, default=60.0,
+    parser.add_argument("--wait", type=float, default=DEFAULT_WAIT,
                         help="seconds each recv waits for mail (1 to 180) [default: 60]")
     args = parser.parse_args(argv)
     if not 1 <= args.wait <= 180:
         parser.error("--wait must be between 1 and 180")
+    return args.socket, args.wait
+
+
+def main(argv: list[str] | None = None) -> None:
+    from hive_c0re import logs
+
+    socket, wait = parse(sys.argv[1:] if argv is None else argv)
     logs.setup("hive-ag3nt")
+    stop = Stop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)
     try:
-        asyncio.run(_until_signalled(args.socket or agent_socket_in_container(), args.wait))
+        run(socket or agent_socket_in_container(), wait, stop)
     except HiveError as exc:
         raise SystemExit(f"echo agent: {exc}") from None
 

@@ -32,7 +32,7 @@ SHARED = ("hive_c0re", "hive_c0re.wire", "hive_c0re.wire_fields",
           "hive_c0re.wire_dashboard", "hive_c0re.wire_auth", "hive_c0re.names",
           "hive_c0re.policy", "hive_c0re.setting",
           "hive_c0re.errors", "hive_c0re.paths", "hive_c0re.logs", "hive_c0re.splice",
-          "hive_c0re.command", "hive_c0re.client", "hive_c0re.timestamps")
+          "hive_c0re.command", "hive_c0re.client", "hive_c0re.frames", "hive_c0re.timestamps")
 # Layers below the daemon, and what they must never reach.
 LOWER = ("hive_c0re.lifecycle", "hive_c0re.broker")
 UPPER = ("hive_c0re.daemon", "hive_c0re.cli")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from hive_c0re.lifecycle.backend import (
     CONTAINER_STATE,
     ContainerSpec,
     Systemctl,
+    SystemctlError,
     render_environment,
     write_if_changed,
 )
@@ -275,6 +277,31 @@ class NspawnBackend:
         agent, an upgrade) or the removal of an older install's drop-in.
         """
         check_executables(spec, self.host)
+        limits = spec.resources.set_property_args()
+        template = render_template(self.roots, self.unit_dir, self.host.nspawn)
+        reload = write_if_changed(self.unit_dir / TEMPLATE, template, mode=0o644)
+        old = self._old_dropin_dir(spec.name) / OLD_DROPIN
+        if old.exists():
+            old.unlink()
+            reload = True
+        if reload:
+            self.systemctl.run("daemon-reload")
+        # The unit is loaded as it will start: its limits are set while its files are
+        # written (nothing starts it before install returns).
+        setting = subprocess.Popen(
+            self.systemctl.argv("set-property", "--runtime", unit_name(spec.name), *limits),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True)
+        try:
+            self._write_files(spec)
+        finally:
+            _, error = setting.communicate(timeout=self.systemctl.timeout)
+        if setting.returncode != 0:
+            raise SystemctlError(f"systemctl set-property {unit_name(spec.name)} failed: "
+                                 f"{error.strip() or setting.returncode}")
+
+    def _write_files(self, spec: ContainerSpec) -> None:
+        """The agent's root, the dirs it writes, its environment and nspawn files."""
         root = rootfs.build_tree(self.roots, spec.name, spec.uid_base)
         rootfs.write_etc(self.roots, spec.name)
         argv = nspawn_argv(spec, root, self.host)
@@ -287,16 +314,6 @@ class NspawnBackend:
         write_if_changed(self.roots / f".{spec.name}.env", environment_file(spec.environment),
                          mode=0o600)
         write_if_changed(self._nspawn_file(spec.name), nspawn_file, mode=0o600)
-        template = render_template(self.roots, self.unit_dir, self.host.nspawn)
-        reload = write_if_changed(self.unit_dir / TEMPLATE, template, mode=0o644)
-        old = self._old_dropin_dir(spec.name) / OLD_DROPIN
-        if old.exists():
-            old.unlink()
-            reload = True
-        if reload:
-            self.systemctl.run("daemon-reload")
-        self.systemctl.run("set-property", "--runtime", unit_name(spec.name),
-                           *spec.resources.set_property_args())
 
     def uninstall(self, agent: str) -> None:
         self.stop(agent)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -49,7 +51,14 @@ def test_answers_the_operator_and_stops_on_sigterm_while_waiting(
     # Without the signal ending the wait, the recv would hold it for minutes.
     assert echo.wait(timeout=60) == 0
     assert echo.stderr is not None
-    assert "echo agent stopped" in echo.stderr.read()
+    logged = echo.stderr.read()
+    assert "echo agent stopped" in logged
+    # What bench/containers.py reads: the process's start, its imports done, connected.
+    stamps = re.search(r"echo agent listening \(0 requeued; monotonic started ([\d.]+) "
+                       r"imported ([\d.]+) connected ([\d.]+)\)", logged)
+    assert stamps is not None, logged
+    started, imported, connected = (float(stamp) for stamp in stamps.groups())
+    assert started <= imported <= connected <= time.monotonic()
 
 
 def test_a_reply_from_another_agent_gets_no_answer(daemon: DaemonProcess,
