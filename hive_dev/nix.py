@@ -9,6 +9,7 @@ sets it from the shared vendor copy when there is one).
 
 from __future__ import annotations
 
+import grp
 import os
 import shutil
 import subprocess
@@ -20,6 +21,8 @@ OFFLINE = (
     "--offline",
     "--option", "substituters", "",  # else each command first waits on the binary cache
     # Not build-hook '': Nix 2.8 then tries to run '' as the hook, and every build fails.
+    # The stand-in derivations' builder is the host's /bin/sh, which a sandbox lacks.
+    "--option", "sandbox", "false",
 )
 
 
@@ -50,9 +53,22 @@ def nix_program(name: str = "nix") -> str:
     return found
 
 
+def build_users() -> list[str]:
+    """No build users when their group is missing: Debian's nix-bin names ``nixbld`` in
+    its nix.conf without creating it (nix-setup-systemd does), and every build then fails.
+    Builds run as root instead, as they do on a single-user install."""
+    try:
+        grp.getgrnam("nixbld")
+    except KeyError:
+        return ["--option", "build-users-group", ""]
+    return []
+
+
 def run_nix(args: list[str], *, program: str = "nix", cwd: Path | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """``program ARGS`` with the offline flags; the result is returned, never raised on."""
-    flags = list(OFFLINE) if program == "nix" else ["--option", "substituters", ""]
+    flags = list(OFFLINE) if program == "nix" else ["--option", "substituters", "",
+                                                    "--option", "sandbox", "false"]
+    flags += build_users()
     return subprocess.run([nix_program(program), *flags, *args], cwd=cwd, capture_output=True,
                           text=True, check=False, timeout=timeout)
