@@ -88,7 +88,8 @@ class Containers:
                           bus=UnitBus(self.systemctl.scope is Scope.USER),
                           systemctl=self.systemctl,
                           reconcile_every=self.settings.crash_reconcile_interval,
-                          reported=reported_crashes())
+                          reported=reported_crashes(),
+                          follow_pids=self.settings.crash_pidfd == "yes")
 
     def watch(self) -> None:
         """Start the crash watch once the hive has containers (a no-op after the first)."""

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from hive_c0re.daemon.crashwatch import CrashJudge, CrashWatch, UnitState
+from hive_c0re.daemon.pidwatch import MainProcess
 from hive_c0re.lifecycle.agent_config import seed_text
 from hive_c0re.lifecycle.gitrepo import ConfigRepo
 from hive_c0re.lifecycle.proposed import CONFIG_FILE
@@ -66,6 +67,9 @@ class Bus:
     def state(self, unit: str) -> UnitState | None:
         self.read_on.append(threading.get_ident())
         return self.answer  # None: the watch asks ``systemctl show``
+
+    def main_process(self, unit: str) -> MainProcess | None:
+        return None  # no pidfd to follow: systemd's signals alone
 
 
 class Watched:
