@@ -309,7 +309,7 @@ class CrashWatch:
         if main.invocation in self.judge.reported or self._expected(main.agent):
             return
         self.judge.reported.add(main.invocation)
-        self._spawn(self.report(main.agent, killed_state(main, status)))
+        self._spawn(self.report(main.agent, killed_state(main, status), told_by="its pidfd"))
 
     async def read(self, unit: str) -> UnitState | None:
         """The unit's state over D-Bus, else from ``systemctl show`` in a worker thread;
@@ -327,10 +327,10 @@ class CrashWatch:
             log.warning("cannot read %s: %s", unit, exc, extra=agent)
             return None
 
-    async def report(self, agent: str, state: UnitState) -> None:
+    async def report(self, agent: str, state: UnitState, told_by: str = "systemd") -> None:
         lines = await asyncio.to_thread(self.journal, state.unit)
-        log.warning("container of %s crashed: %s (status %s)", agent, state.result,
-                    state.exit_status, extra={"HIVE_AGENT": agent})
+        log.warning("container of %s crashed: %s (status %s), told by %s", agent, state.result,
+                    state.exit_status, told_by, extra={"HIVE_AGENT": agent})
         data = crash_report(agent, state, lines)
         data.pop("event")
         data.pop("agent")
