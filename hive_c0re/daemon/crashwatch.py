@@ -303,8 +303,11 @@ class CrashWatch:
 
     def _exited(self, main: Followed, status: Exit | None) -> None:
         """The kernel says ``main`` exited: a crash when a signal other than SIGTERM ended
-        it and the daemon asked for nothing; anything else waits for systemd's word."""
+        it and the daemon asked for nothing. Anything else is systemd's to tell, and the
+        unit is read at once: reaped already, systemd has judged the exit by then, before
+        its signal saying so comes."""
         if status is None or status.signal is None or status.signal == signal.SIGTERM:
+            self._spawn(self.check(main.agent))
             return
         if main.invocation in self.judge.reported or self._expected(main.agent):
             return

@@ -76,6 +76,24 @@ def open_pidfd(pid: int) -> int:
     return os.pidfd_open(int(pid))
 
 
+def in_cgroup(pid: int, cgroup: str, proc: Path = PROC) -> bool:
+    """Whether ``pid`` sits in ``cgroup`` (a unit's ControlGroup) or below it, in
+    systemd's own hierarchy (v2, or v1's ``name=systemd``): a pid systemd names for a
+    unit must be one of that unit's processes, whatever pid namespace we are in."""
+    if not cgroup.startswith("/"):
+        return False
+    try:
+        text = (proc / str(int(pid)) / "cgroup").read_text()
+    except OSError:
+        return False
+    for line in text.splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controllers in ("", "name=systemd") and (
+                path == cgroup or path.startswith(cgroup.rstrip("/") + "/")):
+            return True
+    return False
+
+
 def alive_or_zombie(fd: int) -> bool:
     """Whether the pidfd's process is not yet reaped (a zombie still counts)."""
     try:

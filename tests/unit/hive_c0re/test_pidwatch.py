@@ -18,6 +18,7 @@ from hive_c0re.daemon.pidwatch import (
     PidWatch,
     exit_of,
     exit_through,
+    in_cgroup,
     open_pidfd,
     parse_stat,
 )
@@ -151,6 +152,16 @@ def test_what_the_pidfd_cannot_tell_is_left_to_systemd(watched: Watched,
     watched.bench.close()
 
 
+def test_an_exit_the_pidfd_cannot_tell_has_the_unit_read_at_once(watched: Watched) -> None:
+    # Reaped by systemd before the daemon looked: systemd has judged it, no signal yet.
+    watched.bench.backend.crash("alice")
+    watched.systemctl.states[UNIT] = state(invocation="i1", result="signal")
+    exited(watched, None)
+    assert watched.kinds() == ["container_crash"]
+    assert watched.bench.mail.events[0][2]["active_state"] == "failed"
+    watched.bench.close()
+
+
 def test_a_kill_while_the_daemon_stops_the_agent_is_not_a_crash(watched: Watched) -> None:
     async def main() -> None:
         async with watched.bench.lifecycle.lock("alice"):
@@ -180,3 +191,32 @@ def test_the_watch_lets_go_of_a_unit_systemd_takes_down(tmp_path: Path) -> None:
     asyncio.run(main())
     assert pids.following(UNIT) is None
     w.bench.close()
+
+
+def own_cgroup() -> str:
+    lines = Path("/proc/self/cgroup").read_text().splitlines()
+    found = [path for _, kind, path in (line.split(":", 2) for line in lines)
+             if kind in ("", "name=systemd")]
+    return found[0]
+
+
+def test_a_process_is_in_its_own_cgroup_and_those_above_it_only() -> None:
+    mine = own_cgroup()
+    assert in_cgroup(os.getpid(), mine)
+    assert in_cgroup(os.getpid(), "/")
+    assert not in_cgroup(os.getpid(), mine.rstrip("/") + "/elsewhere.service")
+    assert not in_cgroup(os.getpid(), mine.rstrip("/") + "-x")
+    assert not in_cgroup(os.getpid(), "")
+
+
+def test_a_cgroup_named_like_another_unit_inside_a_container_is_not_that_unit(
+        tmp_path: Path) -> None:
+    (tmp_path / "7").mkdir()
+    (tmp_path / "7" / "cgroup").write_text(
+        "4:memory:/a.slice/hive-agent@alice.service\n"
+        "1:name=systemd:/a.slice/hive-agent@bob.service/payload/a.slice/"
+        "hive-agent@alice.service\n"
+        "0::/a.slice/hive-agent@bob.service/payload/a.slice/hive-agent@alice.service\n")
+    assert not in_cgroup(7, "/a.slice/hive-agent@alice.service", proc=tmp_path)
+    assert in_cgroup(7, "/a.slice/hive-agent@bob.service", proc=tmp_path)
+    assert not in_cgroup(8, "/a.slice/hive-agent@bob.service", proc=tmp_path)  # no such pid
