@@ -246,11 +246,17 @@ class Bench(ContainerHive):
                     agent = message.removeprefix("container of ").split(" ", 1)[0]
                     marks.append((agent, int(entry["__REALTIME_TIMESTAMP"]) / 1e6,
                                   message.endswith(PIDFD_TOLD)))
-        for kill in kills:
+        for n, kill in enumerate(kills):
+            # Up to the next kill of the same agent: journald's stamp may come after the
+            # bench read the event (then it is no time for the column, still the path).
+            until = next((k.wall for k in kills[n + 1:] if k.agent == kill.agent),
+                         float("inf"))
             after = sorted((at - kill.wall, pidfd) for agent, at, pidfd in marks
-                           if agent == kill.agent and at >= kill.wall)
-            if after and after[0][0] <= kill.read:
-                kill.logged, kill.by_pidfd = after[0]
+                           if agent == kill.agent and kill.wall <= at < until)
+            if after:
+                kill.by_pidfd = after[0][1]
+                if after[0][0] <= kill.read:
+                    kill.logged = after[0][0]
 
     # -- the baseline's poll pass ----------------------------------------------------
 

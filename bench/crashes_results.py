@@ -157,6 +157,7 @@ def report_kills(results: Results) -> None:
           "then the 10 s poll's tick delay")
     for kill in results.kills:
         mode = {True: "on ", False: "off", None: "-  "}[kill.pidfd]
+        mode += {True: "(pidfd)  ", False: "(systemd)", None: "         "}[kill.by_pidfd]
         print(f"  {kill.agent} {mode} {fmt_ms(kill.returned)}/{fmt_ms(kill.main_exited)}/"
               f"{fmt_ms(kill.unit_failed)}/{fmt_ms(kill.logged)}/{fmt_ms(kill.committed)}"
               f"  tick {fmt_ms(kill.poll_tick)}")
@@ -180,8 +181,9 @@ def report_modes(opts: Options, results: Results) -> None:
                   + "  ".join(f"{fmt_ms(percentile(values, p)):>7}" for p in (50, 90, 99))
                   + f"  {fmt_ms(max(values, default=float('nan'))):>7}  {len(values)}")
     told = [k.by_pidfd for k in results.kills if k.pidfd]
-    print(f"with pidfd on, told by the pidfd: {sum(bool(t) for t in told)} of {len(told)} "
-          "(the rest by systemd: reaped before the daemon looked)")
+    print(f"with pidfd on, told by the pidfd: {told.count(True)} of {len(told)}, by systemd "
+          f"(reaped before the daemon looked): {told.count(False)}, no crash line found: "
+          f"{told.count(None)}")
     on, off = results.column("committed", True), results.column("committed", False)
     print(f"committed, pidfd on / off (baseline, same run): "
           f"p50 {percentile(on, 50) / percentile(off, 50):.2f}x, "
