@@ -23,6 +23,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Coroutine, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -225,6 +226,11 @@ class CrashWatch:
         self.clock = clock
         self.restarts: dict[str, list[float]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._checking: set[str] = set()  # agents a check runs for
+        self._again: set[str] = set()  # ... which changed again since it began
+        # The journal lines a report carries, read on a thread of their own: never queued
+        # behind the D-Bus reads that occupy the shared workers while a unit goes down.
+        self._journal_thread = ThreadPoolExecutor(1, thread_name_prefix="crash-journal")
         self.pids = PidWatch(self._exited) if follow_pids else None
 
     def _expected(self, agent: str) -> bool:
@@ -248,6 +254,7 @@ class CrashWatch:
             if self.pids is not None:
                 self.pids.close()
             self.bus.stop()
+            self._journal_thread.shutdown(wait=False)
 
     async def reconcile(self) -> None:
         for agent in self.store.agents():
@@ -258,7 +265,27 @@ class CrashWatch:
         agent = agent_of(unit)
         if agent is None or self.store.agent_or_none(agent) is None:
             return
-        self._spawn(self.check(agent))
+        self._recheck(agent)
+
+    def _recheck(self, agent: str) -> None:
+        """Check ``agent`` soon: one check at a time per agent, and one more after it when
+        anything changed meanwhile. A burst of signals (a unit going down sends several)
+        costs two reads, not one each, so the worker threads stay free for the rest."""
+        if agent in self._checking:
+            self._again.add(agent)
+            return
+        self._checking.add(agent)
+        self._spawn(self._checks(agent))
+
+    async def _checks(self, agent: str) -> None:
+        try:
+            while True:
+                self._again.discard(agent)
+                await self.check(agent)
+                if agent not in self._again:
+                    return
+        finally:
+            self._checking.discard(agent)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -307,7 +334,7 @@ class CrashWatch:
         unit is read at once: reaped already, systemd has judged the exit by then, before
         its signal saying so comes."""
         if status is None or status.signal is None or status.signal == signal.SIGTERM:
-            self._spawn(self.check(main.agent))
+            self._recheck(main.agent)
             return
         if main.invocation in self.judge.reported or self._expected(main.agent):
             return
@@ -331,7 +358,8 @@ class CrashWatch:
             return None
 
     async def report(self, agent: str, state: UnitState, told_by: str = "systemd") -> None:
-        lines = await asyncio.to_thread(self.journal, state.unit)
+        lines = await asyncio.get_running_loop().run_in_executor(
+            self._journal_thread, self.journal, state.unit)
         log.warning("container of %s crashed: %s (status %s), told by %s", agent, state.result,
                     state.exit_status, told_by, extra={"HIVE_AGENT": agent})
         data = crash_report(agent, state, lines)

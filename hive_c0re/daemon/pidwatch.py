@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import select
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -94,6 +95,13 @@ def in_cgroup(pid: int, cgroup: str, proc: Path = PROC) -> bool:
     return False
 
 
+def has_exited(fd: int) -> bool:
+    """Whether the pidfd's process has exited already (its pidfd polls readable)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 def alive_or_zombie(fd: int) -> bool:
     """Whether the pidfd's process is not yet reaped (a zombie still counts)."""
     try:
@@ -156,12 +164,14 @@ class PidWatch:
         self.on_exit = on_exit
         self.proc = proc
         self.followed: dict[str, Followed] = {}  # by unit
+        self.ended: dict[str, str] = {}  # by unit: the invocation whose main process exited
         self.loop: asyncio.AbstractEventLoop | None = None
 
     def following(self, unit: str) -> str | None:
-        """The invocation whose main process is followed for ``unit``, if any."""
+        """The invocation whose main process is followed for ``unit``, or was until it
+        exited (not to be followed again: a new start has a new invocation)."""
         found = self.followed.get(unit)
-        return found.invocation if found is not None else None
+        return found.invocation if found is not None else self.ended.get(unit)
 
     def follow(self, loop: asyncio.AbstractEventLoop, main: Followed) -> None:
         self.loop = loop
@@ -192,6 +202,7 @@ class PidWatch:
             status = exit_through(main.fd, main.pid, self.proc)
         finally:
             del self.followed[main.unit]
+            self.ended[main.unit] = main.invocation
             self._close(main)
         try:
             self.on_exit(main, status)

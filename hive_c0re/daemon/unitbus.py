@@ -21,7 +21,7 @@ from hive_c0re.daemon.crashwatch import (
     agent_of,
     unescape_path,
 )
-from hive_c0re.daemon.pidwatch import MainProcess, in_cgroup, open_pidfd
+from hive_c0re.daemon.pidwatch import MainProcess, has_exited, in_cgroup, open_pidfd
 from hive_c0re.errors import HiveError
 
 log = logging.getLogger(__name__)
@@ -126,8 +126,9 @@ class UnitBus:
         The pid is systemd's ``MainPID``, read again after the pidfd is open: systemd
         clears ``MainPID`` before it reaps the process, so the same pid and InvocationID
         both times mean the pidfd holds that very process, not one that took its pid.
-        In between, the process must be in the unit's cgroup: a pid means the same
-        process to systemd and to us only in one pid namespace.
+        In between, the process must be in the unit's cgroup (a pid means the same
+        process to systemd and to us only in one pid namespace), and not dead already:
+        that exit is systemd's to tell.
         """
         from pystemd.dbuslib import path_encode
 
@@ -152,7 +153,7 @@ class UnitBus:
             except ProcessLookupError:
                 return None
             try:
-                if not in_cgroup(pid, cgroup) or main() != (invocation, pid):
+                if has_exited(fd) or not in_cgroup(pid, cgroup) or main() != (invocation, pid):
                     os.close(fd)
                     return None
             except BaseException:

@@ -18,6 +18,7 @@ from hive_c0re.daemon.pidwatch import (
     PidWatch,
     exit_of,
     exit_through,
+    has_exited,
     in_cgroup,
     open_pidfd,
     parse_stat,
@@ -60,7 +61,8 @@ def ended(argv: list[str], how: signal.Signals | None) -> Exit | None:
         if how is not None:
             child.send_signal(how)
         await asyncio.wait_for(done.wait(), 30)
-        assert watch.following(UNIT) is None
+        # Not followed any more, nor again for this invocation: its main process is gone.
+        assert UNIT not in watch.followed and watch.following(UNIT) == "i1"
         child.wait()
 
     asyncio.run(main())
@@ -88,6 +90,19 @@ def test_a_reaped_process_is_not_told_its_pid_may_be_another_s() -> None:
         child.wait()  # reaped, as systemd would have
         assert exit_through(fd, child.pid) is None
     finally:
+        os.close(fd)
+
+
+def test_a_pidfd_tells_an_exit_before_the_reaping() -> None:
+    child = subprocess.Popen(SLEEPER)
+    fd = open_pidfd(child.pid)
+    try:
+        assert not has_exited(fd)
+        child.kill()
+        os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # dead, not reaped
+        assert has_exited(fd)
+    finally:
+        child.wait()
         os.close(fd)
 
 
