@@ -148,18 +148,9 @@ class UnitBus:
             if not invocation or pid <= 0:
                 return None
             cgroup = _text(get(SERVICE_IFACE, b"ControlGroup", b"s"))
-            try:
-                fd = open_pidfd(pid)
-            except ProcessLookupError:
-                return None
-            try:
-                if has_exited(fd) or not in_cgroup(pid, cgroup) or main() != (invocation, pid):
-                    os.close(fd)
-                    return None
-            except BaseException:
-                os.close(fd)
-                raise
-        return MainProcess(invocation=invocation, pid=pid, fd=fd)
+            fd = _checked_pidfd(pid, lambda: in_cgroup(pid, cgroup)
+                                and main() == (invocation, pid))
+        return MainProcess(invocation=invocation, pid=pid, fd=fd) if fd is not None else None
 
     def _readable(self) -> None:
         """Process until nothing is left. sd_bus_process hands back no message for one
@@ -186,6 +177,22 @@ class UnitBus:
                 self.on_change(unit)
         except Exception:  # a callback must never raise into libsystemd
             log.exception("bad unit signal")
+
+
+def _checked_pidfd(pid: int, still: Callable[[], bool]) -> int | None:
+    """A pidfd of ``pid`` if its process lives and ``still()`` holds once it is open."""
+    try:
+        fd = open_pidfd(pid)
+    except ProcessLookupError:
+        return None
+    try:
+        if not has_exited(fd) and still():
+            return fd
+    except BaseException:
+        os.close(fd)
+        raise
+    os.close(fd)
+    return None
 
 
 def _text(value: Any) -> str:
