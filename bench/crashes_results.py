@@ -224,6 +224,11 @@ def summary(opts: Options, results: Results) -> dict[str, Any]:
             attr: {"p50": percentile(results.column(attr, on), 50),
                    "p99": percentile(results.column(attr, on), 99)}
             for attr, _ in MODE_COLUMNS} for on in opts.pidfd},
+        "pidfd_on_over_off": ({
+            p: percentile(results.column("committed", True), p)
+            / percentile(results.column("committed", False), p) for p in (50, 99)}
+            if len(opts.pidfd) > 1 else None),
+        "told_by_pidfd": [k.by_pidfd for k in results.kills if k.pidfd],
         **{attr: {"p50": percentile(results.column(attr), 50),
                   "p99": percentile(results.column(attr), 99),
                   "max": max(results.column(attr), default=float("nan"))}
