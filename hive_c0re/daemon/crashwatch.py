@@ -214,7 +214,8 @@ class CrashWatch:
                  bus: UnitSignals, systemctl: Runner, reconcile_every: float,
                  reported: set[str], journal: Journal = recent_journal,
                  clock: Callable[[], float] = time.monotonic,
-                 follow_pids: bool = False) -> None:
+                 follow_pids: bool = False,
+                 on_status: Callable[[str], None] = lambda agent: None) -> None:
         self.lifecycle = lifecycle
         self.store = store
         self.announcer = announcer
@@ -232,6 +233,10 @@ class CrashWatch:
         # behind the D-Bus reads that occupy the shared workers while a unit goes down.
         self._journal_thread = ThreadPoolExecutor(1, thread_name_prefix="crash-journal")
         self.pids = PidWatch(self._exited) if follow_pids else None
+        self.on_status = on_status  # an agent's status row may have changed
+        # Crashes told by a pidfd before systemd knew: a status row built for the event
+        # still saw the unit active, so systemd's word on it is a status change too.
+        self._told_early: set[str] = set()
 
     def _expected(self, agent: str) -> bool:
         record = self.store.agent_or_none(agent)
@@ -298,6 +303,9 @@ class CrashWatch:
         if state is None:
             return
         await self._follow(agent, state)
+        if is_down(state) and state.invocation in self._told_early:
+            self._told_early.discard(state.invocation)
+            self.on_status(agent)
         if self.judge.judge(agent, state):
             await self.report(agent, state)
 
@@ -339,6 +347,7 @@ class CrashWatch:
         if main.invocation in self.judge.reported or self._expected(main.agent):
             return
         self.judge.reported.add(main.invocation)
+        self._told_early.add(main.invocation)
         self._spawn(self.report(main.agent, killed_state(main, status), told_by="its pidfd"))
 
     async def read(self, unit: str) -> UnitState | None:

@@ -149,6 +149,20 @@ def test_a_kill_told_by_the_pidfd_is_a_crash_told_once(watched: Watched) -> None
     watched.bench.close()
 
 
+def test_systemd_s_word_on_a_crash_told_early_changes_the_status_row_once(
+        watched: Watched) -> None:
+    # The event's row was built while systemd still said active: its word is news.
+    rows: list[str] = []
+    watched.watch.on_status = rows.append
+    exited(watched, Exit(signal=9, code=None))
+    assert rows == []
+    watched.crash("i1")
+    assert rows == ["alice"]
+    watched.crash("i1")
+    assert rows == ["alice"] and watched.kinds() == ["container_crash"]
+    watched.bench.close()
+
+
 def test_a_core_dump_is_told_as_systemd_words_it(watched: Watched) -> None:
     exited(watched, Exit(signal=11, code=None, core=True))
     (event,) = watched.bench.mail.events
