@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from hive_dev.sandbox import SandboxHive
+from hive_dev.subscriber import Subscriber
 from tests.sandbox.test_crashes import crashes, manager_mail, until_down
 
 UNIT = "hive-agent@alice.service"
@@ -72,6 +73,24 @@ def test_a_killed_nspawn_is_reported_by_its_pidfd_while_systemd_cannot_and_once(
     assert until_down(hive, UNIT) == "failed"
     assert crashes(manager_mail(hive, wait=3)) == []
     assert pidfds(hive) == 0
+
+
+def test_a_status_subscriber_sees_a_crash_told_early_as_failed_once_systemd_knows(
+        container_hive: SandboxHive) -> None:
+    # The row built for the event may have read the unit while systemd still said active.
+    hive = container_hive
+    hive.call("whoami")
+    subscriber = Subscriber(hive.host_socket, timeout=60)
+    try:
+        spawned(hive)
+        main, manager = main_and_manager(hive)
+        with stopped(hive, manager):
+            hive.sandbox.run("kill", "-KILL", str(main))
+            (crash,) = crashes(manager_mail(hive))
+        assert crash["active_state"] == "deactivating"  # told by the pidfd
+        subscriber.until("alice", running=False, failed=True)
+    finally:
+        subscriber.close()
 
 
 def test_a_crash_reaped_before_the_daemon_looks_is_told_by_systemd(
