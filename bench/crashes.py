@@ -15,14 +15,21 @@ the default, report-only restart policy and kills them round-robin, 20 kills
 * then the operator ``start``s the agent and waits for its echo before the next
   kill, so every kill hits an agent that is up and answering.
 
-Baseline in the same run: the reference design's 10-second poll loop. One
+With ``--pidfd both`` (the default) the daemon's ``crash_pidfd`` setting
+alternates, off first, in blocks of ``--block`` kills (the daemon restarted
+with the other value between blocks, the containers left running): the kills
+with it off are the baseline of those with it on, in the same run.
+``--cpu-load N`` runs N busy-looping processes on the host meanwhile, a load
+under which systemd's own handling of a dead nspawn slows down.
+
+A second baseline in the same run: the reference design's 10-second poll loop. One
 random phase for the whole run (seeded: ``--seed``), ticks every 10 s; each
 kill is detected at the first tick after it, plus (second column) the cost of
 one poll pass, measured here as one ``systemctl --user show`` of the agents'
 units between the kills.
 
 Run by hand from the repository root, as root:
-``.venv/bin/python -m bench.crashes [--quick]``.
+``.venv/bin/python -m bench.crashes [--quick] [--agents N] [--cpu-load N]``.
 """
 
 from __future__ import annotations
@@ -30,9 +37,10 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +68,8 @@ from hive_c0re.errors import HiveError  # noqa: E402
 CRASH_TIMEOUT = 75.0
 # What the crash watch itself reads of a unit (crashwatch._PROPS): one poll pass.
 POLL_PROPS = "ActiveState,SubState,Result,ExecMainStatus,ExecMainCode,InvocationID"
+# How the daemon's crash line ends when the pidfd told it (crashwatch.CrashWatch.report).
+PIDFD_TOLD = "told by its pidfd"
 STAMPS = "ExecMainExitTimestampMonotonic,InactiveEnterTimestampMonotonic,InvocationID"
 
 
@@ -72,6 +82,37 @@ class Bench(ContainerHive):
     def __init__(self) -> None:
         super().__init__()
         self.manager = Client(self.hive.manager_socket, timeout=30)  # connects on first call
+        self.pidfd: bool | None = None  # the daemon's crash_pidfd, once this bench set it
+
+    def set_pidfd(self, on: bool, agents: int) -> None:
+        """Restart the daemon with ``crash_pidfd`` on or off (the containers keep running);
+        back once it answers and, when on, follows every agent's main process."""
+        dropin = self.box.unit_dir / "hive-c0re.service.d" / "crash-pidfd.conf"
+        dropin.parent.mkdir(exist_ok=True)
+        dropin.write_text("[Service]\nEnvironment=\"HYPERHIVE_CRASH_PIDFD="
+                          f"{'yes' if on else 'no'}\"\n")
+        self.box.systemctl("daemon-reload")
+        self.box.systemctl("restart", "hive-c0re.service")
+        self.hive.wait_active()
+        for client in self.clients():
+            client.close()  # the old daemon's connections; each reconnects on its next call
+        self.call("whoami")
+        self.await_pidfds(agents if on else 0)
+        self.pidfd = on
+
+    def await_pidfds(self, count: int, wait: float = 30) -> None:
+        deadline = time.monotonic() + wait
+        while (held := self.pidfds()) != count:
+            if time.monotonic() > deadline:
+                raise BenchError(f"the daemon holds {held} pidfds, not {count}")
+            time.sleep(0.02)
+
+    def pidfds(self) -> int:
+        """The pidfds the daemon holds: the main processes its crash watch follows."""
+        pid = self.hive.main_pid()
+        done = self.box.run("sh", "-c", f"ls -l /proc/{pid}/fd | grep -c 'anon_inode:\\[pidfd'",
+                            check=False)
+        return int(done.stdout.strip() or 0)
 
     def clients(self) -> list[Client]:
         # No recv is parked on either connection here: every call is blocking.
@@ -155,7 +196,8 @@ class Bench(ContainerHive):
         invocation = self.props(agent, "InvocationID").get("InvocationID", "")
         if not invocation:
             raise BenchError(f"{self.unit(agent)} has no InvocationID: is it up?")
-        kill = Kill(agent, invocation, wall=time.time(), mono=time.monotonic())
+        kill = Kill(agent, invocation, wall=time.time(), mono=time.monotonic(),
+                    pidfd=self.pidfd)
         done = self.box.systemctl("kill", "--kill-whom=main", "-s", "KILL", self.unit(agent),
                                   check=False)
         kill.returned = time.time() - kill.wall
@@ -195,19 +237,26 @@ class Bench(ContainerHive):
         before ``announce`` stores the event. The stamp is journald's receive time
         (the line comes over the native protocol, so it lags the send only a little).
         """
-        marks: list[tuple[str, float]] = []
+        marks: list[tuple[str, float, bool]] = []
         for line in self.box.journal("SYSLOG_IDENTIFIER=hive-c0re").splitlines():
             with contextlib.suppress(ValueError, KeyError, TypeError):
                 entry = json.loads(line)
                 message = entry.get("MESSAGE")
                 if isinstance(message, str) and message.startswith("container of "):
                     agent = message.removeprefix("container of ").split(" ", 1)[0]
-                    marks.append((agent, int(entry["__REALTIME_TIMESTAMP"]) / 1e6))
-        for kill in kills:
-            after = sorted(at - kill.wall for agent, at in marks
-                           if agent == kill.agent and at >= kill.wall)
-            if after and after[0] <= kill.read:
-                kill.logged = after[0]
+                    marks.append((agent, int(entry["__REALTIME_TIMESTAMP"]) / 1e6,
+                                  message.endswith(PIDFD_TOLD)))
+        for n, kill in enumerate(kills):
+            # Up to the next kill of the same agent: journald's stamp may come after the
+            # bench read the event (then it is no time for the column, still the path).
+            until = next((k.wall for k in kills[n + 1:] if k.agent == kill.agent),
+                         float("inf"))
+            after = sorted((at - kill.wall, pidfd) for agent, at, pidfd in marks
+                           if agent == kill.agent and kill.wall <= at < until)
+            if after:
+                kill.by_pidfd = after[0][1]
+                if after[0][0] <= kill.read:
+                    kill.logged = after[0][0]
 
     # -- the baseline's poll pass ----------------------------------------------------
 
@@ -227,10 +276,23 @@ class Bench(ContainerHive):
 # -- the run --------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def cpu_load(count: int) -> Iterator[None]:
+    """``count`` busy-looping processes on the host, ended (by pid) afterwards."""
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for proc in busy:
+            proc.kill()
+            proc.wait()
+
+
 def warm_up(bench: Bench, results: Results, agent: str) -> None:
     """One kill, not measured: the first report loads the journal reader, the first start
     after a crash warms whatever it touches."""
     step(f"warm-up: kill and start {agent}")
+    others, extras = len(results.other_events), len(results.extra_crashes)
     bench.drain(results)
     warm = Kill(agent, bench.props(agent, "InvocationID")["InvocationID"],
                 wall=time.time(), mono=time.monotonic())
@@ -238,8 +300,9 @@ def warm_up(bench: Bench, results: Results, agent: str) -> None:
     bench.await_crash(results, warm)
     bench.revive(agent)
     bench.drain(results)
-    results.other_events.clear()
-    results.extra_crashes.clear()
+    # What the warm-up brought (a start's events) is not the measured kills'.
+    del results.other_events[others:]
+    del results.extra_crashes[extras:]
 
 
 def run(opts: Options, bench: Bench) -> Results:
@@ -251,30 +314,49 @@ def run(opts: Options, bench: Bench) -> Results:
         step(f"spawning {name}")
         bench.call("spawn", name=name)
         bench.echo(name, "spawn")
-    warm_up(bench, results, names[0])
     results.origin = time.time()
     results.phase = random.Random(opts.seed).uniform(0, POLL_PERIOD)
-    for i in range(opts.kills):
-        agent = names[i % len(names)]
-        # The poll pass's cost, alternated with bare nsenter, in the quiet before the kill.
-        if i % 2 == 0:
-            results.nsenter.append(bench.bare_nsenter())
-        results.poll_pass.append(bench.poll_pass(names))
-        if i % 2 == 1:
-            results.nsenter.append(bench.bare_nsenter())
-        kill = bench.kill(results, agent)
-        results.kills.append(kill)
-        step(f"kill {i + 1}/{opts.kills} {agent}: returned {fmt_ms(kill.returned)} ms, "
-             f"failed {fmt_ms(kill.unit_failed)} ms, committed {fmt_ms(kill.committed)} ms; "
-             f"10 s poll tick {fmt_ms(kill.poll_tick)} ms")
-        bench.revive(agent)
-        bench.drain(results)
+    with cpu_load(opts.cpu_load):
+        for i, mode in enumerate(schedule(opts)):
+            if mode is not bench.pidfd:
+                step(f"daemon restarted with crash_pidfd {'yes' if mode else 'no'}")
+                bench.set_pidfd(mode, len(names))
+                warm_up(bench, results, names[0])
+            measure_kill(bench, results, opts, names, i)
     # A late duplicate report of any kill would land here.
     bench.drain(results, wait=2.0)
     bench.fill_logged(results.kills)
     if bench.unexpected:
         step(f"{len(bench.unexpected)} unexpected message(s): {bench.unexpected[:3]}")
     return results
+
+
+def schedule(opts: Options) -> list[bool]:
+    """The crash_pidfd setting of each kill: ``opts.kills`` with each, in alternating blocks."""
+    modes = opts.pidfd
+    total = opts.kills * len(modes)
+    return [modes[(i // opts.block) % len(modes)] for i in range(total)]
+
+
+def measure_kill(bench: Bench, results: Results, opts: Options, names: Sequence[str],
+                 i: int) -> None:
+    agent = names[i % len(names)]
+    # The poll pass's cost, alternated with bare nsenter, in the quiet before the kill.
+    if i % 2 == 0:
+        results.nsenter.append(bench.bare_nsenter())
+    results.poll_pass.append(bench.poll_pass(names))
+    if i % 2 == 1:
+        results.nsenter.append(bench.bare_nsenter())
+    if bench.pidfd:
+        bench.await_pidfds(len(names))  # the restarted agent's main process is followed
+    kill = bench.kill(results, agent)
+    results.kills.append(kill)
+    step(f"kill {i + 1}/{opts.kills * len(opts.pidfd)} {agent}: "
+         f"returned {fmt_ms(kill.returned)} ms, failed {fmt_ms(kill.unit_failed)} ms, "
+         f"committed {fmt_ms(kill.committed)} ms; "
+         f"10 s poll tick {fmt_ms(kill.poll_tick)} ms")
+    bench.revive(agent)
+    bench.drain(results)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -304,6 +304,10 @@ def crashes_under_load(bench: Bench, results: Results, kills: KillResults,
         step(f"kill under load of {name}: committed "
              f"{fmt_ms(kill.committed if kill else None)} ms")
         bench.drain(kills)
+    bench.fill_logged(done)
+    told = [k.by_pidfd for k in done]
+    step(f"crashes under load told by the pidfd (crash_pidfd): {told.count(True)} of "
+         f"{len(told)}, by systemd: {told.count(False)}, no crash line: {told.count(None)}")
     return done
 
 

@@ -106,6 +106,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("crash_reconcile_interval", float, 60.0,
             "seconds between passes that look for crashed containers a signal did not report",
             minimum=1),
+    Setting("crash_pidfd", str, "yes",
+            "also watch each running container's main process through a pidfd, so a death "
+            "by a signal is reported before systemd has handled it; 'no': systemd's signals "
+            "only", choices=("yes", "no")),
     Setting("apply_settle_seconds", float, 3.0,
             "how long a container must stay up after a config change to count as deployed",
             minimum=0),
@@ -187,6 +191,7 @@ class Settings:
     container_usr: str
     agent_env_file: str
     crash_reconcile_interval: float
+    crash_pidfd: str
     apply_settle_seconds: float
     graceful_stop_timeout: float
     proposed_disk_mib: int

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hive_c0re.broker.approvals import ApprovalBook
@@ -51,8 +52,9 @@ class Containers:
     """Everything of the hive that runs containers, each part made the first time it is used."""
 
     def __init__(self, paths: Paths, settings: Settings, store: Store, mail: Mailroom,
-                 sockets: Sockets) -> None:
+                 sockets: Sockets, on_status: Callable[[str], None] = lambda name: None) -> None:
         self.paths = paths
+        self.on_status = on_status  # an agent's status row may have changed
         self.settings = settings
         self.store = store
         self.mail = mail
@@ -88,7 +90,9 @@ class Containers:
                           bus=UnitBus(self.systemctl.scope is Scope.USER),
                           systemctl=self.systemctl,
                           reconcile_every=self.settings.crash_reconcile_interval,
-                          reported=reported_crashes())
+                          reported=reported_crashes(),
+                          follow_pids=self.settings.crash_pidfd == "yes",
+                          on_status=self.on_status)
 
     def watch(self) -> None:
         """Start the crash watch once the hive has containers (a no-op after the first)."""

@@ -3,7 +3,10 @@
 pystemd subscribes to systemd's unit signals on D-Bus (:mod:`unitbus`); the
 bus's fd is driven from the daemon's event loop, so a failing container is
 noticed the moment systemd says so, and the unit's state is read over D-Bus
-too (``systemctl show`` when the watch does not listen). A slow reconcile
+too (``systemctl show`` when the watch does not listen). Sooner still, when
+the ``crash_pidfd`` setting allows: a pidfd of each running unit's main
+process (:mod:`pidwatch`) tells its death by a signal before systemd has
+handled it; whatever that cannot tell is left to systemd's signals. A slow reconcile
 pass catches what a lost signal or a daemon restart would miss; each incident
 (a unit's InvocationID) is reported once, even across daemon restarts,
 because reports are remembered in the hive event log.
@@ -14,15 +17,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
+import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hive_c0re.broker.models import HiveEvent
 from hive_c0re.broker.store import Desired, Store
+from hive_c0re.daemon.pidwatch import Exit, Followed, MainProcess, PidWatch
 from hive_c0re.lifecycle.agents import Lifecycle
 from hive_c0re.lifecycle.ports import Announcer
 
@@ -110,6 +117,11 @@ class UnitSignals(Protocol):
         watch is not listening (then ``systemctl show`` answers)."""
         ...
 
+    def main_process(self, unit: str) -> MainProcess | None:
+        """A pidfd of the running unit's main process, checked against systemd
+        (blocking: from a worker thread); None when there is none to follow."""
+        ...
+
 
 class Runner(Protocol):
     """``systemctl`` for the hive's manager (:class:`~hive_c0re.lifecycle.backend.Systemctl`)."""
@@ -177,6 +189,15 @@ def _unix(stamp: str) -> float | None:
         return None
 
 
+def killed_state(main: Followed, status: Exit) -> UnitState:
+    """What systemd will say of a unit whose main process ``status`` killed, said first:
+    Result and ExecMainCode as systemd words them, the unit still going down."""
+    return UnitState(unit=main.unit, active="deactivating", sub="",
+                     result="core-dump" if status.core else "signal",
+                     exit_status=status.signal, exit_code="dumped" if status.core else "killed",
+                     invocation=main.invocation)
+
+
 def reported_crashes() -> set[str]:
     """The invocations already reported, from the hive event log (across daemon restarts)."""
     rows = HiveEvent.select(HiveEvent.data).where(HiveEvent.kind == "container_crash")
@@ -192,7 +213,9 @@ class CrashWatch:
     def __init__(self, lifecycle: Lifecycle, store: Store, announcer: Announcer, *,
                  bus: UnitSignals, systemctl: Runner, reconcile_every: float,
                  reported: set[str], journal: Journal = recent_journal,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 follow_pids: bool = False,
+                 on_status: Callable[[str], None] = lambda agent: None) -> None:
         self.lifecycle = lifecycle
         self.store = store
         self.announcer = announcer
@@ -204,6 +227,16 @@ class CrashWatch:
         self.clock = clock
         self.restarts: dict[str, list[float]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._checking: set[str] = set()  # agents a check runs for
+        self._again: set[str] = set()  # ... which changed again since it began
+        # The journal lines a report carries, read on a thread of their own: never queued
+        # behind the D-Bus reads that occupy the shared workers while a unit goes down.
+        self._journal_thread = ThreadPoolExecutor(1, thread_name_prefix="crash-journal")
+        self.pids = PidWatch(self._exited) if follow_pids else None
+        self.on_status = on_status  # an agent's status row may have changed
+        # Crashes told by a pidfd before systemd knew: a status row built for the event
+        # still saw the unit active, so systemd's word on it is a status change too.
+        self._told_early: set[str] = set()
 
     def _expected(self, agent: str) -> bool:
         record = self.store.agent_or_none(agent)
@@ -223,7 +256,10 @@ class CrashWatch:
                 await self.reconcile()
                 await asyncio.sleep(self.reconcile_every)
         finally:
+            if self.pids is not None:
+                self.pids.close()
             self.bus.stop()
+            self._journal_thread.shutdown(wait=False)
 
     async def reconcile(self) -> None:
         for agent in self.store.agents():
@@ -234,7 +270,30 @@ class CrashWatch:
         agent = agent_of(unit)
         if agent is None or self.store.agent_or_none(agent) is None:
             return
-        task = asyncio.get_running_loop().create_task(self.check(agent))
+        self._recheck(agent)
+
+    def _recheck(self, agent: str) -> None:
+        """Check ``agent`` soon: one check at a time per agent, and one more after it when
+        anything changed meanwhile. A burst of signals (a unit going down sends several)
+        costs two reads, not one each, so the worker threads stay free for the rest."""
+        if agent in self._checking:
+            self._again.add(agent)
+            return
+        self._checking.add(agent)
+        self._spawn(self._checks(agent))
+
+    async def _checks(self, agent: str) -> None:
+        try:
+            while True:
+                self._again.discard(agent)
+                await self.check(agent)
+                if agent not in self._again:
+                    return
+        finally:
+            self._checking.discard(agent)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -243,8 +302,53 @@ class CrashWatch:
         state = await self.read(unit)
         if state is None:
             return
+        await self._follow(agent, state)
+        if is_down(state) and state.invocation in self._told_early:
+            self._told_early.discard(state.invocation)
+            self.on_status(agent)
         if self.judge.judge(agent, state):
             await self.report(agent, state)
+
+    async def _follow(self, agent: str, state: UnitState) -> None:
+        """Hold a pidfd of the running unit's main process; let go of it as soon as
+        systemd says the unit is anything but active (a stop it runs is then systemd's
+        to tell, even one that ends in SIGKILL)."""
+        if self.pids is None:
+            return
+        if state.active != "active":
+            self.pids.forget(state.unit)
+            return
+        if self.pids.following(state.unit) == state.invocation:
+            return
+        try:
+            main = await asyncio.to_thread(self.bus.main_process, state.unit)
+        except Exception as exc:
+            log.info("cannot follow %s's main process (%s)", state.unit, exc,
+                     extra={"HIVE_AGENT": agent})
+            return
+        if main is None:
+            return
+        if main.invocation != state.invocation or self.pids.following(state.unit) == \
+                main.invocation:
+            os.close(main.fd)  # a newer read got there first, or this start is over
+            return
+        self.pids.follow(asyncio.get_running_loop(),
+                         Followed(agent=agent, unit=state.unit, invocation=main.invocation,
+                                  pid=main.pid, fd=main.fd))
+
+    def _exited(self, main: Followed, status: Exit | None) -> None:
+        """The kernel says ``main`` exited: a crash when a signal other than SIGTERM ended
+        it and the daemon asked for nothing. Anything else is systemd's to tell, and the
+        unit is read at once: reaped already, systemd has judged the exit by then, before
+        its signal saying so comes."""
+        if status is None or status.signal is None or status.signal == signal.SIGTERM:
+            self._recheck(main.agent)
+            return
+        if main.invocation in self.judge.reported or self._expected(main.agent):
+            return
+        self.judge.reported.add(main.invocation)
+        self._told_early.add(main.invocation)
+        self._spawn(self.report(main.agent, killed_state(main, status), told_by="its pidfd"))
 
     async def read(self, unit: str) -> UnitState | None:
         """The unit's state over D-Bus, else from ``systemctl show`` in a worker thread;
@@ -262,10 +366,11 @@ class CrashWatch:
             log.warning("cannot read %s: %s", unit, exc, extra=agent)
             return None
 
-    async def report(self, agent: str, state: UnitState) -> None:
-        lines = await asyncio.to_thread(self.journal, state.unit)
-        log.warning("container of %s crashed: %s (status %s)", agent, state.result,
-                    state.exit_status, extra={"HIVE_AGENT": agent})
+    async def report(self, agent: str, state: UnitState, told_by: str = "systemd") -> None:
+        lines = await asyncio.get_running_loop().run_in_executor(
+            self._journal_thread, self.journal, state.unit)
+        log.warning("container of %s crashed: %s (status %s), told by %s", agent, state.result,
+                    state.exit_status, told_by, extra={"HIVE_AGENT": agent})
         data = crash_report(agent, state, lines)
         data.pop("event")
         data.pop("agent")

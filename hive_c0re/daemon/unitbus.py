@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,7 @@ from hive_c0re.daemon.crashwatch import (
     agent_of,
     unescape_path,
 )
+from hive_c0re.daemon.pidwatch import MainProcess, has_exited, in_cgroup, open_pidfd
 from hive_c0re.errors import HiveError
 
 log = logging.getLogger(__name__)
@@ -117,6 +119,39 @@ class UnitBus:
                     return state
         raise HiveError(f"{unit} kept changing while it was read")
 
+    def main_process(self, unit: str) -> MainProcess | None:
+        """A pidfd of the running unit's main process (blocking: from a worker thread);
+        None when it is not running, or changed while it was opened.
+
+        The pid is systemd's ``MainPID``, read again after the pidfd is open: systemd
+        clears ``MainPID`` before it reaps the process, so the same pid and InvocationID
+        both times mean the pidfd holds that very process, not one that took its pid.
+        In between, the process must be in the unit's cgroup (a pid means the same
+        process to systemd and to us only in one pid namespace), and not dead already:
+        that exit is systemd's to tell.
+        """
+        from pystemd.dbuslib import path_encode
+
+        path = path_encode(UNIT_PREFIX.rstrip("/").encode(), unit.encode())
+        with self.reading:
+            if not self.listening:
+                return None
+
+            def get(interface: bytes, prop: bytes, kind: bytes) -> Any:
+                return self.reader.get_property(SYSTEMD, path, interface, prop, kind)
+
+            def main() -> tuple[str, int]:
+                return (bytes(get(UNIT_IFACE_B, b"InvocationID", b"ay")).hex(),
+                        int(get(SERVICE_IFACE, b"MainPID", b"u")))
+
+            invocation, pid = main()
+            if not invocation or pid <= 0:
+                return None
+            cgroup = _text(get(SERVICE_IFACE, b"ControlGroup", b"s"))
+            fd = _checked_pidfd(pid, lambda: in_cgroup(pid, cgroup)
+                                and main() == (invocation, pid))
+        return MainProcess(invocation=invocation, pid=pid, fd=fd) if fd is not None else None
+
     def _readable(self) -> None:
         """Process until nothing is left. sd_bus_process hands back no message for one
         it gave to our callback, just as when it had nothing to do (pystemd hides its
@@ -142,6 +177,22 @@ class UnitBus:
                 self.on_change(unit)
         except Exception:  # a callback must never raise into libsystemd
             log.exception("bad unit signal")
+
+
+def _checked_pidfd(pid: int, still: Callable[[], bool]) -> int | None:
+    """A pidfd of ``pid`` if its process lives and ``still()`` holds once it is open."""
+    try:
+        fd = open_pidfd(pid)
+    except ProcessLookupError:
+        return None
+    try:
+        if not has_exited(fd) and still():
+            return fd
+    except BaseException:
+        os.close(fd)
+        raise
+    os.close(fd)
+    return None
 
 
 def _text(value: Any) -> str:

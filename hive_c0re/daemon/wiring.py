@@ -32,7 +32,8 @@ def build_hive(store: Store, paths: Paths, settings: Settings) -> Hive:
                 questions=questions, reminders=reminders,
                 scheduler=Scheduler(questions, reminders, mail.signals.notify,
                                     clock=store.clock),
-                containers=Containers(paths, settings, store, mail, sockets), feed=feed,
+                containers=Containers(paths, settings, store, mail, sockets,
+                                           on_status=feed.changed), feed=feed,
                 events=EventFeed(store, settings.event_feed_bytes))
     feed.bind(functools.partial(feed_row, hive))
     return hive

@@ -95,6 +95,8 @@ in
         "Nspawn backend: the host directory every container sees, read-only, as /usr (and /bin, /lib, /sbin, links into it): /usr, or on NixOS the system profile /run/current-system/sw, which holds /bin/sh. Sets `HYPERHIVE_CONTAINER_USR`; unset (null), the program's default: `\"/usr\"`.";
       crash_reconcile_interval = setting (numberAtLeast 1.0)
         "Seconds between passes that look for crashed containers a signal did not report. Sets `HYPERHIVE_CRASH_RECONCILE_INTERVAL`; unset (null), the program's default: `60.0`.";
+      crash_pidfd = setting (types.enum [ "yes" "no" ])
+        "Also watch each running container's main process through a pidfd, so a death by a signal is reported before systemd has handled it; 'no': systemd's signals only. Sets `HYPERHIVE_CRASH_PIDFD`; unset (null), the program's default: `\"yes\"`.";
       apply_settle_seconds = setting (numberAtLeast 0.0)
         "How long a container must stay up after a config change to count as deployed. Sets `HYPERHIVE_APPLY_SETTLE_SECONDS`; unset (null), the program's default: `3.0`.";
       graceful_stop_timeout = setting (numberAtLeast 0.0)
@@ -149,6 +151,7 @@ in
       nspawn_program = "HYPERHIVE_NSPAWN_PROGRAM";
       container_usr = "HYPERHIVE_CONTAINER_USR";
       crash_reconcile_interval = "HYPERHIVE_CRASH_RECONCILE_INTERVAL";
+      crash_pidfd = "HYPERHIVE_CRASH_PIDFD";
       apply_settle_seconds = "HYPERHIVE_APPLY_SETTLE_SECONDS";
       graceful_stop_timeout = "HYPERHIVE_GRACEFUL_STOP_TIMEOUT";
       proposed_disk_mib = "HYPERHIVE_PROPOSED_DISK_MIB";

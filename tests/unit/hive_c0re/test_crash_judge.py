@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from hive_c0re.daemon.crashwatch import CrashJudge, CrashWatch, UnitState
+from hive_c0re.daemon.pidwatch import MainProcess
 from hive_c0re.lifecycle.agent_config import seed_text
 from hive_c0re.lifecycle.gitrepo import ConfigRepo
 from hive_c0re.lifecycle.proposed import CONFIG_FILE
@@ -66,6 +67,9 @@ class Bus:
     def state(self, unit: str) -> UnitState | None:
         self.read_on.append(threading.get_ident())
         return self.answer  # None: the watch asks ``systemctl show``
+
+    def main_process(self, unit: str) -> MainProcess | None:
+        return None  # no pidfd to follow: systemd's signals alone
 
 
 class Watched:
@@ -160,6 +164,37 @@ def test_the_bus_is_read_in_a_worker_thread_never_on_the_loop(watched: Watched) 
     asyncio.run(check())
     assert watched.kinds() == ["container_crash"]  # what the bus said (systemctl: active)
     assert watched.bus.read_on and loop[0] not in watched.bus.read_on
+
+
+def test_a_burst_of_signals_costs_one_read_and_one_more_if_it_changed_during_it(
+        watched: Watched) -> None:
+    watched.bus.answer = state(active="active", invocation="i0")
+    during: list[int] = []
+
+    async def burst(count: int) -> None:
+        for _ in range(count):
+            watched.bus.on_change(UNIT)
+        while watched.watch._tasks:
+            await asyncio.gather(*watched.watch._tasks)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        watched.bus.start(loop, watched.watch._changed)
+        await burst(5)  # all before the check began: its one read covers them
+        assert len(watched.bus.read_on) == 1
+        read = watched.bus.state
+
+        def changing(unit: str) -> UnitState | None:
+            if not during:  # a signal while the first read runs
+                during.append(1)
+                loop.call_soon_threadsafe(watched.bus.on_change, UNIT)
+            return read(unit)
+
+        watched.bus.state = changing  # type: ignore[method-assign]
+        await burst(1)
+        assert len(watched.bus.read_on) == 3
+
+    asyncio.run(main())
 
 
 def test_one_report_per_invocation(watched: Watched) -> None:
