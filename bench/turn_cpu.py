@@ -7,6 +7,10 @@ its own process. Every turn is the one a broadcast asks of an agent in
 ``bench/scale.py``: a "ping" answered by the model calling ``send`` (one MCP call
 over the SDK's control protocol), then a closing text: two model requests.
 
+The events log is one per process (peewee's database proxy): every variant's events
+land in the last variant's log, so only that CLI sees the harness write in its working
+directory; ``quietcwd`` shows those writes cost the CLI nothing measurable.
+
 CPU, not wall time: utime+stime of the CLI and every process below it, read from
 ``/proc`` (reaped children count through cutime/cstime), so a noisy machine moves
 the numbers less. One CLI per variant, turns taken in turn (variant by variant,
@@ -48,6 +52,7 @@ from hive_ag3nt.runner import CLI_DEFAULTS, ClaudeSession  # noqa: E402
 
 AGENTS = 50
 PING, PONG = "ping", "pong"
+PLAIN = "hello"  # answered with a text alone: a turn of one model request
 # What runner.CLI_DEFAULTS was before the CPU work: the baseline.
 OLD_DEFAULTS = {
     "ENABLE_TOOL_SEARCH": "false",
@@ -70,14 +75,26 @@ KNOBS: dict[str, dict[str, str]] = {
     "skills": {"CLAUDE_CODE_DISABLE_BUNDLED_SKILLS": "1"},
     "bgtasks": {"CLAUDE_CODE_DISABLE_BACKGROUND_TASKS": "1", "CLAUDE_CODE_DISABLE_CRON": "1"},
     "checkpts": {"CLAUDE_CODE_DISABLE_FILE_CHECKPOINTING": "1"},
+    "certs": {"CLAUDE_CODE_CERT_STORE": "bundled"},
     # Bun's JavaScriptCore: no optimizing tiers (less JIT work, slower hot code).
     "noftl": {"BUN_JSC_useFTLJIT": "0"},
     "nodfg": {"BUN_JSC_useDFGJIT": "0"},
+    "jit100": {"BUN_JSC_thresholdForJITAfterWarmUp": "100", "BUN_JSC_thresholdForJITSoon": "20"},
+    "opt3x": {"BUN_JSC_thresholdForOptimizeAfterWarmUp": "3000",
+              "BUN_JSC_thresholdForFTLOptimizeAfterWarmUp": "300000"},
 }
 OPTION_KNOBS: dict[str, dict[str, Any]] = {
     "plainsys": {"system_prompt": lambda options: options.system_prompt["append"]},
     "notools": {"tools": []},
+    # A working directory the harness does not write to (the events log lives in /state).
+    "quietcwd": {"cwd": lambda options: quiet_dir(Path(options.cwd))},
 }
+
+
+def quiet_dir(state: Path) -> str:
+    work = state.parent / "work"
+    work.mkdir(exist_ok=True)
+    return str(work)
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -112,6 +129,8 @@ class Variant:
     turns: list[float] = field(default_factory=list)  # CPU of turn 2, 3, ...
     resumes: list[float] = field(default_factory=list)  # start + resume + turn
     harness: list[float] = field(default_factory=list)  # this process's CPU per warm turn
+    plain: list[float] = field(default_factory=list)  # CPU of a warm one-request turn
+    own: float = 0.0  # this process's CPU over the last turn
     requests: list[int] = field(default_factory=list)  # model requests per turn
     sizes: list[int] = field(default_factory=list)  # bytes of system prompt + tools, each
     failures: list[str] = field(default_factory=list)
@@ -123,6 +142,10 @@ class Variant:
     @property
     def warm(self) -> float:
         return median(self.turns[3:] or self.turns)
+
+    @property
+    def one_request(self) -> float:
+        return median(self.plain[3:] or self.plain)
 
     @property
     def resume(self) -> float:
@@ -150,6 +173,7 @@ class Bench:
         self.variants = variants
         self.rounds = turns
         self.resume_rounds = resumes
+        self._read = 0  # bytes of the stand-in's record read so far
 
     async def run(self) -> None:
         from hive_dev.fakes.messages_api import ApiProcess
@@ -203,22 +227,40 @@ class Bench:
         session.defaults, session.overrides = v.env, v.overrides
         return session
 
-    async def _turn(self, v: Variant, api: Any, seq: int) -> float:
+    async def _turn(self, v: Variant, api: Any, seq: int, prompt: str = PING) -> float:
         """One turn of ``v``; its CLI's CPU over the turn (from before it to after)."""
         assert v.session is not None
         await v.session.connect()
         pid = v.session.cli_pid()
         if pid is None:
             raise BenchError("the SDK does not tell the CLI's pid")
-        before, seen = tree_cpu(pid), len(api.requests())
-        result = await v.session.turn(f"{PING} {seq:04d} from the operator", "bench")
+        self._new_requests(api)  # whatever came before this turn
+        before = tree_cpu(pid)
+        own = time.process_time()
+        result = await v.session.turn(f"{prompt} {seq:04d} from the operator", "bench")
+        v.own = time.process_time() - own
         if result.outcome.value != "ok":
             v.failures.append(f"turn {seq}: {result.outcome.value} {result.error}")
-        made = api.requests()[seen:]
-        v.requests.append(len(made))
+        made = self._new_requests(api)
+        if prompt == PING:
+            v.requests.append(len(made))
         v.sizes += [len(json.dumps([r.body.get("system"), r.body.get("tools")]))
                     for r in made if isinstance(r.body, dict)]
         return tree_cpu(pid) - before
+
+    def _new_requests(self, api: Any) -> list[Any]:
+        """The requests the stand-in recorded since the last call (its record only grows)."""
+        from hive_dev.fakes.script import ApiRequest
+
+        path: Path = api.record_path
+        if not path.exists():
+            return []
+        with path.open("rb") as f:
+            f.seek(self._read)
+            data = f.read()
+        complete = data[: data.rfind(b"\n") + 1]  # a line being written waits for next time
+        self._read += len(complete)
+        return [ApiRequest.from_dict(json.loads(line)) for line in complete.splitlines() if line]
 
     async def _turns(self, api: Any) -> None:
         step(f"{len(self.variants)} variants: start + first turn")
@@ -233,9 +275,9 @@ class Bench:
         step(f"{self.rounds} warm turns each, variant by variant")
         for seq in range(1, self.rounds + 1):
             for v in self.variants:
-                own = time.process_time()
                 v.turns.append(await self._turn(v, api, seq))
-                v.harness.append(time.process_time() - own)
+                v.harness.append(v.own)
+                v.plain.append(await self._turn(v, api, seq, PLAIN))
         step(f"{self.resume_rounds} releases, each followed by a turn")
         for seq in range(self.resume_rounds):
             for v in self.variants:
@@ -260,23 +302,30 @@ def report(variants: list[Variant], cores: int) -> None:
     def ratio(value: float, of: float) -> str:
         return f"{value / of:.2f}×" if of else "n/a"
 
-    print(f"\nclaude CLI CPU per turn (ms of utime+stime, medians; {cores} cores)")
-    head = (f"{'variant':10} {'start':>6} {'start+1st':>10} {'turns 2-4':>10} {'warm':>8} "
-            f"{'resume+turn':>12} {'req/turn':>9} {'KB/req':>7} {'warm/old':>9} {'resume/old':>11}")
-    print(head)
+    print(f"\nclaude CLI CPU (ms of utime+stime of the CLI's tree, medians; {cores} cores)")
+    print("  start: connected, no turn yet; turns 2-4 and warm: a ping turn (two model requests,")
+    print("  one MCP call); 1-req: a warm turn of one model request; resume: start + resume +")
+    print("  turn after a release; KB/req: system prompt + tool schemas per request")
+    print(f"{'variant':10} {'start':>6} {'start+1st':>10} {'turns 2-4':>10} {'warm':>6} "
+          f"{'1-req':>6} {'resume':>7} {'req/turn':>8} {'KB/req':>7} {'warm/old':>9} "
+          f"{'resume/old':>11}")
     for v in variants:
         reqs = sum(v.requests) / len(v.requests) if v.requests else float("nan")
         kib = median(v.sizes) / 1024 if v.sizes else float("nan")
         print(f"{v.name:10} {fmt_ms(v.boot):>6} {fmt_ms(v.start):>10} {fmt_ms(v.early):>10} "
-              f"{fmt_ms(v.warm):>8} {fmt_ms(v.resume):>12} {reqs:>9.2f} {kib:>7.1f} "
-              f"{ratio(v.warm, base.warm):>9} {ratio(v.resume, base.resume):>11}")
-    print(f"\nfloor of a broadcast to {AGENTS} (CLI CPU only, {AGENTS} × per turn / {cores} cores)")
+              f"{fmt_ms(v.warm):>6} {fmt_ms(v.one_request):>6} {fmt_ms(v.resume):>7} "
+              f"{reqs:>8.2f} {kib:>7.1f} {ratio(v.warm, base.warm):>9} "
+              f"{ratio(v.resume, base.resume):>11}")
+    harness = median([t for v in variants for t in v.harness])
+    print(f"\nharness side (this process: SDK, events log, hive tools), CPU per warm ping turn: "
+          f"{fmt_ms(harness)} ms (median over all variants)")
+    print(f"\nfloor of a broadcast to {AGENTS}: {AGENTS} x CPU per reply / {cores} cores "
+          "(CLI alone; CLI + harness)")
     for v in variants:
-        print(f"{v.name:10} early turns {AGENTS * v.early / cores:6.2f} s   "
-              f"warm {AGENTS * v.warm / cores:6.2f} s   "
-              f"all released {AGENTS * v.resume / cores:6.2f} s")
-    print(f"\nharness side (this process: SDK, events log, hive tools), CPU per warm turn: "
-          f"{fmt_ms(median([t for v in variants for t in v.harness]))} ms (median, all variants)")
+        print(f"{v.name:10} soon after spawn {AGENTS * v.early / cores:5.2f} s; "
+              f"{AGENTS * (v.early + harness) / cores:5.2f} s   "
+              f"warm {AGENTS * v.warm / cores:5.2f} s; {AGENTS * (v.warm + harness) / cores:5.2f} s"
+              f"   all released {AGENTS * v.resume / cores:5.2f} s")
     for v in variants:
         for failure in v.failures:
             print(f"FAILED {v.name}: {failure}")
@@ -288,6 +337,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--knobs", nargs="?", const="", metavar="NAME,...",
                         help="also each of KNOBS and OPTION_KNOBS alone (or only those named)")
     parser.add_argument("--turns", type=int, help="warm turns per variant")
+    parser.add_argument("--resumes", type=int, help="releases (each followed by a turn)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     return parser.parse_args(argv)
 
@@ -295,7 +345,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     turns = args.turns or (8 if args.quick else 20)
-    resumes = 2 if args.quick else 5
+    resumes = args.resumes or (2 if args.quick else 5)
     variants = [Variant("old", OLD_DEFAULTS), Variant("new", dict(CLI_DEFAULTS))]
     if args.knobs is not None:
         wanted = set(args.knobs.split(",")) if args.knobs else set(KNOBS) | set(OPTION_KNOBS)
