@@ -14,7 +14,8 @@ directory; ``quietcwd`` shows those writes cost the CLI nothing measurable.
 CPU, not wall time: utime+stime of the CLI and every process below it, read from
 ``/proc`` (reaped children count through cutime/cstime), so a noisy machine moves
 the numbers less. One CLI per variant, turns taken in turn (variant by variant,
-round after round), so every variant sees the same machine:
+round after round, each round starting at the next variant), so every variant sees the
+same machine:
 
 * ``old``: the CLI options and environment the harness gave before (the baseline);
 * ``new``: what ``hive_ag3nt.runner`` gives now;
@@ -79,9 +80,6 @@ KNOBS: dict[str, dict[str, str]] = {
     # Bun's JavaScriptCore: no optimizing tiers (less JIT work, slower hot code).
     "noftl": {"BUN_JSC_useFTLJIT": "0"},
     "nodfg": {"BUN_JSC_useDFGJIT": "0"},
-    "jit100": {"BUN_JSC_thresholdForJITAfterWarmUp": "100", "BUN_JSC_thresholdForJITSoon": "20"},
-    "opt3x": {"BUN_JSC_thresholdForOptimizeAfterWarmUp": "3000",
-              "BUN_JSC_thresholdForFTLOptimizeAfterWarmUp": "300000"},
 }
 OPTION_KNOBS: dict[str, dict[str, Any]] = {
     "plainsys": {"system_prompt": lambda options: options.system_prompt["append"]},
@@ -248,6 +246,11 @@ class Bench:
                     for r in made if isinstance(r.body, dict)]
         return tree_cpu(pid) - before
 
+    def _rotated(self, seq: int) -> list[Variant]:
+        """The variants, each round starting at another one: no variant is always first."""
+        at = seq % len(self.variants)
+        return self.variants[at:] + self.variants[:at]
+
     def _new_requests(self, api: Any) -> list[Any]:
         """The requests the stand-in recorded since the last call (its record only grows)."""
         from hive_dev.fakes.script import ApiRequest
@@ -274,13 +277,13 @@ class Bench:
             v.start = tree_cpu(pid)
         step(f"{self.rounds} warm turns each, variant by variant")
         for seq in range(1, self.rounds + 1):
-            for v in self.variants:
+            for v in self._rotated(seq):
                 v.turns.append(await self._turn(v, api, seq))
                 v.harness.append(v.own)
                 v.plain.append(await self._turn(v, api, seq, PLAIN))
         step(f"{self.resume_rounds} releases, each followed by a turn")
         for seq in range(self.resume_rounds):
-            for v in self.variants:
+            for v in self._rotated(seq):
                 assert v.session is not None
                 if v.failures:
                     continue
