@@ -48,10 +48,14 @@ class Seeding:
         return ConfigRepo(self.paths.applied_repo(name))
 
     def applied_config(self, name: str) -> AgentConfig:
-        _, text = self.applied_repo(name).read_main_file(CONFIG_FILE)
+        return self.applied_at_head(name)[1]
+
+    def applied_at_head(self, name: str) -> tuple[str, AgentConfig]:
+        """The applied repo's ``main`` and the config there, read by one git process."""
+        sha, text = self.applied_repo(name).read_main_file(CONFIG_FILE)
         if text is None:
             raise HiveError(f"{name}'s applied config has no {CONFIG_FILE}")
-        return load_agent_config(text)
+        return sha, load_agent_config(text)
 
     def take_proposal(self, name: str, commit: str) -> ConfigRepo:
         """Bring the proposed ``commit`` into the applied repo (seeded if new), checked.
