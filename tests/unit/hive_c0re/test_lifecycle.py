@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -210,3 +211,23 @@ def test_the_manager_comes_up_unless_the_operator_stopped_it(tmp_path: Path) -> 
         assert bench.mail.kinds() == ["stopped"]
     finally:
         bench.close()
+
+
+def test_a_spawn_reads_its_config_and_head_with_one_git_process(
+        bench: Bench, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the seed (made once, by the first spawn) a new agent's repos are copies, and
+    the config it runs and the commit recorded as deployed come from one ``cat-file``."""
+    asyncio.run(bench.lifecycle.spawn("alice"))
+    ran = tmp_path / "ran"
+    shim = tmp_path / "git"
+    real = shutil.which("git")
+    assert real is not None
+    shim.write_text(f'#!/bin/sh\necho "$@" >> {ran}\nexec {real} "$@"\n')
+    shim.chmod(0o755)
+    monkeypatch.setenv("HYPERHIVE_GIT", str(shim))
+
+    asyncio.run(bench.lifecycle.spawn("bob"))
+
+    verbs = [line for line in ran.read_text().splitlines() if "--version" not in line]
+    assert len(verbs) == 1 and "cat-file" in verbs[0]
+    assert bench.store.agent("bob").deployed_sha == bench.applied("bob").head()
