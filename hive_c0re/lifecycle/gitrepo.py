@@ -204,10 +204,20 @@ class ConfigRepo:
         if self.path.exists() and any(self.path.iterdir()):
             raise InvalidInput(f"{self.path} is not empty; a new config repo needs an empty dir")
         self.path.mkdir(parents=True, exist_ok=True)
-        self._git("init", "--quiet", "--initial-branch=main", "--", str(self.path), in_repo=False)
+        # No template: its sample hooks never run (core.hooksPath is pinned), and each copy
+        # of a repo (the seed's, for every agent) would copy them file by file.
+        self._git("init", "--quiet", "--template=", "--initial-branch=main", "--",
+                  str(self.path), in_repo=False)
 
     def _remove_git_dir(self) -> None:
         shutil.rmtree(self.path / ".git", ignore_errors=True)
+
+    def pack(self) -> None:
+        """Store every object in one pack, the loose ones dropped: two files to copy, not
+        a directory and a file per object. (``-n``: no ``info/`` files for dumb servers.)"""
+        self._need_repo()
+        self._git("repack", "-a", "-d", "-q", "-n")
+        (self.path / ".git" / "COMMIT_EDITMSG").unlink(missing_ok=True)
 
     # -- reading -------------------------------------------------------------------
 
