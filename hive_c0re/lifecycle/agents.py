@@ -41,6 +41,8 @@ from hive_c0re.settings import Settings
 log = logging.getLogger(__name__)
 
 ENV_KEY = re.compile(r"[A-Z_][A-Z0-9_]*")
+# Formatted disk images, one per size, that new agents' disks are copied from (disk.py).
+DISK_TEMPLATES = "disk-templates"
 MODEL_UID = 1000  # the model's side inside every container (hive_ag3nt/separation.py)
 
 
@@ -319,7 +321,8 @@ class Lifecycle:
         if disk.is_mounted(agent_disk) and disk.too_small(agent_disk, size):
             self.backend.stop(top.name)
             disk.release(agent_disk)
-        disk.ensure(agent_disk, size, agent_disk.agent_dirs(owner))
+        disk.ensure(agent_disk, size, agent_disk.agent_dirs(owner),
+                    templates=self.paths.state / DISK_TEMPLATES)
         return agent_disk.state_dir, agent_disk.claude_dir
 
     def _write_policy(self, name: str, config: AgentConfig) -> None:
