@@ -78,8 +78,7 @@ class Lifecycle:
             if existing is not None and existing.desired not in (Desired.DESTROYED, Desired.NONE):
                 raise InvalidInput(f"agent {name} already exists ({existing.desired})",
                                    hint=f"`hive-c0re start {name}` starts a stopped agent")
-            await asyncio.to_thread(self.seeding.prepare_state, name)
-            head, config = await asyncio.to_thread(self.seeding.applied_at_head, name)
+            head, config = await asyncio.to_thread(self.seeding.prepare_and_read, name)
             store = self.store
             store.register_agent(name, list(config.allowed_recipients))
             base = (existing.uid_base if existing and existing.uid_base is not None

@@ -192,6 +192,11 @@ class ConfigRepo:
         log.info("created config repo %s from %s at %s", self.path, source.path, sha)
         return sha
 
+    def written_main(self) -> str:
+        """``main`` as a fresh clone or copy of a repo wrote it (its loose ref file), without
+        running git; :meth:`head` if it is not there or not a sha."""
+        return self._loose_main()
+
     def _loose_main(self) -> str:  # as a fresh clone wrote it, without running git again
         try:
             return validate_sha((self.path / ".git" / MAIN).read_text().strip())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 
 from hive_c0re.errors import HiveError, InvalidInput
-from hive_c0re.lifecycle.agent_config import AgentConfig, load_agent_config
+from hive_c0re.lifecycle.agent_config import AgentConfig, load_agent_config, seed_text
 from hive_c0re.lifecycle.gitrepo import ConfigRepo
 from hive_c0re.lifecycle.manager import MANAGER_REPOS
 from hive_c0re.lifecycle.nixos_seed import check_hive_files
@@ -36,6 +36,19 @@ class Seeding:
         top.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         top.mkdir(exist_ok=True, mode=0o700)
         return self.proposed.seed(name)
+
+    def prepare_and_read(self, name: str) -> tuple[str, AgentConfig]:
+        """:meth:`prepare_state`, then the applied ``main`` and the config there.
+
+        A new agent's applied repo is a copy of the seed, made just now: its
+        ``main`` is the ref file the seed's commit wrote, its config the seed's
+        text (which names the seed repo), so no git process runs for either.
+        """
+        new = not self.applied_repo(name).exists()
+        self.prepare_state(name)
+        if new:
+            return self.applied_repo(name).written_main(), load_agent_config(seed_text())
+        return self.applied_at_head(name)
 
     def seed_for_manager(self, name: str) -> None:
         """:meth:`prepare_state`, refused if the proposed repo's place is taken."""
