@@ -41,6 +41,8 @@ from hive_c0re.settings import Settings
 log = logging.getLogger(__name__)
 
 ENV_KEY = re.compile(r"[A-Z_][A-Z0-9_]*")
+# Formatted disk images, one per size, that new agents' disks are copied from (disk.py).
+DISK_TEMPLATES = "disk-templates"
 MODEL_UID = 1000  # the model's side inside every container (hive_ag3nt/separation.py)
 
 
@@ -76,14 +78,13 @@ class Lifecycle:
             if existing is not None and existing.desired not in (Desired.DESTROYED, Desired.NONE):
                 raise InvalidInput(f"agent {name} already exists ({existing.desired})",
                                    hint=f"`hive-c0re start {name}` starts a stopped agent")
-            await asyncio.to_thread(self.seeding.prepare_state, name)
-            config = await asyncio.to_thread(self.seeding.applied_config, name)
+            head, config = await asyncio.to_thread(self.seeding.prepare_and_read, name)
             store = self.store
             store.register_agent(name, list(config.allowed_recipients))
             base = (existing.uid_base if existing and existing.uid_base is not None
                     else check_agent_base(store.free_uid_base(self.settings.uid_base_start)))
             agent = store.set_container(name, desired=Desired.RUNNING, uid_base=base)
-            await self._deploy(agent, config, restart=False)
+            await self._deploy(agent, head, config, restart=False)
             log.info("spawned agent %s (uid base %d)", name, base, extra={"HIVE_AGENT": name})
             self._wake(name, "spawn")
             self.mail.announce("spawned", name, uid_base=base)
@@ -94,9 +95,9 @@ class Lifecycle:
             return await self.manager.start()
         async with self.lock(name):
             agent = self._container(name)
-            config = await asyncio.to_thread(self.seeding.applied_config, name)
+            head, config = await asyncio.to_thread(self.seeding.applied_at_head, name)
             agent = self.store.set_container(name, desired=Desired.RUNNING)
-            await self._deploy(agent, config, restart=False)
+            await self._deploy(agent, head, config, restart=False)
             self._wake(name, "start")
             self.mail.announce("started", name)
             return agent
@@ -140,12 +141,12 @@ class Lifecycle:
             return await self.manager.restart(reinstall=True)
         async with self.lock(name):
             agent = self._container(name)
-            config = await asyncio.to_thread(self.seeding.applied_config, name)
+            head, config = await asyncio.to_thread(self.seeding.applied_at_head, name)
             if agent.desired is Desired.STOPPED:
-                await self._install(agent, config)
+                await self._install(agent, head, config)
                 self.mail.announce("rebuilt", name, started=False)
                 return agent
-            await self._deploy(agent, config, restart=True)
+            await self._deploy(agent, head, config, restart=True)
             self._wake(name, "rebuild")
             self.mail.announce("rebuilt", name, started=True)
             return agent
@@ -188,9 +189,10 @@ class Lifecycle:
                 continue
             try:
                 async with self.lock(agent.name):
-                    config = await asyncio.to_thread(self.seeding.applied_config, agent.name)
+                    head, config = await asyncio.to_thread(self.seeding.applied_at_head,
+                                                           agent.name)
                     if not await asyncio.to_thread(self.backend.is_active, agent.name):
-                        await self._deploy(agent, config, restart=False)
+                        await self._deploy(agent, head, config, restart=False)
                         self._wake(agent.name, "start")
             except HiveError as exc:
                 log.error("could not bring up %s: %s", agent.name, exc,
@@ -258,8 +260,12 @@ class Lifecycle:
 
     # -- steps ------------------------------------------------------------------
 
-    async def _install(self, agent: AgentRecord, config: AgentConfig) -> None:
-        """Hand the container its policy and socket and install its unit; start nothing."""
+    async def _install(self, agent: AgentRecord, head: str, config: AgentConfig) -> None:
+        """Hand the container its policy and socket and install its unit; start nothing.
+
+        ``head`` is the applied commit ``config`` was read from: what the unit now runs
+        (the status rows compare it with the applied HEAD).
+        """
         self.store.register_agent(agent.name, list(config.allowed_recipients))
         self.watch()
         self._write_policy(agent.name, config)
@@ -270,14 +276,13 @@ class Lifecycle:
         writable = await asyncio.to_thread(self.writable_dirs, self.paths.agent_state(agent.name),
                                            agent.uid_base, config.resources)
         spec = self.spec(agent, config, writable)
-        # What the unit now runs: the status rows compare it with the applied HEAD.
-        head = await asyncio.to_thread(self.seeding.applied_repo(agent.name).head)
         await asyncio.to_thread(self.backend.install, spec)
         self.store.set_deployed(agent.name, head)
 
-    async def _deploy(self, agent: AgentRecord, config: AgentConfig, *, restart: bool) -> None:
+    async def _deploy(self, agent: AgentRecord, head: str, config: AgentConfig, *,
+                      restart: bool) -> None:
         """Install the agent's container (:meth:`_install`) and (re)start it."""
-        await self._install(agent, config)
+        await self._install(agent, head, config)
         step = self.backend.restart if restart else self.backend.start
         heard = self.sockets.expect_agent(agent.name)
         await asyncio.to_thread(step, agent.name)
@@ -315,7 +320,8 @@ class Lifecycle:
         if disk.is_mounted(agent_disk) and disk.too_small(agent_disk, size):
             self.backend.stop(top.name)
             disk.release(agent_disk)
-        disk.ensure(agent_disk, size, agent_disk.agent_dirs(owner))
+        disk.ensure(agent_disk, size, agent_disk.agent_dirs(owner),
+                    templates=self.paths.state / DISK_TEMPLATES)
         return agent_disk.state_dir, agent_disk.claude_dir
 
     def _write_policy(self, name: str, config: AgentConfig) -> None:

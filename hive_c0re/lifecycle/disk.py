@@ -11,7 +11,14 @@ What the container writes is hostile input to host root, so:
   the ``state`` and ``claude`` directories inside the mounted filesystem;
 - the filesystem is made once, by ``mkfs.ext4 -d`` from a staging directory
   the daemon owns, and the host never writes into it again; the container
-  changes it only through the kernel, never the image's raw bytes;
+  changes it only through the kernel, never the image's raw bytes. Given a
+  templates directory (daemon-only too), a new image is a sparse copy of a
+  formatted template of its size, made once by ``mkfs.ext4`` there: its
+  directories are root's until the fresh mount, before any container sees
+  it, hands each to its owner. The copies share the template's filesystem
+  UUID: the daemon mounts each by its image file, never by UUID, and ext4
+  (unlike btrfs or xfs) mounts filesystems of one UUID side by side; giving
+  each its own (``tune2fs -U``) would cost more than the copy saves;
 - it is mounted ``nosuid,nodev,noexec``: nothing in it can become a setuid
   program, a device node or an executable for anyone, the host included;
 - growing it (``resources.disk_max`` raised) happens with the container
@@ -25,13 +32,15 @@ with the sandbox.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +51,8 @@ log = logging.getLogger(__name__)
 MOUNT_OPTIONS = "loop,nosuid,nodev,noexec"
 MKFS = "/usr/sbin/mkfs.ext4"
 TIMEOUT = 120.0
+# Part of a template's name: a template made by another way of making disks is not used.
+TEMPLATE_VERSION = 1
 
 
 class DiskError(HiveError):
@@ -88,15 +99,19 @@ def is_mounted(disk: Disk) -> bool:
     return os.path.ismount(disk.mountpoint)
 
 
-def ensure(disk: Disk, size: int, dirs: Mapping[str, int]) -> None:
+def ensure(disk: Disk, size: int, dirs: Mapping[str, int],
+           templates: Path | None = None) -> None:
     """Make the image if there is none, grow it to ``size`` if smaller, and mount it.
 
     A new image holds ``dirs``, each owned by its uid (an agent's: ``state``
-    and ``claude``, owned by the container's root on the host). A mounted
-    disk grows only once :func:`release` has let go of it.
+    and ``claude``, owned by the container's root on the host); with
+    ``templates``, it is a copy of the formatted template kept there. A
+    mounted disk grows only once :func:`release` has let go of it.
     """
     made = not disk.image.exists()
-    if made:
+    if made and templates is not None:
+        copy_sparse(template(templates, size, sorted(dirs)), disk.image)
+    elif made:
         _create(disk.image, size, dirs)
     if is_mounted(disk):
         if too_small(disk, size):
@@ -112,6 +127,7 @@ def ensure(disk: Disk, size: int, dirs: Mapping[str, int]) -> None:
         # Still the daemon's alone: no container has seen this filesystem yet.
         (disk.mountpoint / "lost+found").rmdir()
         disk.mountpoint.chmod(0o700)
+        _give(disk.mountpoint, dirs)
     log.info("mounted %s at %s", disk.image, disk.mountpoint)
 
 
@@ -143,6 +159,80 @@ def release(disk: Disk, wait: float = 10.0) -> None:
 
 def _attached(image: Path) -> bool:
     return bool(_run("losetup", "--noheadings", "--associated", str(image)).strip())
+
+
+def _give(top: Path, dirs: Mapping[str, int]) -> None:
+    """Each of ``dirs`` (root's in a template) to its owner, on a fresh mount."""
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        for name, owner in dirs.items():
+            os.chown(name, owner, owner, dir_fd=fd, follow_symlinks=False)
+    finally:
+        os.close(fd)
+
+
+def template(templates: Path, size: int, names: Sequence[str]) -> Path:
+    """The formatted image of ``size`` holding the directories ``names``, made once.
+
+    Built beside its final name and renamed there: a template is whole or absent.
+    """
+    path = templates / f"ext4-v{TEMPLATE_VERSION}-{size}-{'-'.join(names)}.img"
+    if path.exists():
+        return path
+    templates.mkdir(mode=0o700, parents=True, exist_ok=True)
+    new = templates / f".new-{os.getpid()}-{threading.get_ident()}-{path.name}"
+    new.unlink(missing_ok=True)
+    try:
+        _create(new, size, dict.fromkeys(names, 0))
+        new.replace(path)
+    finally:
+        new.unlink(missing_ok=True)
+    return path
+
+
+def copy_sparse(source: Path, target: Path) -> None:
+    """Copy the image ``source`` to the new file ``target``: its data only, holes kept."""
+    src = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        # O_EXCL | O_NOFOLLOW: a new file of our own, never something already there.
+        dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                      | os.O_CLOEXEC, 0o600)
+        try:
+            end = os.fstat(src).st_size
+            os.ftruncate(dst, end)
+            at = 0
+            while at < end:
+                try:
+                    at = os.lseek(src, at, os.SEEK_DATA)
+                except OSError as exc:
+                    if exc.errno == errno.ENXIO:  # only a hole from here to the end
+                        break
+                    raise
+                hole = os.lseek(src, at, os.SEEK_HOLE)
+                _copy_range(src, dst, at, hole)
+                at = hole
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
+    log.info("made a %d-byte disk %s from %s", end, target, source.name)
+
+
+def _copy_range(src: int, dst: int, start: int, end: int) -> None:
+    at = start
+    while at < end:
+        try:
+            done = os.copy_file_range(src, dst, end - at, at, at)
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                raise
+            done = os.pwrite(dst, os.pread(src, min(end - at, 1 << 20), at), at)
+        if done <= 0:
+            raise DiskError(f"the disk template ended early at {at} of {end} bytes")
+        at += done
 
 
 def _create(image: Path, size: int, dirs: Mapping[str, int]) -> None:

@@ -192,6 +192,11 @@ class ConfigRepo:
         log.info("created config repo %s from %s at %s", self.path, source.path, sha)
         return sha
 
+    def written_main(self) -> str:
+        """``main`` as a fresh clone or copy of a repo wrote it (its loose ref file), without
+        running git; :meth:`head` if it is not there or not a sha."""
+        return self._loose_main()
+
     def _loose_main(self) -> str:  # as a fresh clone wrote it, without running git again
         try:
             return validate_sha((self.path / ".git" / MAIN).read_text().strip())
@@ -204,10 +209,20 @@ class ConfigRepo:
         if self.path.exists() and any(self.path.iterdir()):
             raise InvalidInput(f"{self.path} is not empty; a new config repo needs an empty dir")
         self.path.mkdir(parents=True, exist_ok=True)
-        self._git("init", "--quiet", "--initial-branch=main", "--", str(self.path), in_repo=False)
+        # No template: its sample hooks never run (core.hooksPath is pinned), and each copy
+        # of a repo (the seed's, for every agent) would copy them file by file.
+        self._git("init", "--quiet", "--template=", "--initial-branch=main", "--",
+                  str(self.path), in_repo=False)
 
     def _remove_git_dir(self) -> None:
         shutil.rmtree(self.path / ".git", ignore_errors=True)
+
+    def pack(self) -> None:
+        """Store every object in one pack, the loose ones dropped: two files to copy, not
+        a directory and a file per object. (``-n``: no ``info/`` files for dumb servers.)"""
+        self._need_repo()
+        self._git("repack", "-a", "-d", "-q", "-n")
+        (self.path / ".git" / "COMMIT_EDITMSG").unlink(missing_ok=True)
 
     # -- reading -------------------------------------------------------------------
 

@@ -46,6 +46,8 @@ from hive_c0re.paths import Paths
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = "agent.toml"
+# How a seed repo is stored (part of its name): 2, its objects in one pack.
+SEED_LAYOUT = 2
 MAX_FILES = 100_000  # object files (and objects) one copy may hold: bytes alone allow empty ones
 RENAME_NOREPLACE = 1
 # O_NONBLOCK: a FIFO planted as an object opens at once (and is then refused) instead of hanging.
@@ -215,10 +217,13 @@ class ProposedRepos:
         """The seed commit every new applied repo is cloned from, made once.
 
         Built beside its final place and renamed there; a config seed that
-        changed with an upgrade gets a repo of its own.
+        changed with an upgrade gets a repo of its own, and so does one stored
+        another way (:data:`SEED_LAYOUT`).
         """
         files = {CONFIG_FILE: seed_text(), **seed_files()}
-        digest = hashlib.sha256(repr(sorted(files.items())).encode()).hexdigest()[:16]
+        # With the layout: a seed made before it was packed gets a packed one beside it.
+        digest = hashlib.sha256(repr((SEED_LAYOUT, sorted(files.items()))).encode()
+                                ).hexdigest()[:16]
         seeds = self.paths.seed_repos
         seed = ConfigRepo(seeds / digest)
         if seed.exists():
@@ -226,7 +231,9 @@ class ProposedRepos:
         seeds.mkdir(parents=True, exist_ok=True, mode=0o700)
         made = Path(tempfile.mkdtemp(dir=seeds, prefix=".new-"))
         try:
-            ConfigRepo(made / "repo").init(files, "seed config")
+            repo = ConfigRepo(made / "repo")
+            repo.init(files, "seed config")
+            repo.pack()  # each new agent copies it twice: as few files as git needs
             # FileExistsError: a spawn beside this one made it first.
             with (contextlib.suppress(FileExistsError), open_dir(made) as src,
                   open_dir(seeds) as dst):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 
 from hive_c0re.errors import HiveError, InvalidInput
-from hive_c0re.lifecycle.agent_config import AgentConfig, load_agent_config
+from hive_c0re.lifecycle.agent_config import AgentConfig, load_agent_config, seed_text
 from hive_c0re.lifecycle.gitrepo import ConfigRepo
 from hive_c0re.lifecycle.manager import MANAGER_REPOS
 from hive_c0re.lifecycle.nixos_seed import check_hive_files
@@ -37,6 +37,19 @@ class Seeding:
         top.mkdir(exist_ok=True, mode=0o700)
         return self.proposed.seed(name)
 
+    def prepare_and_read(self, name: str) -> tuple[str, AgentConfig]:
+        """:meth:`prepare_state`, then the applied ``main`` and the config there.
+
+        A new agent's applied repo is a copy of the seed, made just now: its
+        ``main`` is the ref file the seed's commit wrote, its config the seed's
+        text (which names the seed repo), so no git process runs for either.
+        """
+        new = not self.applied_repo(name).exists()
+        self.prepare_state(name)
+        if new:
+            return self.applied_repo(name).written_main(), load_agent_config(seed_text())
+        return self.applied_at_head(name)
+
     def seed_for_manager(self, name: str) -> None:
         """:meth:`prepare_state`, refused if the proposed repo's place is taken."""
         if not self.prepare_state(name):
@@ -48,10 +61,14 @@ class Seeding:
         return ConfigRepo(self.paths.applied_repo(name))
 
     def applied_config(self, name: str) -> AgentConfig:
-        _, text = self.applied_repo(name).read_main_file(CONFIG_FILE)
+        return self.applied_at_head(name)[1]
+
+    def applied_at_head(self, name: str) -> tuple[str, AgentConfig]:
+        """The applied repo's ``main`` and the config there, read by one git process."""
+        sha, text = self.applied_repo(name).read_main_file(CONFIG_FILE)
         if text is None:
             raise HiveError(f"{name}'s applied config has no {CONFIG_FILE}")
-        return load_agent_config(text)
+        return sha, load_agent_config(text)
 
     def take_proposal(self, name: str, commit: str) -> ConfigRepo:
         """Bring the proposed ``commit`` into the applied repo (seeded if new), checked.

@@ -569,6 +569,32 @@ def test_seed_never_follows_or_replaces_what_sits_at_the_name(hive_paths: Paths,
         repos.fetch("alice", repos.applied("alice"), "a" * 40)
 
 
+def test_a_new_agents_repos_are_copies_of_a_packed_seed_without_templates(
+        hive_paths: Paths) -> None:
+    """Each new agent copies the seed twice, file by file: it holds only what git needs."""
+    repos = ProposedRepos(hive_paths, 1 << 20)
+    assert repos.seed("alice")
+    for repo in (ConfigRepo(hive_paths.applied_repo("alice")),
+                 ConfigRepo(hive_paths.proposed_repo("alice"))):
+        git = repo.path / ".git"
+        assert not (git / "hooks").exists() and not (git / "description").exists()
+        loose = [d for d in (git / "objects").iterdir() if d.name not in ("pack", "info")]
+        assert loose == []
+        assert len(list((git / "objects" / "pack").glob("pack-*.pack"))) == 1
+        assert repo.log() == [(repo.head(), "seed config")]
+        assert repo.read_file(repo.head(), "agent.toml") is not None
+    # The manager's commit on top of it is read through the bounded copy of its objects.
+    proposed = hive_paths.proposed_repo("alice")
+    (proposed / "agent.toml").write_text(SEED)
+    for argv in (["add", "agent.toml"], ["-c", "user.name=m", "-c", "user.email=m@x",
+                                          "commit", "-qm", "change"]):
+        subprocess.run(["git", "-C", str(proposed), *argv], check=True)
+    sha = ConfigRepo(proposed).head()
+    applied = repos.applied("alice")
+    repos.fetch("alice", applied, sha)
+    assert applied.read_file(sha, "agent.toml") == SEED
+
+
 def test_the_rename_itself_never_replaces(hive_paths: Paths, tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "b").symlink_to(tmp_path / "elsewhere")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from hive_c0re.broker.store import Desired
 from hive_c0re.egress.upstream import DEFAULT_UPSTREAM
 from hive_c0re.errors import HiveError, InvalidInput, NotFound
+from hive_c0re.lifecycle.agent_config import load_agent_config
 from hive_c0re.lifecycle.backend import POLICY_FILE
 from tests.unit.hive_c0re.lifecycle_support import Bench
 
@@ -210,3 +212,35 @@ def test_the_manager_comes_up_unless_the_operator_stopped_it(tmp_path: Path) -> 
         assert bench.mail.kinds() == ["stopped"]
     finally:
         bench.close()
+
+
+def test_a_spawn_past_the_seed_runs_no_git_and_a_revival_one(
+        bench: Bench, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the seed (made once, by the first spawn) a new agent's repos are copies of it,
+    so its config and the commit recorded as deployed are the seed's, read without git.
+    An agent spawned again over its kept applied repo reads both with one ``cat-file``."""
+    asyncio.run(bench.lifecycle.spawn("alice"))
+    ran = tmp_path / "ran"
+    shim = tmp_path / "git"
+    real = shutil.which("git")
+    assert real is not None
+    shim.write_text(f'#!/bin/sh\necho "$@" >> {ran}\nexec {real} "$@"\n')
+    shim.chmod(0o755)
+    monkeypatch.setenv("HYPERHIVE_GIT", str(shim))
+
+    asyncio.run(bench.lifecycle.spawn("bob"))
+
+    assert not ran.exists()
+    monkeypatch.delenv("HYPERHIVE_GIT")
+    applied = bench.applied("bob")
+    assert bench.store.agent("bob").deployed_sha == applied.head()
+    text = applied.read_file(applied.head(), "agent.toml")
+    assert text is not None
+    assert bench.backend.installed["bob"].resources == load_agent_config(text).resources
+
+    monkeypatch.setenv("HYPERHIVE_GIT", str(shim))
+    asyncio.run(bench.lifecycle.destroy("bob", purge=False))
+    asyncio.run(bench.lifecycle.spawn("bob"))
+    verbs = [line for line in ran.read_text().splitlines() if "--version" not in line]
+    assert len(verbs) == 1 and "cat-file" in verbs[0]
+    assert bench.store.agent("bob").deployed_sha == applied.head()
