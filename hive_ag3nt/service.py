@@ -40,6 +40,17 @@ def build_harness(**extra: Any) -> Harness:
     return harness
 
 
+async def _start_ui(harness: Harness) -> Any:
+    """The operator's web UI on its socket; None when it cannot be served (turns go on)."""
+    from hive_ag3nt.ui.app import start_ui
+
+    try:
+        return await start_ui(harness, harness.paths.ui_socket)
+    except HiveError as exc:  # the turns go on; only the operator's door stays shut
+        log.error("the web UI is not served: %s", exc)
+        return None
+
+
 async def run(*, ui: bool = True, harness: Harness | None = None) -> None:
     """Serve until SIGTERM/SIGINT; mail in flight stays leased and comes back redelivered."""
     harness = harness or build_harness()
@@ -52,16 +63,17 @@ async def run(*, ui: bool = True, harness: Harness | None = None) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     runner: Any = None
-    if ui:
-        from hive_ag3nt.ui.app import start_ui
-
-        try:
-            runner = await start_ui(harness, paths.ui_socket)
-        except HiveError as exc:  # the turns go on; only the operator's door stays shut
-            log.error("the web UI is not served: %s", exc)
     reporter = StateReporter(harness, HiveConnection(paths.socket))
-    turns = loop.create_task(harness.run())
     stopped = loop.create_task(stop.wait())
+    turns = loop.create_task(harness.run())
+    if ui:
+        # Once the hive has heard from the harness (its first long-poll is out, or the
+        # hive is away): the UI's libraries are the biggest import of the start.
+        waiting = loop.create_task(harness.waiting.wait())
+        await asyncio.wait({turns, stopped, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if not (turns.done() or stopped.done()):
+            runner = await _start_ui(harness)
     done, _ = await asyncio.wait({turns, stopped}, return_when=asyncio.FIRST_COMPLETED)
     if turns in done and turns.exception() is not None:
         log.error("turn loop failed: %s", turns.exception())
