@@ -76,40 +76,51 @@ Listener = Callable[[dict[str, Any]], None]
 
 class EventLog:
     """One sqlite connection, used under a lock: the SDK's callbacks may record from
-    its worker threads."""
+    its worker threads. Used after :meth:`close`, it connects again."""
 
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(path), timeout=5, isolation_level=None,
-                                  check_same_thread=False)
+        self.path = path
         self._lock = threading.Lock()
-        for pragma in ("journal_mode = wal", "synchronous = normal", "busy_timeout = 5000"):
-            self.db.execute(f"PRAGMA {pragma}")
+        self._db: sqlite3.Connection | None = None
+        db = self._connection()
         for statement in SCHEMA:
-            self.db.execute(statement)
-        self._add_columns()
+            db.execute(statement)
+        self._add_columns(db)
         self.clock = clock
         self.listeners: list[Listener] = []
 
-    def _add_columns(self) -> None:
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            db = sqlite3.connect(str(self.path), timeout=5, isolation_level=None,
+                                 check_same_thread=False)
+            for pragma in ("journal_mode = wal", "synchronous = normal", "busy_timeout = 5000"):
+                db.execute(f"PRAGMA {pragma}")
+            self._db = db
+        return self._db
+
+    @staticmethod
+    def _add_columns(db: sqlite3.Connection) -> None:
         """Columns a newer harness added to a log an older one made (nullable ones only)."""
-        have = {row[1] for row in self.db.execute('PRAGMA table_info("turn")')}
+        have = {row[1] for row in db.execute('PRAGMA table_info("turn")')}
         for name, kind in ADDED_COLUMNS:
             if name not in have:
-                self.db.execute(f'ALTER TABLE "turn" ADD COLUMN "{name}" {kind}')
+                db.execute(f'ALTER TABLE "turn" ADD COLUMN "{name}" {kind}')
                 log.info("events log: added column %s", name)
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
         with self._lock:
-            return self.db.execute(sql, params)
+            return self._connection().execute(sql, params)
 
     def _read(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
         with self._lock:
-            return self.db.execute(sql, params).fetchall()
+            return self._connection().execute(sql, params).fetchall()
 
     def close(self) -> None:
         with self._lock:
-            self.db.close()
+            db, self._db = self._db, None
+            if db is not None:
+                db.close()
 
     def start_turn(self, model: str, trigger: str) -> int:
         cursor = self._write('INSERT INTO "turn" ("started_at", "status", "model", "trigger") '
@@ -153,14 +164,14 @@ class EventLog:
         """Forget events and turns older than ``max_age_seconds``."""
         cutoff = self.clock() - max_age_seconds
         with self._lock:
-            self.db.execute("BEGIN")
+            db = self._connection()
+            db.execute("BEGIN")
             try:
-                removed = self.db.execute('DELETE FROM "event" WHERE "at" < ?',
-                                          (cutoff,)).rowcount
-                self.db.execute('DELETE FROM "turn" WHERE "ended_at" IS NOT NULL '
-                                'AND "ended_at" < ?', (cutoff,))
+                removed = db.execute('DELETE FROM "event" WHERE "at" < ?', (cutoff,)).rowcount
+                db.execute('DELETE FROM "turn" WHERE "ended_at" IS NOT NULL '
+                           'AND "ended_at" < ?', (cutoff,))
             except BaseException:
-                self.db.execute("ROLLBACK")
+                db.execute("ROLLBACK")
                 raise
-            self.db.execute("COMMIT")
+            db.execute("COMMIT")
         return int(removed)
