@@ -8,8 +8,11 @@ just before the exec:
 * ``polling``: the harness's ``state idle`` event (its own clock, in its events
   log): written when it has reached the hive and taken back what was in
   flight, right before its first long-poll for mail goes out;
-* ``ui``: its UI socket accepting connections (polled every 5 ms);
-* the harness's RSS then, and which heavy modules it holds (``--modules``).
+* ``ui``: then its UI's first answer, to ``GET /status`` with the agent's secret
+  (tried every 5 ms once the harness polls: the UI starts its app at its
+  first connection, which must not come before);
+* the harness's RSS before that first visit and after it, and the heavy
+  modules it holds before it (``--modules``).
 
 Against, in the same run and in rotating order: ``python -c pass`` (exec to
 exit) and, with ``--base DIR``, the same serve from another checkout (e.g.
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
 import shutil
 import socket
@@ -52,8 +56,8 @@ PACKAGES = ("hive_ag3nt", "hive_c0re", "hive_m1nd", "hive_dev")
 HEAVY = ("claude_agent_sdk", "mcp", "pydantic", "click", "peewee", "aiohttp", "jinja2")
 DUMP = ("import json, sys, threading\n"
         "def dump():\n"
-        "    sys.stdin.readline()\n"
-        "    print(json.dumps(sorted(sys.modules)), flush=True)\n"
+        "    while sys.stdin.readline():\n"
+        "        print(json.dumps(sorted(sys.modules)), flush=True)\n"
         "threading.Thread(target=dump, daemon=True).start()\n"
         "sys.argv = ['hive-ag3nt', 'serve']\n"
         "from hive_ag3nt.cli import main\n"
@@ -67,6 +71,7 @@ class Tree:
     polling: list[float] = field(default_factory=list)
     ui: list[float] = field(default_factory=list)
     rss_kib: list[float] = field(default_factory=list)
+    rss_ui_kib: list[float] = field(default_factory=list)
     heavy: set[str] = field(default_factory=set)
 
 
@@ -112,13 +117,30 @@ def idle_at(events: Path, after: float) -> float | None:
     return float(row[0]) if row and row[0] is not None else None
 
 
-def listening(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        try:
-            sock.connect(str(path))
-        except OSError:
-            return False
-    return True
+class UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: Path) -> None:
+        super().__init__("agent", timeout=START_TIMEOUT)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(START_TIMEOUT)
+        self.sock.connect(str(self.path))
+
+
+def ui_answers(path: Path) -> bool:
+    """Whether the UI answers ``GET /status`` (with the agent's secret) with a 200."""
+    from hive_c0re.wire import UI_SECRET_HEADER
+    from hive_dev.harness_support import UI_SECRET
+
+    connection = UnixConnection(path)
+    try:
+        connection.request("GET", "/status", headers={UI_SECRET_HEADER: UI_SECRET})
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
 
 
 def rss_kib(pid: int) -> float:
@@ -149,20 +171,17 @@ def serve_once(tree: Tree, daemon: DaemonProcess, scratch: Path, name: str,
                             stderr=log, stdin=subprocess.PIPE if modules else subprocess.DEVNULL)
     try:
         polled: float | None = None
-        ui: float | None = None
-        while polled is None or ui is None:
+        while polled is None:
             if proc.poll() is not None:
                 raise BenchError(f"{tree.label}: serve exited with {proc.returncode}:\n"
                                  + (agent_dir / "serve.log").read_text(errors="replace")[-2000:])
             if time.perf_counter() - clock > START_TIMEOUT:
-                raise BenchError(f"{tree.label}: serve not up within {START_TIMEOUT:.0f} s")
-            if polled is None and (at := idle_at(paths.events, started)) is not None:
+                raise BenchError(f"{tree.label}: serve not polling within {START_TIMEOUT:.0f} s")
+            if (at := idle_at(paths.events, started)) is not None:
                 polled = at - started
-            if ui is None and listening(paths.ui_socket):
-                ui = time.perf_counter() - clock
-            time.sleep(0.005)
+            else:
+                time.sleep(0.005)
         tree.polling.append(polled)
-        tree.ui.append(ui)
         tree.rss_kib.append(rss_kib(proc.pid))
         if modules:
             assert proc.stdin is not None and proc.stdout is not None
@@ -170,6 +189,12 @@ def serve_once(tree: Tree, daemon: DaemonProcess, scratch: Path, name: str,
             proc.stdin.flush()
             held = set(json.loads(proc.stdout.readline()))
             tree.heavy |= {m for m in HEAVY if m in held}
+        while not ui_answers(paths.ui_socket):
+            if proc.poll() is not None or time.perf_counter() - clock > START_TIMEOUT:
+                raise BenchError(f"{tree.label}: the UI did not answer")
+            time.sleep(0.005)
+        tree.ui.append(time.perf_counter() - clock)
+        tree.rss_ui_kib.append(rss_kib(proc.pid))
     finally:
         proc.terminate()
         try:
@@ -184,24 +209,25 @@ def serve_once(tree: Tree, daemon: DaemonProcess, scratch: Path, name: str,
 def report(trees: list[Tree], passes: list[float], runs: int) -> dict[str, object]:
     floor = median(passes)
     print(f"\nharness start: {runs} run(s) each, {machine()}")
-    print(f"  python -c pass (exec to exit)      {fmt_ms(floor):>9}")
+    print(f"  python -c pass (exec to exit)      {fmt_ms(floor):>7} ms")
     summary: dict[str, object] = {"runs": runs, "pass_s": floor, "trees": {}}
     for tree in trees:
         polling, ui = median(tree.polling), median(tree.ui)
-        rss = median(tree.rss_kib) / 1024
-        print(f"  {tree.label}: exec to first long-poll {fmt_ms(polling):>9} "
-              f"({polling / floor:.1f}x pass); UI listening {fmt_ms(ui):>9} "
-              f"({ui / floor:.1f}x pass); RSS {rss:.0f} MiB"
+        rss, rss_ui = median(tree.rss_kib) / 1024, median(tree.rss_ui_kib) / 1024
+        print(f"  {tree.label}: exec to first long-poll {fmt_ms(polling):>7} ms "
+              f"({polling / floor:.1f}x pass); to the UI's first answer {fmt_ms(ui):>7} ms "
+              f"({ui / floor:.1f}x pass); RSS {rss:.0f} MiB, {rss_ui:.0f} after a UI visit"
               + (f"; holds {', '.join(sorted(tree.heavy)) or 'none of them'}"
                  if tree.heavy or trees[0].heavy else ""))
         summary["trees"][tree.label] = {  # type: ignore[index]
-            "polling_s": polling, "ui_s": ui, "rss_mib": rss,
+            "polling_s": polling, "ui_s": ui, "rss_mib": rss, "rss_after_ui_mib": rss_ui,
             "polling_over_pass": polling / floor, "ui_over_pass": ui / floor,
             "heavy": sorted(tree.heavy)}
     if len(trees) == 2:
         this, base = trees
         print(f"  this / base: first long-poll {median(this.polling) / median(base.polling):.2f}x,"
-              f" UI {median(this.ui) / median(base.ui):.2f}x")
+              f" UI's first answer {median(this.ui) / median(base.ui):.2f}x, idle RSS "
+              f"{median(this.rss_kib) / median(base.rss_kib):.2f}x")
     return summary
 
 

@@ -71,9 +71,6 @@ class Harness:
         self.before_turn: list[Callable[[], None]] = []  # e.g. hand new files to the model
         self.inputs: asyncio.Queue[str] = asyncio.Queue()
         self.logged_in = asyncio.Event()
-        # Set once the loop waits on the hive: its first long-poll for mail is out, or
-        # the hive could not be reached. What serve starts after the hive heard of it.
-        self.waiting = asyncio.Event()
         self.turn_running = False
         self.recent_mail: deque[dict[str, Any]] = deque(maxlen=RECENT_MAIL)
         self._failures = 0
@@ -157,7 +154,6 @@ class Harness:
             except Unreachable as exc:
                 self.set_state(State.OFFLINE)
                 log.warning("hive unreachable (%s); retrying", exc)
-                self.waiting.set()
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 5.0)
                 continue
@@ -223,7 +219,6 @@ class Harness:
         if self._recv is None:
             self._recv = asyncio.ensure_future(
                 self.mail.call("recv", wait_seconds=self.settings.recv_wait))
-            self.waiting.set()  # its waiters run after the call's first step: it is sent
         recv = self._recv
         typed = asyncio.ensure_future(self.inputs.get())
         waiting: set[asyncio.Future[Any]] = {recv, typed}

@@ -7,6 +7,7 @@ import contextlib
 import functools
 import logging
 import signal
+import socket
 from typing import Any
 
 from hive_ag3nt.activity import StateReporter
@@ -17,6 +18,7 @@ from hive_ag3nt.paths import AgentPaths
 from hive_ag3nt.runner import bundled_cli, claude_cli_path
 from hive_ag3nt.separation import hand_over, model_side, separate
 from hive_ag3nt.settings import HarnessSettings
+from hive_ag3nt.ui.door import UiDoor
 from hive_c0re.errors import HiveError
 
 log = logging.getLogger(__name__)
@@ -40,15 +42,10 @@ def build_harness(**extra: Any) -> Harness:
     return harness
 
 
-async def _start_ui(harness: Harness) -> Any:
-    """The operator's web UI on its socket; None when it cannot be served (turns go on)."""
+async def _start_app(harness: Harness, sock: socket.socket) -> Any:
     from hive_ag3nt.ui.app import start_ui
 
-    try:
-        return await start_ui(harness, harness.paths.ui_socket)
-    except HiveError as exc:  # the turns go on; only the operator's door stays shut
-        log.error("the web UI is not served: %s", exc)
-        return None
+    return await start_ui(harness, harness.paths.ui_socket, sock=sock)
 
 
 async def run(*, ui: bool = True, harness: Harness | None = None) -> None:
@@ -62,18 +59,17 @@ async def run(*, ui: bool = True, harness: Harness | None = None) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    runner: Any = None
+    door: UiDoor | None = None
+    if ui:  # listening now; its app is imported and started at its first connection
+        door = UiDoor(harness, functools.partial(_start_app, harness))
+        try:
+            door.open()
+        except HiveError as exc:  # the turns go on; only the operator's door stays shut
+            log.error("the web UI is not served: %s", exc)
+            door = None
     reporter = StateReporter(harness, HiveConnection(paths.socket))
-    stopped = loop.create_task(stop.wait())
     turns = loop.create_task(harness.run())
-    if ui:
-        # Once the hive has heard from the harness (its first long-poll is out, or the
-        # hive is away): the UI's libraries are the biggest import of the start.
-        waiting = loop.create_task(harness.waiting.wait())
-        await asyncio.wait({turns, stopped, waiting}, return_when=asyncio.FIRST_COMPLETED)
-        waiting.cancel()
-        if not (turns.done() or stopped.done()):
-            runner = await _start_ui(harness)
+    stopped = loop.create_task(stop.wait())
     done, _ = await asyncio.wait({turns, stopped}, return_when=asyncio.FIRST_COMPLETED)
     if turns in done and turns.exception() is not None:
         log.error("turn loop failed: %s", turns.exception())
@@ -81,8 +77,8 @@ async def run(*, ui: bool = True, harness: Harness | None = None) -> None:
     turns.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await turns
-    if runner is not None:
-        await runner.cleanup()
+    if door is not None:
+        await door.close()
     await reporter.close()
     await harness.close()
     await egress.close()

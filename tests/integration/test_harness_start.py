@@ -1,15 +1,17 @@
 """``hive-ag3nt serve`` as a container starts it: what it holds before its first turn.
 
 A real daemon and a real ``python -m hive_ag3nt serve`` (its UI too) on a fresh
-agent state; no mail, so no turn and no model. Once the harness is long-polling
-and its UI listens, the process prints its ``sys.modules`` (a thread waiting on
-its stdin; nothing else of it is changed). The SDK, the ORM and click are for
-turns and for the other command lines, not for waiting on mail.
+agent state; no mail, so no turn and no model. Once the harness is long-polling,
+the process prints its ``sys.modules`` when asked (a thread waiting on its
+stdin; nothing else of it is changed). The SDK, the ORM and click are for turns
+and for the other command lines, not for waiting on mail; the UI's libraries
+for its first visitor.
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import socket
 import sqlite3
@@ -21,16 +23,23 @@ from pathlib import Path
 
 import pytest
 
+from hive_c0re.wire import UI_SECRET_HEADER
 from hive_dev.daemon import DaemonProcess
-from hive_dev.harness_support import agent_paths, daemon_process, register, serve_env
+from hive_dev.harness_support import (
+    UI_SECRET,
+    agent_paths,
+    daemon_process,
+    register,
+    serve_env,
+)
 
 # Not before the first turn (the hive's tools come from the SDK): nor in the UI.
 NOT_BEFORE_A_TURN = {"claude_agent_sdk", "mcp", "pydantic", "jsonschema", "anyio", "click",
                      "peewee"}
 DUMP = ("import json, sys, threading\n"
         "def dump():\n"
-        "    sys.stdin.readline()\n"
-        "    print(json.dumps(sorted(sys.modules)), flush=True)\n"
+        "    while sys.stdin.readline():\n"
+        "        print(json.dumps(sorted(sys.modules)), flush=True)\n"
         "threading.Thread(target=dump, daemon=True).start()\n"
         "sys.argv = ['hive-ag3nt', *sys.argv[1:]]\n"
         "from hive_ag3nt.cli import main\n"
@@ -57,13 +66,28 @@ def idle_recorded(events: Path) -> bool:
     return bool(row[0])
 
 
-def listening(path: Path) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        try:
-            sock.connect(str(path))
-        except OSError:
-            return False
-    return True
+class UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: Path) -> None:
+        super().__init__("agent", timeout=DEADLINE)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(DEADLINE)
+        self.sock.connect(str(self.path))
+
+
+def ui_status(path: Path) -> dict[str, object]:
+    """``GET /status`` on the UI's socket, with the agent's secret."""
+    connection = UnixConnection(path)
+    try:
+        connection.request("GET", "/status", headers={UI_SECRET_HEADER: UI_SECRET})
+        response = connection.getresponse()
+        assert response.status == 200
+        answer: dict[str, object] = json.loads(response.read())
+        return answer
+    finally:
+        connection.close()
 
 
 @contextlib.contextmanager
@@ -102,28 +126,28 @@ def top_level(modules: set[str]) -> set[str]:
 
 
 @pytest.mark.parametrize("words", [(), ("--no-ui",)])
-def test_serve_waits_for_mail_without_the_sdk_the_orm_or_click(
+def test_serve_waits_for_mail_without_the_sdk_the_orm_click_or_the_ui_libraries(
         tmp_path: Path, daemon: DaemonProcess, words: tuple[str, ...]) -> None:
     name = "st-ui" if not words else "st-noui"
     register(daemon, name)
     paths = agent_paths(tmp_path, daemon.agent_socket(name))
     with serving(serve_env(paths, "http://127.0.0.1:9"), *words) as proc:
-        if words:
-            wait_for(proc, lambda: idle_recorded(paths.events))
-        else:
-            wait_for(proc, lambda: idle_recorded(paths.events),
-                     lambda: listening(paths.ui_socket))
+        wait_for(proc, lambda: idle_recorded(paths.events))
         held = top_level(modules_of(proc))
-    assert "hive_ag3nt" in held
-    assert held & NOT_BEFORE_A_TURN == set()
-    assert ("aiohttp" in held) is not bool(words)
+        assert "hive_ag3nt" in held
+        assert held & (NOT_BEFORE_A_TURN | {"aiohttp"}) == set()
+        assert paths.ui_socket.is_socket() is not bool(words)
+        if not words:  # its first visitor is answered: the UI starts then
+            assert ui_status(paths.ui_socket)["state"] == "idle"
+            assert "aiohttp" in top_level(modules_of(proc))
+    assert not paths.ui_socket.exists()
 
 
-def test_the_ui_is_served_while_the_hive_is_away(tmp_path: Path) -> None:
-    # The UI waits for the first long-poll, or for the hive to prove away.
+def test_the_ui_answers_while_the_hive_is_away(tmp_path: Path) -> None:
     paths = agent_paths(tmp_path, tmp_path / "no-hive.sock")
     with serving(serve_env(paths, "http://127.0.0.1:9")) as proc:
-        wait_for(proc, lambda: listening(paths.ui_socket))
+        wait_for(proc, paths.ui_socket.is_socket)
+        assert ui_status(paths.ui_socket)["state"] == "offline"
         assert not idle_recorded(paths.events)
 
 
