@@ -8,49 +8,38 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import peewee
-
 from hive_ag3nt.model import is_stand_in
 from hive_c0re import timestamps
 
 log = logging.getLogger(__name__)
-_db = peewee.DatabaseProxy()
 
-
-class _Model(peewee.Model):
-    class Meta:
-        database = _db
-        legacy_table_names = False
-
-
-class Turn(_Model):
-    id = peewee.AutoField()
-    started_at = peewee.FloatField()
-    ended_at = peewee.FloatField(null=True)
-    status = peewee.TextField(default="running")  # running | ok | error | interrupted | ...
-    model = peewee.TextField()
-    trigger = peewee.TextField()  # what started it: mail, operator, compact, notes
-    duration_ms = peewee.IntegerField(null=True)
-    cost_usd = peewee.FloatField(null=True)
-    input_tokens = peewee.IntegerField(null=True)
-    output_tokens = peewee.IntegerField(null=True)
-    session_id = peewee.TextField(null=True)
-    error = peewee.TextField(null=True)
-    served_model = peewee.TextField(null=True)  # as the API named it; added after the first
-
-
-class Event(_Model):
-    id = peewee.AutoField()
-    turn = peewee.IntegerField(null=True, index=True)
-    at = peewee.FloatField(index=True)
-    kind = peewee.TextField()
-    data = peewee.TextField()
+# The schema as the harness has always made it (logs it made stay as they are). A turn's
+# status: running | ok | error | interrupted | ...; its trigger, what started it: mail,
+# operator, compact, notes; served_model, as the API named it.
+SCHEMA = (
+    'CREATE TABLE IF NOT EXISTS "turn" ("id" INTEGER NOT NULL PRIMARY KEY, '
+    '"started_at" REAL NOT NULL, "ended_at" REAL, "status" TEXT NOT NULL, '
+    '"model" TEXT NOT NULL, "trigger" TEXT NOT NULL, "duration_ms" INTEGER, '
+    '"cost_usd" REAL, "input_tokens" INTEGER, "output_tokens" INTEGER, '
+    '"session_id" TEXT, "error" TEXT, "served_model" TEXT)',
+    'CREATE TABLE IF NOT EXISTS "event" ("id" INTEGER NOT NULL PRIMARY KEY, '
+    '"turn" INTEGER, "at" REAL NOT NULL, "kind" TEXT NOT NULL, "data" TEXT NOT NULL)',
+    'CREATE INDEX IF NOT EXISTS "event_turn" ON "event" ("turn")',
+    'CREATE INDEX IF NOT EXISTS "event_at" ON "event" ("at")',
+)
+ADDED_COLUMNS = (("served_model", "TEXT"),)  # after the first: nullable, added to older logs
+# A TurnStats per row, its fields in order.
+LAST_TURNS = ('SELECT "id", "status", "model", "trigger", "started_at", "duration_ms", '
+              '"cost_usd", "input_tokens", "output_tokens", "error", "served_model" '
+              'FROM "turn" ORDER BY "id" DESC LIMIT ?')
 
 
 @dataclass(frozen=True)
@@ -86,39 +75,65 @@ Listener = Callable[[dict[str, Any]], None]
 
 
 class EventLog:
+    """One sqlite connection, used under a lock: the SDK's callbacks may record from
+    its worker threads. Used after :meth:`close`, it connects again."""
+
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = peewee.SqliteDatabase(str(path), pragmas={
-            "journal_mode": "wal", "synchronous": "normal", "busy_timeout": 5000})
-        _db.initialize(self.db)
-        self.db.connect()
-        self.db.create_tables([Turn, Event])
-        self._add_columns()
+        self.path = path
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        db = self._connection()
+        for statement in SCHEMA:
+            db.execute(statement)
+        self._add_columns(db)
         self.clock = clock
         self.listeners: list[Listener] = []
 
-    def _add_columns(self) -> None:
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            db = sqlite3.connect(str(self.path), timeout=5, isolation_level=None,
+                                 check_same_thread=False)
+            for pragma in ("journal_mode = wal", "synchronous = normal", "busy_timeout = 5000"):
+                db.execute(f"PRAGMA {pragma}")
+            self._db = db
+        return self._db
+
+    @staticmethod
+    def _add_columns(db: sqlite3.Connection) -> None:
         """Columns a newer harness added to a log an older one made (nullable ones only)."""
-        have = {column.name for column in self.db.get_columns(Turn._meta.table_name)}
-        for name, field in Turn._meta.fields.items():
-            if field.column_name not in have:
-                sql = (f'ALTER TABLE "{Turn._meta.table_name}" '
-                       f'ADD COLUMN "{field.column_name}" {field.field_type}')
-                self.db.execute_sql(sql)  # type: ignore[no-untyped-call]
+        have = {row[1] for row in db.execute('PRAGMA table_info("turn")')}
+        for name, kind in ADDED_COLUMNS:
+            if name not in have:
+                db.execute(f'ALTER TABLE "turn" ADD COLUMN "{name}" {kind}')
                 log.info("events log: added column %s", name)
 
+    def _write(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        with self._lock:
+            return self._connection().execute(sql, params)
+
+    def _read(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        with self._lock:
+            return self._connection().execute(sql, params).fetchall()
+
     def close(self) -> None:
-        self.db.close()
+        with self._lock:
+            db, self._db = self._db, None
+            if db is not None:
+                db.close()
 
     def start_turn(self, model: str, trigger: str) -> int:
-        turn = int(Turn.insert(started_at=self.clock(), model=model, trigger=trigger).execute())
+        cursor = self._write('INSERT INTO "turn" ("started_at", "status", "model", "trigger") '
+                             "VALUES (?, 'running', ?, ?)", (self.clock(), model, trigger))
+        turn = int(cursor.lastrowid or 0)
         self.record(turn, "turn_start", model=model, trigger=trigger)
         return turn
 
     def record(self, turn: int | None, kind: str, **data: Any) -> None:
         """Store one event and hand it to the live listeners (the UI's panel)."""
         at = self.clock()
-        Event.insert(turn=turn, at=at, kind=kind, data=json.dumps(data, default=str)).execute()
+        self._write('INSERT INTO "event" ("turn", "at", "kind", "data") VALUES (?, ?, ?, ?)',
+                    (turn, at, kind, json.dumps(data, default=str)))
         event = {"turn": turn, "at": at, "kind": kind, **data}
         for listener in list(self.listeners):
             listener(event)
@@ -127,31 +142,36 @@ class EventLog:
                  cost_usd: float | None = None, input_tokens: int | None = None,
                  output_tokens: int | None = None, session_id: str | None = None,
                  error: str | None = None, served_model: str | None = None) -> None:
-        Turn.update(ended_at=self.clock(), status=status, duration_ms=duration_ms,
-                    cost_usd=cost_usd, input_tokens=input_tokens, output_tokens=output_tokens,
-                    session_id=session_id, error=error,
-                    served_model=served_model).where(Turn.id == turn).execute()
+        self._write('UPDATE "turn" SET "ended_at" = ?, "status" = ?, "duration_ms" = ?, '
+                    '"cost_usd" = ?, "input_tokens" = ?, "output_tokens" = ?, '
+                    '"session_id" = ?, "error" = ?, "served_model" = ? WHERE "id" = ?',
+                    (self.clock(), status, duration_ms, cost_usd, input_tokens,
+                     output_tokens, session_id, error, served_model, turn))
         self.record(turn, "turn_end", status=status, duration_ms=duration_ms,
                     cost_usd=cost_usd, input_tokens=input_tokens, output_tokens=output_tokens,
                     error=error, served_model=served_model,
                     stand_in=is_stand_in(served_model))
 
     def last_turns(self, limit: int = 10) -> list[TurnStats]:
-        rows = Turn.select().order_by(Turn.id.desc()).limit(limit)
-        return [TurnStats(id=r.id, status=r.status, model=r.model, trigger=r.trigger,
-                          started_at=r.started_at, duration_ms=r.duration_ms,
-                          cost_usd=r.cost_usd, input_tokens=r.input_tokens,
-                          output_tokens=r.output_tokens, error=r.error,
-                          served_model=r.served_model) for r in rows]
+        return [TurnStats(*row) for row in self._read(LAST_TURNS, (limit,))]
 
     def events(self, turn: int) -> list[dict[str, Any]]:
-        rows = Event.select().where(Event.turn == turn).order_by(Event.id)
-        return [{"kind": r.kind, "at": r.at, **json.loads(r.data)} for r in rows]
+        rows = self._read('SELECT "kind", "at", "data" FROM "event" WHERE "turn" = ? '
+                          'ORDER BY "id"', (turn,))
+        return [{"kind": kind, "at": at, **json.loads(data)} for kind, at, data in rows]
 
     def prune(self, max_age_seconds: float) -> int:
         """Forget events and turns older than ``max_age_seconds``."""
         cutoff = self.clock() - max_age_seconds
-        with self.db.atomic():
-            removed = int(Event.delete().where(Event.at < cutoff).execute())
-            Turn.delete().where((Turn.ended_at.is_null(False)) & (Turn.ended_at < cutoff)).execute()
-        return removed
+        with self._lock:
+            db = self._connection()
+            db.execute("BEGIN")
+            try:
+                removed = db.execute('DELETE FROM "event" WHERE "at" < ?', (cutoff,)).rowcount
+                db.execute('DELETE FROM "turn" WHERE "ended_at" IS NOT NULL '
+                           'AND "ended_at" < ?', (cutoff,))
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        return int(removed)

@@ -33,7 +33,7 @@ from hive_ag3nt.policy import load_policy
 from hive_ag3nt.runner import ClaudeSession, SessionConfig
 from hive_ag3nt.settings import HarnessSettings
 from hive_ag3nt.states import State, state_word
-from hive_ag3nt.tools import ToolFailures, build_server
+from hive_ag3nt.tools import build_server
 from hive_ag3nt.upkeep import CliUpkeep
 from hive_c0re.errors import HiveError, InvalidInput, Unreachable
 from hive_c0re.wire import Kind
@@ -119,14 +119,14 @@ class Harness:
         log.info("%s: harness up, %d message(s) requeued", self.name, requeued,
                  extra={"HIVE_AGENT": self.name})
         if self.session is None:
-            failures = ToolFailures()  # the hive server notes them, the session reads them
+            # The hive server is built before the first turn (_session): the SDK it
+            # comes from is the harness's heaviest import, and an idle agent needs none.
             config = SessionConfig(
                 name=self.name, policy=self.policy, paths=self.paths,
                 system_prompt=prompt.system_prompt(self.name, self.policy,
                                                    str(self.paths.notes)) + self.extra_prompt,
-                mcp_server=build_server(self.tools, self.kind, self.prepare, failures),
-                cli_path=self.cli_path,
-                env=self.env, tool_kind=self.kind, tool_failures=failures)
+                mcp_server=None, cli_path=self.cli_path,
+                env=self.env, tool_kind=self.kind)
             self.session = ClaudeSession(config, self.events, lambda: self.model.current)
             self.session.on_retry = self._cli_retrying
             self.upkeep.session = self.session
@@ -160,6 +160,15 @@ class Harness:
             if self.state is State.OFFLINE:
                 self.set_state(State.IDLE)
             return answer
+
+    def _session(self) -> ClaudeSession:
+        """The session, its hive server built: what a turn needs and waiting for mail does not."""
+        assert self.session is not None
+        config = self.session.config
+        if config.mcp_server is None:  # the server notes its failures, the session reads them
+            config.mcp_server = build_server(self.tools, config.tool_kind, self.prepare,
+                                             config.tool_failures)
+        return self.session
 
     def _cli_retrying(self, error: str) -> None:
         if error == "rate_limit":
@@ -282,14 +291,14 @@ class Harness:
         return self.settings.rate_limit_wait
 
     async def _turn(self, text: str, trigger: str) -> TurnResult:
-        assert self.session is not None
+        session = self._session()
         self.upkeep.turn_starts()
         self.turn_running = True  # before the state: its listeners read the status
         self.set_state(State.COMPACTING if trigger == "compact" else State.THINKING)
         try:
             for prepare in self.before_turn:
                 prepare()
-            result = await self.session.turn(text, trigger)
+            result = await session.turn(text, trigger)
         finally:
             self.turn_running = False
             if self.state in (State.THINKING, State.COMPACTING):
@@ -319,7 +328,7 @@ class Harness:
         """Rewrite notes.md in a short separate session when it passed its limit."""
         if self.session is None:
             return False
-        return await rewrite_notes(self.session, self.settings, lambda: self.model.current,
+        return await rewrite_notes(self._session(), self.settings, lambda: self.model.current,
                                    self.set_state)
 
     # -- login --------------------------------------------------------------------

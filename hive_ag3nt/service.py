@@ -7,6 +7,7 @@ import contextlib
 import functools
 import logging
 import signal
+import socket
 from typing import Any
 
 from hive_ag3nt.activity import StateReporter
@@ -17,6 +18,7 @@ from hive_ag3nt.paths import AgentPaths
 from hive_ag3nt.runner import bundled_cli, claude_cli_path
 from hive_ag3nt.separation import hand_over, model_side, separate
 from hive_ag3nt.settings import HarnessSettings
+from hive_ag3nt.ui.door import UiDoor
 from hive_c0re.errors import HiveError
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,12 @@ def build_harness(**extra: Any) -> Harness:
     return harness
 
 
+async def _start_app(harness: Harness, sock: socket.socket) -> Any:
+    from hive_ag3nt.ui.app import start_ui
+
+    return await start_ui(harness, harness.paths.ui_socket, sock=sock)
+
+
 async def run(*, ui: bool = True, harness: Harness | None = None) -> None:
     """Serve until SIGTERM/SIGINT; mail in flight stays leased and comes back redelivered."""
     harness = harness or build_harness()
@@ -51,14 +59,14 @@ async def run(*, ui: bool = True, harness: Harness | None = None) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    runner: Any = None
-    if ui:
-        from hive_ag3nt.ui.app import start_ui
-
+    door: UiDoor | None = None
+    if ui:  # listening now; its app is imported and started at its first connection
+        door = UiDoor(harness, functools.partial(_start_app, harness))
         try:
-            runner = await start_ui(harness, paths.ui_socket)
+            door.open()
         except HiveError as exc:  # the turns go on; only the operator's door stays shut
             log.error("the web UI is not served: %s", exc)
+            door = None
     reporter = StateReporter(harness, HiveConnection(paths.socket))
     turns = loop.create_task(harness.run())
     stopped = loop.create_task(stop.wait())
@@ -69,8 +77,8 @@ async def run(*, ui: bool = True, harness: Harness | None = None) -> None:
     turns.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await turns
-    if runner is not None:
-        await runner.cleanup()
+    if door is not None:
+        await door.close()
     await reporter.close()
     await harness.close()
     await egress.close()

@@ -1,33 +1,30 @@
-"""``hive-m1nd``: the manager agent's harness."""
+"""``hive-m1nd``: the manager agent's harness.
+
+Its commands are click's, in :mod:`hive_m1nd.commands` (``cli`` here is that
+group); ``serve`` as a container runs it starts without them.
+"""
 
 from __future__ import annotations
 
-import click
+import sys
+from typing import Any
 
-from hive_c0re.command import HiveGroup
-from hive_m1nd import __version__
-
-
-@click.group(cls=HiveGroup)
-@click.version_option(__version__, prog_name="hive-m1nd")
-def cli() -> None:
-    """The manager: proposes agents and config changes for the operator to approve."""
-
-
-@cli.command()
-@click.option("--no-ui", is_flag=True, help="do not serve the web UI on /run/hive/ui.sock")
-def serve(no_ui: bool) -> None:
-    """Run the manager's turn loop (and its web UI) until SIGTERM."""
-    import asyncio
-
-    from hive_ag3nt.service import build_harness, run
-    from hive_c0re import logs
-    from hive_m1nd.tools import PREPARE, PROMPT
-
-    logs.setup("hive-m1nd")
-    harness = build_harness(extra_prompt=PROMPT, prepare=PREPARE)
-    asyncio.run(run(ui=not no_ui, harness=harness))
+from hive_ag3nt.start import direct, serve_words
+from hive_m1nd.start import serve_manager
 
 
 def main() -> None:
+    ui = serve_words(sys.argv[1:])
+    if ui is not None:
+        direct(lambda: serve_manager(ui=ui))
+    from hive_m1nd.commands import cli
+
     cli(prog_name="hive-m1nd")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "cli":
+        from hive_m1nd.commands import cli
+
+        return cli
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,11 +16,9 @@ Endpoints: ``/`` (the page), ``/events`` (SSE), ``/status``, ``/turns``,
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import logging
 import socket
-import stat
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from aiohttp.typedefs import Middleware
 from hive_ag3nt.harness import Harness
 from hive_ag3nt.ui import handlers, login, page, sse, terminal
 from hive_ag3nt.ui.config import HARNESS, SETTINGS, UiSettings
+from hive_ag3nt.ui.door import bind_socket, load_secret, remove_if_ours
 from hive_c0re.errors import HiveError
 from hive_c0re.wire import UI_SECRET_HEADER as HEADER
 
@@ -80,18 +79,6 @@ def require_secret(secret: str) -> Middleware:
     return authorised
 
 
-def load_secret(path: Path) -> str:
-    """The UI's secret, as the daemon wrote it; raise HiveError when there is none."""
-    try:
-        secret = path.read_text().strip()
-    except OSError as exc:
-        raise HiveError(f"cannot read the UI's secret {path}: {exc.strerror or exc}",
-                        hint="the daemon writes it on every deploy: `hive-c0re rebuild`") from None
-    if not secret:
-        raise HiveError(f"the UI's secret {path} is empty")
-    return secret
-
-
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
@@ -110,53 +97,27 @@ def build_app(harness: Harness, settings: UiSettings, secret: str) -> web.Applic
     return app
 
 
-def bind_socket(path: Path) -> socket.socket:
-    """A listening unix socket at ``path``, mode 0600, replacing only a stale socket file.
-
-    Nobody can connect between bind and chmod: the socket listens only after.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileNotFoundError):
-        if not stat.S_ISSOCK(path.lstat().st_mode):
-            raise HiveError(f"{path} exists and is not a socket; not replacing it")
-        path.unlink()
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.bind(str(path))
-        path.chmod(0o600)
-        sock.listen(128)
-    except OSError:
-        sock.close()
-        raise
-    sock.setblocking(False)
-    return sock
-
-
-def _remove_if_ours(path: Path, inode: int) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        if path.lstat().st_ino == inode:  # not a socket a newer harness bound since
-            path.unlink()
-
-
 def _unlink_on_cleanup(app: web.Application, path: Path) -> None:
     inode = path.stat().st_ino
 
     async def unlink(app: web.Application) -> None:
-        _remove_if_ours(path, inode)
+        remove_if_ours(path, inode)
 
     app.on_cleanup.append(unlink)
 
 
-async def start_ui(harness: Harness, path: Path,
-                   settings: UiSettings | None = None) -> web.AppRunner:
+async def start_ui(harness: Harness, path: Path, settings: UiSettings | None = None, *,
+                   sock: socket.socket | None = None) -> web.AppRunner:
     """Serve the UI on ``path`` until ``await runner.cleanup()``.
 
     Raise HiveError when the daemon handed over no secret: no UI is better
-    than one anybody in the container could drive.
+    than one anybody in the container could drive. ``sock``: ``path``'s socket,
+    bound already (:class:`hive_ag3nt.ui.door.UiDoor`); the cleanup removes it too.
     """
     secret = load_secret(harness.paths.ui_secret)
     app = build_app(harness, settings or UiSettings.from_env(), secret)
-    sock = bind_socket(path)
+    bound_here = sock is None
+    sock = bind_socket(path) if sock is None else sock
     _unlink_on_cleanup(app, path)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
     try:
@@ -166,5 +127,6 @@ async def start_ui(harness: Harness, path: Path,
         sock.close()
         await runner.cleanup()
         raise
-    log.info("agent UI on %s", path)
+    if bound_here:  # else the door said so
+        log.info("agent UI on %s", path)
     return runner

@@ -22,8 +22,9 @@ import pytest
 
 from hive_ag3nt.harness import State
 from hive_ag3nt.model import STAND_IN_MODEL
-from hive_ag3nt.ui.app import STATIC, bind_socket
+from hive_ag3nt.ui.app import STATIC
 from hive_ag3nt.ui.config import UiSettings
+from hive_ag3nt.ui.door import bind_socket
 from hive_ag3nt.ui.login import DESK
 from hive_ag3nt.ui.sse import FEED
 from hive_ag3nt.ui.terminal import TERMINALS, control_message, window_size

@@ -57,3 +57,15 @@ def test_the_harness_client_imports_no_heavy_module() -> None:
     found = loaded("hive_ag3nt.hive")
     assert "asyncio" in found
     assert found & HEAVY == set()
+
+
+def test_the_programs_entry_points_import_no_click() -> None:
+    # ``serve`` as a container runs it is decided before click (hive_ag3nt.start).
+    found = loaded("hive_ag3nt.cli", "hive_m1nd.cli")
+    assert found & HEAVY == set()
+
+
+def test_serve_imports_neither_the_sdk_nor_the_orm_nor_the_ui_before_it_runs() -> None:
+    # The SDK comes with the first turn, the UI's libraries once the hive heard from us.
+    found = {name.partition(".")[0] for name in loaded("hive_ag3nt.service", "hive_m1nd.start")}
+    assert found & {"claude_agent_sdk", "mcp", "pydantic", "peewee", "click", "aiohttp"} == set()
