@@ -218,7 +218,7 @@ def copy_sparse(source: Path, target: Path) -> None:
             os.close(dst)
     finally:
         os.close(src)
-    log.info("made a %d-byte disk %s from %s", end, target, source.name)
+    log.info("made a %d-byte disk %s from %s", end, target, source)
 
 
 def _copy_range(src: int, dst: int, start: int, end: int) -> None:

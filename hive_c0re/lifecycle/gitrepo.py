@@ -141,11 +141,12 @@ class ConfigRepo:
     def exists(self) -> bool:
         return (self.path / ".git").is_dir()
 
-    def init(self, files: Mapping[str, str], message: str) -> str:
+    def init(self, files: Mapping[str, str], message: str, *, packed: bool = False) -> str:
         """Create the repo on branch ``main`` with ``files`` as its first commit; return its sha.
 
         Only where no container can write: between ``git init`` and ``git add``
-        a writer could plant a filter in ``.git/config`` for git to run.
+        a writer could plant a filter in ``.git/config`` for git to run. ``packed``: its
+        objects in one pack (``-n``: no ``info/`` files), for a repo copied file by file.
         """
         names = [validate_repo_path(name) for name in files]
         body = _message(message)
@@ -159,6 +160,9 @@ class ConfigRepo:
                 self._git("add", "--", *names)
             self._git("commit", "--quiet", "--allow-empty", "--no-verify",
                       "--cleanup=verbatim", "--file=-", stdin=body)
+            if packed:
+                self._git("repack", "-a", "-d", "-q", "-n")
+                (self.path / ".git" / "COMMIT_EDITMSG").unlink()
         except BaseException:
             self._remove_git_dir()
             raise
@@ -185,19 +189,14 @@ class ConfigRepo:
                     raise NotFound(f"the config repo at {source.path} has no main branch")
                 raise self._failure("clone", done)
             forget_origin(self.path / ".git")
-            sha = self._loose_main()
+            sha = self.written_main()
         except BaseException:
             self._remove_git_dir()
             raise
         log.info("created config repo %s from %s at %s", self.path, source.path, sha)
         return sha
 
-    def written_main(self) -> str:
-        """``main`` as a fresh clone or copy of a repo wrote it (its loose ref file), without
-        running git; :meth:`head` if it is not there or not a sha."""
-        return self._loose_main()
-
-    def _loose_main(self) -> str:  # as a fresh clone wrote it, without running git again
+    def written_main(self) -> str:  # as a fresh clone or copy wrote it, without running git
         try:
             return validate_sha((self.path / ".git" / MAIN).read_text().strip())
         except (OSError, InvalidInput):
@@ -209,20 +208,12 @@ class ConfigRepo:
         if self.path.exists() and any(self.path.iterdir()):
             raise InvalidInput(f"{self.path} is not empty; a new config repo needs an empty dir")
         self.path.mkdir(parents=True, exist_ok=True)
-        # No template: its sample hooks never run (core.hooksPath is pinned), and each copy
-        # of a repo (the seed's, for every agent) would copy them file by file.
+        # No template: its sample hooks never run (core.hooksPath is pinned), only get copied.
         self._git("init", "--quiet", "--template=", "--initial-branch=main", "--",
                   str(self.path), in_repo=False)
 
     def _remove_git_dir(self) -> None:
         shutil.rmtree(self.path / ".git", ignore_errors=True)
-
-    def pack(self) -> None:
-        """Store every object in one pack, the loose ones dropped: two files to copy, not
-        a directory and a file per object. (``-n``: no ``info/`` files for dumb servers.)"""
-        self._need_repo()
-        self._git("repack", "-a", "-d", "-q", "-n")
-        (self.path / ".git" / "COMMIT_EDITMSG").unlink(missing_ok=True)
 
     # -- reading -------------------------------------------------------------------
 

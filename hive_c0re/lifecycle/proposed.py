@@ -231,9 +231,8 @@ class ProposedRepos:
         seeds.mkdir(parents=True, exist_ok=True, mode=0o700)
         made = Path(tempfile.mkdtemp(dir=seeds, prefix=".new-"))
         try:
-            repo = ConfigRepo(made / "repo")
-            repo.init(files, "seed config")
-            repo.pack()  # each new agent copies it twice: as few files as git needs
+            # Each new agent copies it twice: as few files as git needs.
+            ConfigRepo(made / "repo").init(files, "seed config", packed=True)
             # FileExistsError: a spawn beside this one made it first.
             with (contextlib.suppress(FileExistsError), open_dir(made) as src,
                   open_dir(seeds) as dst):
