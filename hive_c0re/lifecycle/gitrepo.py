@@ -1,20 +1,15 @@
 """Git for the agents' config repos: validated refs, fixed argv, a clean environment.
 
-Each agent has a proposed repo (the manager commits to it through a bind
-mount) and an applied repo (only hive-c0re writes it; its work tree stays
-checked out at ``main`` because the nixos backend builds from it). Both are
-:class:`ConfigRepo`.
-
-Everything a caller passes is checked before git runs: commits only as full
-shas (:func:`validate_sha`), tags only as ours (:func:`validate_tag`), paths
-only relative and inside the tree. git itself runs without a shell, in the
-closed environment and with the pinned settings of :mod:`gitenv`, which also
-checks that git is recent enough.
-
-git runs only in trees no container can write: the applied repos and the
-daemon's scratch space. The proposed repos are the manager's; the daemon never
-runs git in them, not even as a fetch source (``lifecycle/proposed.py`` seeds
-them in scratch space and reads copies of their objects).
+Each agent has a proposed repo (the manager commits to it through a bind mount)
+and an applied repo (only hive-c0re writes it; its work tree stays at ``main``
+because the nixos backend builds from it). Both are :class:`ConfigRepo`.
+Everything a caller passes is checked before git runs: commits only as full shas
+(:func:`validate_sha`), tags only as ours (:func:`validate_tag`), paths only
+relative and inside the tree. git runs without a shell, in the closed environment
+and with the pinned settings of :mod:`gitenv`, which also checks git's version.
+git runs only in trees no container can write (applied repos, the daemon's scratch
+space); never in the manager's proposed repos, not even as a fetch source
+(``lifecycle/proposed.py`` seeds them in scratch space, reads copies of objects).
 """
 
 from __future__ import annotations
