@@ -1,15 +1,12 @@
 """The turn loop: wait for mail, run one Claude turn, ack only when it ended well.
 
-States the operator sees: idle, thinking, compacting, rate-limited,
-needs-login, offline. Nothing is acked unless its turn succeeded: a failed or
-cancelled turn requeues its mail, which comes back marked redelivered. Mail
-leased to the harness is always either shown in a turn or taken back: the
-long-poll for mail is never abandoned (operator input served meanwhile leaves
-it running, its answer is the next mail turn), and a turn in which a hive tool
-call could not reach the hive is not acked.
-
-Between turns the claude CLI may be ended (:mod:`hive_ag3nt.upkeep`); the
-next turn resumes its session. The state stays as it was, ``released`` says so.
+States the operator sees: idle, thinking, compacting, rate-limited, needs-login,
+offline. Nothing is acked unless its turn succeeded: a failed or cancelled turn
+requeues its mail, which comes back marked redelivered. Leased mail is always
+shown in a turn or taken back: the long-poll is never abandoned (operator input
+served meanwhile leaves it running; its answer is the next mail turn), and a turn
+in which a hive tool call could not reach the hive is not acked. Between turns the
+CLI may be ended (:mod:`hive_ag3nt.upkeep`), ``released`` says so; the next resumes.
 """
 
 from __future__ import annotations
