@@ -83,17 +83,22 @@ def test_logs_tell_alices_story_in_order_with_one_timestamp_a_line(
     lines = logs(hive)
     _one_timestamp_each(lines)
     (reply,) = hive.call("inbox")["messages"]
+    # The turn that answers: the spawn's own mail may have had a turn before the ask came.
+    tool = _position(lines, r"  agent  turn \d+ tool mcp__hive__send .*pong from the container")
+    answering = re.search(r"  agent  turn (\d+) tool", lines[tool])
+    assert answering is not None, lines[tool]
     order = [
         _position(lines, r"  event  spawned \(uid base \d+\)"),
         _position(lines, rf"  hive   mail #{asked} operator → alice: ping from the operator, "
                          "with a few more words"),
         _position(lines, rf"  agent  mail in #{asked} from operator: ping from the operator"),
-        _position(lines, r"  agent  turn \d+ start \(mail"),
-        _position(lines, r"  agent  turn \d+ tool mcp__hive__send .*pong from the container"),
+        _position(lines, rf"  agent  turn {answering[1]} start \(mail"),
+        tool,
     ]
     assert order == sorted(order), "\n".join(lines)
     mail_out = _position(lines, rf"  hive   mail #{reply['id']} alice → operator: pong from")
-    turn_end = _position(lines, r"  agent  turn \d+ ok in \d+\.\d s, \d+ tokens in, \d+ out")
+    turn_end = _position(lines, rf"  agent  turn {answering[1]} ok in \d+\.\d s, "
+                                r"\d+ tokens in, \d+ out")
     # The reply goes out during the turn, so it may come before the turn's end line.
     assert order[-2] < mail_out and order[-1] < turn_end, "\n".join(lines)
     assert any(re.search(rf"  agent  mail sent to operator: #{reply['id']}", line)
