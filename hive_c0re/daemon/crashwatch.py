@@ -344,11 +344,11 @@ class CrashWatch:
         if status is None or status.signal is None or status.signal == signal.SIGTERM:
             self._recheck(main.agent)
             return
-        if main.invocation in self.judge.reported or self._expected(main.agent):
+        state = killed_state(main, status)
+        if not self.judge.judge(main.agent, state):
             return
-        self.judge.reported.add(main.invocation)
         self._told_early.add(main.invocation)
-        self._spawn(self.report(main.agent, killed_state(main, status), told_by="its pidfd"))
+        self._spawn(self.report(main.agent, state, told_by="its pidfd"))
 
     async def read(self, unit: str) -> UnitState | None:
         """The unit's state over D-Bus, else from ``systemctl show`` in a worker thread;
