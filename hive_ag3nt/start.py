@@ -41,11 +41,9 @@ def direct(command: Callable[[], None]) -> NoReturn:
     try:
         command()
     except HiveError as exc:
-        import click  # on this path only: its colour, as the group prints an error
+        from hive_c0re.command import show_error  # click, on this path only
 
-        click.secho(f"error: {exc.message}", fg="red", err=True)
-        if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
+        show_error(exc)
         sys.exit(exc.exit_code)
     except (EOFError, KeyboardInterrupt):
         import click

@@ -55,10 +55,15 @@ class HiveGroup(click.Group):
         except HiveError as exc:
             if ctx.params.get("debug"):
                 raise
-            click.secho(f"error: {exc.message}", fg="red", err=True)
-            if exc.hint:
-                click.echo(f"hint: {exc.hint}", err=True)
+            show_error(exc)
             raise click.exceptions.Exit(exc.exit_code) from None
+
+
+def show_error(exc: HiveError) -> None:
+    """A HiveError as every program prints it: its message, then its hint."""
+    click.secho(f"error: {exc.message}", fg="red", err=True)
+    if exc.hint:
+        click.echo(f"hint: {exc.hint}", err=True)
 
 
 def _show(exc: click.ClickException) -> None:
