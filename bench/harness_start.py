@@ -27,10 +27,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.client
 import json
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -117,23 +115,13 @@ def idle_at(events: Path, after: float) -> float | None:
     return float(row[0]) if row and row[0] is not None else None
 
 
-class UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: Path) -> None:
-        super().__init__("agent", timeout=START_TIMEOUT)
-        self.path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(START_TIMEOUT)
-        self.sock.connect(str(self.path))
-
-
 def ui_answers(path: Path) -> bool:
     """Whether the UI answers ``GET /status`` (with the agent's secret) with a 200."""
     from hive_c0re.wire import UI_SECRET_HEADER
     from hive_dev.harness_support import UI_SECRET
+    from hive_dev.unix_http import UnixHTTPConnection
 
-    connection = UnixConnection(path)
+    connection = UnixHTTPConnection(path, START_TIMEOUT, host="agent")
     try:
         connection.request("GET", "/status", headers={UI_SECRET_HEADER: UI_SECRET})
         return connection.getresponse().status == 200

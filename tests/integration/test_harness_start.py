@@ -11,9 +11,7 @@ for its first visitor.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -32,6 +30,7 @@ from hive_dev.harness_support import (
     register,
     serve_env,
 )
+from hive_dev.unix_http import UnixHTTPConnection
 
 # Not before the first turn (the hive's tools come from the SDK): nor in the UI.
 NOT_BEFORE_A_TURN = {"claude_agent_sdk", "mcp", "pydantic", "jsonschema", "anyio", "click",
@@ -66,20 +65,9 @@ def idle_recorded(events: Path) -> bool:
     return bool(row[0])
 
 
-class UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: Path) -> None:
-        super().__init__("agent", timeout=DEADLINE)
-        self.path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(DEADLINE)
-        self.sock.connect(str(self.path))
-
-
 def ui_status(path: Path) -> dict[str, object]:
     """``GET /status`` on the UI's socket, with the agent's secret."""
-    connection = UnixConnection(path)
+    connection = UnixHTTPConnection(path, DEADLINE, host="agent")
     try:
         connection.request("GET", "/status", headers={UI_SECRET_HEADER: UI_SECRET})
         response = connection.getresponse()

@@ -3,13 +3,12 @@ and still the operator on host.sock."""
 
 from __future__ import annotations
 
-import http.client
 import re
-import socket
 import sys
 from pathlib import Path
 
 from hive_dev.sandbox import REPO, Sandbox, SandboxHive
+from hive_dev.unix_http import UnixHTTPConnection
 
 SERVICE = "hive-c0re-dashboard.service"
 EXPOSURE = re.compile(r"Overall exposure level for (\S+): ([0-9.]+) (\w+)")
@@ -43,21 +42,10 @@ def sandbox_dropin(hive: SandboxHive) -> None:
     hive.sandbox.systemctl("daemon-reload")
 
 
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path: Path) -> None:
-        super().__init__("localhost", timeout=30)
-        self.path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(30)
-        self.sock.connect(str(self.path))
-
-
 def request(path: Path, method: str, target: str,
             headers: dict[str, str] | None = None,
             body: str | None = None) -> tuple[int, dict[str, str], str]:
-    connection = UnixHTTP(path)
+    connection = UnixHTTPConnection(path)
     try:
         connection.request(method, target, body=body, headers=headers or {})
         answer = connection.getresponse()
