@@ -94,6 +94,10 @@ def test_a_paused_container_keeps_its_mark_and_its_mail_until_resumed(
         container_env_file(tmp_path / "agent.env", api.url)
         hive.call("spawn", name="alice")
         wait_for("alice's harness up", lambda: row(hive)["running"] and row(hive)["listening"])
+        # Her turn on the hive's "you were spawned" ends first: stopped mid-turn, its
+        # lease would come back (requeued) when her harness starts again, and the mail
+        # that waits would grow while the test counts it.
+        wait_for("alice idle", lambda: (row(hive)["unread"], row(hive)["in_flight"]) == (0, 0))
         spawned = row(hive)
         hive.call("stop", name="alice")
         # Paused while stopped: the mark is the host's, not the container's.
