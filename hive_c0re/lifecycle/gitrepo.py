@@ -184,18 +184,19 @@ class ConfigRepo:
                     raise NotFound(f"the config repo at {source.path} has no main branch")
                 raise self._failure("clone", done)
             forget_origin(self.path / ".git")
-            sha = self.written_main()
+            sha = self.written_main() or self.head()
         except BaseException:
             self._remove_git_dir()
             raise
         log.info("created config repo %s from %s at %s", self.path, source.path, sha)
         return sha
 
-    def written_main(self) -> str:  # as a fresh clone or copy wrote it, without running git
+    def written_main(self) -> str | None:
+        """``main`` as its loose ref file holds it (git itself reads that first), or None."""
         try:
             return validate_sha((self.path / ".git" / MAIN).read_text().strip())
         except (OSError, InvalidInput):
-            return self.head()
+            return None
 
     def _create(self) -> None:
         if self.exists():

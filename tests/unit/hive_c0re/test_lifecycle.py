@@ -14,6 +14,8 @@ from hive_c0re.egress.upstream import DEFAULT_UPSTREAM
 from hive_c0re.errors import HiveError, InvalidInput, NotFound
 from hive_c0re.lifecycle.agent_config import load_agent_config
 from hive_c0re.lifecycle.backend import POLICY_FILE
+from hive_c0re.lifecycle.gitrepo import ConfigRepo
+from hive_c0re.lifecycle.seeding import Seeding
 from tests.unit.hive_c0re.lifecycle_support import Bench
 
 
@@ -214,12 +216,11 @@ def test_the_manager_comes_up_unless_the_operator_stopped_it(tmp_path: Path) -> 
         bench.close()
 
 
-def test_a_spawn_past_the_seed_runs_no_git_and_a_revival_one(
-        bench: Bench, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Past the seed (made once, by the first spawn) a new agent's repos are copies of it,
-    so its config and the commit recorded as deployed are the seed's, read without git.
-    An agent spawned again over its kept applied repo reads both with one ``cat-file``."""
-    asyncio.run(bench.lifecycle.spawn("alice"))
+VERBS = {"cat-file", "clone", "fetch", "init", "update-ref", "commit", "rev-parse", "tag"}
+
+
+def git_shim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """Point HYPERHIVE_GIT at the real git through a shim; (the shim, the log of its runs)."""
     ran = tmp_path / "ran"
     shim = tmp_path / "git"
     real = shutil.which("git")
@@ -227,6 +228,24 @@ def test_a_spawn_past_the_seed_runs_no_git_and_a_revival_one(
     shim.write_text(f'#!/bin/sh\necho "$@" >> {ran}\nexec {real} "$@"\n')
     shim.chmod(0o755)
     monkeypatch.setenv("HYPERHIVE_GIT", str(shim))
+    return shim, ran
+
+
+def git_verbs(ran: Path) -> list[str]:
+    """The git verbs the shim ran (past git's own options), bar the version checks."""
+    lines = ran.read_text().splitlines() if ran.exists() else []
+    return [next((word for word in line.split() if word in VERBS), line) for line in lines
+            if "--version" not in line]
+
+
+def test_a_spawn_past_the_seed_runs_no_git_and_a_revival_one(
+        bench: Bench, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the seed (made once, by the first spawn) a new agent's repos are copies of it,
+    so its config and the commit recorded as deployed are the seed's, read without git.
+    An agent spawned again over its kept applied repo reads both with one ``cat-file``
+    (none while this daemon still knows its ``main``)."""
+    asyncio.run(bench.lifecycle.spawn("alice"))
+    shim, ran = git_shim(tmp_path, monkeypatch)
 
     asyncio.run(bench.lifecycle.spawn("bob"))
 
@@ -241,6 +260,38 @@ def test_a_spawn_past_the_seed_runs_no_git_and_a_revival_one(
     monkeypatch.setenv("HYPERHIVE_GIT", str(shim))
     asyncio.run(bench.lifecycle.destroy("bob", purge=False))
     asyncio.run(bench.lifecycle.spawn("bob"))
-    verbs = [line for line in ran.read_text().splitlines() if "--version" not in line]
-    assert len(verbs) == 1 and "cat-file" in verbs[0]
+    assert git_verbs(ran) == []
+    bench.lifecycle.seeding = Seeding(bench.paths, bench.settings.proposal_max_bytes)  # restarted
+    asyncio.run(bench.lifecycle.destroy("bob", purge=False))
+    asyncio.run(bench.lifecycle.spawn("bob"))
+    assert git_verbs(ran) == ["cat-file"]
     assert bench.store.agent("bob").deployed_sha == applied.head()
+
+
+def test_starts_and_restarts_read_the_applied_config_once_per_commit(
+        bench: Bench, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A commit's config never changes, so while the applied ``main`` still names the
+    commit read last no git runs for it; once ``main`` moves, the next reading is git's."""
+    async def cycle() -> None:
+        await bench.lifecycle.restart("alice")
+        await bench.lifecycle.stop("alice")
+        await bench.lifecycle.start("alice")
+
+    asyncio.run(bench.lifecycle.spawn("alice"))
+    _, ran = git_shim(tmp_path, monkeypatch)
+    asyncio.run(cycle())
+    assert git_verbs(ran) == []
+
+    text = bench.applied("alice").read_file(bench.applied("alice").head(), "agent.toml")
+    assert text is not None and 'memory_max = "2G"' in text
+    other = ConfigRepo(tmp_path / "other")
+    sha = other.init({"agent.toml": text.replace('memory_max = "2G"', 'memory_max = "3G"')},
+                     "more memory")
+    bench.applied("alice").fetch_commit(other, sha)
+    bench.applied("alice").set_main(sha, force=True)
+    ran.unlink()
+    asyncio.run(cycle())
+
+    assert git_verbs(ran) == ["cat-file"]
+    head, config = bench.lifecycle.seeding.applied_at_head("alice")
+    assert (head, config.resources.memory_max) == (sha, "3G")
