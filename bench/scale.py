@@ -116,7 +116,8 @@ class Bench(crashes.Bench, containers.Bench):
         """The stand-in model, and the environment file every container gets."""
         self.api = ApiProcess(script(self.work / "script.json"), self.work).__enter__()
         env = container_env_file(self.work / "agent.env", self.api.url)
-        extra = {"HYPERHIVE_CLI_IDLE_RELEASE": f"{self.opts.release:g}"}
+        extra = {"HYPERHIVE_CLI_IDLE_RELEASE": f"{self.opts.release:g}",
+                 **self.opts.container_env}
         if self.opts.max_rss_mib is not None:
             extra["HYPERHIVE_CLI_MAX_RSS_MIB"] = str(self.opts.max_rss_mib)
         with env.open("a") as out:

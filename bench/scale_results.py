@@ -11,6 +11,7 @@ from bench.common import Spread, fmt_ms, machine, median, percentile, verdict
 from bench.container_hive import SandboxOptions
 from bench.crashes_results import Kill
 from bench.scale_memory import KIB, Unit
+from hive_c0re.lifecycle.agents import ENV_KEY
 
 TARGET_RELEASED_MIB = 90.0  # an idle agent after release, its whole cgroup
 TARGET_HIVE_GIB = 5.0  # 50 idle agents in all
@@ -25,6 +26,7 @@ CORES = os.cpu_count() or 1
 class Options(SandboxOptions):
     release: float  # HYPERHIVE_CLI_IDLE_RELEASE handed to every container
     max_rss_mib: int | None  # HYPERHIVE_CLI_MAX_RSS_MIB, if given
+    container_env: dict[str, str]  # more of every container's environment (--env)
     kills: int
     broadcasts: int
     singles: int
@@ -40,6 +42,9 @@ def parse_args(argv: Sequence[str] | None, doc: str | None) -> Options:
                              "the readings with the CLIs alive take; 0 = never)")
     parser.add_argument("--max-rss-mib", type=int,
                         help="the agents' CLI growth bound, MiB (default: the harness's)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="one more variable of every container's environment (and so "
+                             "of the harness and its CLI), repeatable: to try a CLI knob")
     parser.add_argument("--kills", type=int, help="kills alone and under load (10; quick 5)")
     parser.add_argument("--broadcasts", type=int,
                         help="broadcasts with the CLIs alive (default 2; quick 1)")
@@ -51,8 +56,12 @@ def parse_args(argv: Sequence[str] | None, doc: str | None) -> Options:
     def pick(value: int | None, full: int, quick: int) -> int:
         return max(1, value if value is not None else (quick if common.quick else full))
 
+    env = dict(item.partition("=")[::2] for item in ns.env)
+    if bad := [name for name in env if not ENV_KEY.fullmatch(name)]:
+        parser.error(f"--env takes NAME=VALUE with NAME in [A-Z_][A-Z0-9_]* (the hive's "
+                     f"rule for an agent's environment), not {', '.join(map(repr, bad))}")
     return Options(**asdict(common), release=max(0.0, float(ns.release)),
-                   max_rss_mib=ns.max_rss_mib, kills=pick(ns.kills, 10, 5),
+                   max_rss_mib=ns.max_rss_mib, container_env=env, kills=pick(ns.kills, 10, 5),
                    broadcasts=pick(ns.broadcasts, 2, 1), singles=5, bare=pick(None, 5, 3),
                    min_available_mib=int(ns.min_available_mib))
 
@@ -165,6 +174,9 @@ def report(opts: Options, results: Results) -> None:
           f"harness and claude CLI in nspawn, stand-in model; {machine()}; idle release "
           f"{opts.release:g} s" + (f", CLI bound {opts.max_rss_mib} MiB"
                                    if opts.max_rss_mib else ""))
+    if opts.container_env:
+        print("  every container's environment also: "
+              + " ".join(f"{k}={v}" for k, v in opts.container_env.items()))
     if results.stopped:
         print(f"  {results.stopped}")
     report_memory(results)

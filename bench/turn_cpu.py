@@ -53,6 +53,7 @@ from hive_ag3nt.runner import CLI_DEFAULTS, ClaudeSession  # noqa: E402
 
 AGENTS = 50
 PING, PONG = "ping", "pong"
+IDLE_SECONDS = 20.0  # how long every CLI waits, alive, between the warm turns and releases
 PLAIN = "hello"  # answered with a text alone: a turn of one model request
 # What runner.CLI_DEFAULTS was before the CPU work: the baseline.
 OLD_DEFAULTS = {
@@ -129,6 +130,7 @@ class Variant:
     harness: list[float] = field(default_factory=list)  # this process's CPU per warm turn
     plain: list[float] = field(default_factory=list)  # CPU of a warm one-request turn
     own: float = 0.0  # this process's CPU over the last turn
+    idle: float = 0.0  # CPU seconds per second of the CLI, alive and waiting
     requests: list[int] = field(default_factory=list)  # model requests per turn
     sizes: list[int] = field(default_factory=list)  # bytes of system prompt + tools, each
     failures: list[str] = field(default_factory=list)
@@ -246,6 +248,16 @@ class Bench:
                     for r in made if isinstance(r.body, dict)]
         return tree_cpu(pid) - before
 
+    async def _idle(self) -> None:
+        """Each CLI's CPU while it waits: in a broadcast, the waiting CLIs' share counts."""
+        pids = {v.name: v.session.cli_pid() if v.session else None for v in self.variants}
+        before = {name: tree_cpu(pid) for name, pid in pids.items() if pid is not None}
+        await asyncio.sleep(IDLE_SECONDS)
+        for v in self.variants:
+            pid = pids[v.name]
+            if pid is not None:
+                v.idle = (tree_cpu(pid) - before[v.name]) / IDLE_SECONDS
+
     def _rotated(self, seq: int) -> list[Variant]:
         """The variants, each round starting at another one: no variant is always first."""
         at = seq % len(self.variants)
@@ -281,6 +293,8 @@ class Bench:
                 v.turns.append(await self._turn(v, api, seq))
                 v.harness.append(v.own)
                 v.plain.append(await self._turn(v, api, seq, PLAIN))
+        step(f"every CLI alive and waiting for {IDLE_SECONDS:g} s")
+        await self._idle()
         step(f"{self.resume_rounds} releases, each followed by a turn")
         for seq in range(self.resume_rounds):
             for v in self._rotated(seq):
@@ -308,16 +322,17 @@ def report(variants: list[Variant], cores: int) -> None:
     print(f"\nclaude CLI CPU (ms of utime+stime of the CLI's tree, medians; {cores} cores)")
     print("  start: connected, no turn yet; turns 2-4 and warm: a ping turn (two model requests,")
     print("  one MCP call); 1-req: a warm turn of one model request; resume: start + resume +")
-    print("  turn after a release; KB/req: system prompt + tool schemas per request")
+    print("  turn after a release; KB/req: system prompt + tool schemas per request; idle: CPU")
+    print(f"  of the CLI alive and waiting, ms per second ({IDLE_SECONDS:g} s)")
     print(f"{'variant':10} {'start':>6} {'start+1st':>10} {'turns 2-4':>10} {'warm':>6} "
-          f"{'1-req':>6} {'resume':>7} {'req/turn':>8} {'KB/req':>7} {'warm/old':>9} "
+          f"{'1-req':>6} {'resume':>7} {'req/turn':>8} {'KB/req':>7} {'idle':>5} {'warm/old':>9} "
           f"{'resume/old':>11}")
     for v in variants:
         reqs = sum(v.requests) / len(v.requests) if v.requests else float("nan")
         kib = median(v.sizes) / 1024 if v.sizes else float("nan")
         print(f"{v.name:10} {fmt_ms(v.boot):>6} {fmt_ms(v.start):>10} {fmt_ms(v.early):>10} "
               f"{fmt_ms(v.warm):>6} {fmt_ms(v.one_request):>6} {fmt_ms(v.resume):>7} "
-              f"{reqs:>8.2f} {kib:>7.1f} {ratio(v.warm, base.warm):>9} "
+              f"{reqs:>8.2f} {kib:>7.1f} {v.idle * 1000:>5.1f} {ratio(v.warm, base.warm):>9} "
               f"{ratio(v.resume, base.resume):>11}")
     harness = median([t for v in variants for t in v.harness])
     print(f"\nharness side (this process: SDK, events log, hive tools), CPU per warm ping turn: "

@@ -191,8 +191,7 @@ class ConfigRepo:
         log.info("created config repo %s from %s at %s", self.path, source.path, sha)
         return sha
 
-    def written_main(self) -> str | None:
-        """``main`` as its loose ref file holds it (git itself reads that first), or None."""
+    def written_main(self) -> str | None:  # main's loose ref file, which git reads first
         try:
             return validate_sha((self.path / ".git" / MAIN).read_text().strip())
         except (OSError, InvalidInput):
