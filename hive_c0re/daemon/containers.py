@@ -21,6 +21,7 @@ from hive_c0re.daemon.pause import Pauses
 from hive_c0re.daemon.sockets import Sockets
 from hive_c0re.lifecycle.backend import Backend, Scope, Systemctl
 from hive_c0re.lifecycle.uids import MANAGER_BASE
+from hive_c0re.lifecycle.unitjobs import BusSystemctl
 from hive_c0re.paths import Paths, unit_dir
 from hive_c0re.settings import Settings
 
@@ -59,7 +60,8 @@ class Containers:
         self.store = store
         self.mail = mail
         self.sockets = sockets
-        self.systemctl = Systemctl(Scope(settings.systemd_scope))
+        # Unit jobs over the manager's private socket: no systemctl process per verb.
+        self.systemctl: Systemctl = BusSystemctl(Scope(settings.systemd_scope))
         # The agents' slots start lowest; the manager's sits above them all.
         self.egress = EgressProxy(paths.egress_dir,
                                   first_uid=min(settings.uid_base_start, MANAGER_BASE))

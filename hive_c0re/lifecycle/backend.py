@@ -198,12 +198,32 @@ class Systemctl:
                 f"systemctl {' '.join(args)} failed: {done.stderr.strip() or done.returncode}")
         return done
 
+    def error(self, verb: str, unit: str, why: str) -> SystemctlError:
+        return SystemctlError(f"{verb} of {unit} failed: {why}")
+
+    def begin(self, verb: str, unit: str) -> None:
+        """``start`` or ``restart``; ``reset-failed`` and once more only if refused
+        (a unit that failed too often in a row hits its start limit): one job, not two."""
+        why = self.attempt(verb, unit)
+        if why is not None:
+            self.reset_failed(unit)
+            why = self.attempt(verb, unit)
+        if why is not None:
+            raise self.error(verb, unit, why)
+
+    def attempt(self, verb: str, unit: str) -> str | None:
+        """Run ``verb`` of ``unit`` to its end: None when it went well, else why not."""
+        done = self.run(verb, unit, check=False)
+        return None if done.returncode == 0 else done.stderr.strip() or str(done.returncode)
+
+    def reset_failed(self, unit: str) -> None:
+        self.run("reset-failed", unit, check=False)
+
     def stop(self, unit: str) -> None:
         """Stop ``unit``; one already gone (not loaded) is as stopped as it gets."""
         done = self.run("stop", unit, check=False)
         if done.returncode not in (0, UNIT_NOT_LOADED):
-            raise SystemctlError(f"systemctl stop {unit} failed: "
-                                 f"{done.stderr.strip() or done.returncode}")
+            raise self.error("stop", unit, done.stderr.strip() or str(done.returncode))
 
     def show(self, unit: str, prop: str) -> str:
         return self.run("show", unit, "-p", prop, "--value").stdout.strip()

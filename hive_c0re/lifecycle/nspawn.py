@@ -317,7 +317,7 @@ class NspawnBackend:
 
     def uninstall(self, agent: str) -> None:
         self.stop(agent)
-        self.systemctl.run("reset-failed", unit_name(agent), check=False)
+        self.systemctl.reset_failed(unit_name(agent))
         rootfs.remove(self.roots, agent)
         for path in (self.roots / f".{agent}.env", self._nspawn_file(agent)):
             path.unlink(missing_ok=True)
@@ -335,21 +335,14 @@ class NspawnBackend:
 
     def start(self, agent: str) -> None:
         self._need_installed(agent)
-        self._begin("start", unit_name(agent))
-
-    def _begin(self, verb: str, unit: str) -> None:
-        """``systemctl start`` or ``restart``; ``reset-failed`` and once more only if refused
-        (a unit that failed too often in a row hits its start limit): one process, not two."""
-        if self.systemctl.run(verb, unit, check=False).returncode != 0:
-            self.systemctl.run("reset-failed", unit, check=False)
-            self.systemctl.run(verb, unit)
+        self.systemctl.begin("start", unit_name(agent))
 
     def stop(self, agent: str) -> None:
         self.systemctl.stop(unit_name(agent))
 
     def restart(self, agent: str) -> None:
         self._need_installed(agent)
-        self._begin("restart", unit_name(agent))
+        self.systemctl.begin("restart", unit_name(agent))
 
     def is_active(self, agent: str) -> bool:
         return self.systemctl.show(unit_name(agent), "ActiveState") == "active"
