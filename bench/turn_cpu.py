@@ -49,6 +49,7 @@ if str(REPO) not in sys.path:  # also runnable as ``python bench/turn_cpu.py``
     sys.path.insert(0, str(REPO))
 
 from bench.common import BenchError, fmt_ms, median, step  # noqa: E402
+from hive_ag3nt.cli_memory import tree_rss_mib  # noqa: E402
 from hive_ag3nt.runner import CLI_DEFAULTS, ClaudeSession  # noqa: E402
 
 AGENTS = 50
@@ -78,6 +79,13 @@ KNOBS: dict[str, dict[str, str]] = {
     "bgtasks": {"CLAUDE_CODE_DISABLE_BACKGROUND_TASKS": "1", "CLAUDE_CODE_DISABLE_CRON": "1"},
     "checkpts": {"CLAUDE_CODE_DISABLE_FILE_CHECKPOINTING": "1"},
     "certs": {"CLAUDE_CODE_CERT_STORE": "bundled"},
+    # What a waiting CLI polls: its config file by stat every second (inotify instead)
+    # and Bun's garbage-collection timer, every second while the heap changes.
+    "cfgevents": {"CLAUDE_CODE_CONFIG_WATCH_EVENTS": "1"},
+    "gctimer": {"BUN_GC_TIMER_DISABLE": "1"},
+    "gc10s": {"BUN_GC_TIMER_INTERVAL": "10000"},
+    "gc30s": {"BUN_GC_TIMER_INTERVAL": "30000"},
+    "gcandcfg": {"BUN_GC_TIMER_DISABLE": "1", "CLAUDE_CODE_CONFIG_WATCH_EVENTS": "1"},
     # Bun's JavaScriptCore: no optimizing tiers (less JIT work, slower hot code).
     "noftl": {"BUN_JSC_useFTLJIT": "0"},
     "nodfg": {"BUN_JSC_useDFGJIT": "0"},
@@ -131,6 +139,7 @@ class Variant:
     plain: list[float] = field(default_factory=list)  # CPU of a warm one-request turn
     own: float = 0.0  # this process's CPU over the last turn
     idle: float = 0.0  # CPU seconds per second of the CLI, alive and waiting
+    rss: tuple[float, float] = (0.0, 0.0)  # the CLI tree's MiB after the warm turns, after idle
     requests: list[int] = field(default_factory=list)  # model requests per turn
     sizes: list[int] = field(default_factory=list)  # bytes of system prompt + tools, each
     failures: list[str] = field(default_factory=list)
@@ -252,11 +261,13 @@ class Bench:
         """Each CLI's CPU while it waits: in a broadcast, the waiting CLIs' share counts."""
         pids = {v.name: v.session.cli_pid() if v.session else None for v in self.variants}
         before = {name: tree_cpu(pid) for name, pid in pids.items() if pid is not None}
+        warm = {name: tree_rss_mib(pid) or 0.0 for name, pid in pids.items() if pid is not None}
         await asyncio.sleep(IDLE_SECONDS)
         for v in self.variants:
             pid = pids[v.name]
             if pid is not None:
                 v.idle = (tree_cpu(pid) - before[v.name]) / IDLE_SECONDS
+                v.rss = (warm[v.name], tree_rss_mib(pid) or 0.0)
 
     def _rotated(self, seq: int) -> list[Variant]:
         """The variants, each round starting at another one: no variant is always first."""
@@ -323,16 +334,19 @@ def report(variants: list[Variant], cores: int) -> None:
     print("  start: connected, no turn yet; turns 2-4 and warm: a ping turn (two model requests,")
     print("  one MCP call); 1-req: a warm turn of one model request; resume: start + resume +")
     print("  turn after a release; KB/req: system prompt + tool schemas per request; idle: CPU")
-    print(f"  of the CLI alive and waiting, ms per second ({IDLE_SECONDS:g} s)")
+    print(f"  of the CLI alive and waiting, ms per second ({IDLE_SECONDS:g} s); MiB: the CLI's RSS")
+    print("  after the warm turns / after that wait")
     print(f"{'variant':10} {'start':>6} {'start+1st':>10} {'turns 2-4':>10} {'warm':>6} "
-          f"{'1-req':>6} {'resume':>7} {'req/turn':>8} {'KB/req':>7} {'idle':>5} {'warm/old':>9} "
+          f"{'1-req':>6} {'resume':>7} {'req/turn':>8} {'KB/req':>7} {'idle':>5} {'MiB':>9} "
+          f"{'warm/old':>9} "
           f"{'resume/old':>11}")
     for v in variants:
         reqs = sum(v.requests) / len(v.requests) if v.requests else float("nan")
         kib = median(v.sizes) / 1024 if v.sizes else float("nan")
         print(f"{v.name:10} {fmt_ms(v.boot):>6} {fmt_ms(v.start):>10} {fmt_ms(v.early):>10} "
               f"{fmt_ms(v.warm):>6} {fmt_ms(v.one_request):>6} {fmt_ms(v.resume):>7} "
-              f"{reqs:>8.2f} {kib:>7.1f} {v.idle * 1000:>5.1f} {ratio(v.warm, base.warm):>9} "
+              f"{reqs:>8.2f} {kib:>7.1f} {v.idle * 1000:>5.1f} {v.rss[0]:>4.0f}/{v.rss[1]:<4.0f} "
+              f"{ratio(v.warm, base.warm):>9} "
               f"{ratio(v.resume, base.resume):>11}")
     harness = median([t for v in variants for t in v.harness])
     print(f"\nharness side (this process: SDK, events log, hive tools), CPU per warm ping turn: "

@@ -41,6 +41,13 @@ CLI_DEFAULTS = {
     # The CLI retries 401/429 itself for minutes; the harness waits smarter (and shows it).
     "CLAUDE_CODE_MAX_RETRIES": "2",
     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    # A waiting CLI ran Bun's garbage collector every second (its heap keeps changing
+    # while it polls its files): 17 ms of CPU a second each, 0.85 cores for 50 waiting
+    # agents. Without the timer it is 1-3 ms a second, for 20-40 MiB more while alive
+    # (bench/turn_cpu.py); allocation still starts collections, and a release ends it all.
+    "BUN_GC_TIMER_DISABLE": "1",
+    # Its config file watched through inotify, not stat()ed every second.
+    "CLAUDE_CODE_CONFIG_WATCH_EVENTS": "1",
 }
 
 

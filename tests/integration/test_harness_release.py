@@ -487,3 +487,27 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60) ->
         if time.monotonic() > deadline:
             raise AssertionError(f"never happened: {what}")
         time.sleep(0.05)
+
+
+def test_the_cli_runs_without_the_gc_timer_and_watches_its_config_by_inotify(
+        tmp_path: Path, daemon: DaemonProcess, api: MessagesApi) -> None:
+    # Bun's 1 s garbage-collection timer and the 1 s stat of .claude.json were most of
+    # what a waiting CLI cost (bench/turn_cpu.py: 17 ms of CPU a second, 1 without):
+    # the CLI process the harness starts has both off in its environment.
+    rig = make_real_rig(tmp_path, daemon, "gci", api, cli_idle_release=0)
+    rig.script_replies(Reply(text="one", match=Match(last_user_contains="first")))
+    environ: list[dict[str, str]] = []
+
+    async def scenario() -> None:
+        async with running(rig.harness) as harness:
+            rig.send("first")
+            await harness.step()
+            assert harness.session is not None
+            pid = harness.session.cli_pid()
+            assert pid is not None
+            raw = (await asyncio.to_thread(Path(f"/proc/{pid}/environ").read_bytes)).split(b"\0")
+            environ.append(dict(item.decode().partition("=")[::2] for item in raw if item))
+
+    run(scenario(), BOUND)
+    assert environ[0]["BUN_GC_TIMER_DISABLE"] == "1"
+    assert environ[0]["CLAUDE_CODE_CONFIG_WATCH_EVENTS"] == "1"
