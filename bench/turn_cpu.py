@@ -79,11 +79,9 @@ KNOBS: dict[str, dict[str, str]] = {
     "bgtasks": {"CLAUDE_CODE_DISABLE_BACKGROUND_TASKS": "1", "CLAUDE_CODE_DISABLE_CRON": "1"},
     "checkpts": {"CLAUDE_CODE_DISABLE_FILE_CHECKPOINTING": "1"},
     "certs": {"CLAUDE_CODE_CERT_STORE": "bundled"},
-    # What a waiting CLI polls: its config file by stat every second (inotify instead)
-    # and Bun's garbage-collection timer, every second while the heap changes.
+    # A waiting CLI's 1 s timers: its config file's stat (inotify instead), Bun's GC.
     "cfgevents": {"CLAUDE_CODE_CONFIG_WATCH_EVENTS": "1"},
     "gctimer": {"BUN_GC_TIMER_DISABLE": "1"},
-    "gc10s": {"BUN_GC_TIMER_INTERVAL": "10000"},
     "gc30s": {"BUN_GC_TIMER_INTERVAL": "30000"},
     "gcandcfg": {"BUN_GC_TIMER_DISABLE": "1", "CLAUDE_CODE_CONFIG_WATCH_EVENTS": "1"},
     # Bun's JavaScriptCore: no optimizing tiers (less JIT work, slower hot code).
