@@ -14,9 +14,10 @@ pystemd is imported on first use: only a hive with containers loads it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,9 +83,12 @@ class BusSystemctl(Systemctl):
         removed: dict[bytes, str] = {}
 
         def on_removed(msg: Any, error: Any = None, userdata: Any = None) -> None:
-            msg.process_reply(False)
-            _, job, _, result = msg.body
-            removed[bytes(job)] = _text(result)
+            try:
+                msg.process_reply(False)
+                _, job, _, result = msg.body
+                removed[bytes(job)] = _text(result)
+            except Exception:  # a callback must never raise into libsystemd
+                return
 
         with self._bus() as bus:
             # Matched before the call, so a job that ends at once is not missed.
@@ -113,7 +117,10 @@ class BusSystemctl(Systemctl):
         body = reply.body
         return bytes(body[0] if isinstance(body, (list, tuple)) else body)
 
-    def _bus(self) -> Any:
+    @contextlib.contextmanager
+    def _bus(self) -> Iterator[Any]:
+        """A connection of its own, closed after (pystemd's ``with`` would open it twice,
+        leaking the first)."""
         from pystemd.dbuslib import DBusAddress
 
         address = self.address or private_socket(self.scope)
@@ -122,7 +129,10 @@ class BusSystemctl(Systemctl):
             bus.open()
         except Exception as exc:
             raise JobFailed(f"cannot reach systemd at {address}: {exc}") from None
-        return bus
+        try:
+            yield bus
+        finally:
+            bus.close()
 
     def _user(self) -> str:
         return " --user" if self.scope is Scope.USER else ""

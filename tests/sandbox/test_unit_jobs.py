@@ -38,6 +38,21 @@ except SystemctlError as exc:
     print(json.dumps({"error": str(exc)}))
 """
 
+# Many jobs in one process: each connection is closed after its job.
+INSIDE_FDS = """
+import os, sys
+from hive_c0re.lifecycle.backend import Scope
+from hive_c0re.lifecycle.unitjobs import BusSystemctl
+jobs = BusSystemctl(Scope.USER, timeout=30)
+def fds(): return len(os.listdir("/proc/self/fd"))
+jobs.begin("start", sys.argv[1])
+before = fds()
+for _ in range(20):
+    jobs.begin("restart", sys.argv[1])
+    jobs.reset_failed(sys.argv[1])
+print(before, fds())
+"""
+
 
 @dataclass(frozen=True)
 class InsideBusSystemctl(Systemctl):
@@ -119,6 +134,14 @@ def test_a_manager_out_of_reach_is_a_clear_error(sandbox: Sandbox) -> None:
         jobs.begin("start", "hh-runs.service")
     with pytest.raises(SystemctlError, match=r"stop of hh-runs\.service failed: cannot reach"):
         jobs.stop("hh-runs.service")
+
+
+def test_the_daemons_jobs_leave_no_connection_open(sandbox: Sandbox) -> None:
+    (sandbox.unit_dir / "hh-runs.service").write_text(UNITS["hh-runs.service"])
+    sandbox.systemctl("daemon-reload")
+    done = sandbox.run(sys.executable, "-c", INSIDE_FDS, "hh-runs.service")
+    before, after = (int(word) for word in done.stdout.split())
+    assert after == before, done.stdout
 
 
 def test_the_private_socket_is_the_one_systemctl_uses(sandbox: Sandbox) -> None:
