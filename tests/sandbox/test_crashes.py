@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from hive_c0re.client import Client
+from hive_dev.polling import wait_until
 from hive_dev.sandbox import SandboxHive
 from tests.sandbox.approval_support import deploy
 
@@ -45,6 +46,10 @@ def test_a_container_killed_from_outside_is_reported_with_status_and_lines(
         container_hive: SandboxHive) -> None:
     hive = container_hive
     hive.call("spawn", name="alice")
+    # A spawn returns once the stand-in has spoken, before it logs that it listens: the
+    # kill waits for that line, which the report must then carry.
+    wait_until(lambda: "echo agent listening" in hive.sandbox.journal(
+        "SYSLOG_IDENTIFIER=hive-agent-alice"), "alice's listening line")
     hive.sandbox.systemctl("kill", "--kill-whom=main", "-s", "KILL", "hive-agent@alice.service")
     (crash,) = crashes(manager_mail(hive))
     assert crash["agent"] == "alice" and crash["unit"] == "hive-agent@alice.service"
