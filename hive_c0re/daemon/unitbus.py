@@ -16,23 +16,25 @@ from typing import Any
 
 from hive_c0re.daemon.crashwatch import (
     EXIT_CODES,
-    UNIT_PREFIX,
     UnitState,
     agent_of,
     unescape_path,
 )
 from hive_c0re.daemon.pidwatch import MainProcess, has_exited, in_cgroup, open_pidfd
 from hive_c0re.errors import HiveError
+from hive_c0re.lifecycle.sdbus import (
+    MANAGER,
+    PROPERTIES,
+    SERVICE_IFACE,
+    SYSTEMD,
+    SYSTEMD_PATH,
+    UNIT_IFACE,
+    text,
+    unit_path,
+)
 
 log = logging.getLogger(__name__)
 
-SYSTEMD = b"org.freedesktop.systemd1"
-SYSTEMD_PATH = b"/org/freedesktop/systemd1"
-MANAGER = b"org.freedesktop.systemd1.Manager"
-UNIT_IFACE = "org.freedesktop.systemd1.Unit"
-UNIT_IFACE_B = UNIT_IFACE.encode()
-SERVICE_IFACE = b"org.freedesktop.systemd1.Service"
-PROPERTIES = b"org.freedesktop.DBus.Properties"
 
 
 class UnitBus:
@@ -92,9 +94,7 @@ class UnitBus:
         after the rest; the reads count only when both agree. One GetAll would be one
         snapshot, and costs pystemd some 20 ms to parse.
         """
-        from pystemd.dbuslib import path_encode
-
-        path = path_encode(UNIT_PREFIX.rstrip("/").encode(), unit.encode())
+        path = unit_path(unit)
         with self.reading:
             if not self.listening:
                 return None
@@ -103,18 +103,18 @@ class UnitBus:
                 return self.reader.get_property(SYSTEMD, path, interface, prop, kind)
 
             def invocation() -> str:
-                return bytes(get(UNIT_IFACE_B, b"InvocationID", b"ay")).hex()
+                return bytes(get(UNIT_IFACE, b"InvocationID", b"ay")).hex()
 
             for _ in range(3):
                 before = invocation()
                 state = UnitState(
-                    unit=unit, active=_text(get(UNIT_IFACE_B, b"ActiveState", b"s")),
-                    sub=_text(get(UNIT_IFACE_B, b"SubState", b"s")),
-                    result=_text(get(SERVICE_IFACE, b"Result", b"s")),
+                    unit=unit, active=text(get(UNIT_IFACE, b"ActiveState", b"s")),
+                    sub=text(get(UNIT_IFACE, b"SubState", b"s")),
+                    result=text(get(SERVICE_IFACE, b"Result", b"s")),
                     exit_status=int(get(SERVICE_IFACE, b"ExecMainStatus", b"i")),
                     exit_code=EXIT_CODES.get(str(get(SERVICE_IFACE, b"ExecMainCode", b"i"))),
                     invocation=before,
-                    active_since=_usec(get(UNIT_IFACE_B, b"ActiveEnterTimestamp", b"t")))
+                    active_since=_usec(get(UNIT_IFACE, b"ActiveEnterTimestamp", b"t")))
                 if invocation() == before:
                     return state
         raise HiveError(f"{unit} kept changing while it was read")
@@ -130,9 +130,7 @@ class UnitBus:
         process to systemd and to us only in one pid namespace), and not dead already:
         that exit is systemd's to tell.
         """
-        from pystemd.dbuslib import path_encode
-
-        path = path_encode(UNIT_PREFIX.rstrip("/").encode(), unit.encode())
+        path = unit_path(unit)
         with self.reading:
             if not self.listening:
                 return None
@@ -141,13 +139,13 @@ class UnitBus:
                 return self.reader.get_property(SYSTEMD, path, interface, prop, kind)
 
             def main() -> tuple[str, int]:
-                return (bytes(get(UNIT_IFACE_B, b"InvocationID", b"ay")).hex(),
+                return (bytes(get(UNIT_IFACE, b"InvocationID", b"ay")).hex(),
                         int(get(SERVICE_IFACE, b"MainPID", b"u")))
 
             invocation, pid = main()
             if not invocation or pid <= 0:
                 return None
-            cgroup = _text(get(SERVICE_IFACE, b"ControlGroup", b"s"))
+            cgroup = text(get(SERVICE_IFACE, b"ControlGroup", b"s"))
             fd = _checked_pidfd(pid, lambda: in_cgroup(pid, cgroup)
                                 and main() == (invocation, pid))
         return MainProcess(invocation=invocation, pid=pid, fd=fd) if fd is not None else None
@@ -170,7 +168,7 @@ class UnitBus:
         try:
             msg.process_reply(True)
             interface = msg.body[0]
-            if (interface.decode() if isinstance(interface, bytes) else interface) != UNIT_IFACE:
+            if text(interface) != UNIT_IFACE.decode():
                 return
             unit = unescape_path(msg.get_path().decode())
             if agent_of(unit) is not None:
@@ -193,10 +191,6 @@ def _checked_pidfd(pid: int, still: Callable[[], bool]) -> int | None:
         raise
     os.close(fd)
     return None
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _usec(value: Any) -> float | None:

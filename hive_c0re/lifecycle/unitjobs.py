@@ -22,12 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from hive_c0re.lifecycle.backend import Scope, Systemctl
+from hive_c0re.lifecycle.sdbus import MANAGER, SERVICE_IFACE, SYSTEMD, SYSTEMD_PATH, text, unit_path
 
-SYSTEMD = b"org.freedesktop.systemd1"
-SYSTEMD_PATH = b"/org/freedesktop/systemd1"
-MANAGER = b"org.freedesktop.systemd1.Manager"
-SERVICE = b"org.freedesktop.systemd1.Service"
-UNIT_PREFIX = b"/org/freedesktop/systemd1/unit"
 METHODS = {"start": b"StartUnit", "restart": b"RestartUnit", "stop": b"StopUnit"}
 POLL_USEC = 1_000_000  # a wait for the job's signal wakes at least this often
 
@@ -86,7 +82,7 @@ class BusSystemctl(Systemctl):
             try:
                 msg.process_reply(False)
                 _, job, _, result = msg.body
-                removed[bytes(job)] = _text(result)
+                removed[bytes(job)] = text(result)
             except Exception:  # a callback must never raise into libsystemd
                 return
 
@@ -111,9 +107,9 @@ class BusSystemctl(Systemctl):
             reply = bus.call_method(SYSTEMD, SYSTEMD_PATH, MANAGER, METHODS[verb],
                                     _signed(b"ss", [unit.encode(), b"replace"]))
         except DBusNoSuchUnitError as exc:
-            raise _NoSuchUnit(_error_text(exc)) from None
+            raise _NoSuchUnit(_errortext(exc)) from None
         except DBusBaseError as exc:
-            raise JobFailed(_error_text(exc)) from None
+            raise JobFailed(_errortext(exc)) from None
         body = reply.body
         return bytes(body[0] if isinstance(body, (list, tuple)) else body)
 
@@ -150,21 +146,14 @@ def _signed(signature: bytes, values: list[Any]) -> Any:
 
 def _result(bus: Any, unit: str) -> str:
     """The service's ``Result`` (``exit-code``, ``start-limit-hit``, ...), for the message."""
-    from pystemd.dbuslib import path_encode
-
     try:
-        path = path_encode(UNIT_PREFIX, unit.encode())
-        result = bus.get_property(SYSTEMD, path, SERVICE, b"Result", b"s")
-        return f"the unit's result: {_text(result)}"
+        result = bus.get_property(SYSTEMD, unit_path(unit), SERVICE_IFACE, b"Result", b"s")
+        return f"the unit's result: {text(result)}"
     except Exception:
         return "the unit's result unknown"
 
 
-def _error_text(exc: Exception) -> str:
+def _errortext(exc: Exception) -> str:
     """systemd's own words (``Unit x.service not found.``), not pystemd's wrapping."""
     message = getattr(exc, "err_message", None)
-    return _text(message) if message else str(exc)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return text(message) if message else str(exc)
