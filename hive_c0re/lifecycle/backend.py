@@ -75,11 +75,37 @@ class Resources:
                                    hint="a size like 2G, a count, or a percentage like 150%")
         return [f"{key}={wanted.get(key, unset)}" for key, unset in _UNLIMITED.items()]
 
+    def bus_values(self) -> list[tuple[str, int]]:
+        """The same limits as systemd's D-Bus properties (what ``set-property`` sends):
+        bytes, microseconds of CPU a second and a count; unset ones its "no limit"."""
+        memory, quota = self.memory_max, self.cpu_quota
+        if memory is not None and memory != "infinity" and not _SIZE.fullmatch(memory):
+            raise InvalidInput(f"MemoryMax={memory!r} cannot be a unit property",
+                               hint="a size like 512M or 2G, or infinity")
+        if quota is not None and not _PERCENT.fullmatch(quota):
+            raise InvalidInput(f"CPUQuota={quota!r} cannot be a unit property",
+                               hint="a percentage like 150%")
+        values = [
+            ("MemoryMax", UNLIMITED if memory in (None, "infinity") else size_bytes(memory)),
+            # 100% is one CPU: a whole second of CPU time each second.
+            ("CPUQuotaPerSecUSec", UNLIMITED if quota is None else int(quota[:-1]) * 10_000),
+            ("TasksMax", UNLIMITED if self.tasks_max is None else self.tasks_max),
+        ]
+        for key, value in values:
+            if not 0 < value <= UNLIMITED:
+                raise InvalidInput(f"{key}={value} is out of range for a unit property",
+                                   hint="a limit above zero, below 16 EiB")
+        return values
+
 
 # A size, a count, a percentage: what agent.toml's limits are.
 _UNIT_VALUE = re.compile(r"[A-Za-z0-9.%]+")
 # What set-property is given for a limit agent.toml does not set: systemd's "no limit".
 _UNLIMITED = {"MemoryMax": "infinity", "CPUQuota": "", "TasksMax": "infinity"}
+# The same on the bus: every one of these properties is a uint64, its maximum "no limit".
+UNLIMITED = (1 << 64) - 1
+_SIZE = re.compile(r"[0-9]{1,20}[KMGT]?")
+_PERCENT = re.compile(r"[0-9]{1,5}%")
 
 
 @dataclass(frozen=True)
@@ -218,6 +244,11 @@ class Systemctl:
 
     def reset_failed(self, unit: str) -> None:
         self.run("reset-failed", unit, check=False)
+
+    def set_limits(self, unit: str, resources: Resources) -> None:
+        """Set ``unit``'s limits until the manager restarts (``set-property --runtime``):
+        every install sets them all again, so nothing of an older config lingers."""
+        self.run("set-property", "--runtime", unit, *resources.set_property_args())
 
     def stop(self, unit: str) -> None:
         """Stop ``unit``; one already gone (not loaded) is as stopped as it gets."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +28,6 @@ from hive_c0re.lifecycle.backend import (
     CONTAINER_STATE,
     ContainerSpec,
     Systemctl,
-    SystemctlError,
     render_environment,
     write_if_changed,
 )
@@ -277,7 +275,7 @@ class NspawnBackend:
         agent, an upgrade) or the removal of an older install's drop-in.
         """
         check_executables(spec, self.host)
-        limits = spec.resources.set_property_args()
+        spec.resources.bus_values()  # limits that cannot be set are refused before any write
         template = render_template(self.roots, self.unit_dir, self.host.nspawn)
         reload = write_if_changed(self.unit_dir / TEMPLATE, template, mode=0o644)
         old = self._old_dropin_dir(spec.name) / OLD_DROPIN
@@ -286,19 +284,9 @@ class NspawnBackend:
             reload = True
         if reload:
             self.systemctl.run("daemon-reload")
-        # The unit is loaded as it will start: its limits are set while its files are
-        # written (nothing starts it before install returns).
-        setting = subprocess.Popen(
-            self.systemctl.argv("set-property", "--runtime", unit_name(spec.name), *limits),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True)
-        try:
-            self._write_files(spec)
-        finally:
-            _, error = setting.communicate(timeout=self.systemctl.timeout)
-        if setting.returncode != 0:
-            raise SystemctlError(f"systemctl set-property {unit_name(spec.name)} failed: "
-                                 f"{error.strip() or setting.returncode}")
+        # The unit is loaded as it will start (nothing starts it before install returns).
+        self.systemctl.set_limits(unit_name(spec.name), spec.resources)
+        self._write_files(spec)
 
     def _write_files(self, spec: ContainerSpec) -> None:
         """The agent's root, the dirs it writes, its environment and nspawn files."""

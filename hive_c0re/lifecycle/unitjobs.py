@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hive_c0re.lifecycle.backend import Scope, Systemctl
+from hive_c0re.lifecycle.backend import Resources, Scope, Systemctl
 from hive_c0re.lifecycle.sdbus import MANAGER, SERVICE_IFACE, SYSTEMD, SYSTEMD_PATH, text, unit_path
 
 METHODS = {"start": b"StartUnit", "restart": b"RestartUnit", "stop": b"StopUnit"}
@@ -42,10 +42,10 @@ class JobFailed(Exception):
 
 @dataclass(frozen=True)
 class BusSystemctl(Systemctl):
-    """:class:`Systemctl` whose unit jobs go over the manager's private socket.
+    """:class:`Systemctl` whose unit jobs and limits go over the manager's private socket.
 
-    Everything else (``show``, ``daemon-reload``, ``set-property``) still runs
-    systemctl: those are rare, or run beside other work.
+    ``show`` and ``daemon-reload`` still run systemctl: neither is on the way of
+    a spawn, start or restart (a reload only when the template unit changed).
     """
 
     address: str | None = None  # the private socket; None: the scope's own
@@ -66,6 +66,25 @@ class BusSystemctl(Systemctl):
                                 _signed(b"s", [unit.encode()]))
         except Exception:  # nothing to reset, or no such unit: the next job says what matters
             return
+
+    def set_limits(self, unit: str, resources: Resources) -> None:
+        """``SetUnitProperties`` with runtime set, the call ``set-property --runtime``
+        makes: the same properties and values, without a systemctl to start."""
+        from pystemd.dbusexc import DBusBaseError
+
+        args: list[tuple[int, Any]] = [(ord("s"), unit.encode()), (ord("b"), True),
+                                       (ord("a"), b"(sv)")]
+        for key, value in resources.bus_values():
+            args += [(ord("r"), b"sv"), (ord("s"), key.encode()), (ord("v"), b"t"),
+                     (ord("t"), value), _CLOSE, _CLOSE]
+        args.append(_CLOSE)
+        try:
+            with self._bus() as bus:
+                bus.call_method(SYSTEMD, SYSTEMD_PATH, MANAGER, b"SetUnitProperties", args)
+        except JobFailed as exc:
+            raise self.error("setting the limits", unit, str(exc)) from None
+        except DBusBaseError as exc:
+            raise self.error("setting the limits", unit, _errortext(exc)) from None
 
     def attempt(self, verb: str, unit: str) -> str | None:
         try:
@@ -136,6 +155,9 @@ class BusSystemctl(Systemctl):
 
 class _NoSuchUnit(JobFailed):
     pass
+
+
+_CLOSE = (-1, None)  # pystemd's "close the container opened last" in a raw argument list
 
 
 def _signed(signature: bytes, values: list[Any]) -> Any:

@@ -1,8 +1,9 @@
 """The agents' template unit reads each agent's command line from a root-only file.
 
-A new or changed agent needs no ``daemon-reload``; its limits are set with
-``set-property --runtime``; an agent installed with the older per-agent
-drop-in keeps starting from it until its next install moves it to the file.
+A new or changed agent needs no ``daemon-reload``; its limits are runtime
+properties (``SetUnitProperties``, as ``set-property --runtime``); an agent
+installed with the older per-agent drop-in keeps starting from it until its
+next install moves it to the file.
 """
 
 from __future__ import annotations

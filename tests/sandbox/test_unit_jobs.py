@@ -3,13 +3,14 @@ socket) and systemctl's, held to the same behaviour."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from dataclasses import dataclass
 
 import pytest
 
-from hive_c0re.lifecycle.backend import Scope, Systemctl, SystemctlError
+from hive_c0re.lifecycle.backend import Resources, Scope, Systemctl, SystemctlError
 from hive_c0re.lifecycle.unitjobs import private_socket
 from hive_dev.polling import wait_until
 from hive_dev.sandbox import Sandbox
@@ -23,17 +24,24 @@ UNITS = {
     "hh-limited.service": "[Unit]\nStartLimitIntervalSec=60\nStartLimitBurst=2\n"
                           "[Service]\nRestart=on-failure\nRestartSec=10ms\n"
                           "ExecStart=/bin/sh -c 'test -e {ok} && exec sleep infinity'\n",
+    # A template, as the agents' unit is: its instances are loaded by the first call.
+    "hh-agent@.service": "[Service]\nExecStart=/bin/sleep infinity\n",
 }
+# What `systemctl show` says of the three limits, set and unset.
+LIMITS = ("MemoryMax", "CPUQuotaPerSecUSec", "TasksMax")
 
 # BusSystemctl run where the daemon runs it: inside the manager's namespaces (its private
 # socket hangs up on a peer from outside them).
 INSIDE = """
 import json, sys
-from hive_c0re.lifecycle.backend import Scope, SystemctlError
+from hive_c0re.lifecycle.backend import Resources, Scope, SystemctlError
 from hive_c0re.lifecycle.unitjobs import BusSystemctl
 jobs = BusSystemctl(Scope.USER, timeout=30, address=sys.argv[1] or None)
+args = sys.argv[3:]
+if sys.argv[2] == "set_limits":
+    args = [args[0], Resources(**json.loads(args[1]))]
 try:
-    print(json.dumps({"value": getattr(jobs, sys.argv[2])(*sys.argv[3:])}))
+    print(json.dumps({"value": getattr(jobs, sys.argv[2])(*args)}))
 except SystemctlError as exc:
     print(json.dumps({"error": str(exc)}))
 """
@@ -78,6 +86,9 @@ class InsideBusSystemctl(Systemctl):
 
     def stop(self, unit: str) -> None:
         self._call("stop", unit)
+
+    def set_limits(self, unit: str, resources: Resources) -> None:
+        self._call("set_limits", unit, json.dumps(dataclasses.asdict(resources)))
 
 
 @pytest.fixture(params=["bus", "systemctl"])
@@ -126,6 +137,33 @@ def test_a_start_refused_by_the_start_limit_is_reset_and_tried_again(
     assert sandbox.show("hh-limited.service", "ActiveState") == "active"
 
 
+def limits(sandbox: Sandbox, unit: str) -> dict[str, str]:
+    done = sandbox.systemctl("show", unit, *(f"--property={key}" for key in LIMITS))
+    return dict(line.split("=", 1) for line in done.stdout.split())
+
+
+def test_limits_are_set_and_reset_on_a_template_instance_not_loaded_yet(
+        jobs: Systemctl, sandbox: Sandbox) -> None:
+    jobs.set_limits("hh-agent@a.service", Resources(memory_max="2G", cpu_quota="150%",
+                                                     tasks_max=512))
+    assert limits(sandbox, "hh-agent@a.service") == {
+        "MemoryMax": str(2 << 30), "CPUQuotaPerSecUSec": "1.500000s", "TasksMax": "512"}
+    jobs.set_limits("hh-agent@a.service", Resources(memory_max="infinity"))
+    assert limits(sandbox, "hh-agent@a.service") == dict.fromkeys(LIMITS, "infinity")
+    jobs.set_limits("hh-agent@b.service", Resources(memory_max="512M", tasks_max=7))
+    assert limits(sandbox, "hh-agent@b.service") == {
+        "MemoryMax": str(512 << 20), "CPUQuotaPerSecUSec": "infinity", "TasksMax": "7"}
+    # For this boot only: drop-ins under the runtime directory, none beside the unit files.
+    control = "systemd/user.control/hh-agent@a.service.d"
+    assert (sandbox.runtime / control).is_dir()
+    assert not (sandbox.unit_dir.parent / "user.control").exists()
+
+
+def test_limits_of_a_unit_systemd_has_no_file_for_are_refused(jobs: Systemctl) -> None:
+    with pytest.raises(SystemctlError, match=r"hh-never-written\.service.* not found"):
+        jobs.set_limits("hh-never-written.service", Resources(tasks_max=5))
+
+
 def test_a_manager_out_of_reach_is_a_clear_error(sandbox: Sandbox) -> None:
     jobs = InsideBusSystemctl(Scope.USER, sandbox=sandbox,
                               address=str(sandbox.dir / "no-such-socket"))
@@ -134,6 +172,9 @@ def test_a_manager_out_of_reach_is_a_clear_error(sandbox: Sandbox) -> None:
         jobs.begin("start", "hh-runs.service")
     with pytest.raises(SystemctlError, match=r"stop of hh-runs\.service failed: cannot reach"):
         jobs.stop("hh-runs.service")
+    with pytest.raises(SystemctlError, match=r"setting the limits of hh-agent@a\.service "
+                                             r"failed: cannot reach"):
+        jobs.set_limits("hh-agent@a.service", Resources())
 
 
 def test_the_daemons_jobs_leave_no_connection_open(sandbox: Sandbox) -> None:

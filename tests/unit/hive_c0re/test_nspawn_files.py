@@ -73,6 +73,21 @@ def test_limits_set_what_agent_toml_says_and_reset_the_rest(tmp_path: Path) -> N
         Resources(memory_max="2G --all").set_property_args()
 
 
+def test_limits_on_the_bus_are_what_set_property_sends() -> None:
+    unlimited = (1 << 64) - 1
+    assert Resources(memory_max="2G", cpu_quota="150%", tasks_max=512).bus_values() == [
+        ("MemoryMax", 2 << 30), ("CPUQuotaPerSecUSec", 1_500_000), ("TasksMax", 512)]
+    assert Resources(memory_max="infinity").bus_values() == [
+        ("MemoryMax", unlimited), ("CPUQuotaPerSecUSec", unlimited), ("TasksMax", unlimited)]
+    assert Resources(memory_max="4096").bus_values()[0] == ("MemoryMax", 4096)
+    for bad, says in ((Resources(memory_max="2G --all"), "cannot be a unit property"),
+                      (Resources(cpu_quota="1.5"), "cannot be a unit property"),
+                      (Resources(memory_max="99999999999999999999T"), "out of range"),
+                      (Resources(tasks_max=0), "out of range")):
+        with pytest.raises(HiveError, match=says):
+            bad.bus_values()
+
+
 def test_the_template_reads_both_files_from_the_roots(tmp_path: Path) -> None:
     text = render_template(tmp_path / "roots", tmp_path / "units")
     assert f"EnvironmentFile={tmp_path}/roots/.%i.env" in text
