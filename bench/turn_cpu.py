@@ -11,9 +11,9 @@ The events log is one per process (peewee's database proxy): every variant's eve
 land in the last variant's log, so only that CLI sees the harness write in its working
 directory; ``quietcwd`` shows those writes cost the CLI nothing measurable.
 
-CPU, not wall time: utime+stime of the CLI and every process below it, read from
-``/proc`` (reaped children count through cutime/cstime), so a noisy machine moves
-the numbers less. One CLI per variant, turns taken in turn (variant by variant,
+CPU, not wall time (:class:`CpuMeter`: each CLI in a cpuacct group of its own where
+the kernel has one, else clock ticks from ``/proc``), so a noisy machine moves the
+numbers less. One CLI per variant, turns taken in turn (variant by variant,
 round after round, each round starting at the next variant), so every variant sees the
 same machine:
 
@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -100,11 +101,15 @@ def quiet_dir(state: Path) -> str:
     work = state.parent / "work"
     work.mkdir(exist_ok=True)
     return str(work)
+
+
 TICK = os.sysconf("SC_CLK_TCK")
+CPUACCT = Path("/sys/fs/cgroup/cpuacct")  # cgroup v1's CPU accounting, where mounted
 
 
-def tree_cpu(pid: int) -> float:
-    """Seconds of CPU of ``pid`` and every live process below it, reaped children included."""
+def ticks_cpu(pid: int) -> float:
+    """Seconds of CPU of ``pid`` and every live process below it, reaped children and
+    ended threads included, in clock ticks (10 ms)."""
     total, todo = 0.0, [pid]
     while todo:
         one = todo.pop()
@@ -121,6 +126,40 @@ def tree_cpu(pid: int) -> float:
             except OSError:
                 continue
     return total
+
+
+class CpuMeter:
+    """The CPU of each CLI's tree, in nanoseconds where the kernel's cpuacct can tell.
+
+    Ticks step a turn's 40-60 ms in quarters, and a thread's own ``schedstat`` is gone
+    once it ends (the CLI's GC and JIT helpers come and go). So each CLI is moved, when
+    first measured, into a cpuacct group of its own (cgroup v1, as root), which counts
+    every thread and child it ever has from then on; what it spent before counts in
+    ticks. Without cpuacct it is ticks throughout, and the report says so.
+    """
+
+    def __init__(self) -> None:
+        self.groups: dict[int, tuple[Path, float]] = {}  # pid: its group, ticks before it
+        self.precise = CPUACCT.is_dir() and os.geteuid() == 0
+
+    def seconds(self, pid: int) -> float:
+        if not self.precise:
+            return ticks_cpu(pid)
+        if pid not in self.groups:
+            group = CPUACCT / f"hyperhive-bench-{os.getpid()}-{pid}"
+            group.mkdir()
+            before = ticks_cpu(pid)
+            (group / "cgroup.procs").write_text(f"{pid}\n")
+            self.groups[pid] = group, before
+        group, before = self.groups[pid]
+        return before + int((group / "cpuacct.usage").read_text()) / 1e9
+
+    def close(self) -> None:
+        """Remove the groups (each CLI has ended by now: an empty group is removed)."""
+        for group, _ in self.groups.values():
+            with contextlib.suppress(OSError):
+                group.rmdir()
+        self.groups.clear()
 
 
 @dataclass
@@ -180,6 +219,7 @@ class Bench:
         self.variants = variants
         self.rounds = turns
         self.resume_rounds = resumes
+        self.meter = CpuMeter()
         self._read = 0  # bytes of the stand-in's record read so far
 
     async def run(self) -> None:
@@ -203,6 +243,7 @@ class Bench:
                 for v in self.variants:
                     if v.session is not None:
                         await v.session.close()
+                self.meter.close()
 
     def _session(self, v: Variant, daemon: Any, api_url: str) -> ClaudeSession:
         from hive_ag3nt.events import EventLog
@@ -242,7 +283,7 @@ class Bench:
         if pid is None:
             raise BenchError("the SDK does not tell the CLI's pid")
         self._new_requests(api)  # whatever came before this turn
-        before = tree_cpu(pid)
+        before = self.meter.seconds(pid)
         own = time.process_time()
         result = await v.session.turn(f"{prompt} {seq:04d} from the operator", "bench")
         v.own = time.process_time() - own
@@ -253,18 +294,18 @@ class Bench:
             v.requests.append(len(made))
         v.sizes += [len(json.dumps([r.body.get("system"), r.body.get("tools")]))
                     for r in made if isinstance(r.body, dict)]
-        return tree_cpu(pid) - before
+        return self.meter.seconds(pid) - before
 
     async def _idle(self) -> None:
         """Each CLI's CPU while it waits: in a broadcast, the waiting CLIs' share counts."""
         pids = {v.name: v.session.cli_pid() if v.session else None for v in self.variants}
-        before = {name: tree_cpu(pid) for name, pid in pids.items() if pid is not None}
+        before = {name: self.meter.seconds(pid) for name, pid in pids.items() if pid is not None}
         warm = {name: tree_rss_mib(pid) or 0.0 for name, pid in pids.items() if pid is not None}
         await asyncio.sleep(IDLE_SECONDS)
         for v in self.variants:
             pid = pids[v.name]
             if pid is not None:
-                v.idle = (tree_cpu(pid) - before[v.name]) / IDLE_SECONDS
+                v.idle = (self.meter.seconds(pid) - before[v.name]) / IDLE_SECONDS
                 v.rss = (warm[v.name], tree_rss_mib(pid) or 0.0)
 
     def _rotated(self, seq: int) -> list[Variant]:
@@ -293,9 +334,9 @@ class Bench:
             await v.session.connect()
             pid = v.session.cli_pid()
             assert pid is not None
-            v.boot = tree_cpu(pid)
+            v.boot = self.meter.seconds(pid)
             await self._turn(v, api, 0)
-            v.start = tree_cpu(pid)
+            v.start = self.meter.seconds(pid)
         step(f"{self.rounds} warm turns each, variant by variant")
         for seq in range(1, self.rounds + 1):
             for v in self._rotated(seq):
@@ -319,16 +360,17 @@ class Bench:
                 pid = v.session.cli_pid()
                 assert pid is not None
                 await self._turn(v, api, 1000 + seq)
-                v.resumes.append(tree_cpu(pid))
+                v.resumes.append(self.meter.seconds(pid))
 
 
-def report(variants: list[Variant], cores: int) -> None:
+def report(variants: list[Variant], cores: int, precise: bool) -> None:
     base = variants[0]
 
     def ratio(value: float, of: float) -> str:
         return f"{value / of:.2f}×" if of else "n/a"
 
-    print(f"\nclaude CLI CPU (ms of utime+stime of the CLI's tree, medians; {cores} cores)")
+    how = "each CLI in a cpuacct group" if precise else "clock ticks: no cpuacct here"
+    print(f"\nclaude CLI CPU (ms of the CLI's tree, medians; {how}; {cores} cores)")
     print("  start: connected, no turn yet; turns 2-4 and warm: a ping turn (two model requests,")
     print("  one MCP call); 1-req: a warm turn of one model request; resume: start + resume +")
     print("  turn after a release; KB/req: system prompt + tool schemas per request; idle: CPU")
@@ -385,14 +427,15 @@ def main(argv: list[str] | None = None) -> int:
                      for name, overrides in OPTION_KNOBS.items() if name in wanted]
     root = Path(tempfile.mkdtemp(prefix="hht", dir="/tmp"))
     try:
-        asyncio.run(Bench(root, variants, turns, resumes).run())
+        bench = Bench(root, variants, turns, resumes)
+        asyncio.run(bench.run())
     except BenchError as exc:
         print(f"turn_cpu: {exc}", file=sys.stderr)
         return 1
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
-    report(variants, os.cpu_count() or 1)
+    report(variants, os.cpu_count() or 1, bench.meter.precise)
     return 0
 
 
