@@ -88,6 +88,10 @@ KNOBS: dict[str, dict[str, str]] = {
     # Bun's JavaScriptCore: no optimizing tiers (less JIT work, slower hot code).
     "noftl": {"BUN_JSC_useFTLJIT": "0"},
     "nodfg": {"BUN_JSC_useDFGJIT": "0"},
+    # The optimizing tier 20 times later than JSC's default: less compiling early on.
+    "lazyopt": {"BUN_JSC_thresholdForOptimizeAfterWarmUp": "20000",
+                "BUN_JSC_thresholdForOptimizeAfterLongWarmUp": "20000",
+                "BUN_JSC_thresholdForOptimizeSoon": "20000"},
 }
 OPTION_KNOBS: dict[str, dict[str, Any]] = {
     "plainsys": {"system_prompt": lambda options: options.system_prompt["append"]},
