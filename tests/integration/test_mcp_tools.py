@@ -110,3 +110,40 @@ def test_a_tool_argument_the_wire_does_not_know_is_the_models_to_read(
         (question,) = [q for q in op.call("questions", all=True)["questions"]
                        if q["id"] == scene.question]
     assert question["status"] == "open"
+
+
+def test_arguments_their_schema_refuses_unknown_tools_and_failures_are_tool_errors(
+        daemon: DaemonProcess) -> None:
+    scene = set_scene(daemon, "alice")
+
+    def broken(arguments: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("the container's side broke")
+
+    async def scenario() -> list[tuple[bool, str]]:
+        hive = HiveConnection(scene.socket)
+        server = build_server(hive, Kind.AGENT, {"remind": broken}, ToolFailures())
+        calls = [("send", {"to": "operator", "body": 7}),  # not a string
+                 ("send", {"to": "operator"}),  # no body
+                 ("no_such_tool", {}),
+                 ("remind", {"message": "later", "delay_seconds": 60}),
+                 ("send", {"to": "operator", "body": "still here"})]
+        answers = []
+        try:
+            async with create_connected_server_and_client_session(server["instance"]) as c:
+                for tool, args in calls:
+                    result = await c.call_tool(tool, args)
+                    (content,) = result.content
+                    assert isinstance(content, TextContent)
+                    answers.append((bool(result.isError), content.text))
+        finally:
+            await hive.close()
+        return answers
+
+    wrong_type, missing, unknown, failed, sent = asyncio.run(scenario())
+    assert wrong_type == (True, "Input validation error: 7 is not of type 'string'")
+    assert missing == (True, "Input validation error: 'body' is a required property")
+    assert unknown == (True, "Tool 'no_such_tool' not found")
+    assert failed == (True, "the container's side broke")
+    assert sent[0] is False and json.loads(sent[1])["ids"]  # the server goes on
+    with Client(daemon.host_socket) as op:  # only the last one reached the daemon
+        assert [m["body"] for m in op.call("inbox")["messages"]] == ["still here"]
