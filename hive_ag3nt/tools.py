@@ -104,68 +104,76 @@ def build_server(hive: HiveConnection, kind: Kind = Kind.AGENT,
     unknown tool, arguments its schema refuses and a handler's exception are tool
     errors.
     """
-    import anyio.lowlevel
-    from mcp.server.lowlevel import Server
-    from mcp.types import CallToolResult, Tool
+    tools = _HiveTools(hive, wire.tools(kind), prepare or {}, failures)
+    return {"type": "sdk", "name": SERVER, "instance": tools.server()}
 
-    verbs = wire.tools(kind)
-    schemas = {name: tool_schema(verb.fields) for name, verb in verbs.items()}
-    listed = [Tool(name=name, description=verb.tool, inputSchema=schemas[name])
-              for name, verb in verbs.items()]
-    check = _Checks(schemas)
-    async def list_tools() -> list[Tool]:
-        return listed
 
-    async def run(name: str, arguments: dict[str, Any]) -> Result:
-        verb = verbs.get(name)
+class _HiveTools:
+    """One kind's tools: their listing, their argument checks and their calls."""
+
+    def __init__(self, hive: HiveConnection, verbs: dict[str, Verb],
+                 prepare: dict[str, Prepare], failures: ToolFailures | None) -> None:
+        self.hive = hive
+        self.verbs = verbs
+        self.prepare = prepare
+        self.failures = failures
+        self.schemas = {name: tool_schema(verb.fields) for name, verb in verbs.items()}
+        self.validators: dict[str, Any] = {}  # made at each tool's first call
+
+    def server(self) -> Any:
+        import anyio.lowlevel
+        from mcp.server.lowlevel import Server
+        from mcp.types import CallToolResult, Tool
+
+        listed = [Tool(name=name, description=verb.tool, inputSchema=self.schemas[name])
+                  for name, verb in self.verbs.items()]
+
+        async def list_tools() -> list[Tool]:
+            return listed
+
+        async def call(name: str, arguments: dict[str, Any] | None) -> CallToolResult:
+            result = await self.run(name, arguments or {})
+            # A call the client cancelled must not answer: mcp answers the cancellation
+            # itself, and a second response for one request stops the whole server.
+            await anyio.lowlevel.checkpoint_if_cancelled()
+            return CallToolResult.model_validate(
+                {"content": result["content"], "isError": result.get("is_error", False)})
+
+        server: Server[Any, Any] = Server(SERVER)
+        registry: Any = server  # mcp's registering methods are not annotated
+        registry.list_tools()(list_tools)
+        # validate_input=False: run() checks the call, against a validator made once.
+        registry.call_tool(validate_input=False)(call)
+        return server
+
+    async def run(self, name: str, arguments: dict[str, Any]) -> Result:
+        verb = self.verbs.get(name)
         if verb is None:
             return _error(f"Tool '{name}' not found")
-        refused = check(name, arguments)
+        refused = self.refused(name, arguments)
         if refused is not None:
             return _error(f"Input validation error: {refused}")
         try:
-            return await call_tool(hive, verb, arguments, (prepare or {}).get(name), failures)
+            return await call_tool(self.hive, verb, arguments, self.prepare.get(name),
+                                   self.failures)
         except Exception as exc:  # the model's to read, never the protocol's
             return _error(str(exc))
 
-    async def call(name: str, arguments: dict[str, Any] | None) -> CallToolResult:
-        result = await run(name, arguments or {})
-        # A call the client cancelled must not answer: mcp answers the cancellation
-        # itself, and a second response for one request stops the whole server.
-        await anyio.lowlevel.checkpoint_if_cancelled()
-        return CallToolResult.model_validate(
-            {"content": result["content"], "isError": result.get("is_error", False)})
-
-    server: Server[Any, Any] = Server(SERVER)
-    registry: Any = server  # mcp's registering methods are not annotated
-    registry.list_tools()(list_tools)
-    # validate_input=False: the call is checked in run(), against a validator made once.
-    registry.call_tool(validate_input=False)(call)
-    return {"type": "sdk", "name": SERVER, "instance": server}
-
-
-def _error(text: str) -> Result:
-    return {"content": [{"type": "text", "text": text}], "is_error": True}
-
-
-class _Checks:
-    """Each tool's argument check: a jsonschema validator, made at the tool's first call."""
-
-    def __init__(self, schemas: dict[str, dict[str, Any]]) -> None:
-        self.schemas = schemas
-        self.validators: dict[str, Any] = {}
-
-    def __call__(self, name: str, arguments: dict[str, Any]) -> str | None:
+    def refused(self, name: str, arguments: dict[str, Any]) -> str | None:
         """Why ``arguments`` do not fit the tool's schema (as jsonschema says it), or None."""
         import jsonschema
 
         validator = self.validators.get(name)
         if validator is None:
             schema = self.schemas[name]
-            validator = jsonschema.validators.validator_for(schema)(schema)
-            self.validators[name] = validator
+            validator = self.validators[name] = jsonschema.validators.validator_for(schema)(
+                schema)
         error = jsonschema.exceptions.best_match(validator.iter_errors(arguments))
         return None if error is None else str(error.message)
+
+
+def _error(text: str) -> Result:
+    return {"content": [{"type": "text", "text": text}], "is_error": True}
 
 
 def allowed(kind: Kind = Kind.AGENT) -> list[str]:

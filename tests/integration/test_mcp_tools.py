@@ -122,11 +122,12 @@ def test_arguments_their_schema_refuses_unknown_tools_and_failures_are_tool_erro
     async def scenario() -> list[tuple[bool, str]]:
         hive = HiveConnection(scene.socket)
         server = build_server(hive, Kind.AGENT, {"remind": broken}, ToolFailures())
-        calls = [("send", {"to": "operator", "body": 7}),  # not a string
-                 ("send", {"to": "operator"}),  # no body
-                 ("no_such_tool", {}),
-                 ("remind", {"message": "later", "delay_seconds": 60}),
-                 ("send", {"to": "operator", "body": "still here"})]
+        calls: list[tuple[str, dict[str, Any]]] = [
+            ("send", {"to": "operator", "body": 7}),  # not a string
+            ("send", {"to": "operator"}),  # no body
+            ("no_such_tool", {}),
+            ("remind", {"message": "later", "delay_seconds": 60}),
+            ("send", {"to": "operator", "body": "still here"})]
         answers = []
         try:
             async with create_connected_server_and_client_session(server["instance"]) as c:
