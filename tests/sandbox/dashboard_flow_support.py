@@ -164,6 +164,17 @@ class Flow:
         """Click the submit button of the form ``css`` names."""
         self.click(f"{css} button[type=submit]")
 
+    def submit_and_load(self, css: str, path: str) -> None:
+        """Submit the form ``css`` names and wait until the page it leads to, ``path``,
+        has replaced this one: when this page is ``path`` too, the URL alone says
+        nothing about which of the two is shown."""
+        from selenium.webdriver.support import expected_conditions
+
+        before = self.driver.find_element("css selector", "html")
+        self.submit(css)
+        self.wait(expected_conditions.staleness_of(before), "the form's answer to load")
+        self.wait(lambda d: d.current_url == self.url + path, f"the form's answer at {path}")
+
     def screenshot(self, name: str) -> Path:
         self.shots.mkdir(parents=True, exist_ok=True)
         path = self.shots / f"{name}.png"
