@@ -160,6 +160,32 @@ class Flow:
 
         self.wait(clicked, css)
 
+    def click_until(self, css: str, done: Callable[[Any], Any], what: str,
+                    attempts: int = 12) -> None:
+        """Click ``css`` until ``done`` holds, looking again every 5 s.
+
+        A live swap of the row under the pointer can swallow a click: the button
+        clicked is replaced before its request goes out (seen once in CI, on the
+        overview right after alice's turn). An operator clicks again; so does this.
+        """
+        from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        for _ in range(attempts):
+            found = self.driver.find_elements("css selector", css)
+            try:
+                if found:
+                    found[0].click()
+            except StaleElementReferenceException:
+                continue
+            try:
+                WebDriverWait(self.driver, 5, poll_frequency=0.02).until(done)
+                return
+            except TimeoutException:
+                continue
+        raise AssertionError(f"gave up waiting for {what}:\n"
+                             f"{self.driver.page_source[:20000]}")
+
     def submit(self, css: str) -> None:
         """Click the submit button of the form ``css`` names."""
         self.click(f"{css} button[type=submit]")

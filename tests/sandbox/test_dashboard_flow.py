@@ -144,9 +144,9 @@ def pause_and_resume(run: Flow) -> None:
     run.go("/")
     resume = "#agent-alice button[name=action][value=resume]"
     for action, paused in (("pause", True), ("resume", False)):
-        run.click(f"#agent-alice button[name=action][value={action}]")
-        run.wait(lambda d: bool(d.find_elements("css selector", resume)) is paused,  # noqa: B023
-                 f"alice {action}d")
+        run.click_until(f"#agent-alice button[name=action][value={action}]",
+                        lambda d: bool(d.find_elements("css selector", resume)) is paused,  # noqa: B023
+                        f"alice {action}d")
         assert run.hive.call("agent_status", name="alice")["agent"]["paused"] is paused
 
 
