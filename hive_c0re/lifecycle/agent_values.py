@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from hive_c0re.errors import InvalidInput
-from hive_c0re.lifecycle.backend import size_bytes
+from hive_c0re.lifecycle.backend import PERCENT, SIZE, size_bytes
 from hive_c0re.lifecycle.toml_writer import toml_value
 from hive_c0re.names import MANAGER, OPERATOR, validate_agent_name
 
@@ -27,8 +27,6 @@ DISK_MAX = 16 << 40
 _MODEL = re.compile(r"[a-z0-9][a-z0-9.-]{0,63}")
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
 _MCP_TOOL = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_SIZE = re.compile(r"[0-9]{1,20}[KMGT]?")
-_PERCENT = re.compile(r"[0-9]{1,5}%")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -153,7 +151,7 @@ def env(value: object) -> Mapping[str, str]:
 def memory(value: object) -> str:
     if value == "infinity":
         return value
-    if not isinstance(value, str) or not _SIZE.fullmatch(value):
+    if not isinstance(value, str) or not SIZE.fullmatch(value):
         raise Refused()
     if int(value.rstrip("KMGT")) == 0:
         raise Refused("a size of zero leaves no memory at all")
@@ -161,7 +159,7 @@ def memory(value: object) -> str:
 
 
 def disk(value: object) -> str:
-    if not isinstance(value, str) or not _SIZE.fullmatch(value):
+    if not isinstance(value, str) or not SIZE.fullmatch(value):
         raise Refused()
     if not DISK_MIN <= size_bytes(value) <= DISK_MAX:
         raise Refused()
@@ -169,7 +167,7 @@ def disk(value: object) -> str:
 
 
 def cpu_quota(value: object) -> str:
-    if not isinstance(value, str) or not _PERCENT.fullmatch(value):
+    if not isinstance(value, str) or not PERCENT.fullmatch(value):
         raise Refused()
     if not 1 <= int(value[:-1]) <= 10_000:
         raise Refused()

@@ -79,10 +79,10 @@ class Resources:
         """The same limits as systemd's D-Bus properties (what ``set-property`` sends):
         bytes, microseconds of CPU a second and a count; unset ones its "no limit"."""
         memory, quota = self.memory_max, self.cpu_quota
-        if memory is not None and memory != "infinity" and not _SIZE.fullmatch(memory):
+        if memory is not None and memory != "infinity" and not SIZE.fullmatch(memory):
             raise InvalidInput(f"MemoryMax={memory!r} cannot be a unit property",
                                hint="a size like 512M or 2G, or infinity")
-        if quota is not None and not _PERCENT.fullmatch(quota):
+        if quota is not None and not PERCENT.fullmatch(quota):
             raise InvalidInput(f"CPUQuota={quota!r} cannot be a unit property",
                                hint="a percentage like 150%")
         values = [
@@ -104,8 +104,9 @@ _UNIT_VALUE = re.compile(r"[A-Za-z0-9.%]+")
 _UNLIMITED = {"MemoryMax": "infinity", "CPUQuota": "", "TasksMax": "infinity"}
 # The same on the bus: every one of these properties is a uint64, its maximum "no limit".
 UNLIMITED = (1 << 64) - 1
-_SIZE = re.compile(r"[0-9]{1,20}[KMGT]?")
-_PERCENT = re.compile(r"[0-9]{1,5}%")
+# agent.toml's sizes and percentages (agent_values checks them with these too).
+SIZE = re.compile(r"[0-9]{1,20}[KMGT]?")
+PERCENT = re.compile(r"[0-9]{1,5}%")
 
 
 @dataclass(frozen=True)

@@ -275,7 +275,6 @@ class NspawnBackend:
         agent, an upgrade) or the removal of an older install's drop-in.
         """
         check_executables(spec, self.host)
-        spec.resources.bus_values()  # limits that cannot be set are refused before any write
         template = render_template(self.roots, self.unit_dir, self.host.nspawn)
         reload = write_if_changed(self.unit_dir / TEMPLATE, template, mode=0o644)
         old = self._old_dropin_dir(spec.name) / OLD_DROPIN
@@ -284,7 +283,8 @@ class NspawnBackend:
             reload = True
         if reload:
             self.systemctl.run("daemon-reload")
-        # The unit is loaded as it will start (nothing starts it before install returns).
+        # The unit is loaded as it will start (nothing starts it before install returns);
+        # limits that cannot be set are refused here, before any of the agent's files.
         self.systemctl.set_limits(unit_name(spec.name), spec.resources)
         self._write_files(spec)
 
